@@ -6,10 +6,12 @@ keep-alive, answering 200) in batches of each ``--sizes`` entry, ``--repeat`` ti
 prints the exporting thread's CPU time per span (``time.thread_time``: the OTLP encoding and the HTTP
 request, which is what ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` trades against the memory a batch holds).
 ``--exporters``: ``sidecar``, the exporter as the sidecar builds it (``telemetry.export.span_exporter``:
-the SDK's urllib3 transport), and/or ``sdk``, the SDK's exporter with its default transport
+the SDK's urllib3 transport), ``sidecar-gzip``, the same with ``OTEL_EXPORTER_OTLP_COMPRESSION=gzip``
+(the SDK gzips each request body), and/or ``sdk``, the SDK's exporter with its default transport
 (``requests``). Timed, so compare sizes and exporters within a round.
 
-    python bench/tracing_batch_cpu.py [--rounds 3] [--sizes 512,128,64] [--repeat 4] [--exporters sidecar,sdk]
+    python bench/tracing_batch_cpu.py [--rounds 3] [--sizes 512,128,64] [--repeat 4]
+        [--exporters sidecar,sidecar-gzip,sdk]
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def main() -> int:
         endpoint = f"http://127.0.0.1:{port}/v1/traces"
         exporters = {
             "sidecar": span_exporter("otlp", OtlpTarget("http/protobuf", endpoint, {}, 10.0), sys.stderr),
+            "sidecar-gzip": span_exporter("otlp", OtlpTarget("http/protobuf", endpoint, {}, 10.0, "gzip"), sys.stderr),
             "sdk": OTLPSpanExporter(endpoint=endpoint),
         }
         chosen = {name: exporters[name] for name in args.exporters.split(",")}

@@ -28,7 +28,13 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
   ``traceparent``), ``sdk-context`` (``set_span_in_context``), ``sdk-encode-span`` (the SDK's OTLP
   encoder, per span of a 512-span batch of these requests' spans, serialised: the export thread's work);
   ``export-encode-span``: the same spans as ``CountedBatchSpanProcessor`` hands them to its exporter
-  (``tracing.lean_for_export``: plain attribute dicts, events and links as tuples).
+  (``tracing.lean_for_export``: plain attribute dicts, events and links as tuples);
+  ``export-gzip-span``: that batch's serialised request gzipped, per span, as the SDK's OTLP/HTTP
+  client does with ``OTEL_EXPORTER_OTLP_COMPRESSION=gzip`` (``gzip.GzipFile``, its default level 9:
+  ``_OTLPHTTPClient._compress`` in ``opentelemetry.exporter.otlp.common.http``, 0.66b2): what turning
+  compression on adds to the export thread. The protobuf runtime is the one the environment selects
+  (``PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION``, passed on to the counted runs: ``upb`` by default,
+  ``python`` for protobuf's pure-Python one).
 - ``sdk-request-spans``: the two spans of a ``request-all`` request (names, kinds, parent, attributes
   with sequences as lists, as the sidecar passes them) made by the SDK alone, per request: the SERVER
   span started with the attributes the sidecar starts it with and given the others at its end, the
@@ -68,6 +74,7 @@ CASES = (
     "sdk-context",
     "sdk-encode-span",
     "export-encode-span",
+    "export-gzip-span",
     "sdk-request-spans",
 )
 _SPANS_PER_ENCODE = 512
@@ -123,7 +130,7 @@ def _sdk_case(case: str) -> Callable[[int], None]:
 
     if case == "sdk-request-spans":
         return _sdk_request_spans()
-    if case in ("sdk-encode-span", "export-encode-span"):
+    if case in ("sdk-encode-span", "export-encode-span", "export-gzip-span"):
         spans = InMemorySpanExporter()
         traced = Telemetry(
             TelemetryConfig(), service_version="b", tracing=lambda resource, _: Tracing.for_tests(spans, resource)
@@ -131,9 +138,11 @@ def _sdk_case(case: str) -> Callable[[int], None]:
         for _ in range(_SPANS_PER_ENCODE // 2):
             one_request(traced)
         batch = spans.get_finished_spans()
-        if case == "export-encode-span":
+        if case != "sdk-encode-span":
             for span in batch:
                 lean_for_export(span)
+        if case == "export-gzip-span":
+            return _gzip(encode_spans(batch).SerializeToString())
 
         def encode(n: int) -> None:
             for _ in range(n // _SPANS_PER_ENCODE):
@@ -169,6 +178,21 @@ def _sdk_case(case: str) -> Callable[[int], None]:
 
     cases = {"sdk-start-unsampled": start, "start-root-unsampled": start_root, "dropped-root": dropped_root}
     return {**cases, "sdk-inject": propagate, "sdk-context": in_context}[case]
+
+
+def _gzip(body: bytes) -> Callable[[int], None]:
+    """``export-gzip-span``: ``body`` (a serialised batch of ``_SPANS_PER_ENCODE`` spans) compressed as the
+    SDK's OTLP/HTTP client compresses it, once per batch."""
+    import gzip
+    import io
+
+    def compress(n: int) -> None:
+        for _ in range(n // _SPANS_PER_ENCODE):
+            buffer = io.BytesIO()
+            with gzip.GzipFile(fileobj=buffer, mode="w") as gz:
+                gz.write(body)
+
+    return compress
 
 
 def _sdk_request_spans() -> Callable[[int], None]:
@@ -249,7 +273,7 @@ def main() -> int:
     print("\n| case | instructions per call |\n|---|---|")
     for case in args.cases.split(","):
         # The encoder: one batch against three (a batch is some 200 million instructions).
-        encode = case.endswith("encode-span")
+        encode = case.endswith(("encode-span", "gzip-span"))
         few, many = (_SPANS_PER_ENCODE, 3 * _SPANS_PER_ENCODE) if encode else (args.few, args.many)
         per_call = (_instructions(case, many) - _instructions(case, few)) / (many - few)
         print(f"| {case} | {per_call:,.0f} |", flush=True)

@@ -30,7 +30,7 @@ from .export import metric_exporter
 from .genai import ContentCapture
 from .instruments import BREAKER_STATES, Instruments
 from .metrics import new_registry, render
-from .propagation import INSTRUMENTATION, ROOT, dropped_with_app, extract_parent
+from .propagation import INSTRUMENTATION, ROOT, app_headers, dropped_with_app, extract_parent, unsampled_app
 from .request import RequestTrace
 
 if TYPE_CHECKING:
@@ -140,8 +140,8 @@ class Telemetry:
         ``http_route`` is the low-cardinality path template for the span name (default ``path``; pass
         it for paths that carry a model name, as Gemini's do). A request the sampler drops gets no span:
         if its app trace is not sampled either, it passes the app's context on as it came
-        (``propagation.dropped_with_app``); if it starts a new trace, the ``traceparent`` of that trace
-        (``Tracing.start_root``).
+        (``propagation.dropped_with_app``; for a ``parentbased_`` sampler, ``unsampled_app`` alone); if
+        it starts a new trace, the ``traceparent`` of that trace (``Tracing.start_root``).
         """
         core = self._core
         self.instruments.in_flight.inc()
@@ -153,6 +153,8 @@ class Telemetry:
             dropped = tracing.dropped_root()  # a ratio sampler decides on the trace id alone: before the rest
             if dropped is not None:
                 return RequestTrace(core, None, operation, stream, passed_on=dropped)
+        elif tracing.follows_app and (app := unsampled_app(parent)) is not None:  # dropped, as asked or not
+            return RequestTrace(core, None, operation, stream, passed_on=app_headers(app, parent, headers))
         route = http_route or path
         attributes: dict[str, Any] = {genai.HTTP_METHOD: method, genai.HTTP_ROUTE: route, attr.DIALECT: dialect}
         if path != route:
@@ -167,7 +169,10 @@ class Telemetry:
             if isinstance(root, dict):  # dropped by the sampler: only its trace context goes upstream
                 return RequestTrace(core, None, operation, stream, passed_on=root)
             return RequestTrace(core, root, operation, stream)
-        passed_on = dropped_with_app(tracing, parent, headers, name, SpanKind.SERVER, attributes)
+        if tracing.follows_app:  # an app's unsampled context was answered above
+            passed_on = None
+        else:
+            passed_on = dropped_with_app(tracing, parent, headers, name, SpanKind.SERVER, attributes)
         if passed_on is not None:
             return RequestTrace(core, None, operation, stream, passed_on=passed_on)
         span = tracer.start_span(name, parent, SpanKind.SERVER, attributes)

@@ -6,12 +6,15 @@ exporter is configured.
 - ``extract_parent(headers)``: the app's W3C trace context (``traceparent`` and ``tracestate``, read by
   the SDK's ``TraceContextTextMapPropagator``; no other header is ever read). ``inject`` writes a span's.
 - ``dropped_with_app(tracing, parent, headers, ...)``: whether a request continuing an app trace that
-  is not sampled (flag 00) is not sampled here either, asked of the configured sampler before any span
-  is made. Such a request needs none: it passes the app's ``traceparent``/``tracestate`` upstream as
-  they came (the returned headers), as W3C Trace Context lets a participant that records nothing do
-  (the SDK would make a non-recording span with a span id of its own, at some 35,000 CPU
-  instructions, and its propagator would write the same ``traceparent`` again). A request without a
-  ``traceparent`` is decided by ``Tracing.start_root``.
+  is not sampled (flag 00, ``unsampled_app``) is not sampled here either, asked of the configured
+  sampler before any span is made. Such a request needs none: it passes the app's
+  ``traceparent``/``tracestate`` upstream as they came (``app_headers``), as W3C Trace Context lets a
+  participant that records nothing do (the SDK would make a non-recording span with a span id of its
+  own, at some 35,000 CPU instructions, and its propagator would write the same ``traceparent``
+  again). Where the sampler is a ``parentbased_`` one (``Tracing.follows_app``), which drops every span
+  of an unsampled remote parent, the facade takes ``unsampled_app`` for the answer without asking it
+  or making the span's name and attributes. A request without a ``traceparent`` is decided by
+  ``Tracing.start_root``.
 - ``child_headers(parent, span_id, trace_hex)``: the ``traceparent`` (and ``tracestate``) the SDK's propagator
   would write for a span ``Tracer.start_span`` makes under the recorded span context ``parent`` with
   that span id. ``RequestTrace.attempt`` sends it upstream before the CLIENT span exists: the span is
@@ -60,19 +63,33 @@ def extract_parent(headers: Mapping[str, str]) -> Context:
     return PROPAGATOR.extract(headers)
 
 
+def unsampled_app(parent: Context) -> SpanContext | None:
+    """The app's span context in ``parent`` if it is valid and marked not sampled (flag 00), else None."""
+    app = trace.get_current_span(parent).get_span_context()
+    if not app.is_valid or app.trace_flags.sampled:
+        return None
+    return app
+
+
 def dropped_with_app(
     tracing: Tracing, parent: Context, headers: Mapping[str, str], name: str, kind: SpanKind, attributes: Attributes
 ) -> dict[str, str] | None:
     """If ``parent`` (read from ``headers``) is a valid app span context marked not sampled and
     ``tracing``'s sampler, asked as ``Tracer.start_span`` would ask it, does not record the span either:
-    the headers to pass upstream, the app's ``traceparent`` as it came (version 00, the one the SDK
-    writes: the same text it would write) and the ``tracestate`` the SDK read. Else None."""
-    app = trace.get_current_span(parent).get_span_context()
-    if not app.is_valid or app.trace_flags.sampled:
+    the headers to pass upstream (``app_headers``). Else None."""
+    app = unsampled_app(parent)
+    if app is None:
         return None
     result = tracing.sampler.should_sample(parent, app.trace_id, name, kind, attributes)
     if result.decision.is_recording():  # type: ignore[no-untyped-call]
         return None
+    return app_headers(app, parent, headers)
+
+
+def app_headers(app: SpanContext, parent: Context, headers: Mapping[str, str]) -> dict[str, str]:
+    """What a request continuing the app's unsampled span context ``app`` (``parent``, read from ``headers``)
+    passes upstream when it records nothing: the app's ``traceparent`` as it came (version 00, the one
+    the SDK writes: the same text it would write) and the ``tracestate`` the SDK read."""
     traceparent = headers["traceparent"].strip()
     if not traceparent.startswith("00-"):  # a later version, with fields the SDK leaves out: as it writes it
         carrier: dict[str, str] = {}

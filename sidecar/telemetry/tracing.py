@@ -250,11 +250,15 @@ class Tracing:
         processors: Sequence[CountedBatchSpanProcessor] = (),
         *,
         new_traces: Sampler | None = None,
+        follows_app: bool = False,
     ) -> None:
         """``provider``: its id generator a ``DecidedIdGenerator``, its sampler one that records every
         child of a recorded span (the SDK's do; ``child_headers``). ``new_traces``: given when that
         sampler may drop a new trace (``drops_roots``), the sampler that decides a new trace
-        (``root_sampler``): ``start_root`` then asks it before any span is made."""
+        (``root_sampler``): ``start_root`` then asks it before any span is made. ``follows_app``: that
+        sampler is the SDK's ``ParentBased`` with its default delegates, which drops every span whose
+        remote parent is not sampled (``ALWAYS_OFF``) whatever its name and attributes: the facade then
+        drops such a request without asking it (``propagation.unsampled_app``)."""
         from .. import __version__
 
         ids = provider.id_generator
@@ -267,6 +271,7 @@ class Tracing:
         self.ids = ids
         self._new_traces = new_traces
         self._root_bound = root_bound(new_traces)
+        self.follows_app = follows_app
         # The flags of a new trace the sampler drops, as ``Tracer.start_span`` would set them, in the
         # ``traceparent`` text.
         unsampled = TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else TraceFlags.DEFAULT
@@ -325,7 +330,12 @@ class Tracing:
         for processor in processors:
             provider.add_span_processor(processor)
         counted = [p for p in processors if isinstance(p, CountedBatchSpanProcessor)]
-        return cls(provider, counted, new_traces=new_traces if drops_roots(sampler_name, ratio) else None)
+        return cls(
+            provider,
+            counted,
+            new_traces=new_traces if drops_roots(sampler_name, ratio) else None,
+            follows_app=chosen is not new_traces,
+        )
 
     @classmethod
     def build(

@@ -352,8 +352,10 @@ def test_resource_names_the_service(telemetry: Telemetry, spans: InMemorySpanExp
         ("parentbased_always_on", "00", False),
         ("always_off", None, False),
         ("parentbased_always_off", "01", True),
+        ("parentbased_always_off", "00", False),
         ("traceidratio", None, False),  # ratio 0
         ("parentbased_traceidratio", "01", True),
+        ("parentbased_traceidratio", "00", False),
     ],
 )
 async def test_the_sampler_decides_which_requests_are_recorded(sampler: str, flags: str | None, recorded: bool) -> None:
