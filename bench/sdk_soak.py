@@ -60,7 +60,7 @@ from typing import Any
 from listening import port_zero, start_redis, wait_port
 from sdk_soak_calls import LEAVE_MID, ROUTES, Clients, Plan, Seen, plan_call, send, shared_prompts
 from sdk_soak_checks import Sample, check_end, check_requests, error_lines, get_text, round_budgets, sample
-from sdk_soak_ledger import budget_uses, pool_waits
+from sdk_soak_ledger import Uses, budget_uses, pool_waits
 from sdk_soak_policy import BROKEN, PROVIDER_OF, REMOVING, RESAMPLED, VALID, policy_text
 from soak_samples import HOOK
 
@@ -97,6 +97,7 @@ class Stack:
             # f3 holds each connection about a second: its calls wait for the small pool
             slow = ["--ttft-ms", "300", "--tokens-per-s", "20"] if name == "f3" else ["--tokens-per-s", "300"]
             fakes[name] = self._spawn(name, [*fake, *slow, "--seed", str(seed)])
+        fakes["f4"] = self._spawn("f4", [PYTHON, str(ROOT / "bench" / "sdk_soak_gemini.py")])
         for name, (ports_file, proc) in fakes.items():
             self.ports[name] = wait_port(ports_file, proc)
         self.redis, self.ports["redis"] = start_redis(workdir)
@@ -106,15 +107,19 @@ class Stack:
         hook.mkdir()
         (hook / "sitecustomize.py").write_text(HOOK)
         self.tasks_file = workdir / "tasks"
-        env = {**os.environ, "PYTHONPATH": str(hook), "SOAK_TASKS_FILE": str(self.tasks_file)}
-        env["SIDECAR_UPSTREAM_CONNECTIONS_PER_HOST"] = str(per_host)
-        port = self._start("sidecar", [PYTHON, "-m", "sidecar", "run", "--policy", str(self.policy)], env)
-        self.sidecar = self.procs[-1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = workdir / "sidecar.log"
-
-    def _start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> int:
-        return wait_port(*self._spawn(name, args, env))
+        self.sidecars: list[subprocess.Popen[bytes]] = []
+        self.urls: list[str] = []  # the first pod's, then the second's (the cached route's calls, half of them)
+        self.logs: list[Path] = []
+        for name in ("sidecar", "sidecar2"):
+            env = {**os.environ, "PYTHONPATH": str(hook), "SOAK_TASKS_FILE": str(workdir / f"{name}.tasks")}
+            env["SIDECAR_UPSTREAM_CONNECTIONS_PER_HOST"] = str(per_host)
+            self._spawn(name, [PYTHON, "-m", "sidecar", "run", "--policy", str(self.policy)], env)
+            self.sidecars.append(self.procs[-1])
+            self.logs.append(workdir / f"{name}.log")
+        for name, sidecar in zip(("sidecar", "sidecar2"), self.sidecars, strict=True):
+            self.urls.append(f"http://127.0.0.1:{wait_port(workdir / f'{name}.ports', sidecar)}")
+        self.sidecar, self.url, self.log = self.sidecars[0], self.urls[0], self.logs[0]
+        self.tasks_file = workdir / "sidecar.tasks"
 
     def _spawn(
         self, name: str, args: list[str], env: dict[str, str] | None = None
@@ -130,7 +135,7 @@ class Stack:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def fake_urls(self) -> tuple[str, ...]:
-        return self.fake_url("f1"), self.fake_url("f2")
+        return self.fake_url("f1"), self.fake_url("f2"), self.fake_url("f4")
 
     def restart_redis(self) -> None:
         """Kill redis-server; start it again on its port 1 s later (without data: it has no persistence)."""
@@ -145,7 +150,8 @@ class Stack:
 
     def reload(self, text: str) -> None:
         write_policy(self.policy, text)
-        self.sidecar.send_signal(signal.SIGHUP)
+        for sidecar in self.sidecars:
+            sidecar.send_signal(signal.SIGHUP)
 
     def close(self) -> None:
         for proc in self.procs:
@@ -200,13 +206,19 @@ async def chaos(stack: Stack, rng: random.Random, until: float, kill_redis_at: f
             events.append(f"{time.strftime('%H:%M:%S')} {fake} fault {fault or 'none'} rate {rate}")
 
 
+def pods(stack: Stack) -> tuple[Clients, ...]:
+    """The SDKs' clients at each sidecar."""
+    return tuple(Clients(url, stack.fake_urls(), timeout_s=30) for url in stack.urls)
+
+
 async def client(
-    clients: Clients, rng: random.Random, prefix: str, round_number: int, until: float, seen: list[Seen]
+    clients: tuple[Clients, ...], rng: random.Random, prefix: str, round_number: int, until: float, seen: list[Seen]
 ) -> None:
     number = 0
     while time.monotonic() < until:
         number += 1
-        seen.append(await send(clients, plan_call(rng, f"{prefix}-{number}", round_number)))
+        plan = plan_call(rng, f"{prefix}-{number}", round_number)
+        seen.append(await send(clients[plan.pod], plan))
 
 
 async def settle(stack: Stack, prefix: str, round_number: int = 0, wait_s: float = 3.5) -> list[Seen]:
@@ -216,7 +228,7 @@ async def settle(stack: Stack, prefix: str, round_number: int = 0, wait_s: float
         await asyncio.to_thread(post_json, stack.fake_url(fake) + "/_fake/config", {"fault": "", "fault_rate": 0})
     await asyncio.to_thread(stack.reload, policy_text(stack.ports, VALID))
     await asyncio.sleep(wait_s)
-    clients = Clients(stack.url, stack.fake_urls(), timeout_s=30)
+    clients = pods(stack)
     seen: list[Seen] = []
     dialects = ("openai", "anthropic", "gemini")
     plans = [
@@ -228,18 +240,41 @@ async def settle(stack: Stack, prefix: str, round_number: int = 0, wait_s: float
         for k in (shared_prompts(round_number) if round_number else ())
         for marker, dialect in ((LEAVE_MID, "openai"), (None, "anthropic"), (LEAVE_MID, "gemini"))
     ]
+    # asked again at the other pod, streamed, billing fields set: hits (``check_hits``) of the answers stored
+    # above (the dialect is in the key)
+    plans += [
+        Plan(
+            f"{prefix}-again-{k}-{dialect}",
+            dialect,
+            "cached",
+            stream,
+            False,
+            marker,
+            None,
+            shared=k,
+            pod=1,
+            billing=True,
+        )
+        for k in (shared_prompts(round_number) if round_number else ())
+        for marker, dialect, stream in (
+            (LEAVE_MID, "openai", True),
+            (None, "anthropic", True),
+            (LEAVE_MID, "gemini", True),
+        )
+    ]
     plans += [Plan(f"{prefix}-found-{n}", *found) for n, found in enumerate(FOUND)]
     try:
         for plan in plans:
-            seen.append(await send(clients, plan))
+            seen.append(await send(clients[plan.pod], plan))
     finally:
-        await clients.close()
+        for pod in clients:
+            await pod.close()
     return seen
 
 
 async def run_round(args: argparse.Namespace, stack: Stack, number: int, events: list[str]) -> list[Seen]:
     rng = random.Random(f"{args.seed}-{number}")
-    sdks = [Clients(stack.url, stack.fake_urls(), timeout_s=30) for _ in range(args.concurrency)]
+    sdks = [pods(stack) for _ in range(args.concurrency)]
     until = time.monotonic() + args.seconds  # from here: building the SDKs' clients takes seconds under load
     kill_at = time.monotonic() + args.seconds * rng.uniform(0.3, 0.6) if number == KILL_REDIS_ROUND else None
     seen: list[Seen] = []
@@ -251,8 +286,16 @@ async def run_round(args: argparse.Namespace, stack: Stack, number: int, events:
         await asyncio.gather(chaos(stack, rng, until, kill_at, events), *clients)
     finally:
         for sdk in sdks:
-            await sdk.close()
+            for pod in sdk:
+                await pod.close()
     return seen
+
+
+def both_uses(stack: Stack) -> Uses:
+    """The counting budgets' uses in the shared store, as either pod reads them (a counter only the second
+    pod has met is read there)."""
+    second, first = (budget_uses(url) for url in reversed(stack.urls))
+    return second | first
 
 
 async def soak(args: argparse.Namespace, stack: Stack) -> list[str]:
@@ -260,7 +303,7 @@ async def soak(args: argparse.Namespace, stack: Stack) -> list[str]:
     warm = await settle(stack, f"s{args.seed}warm", wait_s=0)
     await asyncio.sleep(args.idle_s)
     start = await asyncio.to_thread(sample, stack)
-    uses = await asyncio.to_thread(budget_uses, stack.url)
+    uses = await asyncio.to_thread(both_uses, stack)
     samples: list[Sample] = []
     violations: list[str] = []
     every: list[Seen] = [*warm]
@@ -275,12 +318,12 @@ async def soak(args: argparse.Namespace, stack: Stack) -> list[str]:
         print(f"# round {number} {began}-{ended} UTC: {len(seen)} calls; {samples[-1]}", flush=True)
         fd_slack = 8 + args.concurrency  # the sidecar's kept-alive connections to the fakes, about one a client
         violations += await asyncio.to_thread(check_end, stack, start, samples, clean, fd_slack)
-        uses, grown = await asyncio.to_thread(budget_uses, stack.url), uses
+        uses, grown = await asyncio.to_thread(both_uses, stack), uses
         if number != KILL_REDIS_ROUND:  # a restarted redis-server starts its counters from nothing
             found = await asyncio.to_thread(round_budgets, stack, seen + clean, grown, uses, PROVIDER_OF)
             violations += [f"round {number}: {problem}" for problem in found]
     violations += await asyncio.to_thread(check_requests, stack, every)
-    violations += error_lines(stack.log)
+    violations += error_lines(stack.logs)
     if args.events:
         print("\n".join(f"#   {event}" for event in events))
     waits = pool_waits(await asyncio.to_thread(get_text, stack.url + "/metrics"))
@@ -288,9 +331,35 @@ async def soak(args: argparse.Namespace, stack: Stack) -> list[str]:
     return violations
 
 
+def seeds(text: str) -> list[int]:
+    """``--seeds``: ``401-420`` or ``5,8,13`` (or both: ``401-405,9``)."""
+    found: list[int] = []
+    for item in text.split(","):
+        first, _, last = item.partition("-")
+        found += range(int(first), int(last or first) + 1)
+    return found
+
+
+def run_seed(args: argparse.Namespace, seed: int) -> int:
+    """One soak of ``seed`` on a stack of its own; its violations, printed, counted."""
+    args.seed = seed
+    workdir = Path(tempfile.mkdtemp(prefix="sidecar-sdk-soak-"))
+    print(f"# workdir {workdir} seed {seed}", flush=True)
+    stack = Stack(workdir, seed, args.per_host)
+    try:
+        violations = asyncio.run(soak(args, stack))
+    finally:
+        stack.close()
+    for violation in violations:
+        print(f"VIOLATION seed {seed}: {violation}")
+    print(f"# seed {seed} violations: {len(violations)}", flush=True)
+    return len(violations)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=seeds, help="several seeds, one after the other: 401-420, 5,8,13")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=60.0, help="load per round")
     parser.add_argument("--concurrency", type=int, default=8)
@@ -300,17 +369,9 @@ def main() -> int:
     parser.add_argument("--idle-s", type=float, default=2.0, help="idle before each sample")
     parser.add_argument("--events", action="store_true", help="print the chaos events")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="sidecar-sdk-soak-"))
-    print(f"# workdir {workdir} seed {args.seed}", flush=True)
-    stack = Stack(workdir, args.seed, args.per_host)
-    try:
-        violations = asyncio.run(soak(args, stack))
-    finally:
-        stack.close()
-    for violation in violations:
-        print(f"VIOLATION {violation}")
-    print(f"# violations: {len(violations)}")
-    return 1 if violations else 0
+    counts = {seed: run_seed(args, seed) for seed in args.seeds or [args.seed]}
+    print(f"# violations: {sum(counts.values())} ({', '.join(f'seed {s}: {n}' for s, n in counts.items())})")
+    return 1 if any(counts.values()) else 0
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ from sdk_soak_ledger import PROVIDER_REQUESTS, ROUTE_USD
 TIMEOUTS = "timeouts: {connect_s: 1, first_byte_s: 1.5, idle_s: 2, total_s: 8}"
 PROVIDERS = "\n".join(
     f"  {fake}{short}: {{kind: {kind}, base_url: '{fake.upper()}{suffix}', {TIMEOUTS}}}"
-    for fake in ("f1", "f2", "f3")
+    for fake in ("f1", "f2", "f3", "f4")
     for short, kind, suffix in (("oa", "openai", "/v1"), ("an", "anthropic", ""), ("ge", "gemini", ""))
-    if fake != "f3" or short != "ge"
+    if (fake != "f3" or short != "ge") and (fake != "f4" or short == "ge")  # f4: bench/sdk_soak_gemini.py's
 )
 CAPABILITIES = "capabilities: [chat, streaming, tools, json]"
 MODEL_TABLE = (
@@ -24,6 +24,7 @@ MODEL_TABLE = (
     ("b-ge", "f2ge", "gemini-b"),
     ("c-oa", "f3oa", "gpt-c"),  # f3: never faulted, its calls wait for the small connection pool
     ("c-an", "f3an", "claude-c"),
+    ("d-ge", "f4ge", "gemini-d"),  # f4: scripted usage on some fragments, thinking and cache-read tokens
 )
 PROVIDER_OF = {name: provider for name, provider, _ in MODEL_TABLE}
 PRICE = "price: {input_per_mtok: 1, output_per_mtok: 2}"
@@ -68,6 +69,9 @@ routes:
   - name: spare
     match: {{model: spare}}
     target: SPARE
+  - name: usage
+    match: {{model: usage}}
+    target: [d-ge]
   - name: pool
     match: {{model: pool}}
     target: [c-oa, c-an]
@@ -94,7 +98,7 @@ BROKEN = ("version: 1\nroutes: [\n", "version: 1\nproviders: {x: {kind: nope}}\n
 
 def policy_text(ports: dict[str, int], variant: dict[str, str]) -> str:
     text = POLICY
-    for fake in ("f1", "f2", "f3"):
+    for fake in ("f1", "f2", "f3", "f4"):
         text = text.replace(fake.upper(), f"http://127.0.0.1:{ports[fake]}")
     for key, value in variant.items():
         text = text.replace(key, value)

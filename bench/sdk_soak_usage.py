@@ -1,0 +1,154 @@
+"""The usage invariants of ``sdk_soak.py``: what an app's SDK parsed as its answer's usage, read the sidecar's
+way (``openai``, ``anthropic``, ``gemini``: input with cache reads and writes, output with reasoning, cache
+reads; docs/translation.md's usage table), and checked (``check_usage``):
+
+- a plain answer (200, whole, one upstream call, not from the cache, the provider's counts) has the usage
+  its access line counts, once: the line's ``input_tokens``, ``output_tokens``, ``cached_input_tokens``;
+- an answer of ``f4`` (bench/sdk_soak_gemini.py), whose stream carries its usage on some fragments only,
+  has the usage f4's script gives its prompt (thinking tokens in the output, cache reads in the input),
+  and the finish reason f4's maps to in the app's dialect;
+- a cache hit has the usage of a live answer to the same prompt in the same dialect (its text is checked
+  as every answer's);
+- an OpenAI app's context overflow, from any provider, is ``context_length_exceeded``; an error answer to a
+  message with a field the dialect does not know names it.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import TYPE_CHECKING, Any
+
+from sdk_soak_gemini import script
+from sdk_soak_plans import CONTEXT, prompt
+
+if TYPE_CHECKING:
+    from sdk_soak_calls import Seen
+
+Usage = tuple[int, int, int]  # input (cache reads and writes included), output (reasoning included), cache reads
+F4_MODEL = "d-ge"
+FINISH = {  # f4's finish reason as each dialect's app gets it (docs/translation.md, finish reasons)
+    "openai": {"STOP": "stop", "MAX_TOKENS": "length", "CONTINUATION": "length", "OTHER": "stop"},
+    "anthropic": {"STOP": "end_turn", "MAX_TOKENS": "max_tokens", "CONTINUATION": "max_tokens", "OTHER": "end_turn"},
+    "gemini": {"STOP": "STOP", "MAX_TOKENS": "MAX_TOKENS", "CONTINUATION": "CONTINUATION", "OTHER": "OTHER"},
+}
+TOOL_FINISH = {"openai": "tool_calls", "anthropic": "tool_use", "gemini": "STOP"}
+CONTEXT_TYPE = {"openai": "context_length_exceeded", "anthropic": "invalid_request_error", "gemini": "INVALID_ARGUMENT"}
+
+
+def openai(usage: Any) -> Usage | None:
+    if usage is None:
+        return None
+    details = usage.prompt_tokens_details
+    return usage.prompt_tokens, usage.completion_tokens, (details.cached_tokens or 0) if details else 0
+
+
+def anthropic(usage: Any) -> Usage:
+    read = usage.cache_read_input_tokens or 0
+    return usage.input_tokens + read + (usage.cache_creation_input_tokens or 0), usage.output_tokens, read
+
+
+class AnthropicStream:
+    """An Anthropic stream's usage: ``message_start``'s, each count a ``message_delta`` gives replacing it."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def read(self, event: Any) -> str | None:
+        """Take an event's counts; a ``message_delta``'s stop reason."""
+        given = {"message_start": lambda: event.message.usage, "message_delta": lambda: event.usage}.get(event.type)
+        if given is None:
+            return None
+        fields = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+        self.counts |= {name: value for name in fields if (value := getattr(given(), name, None)) is not None}
+        return event.delta.stop_reason if event.type == "message_delta" else None
+
+    def total(self) -> Usage:
+        read, counts = self.counts.get("cache_read_input_tokens", 0), self.counts
+        whole = counts.get("input_tokens", 0) + read + counts.get("cache_creation_input_tokens", 0)
+        return whole, counts.get("output_tokens", 0), read
+
+
+def gemini(usage: Any) -> Usage | None:
+    if usage is None:
+        return None
+    prompt_tokens = (usage.prompt_token_count or 0) + (usage.tool_use_prompt_token_count or 0)
+    output = (usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0)
+    return prompt_tokens, output, usage.cached_content_token_count or 0
+
+
+def plain(one: Seen, line: dict[str, Any]) -> bool:
+    """A whole answer of one upstream call, not from the cache, counted by its provider."""
+    return (
+        one.error is None
+        and one.left_at is None
+        and one.complete
+        and line.get("status") == 200
+        and line.get("cache") != "hit"
+        and not line.get("tokens_estimated")
+        and line.get("attempts") == 1
+        and not line.get("billed_failures")
+        and not line.get("hedge_cut")
+    )
+
+
+def line_usage(line: dict[str, Any]) -> Usage:
+    return line.get("input_tokens", 0), line.get("output_tokens", 0), line.get("cached_input_tokens", 0)
+
+
+def check_usage(
+    seen: list[Seen], lines: dict[str, list[dict[str, Any]]], checked: collections.Counter[str]
+) -> list[tuple[Seen, str]]:
+    """Each request's usage and error words against its access line, f4's script and the cache's live
+    answers; ``checked`` counts the answers each invariant held for."""
+    problems: list[tuple[Seen, str]] = []
+    live: dict[str, set[Usage]] = collections.defaultdict(set)  # by dialect and prompt (both in the cache key)
+    hits = []
+    for one in seen:
+        mine = lines.get(one.plan.soak_id, [])
+        problems += [(one, problem) for problem in check_error_words(one)]
+        if len(mine) != 1 or one.plan.dialect == "raw":
+            continue
+        line = mine[0]
+        if line.get("cache") == "hit" and one.error is None and one.left_at is None and one.usage is not None:
+            hits.append(one)
+        elif plain(one, line) and one.usage is not None:
+            live[one.plan.dialect + prompt(one.plan)].add(one.usage)
+        problems += [(one, problem) for problem in check_plain(one, line)]
+        checked["plain answers (usage = line)"] += plain(one, line)
+        checked["f4 plain answers (usage, finish)"] += plain(one, line) and line.get("served_model") == F4_MODEL
+        checked["context overflows"] += CONTEXT in (one.plan.fault or "") and one.status == 400
+    for one in hits:
+        stored = live.get(one.plan.dialect + prompt(one.plan))
+        checked["hits (usage = a live answer's)"] += bool(stored)
+        if stored and one.usage not in stored:
+            problems.append((one, f"a cache hit's usage {one.usage}: its prompt's live answers had {sorted(stored)}"))
+    return problems
+
+
+def check_plain(one: Seen, line: dict[str, Any]) -> list[str]:
+    """A plain answer's usage is its line's; f4's is its script's, with its finish reason mapped."""
+    if not plain(one, line):
+        return []
+    problems = []
+    if one.usage != line_usage(line):
+        problems.append(f"usage {one.usage} seen, the access line counts {line_usage(line)}")
+    if line.get("served_model") == F4_MODEL:
+        answer = script(prompt(one.plan), "weather" if one.plan.tools else None)
+        wanted = (answer.prompt_tokens, answer.output_tokens, answer.cached_tokens)
+        if one.usage != wanted:
+            problems.append(f"f4's answer: usage {one.usage} seen, f4 sent {wanted}")
+        finish = TOOL_FINISH[one.plan.dialect] if one.plan.tools else FINISH[one.plan.dialect][answer.finish]
+        if one.finish != finish:
+            problems.append(f"f4's finish {answer.finish}: the app got {one.finish}, not {finish}")
+    return problems
+
+
+def check_error_words(one: Seen) -> list[str]:
+    """A context overflow's type in the app's dialect; an error that refuses a field names it."""
+    problems = []
+    fault = one.plan.fault or ""
+    if CONTEXT in fault and one.status == 400 and one.error_type != CONTEXT_TYPE[one.plan.dialect]:
+        problems.append(f"a context overflow reached the {one.plan.dialect} app as {one.error_type}")
+    if one.plan.unknown_field and one.status == 400 and "soak_note" not in one.detail:
+        problems.append("a 400 to a message with an unknown field that does not name it")
+    return problems
