@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-ROUTES = ("chain", "hedged", "cached", "capped", "spare", "usage", "pool")
+ROUTES = ("chain", "hedged", "cached", "capped", "spare", "usage", "vote", "pool")
 CALM = frozenset({"pool"})  # routes whose calls carry no fault and never leave: their provider never fails
 FAULTS = (
     "f1:status=429;hint=retry-after;after=0.3",

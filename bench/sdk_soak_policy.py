@@ -7,13 +7,16 @@ from __future__ import annotations
 from sdk_soak_checks import DEADLINE_S
 from sdk_soak_ledger import PROVIDER_REQUESTS, ROUTE_USD
 
+# the ensemble's members' providers, on f1, f2 and f4 under names of their own: no other route's calls count
+# on their requests counters, which the soak does not check (an ensemble bills every member)
+ENSEMBLE_ENDPOINTS = (("e1oa", "openai", "F1/v1"), ("e2an", "anthropic", "F2"), ("e4ge", "gemini", "F4"))
 TIMEOUTS = "timeouts: {connect_s: 1, first_byte_s: 1.5, idle_s: 2, total_s: 8}"
 PROVIDERS = "\n".join(
     f"  {fake}{short}: {{kind: {kind}, base_url: '{fake.upper()}{suffix}', {TIMEOUTS}}}"
     for fake in ("f1", "f2", "f3", "f4")
     for short, kind, suffix in (("oa", "openai", "/v1"), ("an", "anthropic", ""), ("ge", "gemini", ""))
     if (fake != "f3" or short != "ge") and (fake != "f4" or short == "ge")  # f4: bench/sdk_soak_gemini.py's
-)
+) + "".join(f"\n  {name}: {{kind: {kind}, base_url: '{url}', {TIMEOUTS}}}" for name, kind, url in ENSEMBLE_ENDPOINTS)
 CAPABILITIES = "capabilities: [chat, streaming, tools, json]"
 MODEL_TABLE = (
     ("a-oa", "f1oa", "gpt-a"),
@@ -25,6 +28,9 @@ MODEL_TABLE = (
     ("c-oa", "f3oa", "gpt-c"),  # f3: never faulted, its calls wait for the small connection pool
     ("c-an", "f3an", "claude-c"),
     ("d-ge", "f4ge", "gemini-d"),  # f4: scripted usage on some fragments, thinking and cache-read tokens
+    ("e-oa", "e1oa", "gpt-e"),  # the ensemble's members
+    ("e-an", "e2an", "claude-e"),
+    ("e-ge", "e4ge", "gemini-e"),
 )
 PROVIDER_OF = {name: provider for name, provider, _ in MODEL_TABLE}
 PRICE = "price: {input_per_mtok: 1, output_per_mtok: 2}"
@@ -72,6 +78,9 @@ routes:
   - name: usage
     match: {{model: usage}}
     target: [d-ge]
+  - name: vote
+    match: {{model: vote}}
+    ensemble: {{members: [e-oa, e-an, e-ge], strategy: majority, min_members: 2}}
   - name: pool
     match: {{model: pool}}
     target: [c-oa, c-an]
