@@ -1,19 +1,24 @@
 """A seeded, randomized fault soak through the official SDKs, with invariants: does anything break?
 
-One real ``python -m sidecar run`` (its log to a file, a ``sitecustomize`` hook on its PYTHONPATH
-counting its live asyncio tasks: bench/soak_samples.py; ``SIDECAR_UPSTREAM_CONNECTIONS_PER_HOST``
-``--per-host``, small, so calls wait for the pool) in front of three ``sidecar fake-provider``
-processes (``f1``, ``f2``: OpenAI, Anthropic and Gemini each, faulted at random; ``f3``: OpenAI and
-Anthropic, never faulted, slow, so its calls wait for a connection) and one redis-server (the response
-cache and the budgets' store). Routes: a translated fallback chain over the three dialects, a hedged
-chain of three, a cached route, a route with a requests budget, a one-target route, and ``pool`` (f3's,
+Two real ``python -m sidecar run`` pods (their logs to files, a ``sitecustomize`` hook on their PYTHONPATH
+counting their live asyncio tasks: bench/soak_samples.py; ``SIDECAR_UPSTREAM_CONNECTIONS_PER_HOST``
+``--per-host``, small, so calls wait for the pool; the second takes half the cached route's calls) in
+front of three ``sidecar fake-provider`` processes (``f1``, ``f2``: OpenAI, Anthropic and Gemini each,
+faulted at random; ``f3``: OpenAI and Anthropic, never faulted, slow, so its calls wait for a
+connection), ``f4`` (bench/sdk_soak_gemini.py: a scripted Gemini whose streams carry usage on some
+fragments only, with thinking and cache-read tokens and new finish reasons) and one redis-server (the
+response cache both pods share and the budgets' store). Routes: a translated fallback chain over the
+three dialects, a hedged chain of three, a cached route, a route with a requests budget, a one-target
+route, ``usage`` (f4's), ``vote`` (an ensemble of three, on providers of its own), and ``pool`` (f3's,
 its access lines sampled by the policy's ``access_log``). Budgets: dollars overall, requests on one
 route, requests on one provider (``f2oa``: a hedge's and a fallback's target, skipped once full), and two
 that only count (dollars by route, requests by provider: bench/sdk_soak_ledger.py).
 
 ``--concurrency`` clients, each with its own RNG from ``--seed``, send for ``--seconds`` per round
-(bench/sdk_soak_calls.py): openai, anthropic and google-genai calls, streamed and not, with tools or
-not, to every route (so same-dialect and translated), a third with a provider fault in the prompt;
+(bench/sdk_soak_plans.py, bench/sdk_soak_calls.py): openai, anthropic and google-genai calls, streamed
+and not, with tools or not, to every route (so same-dialect and translated), a third with a provider
+fault in the prompt (context overflows among them); some asking for thinking, some with a field inside
+the message the dialect does not know, the cached route's with billing fields the key leaves out;
 clients that leave mid-stream or before the head; malformed bodies by raw HTTP; unknown models.
 Meanwhile, at random (from the seed): each fake's default fault and rate change, the policy is
 rewritten and SIGHUPed (the same, a broken one, one that removes a target in use, or one that changes
@@ -32,11 +37,17 @@ per round, every open breaker in ``/status`` with failures in its window; and (b
 was restarted in) ``/status``'s counting budgets grew by what the round's access lines say was used. At
 the very end: the lines sampled out are ``llm_sidecar_access_lines_sampled_out_total``, requests by
 route in ``llm_sidecar_requests_total`` are the lines plus those, no breaker of the pool route opened by
-pool waits alone, no error-level log line (but the soak's own broken policies) and no traceback.
+pool waits alone (each pod), no error-level log line (but the soak's own broken policies) and no traceback.
+The usage invariants (bench/sdk_soak_usage.py): a plain answer's usage, as the app's SDK parsed it, is
+its access line's; f4's answers have the usage and finish reason f4's script gives their prompt; a cache
+hit has a live answer's usage; an OpenAI app's context overflow is ``context_length_exceeded``; and after
+each round the round's shared prompts, asked again at the second pod with other billing fields, are hits.
 
-    .venv/bin/python bench/sdk_soak.py [--seed 1] [--rounds 3] [--seconds 60] [--concurrency 8] [--per-host 4]
+    .venv/bin/python bench/sdk_soak.py [--seed 1 | --seeds 401-420] [--rounds 3] [--seconds 60]
+        [--concurrency 8] [--per-host 4]
 
-Exit 0 when nothing was violated, 1 otherwise; each violation is printed with the request's plan.
+Exit 0 when nothing was violated, 1 otherwise; each violation is printed with the request's plan (and
+its seed: ``--seeds`` runs each seed on a stack of its own, one after the other).
 tests/test_sdk_soak.py runs a short fixed-seed soak in CI.
 """
 
