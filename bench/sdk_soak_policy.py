@@ -1,7 +1,7 @@
 """The policy of ``sdk_soak.py`` (both pods read the one file): its providers (the fakes ``f1``, ``f2``,
 ``f3``, and ``f4``, bench/sdk_soak_gemini.py; the ensemble's members on f1, f2, f4 under names of their
-own), models, routes and budgets, and its variants written by the soak's reloads (``VALID``; ``REMOVING``: a target in use gone;
-``RESAMPLED``: the pool route's sample rate changed; ``BROKEN``: rejected)."""
+own), models, routes and budgets, and its variants written by the soak's reloads (``VALID``; ``REMOVING``:
+a target in use gone; ``RESAMPLED``: the pool route's sample rate changed; ``BROKEN``: rejected)."""
 
 from __future__ import annotations
 
