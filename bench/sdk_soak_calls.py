@@ -25,11 +25,20 @@ import sdk_soak_usage as usage
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
-from sdk_soak_plans import LEAVE_MID, MALFORMED, REFUSED_BY_THE_SIDECAR, ROUTES, Plan, plan_call, prompt, shared_prompts
+from sdk_soak_plans import (
+    LEAVE_MID,
+    MALFORMED,
+    REFUSED_BY_THE_SIDECAR,
+    ROUTES,
+    UNKNOWN_FIELD,
+    Plan,
+    plan_call,
+    prompt,
+    shared_prompts,
+)
 
 __all__ = ["LEAVE_MID", "MALFORMED", "REFUSED_BY_THE_SIDECAR", "ROUTES", "Plan", "plan_call", "shared_prompts"]
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-UNKNOWN_FIELD = "soak_note"  # inside a message: no SDK's, no provider's
 
 
 @dataclass

@@ -37,6 +37,7 @@ FAULTS = (
     "f1:context",
 )
 USAGE_FAULTS = ("f4:context", "f4:cut=1", "f4:cut=2", "f4:stall-mid=1;for=0.3")  # the usage route's: f4's own
+UNKNOWN_FIELD = "soak_note"  # put inside a message: no SDK's, no provider's
 CONTEXT = "context"  # a context overflow: an OpenAI app gets ``context_length_exceeded`` from any provider
 LEAVE_STALL = "stall=4"  # every target stalls: the client leaves before the head
 LEAVE_MID = "stall-mid=1;for=4"  # every target pauses after its first event: the client leaves mid-stream

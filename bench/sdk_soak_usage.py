@@ -9,8 +9,9 @@ reads; docs/translation.md's usage table), and checked (``check_usage``):
   and the finish reason f4's maps to in the app's dialect;
 - a cache hit has the usage of a live answer to the same prompt in the same dialect (its text is checked
   as every answer's);
-- an OpenAI app's context overflow, from any provider, is ``context_length_exceeded``; an error answer to a
-  message with a field the dialect does not know names it.
+- an OpenAI app's context overflow, from any provider, is ``context_length_exceeded``; a message's field
+  the dialect does not know is dropped and listed when translated (the policy's ``unsupported_params:
+  drop``), and an error answer that refuses it names it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import collections
 from typing import TYPE_CHECKING, Any
 
 from sdk_soak_gemini import script
-from sdk_soak_plans import CONTEXT, prompt
+from sdk_soak_plans import CONTEXT, UNKNOWN_FIELD, prompt
 
 if TYPE_CHECKING:
     from sdk_soak_calls import Seen
@@ -32,6 +33,7 @@ FINISH = {  # f4's finish reason as each dialect's app gets it (docs/translation
     "gemini": {"STOP": "STOP", "MAX_TOKENS": "MAX_TOKENS", "CONTINUATION": "CONTINUATION", "OTHER": "OTHER"},
 }
 TOOL_FINISH = {"openai": "tool_calls", "anthropic": "tool_use", "gemini": "STOP"}
+KIND_OF = {"oa": "openai", "an": "anthropic", "ge": "gemini"}  # a provider's kind by its name's end (the policy's)
 CONTEXT_TYPE = {"openai": "context_length_exceeded", "anthropic": "invalid_request_error", "gemini": "INVALID_ARGUMENT"}
 
 
@@ -113,7 +115,7 @@ def check_usage(
             hits.append(one)
         elif plain(one, line) and one.usage is not None:
             live[one.plan.dialect + prompt(one.plan)].add(one.usage)
-        problems += [(one, problem) for problem in check_plain(one, line)]
+        problems += [(one, problem) for problem in check_plain(one, line) + check_dropped(one, line)]
         checked["plain answers (usage = line)"] += plain(one, line)
         checked["f4 plain answers (usage, finish)"] += plain(one, line) and line.get("served_model") == F4_MODEL
         checked["context overflows"] += CONTEXT in (one.plan.fault or "") and one.status == 400
@@ -143,12 +145,23 @@ def check_plain(one: Seen, line: dict[str, Any]) -> list[str]:
     return problems
 
 
+def check_dropped(one: Seen, line: dict[str, Any]) -> list[str]:
+    """A message's unknown field, translated for another dialect's provider in one call, is dropped and
+    listed (``unsupported_params: drop``)."""
+    kind = KIND_OF.get(str(line.get("provider"))[-2:])
+    translated = kind is not None and kind != one.plan.dialect
+    if not (one.plan.unknown_field and translated and line.get("status") == 200 and line.get("attempts") == 1):
+        return []
+    listed = line.get("dropped_params", [])
+    return [] if f"user.{UNKNOWN_FIELD}" in listed else [f"the unknown field not listed as dropped: {listed}"]
+
+
 def check_error_words(one: Seen) -> list[str]:
     """A context overflow's type in the app's dialect; an error that refuses a field names it."""
     problems = []
     fault = one.plan.fault or ""
     if CONTEXT in fault and one.status == 400 and one.error_type != CONTEXT_TYPE[one.plan.dialect]:
         problems.append(f"a context overflow reached the {one.plan.dialect} app as {one.error_type}")
-    if one.plan.unknown_field and not fault and one.status == 400 and "soak_note" not in one.detail:
+    if one.plan.unknown_field and not fault and one.status == 400 and UNKNOWN_FIELD not in one.detail:
         problems.append("a 400 to a message with an unknown field that does not name it")
     return problems
