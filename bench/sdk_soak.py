@@ -5,7 +5,7 @@ counting their live asyncio tasks: bench/soak_samples.py; ``SIDECAR_UPSTREAM_CON
 ``--per-host``, small, so calls wait for the pool; the second takes half the cached route's calls) in
 front of three ``sidecar fake-provider`` processes (``f1``, ``f2``: OpenAI, Anthropic and Gemini each,
 faulted at random; ``f3``: OpenAI and Anthropic, never faulted, slow, so its calls wait for a
-connection), ``f4`` (bench/sdk_soak_gemini.py: a scripted Gemini whose streams carry usage on some
+connection), ``f4`` (bench/sdk_soak_scripted.py: a scripted Gemini whose streams carry usage on some
 fragments only, with thinking and cache-read tokens and new finish reasons) and one redis-server (the
 response cache both pods share and the budgets' store). Routes: a translated fallback chain over the
 three dialects, a hedged chain of three, a cached route, a route with a requests budget, a one-target
@@ -108,7 +108,7 @@ class Stack:
             # f3 holds each connection about a second: its calls wait for the small pool
             slow = ["--ttft-ms", "300", "--tokens-per-s", "20"] if name == "f3" else ["--tokens-per-s", "300"]
             fakes[name] = self._spawn(name, [*fake, *slow, "--seed", str(seed)])
-        fakes["f4"] = self._spawn("f4", [PYTHON, str(ROOT / "bench" / "sdk_soak_gemini.py")])
+        fakes["f4"] = self._spawn("f4", [PYTHON, str(ROOT / "bench" / "sdk_soak_scripted.py")])
         for name, (ports_file, proc) in fakes.items():
             self.ports[name] = wait_port(ports_file, proc)
         self.redis, self.ports["redis"] = start_redis(workdir)

@@ -41,7 +41,7 @@ SDK_STATUS_ERRORS = frozenset({"status", "stream"})
 UNKNOWN_MODEL = {(404, "model_not_found"), (404, "not_found_error"), (404, "NOT_FOUND")}  # docs/api.md, per dialect
 # error-level events that are the soak's own doing: a broken policy it wrote
 EXPECTED_ERRORS = frozenset({"policy_rejected"})
-FAKES = ("f1", "f2", "f3", "f4")  # f4: bench/sdk_soak_gemini.py, with the fake provider's request log
+FAKES = ("f1", "f2", "f3", "f4")  # f4: bench/sdk_soak_scripted.py, with the fake provider's request log
 
 
 @dataclass(frozen=True)

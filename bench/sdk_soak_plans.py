@@ -1,12 +1,13 @@
 """What one seeded client of ``sdk_soak.py`` sends (``plan_call``): a ``Plan`` per call, the faults it may
 carry in its prompt, the malformed bodies sent by raw HTTP, and the prompt text (``prompt``).
 
-Besides the fake providers' routes, the ``usage`` route's one target is ``f4`` (bench/sdk_soak_gemini.py:
-usage on some fragments only, thinking and cache-read tokens, new finish reasons), whose faults are f4's
-own; a call of the ``cached`` route goes to either of the two sidecars sharing the cache's Redis
-(``pod``) and carries billing fields (``billing``: left out of the cache key, docs/caching.md); some calls
-ask for thinking (``think``) or carry a field the caller's SDK does not know inside a message
-(``unknown_field``: dropped and listed under the soak policy's ``unsupported_params: drop``).
+Besides the fake providers' routes, the ``usage`` and ``writes`` routes' one target is ``f4``
+(bench/sdk_soak_scripted.py: Gemini's usage on some fragments only, Anthropic's cache writes, thinking and
+cache-read tokens, new finish reasons), whose faults are f4's own; a call of the ``cached`` route goes to
+either of the two sidecars sharing the cache's Redis (``pod``) and carries billing fields (``billing``:
+left out of the cache key, docs/caching.md); some calls ask for thinking (``think``) or carry a field the
+caller's SDK does not know inside a message (``unknown_field``: dropped and listed under the soak policy's
+``unsupported_params: drop``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-ROUTES = ("chain", "hedged", "cached", "capped", "spare", "usage", "vote", "pool")
+ROUTES = ("chain", "hedged", "cached", "capped", "spare", "usage", "writes", "vote", "pool")
 CALM = frozenset({"pool"})  # routes whose calls carry no fault and never leave: their provider never fails
 FAULTS = (
     "f1:status=429;hint=retry-after;after=0.3",
@@ -36,7 +37,8 @@ FAULTS = (
     "f2:context",
     "f1:context",
 )
-USAGE_FAULTS = ("f4:context", "f4:cut=1", "f4:cut=2", "f4:stall-mid=1;for=0.3")  # the usage route's: f4's own
+SCRIPTED = frozenset({"usage", "writes"})  # routes to f4 (bench/sdk_soak_scripted.py): Gemini's, Anthropic's
+USAGE_FAULTS = ("f4:context", "f4:cut=1", "f4:cut=2", "f4:stall-mid=1;for=0.3")  # the scripted routes': f4's own
 UNKNOWN_FIELD = "soak_note"  # put inside a message: no SDK's, no provider's
 CONTEXT = "context"  # a context overflow: an OpenAI app gets ``context_length_exceeded`` from any provider
 LEAVE_STALL = "stall=4"  # every target stalls: the client leaves before the head
@@ -93,7 +95,7 @@ def plan_call(rng: random.Random, soak_id: str, round_number: int) -> Plan:
         return Plan(soak_id, dialect, model, True, False, LEAVE_MID, "mid", shared=shared, **cached)
     if roll > 0.87:
         return Plan(soak_id, dialect, model, rng.random() < 0.5, False, LEAVE_STALL, "head", shared=shared, **cached)
-    fault = rng.choice(USAGE_FAULTS if model == "usage" else FAULTS) if rng.random() < 0.35 else None
+    fault = rng.choice(USAGE_FAULTS if model in SCRIPTED else FAULTS) if rng.random() < 0.35 else None
     tools = rng.random() < 0.2
     alone = shared is None  # a shared prompt's calls ask the same, so a hit's usage is its live answers'
     extras = {

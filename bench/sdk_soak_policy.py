@@ -1,5 +1,5 @@
 """The policy of ``sdk_soak.py`` (both pods read the one file): its providers (the fakes ``f1``, ``f2``,
-``f3``, and ``f4``, bench/sdk_soak_gemini.py; the ensemble's members on f1, f2, f4 under names of their
+``f3``, and ``f4``, bench/sdk_soak_scripted.py; the ensemble's members on f1, f2, f4 under names of their
 own), models, routes and budgets, and its variants written by the soak's reloads (``VALID``; ``REMOVING``:
 a target in use gone; ``RESAMPLED``: the pool route's sample rate changed; ``BROKEN``: rejected)."""
 
@@ -16,7 +16,7 @@ PROVIDERS = "\n".join(
     f"  {fake}{short}: {{kind: {kind}, base_url: '{fake.upper()}{suffix}', {TIMEOUTS}}}"
     for fake in ("f1", "f2", "f3", "f4")
     for short, kind, suffix in (("oa", "openai", "/v1"), ("an", "anthropic", ""), ("ge", "gemini", ""))
-    if (fake != "f3" or short != "ge") and (fake != "f4" or short == "ge")  # f4: bench/sdk_soak_gemini.py's
+    if (fake != "f3" or short != "ge") and (fake != "f4" or short != "oa")  # f4: bench/sdk_soak_scripted.py's
 ) + "".join(f"\n  {name}: {{kind: {kind}, base_url: '{url}', {TIMEOUTS}}}" for name, kind, url in ENSEMBLE_ENDPOINTS)
 CAPABILITIES = "capabilities: [chat, streaming, tools, json]"
 MODEL_TABLE = (
@@ -29,6 +29,7 @@ MODEL_TABLE = (
     ("c-oa", "f3oa", "gpt-c"),  # f3: never faulted, its calls wait for the small connection pool
     ("c-an", "f3an", "claude-c"),
     ("d-ge", "f4ge", "gemini-d"),  # f4: scripted usage on some fragments, thinking and cache-read tokens
+    ("d-an", "f4an", "claude-d"),  # f4: scripted cache writes (5 min and 1 h), thinking, new stop reasons
     ("e-oa", "e1oa", "gpt-e"),  # the ensemble's members
     ("e-an", "e2an", "claude-e"),
     ("e-ge", "e4ge", "gemini-e"),
@@ -79,6 +80,9 @@ routes:
   - name: usage
     match: {{model: usage}}
     target: [d-ge]
+  - name: writes
+    match: {{model: writes}}
+    target: [d-an]
   - name: vote
     match: {{model: vote}}
     ensemble: {{members: [e-oa, e-an, e-ge], strategy: majority, min_members: 2}}

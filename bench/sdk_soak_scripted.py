@@ -1,5 +1,5 @@
-"""``f4`` of ``sdk_soak.py``: a scripted Gemini upstream whose answers carry what the fake provider's do not,
-and whose usage the soak can compute from the prompt alone (``script``).
+"""``f4`` of ``sdk_soak.py``: a scripted Gemini and Anthropic upstream whose answers carry what the fake
+provider's do not, and whose usage the soak can compute from the prompt alone (``script``).
 
 It answers ``:generateContent`` and ``:streamGenerateContent?alt=sse`` as Gemini does: the fake model's echo
 of the last user text (one fragment per word), or a ``functionCall`` to the first tool declared when the
@@ -7,13 +7,17 @@ text holds ``fake:tool``; with thinking tokens (``thoughtsTokenCount``), prompt-
 (``cachedContentTokenCount``) and a finish reason drawn from the prompt (``STOP``, ``MAX_TOKENS``, ``OTHER``,
 ``CONTINUATION``). A stream's ``usageMetadata``, the totals so far as Gemini counts them, is on some
 fragments only, drawn from the prompt: on the last (the finish) or, one time in four, on the fragment
-before it and not on the last. Faults, from ``[fault:...]`` markers in the prompt (items without a server
-name, or ``f4:``): ``context`` (Gemini's 400 ``INVALID_ARGUMENT`` context overflow), ``cut=K`` (a stream
+before it and not on the last. It answers ``/v1/messages`` as Anthropic does, the same text or call and
+counts, with prompt-cache writes besides (``cache_creation_input_tokens``, a part of them for an hour),
+thinking tokens in ``output_tokens_details`` and a stop reason drawn from the prompt (``end_turn``,
+``max_tokens``, ``pause_turn``, ``model_context_window_exceeded``); a stream's ``message_delta`` repeats
+the input counts or not, as drawn. Faults, from ``[fault:...]`` markers in the prompt (items without a server
+name, or ``f4:``): ``context`` (the provider's 400 context overflow), ``cut=K`` (a stream
 closed after K fragments), ``stall=S`` (before the head), ``stall-mid=K;for=S`` (a pause after K fragments).
 ``GET /_fake/requests`` is the fake provider's request log (``json``, ``time``, ``ended``); ``POST
 /_fake/config`` is taken and ignored (f4 has no default fault).
 
-    .venv/bin/python bench/sdk_soak_gemini.py --port 0 --ports-file PATH
+    .venv/bin/python bench/sdk_soak_scripted.py --port 0 --ports-file PATH
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from aiohttp import web
 
 NAME = "f4"
 FINISHES = ("STOP",) * 7 + ("MAX_TOKENS", "OTHER", "CONTINUATION")
+STOP_REASONS = ("end_turn",) * 6 + ("max_tokens", "pause_turn", "model_context_window_exceeded")
 TOOL_OUTPUT_TOKENS = 4
 CONTEXT_MAX = 1_048_576
 
@@ -47,6 +52,10 @@ class Script:
     cached_tokens: int
     thoughts_tokens: int
     candidates_tokens: int
+    stop_reason: str  # Anthropic's
+    writes: int  # Anthropic's prompt-cache writes (a part of ``prompt_tokens``), ``writes_1h`` of them for an hour
+    writes_1h: int
+    delta_repeats_input: bool  # an Anthropic stream's ``message_delta`` repeats the input counts
 
     def usage(self, fragment: int) -> dict[str, int]:
         """The totals so far at ``fragment`` (the last carrier has the final ones)."""
@@ -81,7 +90,21 @@ def script(text: str, tool: str | None) -> Script:
     carriers = {index for index in range(last) if rng.random() < 0.5}
     carriers.add(last - 1 if last and rng.random() < 0.25 else last)
     thoughts = 3 + len(text) % 5
-    return Script(parts, finish, frozenset(carriers), prompt_tokens, prompt_tokens // 3, thoughts, candidates)
+    stop_reason = "tool_use" if finish == "STOP" and "functionCall" in parts[0][0] else rng.choice(STOP_REASONS)
+    writes = prompt_tokens // 4
+    return Script(
+        parts,
+        finish,
+        frozenset(carriers),
+        prompt_tokens,
+        prompt_tokens // 3,
+        thoughts,
+        candidates,
+        stop_reason,
+        writes,
+        writes // 2,
+        rng.random() < 0.5,
+    )
 
 
 def fragments(answer: Script) -> list[dict[str, Any]]:
@@ -108,7 +131,74 @@ def whole(answer: Script) -> dict[str, Any]:
     return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "f4", "responseId": "f4-answer"}
 
 
+def anthropic_usage(answer: Script) -> dict[str, Any]:
+    """An Anthropic answer's final counts (``input_tokens``: the prompt neither read from nor written to its cache)."""
+    fresh = answer.prompt_tokens - answer.cached_tokens - answer.writes
+    split = {
+        "ephemeral_5m_input_tokens": answer.writes - answer.writes_1h,
+        "ephemeral_1h_input_tokens": answer.writes_1h,
+    }
+    return {
+        "input_tokens": fresh,
+        "cache_read_input_tokens": answer.cached_tokens,
+        "cache_creation_input_tokens": answer.writes,
+        "cache_creation": split,
+        "output_tokens": answer.output_tokens,
+        "output_tokens_details": {"thinking_tokens": answer.thoughts_tokens},
+    }
+
+
+def anthropic_blocks(answer: Script) -> list[dict[str, Any]]:
+    parts = [part for fragment in answer.parts for part in fragment]
+    if "functionCall" in parts[0]:
+        call = parts[0]["functionCall"]
+        return [{"type": "tool_use", "id": "toolu_f4", "name": call["name"], "input": call["args"]}]
+    return [{"type": "text", "text": "".join(part["text"] for part in parts)}]
+
+
+def anthropic_whole(answer: Script) -> dict[str, Any]:
+    return {
+        "id": "msg_f4",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-d",
+        "content": anthropic_blocks(answer),
+        "stop_reason": answer.stop_reason,
+        "stop_sequence": None,
+        "usage": anthropic_usage(answer),
+    }
+
+
+def anthropic_events(answer: Script) -> list[bytes]:
+    """The stream: ``message_start`` (the input counts, output 1), one block's events, ``message_delta``
+    (the output, and the input counts again when drawn so), ``message_stop``."""
+    usage = anthropic_usage(answer)
+    start = {**anthropic_whole(answer), "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    events: list[tuple[str, dict[str, Any]]] = [("message_start", {"message": start})]
+    block = anthropic_blocks(answer)[0]
+    if block["type"] == "tool_use":
+        events.append(("content_block_start", {"index": 0, "content_block": {**block, "input": {}}}))
+        delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+        events.append(("content_block_delta", {"index": 0, "delta": delta}))
+    else:
+        events.append(("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
+        for fragment in answer.parts:
+            delta = {"type": "text_delta", "text": fragment[0]["text"]}
+            events.append(("content_block_delta", {"index": 0, "delta": delta}))
+    events.append(("content_block_stop", {"index": 0}))
+    repeated = usage if answer.delta_repeats_input else {"output_tokens": usage["output_tokens"]}
+    delta = {"stop_reason": answer.stop_reason, "stop_sequence": None}
+    events += [("message_delta", {"delta": delta, "usage": repeated}), ("message_stop", {})]
+    return [f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode() for kind, data in events]
+
+
 def last_user_text(body: dict[str, Any]) -> str:
+    """The last user turn's text: Anthropic's ``messages`` (a string or text blocks), Gemini's ``contents``."""
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "user":
+            content = message.get("content")
+            blocks = content if isinstance(content, list) else [{"text": content}]
+            return "".join(str(block.get("text", "")) for block in blocks if isinstance(block, dict))
     for content in reversed(body.get("contents") or []):
         if content.get("role", "user") == "user":
             return "".join(part.get("text", "") for part in content.get("parts") or [] if isinstance(part, dict))
@@ -117,6 +207,8 @@ def last_user_text(body: dict[str, Any]) -> str:
 
 def first_tool(body: dict[str, Any]) -> str | None:
     for tool in body.get("tools") or []:
+        if "name" in tool:  # Anthropic's
+            return str(tool["name"])
         for declaration in tool.get("functionDeclarations") or tool.get("function_declarations") or []:
             return str(declaration["name"])
     return None
@@ -134,10 +226,13 @@ def faults(text: str) -> dict[str, str]:
     return found
 
 
-def context_overflow(tokens: int) -> web.Response:
+def context_overflow(anthropic: bool, tokens: int) -> web.Response:
+    """The provider's own 400 for a prompt too long (the words docs/resilience.md recognizes)."""
+    if anthropic:
+        error = {"type": "invalid_request_error", "message": f"prompt is too long: {tokens} tokens > 200000 maximum"}
+        return web.json_response({"type": "error", "error": error}, status=400)
     message = f"The input token count ({tokens}) exceeds the maximum number of tokens allowed ({CONTEXT_MAX})."
-    error = {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}
-    return web.json_response({"error": error}, status=400)
+    return web.json_response({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}, status=400)
 
 
 class Upstream:
@@ -157,23 +252,29 @@ class Upstream:
         text = last_user_text(body)
         wanted = faults(text)
         answer = script(text, first_tool(body))
+        anthropic = request.path == "/v1/messages"
         if "stall" in wanted:
             await asyncio.sleep(float(wanted["stall"]))
         if "context" in wanted:
-            return context_overflow(CONTEXT_MAX + answer.prompt_tokens)
-        if not request.match_info["tail"].endswith(":streamGenerateContent"):
-            return web.json_response(whole(answer))
+            return context_overflow(anthropic, CONTEXT_MAX + answer.prompt_tokens)
+        streamed = body.get("stream") is True if anthropic else request.path.endswith(":streamGenerateContent")
+        if not streamed:
+            return web.json_response(anthropic_whole(answer) if anthropic else whole(answer))
+        if anthropic:
+            events = anthropic_events(answer)
+        else:
+            events = [b"data: " + json.dumps(fragment).encode() + b"\r\n\r\n" for fragment in fragments(answer)]
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
         pause_after, pause_s = _pause(wanted)
-        for index, fragment in enumerate(fragments(answer)):
+        for index, event in enumerate(events):
             if "cut" in wanted and index == int(wanted["cut"] or 1):
                 assert request.transport is not None
                 request.transport.close()  # no finish, no terminator
                 return response
             if index == pause_after:
                 await asyncio.sleep(pause_s)
-            await response.write(b"data: " + json.dumps(fragment).encode() + b"\r\n\r\n")
+            await response.write(event)
             await asyncio.sleep(0.003)
         await response.write_eof()
         return response
@@ -199,6 +300,7 @@ def build_app() -> web.Application:
     upstream = Upstream()
     app = web.Application()
     app.router.add_post("/v1beta/models/{tail}", upstream.generate)
+    app.router.add_post("/v1/messages", upstream.generate)
     app.router.add_get("/_fake/requests", upstream.requests)
     app.router.add_post("/_fake/config", upstream.config)
     return app
