@@ -3,11 +3,11 @@ carry in its prompt, the malformed bodies sent by raw HTTP, and the prompt text 
 
 Besides the fake providers' routes, the ``usage`` and ``writes`` routes' one target is ``f4``
 (bench/sdk_soak_scripted.py: Gemini's usage on some fragments only, Anthropic's cache writes, thinking and
-cache-read tokens, new finish reasons), whose faults are f4's own; a call of the ``cached`` route goes to
-either of the two sidecars sharing the cache's Redis (``pod``) and carries billing fields (``billing``:
-left out of the cache key, docs/caching.md); some calls ask for thinking (``think``) or carry a field the
-caller's SDK does not know inside a message (``unknown_field``: dropped and listed under the soak policy's
-``unsupported_params: drop``).
+cache-read tokens, new finish reasons), whose faults are f4's own; a call of a cached route (``cached``,
+``writes``) goes to either of the two sidecars sharing the cache's Redis (``pod``) and carries billing
+fields (``billing``: left out of the cache key, docs/caching.md); some calls ask for thinking (``think``)
+or carry a field the caller's SDK does not know inside a message (``unknown_field``: dropped and listed
+under the soak policy's ``unsupported_params: drop``).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ FAULTS = (
     "f2:context",
     "f1:context",
 )
+CACHED = frozenset({"cached", "writes"})  # routes with the response cache: shared prompts, either pod
 SCRIPTED = frozenset({"usage", "writes"})  # routes to f4 (bench/sdk_soak_scripted.py): Gemini's, Anthropic's
 USAGE_FAULTS = ("f4:context", "f4:cut=1", "f4:cut=2", "f4:stall-mid=1;for=0.3")  # the scripted routes': f4's own
 UNKNOWN_FIELD = "soak_note"  # put inside a message: no SDK's, no provider's
@@ -87,8 +88,8 @@ def plan_call(rng: random.Random, soak_id: str, round_number: int) -> Plan:
     model = rng.choice((*ROUTES, *CALM))  # the calm routes twice: their calls fill f3's small pool
     if roll < 0.08:
         model = f"unknown-{rng.randrange(1000)}"
-    shared = rng.choice(shared_prompts(round_number)) if model == "cached" and rng.random() < 0.6 else None
-    cached = {"pod": rng.randrange(2), "billing": rng.random() < 0.5} if model == "cached" else {}
+    shared = rng.choice(shared_prompts(round_number)) if model in CACHED and rng.random() < 0.6 else None
+    cached = {"pod": rng.randrange(2), "billing": rng.random() < 0.5} if model in CACHED else {}
     if model in CALM:
         return Plan(soak_id, dialect, model, rng.random() < 0.45, rng.random() < 0.2, None, None)
     if roll > 0.93:

@@ -83,6 +83,7 @@ routes:
   - name: writes
     match: {{model: writes}}
     target: [d-an]
+    cache: {{enabled: true, cacheable: always, ttl_s: 600}}
   - name: vote
     match: {{model: vote}}
     ensemble: {{members: [e-oa, e-an, e-ge], strategy: majority, min_members: 2}}
