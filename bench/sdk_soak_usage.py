@@ -133,7 +133,8 @@ def check_usage(
             hits.append(one)
         elif plain(one, line) and one.usage is not None:
             live[one.plan.dialect + prompt(one.plan)].add(one.usage)
-        problems += [(one, problem) for problem in check_plain(one, line)]
+        problems += [(one, problem) for problem in check_plain(one, line) + check_cut(one, line)]
+        checked["f4 streams cut (the counts sent before the cut)"] += bool(cut_at(one, line))
         dropped = check_dropped(one, line)
         if dropped and one.plan.dialect == "anthropic":  # known (wave 34 soak34): not a violation, counted
             checked["known: an Anthropic message's unknown field left out unsaid"] += 1
@@ -186,6 +187,39 @@ def check_dropped(one: Seen, line: dict[str, Any]) -> list[str]:
         return []
     listed = line.get("dropped_params", [])
     return [] if f"user.{UNKNOWN_FIELD}" in listed else [f"the unknown field not listed as dropped: {listed}"]
+
+
+def cut_at(one: Seen, line: dict[str, Any]) -> int:
+    """The events f4 sent before it cut a stream it answered in the request's one call (0: not such a call)."""
+    fault = one.plan.fault or ""
+    if not (fault.startswith("f4:cut=") and one.plan.stream and line.get("provider") in ("f4ge", "f4an")):
+        return 0
+    return int(fault.split("=", 1)[1]) if line.get("status") == 200 and line.get("attempts") == 1 else 0
+
+
+def check_cut(one: Seen, line: dict[str, Any]) -> list[str]:
+    """A stream f4 cut is counted with the provider's counts it sent before the cut (docs/logs.md: its input
+    the provider's when it gave some, its output at least theirs): a Gemini fragment's usage so far,
+    Anthropic's ``message_start`` (the input counts, event 0)."""
+    sent = cut_at(one, line)
+    if not sent:
+        return []
+    answer = script(prompt(one.plan), "weather" if one.plan.tools else None)
+    if line["provider"] == "f4an":
+        wanted, output = (answer.prompt_tokens, answer.cached_tokens, answer.writes), 1
+    else:
+        carried = [index for index in answer.carriers if index < sent]
+        if not carried:
+            return []
+        so_far = answer.usage(max(carried))
+        output = so_far["candidatesTokenCount"] + so_far["thoughtsTokenCount"]
+        wanted = (answer.prompt_tokens, answer.cached_tokens, 0)
+    counted = line_usage(line, "")
+    if (counted[0], counted[2], counted[3]) != wanted or counted[1] < output:
+        return [
+            f"f4 cut its stream after {sent} events: the line counts {counted}, f4 had sent {wanted}, output {output}"
+        ]
+    return []
 
 
 def check_error_words(one: Seen) -> list[str]:
