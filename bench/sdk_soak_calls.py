@@ -137,6 +137,12 @@ def _headed(seen: Seen) -> None:
     seen.status = 200
 
 
+def max_tokens(plan: Plan) -> int:
+    """Room for thinking (Anthropic's budget is 1,024 at least); a shared prompt's asks all have it, so that
+    those with thinking and those without differ by the thinking asked alone, in the cache key too."""
+    return 2048 if plan.think or plan.shared is not None else 40
+
+
 async def _openai(clients: Clients, plan: Plan, seen: Seen) -> None:
     message: dict[str, Any] = {"role": "user", "content": prompt(plan)}
     if plan.unknown_field:
@@ -144,7 +150,7 @@ async def _openai(clients: Clients, plan: Plan, seen: Seen) -> None:
     request: dict[str, Any] = {
         "model": plan.model,
         "messages": [message],
-        "max_tokens": 2048 if plan.think else 40,
+        "max_tokens": max_tokens(plan),
         "extra_headers": {"x-soak-id": plan.soak_id},
     }
     if plan.tools:
@@ -193,7 +199,7 @@ async def _anthropic(clients: Clients, plan: Plan, seen: Seen) -> None:
         message[UNKNOWN_FIELD] = "x"
     request: dict[str, Any] = {
         "model": plan.model,
-        "max_tokens": 2048 if plan.think else 40,
+        "max_tokens": max_tokens(plan),
         "messages": [message],
         "extra_headers": {"x-soak-id": plan.soak_id},
     }
@@ -236,7 +242,7 @@ async def _gemini(clients: Clients, plan: Plan, seen: Seen) -> None:
         tools = [types.Tool(function_declarations=[declaration])]
     thinking = types.ThinkingConfig(include_thoughts=True, thinking_budget=512) if plan.think else None
     config = types.GenerateContentConfig(
-        max_output_tokens=2048 if plan.think else 40,
+        max_output_tokens=max_tokens(plan),
         tools=tools,
         thinking_config=thinking,
         labels={"soak": plan.soak_id.lower()} if plan.billing else None,

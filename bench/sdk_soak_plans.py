@@ -98,9 +98,9 @@ def plan_call(rng: random.Random, soak_id: str, round_number: int) -> Plan:
         return Plan(soak_id, dialect, model, rng.random() < 0.5, False, LEAVE_STALL, "head", shared=shared, **cached)
     fault = rng.choice(USAGE_FAULTS if model in SCRIPTED else FAULTS) if rng.random() < 0.35 else None
     tools = rng.random() < 0.2
-    alone = shared is None  # a shared prompt's calls ask the same, so a hit's usage is its live answers'
+    alone = shared is None  # a shared prompt's calls differ by thinking alone: a hit's usage is its live answers'
     extras = {
-        "think": alone and rng.random() < 0.12,
+        "think": rng.random() < 0.12,
         "unknown_field": alone and dialect != "gemini" and rng.random() < 0.06,
     }
     return Plan(soak_id, dialect, model, rng.random() < 0.45, tools, fault, None, shared=shared, **cached, **extras)

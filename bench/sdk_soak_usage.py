@@ -8,8 +8,8 @@ reads; docs/translation.md's usage table), and checked (``check_usage``):
   only, an Anthropic answer cache writes) has the usage f4's script gives its prompt (thinking tokens in
   the output, cache reads and writes in the input; the line's writes kept an hour too), and the finish
   reason f4's maps to in the app's dialect;
-- a cache hit has the usage of a live answer to the same prompt in the same dialect (its text is checked
-  as every answer's);
+- a cache hit has the usage of a live answer to the same prompt in the same dialect, thinking asked or not
+  as it was (its text is checked as every answer's; a key that left thinking out would serve the other's);
 - an OpenAI app's context overflow, from any provider, is ``context_length_exceeded``; a message's field
   the dialect does not know is dropped and listed when translated (the policy's ``unsupported_params:
   drop``), and an error answer that refuses it names it.
@@ -94,6 +94,11 @@ def gemini(usage: Any) -> Usage | None:
     return prompt_tokens, output, usage.cached_content_token_count or 0, 0  # Gemini reports no cache writes
 
 
+def asked(one: Seen) -> str:
+    """What a call asked, as the cache key tells calls apart (the dialect, the prompt, thinking or not)."""
+    return f"{one.plan.dialect} {one.plan.think} {prompt(one.plan)}"
+
+
 def plain(one: Seen, line: dict[str, Any]) -> bool:
     """A whole answer of one upstream call, not from the cache, counted by its provider."""
     return (
@@ -121,7 +126,7 @@ def check_usage(
     """Each request's usage and error words against its access line, f4's script and the cache's live
     answers; ``checked`` counts the answers each invariant held for."""
     problems: list[tuple[Seen, str]] = []
-    live: dict[str, set[Usage]] = collections.defaultdict(set)  # by dialect and prompt (both in the cache key)
+    live: dict[str, set[Usage]] = collections.defaultdict(set)  # by what was asked (``asked``)
     hits = []
     for one in seen:
         mine = lines.get(one.plan.soak_id, [])
@@ -132,7 +137,7 @@ def check_usage(
         if line.get("cache") == "hit" and one.error is None and one.left_at is None and one.usage is not None:
             hits.append(one)
         elif plain(one, line) and one.usage is not None:
-            live[one.plan.dialect + prompt(one.plan)].add(one.usage)
+            live[asked(one)].add(one.usage)
         problems += [(one, problem) for problem in check_plain(one, line) + check_cut(one, line)]
         checked["f4 streams cut (the counts sent before the cut)"] += bool(cut_at(one, line))
         dropped = check_dropped(one, line)
@@ -144,7 +149,7 @@ def check_usage(
         checked["f4 plain answers (usage, finish)"] += plain(one, line) and line.get("served_model") in F4_MODELS
         checked["context overflows"] += CONTEXT in (one.plan.fault or "") and one.status == 400
     for one in hits:
-        stored = live.get(one.plan.dialect + prompt(one.plan))
+        stored = live.get(asked(one))
         checked["hits (usage = a live answer's)"] += bool(stored)
         if stored and one.usage not in stored:
             problems.append((one, f"a cache hit's usage {one.usage}: its prompt's live answers had {sorted(stored)}"))
