@@ -8,7 +8,7 @@ reads; docs/translation.md's usage table), and checked (``check_usage``):
   only, an Anthropic answer cache writes) has the usage f4's script gives its prompt (thinking tokens in
   the output, cache reads and writes in the input; the line's writes kept an hour too), and the finish
   reason f4's maps to in the app's dialect;
-- a cache hit has the usage of a live answer to the same prompt in the same dialect, thinking asked or not
+- a cache hit has the usage of a live answer to the same prompt on its route in its dialect, thinking asked or not
   as it was (its text is checked as every answer's; a key that left thinking out would serve the other's);
 - an OpenAI app's context overflow, from any provider, is ``context_length_exceeded``; a message's field
   the dialect does not know is dropped and listed when translated (the policy's ``unsupported_params:
@@ -95,8 +95,9 @@ def gemini(usage: Any) -> Usage | None:
 
 
 def asked(one: Seen) -> str:
-    """What a call asked, as the cache key tells calls apart (the dialect, the prompt, thinking or not)."""
-    return f"{one.plan.dialect} {one.plan.think} {prompt(one.plan)}"
+    """What a call asked, as the cache key tells calls apart (the route, the dialect, the prompt, thinking or
+    not: the two cached routes' shared prompts are the same texts)."""
+    return f"{one.plan.model} {one.plan.dialect} {one.plan.think} {prompt(one.plan)}"
 
 
 def plain(one: Seen, line: dict[str, Any]) -> bool:
