@@ -1,6 +1,6 @@
-"""The calls of ``sdk_soak.py``: what one seeded client sends (``plan_call``) and how it sends it through
+"""The calls of ``sdk_soak.py``: how a seeded client's ``Plan`` (bench/sdk_soak_plans.py) is sent through
 the official SDKs (``send``: openai, anthropic, google-genai, or raw HTTP for the malformed bodies), with
-what it saw written down in a ``Seen``.
+what it saw written down in a ``Seen`` (its text, tool calls, finish reason and usage as its SDK parsed them).
 
 Every call carries a unique ``x-soak-id`` header (the soak's policy matches on it in a route that never
 takes a request, so the access line logs it) and the same id in its prompt (so the fake provider's
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,62 +21,24 @@ import aiohttp
 import anthropic
 import httpx2
 import openai
+import sdk_soak_usage as usage
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
+from sdk_soak_plans import (
+    LEAVE_MID,
+    MALFORMED,
+    REFUSED_BY_THE_SIDECAR,
+    ROUTES,
+    UNKNOWN_FIELD,
+    Plan,
+    plan_call,
+    prompt,
+    shared_prompts,
+)
 
-ROUTES = ("chain", "hedged", "cached", "capped", "spare", "pool")
-CALM = frozenset({"pool"})  # routes whose calls carry no fault and never leave: their provider never fails
-FAULTS = (
-    "f1:status=429;hint=retry-after;after=0.3",
-    "f1:status=500",
-    "f1:overloaded",
-    "f2:overloaded",
-    "f1:status=529",
-    "f1:reset",
-    "f1:reset-body",
-    "f1:stall=2",
-    "f1:cut=2",
-    "f1:error-event=1",
-    "f1:stall-mid=1;for=0.3",
-    "f1:malformed",
-    "f1:empty",
-    "f1:status=503,f2:status=503",
-    "f1:reset,f2:overloaded",
-    "f1:quota",
-    "f2:context",
-)
-LEAVE_STALL = "stall=4"  # every target stalls: the client leaves before the head
-LEAVE_MID = "stall-mid=1;for=4"  # every target pauses after its first event: the client leaves mid-stream
-# The first four the sidecar refuses itself (a 4xx); the last two are JSON objects it cannot translate for
-# some targets of the chain but passes to the same-dialect one, whose provider judges them (a 400, or its
-# outage's 503 when it is down: any status, in the dialect's shape).
-MALFORMED = (
-    ("/v1/chat/completions", b'{"model": "chain", "messages": ['),
-    ("/v1/chat/completions", b'{"model": 5, "messages": "x"}'),
-    ("/v1/messages", b"not json"),
-    ("/v1beta/models/chain:generateContent", b"[]"),
-    ("/v1/messages", b'{"model": "chain", "max_tokens": "many", "messages": []}'),
-    ("/v1beta/models/chain:streamGenerateContent?alt=sse", b'{"contents": 7}'),
-)
-REFUSED_BY_THE_SIDECAR = frozenset(body for _, body in MALFORMED[:4])
+__all__ = ["LEAVE_MID", "MALFORMED", "REFUSED_BY_THE_SIDECAR", "ROUTES", "Plan", "plan_call", "shared_prompts"]
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-
-
-@dataclass(frozen=True)
-class Plan:
-    """One call: who sends it (``dialect``: openai, anthropic, gemini; ``raw`` for a malformed body)."""
-
-    soak_id: str
-    dialect: str
-    model: str
-    stream: bool
-    tools: bool
-    fault: str | None  # a fault marker in the prompt
-    leave: str | None  # None, "head" (before the head) or "mid" (after the first event)
-    raw_body: bytes = b""
-    raw_path: str = ""
-    shared: int | None = None  # a prompt other calls send too (the cached route: hits, and fills by leavers)
 
 
 @dataclass
@@ -100,41 +61,8 @@ class Seen:
     tool_calls: int = 0
     events: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-def plan_call(rng: random.Random, soak_id: str, round_number: int) -> Plan:
-    """A random call of the mix (the cached route's shared prompts are the round's own: ``shared_prompts``)."""
-    roll = rng.random()
-    dialect = rng.choice(("openai", "openai", "anthropic", "gemini"))
-    if roll < 0.05:
-        path, body = rng.choice(MALFORMED)
-        return Plan(soak_id, "raw", "chain", False, False, None, None, body, path)
-    model = rng.choice((*ROUTES, *CALM))  # the calm routes twice: their calls fill f3's small pool
-    if roll < 0.08:
-        model = f"unknown-{rng.randrange(1000)}"
-    shared = rng.choice(shared_prompts(round_number)) if model == "cached" and rng.random() < 0.6 else None
-    if model in CALM:
-        return Plan(soak_id, dialect, model, rng.random() < 0.45, rng.random() < 0.2, None, None)
-    if roll > 0.93:
-        return Plan(soak_id, dialect, model, True, False, LEAVE_MID, "mid", shared=shared)
-    if roll > 0.87:
-        return Plan(soak_id, dialect, model, rng.random() < 0.5, False, LEAVE_STALL, "head", shared=shared)
-    fault = rng.choice(FAULTS) if rng.random() < 0.35 else None
-    tools = rng.random() < 0.2
-    return Plan(soak_id, dialect, model, rng.random() < 0.45, tools, fault, None, shared=shared)
-
-
-def shared_prompts(round_number: int) -> range:
-    """The numbers of the shared prompts of a round (the cache holds none of them before it)."""
-    return range(10 * round_number, 10 * round_number + 4)
-
-
-def prompt(plan: Plan) -> str:
-    """The user text: names the call (the fakes' request logs say which call they got) or a shared one;
-    the fake model echoes it, so it is also the answer's text."""
-    text = f"soak {plan.soak_id if plan.shared is None else f'shared-{plan.shared}'}: say something"
-    text += " fake:tool" if plan.tools else ""  # the fake model calls the tool offered
-    return text + (f" [fault:{plan.fault}]" if plan.fault else "")
+    finish: str | None = None  # the finish (stop) reason, as the SDK parsed it
+    usage: tuple[int, int, int] | None = None  # (input, output, cached input) as the sidecar counts them
 
 
 class Clients:
@@ -209,22 +137,36 @@ def _headed(seen: Seen) -> None:
     seen.status = 200
 
 
+def max_tokens(plan: Plan) -> int:
+    """Room for thinking (Anthropic's budget is 1,024 at least); a shared prompt's asks all have it, so that
+    those with thinking and those without differ by the thinking asked alone, in the cache key too."""
+    return 2048 if plan.think or plan.shared is not None else 40
+
+
 async def _openai(clients: Clients, plan: Plan, seen: Seen) -> None:
+    message: dict[str, Any] = {"role": "user", "content": prompt(plan)}
+    if plan.unknown_field:
+        message[UNKNOWN_FIELD] = "x"
     request: dict[str, Any] = {
         "model": plan.model,
-        "messages": [{"role": "user", "content": prompt(plan)}],
-        "max_tokens": 40,
+        "messages": [message],
+        "max_tokens": max_tokens(plan),
         "extra_headers": {"x-soak-id": plan.soak_id},
     }
     if plan.tools:
         request["tools"] = [{"type": "function", "function": {"name": "weather", "parameters": WEATHER}}]
+    if plan.billing:  # left out of the cache key (docs/caching.md): a hit all the same
+        request |= {"user": f"u-{plan.soak_id}", "prompt_cache_key": plan.soak_id}
+    if plan.think:
+        request["reasoning_effort"] = "low"
     if not plan.stream:
         answer = await clients.openai.chat.completions.create(**request)
         _headed(seen)
         for choice in answer.choices:
             seen.text += choice.message.content or ""
             seen.tool_calls += len(choice.message.tool_calls or ())
-            seen.complete = choice.finish_reason is not None
+            seen.complete, seen.finish = choice.finish_reason is not None, choice.finish_reason
+        seen.usage = usage.openai(answer.usage)
         return
     stream = await clients.openai.chat.completions.create(
         stream=True, stream_options={"include_usage": True}, **request
@@ -237,6 +179,8 @@ async def _openai(clients: Clients, plan: Plan, seen: Seen) -> None:
             seen.text += choice.delta.content or ""
             seen.tool_calls += sum(1 for call in choice.delta.tool_calls or () if call.id)
             seen.complete = seen.complete or choice.finish_reason is not None
+            seen.finish = choice.finish_reason or seen.finish
+        seen.usage = usage.openai(chunk.usage) or seen.usage
 
 
 async def _left_mid(plan: Plan, stream: Any, seen: Seen) -> bool:
@@ -250,23 +194,32 @@ async def _left_mid(plan: Plan, stream: Any, seen: Seen) -> bool:
 
 
 async def _anthropic(clients: Clients, plan: Plan, seen: Seen) -> None:
+    message: dict[str, Any] = {"role": "user", "content": prompt(plan)}
+    if plan.unknown_field:
+        message[UNKNOWN_FIELD] = "x"
     request: dict[str, Any] = {
         "model": plan.model,
-        "max_tokens": 40,
-        "messages": [{"role": "user", "content": prompt(plan)}],
+        "max_tokens": max_tokens(plan),
+        "messages": [message],
         "extra_headers": {"x-soak-id": plan.soak_id},
     }
     if plan.tools:
         request["tools"] = [{"name": "weather", "description": "the weather", "input_schema": WEATHER}]
+    if plan.billing:
+        request |= {"metadata": {"user_id": f"u-{plan.soak_id}"}, "service_tier": "auto"}
+    if plan.think:
+        request["thinking"] = {"type": "enabled", "budget_tokens": 1024}
     if not plan.stream:
         answer = await clients.anthropic.messages.create(**request)
         _headed(seen)
         seen.text = "".join(block.text for block in answer.content if block.type == "text")
         seen.tool_calls = sum(1 for block in answer.content if block.type == "tool_use")
-        seen.complete = answer.stop_reason is not None
+        seen.complete, seen.finish = answer.stop_reason is not None, answer.stop_reason
+        seen.usage = usage.anthropic(answer.usage)
         return
     stream = await clients.anthropic.messages.create(stream=True, **request)
     _headed(seen)
+    counts = usage.AnthropicStream()
     async for event in stream:
         if await _left_mid(plan, stream, seen):
             return
@@ -275,7 +228,9 @@ async def _anthropic(clients: Clients, plan: Plan, seen: Seen) -> None:
         elif event.type == "content_block_start" and event.content_block.type == "tool_use":
             seen.tool_calls += 1
         elif event.type == "message_stop":
-            seen.complete = True
+            seen.complete, seen.usage = True, counts.total()
+        else:
+            seen.finish = counts.read(event) or seen.finish
 
 
 async def _gemini(clients: Clients, plan: Plan, seen: Seen) -> None:
@@ -285,10 +240,14 @@ async def _gemini(clients: Clients, plan: Plan, seen: Seen) -> None:
             name="weather", description="the weather", parameters_json_schema=WEATHER
         )
         tools = [types.Tool(function_declarations=[declaration])]
+    thinking = types.ThinkingConfig(include_thoughts=True, thinking_budget=512) if plan.think else None
     config = types.GenerateContentConfig(
-        max_output_tokens=40,
+        max_output_tokens=max_tokens(plan),
         tools=tools,
+        thinking_config=thinking,
+        labels={"soak": plan.soak_id.lower()} if plan.billing else None,
         automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+        automatic_continuation=False,  # a CONTINUATION finish (f4's) is the answer, not asked again
         http_options=types.HttpOptions(headers={"x-soak-id": plan.soak_id}),
     )
     models = clients.gemini.aio.models
@@ -309,12 +268,15 @@ async def _gemini(clients: Clients, plan: Plan, seen: Seen) -> None:
 
 
 def _gemini_parts(answer: Any, seen: Seen) -> None:
-    """Add a Gemini answer's (or chunk's) text and function calls to ``seen``; its finish reason ends it."""
+    """Add a Gemini answer's (or chunk's) text (not its thoughts) and function calls to ``seen``; its finish
+    reason ends it; its usage, when it has some, is the totals so far."""
     for candidate in answer.candidates or ():
         for part in candidate.content.parts or () if candidate.content else ():
-            seen.text += part.text or ""
+            seen.text += "" if part.thought else part.text or ""
             seen.tool_calls += int(part.function_call is not None)
-        seen.complete = seen.complete or candidate.finish_reason is not None
+        if candidate.finish_reason is not None:
+            seen.complete, seen.finish = True, getattr(candidate.finish_reason, "value", candidate.finish_reason)
+    seen.usage = usage.gemini(answer.usage_metadata) or seen.usage
 
 
 async def _leave_gemini_stream(stream: Any, seen: Seen) -> None:

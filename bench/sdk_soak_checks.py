@@ -25,6 +25,7 @@ from sdk_soak_ledger import (
     check_request_metrics,
     check_sampling,
 )
+from sdk_soak_usage import check_usage
 
 if TYPE_CHECKING:
     from sdk_soak import Stack
@@ -40,6 +41,7 @@ SDK_STATUS_ERRORS = frozenset({"status", "stream"})
 UNKNOWN_MODEL = {(404, "model_not_found"), (404, "not_found_error"), (404, "NOT_FOUND")}  # docs/api.md, per dialect
 # error-level events that are the soak's own doing: a broken policy it wrote
 EXPECTED_ERRORS = frozenset({"policy_rejected"})
+FAKES = ("f1", "f2", "f3", "f4")  # f4: bench/sdk_soak_scripted.py, with the fake provider's request log
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,9 @@ def check_requests(stack: Stack, seen: list[Seen]) -> list[str]:
     """Every request against its access line and, for those that left, the fakes' records of its calls;
     the sampled route's lines and the request metrics against the lines (bench/sdk_soak_ledger.py)."""
     time.sleep(0.2)  # access lines are flushed within 50 ms
-    every_line = every_access_line(stack.log)
-    lines = access_lines(every_line)
-    records = [record for fake in ("f1", "f2", "f3") for record in fake_records(stack.fake_url(fake))]
+    pods_lines = [every_access_line(log) for log in stack.logs]
+    lines = access_lines([line for pod in pods_lines for line in pod])
+    records = [record for fake in FAKES for record in fake_records(stack.fake_url(fake))]
     by_id: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
     for record in records:
         text = json.dumps(record.get("json"))
@@ -122,11 +124,16 @@ def check_requests(stack: Stack, seen: list[Seen]) -> list[str]:
         if one.left_at is not None:
             problems += check_cancelled(one, by_id.get(one.plan.soak_id, []))
         violations += [f"{problem} | {describe(one)}" for problem in problems]
-    metrics = get_text(stack.url + "/metrics")
+    checked: collections.Counter[str] = collections.Counter()
+    violations += [f"{problem} | {describe(one)}" for one, problem in check_usage(seen, lines, checked)]
+    print(f"# usage invariants checked: {', '.join(f'{what} {n}' for what, n in checked.items())}")
+    metrics = [get_text(url + "/metrics") for url in stack.urls]
     calls = {soak_id: len(mine) for soak_id, mine in by_id.items()}
-    violations += check_sampling(seen, lines, calls, metrics)
-    violations += check_request_metrics(every_line, metrics)
-    return violations + check_pool_breakers(metrics)
+    violations += check_sampling(seen, lines, calls, metrics[0])  # the sampled route is the first pod's
+    for pod, (pod_lines, pod_metrics) in enumerate(zip(pods_lines, metrics, strict=True)):
+        violations += [f"pod {pod}: {problem}" for problem in check_request_metrics(pod_lines, pod_metrics)]
+        violations += [f"pod {pod}: {problem}" for problem in check_pool_breakers(pod_metrics)]
+    return violations
 
 
 def describe(one: Seen) -> str:
@@ -139,7 +146,7 @@ def describe(one: Seen) -> str:
 def round_budgets(stack: Stack, seen: list[Seen], before: Uses, after: Uses, provider_of: dict[str, str]) -> list[str]:
     """The budgets' counting over a round against the round's access lines (bench/sdk_soak_ledger.py)."""
     time.sleep(0.2)  # access lines are flushed within 50 ms
-    by_id = access_lines(every_access_line(stack.log))
+    by_id = access_lines([line for log in stack.logs for line in every_access_line(log)])
     lines = [line for one in seen for line in by_id.get(one.plan.soak_id, ())]
     return check_budgets(before, after, lines, provider_of)
 
@@ -248,7 +255,7 @@ def check_end(stack: Stack, start: Sample, samples: list[Sample], clean: list[Se
         if c.error and not (c.plan.model == "capped" and c.status == 429)  # its requests budget spent
     ]
     problems += held_reservations(stack.ports["redis"])
-    problems += pending_settlements(stack.url)
+    problems += [problem for url in stack.urls for problem in pending_settlements(url)]
     end = samples[-1]
     if end.fds > start.fds + fd_slack:
         problems.append(f"open fds {start.fds} -> {end.fds}")
@@ -256,8 +263,8 @@ def check_end(stack: Stack, start: Sample, samples: list[Sample], clean: list[Se
         problems.append(f"live tasks {start.tasks} -> {end.tasks}")
     if len(samples) >= 3 and all(b.rss_mb > a.rss_mb + 2 for a, b in itertools.pairwise(samples[1:])):
         problems.append(f"RSS grows round over round: {[round(s.rss_mb, 1) for s in samples]}")
-    problems += check_breakers(get_json(stack.url + "/status"))
-    return problems
+    problems += [problem for url in stack.urls for problem in check_breakers(get_json(url + "/status"))]
+    return problems + check_hits(stack, clean)
 
 
 def check_breakers(status: dict[str, Any]) -> list[str]:
@@ -294,10 +301,23 @@ def pending_settlements(url: str) -> list[str]:
     return [f"budget settlements still pending: {line}" for line in pending if float(line.rsplit(" ", 1)[1]) != 0]
 
 
-def error_lines(log: Path) -> list[str]:
+def check_hits(stack: Stack, clean: list[Seen]) -> list[str]:
+    """The settle's last asks of the round's shared prompts (``Plan.billing`` set, the other pod's) are hits:
+    the cache key leaves billing fields out, and the pods share the cache's Redis."""
+    time.sleep(0.2)  # access lines are flushed within 50 ms
+    by_id = access_lines([line for log in stack.logs for line in every_access_line(log)])
+    problems = []
+    for one in clean:
+        found = [line.get("cache") for line in by_id.get(one.plan.soak_id, ())]
+        if one.plan.billing and one.plan.shared is not None and found != ["hit"]:
+            problems.append(f"a shared prompt asked again was no hit: {one.plan.soak_id} pod {one.plan.pod}: {found}")
+    return problems
+
+
+def error_lines(logs: list[Path]) -> list[str]:
     """Error-level log lines (but the soak's own broken policies) and tracebacks."""
     events: collections.Counter[str] = collections.Counter()
-    for text in log.read_text(errors="replace").splitlines():
+    for text in (text for log in logs for text in log.read_text(errors="replace").splitlines()):
         if "Traceback" in text or '"level":"error"' in text.replace(" ", "") or '"critical"' in text:
             try:
                 event = json.loads(text).get("event", text[:120])

@@ -31,6 +31,7 @@ ROUTE_USD = "route-usd"
 PROVIDER_REQUESTS = "provider-requests"
 SAMPLED_ROUTE = "pool"
 SAMPLED_PROVIDERS = frozenset({"f3oa", "f3an"})  # the sampled route's: its lines may be left out
+ENSEMBLE_PROVIDERS = frozenset({"e1oa", "e2an", "e4ge"})  # the ensemble's members': each bills, not counted here
 POOL_TARGETS = ("c-oa", "c-an")
 POOL_FULL = 'error_type="upstream_pool_full"'
 CHAIN_ORDER = {"a-an": 0, "b-oa": 1, "a-ge": 2}  # the hedged route's chain: its races' first call comes first
@@ -84,7 +85,7 @@ def check_budgets(before: Uses, after: Uses, lines: list[dict[str, Any]], provid
     for key in sorted(set(after) | set(said)):
         limit, value = key
         if (limit == ROUTE_USD and value == SAMPLED_ROUTE) or (
-            limit == PROVIDER_REQUESTS and value in SAMPLED_PROVIDERS
+            limit == PROVIDER_REQUESTS and value in SAMPLED_PROVIDERS | ENSEMBLE_PROVIDERS
         ):
             continue
         grew = after.get(key, 0.0) - before.get(key, 0.0)
@@ -92,8 +93,24 @@ def check_budgets(before: Uses, after: Uses, lines: list[dict[str, Any]], provid
         if abs(grew - said.get(key, 0.0)) > tolerance:
             problems.append(
                 f"budget {limit} {value}: /status grew {grew:.9g}, the access lines say {said.get(key, 0):.9g}"
+                + (suspects(lines, value, provider_of) if limit == PROVIDER_REQUESTS else "")
             )
     return problems
+
+
+def suspects(lines: list[dict[str, Any]], provider: str, provider_of: dict[str, str]) -> str:
+    """The kinds of line counted on ``provider`` but a plain answer's (the attempt log, the billed failures,
+    a hedge's cut, the outcome), each with how many and one soak id: where a count that differs may be."""
+    kinds: collections.Counter[str] = collections.Counter()
+    example = {}
+    for line in lines:
+        if provider not in billed_providers(line, provider_of) or not line.get("attempt_log"):
+            continue
+        kind = f"{line.get('outcome')} {line.get('attempt_log')} billed {line.get('billed_failures', [])}"
+        kind += f" cut {line['hedge_cut']}" if line.get("hedge_cut") else ""
+        kinds[kind] += 1
+        example[kind] = (line.get("headers") or {}).get("x-soak-id")
+    return "".join(f"\n    {count} x {kind} (e.g. {example[kind]})" for kind, count in kinds.most_common())
 
 
 def metric_sums(text: str, name: str, label: str) -> collections.Counter[str]:

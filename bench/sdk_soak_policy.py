@@ -1,19 +1,23 @@
-"""The policy of ``sdk_soak.py``: its providers (the fakes ``f1``, ``f2``, ``f3``), models, routes and
-budgets, and its variants written by the soak's reloads (``VALID``; ``REMOVING``: a target in use gone;
-``RESAMPLED``: the pool route's sample rate changed; ``BROKEN``: rejected)."""
+"""The policy of ``sdk_soak.py`` (both pods read the one file): its providers (the fakes ``f1``, ``f2``,
+``f3``, and ``f4``, bench/sdk_soak_scripted.py; the ensemble's members on f1, f2, f4 under names of their
+own), models, routes and budgets, and its variants written by the soak's reloads (``VALID``; ``REMOVING``:
+a target in use gone; ``RESAMPLED``: the pool route's sample rate changed; ``BROKEN``: rejected)."""
 
 from __future__ import annotations
 
 from sdk_soak_checks import DEADLINE_S
 from sdk_soak_ledger import PROVIDER_REQUESTS, ROUTE_USD
 
+# the ensemble's members' providers, on f1, f2 and f4 under names of their own: no other route's calls count
+# on their requests counters, which the soak does not check (an ensemble bills every member)
+ENSEMBLE_ENDPOINTS = (("e1oa", "openai", "F1/v1"), ("e2an", "anthropic", "F2"), ("e4ge", "gemini", "F4"))
 TIMEOUTS = "timeouts: {connect_s: 1, first_byte_s: 1.5, idle_s: 2, total_s: 8}"
 PROVIDERS = "\n".join(
     f"  {fake}{short}: {{kind: {kind}, base_url: '{fake.upper()}{suffix}', {TIMEOUTS}}}"
-    for fake in ("f1", "f2", "f3")
+    for fake in ("f1", "f2", "f3", "f4")
     for short, kind, suffix in (("oa", "openai", "/v1"), ("an", "anthropic", ""), ("ge", "gemini", ""))
-    if fake != "f3" or short != "ge"
-)
+    if (fake != "f3" or short != "ge") and (fake != "f4" or short != "oa")  # f4: bench/sdk_soak_scripted.py's
+) + "".join(f"\n  {name}: {{kind: {kind}, base_url: '{url}', {TIMEOUTS}}}" for name, kind, url in ENSEMBLE_ENDPOINTS)
 CAPABILITIES = "capabilities: [chat, streaming, tools, json]"
 MODEL_TABLE = (
     ("a-oa", "f1oa", "gpt-a"),
@@ -24,6 +28,11 @@ MODEL_TABLE = (
     ("b-ge", "f2ge", "gemini-b"),
     ("c-oa", "f3oa", "gpt-c"),  # f3: never faulted, its calls wait for the small connection pool
     ("c-an", "f3an", "claude-c"),
+    ("d-ge", "f4ge", "gemini-d"),  # f4: scripted usage on some fragments, thinking and cache-read tokens
+    ("d-an", "f4an", "claude-d"),  # f4: scripted cache writes (5 min and 1 h), thinking, new stop reasons
+    ("e-oa", "e1oa", "gpt-e"),  # the ensemble's members
+    ("e-an", "e2an", "claude-e"),
+    ("e-ge", "e4ge", "gemini-e"),
 )
 PROVIDER_OF = {name: provider for name, provider, _ in MODEL_TABLE}
 PRICE = "price: {input_per_mtok: 1, output_per_mtok: 2}"
@@ -68,6 +77,16 @@ routes:
   - name: spare
     match: {{model: spare}}
     target: SPARE
+  - name: usage
+    match: {{model: usage}}
+    target: [d-ge]
+  - name: writes
+    match: {{model: writes}}
+    target: [d-an]
+    cache: {{enabled: true, cacheable: always, ttl_s: 600}}
+  - name: vote
+    match: {{model: vote}}
+    ensemble: {{members: [e-oa, e-an, e-ge], strategy: majority, min_members: 2}}
   - name: pool
     match: {{model: pool}}
     target: [c-oa, c-an]
@@ -94,7 +113,7 @@ BROKEN = ("version: 1\nroutes: [\n", "version: 1\nproviders: {x: {kind: nope}}\n
 
 def policy_text(ports: dict[str, int], variant: dict[str, str]) -> str:
     text = POLICY
-    for fake in ("f1", "f2", "f3"):
+    for fake in ("f1", "f2", "f3", "f4"):
         text = text.replace(fake.upper(), f"http://127.0.0.1:{ports[fake]}")
     for key, value in variant.items():
         text = text.replace(key, value)
