@@ -181,6 +181,15 @@ BLOCK_FIELDS = {
     "tool_result.toolset_name": tool_loop(result={**RESULT, "toolset_name": "browser"}),
     "text.x": tool_loop(result={**RESULT, "content": [{"type": "text", "text": "sunny", "x": 1}]}),
     "content.search_result": tool_loop(text={"type": "search_result", "source": "s", "title": "t", "content": []}),
+    "user.soak_note": {**base(ANT), "messages": [{"role": "user", "content": "hi", "soak_note": "x"}]},
+    "assistant.stop_reason": {
+        **base(ANT),
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello", "stop_reason": "end_turn"},
+            {"role": "user", "content": "and?"},
+        ],
+    },
 }
 
 
@@ -191,8 +200,9 @@ def test_an_anthropic_blocks_field_with_no_place_is_refused_by_name_or_dropped_a
 ) -> None:
     """A field of a text, tool_use or tool_result block that the target has no place for (a server tool's
     ``caller``, ``toolset_name``, one the sidecar does not know) is refused as ``<type>.<field>`` under
-    "error" and listed under "drop", as an unknown block type is (``content.<type>``); before 2026-12-06
-    the fields were left out unsaid."""
+    "error" and listed under "drop", as an unknown block type is (``content.<type>``), and a message's
+    own field beside its role and content as ``<role>.<field>``; before 2026-12-06 the fields were left out
+    unsaid (a message's until wave 34's soak found it)."""
     body = BLOCK_FIELDS[name]
     with pytest.raises(UnsupportedParameter) as info:
         tr(body, ANT, target)

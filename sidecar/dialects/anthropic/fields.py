@@ -1,6 +1,11 @@
-"""The fields of an Anthropic caller's ``text``, ``tool_use`` and ``tool_result`` blocks beside the ones the
-common form carries (``request`` reads those): each is dropped and listed, or refused by name, never left
-out unsaid (``image`` and ``document`` blocks: ``media``).
+"""The fields of an Anthropic caller's messages and of its ``text``, ``tool_use`` and ``tool_result`` blocks
+beside the ones the common form carries (``request`` reads those): each is dropped and listed, or refused
+by name, never left out unsaid (``image`` and ``document`` blocks: ``media``).
+
+- a message carries ``role`` and ``content`` only (anthropic's ``MessageParam``): any other field that is
+  not null is refused by name, ``<role>.<field>`` (``user.x``), or under ``unsupported_params: drop``
+  dropped and listed (``check_message``), as an OpenAI message's is; before 2026-12-06 (wave 34's soak
+  found it) it was left out unsaid;
 
 - ``cache_control``, a text block's ``citations`` (an earlier answer's sources, sent back with it) and a
   ``tool_use``'s ``caller`` of type ``direct`` (the model made the call, as every call another provider
@@ -20,6 +25,7 @@ from typing import Any
 
 from ...translate.options import Drops
 
+_MESSAGE = frozenset(("role", "content"))
 _CARRIED = {
     "text": frozenset(("type", "text")),
     "tool_use": frozenset(("type", "id", "name", "input")),
@@ -46,3 +52,10 @@ def check_fields(kind: Any, block: dict[str, Any], drops: Drops) -> None:
             drops.ignored("tool_use.caller")
         else:
             drops.unsupported(f"{kind}.{key}")
+
+
+def check_message(role: str, message: dict[str, Any], drops: Drops) -> None:
+    """Refuse (or drop and list, ``drops``) each non-null field of ``message`` beside its role and content."""
+    for key, value in message.items():
+        if key not in _MESSAGE and value is not None:
+            drops.unsupported(f"{role}.{key}")

@@ -34,7 +34,7 @@ from ...translate.parts import (
     unanswered_call,
 )
 from ...translate.schema import object_schema
-from .fields import check_fields
+from .fields import check_fields, check_message
 from .media import read_media
 from .thinking import build_thinking, parse_thinking
 
@@ -149,6 +149,8 @@ def _parse_messages(raw: list[Any], drops: Drops) -> list[Message]:
         role = m.get("role")
         if role not in ("user", "assistant"):
             raise TranslationError(f"messages[{index}].role: must be 'user' or 'assistant', not {shown(role)}")
+        if len(m) > 2:  # more than a role and a content: one check in C for the usual message
+            check_message(role, m, drops)
         content = m.get("content")
         if isinstance(content, str):
             messages.append({"role": role, "parts": [{"type": "text", "text": content}]})
