@@ -5,9 +5,11 @@ bytes made (as it came, a usage-only event left out, or translated by a ``Stream
 kept for whoever listens.
 
 A same-dialect stream's usage is read from each event that carries it, unless its dialect's events carry
-the totals so far (``Translation.stream_usage_key``: Gemini's, on every fragment): then the last event
-(or read of whole events, ``keep_usage``) that carried it is kept unread, and read once at the stream's
-end, clean, failed or cut (``read_seen``).
+the totals so far (Gemini's, on every fragment): then the last event (or read of whole events,
+``keep_usage``) that holds it is kept unread, and read once at the stream's end, clean, failed or cut
+(``read_seen``). Whether one holds it the dialect tells from its bytes (``Translation.stream_usage_held``);
+an event whose bytes cannot tell (the key in a call's arguments) is read, a read of several is then read
+event by event.
 
 ``EventReader`` holds what stays the same from a stream's first event to its last: the upstream's
 ``WireDialect``, the translator (None: the same dialect), the listeners (the stages' taps, a held
@@ -57,7 +59,7 @@ class EventReader:
         "translator",
         "unread_usage",
         "upstream",
-        "usage_key",
+        "usage_held",
     )
 
     def __init__(self, exchange: Exchange, prepared: Prepared, key: str | None, result: AttemptResult) -> None:
@@ -78,7 +80,7 @@ class EventReader:
         self.strip_usage = translator is None and not prepared.include_usage
         # A same-dialect stream whose events carry the totals so far (Gemini's) keeps only the last event
         # (or read of whole events) holding usage, read at the stream's end (``read_seen``), not each
-        self.usage_key = upstream.translation.stream_usage_key if translator is None else None
+        self.usage_held = upstream.translation.stream_usage_held if translator is None else None
         self.unread_usage: SSEEvent | bytes | None = None
         # After the commit point an event whose data begins and ends as a JSON object passes unparsed,
         # unless the policy asks every event parsed (``defaults.streams.validate_events``)
@@ -101,11 +103,14 @@ class EventReader:
         if (not skim or data[-1:] != b"}" or data[:1] != b"{") and upstream.is_malformed(event):
             raise StreamFailed(_NOT_JSON)
         # usage / usageMetadata (a translated stream's is the translator's: ``read_seen``)
-        if translator is None and event.data.find(b"sage") >= 0:
-            if self.usage_key is None:
+        if translator is None and data.find(b"sage") >= 0:
+            usage_held = self.usage_held
+            if usage_held is None:
                 self._add_usage(event)
-            elif event.data.find(self.usage_key) >= 0:
-                self.unread_usage = event
+            else:  # kept unread when it holds usage: its bytes say so, or (they cannot tell) its reading
+                held = usage_held(data)
+                if held or (held is None and upstream.translation.stream_usage(event, None) is not None):
+                    self.unread_usage = event
         if upstream.is_terminal(self.operation, event):
             ended = True
         if translator is not None:
@@ -135,19 +140,21 @@ class EventReader:
 
     def keep_usage(self, chunk: bytes) -> bool:
         """Whether a read of whole events that may carry usage can be relayed as it came, unread
-        (``stream._relay_committed``): when its dialect's events carry the totals so far (``usage_key``);
-        it is then kept as the last to hold usage when it does (``read_seen``)."""
-        key = self.usage_key
-        if key is None:
+        (``stream._relay_committed``): when its dialect's events carry the totals so far and its bytes
+        tell whether one of them holds usage (``usage_held``); it is then kept as the last to hold usage
+        when one does (``read_seen``)."""
+        usage_held = self.usage_held
+        if usage_held is None:
             return False
-        if chunk.find(key) >= 0:
+        held = usage_held(chunk)
+        if held:
             self.unread_usage = chunk
-        return True
+        return held is not None
 
     def read_seen(self) -> None:
         """What the stream's events said, read at its end (clean, failed or cut): a translated stream's
         usage, finish reason and id as its translator saw them; a same-dialect stream's usage from the last
-        event that carried it, not read yet (``usage_key``; of a read of several events, the last of them
+        event that held it, not read yet (``usage_held``; of a read of several events, the last of them
         with usage)."""
         result, translator = self.result, self.translator
         if translator is not None:
