@@ -69,11 +69,10 @@ class Translation:
     error_event: ErrorEvent
     """The event that makes the caller's SDK raise after a mid-stream failure: ``(status, message, *,
     code)``, the code where the dialect's error has a place for one (as ``error_body``)."""
-    stream_usage_held: Callable[[bytes], bool | None] | None = None
-    """When every event that carries usage says the stream's totals so far (Gemini's): whether bytes (an
-    event's data, or a read of whole events) hold an event's usage, told from the bytes alone: True,
-    False, or None when only reading them can tell (``stream_usage``). A relay may then read only the last
-    event that holds it, at the stream's end; None: each event's usage is read as it passes."""
+    stream_usage_key: bytes | None = None
+    """The key of an event's usage when every event that carries it says the stream's totals so far
+    (Gemini's ``"usageMetadata"``, quoted): a relay may then read only the last such event, at the
+    stream's end; None: each event's usage is read as it passes (``stream_usage``)."""
     foreign_statuses: Mapping[int, int] = field(default_factory=dict)
     """HTTP statuses this dialect's provider never sends, each to the status it sends for the same
     condition: an upstream error of another dialect reaches the caller with it (its SDK's error class and

@@ -22,6 +22,8 @@ import orjson
 import pytest
 from google.genai import errors as genai_errors
 
+from sidecar.server.stream_totals import KEEP_AT_MOST
+
 from ..conftest import RunningSidecar, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_stream_usages
 from ..upstream.raw import UpstreamFactory, paced, whole_or_streamed
@@ -267,3 +269,25 @@ async def test_usage_sent_on_an_earlier_fragment_only_is_the_streams(
     running = await serve_gemini_reads(raw_upstream, sidecar, fragments)
     assert await client_usage(caller, running, gemini_client) == (50, 4)
     assert await counted_everywhere(running) == ((50, 4), (50, 4), 54)
+
+
+async def test_a_long_stream_ending_with_the_key_in_call_arguments_keeps_its_last_totals(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """Text fragments with the totals so far (50 prompt, 1, 2... candidates tokens), then the call whose
+    arguments hold ``usageMetadata``, the relay's ``KEEP_AT_MOST``-th fragment kept unread (where it reads
+    back to the last with usage and forgets the rest), relayed to a Gemini app: the SDK, the access line
+    and the budget say the last text fragment's totals."""
+    texts = KEEP_AT_MOST - 1
+    fragments = [gemini_text("w ", (50, n)) for n in range(1, texts + 1)] + [GEMINI_CALL_ENDS]
+    sse = [b"data: " + orjson.dumps(fragment) + b"\r\n\r\n" for fragment in fragments]
+    upstream = await raw_upstream(whole_or_streamed(orjson.dumps(fragments[-1]), sse, lambda _: True))
+    running = await sidecar(
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: gemini, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
+        "models:\n  m: {provider: p, model: m-1}\n"
+        "routes:\n  - {name: r, match: {model: m}, target: [m]}\n" + BUDGET,
+        env={"P_KEY": "g-key"},
+    )
+    assert await client_usage("gemini", running, gemini_client) == (50, texts)
+    assert await counted_everywhere(running) == ((50, texts), (50, texts), 50 + texts)

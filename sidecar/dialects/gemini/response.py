@@ -20,8 +20,7 @@
 - ``error_body`` / ``error_event``: ``{"error": {"code", "message", "status"}}`` (google.rpc.Status), as a
   body and as the ``data:`` event google-genai raises on (a chunk that starts with ``{"error":`` and
   has a numeric ``code``).
-- ``stream_usage``: the ``usageMetadata`` of one fragment; ``stream_usage_held``: whether fragments hold
-  one, from their bytes when they can tell (a relay reads only the last fragment that holds it).
+- ``stream_usage``: the ``usageMetadata`` of one fragment.
 
 Shared with the stream translators. Requests are in ``gemini``.
 """
@@ -147,27 +146,6 @@ def usage_of(body: dict[str, Any]) -> Usage | None:
 
 STREAM_USAGE_KEY = b'"usageMetadata"'
 """A fragment's usage, the stream's totals so far (Google's streams carry it on every fragment)."""
-_USAGE_KEY_NAMED = b'"usageMetadata":'
-
-
-def stream_usage_held(data: bytes) -> bool | None:
-    """Whether ``data`` (a fragment's, or a read of whole fragments) holds a fragment's usage, told from its
-    bytes alone: True when each ``"usageMetadata"`` in it is a key (a colon right after it) and nothing in
-    it can hold an app's own keys (a call's ``args``, a ``response``, ``partMetadata``: the free-form
-    objects of a response; in the rest only the top level has that key); False when it has no such
-    bytes; None when they cannot tell (the key in a call's arguments, a text part that says it): the
-    fragment must be read (``stream_usage``)."""
-    count = data.count(STREAM_USAGE_KEY)
-    if not count:
-        return False
-    if (
-        data.count(_USAGE_KEY_NAMED) == count
-        and data.find(b'"args"') < 0
-        and data.find(b'"response"') < 0
-        and data.find(b'"partMetadata"') < 0
-    ):
-        return True
-    return None
 
 
 def stream_usage(event: SSEEvent, earlier: Usage | None = None) -> Usage | None:
