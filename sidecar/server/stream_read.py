@@ -30,7 +30,7 @@ from ..translate import StreamTranslator, decode_event, new_stream_translator
 from ..translate.deltas import Delta
 from .key_redaction import event_without_key
 from .stream_error import StreamFailed
-from .stream_totals import KEEP_AT_MOST, compact, last_usage
+from .stream_totals import KEEP_BYTES, compact, last_usage
 
 if TYPE_CHECKING:
     from .attempt import AttemptResult, Prepared
@@ -48,6 +48,7 @@ class EventReader:
         "deltas",
         "exchange",
         "hold",
+        "kept_bytes",
         "kept_usage",
         "key",
         "operation",
@@ -80,9 +81,10 @@ class EventReader:
         self.strip_usage = translator is None and not prepared.include_usage
         # A same-dialect stream whose events carry the totals so far (Gemini's) keeps the events (or reads
         # of whole events) whose bytes hold usage's key, unread; the last with usage is read at the stream's
-        # end (``read_seen``), not each; every ``KEEP_AT_MOST`` they are cut to the last with usage
+        # end (``read_seen``), not each; at ``KEEP_BYTES`` they are cut to the last with usage
         self.usage_key = upstream.translation.stream_usage_key if translator is None else None
         self.kept_usage: list[SSEEvent | bytes] = []
+        self.kept_bytes = 0
         # After the commit point an event whose data begins and ends as a JSON object passes unparsed,
         # unless the policy asks every event parsed (``defaults.streams.validate_events``)
         route = exchange.route
@@ -108,10 +110,10 @@ class EventReader:
             if self.usage_key is None:
                 self._add_usage(event)
             elif event.data.find(self.usage_key) >= 0:
-                kept = self.kept_usage
-                kept.append(event)
-                if len(kept) >= KEEP_AT_MOST:
-                    compact(kept, upstream.translation.stream_usage)
+                self.kept_usage.append(event)
+                self.kept_bytes += len(data)
+                if self.kept_bytes >= KEEP_BYTES:
+                    self.kept_bytes = compact(self.kept_usage, upstream.translation.stream_usage)
         if upstream.is_terminal(self.operation, event):
             ended = True
         if translator is not None:
@@ -147,10 +149,10 @@ class EventReader:
         if key is None:
             return False
         if chunk.find(key) >= 0:
-            kept = self.kept_usage
-            kept.append(chunk)
-            if len(kept) >= KEEP_AT_MOST:
-                compact(kept, self.upstream.translation.stream_usage)
+            self.kept_usage.append(chunk)
+            self.kept_bytes += len(chunk)
+            if self.kept_bytes >= KEEP_BYTES:
+                self.kept_bytes = compact(self.kept_usage, self.upstream.translation.stream_usage)
         return True
 
     def read_seen(self) -> None:
@@ -169,6 +171,7 @@ class EventReader:
             return
         usage = last_usage(kept, self.upstream.translation.stream_usage, result.usage)
         kept.clear()
+        self.kept_bytes = 0
         if usage is not None:
             result.usage = usage
 

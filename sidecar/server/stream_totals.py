@@ -5,9 +5,10 @@ last of them that holds usage (``last_usage``).
 
 The bytes alone cannot tell a fragment's usage from an app's key of that name (a function call's
 ``args`` may hold ``usageMetadata``; a text may say it), so a kept one is not forgotten until one after
-it is read and found to hold usage: once ``KEEP_AT_MOST`` are kept, ``compact`` reads back from the last
-until one holds usage and keeps only that one (one read per 63 events, as Google sends them; every
-kept one read only when none holds usage). The usage reported is then the last fragment's that carries
+it is read and found to hold usage: once the kept ones' bytes reach ``KEEP_BYTES``, ``compact`` reads
+back from the last until one holds usage and keeps only that one (one read per some 50 fragments of
+300 bytes, as Google sends them; every kept one read only when none holds usage), so a stream holds
+at most ``KEEP_BYTES`` and one read of them. The usage reported is then the last fragment's that carries
 it at its top level, whatever a later fragment's arguments hold.
 """
 
@@ -18,22 +19,24 @@ from collections.abc import Callable
 from ..sse import SSEEvent, SSEParser
 from ..translate.common import Usage
 
-KEEP_AT_MOST = 64
-"""How many kept events (or reads) ``compact`` lets pile up before it reads back to the last with usage."""
+KEEP_BYTES = 16_384
+"""How many bytes of kept events (or reads) pile up before ``compact`` reads back to the last with usage."""
 
 StreamUsage = Callable[[SSEEvent, Usage | None], Usage | None]
 """A dialect's ``Translation.stream_usage``: the stream's usage after an event, None when it holds none."""
 
 
-def compact(kept: list[SSEEvent | bytes], stream_usage: StreamUsage) -> None:
+def compact(kept: list[SSEEvent | bytes], stream_usage: StreamUsage) -> int:
     """``kept`` cut to the last of them that holds usage (read from the last back), or emptied when none
-    does (the one ``compact`` kept before is among them: none holds usage yet)."""
+    does (the one ``compact`` kept before is among them: none holds usage yet); the bytes still kept."""
     for index in range(len(kept) - 1, -1, -1):
-        if _usage_of(kept[index], stream_usage, None) is not None:
+        unread = kept[index]
+        if _usage_of(unread, stream_usage, None) is not None:
             del kept[index + 1 :]
             del kept[:index]
-            return
+            return len(unread.data if isinstance(unread, SSEEvent) else unread)
     kept.clear()
+    return 0
 
 
 def last_usage(kept: list[SSEEvent | bytes], stream_usage: StreamUsage, earlier: Usage | None) -> Usage | None:

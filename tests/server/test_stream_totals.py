@@ -30,16 +30,17 @@ IN_TEXT = part({"text": "usageMetadata"})
 
 
 def test_compact_keeps_the_last_that_holds_usage() -> None:
-    """Two fragments with usage, then the key in a call's arguments and as a text: only the second's kept."""
+    """Two fragments with usage, then the key in a call's arguments and as a text: only the second's kept
+    (its bytes the ones ``compact`` says are still kept)."""
     kept: list[SSEEvent | bytes] = [with_usage(1), with_usage(2), IN_ARGS, IN_TEXT]
-    compact(kept, stream_usage)
+    assert compact(kept, stream_usage) == len(with_usage(2).data)
     assert kept == [with_usage(2)]
 
 
 def test_compact_forgets_what_holds_no_usage() -> None:
     """None of the kept holds usage: none is kept."""
     kept: list[SSEEvent | bytes] = [IN_ARGS, IN_TEXT]
-    compact(kept, stream_usage)
+    assert compact(kept, stream_usage) == 0
     assert kept == []
 
 

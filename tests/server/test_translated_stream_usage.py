@@ -22,7 +22,7 @@ import orjson
 import pytest
 from google.genai import errors as genai_errors
 
-from sidecar.server.stream_totals import KEEP_AT_MOST
+from sidecar.server.stream_totals import KEEP_BYTES
 
 from ..conftest import RunningSidecar, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_stream_usages
@@ -271,15 +271,16 @@ async def test_usage_sent_on_an_earlier_fragment_only_is_the_streams(
     assert await counted_everywhere(running) == ((50, 4), (50, 4), 54)
 
 
-async def test_a_long_stream_ending_with_the_key_in_call_arguments_keeps_its_last_totals(
+async def test_a_call_whose_arguments_hold_the_key_and_fill_what_the_relay_keeps_is_not_the_usage(
     raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any
 ) -> None:
-    """Text fragments with the totals so far (50 prompt, 1, 2... candidates tokens), then the call whose
-    arguments hold ``usageMetadata``, the relay's ``KEEP_AT_MOST``-th fragment kept unread (where it reads
-    back to the last with usage and forgets the rest), relayed to a Gemini app: the SDK, the access line
-    and the budget say the last text fragment's totals."""
-    texts = KEEP_AT_MOST - 1
-    fragments = [gemini_text("w ", (50, n)) for n in range(1, texts + 1)] + [GEMINI_CALL_ENDS]
+    """Text fragments with the totals so far (50 prompt, 1, 2, 3 candidates tokens), then a call whose
+    arguments hold ``usageMetadata`` and ``KEEP_BYTES`` of data, where the relay reads back to the last
+    fragment with usage and forgets the rest, relayed to a Gemini app: the SDK, the access line and the
+    budget say 50 and 3."""
+    call = {"name": "log", "args": {**APP_USAGE_ARGS, "pad": "x" * KEEP_BYTES}}
+    ends = {"candidates": [{"content": {"role": "model", "parts": [{"functionCall": call}]}, "finishReason": "STOP"}]}
+    fragments = [gemini_text("w ", (50, n)) for n in (1, 2, 3)] + [ends]
     sse = [b"data: " + orjson.dumps(fragment) + b"\r\n\r\n" for fragment in fragments]
     upstream = await raw_upstream(whole_or_streamed(orjson.dumps(fragments[-1]), sse, lambda _: True))
     running = await sidecar(
@@ -289,5 +290,5 @@ async def test_a_long_stream_ending_with_the_key_in_call_arguments_keeps_its_las
         "routes:\n  - {name: r, match: {model: m}, target: [m]}\n" + BUDGET,
         env={"P_KEY": "g-key"},
     )
-    assert await client_usage("gemini", running, gemini_client) == (50, texts)
-    assert await counted_everywhere(running) == ((50, texts), (50, texts), 50 + texts)
+    assert await client_usage("gemini", running, gemini_client) == (50, 3)
+    assert await counted_everywhere(running) == ((50, 3), (50, 3), 53)
