@@ -37,6 +37,8 @@ as ``WakingPool``, which passes on a wake-up its waiter could not take: on Pytho
 release notified and that is cancelled before it runs (its call's timeout, its app gone) takes the
 ``asyncio.Condition``'s notification with it (CPython gh-112202), and the other waiters sleep beside the
 free connection until their timeout, each a ``StoreError`` (a test cancelling calls under load saw 124).
+redis-py does not pass it on itself (8.2.0, the newest release, neither); the condition is the pool's
+private ``_condition``, checked when the store is built (``freed_condition``: redis-py 5.0.1 to 8.2.0).
 A Redis error or timeout leaves no socket open: redis-py closes the connection of a command cut short.
 """
 
@@ -51,6 +53,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis import __version__ as redis_version
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -141,14 +144,34 @@ class WakingPool(aioredis.BlockingConnectionPool):
     """redis-py's blocking pool; a call that leaves while a connection is free wakes the next waiter, in
     case the free connection was the one it had been woken for (the module docstring)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.freed = freed_condition(self)
+
     async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
         except BaseException:
             if self.can_get_connection():
-                async with self._condition:
-                    self._condition.notify()
+                async with self.freed:
+                    self.freed.notify()
             raise
+
+
+def freed_condition(pool: aioredis.ConnectionPool) -> asyncio.Condition:
+    """The ``asyncio.Condition`` on which redis-py's blocking pool waits for a free connection: its private
+    ``_condition`` (no public method wakes a waiter, but ``release`` of a connection, which would count a
+    connection used and released that was not). Read when the store is built: a redis-py release without
+    it stops the sidecar at start (a ``RuntimeError``), not at the first cancelled waiter. Checked:
+    redis-py 5.0.1 (the lowest ``pyproject.toml`` takes) and 8.2.0 (the lock's, the newest released)."""
+    condition = getattr(pool, "_condition", None)
+    if not isinstance(condition, asyncio.Condition):
+        raise RuntimeError(
+            f"redis-py {redis_version}: {type(pool).__name__} has no asyncio.Condition `_condition`, on which "
+            "llm-sidecar's WakingPool (sidecar/budgets/redis_store.py) passes on a wake-up a cancelled waiter "
+            "took (CPython gh-112202); install a redis-py it was checked with (5.0.1 to 8.2.0)"
+        )
+    return condition
 
 
 class RedisStore:

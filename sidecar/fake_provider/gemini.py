@@ -16,7 +16,8 @@ last fragment, its indices in bytes of the whole answer (not of that fragment's 
 SDKs read: they take the last fragment's ``citationMetadata`` as the whole answer's.
 A model turn that calls a function must follow a user turn (or a function response), as Gemini checks:
 a conversation that begins with the model's call is a 400 ``INVALID_ARGUMENT``; one that begins with a
-model text turn is taken.
+model text turn is taken; the model's contents in a row are one turn (google-genai's streamed chat keeps
+one per fragment).
 ``thinkingConfig.includeThoughts: true`` (budget not 0) adds a thought summary part (``thought: true``)
 before the answer, in a fragment of its own when streamed, counted in ``thoughtsTokenCount``.
 """
@@ -112,11 +113,17 @@ def prompt_of(body: Mapping[str, Any], model: str = "") -> conv.Prompt:
 def _check_call_turns(contents: list[Mapping[str, Any]]) -> None:
     """Gemini's 400 for a model turn that calls a function other than right after a user turn (a function
     response is one): a conversation that begins with the model's call (google-gemini/gemini-cli#11814).
-    A conversation that begins with a model text turn is taken."""
+    The model's contents in a row are one turn, as Gemini takes them: google-genai's streamed chat keeps
+    one content per fragment, so a thought and then the call are two. A conversation that begins with a
+    model text turn is taken."""
+    turn_start = 0  # where the run of contents of one role holding ``index`` begins
     for index, content in enumerate(contents):
-        parts = content.get("parts") if content.get("role") == "model" else None
+        role = content.get("role", "user")
+        if index and role != contents[index - 1].get("role", "user"):
+            turn_start = index
+        parts = content.get("parts") if role == "model" else None
         calls = isinstance(parts, list) and any(isinstance(p, Mapping) and "functionCall" in p for p in parts)
-        if calls and (index == 0 or contents[index - 1].get("role", "user") != "user"):
+        if calls and (turn_start == 0 or contents[turn_start - 1].get("role", "user") != "user"):
             raise RequestError(
                 "Please ensure that function call turn comes immediately after a user turn or after a "
                 "function response turn."

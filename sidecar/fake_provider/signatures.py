@@ -7,8 +7,9 @@ can verify, and a request whose history lacks one is refused the way the real AP
   its ``data``. With thinking on, a request answering tool calls (its last message holds
   ``tool_result`` blocks) needs the last assistant message to start with a thinking block.
 - Gemini 3 (https://ai.google.dev/gemini-api/docs/thought-signatures): in the current turn (the contents
-  from the last user text on), the first ``functionCall`` of each model step carries a
-  ``thoughtSignature``, one the fake made or Google's documented ``skip_thought_signature_validator``;
+  from the last user text on), the first ``functionCall`` of each model step (the model's contents in a
+  row) carries a ``thoughtSignature``, one the fake made or Google's documented
+  ``skip_thought_signature_validator``;
   the fake's answers carry one on their first function call (on the last part when none).
 
 Pure functions: ``RequestError`` for what the provider refuses, signatures derived from what they sign.
@@ -111,31 +112,43 @@ def signs_thoughts(model: str) -> bool:
 
 def check_gemini(model: str, contents: Sequence[Mapping[str, Any]]) -> None:
     """Gemini 3's check: each model step of the current turn with function calls has a valid signature on
-    its first one."""
+    its first one. A step is the model's contents in a row (google-genai's streamed chat keeps one per
+    fragment: a thought, then the call)."""
     if not signs_thoughts(model):
         return
     start = 0
     for index, content in enumerate(contents):
         if content.get("role", "user") == "user" and any(_has_text(part) for part in _parts(content)):
             start = index
-    for index in range(start, len(contents)):
-        content = contents[index]
-        if content.get("role") != "model":
-            continue
-        calls = [part for part in _parts(content) if "functionCall" in part or "function_call" in part]
-        if not calls:
-            continue
-        signature = calls[0].get("thoughtSignature", calls[0].get("thought_signature"))
+    for index, call in _first_calls(contents, start):
+        signature = call.get("thoughtSignature", call.get("thought_signature"))
         if signature is None:
-            call = calls[0].get("functionCall") or calls[0].get("function_call") or {}
+            named = call.get("functionCall") or call.get("function_call") or {}
             raise RequestError(
                 "Function call is missing a thought_signature in functionCall parts. This is required for "
                 "tools to work correctly, and missing thought_signature may lead to degraded model "
-                f"performance. Additional data, function call `default_api:{call.get('name')}` , position "
+                f"performance. Additional data, function call `default_api:{named.get('name')}` , position "
                 f"{index + 1}. Please refer to {_GEMINI_DOCS} for more details."
             )
         if signature != GEMINI_SKIP and not _gemini_made(signature):
             raise RequestError(f"Corrupted thought signature in contents[{index}] (position {index + 1}).")
+
+
+def _first_calls(contents: Sequence[Mapping[str, Any]], start: int) -> list[tuple[int, Mapping[str, Any]]]:
+    """The first ``functionCall`` part of each model step from ``contents[start]`` on, with the index of
+    the content holding it (a step: the model contents in a row)."""
+    firsts: list[tuple[int, Mapping[str, Any]]] = []
+    in_step = False  # a call of the current step was found
+    for index in range(start, len(contents)):
+        content = contents[index]
+        if content.get("role") != "model":
+            in_step = False
+            continue
+        calls = [part for part in _parts(content) if "functionCall" in part or "function_call" in part]
+        if calls and not in_step:
+            firsts.append((index, calls[0]))
+            in_step = True
+    return firsts
 
 
 def _gemini_made(signature: Any) -> bool:

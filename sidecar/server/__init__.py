@@ -21,7 +21,8 @@ attempt ran into, in words), ``billed`` (what a call the provider may
 bill but whose answer the caller did not get costs the request: accepted and then failed, or cut in
 flight; and what a stream cut after its commit point used, its output estimated from the bytes sent),
 ``key_redaction`` (the provider key taken out of upstream errors), ``stream`` (the relay, its
-commit point and taps; ``stream_read``: an upstream event read whole; ``stream_error``: the error event
+commit point and taps; ``stream_read``: an upstream event read whole; ``stream_totals``: the last
+usage of a stream whose events carry the totals so far, read at its end; ``stream_error``: the error event
 that ends a failed stream; ``stream_ends``: a stream that did not end cleanly, failed or cut, what
 its provider is charged and what the caller gets; ``stream_answer``: a stream answer's head, a whole
 stream sent at once, a streamed answer held back), ``last_resort``,

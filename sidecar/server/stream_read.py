@@ -5,9 +5,10 @@ bytes made (as it came, a usage-only event left out, or translated by a ``Stream
 kept for whoever listens.
 
 A same-dialect stream's usage is read from each event that carries it, unless its dialect's events carry
-the totals so far (``Translation.stream_usage_key``: Gemini's, on every fragment): then the last event
-(or read of whole events, ``keep_usage``) that carried it is kept unread, and read once at the stream's
-end, clean, failed or cut (``read_seen``).
+the totals so far (``Translation.stream_usage_key``: Gemini's, on every fragment): then the events (or
+reads of whole events, ``keep_usage``) whose bytes hold the key are kept unread, and only the last of
+them that holds usage is read, at the stream's end, clean, failed or cut (``read_seen``;
+``stream_totals``: a function call's arguments may hold the key).
 
 ``EventReader`` holds what stays the same from a stream's first event to its last: the upstream's
 ``WireDialect``, the translator (None: the same dialect), the listeners (the stages' taps, a held
@@ -24,11 +25,12 @@ import orjson
 
 from ..dialects import registry
 from ..resilience.classify import Outcome, classify_stream_event
-from ..sse import SSEEvent, SSEParser
+from ..sse import SSEEvent
 from ..translate import StreamTranslator, decode_event, new_stream_translator
 from ..translate.deltas import Delta
 from .key_redaction import event_without_key
 from .stream_error import StreamFailed
+from .stream_totals import KEEP_BYTES, compact, last_usage
 
 if TYPE_CHECKING:
     from .attempt import AttemptResult, Prepared
@@ -46,6 +48,8 @@ class EventReader:
         "deltas",
         "exchange",
         "hold",
+        "kept_bytes",
+        "kept_usage",
         "key",
         "operation",
         "prepared",
@@ -55,7 +59,6 @@ class EventReader:
         "strip_usage",
         "taps",
         "translator",
-        "unread_usage",
         "upstream",
         "usage_key",
     )
@@ -76,10 +79,12 @@ class EventReader:
         self.decoder = upstream.translation.decoder() if listened and translator is None else None
         self.deltas: list[Delta] | None = [] if listened else None  # the answer's deltas not yet shown to taps
         self.strip_usage = translator is None and not prepared.include_usage
-        # A same-dialect stream whose events carry the totals so far (Gemini's) keeps only the last event
-        # (or read of whole events) holding usage, read at the stream's end (``read_seen``), not each
+        # A same-dialect stream whose events carry the totals so far (Gemini's) keeps the events (or reads
+        # of whole events) whose bytes hold usage's key, unread; the last with usage is read at the stream's
+        # end (``read_seen``), not each; at ``KEEP_BYTES`` they are cut to the last with usage
         self.usage_key = upstream.translation.stream_usage_key if translator is None else None
-        self.unread_usage: SSEEvent | bytes | None = None
+        self.kept_usage: list[SSEEvent | bytes] = []
+        self.kept_bytes = 0
         # After the commit point an event whose data begins and ends as a JSON object passes unparsed,
         # unless the policy asks every event parsed (``defaults.streams.validate_events``)
         route = exchange.route
@@ -105,7 +110,10 @@ class EventReader:
             if self.usage_key is None:
                 self._add_usage(event)
             elif event.data.find(self.usage_key) >= 0:
-                self.unread_usage = event
+                self.kept_usage.append(event)
+                self.kept_bytes += len(data)
+                if self.kept_bytes >= KEEP_BYTES:
+                    self.kept_bytes = compact(self.kept_usage, upstream.translation.stream_usage)
         if upstream.is_terminal(self.operation, event):
             ended = True
         if translator is not None:
@@ -136,35 +144,36 @@ class EventReader:
     def keep_usage(self, chunk: bytes) -> bool:
         """Whether a read of whole events that may carry usage can be relayed as it came, unread
         (``stream._relay_committed``): when its dialect's events carry the totals so far (``usage_key``);
-        it is then kept as the last to hold usage when it does (``read_seen``)."""
+        it is then kept, unread, when its bytes hold the key (``read_seen``)."""
         key = self.usage_key
         if key is None:
             return False
         if chunk.find(key) >= 0:
-            self.unread_usage = chunk
+            self.kept_usage.append(chunk)
+            self.kept_bytes += len(chunk)
+            if self.kept_bytes >= KEEP_BYTES:
+                self.kept_bytes = compact(self.kept_usage, self.upstream.translation.stream_usage)
         return True
 
     def read_seen(self) -> None:
         """What the stream's events said, read at its end (clean, failed or cut): a translated stream's
         usage, finish reason and id as its translator saw them; a same-dialect stream's usage from the last
-        event that carried it, not read yet (``usage_key``; of a read of several events, the last of them
-        with usage)."""
+        event kept unread that holds it (``usage_key``; of a read of several events, the last of them with
+        usage)."""
         result, translator = self.result, self.translator
         if translator is not None:
             result.usage = translator.usage or result.usage
             if translator.finish_reason:
                 result.finish_reasons = [translator.finish_reason]
             result.response_id = translator.response_id
-        unread, self.unread_usage = self.unread_usage, None
-        if unread is None:
+        kept = self.kept_usage
+        if not kept:
             return
-        events = [unread] if isinstance(unread, SSEEvent) else SSEParser().feed(unread)
-        stream_usage = self.upstream.translation.stream_usage
-        for event in reversed(events):
-            usage = stream_usage(event, result.usage)
-            if usage is not None:
-                result.usage = usage
-                return
+        usage = last_usage(kept, self.upstream.translation.stream_usage, result.usage)
+        kept.clear()
+        self.kept_bytes = 0
+        if usage is not None:
+            result.usage = usage
 
     def _translate(self, translator: StreamTranslator, event: SSEEvent, out: list[bytes], ended: bool) -> None:
         decoded = translator.decode(event)

@@ -1,6 +1,7 @@
 """The Redis store's connections when calls fail: a call cut off by ``timeout_ms`` or cancelled closes its
 socket (redis-py drops a connection whose command was cut short), and a call that leaves the wait for a
-free connection passes its wake-up on (``WakingPool``)."""
+free connection passes its wake-up on (``WakingPool``), whose reading of redis-py's private condition is
+checked when the store is built."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sidecar.budgets.redis_store import RedisStore, WakingPool
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from sidecar.budgets.redis_store import RedisStore, WakingPool, freed_condition
 from sidecar.budgets.spec import StoreSpec
 from sidecar.budgets.store import NO_CAP, CounterRef, StoreError
 
@@ -89,3 +94,14 @@ async def test_a_waiter_cancelled_as_it_was_woken_leaves_the_free_connection_to_
         assert (await asyncio.gather(woken, return_exceptions=True))[0].__class__ is asyncio.CancelledError
     finally:
         await pool.aclose()
+
+
+async def test_a_redis_py_pool_without_the_wake_up_condition_is_refused_when_the_store_is_built() -> None:
+    """``WakingPool`` passes a wake-up on through redis-py's private ``asyncio.Condition``; a pool without
+    one (redis-py's non-blocking pool stands for a release that renamed it) is a ``RuntimeError`` naming
+    it and the redis-py version, when the store is built, not an ``AttributeError`` at the first
+    cancelled waiter."""
+    pool = aioredis.ConnectionPool()
+    with pytest.raises(RuntimeError, match=rf"redis-py {redis.__version__}: ConnectionPool has no asyncio.Condition"):
+        freed_condition(pool)
+    await pool.aclose()

@@ -206,6 +206,21 @@ async def test_a_conversation_opened_by_a_function_call_is_refused_as_gemini_doe
     assert answer.text
 
 
+async def test_the_model_contents_in_a_row_are_one_turn(fake, gemini_for):
+    """A thought content then a call content (google-genai's streamed chat keeps one content per fragment)
+    are one model turn: after a user turn it is answered; opening the conversation, refused."""
+    client = gemini_for(await fake())
+    config = types.GenerateContentConfig(tools=[types.Tool(function_declarations=[WEATHER])])
+    thought = types.Content(role="model", parts=[types.Part(text="the user asks", thought=True)])
+    asked = types.Content(role="user", parts=[types.Part.from_text(text="weather in Oslo?")])
+    answer = await client.aio.models.generate_content(
+        model="m", contents=[asked, thought, CALL_TURN, RESULT_TURN], config=config
+    )
+    assert answer.text
+    with pytest.raises(errors.ClientError, match="function call turn comes immediately after a user turn"):
+        await client.aio.models.generate_content(model="m", contents=[thought, CALL_TURN, RESULT_TURN], config=config)
+
+
 async def test_a_conversation_opened_by_a_model_text_turn_is_answered(fake, gemini_for):
     """A model turn of text first (a chatbot's greeting) is taken, as Gemini takes it: google-genai's chat
     sends such a history since Google let chats start with a model turn (python-genai 046fa87d, js-genai

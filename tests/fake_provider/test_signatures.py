@@ -84,3 +84,20 @@ def test_gemini_checks_only_the_current_turn_and_only_gemini_3() -> None:
     unsigned = gemini_loop({"functionCall": {"name": "f", "args": {}}})
     check_gemini("gemini-2.5-flash", unsigned)
     check_gemini("gemini-3-pro-preview", [*unsigned, {"role": "model", "parts": [{"text": "ok"}]}, unsigned[0]])
+
+
+def test_gemini_3_reads_the_model_contents_in_a_row_as_one_step() -> None:
+    """A streamed chat's history keeps one model content per fragment: a thought content, the signed call's,
+    then a second call's without a signature are one step whose first call is signed (taken); the same
+    step with its first call unsigned is refused."""
+    call = {"functionCall": {"name": "f", "args": {}}}
+    signed = {**call, "thoughtSignature": gemini_signature("gemini-3-pro-preview", 1)}
+    user, _, response = gemini_loop()
+    thought = {"role": "model", "parts": [{"text": "plan", "thought": True}]}
+    check_gemini("gemini-3-pro-preview", [user, thought, model(signed), model(call), response])
+    with pytest.raises(RequestError, match="missing a thought_signature"):
+        check_gemini("gemini-3-pro-preview", [user, thought, model(call), model(signed), response])
+
+
+def model(part: dict[str, Any]) -> dict[str, Any]:
+    return {"role": "model", "parts": [part]}

@@ -18,8 +18,13 @@ from .tls_provider import TLSProvider, tls_provider_block
 
 
 def policy(url: str, tls: str = "", proxy: str = "") -> str:
+    """One model on the TLS fake at ``url``. Connecting (the TCP connect, a proxy's CONNECT, the TLS
+    handshake: all ``connect_s``) needs the fake and the proxy, which run on the test's own loop, to
+    answer: within 30 s, not the product's 5 s, which a loaded machine can stall the loop past (a 504
+    where the test expects an answer or the handshake's own 502)."""
     models = "models:\n  m: {provider: p, model: up}\n"
-    return "version: 1\nproviders:\n" + tls_provider_block("p", url, tls, proxy) + models
+    defaults = "defaults:\n  resilience: {timeouts: {connect_s: 30}}\n"
+    return "version: 1\n" + defaults + "providers:\n" + tls_provider_block("p", url, tls, proxy) + models
 
 
 async def ask(running: RunningSidecar) -> str:
