@@ -1,6 +1,6 @@
 """The floor: a featureless aiohttp + uvloop + orjson proxy (parse, rewrite model, forward, relay).
 
-Used by proxy_bench.py as the in-run baseline, as in ../shared/reference/performance.md.
+Used by proxy_bench.py as the in-run baseline (docs/benchmarks.md: ratios within one run).
     python bench/minimal_proxy.py PORT UPSTREAM_BASE_URL [PORTS_FILE]
 
 PORT 0 listens on any free port; PORTS_FILE then says which (``{"port": N}``, bench/listening.py).
