@@ -152,6 +152,23 @@ async def test_a_race_whose_both_calls_billed_counts_the_request_on_both_provide
     assert await request_counts(running, both) == (both, ONCE)
 
 
+RACE_ONCE = "{name: chat, target: [small, alt], resilience: {max_attempts_per_target: 1, hedge: {after_s: 0.2}}}"
+
+
+async def left_race(
+    sidecar: SidecarFactory, urls: tuple[str, str], store: str, request: pytest.FixtureRequest, failed: str
+) -> tuple[RunningSidecar, dict[str, Any]]:
+    """``RACE_ONCE`` over the fakes at ``urls`` (providers one and two): the chat, whose caller leaves once
+    target ``failed`` has failed while the other fake holds its call; the sidecar and the access line,
+    once every settlement landed."""
+    running = await sidecar(two_provider_policy(*urls, RACE_ONCE, COUNTING, store))
+    other = urls[1] if failed.startswith("one/") else urls[0]
+    await leave_once(running, CHAT, partial(failed_while_running, running, failed, other))
+    [line] = await until(running.access_lines, lambda lines: len(lines) == 1)
+    await settled(request, store)
+    return running, line
+
+
 async def failed_while_running(running: RunningSidecar, failed: str, other: str) -> bool:
     """Whether target ``failed`` (its key) has failed while the fake at ``other`` holds a call."""
     snapshot = running.state.targets.snapshot().get(failed)
@@ -184,11 +201,7 @@ async def test_a_caller_leaving_a_race_whose_first_call_billed_a_failure_counts_
     seeded soak, seed 407: ``provider-requests f1ge`` one short of the access lines)."""
     first = await fake("one", fault="malformed", fault_rate=1, latency_ms=1500)
     second = await fake("two", latency_ms=10_000)
-    route = "{name: chat, target: [small, alt], resilience: {max_attempts_per_target: 1, hedge: {after_s: 0.2}}}"
-    running = await sidecar(two_provider_policy(first, second, route, COUNTING, store))
-    await leave_once(running, CHAT, partial(failed_while_running, running, "one/small-1", second))
-    [line] = await until(running.access_lines, lambda lines: len(lines) == 1)
-    await settled(request, store)
+    running, line = await left_race(sidecar, (first, second), store, request, "one/small-1")
     assert (line["billed_failures"], line["attempt_log"]) == (
         ["small:malformed_response"],
         ["small:malformed_response", "alt:cancelled"],
@@ -208,11 +221,7 @@ async def test_a_caller_leaving_a_race_whose_hedge_billed_a_failure_counts_the_h
     and its billed failure charged on provider one's counters, none on provider two's."""
     first = await fake("one", latency_ms=10_000)
     second = await fake("two", fault="malformed", fault_rate=1)
-    route = "{name: chat, target: [small, alt], resilience: {max_attempts_per_target: 1, hedge: {after_s: 0.2}}}"
-    running = await sidecar(two_provider_policy(first, second, route, COUNTING, store))
-    await leave_once(running, CHAT, partial(failed_while_running, running, "two/alt-1", first))
-    [line] = await until(running.access_lines, lambda lines: len(lines) == 1)
-    await settled(request, store)
+    running, line = await left_race(sidecar, (first, second), store, request, "two/alt-1")
     assert (line["billed_failures"], line["attempt_log"]) == (
         ["alt:malformed_response"],
         ["alt:malformed_response", "small:cancelled"],
