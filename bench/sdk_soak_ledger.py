@@ -51,8 +51,10 @@ def budget_uses(url: str) -> Uses:
 def billed_providers(line: dict[str, Any], provider_of: dict[str, str]) -> set[str]:
     """The providers one of the line's calls billed on: its answer's, its billed failures', its hedge's
     cut calls', and the call the client's leaving cut in flight (``target:cancelled``; when it left during
-    a race, both racers' are listed, and only the call the request's reservation is on counts: the
-    race's first, the earlier of the chain, docs/budgets.md "the cancel rule")."""
+    a race with both racers in flight, both are listed, and only the call the request's reservation is on
+    counts: the race's first, the earlier of the chain, docs/budgets.md "the cancel rule"; with one in
+    flight, the other failed before, that one: until wave 35 the sidecar counted it on the race's first
+    call's provider, seed 407's ``provider-requests f1ge`` one short)."""
     if not line.get("attempts"):  # a cache hit names its answer's provider, and called none
         return set()
     providers = {line["provider"]} if line.get("provider") else set()

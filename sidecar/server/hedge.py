@@ -11,7 +11,8 @@ budgets charge them, the access line's ``cost_usd`` counts them), as the budgets
 call whose caller left (``budget_use.used_when_cancelled``); ``exchange.hedge_cut`` names it for the access
 line, and ``exchange.hedge_cuts`` keeps its attempt (an ensemble's end does not charge it again as a call
 cut in flight: ``children.charge_in_flight``). When the caller leaves during the race, the budget stage
-charges what was used instead.
+charges what was used instead; if one racer had ended already (failed), the race is over first, with the
+call the leaving cut as the one that counts (``_left_during``): its prompt is charged on its own target.
 
 The hooks are asked about the next target with ``exchange.racing`` set (the first call is in flight): a
 hook that holds something per call (the budgets: a reservation for each racer) holds it for the second
@@ -117,8 +118,8 @@ async def _race(
 
     try:
         race = await _run(exchange, racers, second, over)
-    except BaseException:  # the caller left: the budget stage charges what was used, every hold included
-        exchange.on_race_end = None
+    except BaseException:  # the caller left: the budget stage charges what was used
+        _left_during(exchange, recorded, racing)
         raise
     over(race.winner.target)
     return race
@@ -178,6 +179,19 @@ def _charge_cut(exchange: Exchange, recorded: int, racing: dict[str, Target]) ->
     charge_cut(exchange, cut)
     exchange.hedge_cut = cut[-1].name
     exchange.hedge_cuts = (*exchange.hedge_cuts, *attempts)
+
+
+def _left_during(exchange: Exchange, recorded: int, racing: dict[str, Target]) -> None:
+    """The caller left during the race (the racers still running cut: recorded ``cancelled`` since attempt
+    ``recorded``). One call cut, the other ended before (it failed): the race is over with the cut call as
+    the one that counts, so the hook settles the ended call's hold at what it cost and the budget stage
+    charges the cut call's prompt on its own hold (before 2026-12-06 on the first call's, whichever was
+    cut: the soak's seed 407). Both cut: no race's end, the budget stage's cancel rule charges one prompt
+    on the request's reservation and releases the other hold."""
+    cut = [a.target for a in exchange.attempts[recorded:] if a.outcome == "cancelled" and a.called]
+    if len(cut) == 1 and cut[0] in racing:
+        _race_over(exchange, racing[cut[0]])
+    exchange.on_race_end = None
 
 
 def _race_over(exchange: Exchange, winner: Target) -> None:

@@ -5,12 +5,16 @@ OpenAI SDK."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
 
-from ..conftest import FakeFactory, SidecarFactory
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..redis_server import RedisServer
+from ..waiting import until
 from .budget_walks import access_line, client, store, two_provider_policy
+from .callers import leave_once
 from .provider_quotas import (
     CHAT,
     COUNTING,
@@ -144,5 +148,83 @@ async def test_a_race_whose_both_calls_billed_counts_the_request_on_both_provide
     running = await sidecar(two_provider_policy(first, second, route, COUNTING, store))
     line = await failed_chat(running)
     assert sorted(line["billed_failures"]) == ["alt:timeout_first_byte", "small:timeout_first_byte"]
+    both = {"one": 1.0, "two": 1.0}
+    assert await request_counts(running, both) == (both, ONCE)
+
+
+RACE_ONCE = "{name: chat, target: [small, alt], resilience: {max_attempts_per_target: 1, hedge: {after_s: 0.2}}}"
+
+
+async def left_race(
+    sidecar: SidecarFactory, urls: tuple[str, str], store: str, request: pytest.FixtureRequest, failed: str
+) -> tuple[RunningSidecar, dict[str, Any]]:
+    """``RACE_ONCE`` over the fakes at ``urls`` (providers one and two): the chat, whose caller leaves once
+    target ``failed`` has failed while the other fake holds its call; the sidecar and the access line,
+    once every settlement landed."""
+    running = await sidecar(two_provider_policy(*urls, RACE_ONCE, COUNTING, store))
+    other = urls[1] if failed.startswith("one/") else urls[0]
+    await leave_once(running, CHAT, partial(failed_while_running, running, failed, other))
+    [line] = await until(running.access_lines, lambda lines: len(lines) == 1)
+    await settled(request, store)
+    return running, line
+
+
+async def failed_while_running(running: RunningSidecar, failed: str, other: str) -> bool:
+    """Whether target ``failed`` (its key) has failed while the fake at ``other`` holds a call."""
+    snapshot = running.state.targets.snapshot().get(failed)
+    return snapshot is not None and snapshot["last_failure"] is not None and bool(await running.fake_requests(other))
+
+
+async def settled(request: pytest.FixtureRequest, store: str) -> None:
+    """With Redis, wait until no counter holds a reservation: the settlements of the request that left are
+    carried to the store a little later, and a use read meanwhile counts the holds (the pod's own counters
+    settle at once)."""
+    if store:
+        redis: RedisServer = request.getfixturevalue("redis_server")  # the store fixture's server
+        await until(lambda: held(redis), lambda holds: holds == 0)
+
+
+def held(redis: RedisServer) -> int:
+    """What the budget counters in ``redis`` hold, summed."""
+    with redis.client() as client:
+        keys = [key for key in client.keys("llm-sidecar:{budgets}:c:*") if not key.endswith(b":r")]
+        return sum(int(client.hget(key, "h") or 0) for key in keys)
+
+
+async def test_a_caller_leaving_a_race_whose_first_call_billed_a_failure_counts_the_cut_hedge_on_its_provider(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, request: pytest.FixtureRequest
+) -> None:
+    """The chain's call to ``small`` (provider one) is answered after 1.5 s with a body that is not JSON
+    (billed); the hedge to ``alt`` (provider two), made at 0.2 s, is still waiting for its answer when the
+    caller leaves: its prompt was sent, so the request counts on provider two as on provider one. Before
+    2026-12-06 the cut hedge's hold was released and its prompt charged on provider one's counters (the
+    seeded soak, seed 407: ``provider-requests f1ge`` one short of the access lines)."""
+    first = await fake("one", fault="malformed", fault_rate=1, latency_ms=1500)
+    second = await fake("two", latency_ms=10_000)
+    running, line = await left_race(sidecar, (first, second), store, request, "one/small-1")
+    assert (line["billed_failures"], line["attempt_log"]) == (
+        ["small:malformed_response"],
+        ["small:malformed_response", "alt:cancelled"],
+    )
+    (hedge,), (primary,) = await running.fake_requests(second), await running.fake_requests(first)
+    assert hedge["time"] < primary["ended"]  # a race: the hedge was sent while the first call ran
+    both = {"one": 1.0, "two": 1.0}
+    assert await request_counts(running, both) == (both, ONCE)
+
+
+async def test_a_caller_leaving_a_race_whose_hedge_billed_a_failure_counts_the_hedge_on_its_provider(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, request: pytest.FixtureRequest
+) -> None:
+    """The hedge to ``alt`` (provider two), made at 0.2 s, is answered at once with a body that is not
+    JSON (billed); the chain's call to ``small`` (provider one) is still waiting for its answer when the
+    caller leaves. The request counts on both providers. Before 2026-12-06 the hedge's hold was released
+    and its billed failure charged on provider one's counters, none on provider two's."""
+    first = await fake("one", latency_ms=10_000)
+    second = await fake("two", fault="malformed", fault_rate=1)
+    running, line = await left_race(sidecar, (first, second), store, request, "two/alt-1")
+    assert (line["billed_failures"], line["attempt_log"]) == (
+        ["alt:malformed_response"],
+        ["alt:malformed_response", "small:cancelled"],
+    )
     both = {"one": 1.0, "two": 1.0}
     assert await request_counts(running, both) == (both, ONCE)
