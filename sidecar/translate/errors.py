@@ -45,18 +45,11 @@ def error_code(body: bytes) -> str | None:
 
 
 def read_error(source: Dialect, status: int, body: bytes) -> tuple[str, ErrorCondition]:
-    """``(message, condition)`` from a ``source`` upstream's error body of any dialect, or of none."""
-    parsed = _parsed(body)
-    condition = condition_of(source, status, ErrorInfo.of(parsed))
-    if isinstance(parsed, list) and parsed:
-        parsed = parsed[0]
-    if isinstance(parsed, dict):
-        error = parsed.get("error", parsed)
-        if isinstance(error, str):
-            return error[:_MAX_MESSAGE], condition
-        if isinstance(error, dict):
-            message = error.get("message")
-            if isinstance(message, str) and message:
-                return message[:_MAX_MESSAGE], condition
+    """``(message, condition)`` from a ``source`` upstream's error body of any dialect, or of none: the
+    message ``ErrorInfo`` reads (the one reading ``condition_of`` decides on), else the body's text."""
+    info = ErrorInfo.of(_parsed(body))
+    condition = condition_of(source, status, info)
+    if info.message:
+        return info.message[:_MAX_MESSAGE], condition
     text = body.decode("utf-8", "replace").strip() if body else ""
     return (text[:_MAX_MESSAGE] or f"upstream returned HTTP {status}"), condition
