@@ -138,6 +138,40 @@ async def test_a_hostile_header_on_a_one_target_route_is_a_clean_502(
     assert caught.value.status_code == 502 and caught.value.code == "malformed_response"
 
 
+@pytest.mark.parametrize("status", [b"301 Moved Permanently", b"307 Temporary Redirect"], ids=["301", "307"])
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_redirect_on_a_one_target_route_is_not_passed_to_the_app(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, status: bytes, stream: bool
+) -> None:
+    """A provider's 3xx with a JSON body and a ``Location`` on another host: the app gets the sidecar's
+    502 naming it (``http_301``), not the redirect, so its SDK (openai-python follows redirects) calls no
+    other host. Before 2026-12-06 the 3xx went to the app as the provider's error, ``Location`` and all,
+    and the SDK sent the request there (after a 307 the same POST, body and headers)."""
+    elsewhere = await raw_upstream(hostile(head(b"")))
+    body = b'{"error": {"message": "moved"}}'
+    redirect = b"HTTP/1.1 %s\r\nlocation: %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (
+        status,
+        elsewhere.url.encode(),
+        len(body),
+        body,
+    )
+    bad = await raw_upstream(hostile(redirect))
+    running = await sidecar(
+        "version: 1\nproviders:\n"
+        + provider_block("bad", bad.base, "openai")
+        + "models:\n  m: {provider: bad, model: b}\n"
+    )
+    client = openai_client(running)
+    try:
+        with pytest.raises(openai.APIStatusError) as caught:
+            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], stream=stream)
+    finally:
+        await client.close()
+    assert caught.value.status_code == 502 and caught.value.code == f"http_{status[:3].decode()}"
+    assert "location" not in caught.value.response.headers
+    assert elsewhere.accepted == 0
+
+
 async def test_a_body_over_the_cap_falls_back(
     raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
