@@ -290,6 +290,8 @@ class Listener:
         writer: AbstractStreamWriter,
         task: asyncio.Task[None],
     ) -> Request:
+        if message.upgrade:  # never switched to: llhttp reads no message after it; nor does the sidecar
+            message = message._replace(should_close=True)
         version = message.version
         if version != HttpVersion11 and version != HttpVersion10:  # answered 505, in HTTP/1.1
             message = message._replace(version=HttpVersion11)  # RawRequestMessage's own (BaseRequest.clone's)

@@ -6,6 +6,7 @@ decompression bomb is asserted on a real sidecar process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import os
 import signal
@@ -136,6 +137,30 @@ async def test_a_hostile_header_on_a_one_target_route_is_a_clean_502(
     finally:
         await client.close()
     assert caught.value.status_code == 502 and caught.value.code == "malformed_response"
+
+
+async def test_a_stream_event_that_never_ends_falls_back(
+    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A stream whose one event never ends (``data: `` and then ``x`` for ever, in 4 KiB chunks, never a
+    blank line): past the parser's 16 MiB event cap the attempt fails as malformed_response and the
+    chain falls back. Before 2026-12-06 every chunk copied and scanned all of the event before it: the
+    loop held 75 ms at a time near the cap (bench/hostile_upstream.py, ``event-drip``)."""
+
+    async def endless(conn: ServerConn) -> None:
+        if await conn.read_request() is None:
+            return
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        with contextlib.suppress(ConnectionError):
+            await conn.send(head + b"6\r\ndata: \r\n")
+            while True:
+                await conn.send(b"1000\r\n" + b"x" * 4096 + b"\r\n")
+
+    bad = await raw_upstream(endless)
+    running = await sidecar(chain_policy(bad.base, await fake("good")))
+    status, headers, body = await chat(running, stream=True)
+    assert status == 200 and headers["x-sidecar-fallback-reason"] == "malformed_response"
+    assert body.endswith(b"data: [DONE]\n\n")
 
 
 @pytest.mark.parametrize("status", [b"301 Moved Permanently", b"307 Temporary Redirect"], ids=["301", "307"])
