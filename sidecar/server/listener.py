@@ -29,7 +29,9 @@ a parsed request), not on ``web.Application`` and its router. What this module a
   traceback). Client mistakes are logged at debug level, never with a traceback;
 - every answer, a refusal's too, says ``Server: llm-sidecar`` (``Request``);
 - a request in an HTTP version other than 1.1 and 1.0 is an ``UnservedVersionRequest`` (``Routes``
-  answers it 505), whose message says HTTP/1.1, so that the answer's status line does (RFC 9112 2.3).
+  answers it 505), whose message says HTTP/1.1, so that the answer's status line does (RFC 9112 2.3);
+- a request asking for an ``Upgrade`` (never switched to) is answered with ``Connection: close``: llhttp
+  reads what follows it as the other protocol's bytes, so the sidecar reads no request there either.
 
     listener = Listener(routes, max_connections=..., keepalive_s=..., receive_timeout_s=...)
     await listener.start(host, port)     listening (port 0: any free port; ``listener.port`` says which)
