@@ -38,6 +38,7 @@ class SSEEvent(NamedTuple):
         return encode_event(self.data, self.event)
 
 
+_JOIN_EVERY = 64  # chunks of an unfinished event held apart before they are joined into one block
 _BOM = b"\xef\xbb\xbf"  # U+FEFF in UTF-8: the WHATWG algorithm ignores one at the start of the stream
 
 # An SSEEvent from a tuple of its three fields, without the generated __new__'s argument handling.
@@ -61,7 +62,7 @@ class SSEParser:
     copy and scan everything before it: 16 s of CPU to reach the 16 MiB cap in 16 KiB chunks). A CR
     that ends a chunk is held until the next, which may begin with the LF of the same line end."""
 
-    __slots__ = ("_cr", "_fresh", "_held", "_max_event_bytes", "_parts", "comments")
+    __slots__ = ("_cr", "_fresh", "_held", "_loose", "_max_event_bytes", "_parts", "comments")
 
     def __init__(self, max_event_bytes: int = 16 * 1024 * 1024, keep_comments: bool = False) -> None:
         """``keep_comments``: a block of comment lines only (``: keep-alive``), which is no event, is added to
@@ -69,6 +70,7 @@ class SSEParser:
         to add them to); else it is dropped."""
         self._parts: list[bytes] = []  # the event not yet complete, LF line ends, no blank line in it
         self._held = 0  # their length
+        self._loose = 0  # how many of them came since the last were joined into one (``_hold``)
         self._cr = False  # the last chunk ended in CR, held: the next may begin with its LF
         self._max_event_bytes = max_event_bytes
         self._fresh = True  # no line read yet by the general path below: a leading BOM is still possible
@@ -112,7 +114,7 @@ class SSEParser:
             return []
         buffer = b"".join([*parts, chunk]) if parts else chunk
         parts.clear()
-        self._held = 0
+        self._held = self._loose = 0
         end = buffer.find(b"\n\n")
         if end >= 0 and end == len(buffer) - 2:  # exactly one whole event
             event = _parse_block(buffer, self.comments)
@@ -129,10 +131,17 @@ class SSEParser:
         return events
 
     def _hold(self, rest: bytes) -> None:
-        """Keep ``rest`` (LF line ends, no blank line) as part of the event not yet complete."""
+        """Keep ``rest`` (LF line ends, no blank line) as part of the event not yet complete; every
+        ``_JOIN_EVERY`` chunks are joined into one (each byte copied once more), so that a long event is
+        held in a few large blocks, not thousands of small ones the allocator keeps once freed."""
         if rest:
-            self._parts.append(rest)
+            parts = self._parts
+            parts.append(rest)
             self._held += len(rest)
+            self._loose += 1
+            if self._loose == _JOIN_EVERY:
+                parts[-_JOIN_EVERY:] = [b"".join(parts[-_JOIN_EVERY:])]
+                self._loose = 0
             if self._held > self._max_event_bytes:
                 raise ValueError(f"server-sent event larger than {self._max_event_bytes} bytes")
 
@@ -140,7 +149,7 @@ class SSEParser:
         """The stream's first bytes without the BOM that may begin them; ``b""`` (held) while they may
         still be its first bytes, cut short by the read."""
         self._parts.clear()
-        self._held = 0
+        self._held = self._loose = 0
         if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
             self._hold(buffer)
             return b""
@@ -151,7 +160,7 @@ class SSEParser:
         """End of stream: a final event not followed by a blank line is still an event."""
         rest = self.pending.replace(b"\r", b"\n")
         self._parts.clear()
-        self._held = 0
+        self._held = self._loose = 0
         self._cr = False
         if not rest.strip():
             return []
