@@ -30,6 +30,7 @@ a parsed request), not on ``web.Application`` and its router. What this module a
 - every answer, a refusal's too, says ``Server: llm-sidecar`` (``Request``);
 - a request in an HTTP version other than 1.1 and 1.0 is an ``UnservedVersionRequest`` (``Routes``
   answers it 505), whose message says HTTP/1.1, so that the answer's status line does (RFC 9112 2.3);
+  one with a ``Transfer-Encoding`` llhttp let through unchunked an ``UnframedRequest`` (400, RFC 9112 6.3);
 - a request asking for an ``Upgrade`` (never switched to) is answered with ``Connection: close``: llhttp
   reads what follows it as the other protocol's bytes, so the sidecar reads no request there either;
 - a **listening socket that stops accepting** under the process (``listening_socket``: uvloop closes one
@@ -242,6 +243,13 @@ class UnservedVersionRequest(Request):
         self.asked = asked
 
 
+class UnframedRequest(Request):
+    """A request with a ``Transfer-Encoding`` llhttp let through without chunked framing (an empty value:
+    its body read by ``Content-Length``): ``Routes`` answers it 400, the connection closes (RFC 9112 6.3)."""
+
+    __slots__ = ()
+
+
 class _Refused(asyncio.Protocol):
     """A connection over the cap: closed as soon as it is accepted."""
 
@@ -302,6 +310,8 @@ class Listener:
     ) -> Request:
         if message.upgrade:  # never switched to: llhttp reads no message after it; nor does the sidecar
             message = message._replace(should_close=True)
+        if not message.chunked and "Transfer-Encoding" in message.headers:  # answered 400
+            return UnframedRequest(message, payload, protocol, writer, task, self.loop, client_max_size=0)
         version = message.version
         if version != HttpVersion11 and version != HttpVersion10:  # answered 505, in HTTP/1.1
             message = message._replace(version=HttpVersion11)  # RawRequestMessage's own (BaseRequest.clone's)
@@ -353,7 +363,7 @@ class Listener:
         if not self.stopped and not all(sock.accepting() for sock in self._sockets):
             self.stopped = True
             ports = [sock.port for sock in self._sockets]
-            log.error("listener_stopped", listener=self.name, ports=ports, reason="the socket no longer accepts")
+            log.error("listener_stopped", listener=self.name, ports=ports, reason="not accepting")
             if self.on_stopped is not None:
                 self.on_stopped()
         self._sweeper = self.loop.call_later(self._sweep_s, self._sweep)
