@@ -101,6 +101,11 @@ class SSEParser:
                 data = lines[0]
                 if data[:6] == b"data: " and chunk.find(b"\r") < 0:
                     return [_new(SSEEvent, (data[6:], None, chunk))]
+        return self._read(chunk)
+
+    def _read(self, chunk: bytes) -> list[SSEEvent]:
+        """``feed`` for any chunk but the usual one: the events it completes, the rest held."""
+        parts = self._parts
         if self._fresh:  # a stream that begins with a BOM never takes the usual chunk's path above
             chunk = self._past_bom(b"".join(parts) + chunk if parts else chunk)
             if not chunk:

@@ -119,12 +119,12 @@ async def test_a_200_that_holds_no_answer_falls_back(
     assert access["attempt_log"] == ["bad:malformed_response", "good:ok"]
 
 
-async def test_a_hostile_header_on_a_one_target_route_is_a_clean_502(
-    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
-) -> None:
-    """With nowhere to fall back, a header value holding CR gets the app a 502 in its dialect (not a bare
-    500), naming malformed_response; the OpenAI SDK raises its usual error."""
-    bad = await raw_upstream(hostile(head(b"x-a: one\rtwo\r\n")))
+async def one_target_sdk_error(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, answer: bytes, stream: bool = False
+) -> openai.APIStatusError:
+    """The error openai-python raises for a chat sent through a one-target route whose provider answers
+    ``answer``."""
+    bad = await raw_upstream(hostile(answer))
     running = await sidecar(
         "version: 1\nproviders:\n"
         + provider_block("bad", bad.base, "openai")
@@ -133,10 +133,19 @@ async def test_a_hostile_header_on_a_one_target_route_is_a_clean_502(
     client = openai_client(running)
     try:
         with pytest.raises(openai.APIStatusError) as caught:
-            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], stream=stream)
     finally:
         await client.close()
-    assert caught.value.status_code == 502 and caught.value.code == "malformed_response"
+    return caught.value
+
+
+async def test_a_hostile_header_on_a_one_target_route_is_a_clean_502(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """With nowhere to fall back, a header value holding CR gets the app a 502 in its dialect (not a bare
+    500), naming malformed_response; the OpenAI SDK raises its usual error."""
+    caught = await one_target_sdk_error(raw_upstream, sidecar, head(b"x-a: one\rtwo\r\n"))
+    assert caught.status_code == 502 and caught.code == "malformed_response"
 
 
 async def test_a_stream_event_that_never_ends_falls_back(
@@ -180,20 +189,9 @@ async def test_a_redirect_on_a_one_target_route_is_not_passed_to_the_app(
         len(body),
         body,
     )
-    bad = await raw_upstream(hostile(redirect))
-    running = await sidecar(
-        "version: 1\nproviders:\n"
-        + provider_block("bad", bad.base, "openai")
-        + "models:\n  m: {provider: bad, model: b}\n"
-    )
-    client = openai_client(running)
-    try:
-        with pytest.raises(openai.APIStatusError) as caught:
-            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], stream=stream)
-    finally:
-        await client.close()
-    assert caught.value.status_code == 502 and caught.value.code == f"http_{status[:3].decode()}"
-    assert "location" not in caught.value.response.headers
+    caught = await one_target_sdk_error(raw_upstream, sidecar, redirect, stream)
+    assert caught.status_code == 502 and caught.code == f"http_{status[:3].decode()}"
+    assert "location" not in caught.response.headers
     assert elsewhere.accepted == 0
 
 
