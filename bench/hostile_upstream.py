@@ -15,7 +15,9 @@ process's peak RSS (VmHWM).
 
 Cases: ``control``: a valid answer after 0.5 s (the machine's noise); ``bomb``: a 1 MB gzip body
 inflating to 1 GiB of zeros; ``members``: 2 MB of empty gzip members in one write; ``members-trickle``:
-the same in 4 KiB writes; ``large``: a 300 MB plain body. ``--baseline REF`` runs the same cases against
+the same in 4 KiB writes; ``large``: a 300 MB plain body; ``event-drip``: a stream whose one event never
+ends (``data: `` and then ``x``), 4 KiB a millisecond until 20 MiB (before 2026-12-06 each chunk of an
+unfinished event copied and scanned all the event before it). ``--baseline REF`` runs the same cases against
 the sidecar at git revision REF (``sidecar_under_test.checkout``), in the same run.
 """
 
@@ -47,6 +49,7 @@ CASES = {
     "members": "2 MB of empty gzip members, one write",
     "members-trickle": "2 MB of empty gzip members, 4 KiB writes",
     "large": "300 MB plain body",
+    "event-drip": "stream: one event never ended, 4 KiB a ms",
 }
 
 
@@ -72,6 +75,10 @@ def answer(case: str) -> tuple[bytes, bytes, int]:
     elif case.startswith("members"):
         body, coding = gzip.compress(b"") * (2 * MiB // 20), b"content-encoding: gzip\r\n"
         piece = 4096 if case == "members-trickle" else len(body)
+    elif case == "event-drip":
+        body = b"data: " + b"x" * (20 * MiB)
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+        return head + b"content-length: %d\r\n\r\n" % len(body), body, 4096
     else:
         body, coding, piece = b" " * (300 * MiB), b"", 1 << 20
     head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" + coding
@@ -102,6 +109,8 @@ async def serve(ports_file: Path, case: str) -> None:
                 for start in range(0, len(body), piece):
                     writer.write(body[start : start + piece])
                     await writer.drain()
+                    if case == "event-drip":
+                        await asyncio.sleep(0.001)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -148,7 +157,8 @@ async def harness(upstream_port: int, workdir: Path) -> dict[str, float | int | 
 
     watching = asyncio.create_task(monitor())
     try:
-        status, code, seconds = await one_call(f"http://127.0.0.1:{server.port}/v1/chat/completions")
+        url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
+        status, code, seconds = await one_call(url, stream=os.environ.get("HOSTILE_STREAM") == "1")
     finally:
         done.set()
         await watching
@@ -165,8 +175,8 @@ async def harness(upstream_port: int, workdir: Path) -> dict[str, float | int | 
     }
 
 
-async def one_call(url: str) -> tuple[int, str, float]:
-    body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+async def one_call(url: str, stream: bool = False) -> tuple[int, str, float]:
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": stream}
     started = time.perf_counter()
     async with aiohttp.ClientSession() as session, session.post(url, json=body) as response:
         data = await response.json(content_type=None)
@@ -177,7 +187,9 @@ async def one_call(url: str) -> tuple[int, str, float]:
 def run_case(workdir: Path, case: str, code: Path | None) -> str:
     ports = workdir / f"upstream-{case}.ports"
     upstream, upstream_port = start_with_ports_file([sys.executable, __file__, "--serve", str(ports), case], ports)
-    env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
+    env = {**os.environ, "HOSTILE_STREAM": "1" if case == "event-drip" else "0"}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     try:
         out = subprocess.run(
             [sys.executable, __file__, "--harness", str(upstream_port), str(workdir)],

@@ -200,6 +200,9 @@ def _serve_logging(settings: Settings, started: float, log_output: LogOutput) ->
     except OSError as exc:  # cannot listen (the port is taken, the address is not this host's): no traceback
         print(f"llm-sidecar: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    if state.listener_stopped:  # logged as listener_stopped; the drain ran: exit non-zero, to be restarted
+        print("llm-sidecar: a listening socket stopped accepting connections; exiting", file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
 
 

@@ -38,6 +38,7 @@ class SSEEvent(NamedTuple):
         return encode_event(self.data, self.event)
 
 
+_JOIN_EVERY = 64  # chunks of an unfinished event held apart before they are joined into one block
 _BOM = b"\xef\xbb\xbf"  # U+FEFF in UTF-8: the WHATWG algorithm ignores one at the start of the stream
 
 # An SSEEvent from a tuple of its three fields, without the generated __new__'s argument handling.
@@ -53,15 +54,24 @@ def encode_event(data: bytes, event: str | None = None) -> bytes:
 
 
 class SSEParser:
-    """Incremental SSE parser; keeps at most one partial event between calls."""
+    """Incremental SSE parser; keeps at most one partial event between calls.
 
-    __slots__ = ("_buffer", "_fresh", "_max_event_bytes", "comments")
+    The partial event is kept as the chunks that brought it (LF line ends already), and a new chunk is
+    searched alone for the blank line that ends it: an event arriving in many chunks costs its length
+    once, not once per chunk (a provider that never ends its event, in small writes, made each chunk
+    copy and scan everything before it: 16 s of CPU to reach the 16 MiB cap in 16 KiB chunks). A CR
+    that ends a chunk is held until the next, which may begin with the LF of the same line end."""
+
+    __slots__ = ("_cr", "_fresh", "_held", "_loose", "_max_event_bytes", "_parts", "comments")
 
     def __init__(self, max_event_bytes: int = 16 * 1024 * 1024, keep_comments: bool = False) -> None:
         """``keep_comments``: a block of comment lines only (``: keep-alive``), which is no event, is added to
         ``comments`` as it came (LF line ends), for the caller to take (and clear; it may give another list
         to add them to); else it is dropped."""
-        self._buffer = b""
+        self._parts: list[bytes] = []  # the event not yet complete, LF line ends, no blank line in it
+        self._held = 0  # their length
+        self._loose = 0  # how many of them came since the last were joined into one (``_hold``)
+        self._cr = False  # the last chunk ended in CR, held: the next may begin with its LF
         self._max_event_bytes = max_event_bytes
         self._fresh = True  # no line read yet by the general path below: a leading BOM is still possible
         self.comments: list[bytes] | None = [] if keep_comments else None
@@ -69,11 +79,16 @@ class SSEParser:
     @property
     def pending(self) -> bytes:
         """Bytes received that do not yet form a complete event."""
-        return self._buffer
+        held = b"".join(self._parts)
+        return held + b"\r" if self._cr else held
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Add bytes; return every event they complete, in order."""
-        if not self._buffer:  # the usual chunk: one whole event of an event line and a data line, or of
+        parts = self._parts
+        if self._cr:
+            self._cr = False
+            chunk = b"\r" + chunk
+        elif not parts:  # the usual chunk: one whole event of an event line and a data line, or of
             # a data line, with nothing before it (split, not find/startswith/in: their argument handling
             # costs more than the search on a chunk this size)
             lines = chunk.split(b"\n", 3)
@@ -86,14 +101,27 @@ class SSEParser:
                 data = lines[0]
                 if data[:6] == b"data: " and chunk.find(b"\r") < 0:
                     return [_new(SSEEvent, (data[6:], None, chunk))]
-        buffer = self._buffer + chunk if self._buffer else chunk
-        if self._fresh and not (buffer := self._past_bom(buffer)):  # a stream that begins with a BOM never
-            return []  # takes the usual chunk's path above; this waits for the rest of one cut short
-        if buffer.find(b"\r") >= 0:
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return self._read(chunk)
+
+    def _read(self, chunk: bytes) -> list[SSEEvent]:
+        """``feed`` for any chunk but the usual one: the events it completes, the rest held."""
+        parts = self._parts
+        if self._fresh:  # a stream that begins with a BOM never takes the usual chunk's path above
+            chunk = self._past_bom(b"".join(parts) + chunk if parts else chunk)
+            if not chunk:
+                return []  # this waits for the rest of one cut short
+        if chunk.find(b"\r") >= 0:
+            if chunk[-1:] == b"\r":
+                self._cr, chunk = True, chunk[:-1]
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if parts and chunk.find(b"\n\n") < 0 and not (chunk[:1] == b"\n" and parts[-1][-1:] == b"\n"):
+            self._hold(chunk)  # no blank line yet: the event goes on
+            return []
+        buffer = b"".join([*parts, chunk]) if parts else chunk
+        parts.clear()
+        self._held = self._loose = 0
         end = buffer.find(b"\n\n")
         if end >= 0 and end == len(buffer) - 2:  # exactly one whole event
-            self._buffer = b""
             event = _parse_block(buffer, self.comments)
             return [event] if event is not None else []
         events: list[SSEEvent] = []
@@ -104,24 +132,41 @@ class SSEParser:
                 events.append(event)
             start = end + 2
             end = buffer.find(b"\n\n", start)
-        self._buffer = buffer[start:]
-        if len(self._buffer) > self._max_event_bytes:
-            raise ValueError(f"server-sent event larger than {self._max_event_bytes} bytes")
+        self._hold(buffer[start:] if start else buffer)
         return events
+
+    def _hold(self, rest: bytes) -> None:
+        """Keep ``rest`` (LF line ends, no blank line) as part of the event not yet complete; every
+        ``_JOIN_EVERY`` chunks are joined into one (each byte copied once more), so that a long event is
+        held in a few large blocks, not thousands of small ones the allocator keeps once freed."""
+        if rest:
+            parts = self._parts
+            parts.append(rest)
+            self._held += len(rest)
+            self._loose += 1
+            if self._loose == _JOIN_EVERY:
+                parts[-_JOIN_EVERY:] = [b"".join(parts[-_JOIN_EVERY:])]
+                self._loose = 0
+            if self._held > self._max_event_bytes:
+                raise ValueError(f"server-sent event larger than {self._max_event_bytes} bytes")
 
     def _past_bom(self, buffer: bytes) -> bytes:
         """The stream's first bytes without the BOM that may begin them; ``b""`` (held) while they may
         still be its first bytes, cut short by the read."""
+        self._parts.clear()
+        self._held = self._loose = 0
         if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
-            self._buffer = buffer
+            self._hold(buffer)
             return b""
         self._fresh = False
-        self._buffer = b""  # taken into ``buffer``; the caller keeps what is left of it
         return buffer[len(_BOM) :] if buffer.startswith(_BOM) else buffer
 
     def close(self) -> list[SSEEvent]:
         """End of stream: a final event not followed by a blank line is still an event."""
-        rest, self._buffer = self._buffer, b""
+        rest = self.pending.replace(b"\r", b"\n")
+        self._parts.clear()
+        self._held = self._loose = 0
+        self._cr = False
         if not rest.strip():
             return []
         event = _parse_block(rest if rest.endswith(b"\n") else rest + b"\n")

@@ -34,10 +34,14 @@ def parse(chunks: list[bytes]) -> list[SSEEvent]:
     return events + parser.close()
 
 
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n"], ids=["lf", "crlf"])
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 16, 1000])
-def test_any_chunking_gives_the_same_events(size: int) -> None:
-    """Cut anywhere, the stream gives each event's data and name, in order."""
-    chunks = [STREAM[i : i + size] for i in range(0, len(STREAM), size)]
+def test_any_chunking_gives_the_same_events(size: int, line_end: bytes) -> None:
+    """Cut anywhere, the stream gives each event's data and name, in order; with CRLF line ends too, a
+    CR and its LF in two chunks included (before 2026-12-06 that CR ended its line and the LF then made
+    a blank line: an event cut in two, ``line one`` and ``line two`` sent as two events)."""
+    stream = STREAM.replace(b"\n", line_end)
+    chunks = [stream[i : i + size] for i in range(0, len(stream), size)]
     assert [(e.data, e.event) for e in parse(chunks)] == EXPECTED
 
 
@@ -85,11 +89,14 @@ def test_a_last_event_without_its_blank_line_is_still_an_event_at_close() -> Non
     assert [e.data for e in parser.close()] == [b"partial"]
 
 
-def test_an_event_larger_than_the_cap_is_refused() -> None:
-    """A partial event past max_event_bytes raises ValueError (the relay treats it as a broken answer)."""
+@pytest.mark.parametrize("cut", [b"x" * 20, b"x" * 4, b"x\n" * 2], ids=["one chunk", "in chunks", "in lines"])
+def test_an_event_larger_than_the_cap_is_refused(cut: bytes) -> None:
+    """A partial event past max_event_bytes raises ValueError (the relay treats it as a broken answer),
+    whether its bytes came in one chunk or in several, of a line each or of none."""
     parser = SSEParser(max_event_bytes=10)
     with pytest.raises(ValueError, match="larger than 10 bytes"):
-        parser.feed(b"data: " + b"x" * 20)
+        for _ in range(10):
+            parser.feed(b"data: " + cut)
 
 
 def test_encoding_splits_multi_line_data_and_names_the_event() -> None:

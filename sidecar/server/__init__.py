@@ -28,7 +28,8 @@ its provider is charged and what the caller gets; ``stream_answer``: a stream an
 stream sent at once, a streamed answer held back), ``last_resort``,
 ``answer_headers`` (the ``x-sidecar-*`` headers of every answer), ``access`` (the access line),
 ``targets`` (per-target health state), ``admin`` (health, status, models, metrics), ``listener``
-(aiohttp's server with connection and head caps, the receive deadline, refusals), ``routes`` (the path
+(aiohttp's server with connection and head caps, the receive deadline, refusals; ``listening_socket``:
+its socket still open and accepting), ``routes`` (the path
 table: ``Expect: 100-continue``, target and version checks, the path's handler), ``handler`` (the
 handlers of a proxied request and of an unknown path), ``drain`` (the answer of a request the drain
 timeout cut), ``app`` (the route table, wiring, lifecycle, graceful shutdown), ``state`` (everything

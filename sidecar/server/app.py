@@ -9,7 +9,9 @@ client (``upstream.UpstreamClient``: opened and closed with the app) and the pol
 when set, a second listener with only ``/healthz`` and ``/readyz``), freezes the start-up heap
 (``settle_heap``), says where it listens (the bound ports: the ``listening`` log line and the ports
 file, ``ports_file``), and runs until SIGTERM/SIGINT: it then marks the sidecar not ready, stops accepting,
-lets in-flight requests and open streams finish within the drain timeout, and returns (exit 0). SIGHUP
+lets in-flight requests and open streams finish within the drain timeout, and returns (exit 0). A
+listening socket that stops accepting under the process (``listener``) does the same, and the process
+exits 1 (``state.listener_stopped``): a port that no longer listens would fail every call. SIGHUP
 reloads the policy at once. The reload tick also re-reads rotated key files and TLS files.
 """
 
@@ -336,12 +338,19 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
         loop.add_signal_handler(sig, stop.set)
     app, server = await start_app(state, settings.host, settings.port, connect_stores=False)
     loop.add_signal_handler(signal.SIGHUP, app.watcher.reload_now)
+
+    def stopped() -> None:  # a listening socket no longer accepts: drain, then exit 1
+        state.listener_stopped = True
+        stop.set()
+
+    server.on_stopped = stopped
     health: Listener | None = None
     shadow_wait_s = 0.0  # what the drain timeout leaves for shadow calls once the requests are done
     deadline: float | None = None  # the drain timeout's end: the steps after the drain wait within it
     try:
         if settings.health_port is not None:
             health = health_listener(state)
+            health.on_stopped = stopped
             await health.start(settings.health_host, settings.health_port)
         frozen = settle_heap()
         state.caches.connect()  # after the blocking start-up work, which a PING's timeout would count

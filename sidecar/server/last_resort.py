@@ -1,8 +1,9 @@
 """What answers when every target of the chain has failed: the route's ``last_resort``.
 
 - ``error`` (default): a 401 when every target was skipped for a key the app should have sent
-  (``passthrough``) and did not; with a one-target route, the failure itself (the upstream's error passed
-  through, 502 for a connection failure or a broken answer, 504 for a timeout); with a chain, 503.
+  (``passthrough``) and did not; with a one-target route, the failure itself (the upstream's 4xx/5xx
+  error passed through; 502 for a connection failure, a broken answer or a 1xx/3xx, whose ``Location``
+  the app's SDK would follow; 504 for a timeout); with a chain, 503.
   Either way in the caller's dialect, with ``Retry-After`` (a passed-through error only when a later
   try may succeed: ``RETRY_LATER`` or 5xx) and a body listing every attempt; and with
   ``x-should-retry: false`` once a target was called and the last failure is not a rate limit
@@ -77,7 +78,13 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
         )
     if len(exchange.route.chain) == 1 and last is not None:
         candidate, result = last
-        if result.upstream_body and result.outcome.kind is not OutcomeKind.SUCCESS:
+        # An error's body passes; a redirect (or another 1xx/3xx) never does: the app's SDK would follow
+        # its Location to wherever the provider points, with the request and the app's headers.
+        if (
+            result.upstream_body
+            and result.outcome.kind is not OutcomeKind.SUCCESS
+            and (result.upstream_status or 0) >= 400
+        ):
             from .target_tries import error_passthrough
 
             response = error_passthrough(exchange, candidate.prepared.wire, result)

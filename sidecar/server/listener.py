@@ -29,7 +29,13 @@ a parsed request), not on ``web.Application`` and its router. What this module a
   traceback). Client mistakes are logged at debug level, never with a traceback;
 - every answer, a refusal's too, says ``Server: llm-sidecar`` (``Request``);
 - a request in an HTTP version other than 1.1 and 1.0 is an ``UnservedVersionRequest`` (``Routes``
-  answers it 505), whose message says HTTP/1.1, so that the answer's status line does (RFC 9112 2.3).
+  answers it 505), whose message says HTTP/1.1, so that the answer's status line does (RFC 9112 2.3);
+  one with a ``Transfer-Encoding`` llhttp let through unchunked an ``UnframedRequest`` (400, RFC 9112 6.3);
+- a request asking for an ``Upgrade`` (never switched to) is answered with ``Connection: close``: llhttp
+  reads what follows it as the other protocol's bytes, so the sidecar reads no request there either;
+- a **listening socket that stops accepting** under the process (``listening_socket``: uvloop closes one
+  on a libuv error without a word) is found by the sweep within a second: one ``listener_stopped``
+  error line, and ``on_stopped`` is called (``app.serve`` then drains and the process exits 1).
 
     listener = Listener(routes, max_connections=..., keepalive_s=..., receive_timeout_s=...)
     await listener.start(host, port)     listening (port 0: any free port; ``listener.port`` says which)
@@ -63,6 +69,7 @@ from ..ports_file import one_port
 from ..resilience.classify import describe_exception
 from ..telemetry.logging import get_logger
 from .errors import RequestFailed, error_response
+from .listening_socket import ListeningSocket
 
 if TYPE_CHECKING:
     from .routes import Routes
@@ -236,6 +243,13 @@ class UnservedVersionRequest(Request):
         self.asked = asked
 
 
+class UnframedRequest(Request):
+    """A request with a ``Transfer-Encoding`` llhttp let through without chunked framing (an empty value:
+    its body read by ``Content-Length``): ``Routes`` answers it 400, the connection closes (RFC 9112 6.3)."""
+
+    __slots__ = ()
+
+
 class _Refused(asyncio.Protocol):
     """A connection over the cap: closed as soon as it is accepted."""
 
@@ -257,10 +271,14 @@ class Listener:
         name: str = "app",
         on_refused: Callable[[], None] | None = None,
         evict_idle: bool = False,
+        on_stopped: Callable[[], None] | None = None,
     ) -> None:
         self.routes = routes
         self.on_refused = on_refused  # called for each connection refused at the cap (a counter's)
         self.evict_idle = evict_idle  # at the cap, close the oldest connection without a request in handling
+        self.on_stopped = on_stopped  # called once if a listening socket stops accepting under the process
+        self.stopped = False
+        self._sockets: list[ListeningSocket] = []
         self.max_connections = max_connections
         self.keepalive_s = keepalive_s
         self.receive_timeout_s = receive_timeout_s
@@ -290,6 +308,10 @@ class Listener:
         writer: AbstractStreamWriter,
         task: asyncio.Task[None],
     ) -> Request:
+        if message.upgrade:  # never switched to: llhttp reads no message after it; nor does the sidecar
+            message = message._replace(should_close=True)
+        if not message.chunked and "Transfer-Encoding" in message.headers:  # answered 400
+            return UnframedRequest(message, payload, protocol, writer, task, self.loop, client_max_size=0)
         version = message.version
         if version != HttpVersion11 and version != HttpVersion10:  # answered 505, in HTTP/1.1
             message = message._replace(version=HttpVersion11)  # RawRequestMessage's own (BaseRequest.clone's)
@@ -320,6 +342,7 @@ class Listener:
         except OSError:
             self._server.close()
             raise
+        self._sockets = [ListeningSocket(sock) for sock in self._server.sockets]
         self._sweeper = self.loop.call_later(self._sweep_s, self._sweep)
 
     def _evict_oldest_idle(self) -> bool:
@@ -337,6 +360,12 @@ class Listener:
         now = self.loop.time()
         for conn in [c for c in self.connections if c.receiving_since is not None]:
             conn.receive_expired(now)
+        if not self.stopped and not all(sock.accepting() for sock in self._sockets):
+            self.stopped = True
+            ports = [sock.port for sock in self._sockets]
+            log.error("listener_stopped", listener=self.name, ports=ports, reason="not accepting")
+            if self.on_stopped is not None:
+                self.on_stopped()
         self._sweeper = self.loop.call_later(self._sweep_s, self._sweep)
 
     async def shutdown(self, drain_s: float) -> None:

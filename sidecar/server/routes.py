@@ -14,9 +14,10 @@ instructions a request less: docs/benchmarks.md, "The listener"). For every requ
 1. ``Expect: 100-continue`` (``expect_continue``): ``100 Continue`` when the announced body fits
    ``max_body``, else 413 without it;
 2. what llhttp accepts but the sidecar must not: a target that does not percent-decode to UTF-8 without
-   control characters (``target_problem``), an HTTP version other than 1.0 and 1.1 (the listener made
-   the request an ``UnservedVersionRequest``, whose answer's status line says HTTP/1.1): 400 / 505 in the
-   dialect the path suggests, and the connection closes;
+   control characters (``target_problem``), a ``Transfer-Encoding`` without chunked framing (an
+   ``UnframedRequest``), an HTTP version other than 1.0 and 1.1 (the listener made the request an
+   ``UnservedVersionRequest``, whose answer's status line says HTTP/1.1): 400 / 505 in the dialect the
+   path suggests, and the connection closes;
 3. the handler of the method and path, the connection marked busy (``Connection.in_request``: its
    receive deadline does not run while the handler has the request); a path served for other methods
    only is answered 405 with ``Allow`` (``method_not_allowed``, in the dialect the path suggests: RFC
@@ -47,7 +48,7 @@ from ..dialects.base import path_pattern
 from ..dialects.registry import dialect_of_path
 from ..telemetry.logging import get_logger
 from .errors import RequestFailed, error_response
-from .listener import Connection, UnservedVersionRequest
+from .listener import Connection, UnframedRequest, UnservedVersionRequest
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 log = get_logger("sidecar.listener")  # the listener's log, as its refusals are
@@ -142,7 +143,7 @@ class Routes:
             if refusal is not None:
                 return refusal
         problem = target_problem(request.raw_path)
-        if problem is not None or isinstance(request, UnservedVersionRequest):
+        if problem is not None or isinstance(request, (UnservedVersionRequest, UnframedRequest)):
             return _refused(request, problem)
         handler = self.handler(request.method, request.path)
         conn = request.protocol
@@ -199,6 +200,8 @@ def method_not_allowed(request: web.BaseRequest, allowed: Sequence[str]) -> web.
 def _refused(request: web.BaseRequest, problem: str | None) -> web.Response:
     """The answer to a request the checks refuse, in the dialect its path suggests: 400 for its target's
     ``problem``, else 505 for its HTTP version (an ``UnservedVersionRequest``'s); the connection closes."""
+    if problem is None and isinstance(request, UnframedRequest):
+        problem = "Transfer-Encoding without chunked as its last coding"
     status, reason, message = 400, problem, problem
     if problem is None and isinstance(request, UnservedVersionRequest):
         asked = request.asked

@@ -6,6 +6,7 @@ decompression bomb is asserted on a real sidecar process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import os
 import signal
@@ -118,12 +119,12 @@ async def test_a_200_that_holds_no_answer_falls_back(
     assert access["attempt_log"] == ["bad:malformed_response", "good:ok"]
 
 
-async def test_a_hostile_header_on_a_one_target_route_is_a_clean_502(
-    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
-) -> None:
-    """With nowhere to fall back, a header value holding CR gets the app a 502 in its dialect (not a bare
-    500), naming malformed_response; the OpenAI SDK raises its usual error."""
-    bad = await raw_upstream(hostile(head(b"x-a: one\rtwo\r\n")))
+async def one_target_sdk_error(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, answer: bytes, stream: bool = False
+) -> openai.APIStatusError:
+    """The error openai-python raises for a chat sent through a one-target route whose provider answers
+    ``answer``."""
+    bad = await raw_upstream(hostile(answer))
     running = await sidecar(
         "version: 1\nproviders:\n"
         + provider_block("bad", bad.base, "openai")
@@ -132,10 +133,66 @@ async def test_a_hostile_header_on_a_one_target_route_is_a_clean_502(
     client = openai_client(running)
     try:
         with pytest.raises(openai.APIStatusError) as caught:
-            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], stream=stream)
     finally:
         await client.close()
-    assert caught.value.status_code == 502 and caught.value.code == "malformed_response"
+    return caught.value
+
+
+async def test_a_hostile_header_on_a_one_target_route_is_a_clean_502(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """With nowhere to fall back, a header value holding CR gets the app a 502 in its dialect (not a bare
+    500), naming malformed_response; the OpenAI SDK raises its usual error."""
+    caught = await one_target_sdk_error(raw_upstream, sidecar, head(b"x-a: one\rtwo\r\n"))
+    assert caught.status_code == 502 and caught.code == "malformed_response"
+
+
+async def test_a_stream_event_that_never_ends_falls_back(
+    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A stream whose one event never ends (``data: `` and then ``x`` for ever, in 4 KiB chunks, never a
+    blank line): past the parser's 16 MiB event cap the attempt fails as malformed_response and the
+    chain falls back. Before 2026-12-06 every chunk copied and scanned all of the event before it: the
+    loop held 75 ms at a time near the cap (bench/hostile_upstream.py, ``event-drip``)."""
+
+    async def endless(conn: ServerConn) -> None:
+        if await conn.read_request() is None:
+            return
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        with contextlib.suppress(ConnectionError):
+            await conn.send(head + b"6\r\ndata: \r\n")
+            while True:
+                await conn.send(b"1000\r\n" + b"x" * 4096 + b"\r\n")
+
+    bad = await raw_upstream(endless)
+    running = await sidecar(chain_policy(bad.base, await fake("good")))
+    status, headers, body = await chat(running, stream=True)
+    assert status == 200 and headers["x-sidecar-fallback-reason"] == "malformed_response"
+    assert body.endswith(b"data: [DONE]\n\n")
+
+
+@pytest.mark.parametrize("status", [b"301 Moved Permanently", b"307 Temporary Redirect"], ids=["301", "307"])
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_redirect_on_a_one_target_route_is_not_passed_to_the_app(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, status: bytes, stream: bool
+) -> None:
+    """A provider's 3xx with a JSON body and a ``Location`` on another host: the app gets the sidecar's
+    502 naming it (``http_301``), not the redirect, so its SDK (openai-python follows redirects) calls no
+    other host. Before 2026-12-06 the 3xx went to the app as the provider's error, ``Location`` and all,
+    and the SDK sent the request there (after a 307 the same POST, body and headers)."""
+    elsewhere = await raw_upstream(hostile(head(b"")))
+    body = b'{"error": {"message": "moved"}}'
+    redirect = b"HTTP/1.1 %s\r\nlocation: %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (
+        status,
+        elsewhere.url.encode(),
+        len(body),
+        body,
+    )
+    caught = await one_target_sdk_error(raw_upstream, sidecar, redirect, stream)
+    assert caught.status_code == 502 and caught.code == f"http_{status[:3].decode()}"
+    assert "location" not in caught.response.headers
+    assert elsewhere.accepted == 0
 
 
 async def test_a_body_over_the_cap_falls_back(

@@ -53,6 +53,12 @@ FINDINGS = {
     "bare-lf-in-header-line": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\nX-B: b\r\n\r\n",
     "nul-in-header-value": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
     "control-in-header-value": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x1bb\r\n\r\n",
+    # an empty Transfer-Encoding beside a Content-Length: the body was read by the length (a second review,
+    # 2026-12-06: llhttp as httptools and h11 have it refuse the request; RFC 9112 6.3 says 400)
+    "empty-transfer-encoding": (
+        b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\nContent-Length: 3\r\n\r\nabc"
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    ),
     # a bare LF inside a chunk extension (read differently than llhttp reads it: a desync)
     "bare-lf-in-chunk-extension": (
         b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
