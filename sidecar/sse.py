@@ -60,14 +60,37 @@ class SSEParser:
     searched alone for the blank line that ends it: an event arriving in many chunks costs its length
     once, not once per chunk (a provider that never ends its event, in small writes, made each chunk
     copy and scan everything before it: 16 s of CPU to reach the 16 MiB cap in 16 KiB chunks). A CR
-    that ends a chunk is held until the next, which may begin with the LF of the same line end."""
+    that ends a chunk is held until the next, which may begin with the LF of the same line end.
 
-    __slots__ = ("_cr", "_fresh", "_held", "_loose", "_max_event_bytes", "_parts", "comments")
+    Blank lines and comment-only blocks make no event; a stream may carry at most ``max_eventless_bytes``
+    of them in all (a keep-alive comment every second for an hour is some 100 KB), past which ``feed``
+    raises ``ValueError`` as for an event past its cap: a provider that sends nothing else, forever, is a
+    broken answer, not a core kept busy until the request's timeout. A chunk of blank lines only is
+    counted without being read block by block."""
 
-    def __init__(self, max_event_bytes: int = 16 * 1024 * 1024, keep_comments: bool = False) -> None:
+    __slots__ = (
+        "_cr",
+        "_eventless",
+        "_fresh",
+        "_held",
+        "_loose",
+        "_max_event_bytes",
+        "_max_eventless_bytes",
+        "_parts",
+        "comments",
+    )
+
+    def __init__(
+        self,
+        max_event_bytes: int = 16 * 1024 * 1024,
+        keep_comments: bool = False,
+        max_eventless_bytes: int = 1024 * 1024,
+    ) -> None:
         """``keep_comments``: a block of comment lines only (``: keep-alive``), which is no event, is added to
         ``comments`` as it came (LF line ends), for the caller to take (and clear; it may give another list
         to add them to); else it is dropped."""
+        self._eventless = 0  # bytes of blank lines and comment-only blocks read so far
+        self._max_eventless_bytes = max_eventless_bytes
         self._parts: list[bytes] = []  # the event not yet complete, LF line ends, no blank line in it
         self._held = 0  # their length
         self._loose = 0  # how many of them came since the last were joined into one (``_hold``)
@@ -114,6 +137,8 @@ class SSEParser:
             if chunk[-1:] == b"\r":
                 self._cr, chunk = True, chunk[:-1]
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if not parts and not chunk.strip(b"\n"):
+            return self._no_event(chunk)  # blank lines only (a flood of them read at C speed)
         if parts and chunk.find(b"\n\n") < 0 and not (chunk[:1] == b"\n" and parts[-1][-1:] == b"\n"):
             self._hold(chunk)  # no blank line yet: the event goes on
             return []
@@ -123,7 +148,7 @@ class SSEParser:
         end = buffer.find(b"\n\n")
         if end >= 0 and end == len(buffer) - 2:  # exactly one whole event
             event = _parse_block(buffer, self.comments)
-            return [event] if event is not None else []
+            return [event] if event is not None else self._no_event(buffer)
         events: list[SSEEvent] = []
         start = 0
         while end >= 0:
@@ -133,7 +158,16 @@ class SSEParser:
             start = end + 2
             end = buffer.find(b"\n\n", start)
         self._hold(buffer[start:] if start else buffer)
-        return events
+        return events if events or self._held else self._no_event(buffer)
+
+    def _no_event(self, read: bytes) -> list[SSEEvent]:
+        """``read`` (all of it consumed) made no event: counted against ``max_eventless_bytes``."""
+        self._eventless += len(read)
+        if self._eventless > self._max_eventless_bytes:
+            raise ValueError(
+                f"server-sent stream of more than {self._max_eventless_bytes} bytes of blank lines and comments"
+            )
+        return []
 
     def _hold(self, rest: bytes) -> None:
         """Keep ``rest`` (LF line ends, no blank line) as part of the event not yet complete; every

@@ -99,6 +99,20 @@ def test_an_event_larger_than_the_cap_is_refused(cut: bytes) -> None:
             parser.feed(b"data: " + cut)
 
 
+@pytest.mark.parametrize(
+    "chunk", [b"\n" * 7, b"\r\n\r\n\r\n", b": keep-alive\n\n", b"\n\n:\n\n"], ids=["LF", "CRLF", "comment", "mixed"]
+)
+def test_a_stream_of_blank_lines_and_comments_only_is_refused_past_its_bound(chunk: bytes) -> None:
+    """Blank lines and comment-only blocks count against max_eventless_bytes over the whole stream: up to it
+    the events between them are read, past it ValueError (the relay treats it as a broken answer)."""
+    parser = SSEParser(max_eventless_bytes=40)
+    events = [*parser.feed(chunk), *parser.feed(b"data: one\n\n"), *parser.feed(chunk)]
+    assert [e.data for e in events] == [b"one"]
+    with pytest.raises(ValueError, match="more than 40 bytes of blank lines and comments"):
+        for _ in range(40):
+            parser.feed(chunk)
+
+
 def test_encoding_splits_multi_line_data_and_names_the_event() -> None:
     """encode_event writes one data line per line of data, after the event line."""
     assert encode_event(b"a\nb", "e") == b"event: e\ndata: a\ndata: b\n\n"

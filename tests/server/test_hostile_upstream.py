@@ -172,6 +172,31 @@ async def test_a_stream_event_that_never_ends_falls_back(
     assert body.endswith(b"data: [DONE]\n\n")
 
 
+@pytest.mark.parametrize("flood", [b"\n" * 4096, b":\n\n" * 1365], ids=["blank lines", "comment blocks"])
+async def test_a_stream_of_nothing_but_blank_lines_or_comments_falls_back(
+    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory, flood: bytes
+) -> None:
+    """A stream that sends blank lines or comment-only blocks for ever (4 KiB chunks, never an event):
+    past the parser's 1 MiB of such bytes the attempt fails as malformed_response and the chain falls
+    back. Before 2026-12-06 it was read block by block until the first-byte deadline, a core kept busy
+    for all of it (attack36's probe: a gzip of blank lines ran the whole 60 s)."""
+
+    async def nothing(conn: ServerConn) -> None:
+        if await conn.read_request() is None:
+            return
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        with contextlib.suppress(ConnectionError):
+            await conn.send(head)
+            while True:
+                await conn.send(b"%x\r\n%s\r\n" % (len(flood), flood))
+
+    bad = await raw_upstream(nothing)
+    running = await sidecar(chain_policy(bad.base, await fake("good")))
+    status, headers, body = await chat(running, stream=True)
+    assert status == 200 and headers["x-sidecar-fallback-reason"] == "malformed_response"
+    assert body.endswith(b"data: [DONE]\n\n")
+
+
 @pytest.mark.parametrize("status", [b"301 Moved Permanently", b"307 Temporary Redirect"], ids=["301", "307"])
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_a_redirect_on_a_one_target_route_is_not_passed_to_the_app(
