@@ -66,8 +66,10 @@ STATUS_BY_ERROR_TYPE: Mapping[str, int] = {
 
 ANTHROPIC_ONLY_STATUSES: Mapping[int, int] = {529: 503, 402: 429}
 """Statuses only Anthropic sends (529 overloaded, 402 billing), each to the status OpenAI and Gemini send
-for the same condition (503 overloaded / UNAVAILABLE; 429 insufficient_quota / RESOURCE_EXHAUSTED): the
-status an OpenAI or Gemini caller gets, whose SDK picks its error class and retries by the status."""
+for the same condition (503 overloaded / UNAVAILABLE; 429 insufficient_quota / RESOURCE_EXHAUSTED), for
+an error body written without a condition (an upstream event read no further than its status). A
+translated error's status is its condition's, as the caller's provider sends it (each dialect's
+``response.CONDITION_STATUSES``)."""
 
 
 def status_of_error(error: Mapping[str, Any]) -> int | None:
