@@ -17,8 +17,9 @@ import anthropic
 import openai
 import pytest
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import sdk_client
+from .chain import chain_policy
 from .ensemble_policies import ensemble_route, models_policy
 
 QUICK = "    resilience: {last_resort: {retry_after_s: 0}}\n"  # Retry-After: 1, the shortest the SDKs wait
@@ -26,15 +27,6 @@ QUICK = "    resilience: {last_resort: {retry_after_s: 0}}\n"  # Retry-After: 1,
 
 async def fakes(fake: FakeFactory, n: int) -> list[str]:
     return [await fake(f"f{i}") for i in range(n)]
-
-
-def chain_policy(urls: list[str], route_extra: str) -> str:
-    """The route ``chain`` over one OpenAI fake per URL (m0, m1...), short backoffs, and ``route_extra``."""
-    text = "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
-    text += "providers:\n" + "".join(provider_block(f"p{i}", url, "openai") for i, url in enumerate(urls))
-    text += "models:\n" + "".join(f"  m{i}: {{provider: p{i}, model: up{i}}}\n" for i in range(len(urls)))
-    chain = ", ".join(f"m{i}" for i in range(len(urls)))
-    return text + f"routes:\n  - name: chain\n    match: {{model: chain}}\n    target: [{chain}]\n{route_extra}"
 
 
 def sidecar_requests(running: RunningSidecar) -> int:
