@@ -16,7 +16,7 @@ import openai
 import pytest
 from google.genai import errors
 
-from ..conftest import FakeFactory, SidecarFactory
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_client
 from .three_dialects import start
 
@@ -159,6 +159,19 @@ async def test_the_access_line_keeps_the_upstreams_own_code(
     assert line["upstream_error_code"] == code
 
 
+async def anthropic_error(running: RunningSidecar, model: str, fault: str) -> anthropic.APIStatusError:
+    """The error the Anthropic SDK raises for a message to ``model`` whose provider answers ``fault``."""
+    async with anthropic_client(running) as client:
+        with pytest.raises(anthropic.APIStatusError) as info:
+            await client.messages.create(
+                model=model,
+                max_tokens=16,
+                messages=[{"role": "user", "content": "x"}],
+                extra_headers={"x-fake-fault": fault},
+            )
+    return info.value
+
+
 @pytest.mark.parametrize("model", ["to-openai", "to-gemini"])
 async def test_an_anthropic_app_gets_a_context_overflow_in_anthropics_words(
     fake: FakeFactory, sidecar: SidecarFactory, model: str
@@ -167,15 +180,9 @@ async def test_an_anthropic_app_gets_a_context_overflow_in_anthropics_words(
     ``prompt is too long: N tokens > M maximum`` (what Anthropic-based tools parse), the provider's own
     message after it."""
     running, _ = await start(fake, sidecar)
-    async with anthropic_client(running) as client:
-        with pytest.raises(anthropic.BadRequestError) as info:
-            await client.messages.create(
-                model=model,
-                max_tokens=16,
-                messages=[{"role": "user", "content": "x"}],
-                extra_headers={"x-fake-fault": "context;tokens=130000;max=128000"},
-            )
-    error = info.value.body["error"]  # type: ignore[index]
+    raised = await anthropic_error(running, model, "context;tokens=130000;max=128000")
+    assert type(raised) is anthropic.BadRequestError
+    error = raised.body["error"]  # type: ignore[index]
     assert error["type"] == "invalid_request_error"
     assert error["message"].startswith("prompt is too long: 130000 tokens > 128000 maximum (")
 
@@ -230,13 +237,6 @@ async def test_an_anthropic_app_gets_anthropics_status_for_another_providers_err
     ``billing_error``, a pair Anthropic never sends), an overload its ``OverloadedError`` (before: a 503
     ``InternalServerError``)."""
     running, _ = await start(fake, sidecar)
-    async with anthropic_client(running) as client:
-        with pytest.raises(anthropic.APIStatusError) as info:
-            await client.messages.create(
-                model=model,
-                max_tokens=16,
-                messages=[{"role": "user", "content": "x"}],
-                extra_headers={"x-fake-fault": fault},
-            )
-    assert type(info.value) is error
-    assert (info.value.status_code, info.value.body["error"]["type"]) == (status, kind)  # type: ignore[index]
+    raised = await anthropic_error(running, model, fault)
+    assert type(raised) is error
+    assert (raised.status_code, raised.body["error"]["type"]) == (status, kind)  # type: ignore[index]
