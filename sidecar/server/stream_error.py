@@ -5,7 +5,7 @@ event in the caller's dialect, never a clean-looking end.
 (``WireDialect.error_event_raises``), else that error rewritten in the caller's dialect with the
 provider's message kept (the translator's, or ``Translation.error_event``); for a cut or a timeout
 (``StreamFailed`` without an event), an error naming it; for an error event that cannot be decoded
-(not JSON, no message in it), words saying so, with its first bytes (``translate.errors.undecodable_event``).
+(not JSON, no message in it), words saying so, with its first bytes (``dialects.errors.undecodable_event``).
 A translated error event's own code is kept for the access line (``Exchange.upstream_error_code``). A
 translated stream the caller's encoder could not carry on (``translate.StreamBroken``: an Anthropic tool
 block's arguments broke after their start) is such a failure too (``broken``): ``malformed_response``,
@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 from aiohttp.web import StreamResponse
 
 from ..dialects import registry
+from ..dialects.errors import undecodable_event
 from ..resilience.classify import Outcome
 from ..sse import SSEEvent
 from ..translate import StreamBroken, StreamTranslator, stream_error_event
-from ..translate.errors import error_code, event_message, undecodable_event
+from ..translate.errors import error_code, event_message
 
 if TYPE_CHECKING:
     from .attempt import AttemptResult

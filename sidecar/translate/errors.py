@@ -8,8 +8,8 @@ too), which the caller's dialect words in its provider's own type and code; ``er
 own code, for the access line.
 ``status_of`` turns an error object into an HTTP status, for errors that arrive inside a stream (after
 the HTTP 200), by the sidecar's one table (``dialects.errors``). ``event_message`` is the message of such
-an error event; for one that cannot be decoded (not JSON, or no error message in it), ``undecodable_event``
-words what happened, its first bytes shown safely.
+an error event, None for one that cannot be decoded (not JSON, or no error message in it: then
+``dialects.errors.undecodable_event`` words what happened).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from ..dialects import Dialect
 from ..dialects.errors import ErrorCondition, ErrorInfo, condition_of, status_of_error
 
 _MAX_MESSAGE = 2000
-_SHOWN_BYTES = 64
 
 
 def status_of(error: Any, default: int = 500) -> int:
@@ -63,15 +62,3 @@ def event_message(data: bytes) -> str | None:
     None when it names none (not JSON, no error message in it: ``undecodable_event``)."""
     message = ErrorInfo.of(_parsed(data)).message
     return message[:_MAX_MESSAGE] if message else None
-
-
-def undecodable_event(data: bytes) -> str:
-    """What an app is told of an upstream error event that cannot be decoded: that it came, in a stream
-    answered HTTP 200, and its first 64 bytes, shown safely (quoted, every character outside printable
-    ASCII escaped: no control character, terminal escape or bidirectional mark reaches a log or a
-    screen; the provider key was redacted from the event before: ``server.key_redaction``)."""
-    said = "upstream sent an error event that could not be decoded, in a stream answered HTTP 200"
-    if not data.strip():
-        return f"{said}; the event was empty"
-    more = "..." if len(data) > _SHOWN_BYTES else ""
-    return f"{said}; its first bytes: {data[:_SHOWN_BYTES].decode('utf-8', 'replace')!a}{more}"

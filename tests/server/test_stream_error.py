@@ -3,8 +3,9 @@ as an error event in its own dialect that says what happened: the upstream sent 
 could not be decoded, in a stream answered HTTP 200, and its first bytes, shown safely (quoted and
 escaped, the provider key redacted, at most 64 bytes), with the sidecar's code for it. Before wave 36 the
 app got the event's raw text as the message, or, for an empty one, only "upstream returned HTTP 502", a
-status the upstream never sent. The provider is a real HTTP server on loopback sending a hostile stream;
-the apps are the official SDKs."""
+status the upstream never sent. Such an event before the first content fails the attempt, and the
+sidecar's own error, when no target is left, says the same (before: only ``stream_error_event``). The
+provider is a real HTTP server on loopback sending a hostile stream; the apps are the official SDKs."""
 
 from __future__ import annotations
 
@@ -87,3 +88,22 @@ async def test_an_empty_error_event_is_told_as_empty(
     liar.lie = Lie(events=[*events, EMPTY])
     message, code = await streamed_error(running, caller, "anthropic", gemini_client)
     assert (message, code) == (f"{SAID}; the event was empty", CODES[caller])
+
+
+async def test_an_undecodable_error_event_before_any_content_is_told_in_the_sidecars_error(
+    stack: tuple[RunningSidecar, Liar],
+) -> None:
+    """The stream's first event is such an event and the route has no other target: openai-python's 502
+    and the access line's ``attempt_errors`` say what came, its first bytes shown safely."""
+    running, liar = stack
+    liar.lie = Lie(events=[HOSTILE])
+    async with openai_client(running) as client:
+        with pytest.raises(openai.APIStatusError) as raised:
+            await client.chat.completions.create(
+                model="lie-anthropic", messages=[{"role": "user", "content": "hello"}], stream=True
+            )
+    told = f"stream_error_event ({SAID}; {SHOWN})"
+    error = raised.value.body  # the body's error object
+    assert (raised.value.status_code, error["message"]) == (502, f"upstream lie-anthropic failed: {told}")  # type: ignore[index]
+    (line,) = running.access_lines()
+    assert line["attempt_errors"] == [f"lie-anthropic:stream_error_event: {SAID}; {SHOWN}"]
