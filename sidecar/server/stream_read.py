@@ -108,7 +108,7 @@ class EventReader:
             if self.usage_key is None:
                 self._add_usage(event)
             elif event.data.find(self.usage_key) >= 0:
-                self.kept.keep(event)
+                self.kept.keep(event, len(data))
         if upstream.is_terminal(self.operation, event):
             ended = True
         if translator is not None:
@@ -144,7 +144,7 @@ class EventReader:
         if key is None:
             return False
         if chunk.find(key) >= 0:
-            self.kept.keep(chunk)
+            self.kept.keep(chunk, len(chunk))
         return True
 
     def read_seen(self) -> None:

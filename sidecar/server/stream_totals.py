@@ -38,10 +38,11 @@ class KeptTotals:
         self.unread: list[SSEEvent | bytes] = []
         self.size = 0
 
-    def keep(self, unread: SSEEvent | bytes) -> None:
-        """Keep ``unread``, unread; at ``KEEP_BYTES`` kept, only the last that holds usage (``compact``)."""
+    def keep(self, unread: SSEEvent | bytes, size: int) -> None:
+        """Keep ``unread`` (``size``: its data's bytes), unread; at ``KEEP_BYTES`` kept, only the last that
+        holds usage (``compact``)."""
         self.unread.append(unread)
-        self.size += len(unread.data if isinstance(unread, SSEEvent) else unread)
+        self.size += size
         if self.size >= KEEP_BYTES:
             self.size = compact(self.unread, self.stream_usage)
 

@@ -84,7 +84,7 @@ def test_kept_fragments_are_cut_back_to_the_last_with_usage_when_they_reach_16_k
     assert sum(map(len, fragments)) == total
     totals = KeptTotals(stream_usage)
     for data in fragments:
-        totals.keep(SSEEvent(data))
+        totals.keep(SSEEvent(data), len(data))
     assert (len(totals.unread), totals.size) == (kept, total if kept == 4 else len(fragments[-1]))
     assert totals.usage(None) == Usage(5, 4)
 
