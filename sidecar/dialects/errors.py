@@ -19,6 +19,10 @@ every dialect.
   (its ``response.ERROR_WORDS``, ``error_body(..., condition=)``) when the error reaches an app of another
   dialect (``translate.translate_error``, a stream's ``Failure``).
 
+- ``undecodable_event``: what an app and the access line are told of an error event inside a stream
+  that cannot be decoded (not JSON, or no error message in it): that it came, and its first bytes shown
+  safely.
+
 Matching uses the first 4 KiB of a message only. Nothing here raises on garbage.
 """
 
@@ -66,8 +70,10 @@ STATUS_BY_ERROR_TYPE: Mapping[str, int] = {
 
 ANTHROPIC_ONLY_STATUSES: Mapping[int, int] = {529: 503, 402: 429}
 """Statuses only Anthropic sends (529 overloaded, 402 billing), each to the status OpenAI and Gemini send
-for the same condition (503 overloaded / UNAVAILABLE; 429 insufficient_quota / RESOURCE_EXHAUSTED): the
-status an OpenAI or Gemini caller gets, whose SDK picks its error class and retries by the status."""
+for the same condition (503 overloaded / UNAVAILABLE; 429 insufficient_quota / RESOURCE_EXHAUSTED), for
+an error body written without a condition (an upstream event read no further than its status). A
+translated error's status is its condition's, as the caller's provider sends it (each dialect's
+``response.CONDITION_STATUSES``)."""
 
 
 def status_of_error(error: Mapping[str, Any]) -> int | None:
@@ -237,3 +243,19 @@ def condition_of(dialect: Dialect, status: int, info: ErrorInfo) -> ErrorConditi
     if condition is None:
         return ErrorCondition.SERVER_ERROR if status >= 500 else ErrorCondition.INVALID_REQUEST
     return condition
+
+
+_SHOWN_BYTES = 64
+
+
+def undecodable_event(data: bytes) -> str:
+    """What an app (and the access line) is told of an upstream error event that cannot be decoded: that it
+    came, in a stream
+    answered HTTP 200, and its first 64 bytes, shown safely (quoted, every character outside printable
+    ASCII escaped: no control character, terminal escape or bidirectional mark reaches a log or a
+    screen; the provider key was redacted from the event before: ``server.key_redaction``)."""
+    said = "upstream sent an error event that could not be decoded, in a stream answered HTTP 200"
+    if not data.strip():
+        return f"{said}; the event was empty"
+    more = "..." if len(data) > _SHOWN_BYTES else ""
+    return f"{said}; its first bytes: {data[:_SHOWN_BYTES].decode('utf-8', 'replace')!a}{more}"

@@ -80,6 +80,7 @@ from sidecar.dialects.errors import (
     is_context_overflow,
     is_overloaded,
     is_quota_exhausted,
+    undecodable_event,
 )
 from sidecar.resilience.network_words import network_words
 from sidecar.resilience.ratelimit import normalize_headers, parse_reset_hint
@@ -341,8 +342,9 @@ def classify_stream_event(
     Anthropic: ``event: error`` (or data of ``"type": "error"``); OpenAI and Gemini: a data payload with
     a top-level ``error`` object (or, from OpenAI-compatible servers, an ``error`` string). The error is
     classified like the HTTP status it maps to (``overloaded_error`` as 529, ``RESOURCE_EXHAUSTED`` as
-    429...); an unmappable one is FALLBACK ``stream_error_event`` with a breaker failure. Cheap for
-    ordinary events: only payloads containing ``"error"`` are parsed.
+    429...); an unmappable one is FALLBACK ``stream_error_event`` with a breaker failure (one that cannot
+    be decoded: its detail says so, its first bytes shown safely, ``dialects.errors.undecodable_event``).
+    Cheap for ordinary events: only payloads containing ``"error"`` are parsed.
     """
     if event_name != "error" and b'"error"' not in data:
         return None
@@ -354,7 +356,8 @@ def classify_stream_event(
             return Outcome(OutcomeKind.FALLBACK, None, "stream_error_event", None, True, False, text[:_DETAIL_MAX])
         if event_name != "error":
             return None
-        return Outcome(OutcomeKind.FALLBACK, None, "stream_error_event", None, True, False)
+        detail = undecodable_event(data)[:_DETAIL_MAX]  # an ``event: error`` that says nothing readable
+        return Outcome(OutcomeKind.FALLBACK, None, "stream_error_event", None, True, False, detail)
     status = stream_error_status(err)
     if status is None:
         detail = ErrorInfo.of(root).message[:_DETAIL_MAX]

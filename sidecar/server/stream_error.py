@@ -4,10 +4,12 @@ event in the caller's dialect, never a clean-looking end.
 ``end_with_error`` writes it: the upstream's own error event when the caller's SDK raises on it as it is
 (``WireDialect.error_event_raises``), else that error rewritten in the caller's dialect with the
 provider's message kept (the translator's, or ``Translation.error_event``); for a cut or a timeout
-(``StreamFailed`` without an event), an error naming it. A translated error event's own code is kept for
-the access line (``Exchange.upstream_error_code``). A translated stream the caller's encoder could
-not carry on (``translate.StreamBroken``: an Anthropic tool block's arguments broke after their start) is
-such a failure too (``broken``): ``malformed_response``, the encoder's words as its detail.
+(``StreamFailed`` without an event), an error naming it; for an error event that cannot be decoded
+(not JSON, no message in it), words saying so, with its first bytes (``dialects.errors.undecodable_event``).
+A translated error event's own code is kept for the access line (``Exchange.upstream_error_code``). A
+translated stream the caller's encoder could not carry on (``translate.StreamBroken``: an Anthropic tool
+block's arguments broke after their start) is such a failure too (``broken``): ``malformed_response``,
+the encoder's words as its detail.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import TYPE_CHECKING
 from aiohttp.web import StreamResponse
 
 from ..dialects import registry
+from ..dialects.errors import undecodable_event
 from ..resilience.classify import Outcome
 from ..sse import SSEEvent
 from ..translate import StreamBroken, StreamTranslator, stream_error_event
-from ..translate.errors import error_code, read_error
+from ..translate.errors import error_code, event_message
 
 if TYPE_CHECKING:
     from .attempt import AttemptResult
@@ -68,9 +71,10 @@ async def end_with_error(
         data = b"".join(e.encode() for e in translator.feed(event))
     elif wire.error_event_raises(event):
         data = event.raw  # the upstream's error event is already one the caller's SDK raises on
-    if not data:  # an error event the caller's SDK would read past, or one the translator could not read
-        message, _ = read_error(caller, status, event.data if event is not None else b"")
-        data = wire.translation.error_event(status, message).encode()
+    if not data and event is not None:  # an event the caller's SDK would read past, or the translator could not
+        said = event_message(event.data)  # None: it cannot be decoded, told in the sidecar's words and code
+        code = None if said is not None else outcome.error_type
+        data = wire.translation.error_event(status, said or undecodable_event(event.data), code=code).encode()
     if before:
         data = b"".join(before) + data
     try:

@@ -8,7 +8,7 @@ A same-dialect stream's usage is read from each event that carries it, unless it
 the totals so far (``Translation.stream_usage_key``: Gemini's, on every fragment): then the events (or
 reads of whole events, ``keep_usage``) whose bytes hold the key are kept unread, and only the last of
 them that holds usage is read, at the stream's end, clean, failed or cut (``read_seen``;
-``stream_totals``: a function call's arguments may hold the key).
+``stream_totals.KeptTotals``: a function call's arguments may hold the key).
 
 ``EventReader`` holds what stays the same from a stream's first event to its last: the upstream's
 ``WireDialect``, the translator (None: the same dialect), the listeners (the stages' taps, a held
@@ -30,7 +30,7 @@ from ..translate import StreamTranslator, decode_event, new_stream_translator
 from ..translate.deltas import Delta
 from .key_redaction import event_without_key
 from .stream_error import StreamFailed
-from .stream_totals import KEEP_BYTES, compact, last_usage
+from .stream_totals import KeptTotals
 
 if TYPE_CHECKING:
     from .attempt import AttemptResult, Prepared
@@ -48,8 +48,7 @@ class EventReader:
         "deltas",
         "exchange",
         "hold",
-        "kept_bytes",
-        "kept_usage",
+        "kept",
         "key",
         "operation",
         "prepared",
@@ -83,8 +82,7 @@ class EventReader:
         # of whole events) whose bytes hold usage's key, unread; the last with usage is read at the stream's
         # end (``read_seen``), not each; at ``KEEP_BYTES`` they are cut to the last with usage
         self.usage_key = upstream.translation.stream_usage_key if translator is None else None
-        self.kept_usage: list[SSEEvent | bytes] = []
-        self.kept_bytes = 0
+        self.kept = KeptTotals(upstream.translation.stream_usage)
         # After the commit point an event whose data begins and ends as a JSON object passes unparsed,
         # unless the policy asks every event parsed (``defaults.streams.validate_events``)
         route = exchange.route
@@ -110,10 +108,7 @@ class EventReader:
             if self.usage_key is None:
                 self._add_usage(event)
             elif event.data.find(self.usage_key) >= 0:
-                self.kept_usage.append(event)
-                self.kept_bytes += len(data)
-                if self.kept_bytes >= KEEP_BYTES:
-                    self.kept_bytes = compact(self.kept_usage, upstream.translation.stream_usage)
+                self.kept.keep(event, len(data))
         if upstream.is_terminal(self.operation, event):
             ended = True
         if translator is not None:
@@ -149,10 +144,7 @@ class EventReader:
         if key is None:
             return False
         if chunk.find(key) >= 0:
-            self.kept_usage.append(chunk)
-            self.kept_bytes += len(chunk)
-            if self.kept_bytes >= KEEP_BYTES:
-                self.kept_bytes = compact(self.kept_usage, self.upstream.translation.stream_usage)
+            self.kept.keep(chunk, len(chunk))
         return True
 
     def read_seen(self) -> None:
@@ -166,12 +158,7 @@ class EventReader:
             if translator.finish_reason:
                 result.finish_reasons = [translator.finish_reason]
             result.response_id = translator.response_id
-        kept = self.kept_usage
-        if not kept:
-            return
-        usage = last_usage(kept, self.upstream.translation.stream_usage, result.usage)
-        kept.clear()
-        self.kept_bytes = 0
+        usage = self.kept.usage(result.usage)
         if usage is not None:
             result.usage = usage
 

@@ -1,7 +1,7 @@
 """A same-dialect stream's usage when its events carry the totals so far (``Translation.stream_usage_key``:
 Gemini's ``usageMetadata``, on every fragment): the relay keeps the events, or reads of whole events,
-whose bytes hold the key, unread (``EventReader.kept_usage``), and at the stream's end reads only the
-last of them that holds usage (``last_usage``).
+whose bytes hold the key, unread (``KeptTotals.keep``, in ``EventReader.kept``), and at the stream's end
+reads only the last of them that holds usage (``KeptTotals.usage``: ``last_usage``).
 
 The bytes alone cannot tell a fragment's usage from an app's key of that name (a function call's
 ``args`` may hold ``usageMetadata``; a text may say it), so a kept one is not forgotten until one after
@@ -24,6 +24,37 @@ KEEP_BYTES = 16_384
 
 StreamUsage = Callable[[SSEEvent, Usage | None], Usage | None]
 """A dialect's ``Translation.stream_usage``: the stream's usage after an event, None when it holds none."""
+
+
+class KeptTotals:
+    """One stream's events (or reads of whole events) kept unread because their bytes hold the usage key
+    (``unread``), their bytes (``size``), cut back to the last that holds usage whenever they reach
+    ``KEEP_BYTES`` (``keep``)."""
+
+    __slots__ = ("size", "stream_usage", "unread")
+
+    def __init__(self, stream_usage: StreamUsage) -> None:
+        self.stream_usage = stream_usage
+        self.unread: list[SSEEvent | bytes] = []
+        self.size = 0
+
+    def keep(self, unread: SSEEvent | bytes, size: int) -> None:
+        """Keep ``unread`` (``size``: its data's bytes), unread; at ``KEEP_BYTES`` kept, only the last that
+        holds usage (``compact``)."""
+        self.unread.append(unread)
+        self.size += size
+        if self.size >= KEEP_BYTES:
+            self.size = compact(self.unread, self.stream_usage)
+
+    def usage(self, earlier: Usage | None) -> Usage | None:
+        """The stream's usage after the last kept that holds it (``last_usage``; None: none does, or none is
+        kept); the kept ones are then forgotten."""
+        if not self.unread:
+            return None
+        usage = last_usage(self.unread, self.stream_usage, earlier)
+        self.unread.clear()
+        self.size = 0
+        return usage
 
 
 def compact(kept: list[SSEEvent | bytes], stream_usage: StreamUsage) -> int:

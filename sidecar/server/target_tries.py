@@ -37,7 +37,7 @@ from ..policy.compiled import Target
 from ..policy.resilience_spec import ResilienceSpec
 from ..resilience.backoff import Backoff, rate_limited_delay
 from ..resilience.classify import OutcomeKind
-from ..translate import error_status, translate_error
+from ..translate import translate_error
 from ..translate.errors import error_code
 from .attempt import AttemptResult
 from .billed import add_unserved, charge_unreported
@@ -271,8 +271,8 @@ def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) 
     body = result.upstream_body
     if wire is not caller:
         exchange.upstream_error_code = error_code(body)
-        body = orjson.dumps(translate_error(status, body, source=wire, target=caller))
-        status = error_status(status, caller)
+        status, translated = translate_error(status, body, source=wire, target=caller)
+        body = orjson.dumps(translated)
     headers = {k: v for k, v in result.upstream_headers.items() if k.lower() != "content-type"}
     headers["content-type"] = "application/json"
     return Response(status=status, body=body, headers=headers)

@@ -7,7 +7,7 @@ gathered in one ``Translation`` (``bundles``) that the registry lists.
 Map of the package::
 
     __init__      re-exports the facade's functions and the common form's names
-    facade        translate_request / translate_response / translate_error / error_status,
+    facade        translate_request / translate_response / translate_error,
                   parse_chat_response / build_chat_response (one half of translate_response),
                   new_stream_translator / new_stream_decoder / new_stream_encoder / stream_error_event,
                   extract_usage / extract_stream_usage / extract_request_params
@@ -58,7 +58,6 @@ from .stream import StreamBroken, StreamDecoder, StreamEncoder, StreamTranslator
 if TYPE_CHECKING:
     from .facade import (
         build_chat_response,
-        error_status,
         extract_request_params,
         extract_stream_usage,
         extract_usage,
@@ -88,7 +87,6 @@ __all__ = [
     "Usage",
     "build_chat_response",
     "decode_event",
-    "error_status",
     "extract_request_params",
     "extract_stream_usage",
     "extract_usage",

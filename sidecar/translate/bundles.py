@@ -84,10 +84,11 @@ class Translation:
     """The key of an event's usage when every event that carries it says the stream's totals so far
     (Gemini's ``"usageMetadata"``, quoted): a relay may then read only the last such event, at the
     stream's end; None: each event's usage is read as it passes (``stream_usage``)."""
-    foreign_statuses: Mapping[int, int] = field(default_factory=dict)
-    """HTTP statuses this dialect's provider never sends, each to the status it sends for the same
-    condition: an upstream error of another dialect reaches the caller with it (its SDK's error class and
-    retry rules go by the status)."""
+    condition_statuses: Mapping[ErrorCondition, int] = field(default_factory=dict)
+    """The HTTP status this dialect's provider sends for an error condition where another provider's
+    status for it differs (the dialect's ``response.CONDITION_STATUSES``): an upstream error of another
+    dialect reaches the caller with it (its SDK's error class and retry rules go by the status); any
+    other condition keeps the upstream's status."""
     requests_from: Mapping[tuple[Operation, Dialect], RequestConverter] = field(default_factory=dict)
     responses_to: Mapping[tuple[Operation, Dialect], ResponseConverter] = field(default_factory=dict)
     tool_names: ToolNameRule | None = None

@@ -7,7 +7,9 @@ stands for (``dialects.errors.condition_of``: the one reading, which ``resilienc
 too), which the caller's dialect words in its provider's own type and code; ``error_code`` the upstream's
 own code, for the access line.
 ``status_of`` turns an error object into an HTTP status, for errors that arrive inside a stream (after
-the HTTP 200), by the sidecar's one table (``dialects.errors``).
+the HTTP 200), by the sidecar's one table (``dialects.errors``). ``event_message`` is the message of such
+an error event, None for one that cannot be decoded (not JSON, or no error message in it: then
+``dialects.errors.undecodable_event`` words what happened).
 """
 
 from __future__ import annotations
@@ -53,3 +55,10 @@ def read_error(source: Dialect, status: int, body: bytes) -> tuple[str, ErrorCon
         return info.message[:_MAX_MESSAGE], condition
     text = body.decode("utf-8", "replace").strip() if body else ""
     return (text[:_MAX_MESSAGE] or f"upstream returned HTTP {status}"), condition
+
+
+def event_message(data: bytes) -> str | None:
+    """The message of an upstream's error event inside a stream (its data: any dialect's error object),
+    None when it names none (not JSON, no error message in it: ``undecodable_event``)."""
+    message = ErrorInfo.of(_parsed(data)).message
+    return message[:_MAX_MESSAGE] if message else None

@@ -1,4 +1,4 @@
-"""The translation facade: ``translate_request`` / ``translate_response`` / ``translate_error`` / ``error_status``,
+"""The translation facade: ``translate_request`` / ``translate_response`` / ``translate_error``,
 ``parse_chat_response`` / ``build_chat_response``, ``new_stream_translator`` / ``new_stream_decoder`` /
 ``new_stream_encoder`` / ``stream_error_event``, ``extract_usage`` / ``extract_stream_usage`` /
 ``extract_request_params``: each picks the dialects' functions from the registry
@@ -130,21 +130,20 @@ def translate_response(
     raise _no_route(operation, source, target)
 
 
-def translate_error(status: int, body: bytes, *, source: Dialect, target: Dialect) -> dict[str, Any]:
-    """An upstream (``source``) error body as the caller's (``target``) error body: the upstream's message,
-    in the type and code the caller's provider sends for the error's condition (read once, as
-    ``resilience.classify`` reads it: ``errors.read_error``), never the upstream's own code."""
+def translate_error(status: int, body: bytes, *, source: Dialect, target: Dialect) -> tuple[int, dict[str, Any]]:
+    """An upstream (``source``) error of HTTP ``status`` as the caller's (``target``): the status and the
+    error body its provider sends for the error's condition (read once, as ``resilience.classify`` reads
+    it: ``errors.read_error``): the upstream's message, in its provider's type and code, never the
+    upstream's own code; the upstream's status unless its provider sends another for the condition
+    (``Translation.condition_statuses``: Anthropic's 529 overloaded is OpenAI's and Gemini's 503, a
+    quota gone is Anthropic's 402 ``billing_error``, a bad key Gemini's 400)."""
     try:
         message, condition = read_error(source, status, body)
     except Exception:  # the body is garbage of a kind not foreseen: still answer
         message, condition = f"upstream returned HTTP {status}", condition_of(source, status, ErrorInfo())
-    return registry.TRANSLATIONS[target].error_body(status, message, condition=condition)
-
-
-def error_status(status: int, target: Dialect) -> int:
-    """The HTTP status an upstream error of another dialect reaches a ``target`` caller with: the status its
-    provider sends for the condition when it never sends ``status`` (Anthropic's 529, 402), else ``status``."""
-    return registry.TRANSLATIONS[target].foreign_statuses.get(status, status)
+    translation = registry.TRANSLATIONS[target]
+    status = translation.condition_statuses.get(condition, status)
+    return status, translation.error_body(status, message, condition=condition)
 
 
 def stream_error_event(dialect: Dialect, status: int, message: str, *, code: str | None = None) -> bytes:

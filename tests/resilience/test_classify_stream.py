@@ -39,13 +39,16 @@ def test_anthropic_rate_limit_error_event() -> None:
 
 
 def test_anthropic_error_event_with_garbage_data() -> None:
-    """An Anthropic error event whose data is not JSON is still an error: stream_error_event."""
+    """An Anthropic error event whose data is not JSON is still an error: stream_error_event, its detail
+    saying it could not be decoded, with its first bytes escaped (before wave 36: no detail)."""
     outcome = classify_stream_event(ANTHROPIC, "error", b"\x00garbage")
     assert outcome is not None
-    assert (outcome.kind, outcome.error_type, outcome.breaker_failure) == (
+    assert (outcome.kind, outcome.error_type, outcome.breaker_failure, outcome.detail) == (
         OutcomeKind.FALLBACK,
         "stream_error_event",
         True,
+        "upstream sent an error event that could not be decoded, in a stream answered HTTP 200;"
+        " its first bytes: '\\x00garbage'",
     )
 
 

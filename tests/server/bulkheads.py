@@ -13,16 +13,13 @@ import aiohttp
 
 from ..conftest import FakeFactory, RunningSidecar
 from ..waiting import until
-from .chain import calls, chain_policy, held_fake, post
+from .chain import calls, chain_policy, held_fake, post, resilience_line
 
-ONE_TRY = "  resilience: {max_attempts_per_target: 1, backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
+ONE_TRY = resilience_line("max_attempts_per_target: 1, ")
 
 
 def policy(urls: list[str], bulkhead: str, chain: str = "[m0, m1]") -> str:
-    text = chain_policy(urls, extra_defaults=ONE_TRY + f"  bulkhead: {bulkhead}\n")
-    text = text.replace(
-        "defaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n", "defaults:\n"
-    )
+    text = chain_policy(urls, extra_defaults=f"  bulkhead: {bulkhead}\n", resilience=ONE_TRY)
     return text.replace("target: [m0, m1]", f"target: {chain}")
 
 

@@ -1,4 +1,5 @@
-"""The route ``chain`` the fallback, hedge, last-resort and reload tests use: its policy (``chain_policy``),
+"""The route ``chain`` the fallback, hedge, last-resort and reload tests use: its policy (``chain_policy``;
+``CONNECT``, the connect bound of its targets, in every defaults' resilience line: ``resilience_line``),
 a chat call to it, the count of requests a fake provider has seen, fake providers started and their
 fault set (``fakes``, ``set_fault``), a fake provider that holds its answers until the test lets them go
 (``held_fake``), a target's breaker series in /metrics (``breaker_series``), and a chat that m0's
@@ -17,15 +18,31 @@ from sidecar.fake_provider import build_app as build_fake_app
 
 from ..conftest import FakeFactory, RunningSidecar, provider_block
 
+CONNECT = "timeouts: {connect_s: 30}"
+"""The targets' connect bound, over the chain's 10 s deadline: the deadline, never the product's 5 s
+``connect_s``, ends a connection a loaded machine is slow to make (CI runs the suite on 2 busy cores), so
+no test meets a ``timeout_connect`` it did not ask for (the tests about it set their own ``connect_s``,
+in their route's block: it is merged field by field over the defaults')."""
+
+
+def resilience_line(first: str = "") -> str:
+    """A defaults' resilience line of ``chain_policy``: the fields ``first`` (each with its ", "), short
+    backoffs, a 10 s deadline, ``CONNECT``."""
+    return "  resilience: {" + first + "backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10, " + CONNECT + "}\n"
+
 
 def chain_policy(
-    urls: list[str], extra_defaults: str = "", route_extra: str = "", windows: list[int] | None = None
+    urls: list[str],
+    extra_defaults: str = "",
+    route_extra: str = "",
+    windows: list[int] | None = None,
+    resilience: str = resilience_line(),
 ) -> str:
     """Providers p0..pN (fakes speaking openai at ``urls``), models m0..mN (``windows``: their context
-    windows), ``extra_defaults`` lines, and the route ``chain`` over them in order (``route_extra`` lines
-    under it)."""
+    windows), the defaults' ``resilience`` line and ``extra_defaults`` lines, and the route ``chain`` over
+    them in order (``route_extra`` lines under it)."""
     text = "version: 1\n"
-    text += "defaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n" + extra_defaults
+    text += "defaults:\n" + resilience + extra_defaults
     text += "providers:\n" + "".join(provider_block(f"p{i}", url, "openai") for i, url in enumerate(urls))
     text += "models:\n"
     for i, _ in enumerate(urls):

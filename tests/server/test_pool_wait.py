@@ -17,11 +17,11 @@ from ..waiting import until
 from .chain import calls, chain_policy, fakes
 
 # One try per target, connect_s far below the first call's stall, a breaker that one failure opens.
-DEFAULTS = (
+RESILIENCE = (
     "  resilience: {max_attempts_per_target: 1, backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10,"
     " timeouts: {connect_s: 0.2, first_byte_s: FIRST_BYTE}}\n"
-    "  breaker: {window_size: 10, minimum_calls: 1, failure_rate: 0.5, open_s: 20, half_open_probes: 1}\n"
 )
+BREAKER = "  breaker: {window_size: 10, minimum_calls: 1, failure_rate: 0.5, open_s: 20, half_open_probes: 1}\n"
 
 
 # The route ``hold`` (m0 alone, first_byte_s 60) holds m0's connection while ``chain`` is asked.
@@ -29,9 +29,8 @@ HOLD = "  - {name: hold, match: {model: hold}, target: [m0], resilience: {timeou
 
 
 def policy(urls: list[str], first_byte_s: float) -> str:
-    text = chain_policy(urls, extra_defaults=DEFAULTS.replace("FIRST_BYTE", str(first_byte_s)), route_extra=HOLD)
-    chain_defaults = "defaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
-    return text.replace(chain_defaults, "defaults:\n")
+    resilience = RESILIENCE.replace("FIRST_BYTE", str(first_byte_s))
+    return chain_policy(urls, extra_defaults=BREAKER, route_extra=HOLD, resilience=resilience)
 
 
 async def ask(running: RunningSidecar, text: str, model: str = "chain") -> tuple[int, dict[str, str]]:

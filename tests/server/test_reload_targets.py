@@ -12,18 +12,27 @@ import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..waiting import until
-from .chain import breaker_series, calls, chain_policy, chat, fakes, held_fake, metrics_of, post, set_fault
+from .chain import (
+    breaker_series,
+    calls,
+    chain_policy,
+    chat,
+    fakes,
+    held_fake,
+    metrics_of,
+    post,
+    resilience_line,
+    set_fault,
+)
 
 BREAKER = "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 20, half_open_probes: 1}\n"
-ONE_TRY = "  resilience: {max_attempts_per_target: 1, backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
+ONE_TRY = resilience_line("max_attempts_per_target: 1, ")
 BACK = "  - name: back\n    match: {model: back}\n    target: [m1, m0]\n"
 
 
 def policy(urls: list[str], defaults: str) -> str:
     """Route ``chain`` = [m0, m1] and route ``back`` = [m1, m0], one try per target."""
-    return chain_policy(urls, extra_defaults=ONE_TRY + defaults, route_extra=BACK).replace(
-        "defaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n", "defaults:\n"
-    )
+    return chain_policy(urls, extra_defaults=defaults, route_extra=BACK, resilience=ONE_TRY)
 
 
 # Route ``back``'s request that m1's provider holds (``held_second``) until the test lets it go, then refuses.

@@ -17,8 +17,9 @@ import anthropic
 import openai
 import pytest
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import sdk_client
+from .chain import chain_policy
 from .ensemble_policies import ensemble_route, models_policy
 
 QUICK = "    resilience: {last_resort: {retry_after_s: 0}}\n"  # Retry-After: 1, the shortest the SDKs wait
@@ -26,15 +27,6 @@ QUICK = "    resilience: {last_resort: {retry_after_s: 0}}\n"  # Retry-After: 1,
 
 async def fakes(fake: FakeFactory, n: int) -> list[str]:
     return [await fake(f"f{i}") for i in range(n)]
-
-
-def chain_policy(urls: list[str], route_extra: str) -> str:
-    """The route ``chain`` over one OpenAI fake per URL (m0, m1...), short backoffs, and ``route_extra``."""
-    text = "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
-    text += "providers:\n" + "".join(provider_block(f"p{i}", url, "openai") for i, url in enumerate(urls))
-    text += "models:\n" + "".join(f"  m{i}: {{provider: p{i}, model: up{i}}}\n" for i in range(len(urls)))
-    chain = ", ".join(f"m{i}" for i in range(len(urls)))
-    return text + f"routes:\n  - name: chain\n    match: {{model: chain}}\n    target: [{chain}]\n{route_extra}"
 
 
 def sidecar_requests(running: RunningSidecar) -> int:
@@ -67,29 +59,51 @@ async def ask(running: RunningSidecar, sdk: str, fault: str) -> Any:
 
 @pytest.mark.parametrize("sdk", ["openai", "anthropic"])
 @pytest.mark.parametrize(
-    ("chain", "fault", "status", "calls"),
+    ("chain", "fault", "statuses", "calls"),
     [
-        (2, "status=503", 503, 3),  # all_targets_failed: the first once, the last retried
-        (1, "status=503", 503, 2),  # the provider's own 503 passed through, after the sidecar's retry
-        (1, "reset", 502, 2),  # a connection failure: 502 reset
-        (1, "status=500;should-retry=true", 500, 2),  # the provider's "retry me" was honoured already
-        (1, "quota", 429, 1),  # quota gone: no retry (a billing state stays), no SDK wait brings it back
+        (2, "status=503", (503, 503), 3),  # all_targets_failed: the first once, the last retried
+        # the provider's own 503 ("overloaded") passed through, after the sidecar's retry: Anthropic's 529
+        (1, "status=503", (503, 529), 2),
+        (1, "reset", (502, 502), 2),  # a connection failure: 502 reset
+        (1, "status=500;should-retry=true", (500, 500), 2),  # the provider's "retry me" was honoured already
     ],
 )
 async def test_an_error_after_the_sidecar_tried_its_targets_is_not_retried_by_the_sdk(
-    fake: FakeFactory, sidecar: SidecarFactory, sdk: str, chain: int, fault: str, status: int, calls: int
+    fake: FakeFactory,
+    sidecar: SidecarFactory,
+    sdk: str,
+    chain: int,
+    fault: str,
+    statuses: tuple[int, int],
+    calls: int,
 ) -> None:
     """Every target failed (the chain's 503, a one-target route's upstream error or 502): the SDK, with
     its default two retries, sends the request once, because the answer says ``x-should-retry: false``
-    (with ``Retry-After`` still there); the providers saw only the sidecar's own calls."""
+    (with ``Retry-After`` still there); the providers saw only the sidecar's own calls. ``statuses``: the
+    OpenAI app's, the Anthropic app's (an OpenAI overload is Anthropic's 529 ``overloaded_error``)."""
     urls = await fakes(fake, chain)
     running = await sidecar(chain_policy(urls, route_extra=QUICK))
     error = await ask(running, sdk, fault)
-    assert error.status_code == status
+    assert error.status_code == statuses[sdk == "anthropic"]
     assert error.response.headers["x-should-retry"] == "false"
     assert error.response.headers["retry-after"] == "1"
     assert sidecar_requests(running) == 1
     assert await upstream_calls(running, urls) == calls
+
+
+@pytest.mark.parametrize(("sdk", "status"), [("openai", 429), ("anthropic", 402)])
+async def test_a_quota_gone_is_not_retried_by_the_sdk(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: str, status: int
+) -> None:
+    """A one-target route's provider said its quota is gone (OpenAI's 429 ``insufficient_quota``): the
+    sidecar did not retry it (a billing state stays) and the SDK sends the request once: openai-python
+    because the 429 says ``x-should-retry: false``, the Anthropic SDK because the answer is Anthropic's
+    402 ``billing_error``, a status it never retries."""
+    urls = await fakes(fake, 1)
+    running = await sidecar(chain_policy(urls, route_extra=QUICK))
+    error = await ask(running, sdk, "quota")
+    assert error.status_code == status
+    assert (sidecar_requests(running), await upstream_calls(running, urls)) == (1, 1)
 
 
 @pytest.mark.parametrize("sdk", ["openai", "anthropic"])
@@ -233,32 +247,40 @@ ONE_SHOT_QUICK = "    resilience: {max_attempts_per_target: 1, last_resort: {ret
 
 @pytest.mark.parametrize("sdk", ["openai", "anthropic"])
 @pytest.mark.parametrize(
-    ("fault", "status"),
-    [("status=503", 503), ("overloaded", 503), ("status=500", 500), ("reset", 502), ("status=429;after=1", 429)],
+    ("fault", "statuses"),
+    [
+        ("status=503", (503, 529)),
+        ("overloaded", (503, 529)),
+        ("status=500", (500, 500)),
+        ("reset", (502, 502)),
+        ("status=429;after=1", (429, 429)),
+    ],
 )
 async def test_a_route_that_cannot_retry_leaves_the_retries_to_the_sdk(
-    fake: FakeFactory, sidecar: SidecarFactory, sdk: str, fault: str, status: int
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: str, fault: str, statuses: tuple[int, int]
 ) -> None:
     """One target and ``max_attempts_per_target: 1``: the sidecar retries nothing, so its error does not
     say ``x-should-retry: false`` and the SDK retries as it would the provider (its two default retries:
-    three requests, three provider calls); before, only a 429 was retried and a 5xx was tried once."""
+    three requests, three provider calls); before, only a 429 was retried and a 5xx was tried once.
+    ``statuses``: the OpenAI app's, the Anthropic app's (an OpenAI overload is Anthropic's 529)."""
     urls = await fakes(fake, 1)
     running = await sidecar(chain_policy(urls, route_extra=ONE_SHOT_QUICK))
     error = await ask(running, sdk, fault)
-    assert error.status_code == status
+    assert error.status_code == statuses[sdk == "anthropic"]
     assert "x-should-retry" not in error.response.headers
     assert (sidecar_requests(running), await upstream_calls(running, urls)) == (3, 3)
 
 
-@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+@pytest.mark.parametrize(("sdk", "status"), [("openai", 503), ("anthropic", 529)])
 async def test_a_route_that_cannot_retry_passes_the_providers_retry_headers(
-    fake: FakeFactory, sidecar: SidecarFactory, sdk: str
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: str, status: int
 ) -> None:
     """One target, one attempt: the provider's ``x-should-retry: false`` reaches the SDK (one request), and
-    so does its ``Retry-After`` (here 2 s), not the sidecar's own."""
+    so does its ``Retry-After`` (here 2 s), not the sidecar's own (the OpenAI provider's 503 "overloaded" is
+    Anthropic's 529 for an Anthropic app)."""
     urls = await fakes(fake, 1)
     running = await sidecar(chain_policy(urls, route_extra=ONE_SHOT))
     error = await ask(running, sdk, "status=503;hint=retry-after;after=2;should-retry=false")
-    assert error.status_code == 503
+    assert error.status_code == status
     assert (error.response.headers["x-should-retry"], error.response.headers["retry-after"]) == ("false", "2")
     assert (sidecar_requests(running), await upstream_calls(running, urls)) == (1, 1)

@@ -16,7 +16,7 @@ import openai
 import pytest
 from google.genai import errors
 
-from ..conftest import FakeFactory, SidecarFactory
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_client
 from .three_dialects import start
 
@@ -159,6 +159,19 @@ async def test_the_access_line_keeps_the_upstreams_own_code(
     assert line["upstream_error_code"] == code
 
 
+async def anthropic_error(running: RunningSidecar, model: str, fault: str) -> anthropic.APIStatusError:
+    """The error the Anthropic SDK raises for a message to ``model`` whose provider answers ``fault``."""
+    async with anthropic_client(running) as client:
+        with pytest.raises(anthropic.APIStatusError) as info:
+            await client.messages.create(
+                model=model,
+                max_tokens=16,
+                messages=[{"role": "user", "content": "x"}],
+                extra_headers={"x-fake-fault": fault},
+            )
+    return info.value
+
+
 @pytest.mark.parametrize("model", ["to-openai", "to-gemini"])
 async def test_an_anthropic_app_gets_a_context_overflow_in_anthropics_words(
     fake: FakeFactory, sidecar: SidecarFactory, model: str
@@ -167,36 +180,63 @@ async def test_an_anthropic_app_gets_a_context_overflow_in_anthropics_words(
     ``prompt is too long: N tokens > M maximum`` (what Anthropic-based tools parse), the provider's own
     message after it."""
     running, _ = await start(fake, sidecar)
-    async with anthropic_client(running) as client:
-        with pytest.raises(anthropic.BadRequestError) as info:
-            await client.messages.create(
-                model=model,
-                max_tokens=16,
-                messages=[{"role": "user", "content": "x"}],
-                extra_headers={"x-fake-fault": "context;tokens=130000;max=128000"},
-            )
-    error = info.value.body["error"]  # type: ignore[index]
+    raised = await anthropic_error(running, model, "context;tokens=130000;max=128000")
+    assert type(raised) is anthropic.BadRequestError
+    error = raised.body["error"]  # type: ignore[index]
     assert error["type"] == "invalid_request_error"
     assert error["message"].startswith("prompt is too long: 130000 tokens > 128000 maximum (")
 
 
 GEMINI_REASONS = [
-    pytest.param("to-openai", "429;after=0.01", 429, "RATE_LIMIT_EXCEEDED", id="openai 429"),
-    pytest.param("to-anthropic", "quota", 429, "RESOURCE_QUOTA_EXCEEDED", id="anthropic 402 billing"),
-    pytest.param("to-openai", "quota", 429, "RESOURCE_QUOTA_EXCEEDED", id="openai insufficient_quota"),
-    pytest.param("to-anthropic", "401", 401, "API_KEY_INVALID", id="anthropic 401"),
+    pytest.param("to-openai", "429;after=0.01", 429, "RESOURCE_EXHAUSTED", "RATE_LIMIT_EXCEEDED", id="openai 429"),
+    pytest.param("to-anthropic", "quota", 429, "RESOURCE_EXHAUSTED", "RESOURCE_QUOTA_EXCEEDED", id="anthropic 402"),
+    pytest.param("to-openai", "quota", 429, "RESOURCE_EXHAUSTED", "RESOURCE_QUOTA_EXCEEDED", id="openai quota"),
+    pytest.param("to-anthropic", "401", 400, "INVALID_ARGUMENT", "API_KEY_INVALID", id="anthropic 401"),
+    pytest.param("to-openai", "401", 400, "INVALID_ARGUMENT", "API_KEY_INVALID", id="openai 401"),
 ]
 
 
-@pytest.mark.parametrize(("model", "fault", "status", "reason"), GEMINI_REASONS)
+@pytest.mark.parametrize(("model", "fault", "status", "rpc", "reason"), GEMINI_REASONS)
 async def test_a_gemini_app_gets_geminis_reason_for_another_providers_error(
-    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, model: str, fault: str, status: int, reason: str
+    fake: FakeFactory,
+    sidecar: SidecarFactory,
+    gemini_client: Any,
+    model: str,
+    fault: str,
+    status: int,
+    rpc: str,
+    reason: str,
 ) -> None:
-    """google-genai's error carries the ``ErrorInfo`` reason Google's APIs give the condition, not the
-    upstream's type (before wave 34: ``rate_limit_exceeded``, ``billing_error``...)."""
+    """google-genai's error carries the status, ``status`` name and ``ErrorInfo`` reason Google's APIs give
+    the condition, not the upstream's type (before wave 34: ``rate_limit_exceeded``, ``billing_error``...);
+    a key the upstream refused is Gemini's own answer to a bad key, 400 ``INVALID_ARGUMENT`` with
+    ``API_KEY_INVALID`` (before wave 36: 401 ``UNAUTHENTICATED``, which Gemini sends for OAuth tokens)."""
     running, _ = await start(fake, sidecar)
     config: dict[str, Any] = {"http_options": {"headers": {"x-fake-fault": fault}}}
     with pytest.raises(errors.APIError) as info:
         await gemini_client(running.url).aio.models.generate_content(model=model, contents="x", config=config)
-    assert info.value.code == status
+    assert (info.value.code, info.value.status) == (status, rpc)
     assert [d["reason"] for d in info.value.details["error"]["details"]] == [reason]
+
+
+ANTHROPIC_STATUSES = [
+    pytest.param("to-openai", "quota", 402, "billing_error", anthropic.PaymentRequiredError, id="openai quota"),
+    pytest.param("to-gemini", "quota", 402, "billing_error", anthropic.PaymentRequiredError, id="gemini per-day quota"),
+    pytest.param("to-openai", "overloaded", 529, "overloaded_error", anthropic.OverloadedError, id="openai 503"),
+    pytest.param("to-gemini", "overloaded", 529, "overloaded_error", anthropic.OverloadedError, id="gemini 503"),
+]
+
+
+@pytest.mark.parametrize(("model", "fault", "status", "kind", "error"), ANTHROPIC_STATUSES)
+async def test_an_anthropic_app_gets_anthropics_status_for_another_providers_error(
+    fake: FakeFactory, sidecar: SidecarFactory, model: str, fault: str, status: int, kind: str, error: type[Exception]
+) -> None:
+    """The Anthropic SDK gets the status Anthropic sends with the condition's type (its errors page:
+    ``billing_error`` 402, ``overloaded_error`` 529) and raises the class that status gives: a quota gone
+    its ``PaymentRequiredError``, not a ``RateLimitError`` its retries would wait out (before wave 36 a 429
+    ``billing_error``, a pair Anthropic never sends), an overload its ``OverloadedError`` (before: a 503
+    ``InternalServerError``)."""
+    running, _ = await start(fake, sidecar)
+    raised = await anthropic_error(running, model, fault)
+    assert type(raised) is error
+    assert (raised.status_code, raised.body["error"]["type"]) == (status, kind)  # type: ignore[index]

@@ -14,7 +14,7 @@ from google.genai import errors as genai_errors
 
 from sidecar.dialects import Dialect
 from sidecar.dialects.registry import DIALECTS
-from sidecar.translate import error_status, stream_error_event, translate_error
+from sidecar.translate import stream_error_event, translate_error
 
 from . import sdk
 
@@ -88,11 +88,11 @@ def test_error_body_translates(source: Dialect, target: Dialect) -> None:
     condition, its own provider's type and code, never the upstream's (before wave 34 an OpenAI app got
     ``overloaded_error`` or ``RESOURCE_EXHAUSTED`` as its ``code``)."""
     status, body, message, _ = UPSTREAM[source]
-    out = translate_error(status, json.dumps(body).encode(), source=source, target=target)
+    answered, out = translate_error(status, json.dumps(body).encode(), source=source, target=target)
     assert callers_words(target, out) == CALLERS_WORDS[(source, target)]
     assert message in out["error"]["message"]
     if target is Dialect.GEMINI:
-        assert out["error"]["code"] == error_status(status, target)  # 529 is Gemini's 503
+        assert out["error"]["code"] == answered  # 529 is Gemini's 503, in the body and the response
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ def test_error_body_translates(source: Dialect, target: Dialect) -> None:
 @pytest.mark.parametrize("target", DIALECTS)
 def test_garbage_never_raises(body: bytes, target: Dialect) -> None:
     """Whatever the upstream sent, translate_error answers a well-formed body with some message."""
-    out = translate_error(502, body, source=Dialect.OPENAI, target=target)
+    _, out = translate_error(502, body, source=Dialect.OPENAI, target=target)
     message = out["error"]["message"]
     assert isinstance(message, str)
     assert message
@@ -121,43 +121,62 @@ def test_garbage_never_raises(body: bytes, target: Dialect) -> None:
 def test_gemini_error_list_is_read() -> None:
     """Gemini sometimes wraps the error in a JSON list; its message is still found."""
     body = json.dumps([UPSTREAM[Dialect.GEMINI][1]]).encode()
-    out = translate_error(429, body, source=Dialect.GEMINI, target=Dialect.OPENAI)
+    _, out = translate_error(429, body, source=Dialect.GEMINI, target=Dialect.OPENAI)
     assert out["error"]["message"].startswith("You exceeded your current quota")
 
 
 def test_sdks_raise_their_status_errors() -> None:
     """Each SDK raises its usual exception class for the translated body, with the upstream message."""
     status, body, _, _ = UPSTREAM[Dialect.ANTHROPIC]
-    raw = json.dumps(
-        translate_error(status, json.dumps(body).encode(), source=Dialect.ANTHROPIC, target=Dialect.OPENAI)
-    ).encode()
+    status, out = translate_error(status, json.dumps(body).encode(), source=Dialect.ANTHROPIC, target=Dialect.OPENAI)
+    raw = json.dumps(out).encode()
     with pytest.raises(openai.InternalServerError, match="Overloaded"):
         sdk.openai_client(raw, sdk.JSON, status).chat.completions.create(
             model="m", messages=[{"role": "user", "content": "x"}]
         )
     status, body, _, _ = UPSTREAM[Dialect.OPENAI]
-    raw = json.dumps(
-        translate_error(status, json.dumps(body).encode(), source=Dialect.OPENAI, target=Dialect.ANTHROPIC)
-    ).encode()
+    status, out = translate_error(status, json.dumps(body).encode(), source=Dialect.OPENAI, target=Dialect.ANTHROPIC)
+    raw = json.dumps(out).encode()
     with pytest.raises(anthropic.BadRequestError, match="maximum context length"):
         sdk.anthropic_client(raw, sdk.JSON, status).messages.create(
             model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}]
         )
     status, body, _message, _ = UPSTREAM[Dialect.OPENAI]
-    raw = json.dumps(
-        translate_error(status, json.dumps(body).encode(), source=Dialect.OPENAI, target=Dialect.GEMINI)
-    ).encode()
+    status, out = translate_error(status, json.dumps(body).encode(), source=Dialect.OPENAI, target=Dialect.GEMINI)
+    raw = json.dumps(out).encode()
     with pytest.raises(genai_errors.ClientError, match="maximum context length"):
         sdk.gemini_client(raw, sdk.JSON, status).models.generate_content(model="gemini-2.5-flash", contents="x")
 
 
-@pytest.mark.parametrize("target", [Dialect.OPENAI, Dialect.GEMINI], ids=str)
-@pytest.mark.parametrize(("status", "own"), [(529, 503), (402, 429), (503, 503), (400, 400)])
-def test_statuses_only_anthropic_sends_become_the_callers_own(target: Dialect, status: int, own: int) -> None:
-    """Anthropic's 529 (overloaded) and 402 (billing) reach OpenAI and Gemini callers as the status their
-    provider sends for the condition; other statuses, and any status towards an Anthropic caller, stay."""
-    assert error_status(status, target) == own
-    assert error_status(status, Dialect.ANTHROPIC) == status
+OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+BILLING = {"type": "error", "error": {"type": "billing_error", "message": "check your payment details"}}
+QUOTA = {
+    "error": {"message": "You exceeded your current quota", "type": "insufficient_quota", "code": "insufficient_quota"}
+}
+INVALID_KEY = {
+    "error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}
+}
+STATUSES = [
+    pytest.param(Dialect.ANTHROPIC, 529, OVERLOADED, Dialect.OPENAI, 503, id="anthropic 529 -> openai 503"),
+    pytest.param(Dialect.ANTHROPIC, 529, OVERLOADED, Dialect.GEMINI, 503, id="anthropic 529 -> gemini 503"),
+    pytest.param(Dialect.ANTHROPIC, 402, BILLING, Dialect.OPENAI, 429, id="anthropic 402 -> openai 429"),
+    pytest.param(Dialect.ANTHROPIC, 402, BILLING, Dialect.GEMINI, 429, id="anthropic 402 -> gemini 429"),
+    pytest.param(Dialect.OPENAI, 429, QUOTA, Dialect.ANTHROPIC, 402, id="openai quota -> anthropic 402"),
+    pytest.param(Dialect.OPENAI, 503, {}, Dialect.ANTHROPIC, 503, id="openai 503 -> anthropic 503"),
+    pytest.param(Dialect.OPENAI, 401, INVALID_KEY, Dialect.GEMINI, 400, id="openai 401 -> gemini 400"),
+    pytest.param(Dialect.OPENAI, 401, INVALID_KEY, Dialect.ANTHROPIC, 401, id="openai 401 -> anthropic 401"),
+    pytest.param(Dialect.ANTHROPIC, 400, {}, Dialect.OPENAI, 400, id="anthropic 400 -> openai 400"),
+]
+
+
+@pytest.mark.parametrize(("source", "status", "body", "target", "own"), STATUSES)
+def test_a_condition_reaches_the_caller_with_its_providers_status(
+    source: Dialect, status: int, body: dict[str, Any], target: Dialect, own: int
+) -> None:
+    """Where the caller's provider sends another status for the error's condition than the upstream's
+    (Anthropic's 529 overloaded and 402 billing, OpenAI's 429 quota gone, a 401 bad key for Gemini's
+    400), the caller gets its provider's; other statuses stay."""
+    assert translate_error(status, json.dumps(body).encode(), source=source, target=target)[0] == own
 
 
 def test_an_overloaded_anthropic_stream_error_is_a_gemini_503() -> None:

@@ -13,8 +13,9 @@
 
 - ``error_body`` / ``error_event``: ``{"type": "error", "error": {"type", "message"}}``, as a body and as
   the ``event: error`` the SDK raises ``APIStatusError`` on (it reads the event's name only); another
-  provider's error in Anthropic's own ``type`` for its condition (``ERROR_WORDS``), a context overflow
-  in its words (``overflow_message``: ``prompt is too long: N tokens > M maximum``).
+  provider's error in Anthropic's own ``type`` for its condition (``ERROR_WORDS``) and the HTTP status
+  Anthropic sends with that type where another provider's differs (``CONDITION_STATUSES``), a context
+  overflow in its words (``overflow_message``: ``prompt is too long: N tokens > M maximum``).
 - ``stream_usage`` / ``usage_after``: the stream's usage after ``message_start`` / ``message_delta``: a
   ``message_delta``'s counts are the totals so far ("cumulative"), each one given replacing the earlier,
   a smaller one too; one it leaves out keeps ``message_start``'s, as the SDKs' accumulators read them.
@@ -106,6 +107,15 @@ ERROR_WORDS: Mapping[ErrorCondition, str] = {
 """The error ``type`` Anthropic sends for each condition: another provider's error reaches an Anthropic
 app with it (``error_body(..., condition=)``); a context overflow also in Anthropic's words
 (``overflow_message``)."""
+
+CONDITION_STATUSES: Mapping[ErrorCondition, int] = {
+    ErrorCondition.OVERLOADED: 529,
+    ErrorCondition.QUOTA_EXHAUSTED: 402,
+}
+"""The HTTP status Anthropic sends with a condition's type whatever status the upstream said it with
+(platform.claude.com/docs/en/api/errors: ``billing_error`` is a 402, ``overloaded_error`` a 529): the
+Anthropic SDK picks its error class by the status (``OverloadedError`` for 529; 402 a plain
+``APIStatusError``, never retried, where a 429 would be a ``RateLimitError`` it retries)."""
 
 _OVERFLOW_WORDS = "prompt is too long"
 _TOKENS_GIVEN = re.compile(r"resulted in (\d+) tokens|requested (\d+) tokens|input token count \((\d+)\)", re.I)

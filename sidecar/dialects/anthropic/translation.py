@@ -39,6 +39,7 @@ TRANSLATION = Translation(
     request_params=request.anthropic_params,
     error_body=response.error_body,
     error_event=response.error_event,
+    condition_statuses=response.CONDITION_STATUSES,
     requests_from={(Operation.COUNT_TOKENS, Dialect.GEMINI): count_tokens.gemini_to_anthropic},
     responses_to={(Operation.COUNT_TOKENS, Dialect.GEMINI): _anthropic_count_to_gemini},
 )

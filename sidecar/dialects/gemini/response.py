@@ -20,7 +20,9 @@
 - ``error_body`` / ``error_event``: ``{"error": {"code", "message", "status"}}`` (google.rpc.Status), as a
   body and as the ``data:`` event google-genai raises on (a chunk that starts with ``{"error":`` and
   has a numeric ``code``); another provider's error in Gemini's own ``status`` and ``ErrorInfo`` reason
-  for its condition (``ERROR_WORDS``), the sidecar's own code as a reason of domain ``llm-sidecar``.
+  for its condition (``ERROR_WORDS``) and the HTTP status Gemini sends for it where another provider's
+  differs (``CONDITION_STATUSES``: a bad key is Gemini's 400), the sidecar's own code as a reason of
+  domain ``llm-sidecar``.
 - ``stream_usage``: the ``usageMetadata`` of one fragment.
 
 Shared with the stream translators. Requests are in ``gemini``.
@@ -130,7 +132,7 @@ ERROR_WORDS: Mapping[ErrorCondition, tuple[str, str | None]] = {
     ErrorCondition.RATE_LIMITED: ("RESOURCE_EXHAUSTED", "RATE_LIMIT_EXCEEDED"),
     ErrorCondition.QUOTA_EXHAUSTED: ("RESOURCE_EXHAUSTED", "RESOURCE_QUOTA_EXCEEDED"),
     ErrorCondition.OVERLOADED: ("UNAVAILABLE", None),
-    ErrorCondition.AUTHENTICATION: ("UNAUTHENTICATED", "API_KEY_INVALID"),
+    ErrorCondition.AUTHENTICATION: ("INVALID_ARGUMENT", "API_KEY_INVALID"),  # a 400 (CONDITION_STATUSES)
     ErrorCondition.PERMISSION: ("PERMISSION_DENIED", None),
     ErrorCondition.NOT_FOUND: ("NOT_FOUND", None),
     ErrorCondition.INVALID_REQUEST: ("INVALID_ARGUMENT", None),
@@ -142,7 +144,20 @@ ERROR_WORDS: Mapping[ErrorCondition, tuple[str, str | None]] = {
 """What Gemini sends for each condition, ``(status, ErrorInfo reason)``: the google.rpc.Code name and, where
 Google's APIs give one, the ``google.api.ErrorReason`` of an ``ErrorInfo`` detail (domain
 ``googleapis.com``); another provider's error reaches a Gemini app in these words
-(``error_body(..., condition=)``)."""
+(``error_body(..., condition=)``). A key Gemini does not take is a 400 ``INVALID_ARGUMENT`` with reason
+``API_KEY_INVALID`` ("API key not valid. Please pass a valid API key.": Google's Firebase AI Logic error
+codes page; Gemini's troubleshooting table lists no 401), not ``UNAUTHENTICATED``, Google's word for
+OAuth credentials, which a Gemini app sending ``x-goog-api-key`` never meets."""
+
+CONDITION_STATUSES: Mapping[ErrorCondition, int] = {
+    ErrorCondition.OVERLOADED: 503,
+    ErrorCondition.QUOTA_EXHAUSTED: 429,
+    ErrorCondition.AUTHENTICATION: 400,
+}
+"""The HTTP status Gemini sends for a condition whatever status the upstream said it with (Anthropic's 529
+overloaded and 402 billing, another provider's 401 for a bad key): the ``code`` of the body and the
+response's status, as google-genai reads them (``APIError.code``; its retry options retry by status:
+503 and 429, not 529 or 402)."""
 
 
 def _error_info(reason: str, domain: str) -> dict[str, Any]:
@@ -157,13 +172,14 @@ def error_body(
     param: str | None = None,
     condition: ErrorCondition | None = None,
 ) -> dict[str, Any]:
-    status = ANTHROPIC_ONLY_STATUSES.get(status, status)
     if condition is not None:
+        status = CONDITION_STATUSES.get(condition, status)
         rpc, reason = ERROR_WORDS[condition]
         body: dict[str, Any] = {"code": status, "message": message, "status": rpc}
         if reason:
             body["details"] = [_error_info(reason, "googleapis.com")]
         return {"error": body}
+    status = ANTHROPIC_ONLY_STATUSES.get(status, status)
     rpc = ERROR_STATUSES.get(status, "INTERNAL" if status >= 500 else "FAILED_PRECONDITION")
     body = {"code": status, "message": message, "status": rpc}
     if code:

@@ -9,7 +9,6 @@ from ...translate.names import ToolNameRule
 from ...translate.options import Drops, TranslateOptions
 from ...translate.stream import StreamEncoder
 from .. import Dialect, Operation
-from ..errors import ANTHROPIC_ONLY_STATUSES
 from . import count_tokens, embeddings, request, response, shape
 from .decoder import GeminiDecoder
 from .encoder import GeminiEncoder
@@ -47,7 +46,7 @@ TRANSLATION = Translation(
     request_params=request.gemini_params,
     error_body=response.error_body,
     error_event=response.error_event,
-    foreign_statuses=ANTHROPIC_ONLY_STATUSES,
+    condition_statuses=response.CONDITION_STATUSES,
     requests_from={
         (Operation.EMBEDDINGS, Dialect.OPENAI): _gemini_embeddings_from_openai,
         (Operation.COUNT_TOKENS, Dialect.ANTHROPIC): count_tokens.anthropic_to_gemini,

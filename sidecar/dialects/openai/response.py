@@ -15,7 +15,8 @@
 
 - ``error_body`` / ``error_event``: ``{"error": {"message", "type", "param", "code"}}``, as a body and as
   the ``data:`` event openai-python's ``Stream`` raises ``APIError`` on (a payload with an ``error`` key);
-  another provider's error in OpenAI's own ``type`` and ``code`` for its condition (``ERROR_WORDS``).
+  another provider's error in OpenAI's own ``type`` and ``code`` for its condition (``ERROR_WORDS``), with
+  the HTTP status OpenAI sends for it where another provider's differs (``CONDITION_STATUSES``).
 - ``stream_usage``: the usage of one stream chunk (the trailing usage chunk), rejected by a byte search
   before any parsing.
 
@@ -95,6 +96,10 @@ _INVALID = "invalid_request_error"
 ERROR_WORDS: Mapping[ErrorCondition, tuple[str, str | None]] = {
     ErrorCondition.RATE_LIMITED: ("requests", "rate_limit_exceeded"),
     ErrorCondition.QUOTA_EXHAUSTED: ("insufficient_quota", "insufficient_quota"),
+    # OpenAI's own Codex client (openai/codex, codex-rs/codex-api/src/api_bridge.rs) reads a 503 whose
+    # error.code is server_is_overloaded (or slow_down) as the server overloaded; the type is the one in
+    # OpenAI's overload errors as apps have logged them, no OpenAI page names it (openai-python reads
+    # neither: a 503 is its InternalServerError, retried). docs/translation.md, "Errors"
     ErrorCondition.OVERLOADED: ("service_unavailable_error", "server_is_overloaded"),
     ErrorCondition.AUTHENTICATION: (_INVALID, "invalid_api_key"),
     ErrorCondition.PERMISSION: (_INVALID, None),
@@ -109,6 +114,14 @@ ERROR_WORDS: Mapping[ErrorCondition, tuple[str, str | None]] = {
 ``insufficient_quota`` pages a human, ``rate_limit_exceeded`` retries): another provider's error reaches
 an OpenAI app in these words (``error_body(..., condition=)``)."""
 
+CONDITION_STATUSES: Mapping[ErrorCondition, int] = {
+    ErrorCondition.OVERLOADED: 503,
+    ErrorCondition.QUOTA_EXHAUSTED: 429,
+}
+"""The HTTP status OpenAI sends for a condition whatever status the upstream said it with (Anthropic's 529
+overloaded, 402 billing; a Gemini billing ``FAILED_PRECONDITION`` 400): openai-python picks its error class
+and its retries by the status (``RateLimitError`` for ``insufficient_quota``'s 429)."""
+
 
 def error_body(
     status: int,
@@ -118,10 +131,10 @@ def error_body(
     param: str | None = None,
     condition: ErrorCondition | None = None,
 ) -> dict[str, Any]:
-    status = ANTHROPIC_ONLY_STATUSES.get(status, status)
     if condition is not None:
         kind, code = ERROR_WORDS[condition]
     else:
+        status = ANTHROPIC_ONLY_STATUSES.get(status, status)
         kind = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 

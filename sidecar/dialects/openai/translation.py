@@ -8,7 +8,6 @@ from ...translate.bundles import Translation
 from ...translate.names import ToolNameRule
 from ...translate.options import Drops, TranslateOptions
 from .. import Dialect, Operation
-from ..errors import ANTHROPIC_ONLY_STATUSES
 from ..gemini import embeddings
 from . import request, response, shape
 from .decoder import OpenAIDecoder
@@ -42,7 +41,7 @@ TRANSLATION = Translation(
     request_params=request.openai_params,
     error_body=response.error_body,
     error_event=response.error_event,
-    foreign_statuses=ANTHROPIC_ONLY_STATUSES,
+    condition_statuses=response.CONDITION_STATUSES,
     requests_from={(Operation.EMBEDDINGS, Dialect.GEMINI): _openai_embeddings_from_gemini},
     responses_to={(Operation.EMBEDDINGS, Dialect.GEMINI): _openai_embeddings_to_gemini},
 )
