@@ -24,7 +24,7 @@ from ..request_facts import RequestFacts
 from ..translate import Usage
 from ..translate.numbers import exact_body
 from .billed import add_unserved, charge_cut, reserved_use
-from .budget_use import in_flight
+from .budget_use import uncharged_cuts
 from .exchange import Exchange
 from .hooks import ChainHook
 
@@ -121,12 +121,7 @@ def charge_in_flight(child: Exchange) -> None:
     (``billed.charge_cut``); not a hedged race's loser, which the race charged (``Exchange.hedge_cuts``;
     before 2026-12-05 its prompt was charged twice)."""
     models = child.policy.models
-    raced = child.hedge_cuts
-    cut = [
-        models[a.target]
-        for a in child.attempts
-        if in_flight(a) and a.target in models and not any(a is loser for loser in raced)
-    ]
+    cut = [models[a.target] for a in uncharged_cuts(child) if a.target in models]
     if cut:
         charge_cut(child, cut)
 
