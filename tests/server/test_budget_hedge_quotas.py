@@ -11,16 +11,15 @@ from typing import Any
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from ..redis_server import RedisServer
-from ..waiting import until
 from .budget_policies import metrics
 from .budget_walks import access_line, client, store, two_provider_policy
-from .callers import leave_once
 from .provider_quotas import (
     CHAT,
     COUNTING,
     ONCE,
     failed_chat,
+    holding,
+    left,
     per_provider_requests,
     request_counts,
     usage_less,
@@ -170,40 +169,16 @@ async def left_race(
     the sidecar and the access line, once every settlement landed."""
     running = await sidecar(two_provider_policy(*urls, route, limits, store))
     if failed is None:
-        ready = partial(both_hold_a_call, running, urls)
+        ready = partial(holding, running, dict.fromkeys(urls, 1))
     else:
         ready = partial(failed_while_running, running, failed, urls[1] if failed.startswith("one/") else urls[0])
-    await leave_once(running, CHAT, ready)
-    [line] = await until(running.access_lines, lambda lines: len(lines) == 1)
-    await settled(request, store)
-    return running, line
+    return running, await left(running, request, store, ready)
 
 
 async def failed_while_running(running: RunningSidecar, failed: str, other: str) -> bool:
     """Whether target ``failed`` (its key) has failed while the fake at ``other`` holds a call."""
     snapshot = running.state.targets.snapshot().get(failed)
     return snapshot is not None and snapshot["last_failure"] is not None and bool(await running.fake_requests(other))
-
-
-async def both_hold_a_call(running: RunningSidecar, urls: tuple[str, str]) -> bool:
-    """Whether both fakes at ``urls`` hold a call (received, not answered: they stall)."""
-    return all([await running.fake_requests(url) for url in urls])
-
-
-async def settled(request: pytest.FixtureRequest, store: str) -> None:
-    """With Redis, wait until no counter holds a reservation: the settlements of the request that left are
-    carried to the store a little later, and a use read meanwhile counts the holds (the pod's own counters
-    settle at once)."""
-    if store:
-        redis: RedisServer = request.getfixturevalue("redis_server")  # the store fixture's server
-        await until(lambda: held(redis), lambda holds: holds == 0)
-
-
-def held(redis: RedisServer) -> int:
-    """What the budget counters in ``redis`` hold, summed."""
-    with redis.client() as client:
-        keys = [key for key in client.keys("llm-sidecar:{budgets}:c:*") if not key.endswith(b":r")]
-        return sum(int(client.hget(key, "h") or 0) for key in keys)
 
 
 async def test_a_caller_leaving_a_race_whose_first_call_billed_a_failure_counts_the_cut_hedge_on_its_provider(
