@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..waiting import until
 from .budget_policies import metrics
 from .budget_walks import access_line, client, store, two_provider_policy
+from .callers import leave_once
 from .provider_quotas import (
     CHAT,
     COUNTING,
@@ -248,3 +250,20 @@ async def test_a_caller_leaving_a_race_with_both_calls_in_flight_charges_each_pr
     told = await metrics(running)  # llm_sidecar_cost_usd_total and _tokens_total say the same
     assert told["cost"] == pytest.approx(line["cost_usd"])
     assert (told["input"], told["output"]) == (2 * prompt, 0)
+
+
+async def test_a_caller_leaving_a_race_with_both_calls_in_flight_counts_both_prompts_without_budgets(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The same race on a route without budgets: the access line and the metrics count both calls' prompts,
+    each at its own model's price (before 2026-12-06 one prompt, priced as the call recorded last)."""
+    first, second = await fake("one", latency_ms=10_000), await fake("two", latency_ms=10_000)
+    text = two_provider_policy(first, second, BOTH_PRICES, COUNTING)
+    running = await sidecar(text.split("budgets:")[0])
+    await leave_once(running, CHAT, partial(holding, running, {first: 1, second: 1}))
+    [line] = await until(running.access_lines, lambda lines: len(lines) == 1)
+    prompt, odd = divmod(line["input_tokens"], 2)
+    assert (odd, line["hedge_cut"]) == (0, "big")
+    assert line["cost_usd"] == pytest.approx(prompt * 1e-6 + prompt * 1e-3)
+    told = await metrics(running)
+    assert (told["cost"], told["input"]) == (pytest.approx(line["cost_usd"]), 2 * prompt)
