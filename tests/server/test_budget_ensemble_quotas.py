@@ -473,3 +473,29 @@ async def test_a_caller_leaving_members_races_after_one_call_billed_a_failure_ch
     seen = await used_by_provider(running, {}, "dollars")
     assert seen["two" if first_failed else "one"] == dollars(cut, cut)["two" if first_failed else "one"]
     assert line["cost_usd"] == pytest.approx(sum(seen.values()))
+
+
+@pytest.mark.parametrize("fault", ["context", "status=400"], ids=["context-overflow", "bad-request"])
+async def test_a_member_whose_provider_refused_the_request_with_a_4xx_is_charged_nothing(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, fault: str
+) -> None:
+    """Provider one refuses the member's request with its own 4xx (a context overflow, a bad request: a
+    refusal, which no provider bills), provider two's member answers, and the vote goes on without the
+    refused one (``min_members: 1``). Provider one is charged nothing and counts no request, and the access
+    line's ``cost_usd`` is the answer's alone, as a chain route's request refused with a 4xx is released.
+    Before 2026-12-06 the refused member was taken for an answer without usage: its whole estimate (the
+    prompt and the output maximum) was charged on provider one, counted there, and in the line (the
+    seeded soak, seed 414: ``provider-requests e1oa`` grew 4 more than the lines said)."""
+    first, second = await fake("one", fault=fault, fault_rate=1), await fake("two", reply="billing")
+    route = "{name: chat, ensemble: {members: [small, alt], min_members: 1}}"
+    limits = f"{per_provider_requests(100)}\n    - {per_provider(10**6, name='tokens')}"
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.usage is not None and len(await running.fake_requests(first)) == 1
+    counted = {"one": 0.0, "two": 1.0}
+    assert await used_by_provider(running, counted, "requests") == counted
+    tokens = {"one": 0.0, "two": float(answer.usage.total_tokens)}
+    assert await used_by_provider(running, tokens, "tokens") == tokens
+    line = access_line(running)
+    assert (line["input_tokens"], line["output_tokens"]) == (answer.usage.prompt_tokens, answer.usage.completion_tokens)
