@@ -5,7 +5,8 @@ what it saw written down in a ``Seen`` (its text, tool calls, finish reason and 
 Every call carries a unique ``x-soak-id`` header (the soak's policy matches on it in a route that never
 takes a request, so the access line logs it) and the same id in its prompt (so the fake provider's
 request log names it). A client that leaves does so on purpose: mid-stream after the first event, or
-before the head while the provider stalls; ``Seen.left_at`` is when.
+before the head while the provider stalls (on the hedged route once its hedge was made too: a race left
+with both calls in flight); ``Seen.left_at`` is when.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from sdk_soak_plans import (
 )
 
 __all__ = ["LEAVE_MID", "MALFORMED", "REFUSED_BY_THE_SIDECAR", "ROUTES", "Plan", "plan_call", "shared_prompts"]
+HEDGED_CALLS = 2  # a client leaving the hedged route before the head waits for the race's two calls
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 
 
@@ -303,10 +305,12 @@ SENDERS = {"openai": _openai, "anthropic": _anthropic, "gemini": _gemini}
 
 async def _leave_before_head(clients: Clients, plan: Plan, seen: Seen) -> None:
     """Send through the SDK and cancel the call once a provider has it (every target stalls, so no head
-    came), or after 3 s; the call's own result when it ended first."""
+    came), on the hedged route once two calls were made (its hedge's too: the client leaves a race with
+    both calls in flight), or after 3 s; the call's own result when it ended first."""
     task = asyncio.ensure_future(SENDERS[plan.dialect](clients, plan, seen))
     until = time.monotonic() + 3
-    while not task.done() and time.monotonic() < until and not await _upstream_has(clients, seen):
+    calls = HEDGED_CALLS if plan.model == "hedged" else 1
+    while not task.done() and time.monotonic() < until and await _upstream_has(clients, seen) < calls:
         await asyncio.wait([task], timeout=0.05)
     if task.done():
         task.result()  # answered (or raised) before the client meant to leave: what it saw stands
@@ -317,16 +321,16 @@ async def _leave_before_head(clients: Clients, plan: Plan, seen: Seen) -> None:
     seen.left_at = time.time()  # the cancelled call has closed its connection
 
 
-async def _upstream_has(clients: Clients, seen: Seen) -> bool:
-    """Whether a fake provider got the call ``seen`` since it started (its prompt; a shared one is another
-    call's too, but not since this one started, when no other left on it meanwhile)."""
+async def _upstream_has(clients: Clients, seen: Seen) -> int:
+    """How many calls of ``seen`` the fake providers got since it started (its prompt; a shared one is
+    another call's too, but not since this one started, when no other left on it meanwhile)."""
     needle = json.dumps(prompt(seen.plan))[1:-1]
+    calls = 0
     for fake in clients.fakes:
         async with clients.session.get(f"{fake}/_fake/requests?limit=100") as response:
             records = await response.json()
-        if any(r["time"] >= seen.started_wall and needle in json.dumps(r["json"]) for r in records):
-            return True
-    return False
+        calls += sum(1 for r in records if r["time"] >= seen.started_wall and needle in json.dumps(r["json"]))
+    return calls
 
 
 async def _raw(clients: Clients, plan: Plan, seen: Seen) -> None:

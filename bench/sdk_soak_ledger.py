@@ -5,8 +5,9 @@
   provider) in ``/status`` is what the round's access lines say was used: the sum of their
   ``cost_usd`` by route, and by provider the requests one of whose calls billed on it (the answer's
   ``provider``, each ``billed_failures`` target's, a call the client's leaving cut (``cancelled``),
-  each ``hedge_cut`` model's: docs/budgets.md, a
-  ``requests`` limit by provider). The pool route, whose lines are sampled, is left out of both.
+  each ``hedge_cut`` model's; on the ensemble route every member's call answered or cut in flight:
+  docs/budgets.md, a ``requests`` limit by provider). The pool route, whose lines are sampled, is left
+  out of both.
 - ``check_sampling``: on the sampled route (``SAMPLED_ROUTE``) a request has one access line or none;
   one with none was a plain success the client got whole from a single upstream call, and those left
   out are ``llm_sidecar_access_lines_sampled_out_total``; a line with ``sample_rate`` is a plain success.
@@ -31,7 +32,7 @@ ROUTE_USD = "route-usd"
 PROVIDER_REQUESTS = "provider-requests"
 SAMPLED_ROUTE = "pool"
 SAMPLED_PROVIDERS = frozenset({"f3oa", "f3an"})  # the sampled route's: its lines may be left out
-ENSEMBLE_PROVIDERS = frozenset({"e1oa", "e2an", "e4ge"})  # the ensemble's members': each bills, not counted here
+ENSEMBLE_ROUTE = "vote"  # its members' providers (e1oa, e2an, e4ge) take no other route's calls
 POOL_TARGETS = ("c-oa", "c-an")
 POOL_FULL = 'error_type="upstream_pool_full"'
 CHAIN_ORDER = {"a-an": 0, "b-oa": 1, "a-ge": 2}  # the hedged route's chain: its races' first call comes first
@@ -50,11 +51,14 @@ def budget_uses(url: str) -> Uses:
 
 def billed_providers(line: dict[str, Any], provider_of: dict[str, str]) -> set[str]:
     """The providers one of the line's calls billed on: its answer's, its billed failures', its hedge's
-    cut calls', and the call the client's leaving cut in flight (``target:cancelled``; when it left during
-    a race with both racers in flight, both are listed, and only the call the request's reservation is on
-    counts: the race's first, the earlier of the chain, docs/budgets.md "the cancel rule"; with one in
-    flight, the other failed before, that one: until wave 35 the sidecar counted it on the race's first
-    call's provider, seed 407's ``provider-requests f1ge`` one short)."""
+    cut calls', and the call the client's leaving cut in flight (``target:cancelled``, not a hedge's cut
+    call: when it left during a race with both racers in flight, both are listed, the hedge's named by
+    ``hedge_cut`` too, and each counts on its provider since 2026-12-06, docs/budgets.md "the cancel rule";
+    before, only the race's first; with one in flight, the other failed before, that one: until wave 35
+    the sidecar counted it on the race's first call's provider, seed 407's ``provider-requests f1ge`` one
+    short). On the ensemble route every
+    member's call that answered (``ok``: the vote's winner or not) or was cut in flight (by the vote's
+    early quorum, or by the client's leaving), each on its own provider."""
     if not line.get("attempts"):  # a cache hit names its answer's provider, and called none
         return set()
     providers = {line["provider"]} if line.get("provider") else set()
@@ -62,6 +66,8 @@ def billed_providers(line: dict[str, Any], provider_of: dict[str, str]) -> set[s
     cut = {model.strip() for model in line.get("hedge_cut", "").split(",") if model.strip()}
     providers |= {provider_of[model] for model in cut}
     log = [entry.rsplit(":", 1) for entry in line.get("attempt_log", ())]
+    if line.get("route") == ENSEMBLE_ROUTE:
+        return providers | {provider_of[model] for model, outcome in log if outcome in ("ok", "cancelled")}
     in_flight = [model for model, outcome in log if outcome == "cancelled" and model not in cut]
     if in_flight:
         providers.add(provider_of[min(in_flight, key=lambda model: CHAIN_ORDER.get(model, len(CHAIN_ORDER)))])
@@ -86,9 +92,7 @@ def check_budgets(before: Uses, after: Uses, lines: list[dict[str, Any]], provid
     problems = []
     for key in sorted(set(after) | set(said)):
         limit, value = key
-        if (limit == ROUTE_USD and value == SAMPLED_ROUTE) or (
-            limit == PROVIDER_REQUESTS and value in SAMPLED_PROVIDERS | ENSEMBLE_PROVIDERS
-        ):
+        if value in ({SAMPLED_ROUTE} if limit == ROUTE_USD else SAMPLED_PROVIDERS):
             continue
         grew = after.get(key, 0.0) - before.get(key, 0.0)
         tolerance = USD_TOLERANCE_PER_LINE * len(lines) if limit == ROUTE_USD else 0

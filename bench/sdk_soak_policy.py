@@ -9,7 +9,7 @@ from sdk_soak_checks import DEADLINE_S
 from sdk_soak_ledger import PROVIDER_REQUESTS, ROUTE_USD
 
 # the ensemble's members' providers, on f1, f2 and f4 under names of their own: no other route's calls count
-# on their requests counters, which the soak does not check (an ensemble bills every member)
+# on their requests counters, which the soak checks against the vote's lines (bench/sdk_soak_ledger.py)
 ENSEMBLE_ENDPOINTS = (("e1oa", "openai", "F1/v1"), ("e2an", "anthropic", "F2"), ("e4ge", "gemini", "F4"))
 TIMEOUTS = "timeouts: {connect_s: 1, first_byte_s: 1.5, idle_s: 2, total_s: 8}"
 PROVIDERS = "\n".join(

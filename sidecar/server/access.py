@@ -25,7 +25,7 @@ from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
 from ..translate import Usage
 from .billed import reserved_use
-from .budget_use import in_flight
+from .budget_use import uncharged_cuts
 from .exchange import Exchange
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def _used_when_cut(exchange: Exchange) -> tuple[Usage, Target] | None:
     (the provider bills the prompt it received). None when no call was in flight."""
     if exchange.cut_use is not None:
         return exchange.cut_use
-    cut = [record.target for record in exchange.attempts if in_flight(record)]
+    cut = [record.target for record in uncharged_cuts(exchange)]  # a race's cut call: in the unserved cost
     target = exchange.policy.models.get(cut[-1]) if cut else None
     if target is None:
         return None

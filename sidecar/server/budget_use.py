@@ -1,8 +1,9 @@
 """What a request used when it did not end with the provider's usage, for the budget stage's settlement
 (``budget``): ``UsedTap`` (a stream tap: the estimated tokens of the text the caller was sent, the usage
 events seen), ``used_when_cancelled`` (the caller went away after a call started), ``at_least_streamed``
-(a stream that stopped early: its output at least what was streamed), ``in_flight`` and ``last_called``
-(the calls a caller's leaving cut, and whose price the reservation is on).
+(a stream that stopped early: its output at least what was streamed), ``in_flight``, ``uncharged_cuts``
+and ``last_called`` (the calls a caller's leaving cut, those no race charged, and whose price the
+reservation is on).
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ if TYPE_CHECKING:
 
 
 def last_called(exchange: Exchange) -> Target | None:
-    """The target of the request's last call (the one the reservation is on when no answer came)."""
-    called = [record.target for record in exchange.attempts if record.called]
+    """The target of the request's last call (the one the reservation is on when no answer came), but a
+    hedged race's call the race charged as cut (``Exchange.hedge_cuts``: a caller that left a race with
+    both calls in flight leaves the first call's on the reservation, whichever was recorded last)."""
+    raced = exchange.hedge_cuts
+    called = [r.target for r in exchange.attempts if r.called and not any(r is cut for cut in raced)]
     return exchange.policy.models.get(called[-1]) if called else None
 
 
@@ -77,6 +81,13 @@ def in_flight(attempt: AttemptRecord) -> bool:
     """A call the caller's leaving cut (``calls.Calls.call`` records it so): its prompt was sent. Not a
     call cancelled while it waited for a bulkhead slot (recorded ``cancelled`` too, as not called)."""
     return attempt.outcome == "cancelled" and attempt.called
+
+
+def uncharged_cuts(exchange: Exchange) -> list[AttemptRecord]:
+    """The calls cut in flight (``in_flight``) whose prompt no hedged race charged already (not in
+    ``Exchange.hedge_cuts``: a race's loser, a hedge the caller's leaving cut with the first call)."""
+    raced = exchange.hedge_cuts
+    return [a for a in exchange.attempts if in_flight(a) and not any(a is cut for cut in raced)]
 
 
 def used_when_cancelled(exchange: Exchange, prompt_tokens: int, tap: UsedTap | None) -> tuple[Usage, Target | None]:

@@ -7,7 +7,8 @@ sent by the loop: a child is always a non-streaming call (``unstreamed``), whose
 returns unsent. What the children cost is the request's: ``spent``, ``charge_spent`` (the request's
 unserved cost and tokens), ``call_costs`` (per call, for the budgets), ``charge_left`` (the caller left
 before the answer), ``charge_unreported`` (an ensemble's answers whose provider reported no usage: their
-estimate, as the budgets charge them, for the access line and the metrics).
+estimate, as the budgets charge them, for the access line and the metrics); ``refused``: a child whose
+upstream refused the request (its own 4xx) got no answer.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from ..request_facts import RequestFacts
 from ..translate import Usage
 from ..translate.numbers import exact_body
 from .billed import add_unserved, charge_cut, reserved_use
-from .budget_use import in_flight
+from .budget_use import uncharged_cuts
 from .exchange import Exchange
 from .hooks import ChainHook
 
 if TYPE_CHECKING:
+    from ..policy.compiled import Target
     from ..telemetry import RequestTrace
 
 
@@ -121,14 +123,19 @@ def charge_in_flight(child: Exchange) -> None:
     (``billed.charge_cut``); not a hedged race's loser, which the race charged (``Exchange.hedge_cuts``;
     before 2026-12-05 its prompt was charged twice)."""
     models = child.policy.models
-    raced = child.hedge_cuts
-    cut = [
-        models[a.target]
-        for a in child.attempts
-        if in_flight(a) and a.target in models and not any(a is loser for loser in raced)
-    ]
+    cut = [models[a.target] for a in uncharged_cuts(child) if a.target in models]
     if cut:
         charge_cut(child, cut)
+
+
+def refused(child: Exchange) -> Target | None:
+    """A child's walk ended with its upstream's own error (``target_tries.fail_fast``: the request refused, a
+    4xx passed on as its response): no answer of the child's (``answered_by`` None), so that its cost is
+    what it billed (``spent``), not an answer without usage's estimate (``call_costs``, ``charge_unreported``;
+    before 2026-12-06 an ensemble member refused so was charged its estimate and counted a request on its
+    provider: the seeded soak, seed 414). The target refusing."""
+    target, child.answered_by = child.answered_by, None
+    return target
 
 
 def adopt(parent: Exchange, child: Exchange) -> None:

@@ -62,6 +62,7 @@ from .children import (
     charge_unreported,
     child_exchange,
     judge_facts,
+    refused,
     unstreamed,
     with_body,
 )
@@ -102,6 +103,7 @@ class MemberResult:
     response: Response | None = None  # its answer (2xx), unsent
     failure: str = ""  # why it has none
     error: Response | None = None  # the upstream's own error, when it refused the request
+    refused_by: Target | None = None  # whose error that is (not the child's answer: a refusal bills nothing)
     unasked: RequestFacts | None = None  # the request without the log-probabilities the vote added
 
 
@@ -133,13 +135,7 @@ class EnsembleRunner:
         cap = CallCap(vote, children)
         trace = exchange.trace
         results = [
-            MemberResult(
-                member,
-                self._child(
-                    exchange, member_facts, self._hooks(exchange, member_facts, cap, member.index), member.name
-                ),
-                unasked=unasked,
-            )
+            MemberResult(member, self._child(exchange, member_facts, cap, member), unasked=unasked)
             for member in ensemble.members
         ]
         for result in results:
@@ -220,10 +216,10 @@ class EnsembleRunner:
             exchange, stream_bytes(parsed, facts.dialect, model=model, include_usage=include_usage)
         )
 
-    @staticmethod
-    def _child(exchange: Exchange, facts: RequestFacts, hooks: list[ChainHook], name: str) -> Exchange:
-        """A member's exchange: its hooks, its budget's say before another call of the same target."""
-        return with_again(child_exchange(exchange, facts, hooks, exchange.trace.branch("ensemble_member", name)))
+    def _child(self, exchange: Exchange, facts: RequestFacts, cap: CallCap, member: Member) -> Exchange:
+        """A member's exchange: its hooks (``_hooks``), its budget's say before another call of the same target."""
+        trace = exchange.trace.branch("ensemble_member", member.name)
+        return with_again(child_exchange(exchange, facts, self._hooks(exchange, facts, cap, member.index), trace))
 
     def _hooks(self, exchange: Exchange, facts: RequestFacts, cap: CallCap, index: int) -> list[ChainHook]:
         """Member ``index``'s hooks: the route's gates forked, the budget's for this call, the cap."""
@@ -286,6 +282,7 @@ class EnsembleRunner:
         else:
             result.failure = f"upstream {response.status}"
             result.error = response if isinstance(response, Response) else None
+            result.refused_by = refused(result.child)
 
     async def _judge(
         self, exchange: Exchange, child: Exchange, plan: EnsemblePlan, vote: EnsembleRun, deadline: float
@@ -309,7 +306,10 @@ class EnsembleRunner:
                 response = await self._walk(child, plan.judge)
         except (RequestFailed, TimeoutError):
             return None, None
-        if response.status >= 400 or not isinstance(response, Response) or not isinstance(response.body, bytes):
+        if response.status >= 400:
+            refused(child)
+            return None, None
+        if not isinstance(response, Response) or not isinstance(response.body, bytes):
             return None, None
         view = answer_of_body(response.body, Dialect.OPENAI)
         return (view.content if view is not None else None), _provider_id(child, response)
@@ -323,7 +323,7 @@ class EnsembleRunner:
         exchange.gate_failure = rejected[-1] if rejected else None  # x-sidecar-gates: failed; rejected=...
         for result in results:
             if result.error is not None and 400 <= result.error.status < 500:
-                exchange.answered_by = result.child.answered_by
+                exchange.answered_by = result.refused_by
                 return result.error
         raise RequestFailed(
             502,

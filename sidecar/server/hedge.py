@@ -10,9 +10,11 @@ its prompt estimate at its own model's price is added to the request's unserved 
 budgets charge them, the access line's ``cost_usd`` counts them), as the budgets charge the prompt of a
 call whose caller left (``budget_use.used_when_cancelled``); ``exchange.hedge_cut`` names it for the access
 line, and ``exchange.hedge_cuts`` keeps its attempt (an ensemble's end does not charge it again as a call
-cut in flight: ``children.charge_in_flight``). When the caller leaves during the race, the budget stage
-charges what was used instead; if one racer had ended already (failed), the race is over first, with the
-call the leaving cut as the one that counts (``_left_during``): its prompt is charged on its own target.
+cut in flight: ``children.charge_in_flight``). When the caller leaves during the race, every call it cut
+in flight is charged its prompt on its own target (``_left_during``): if one racer had ended already
+(failed), the race is over first, with the call the leaving cut as the one that counts; if both were in
+flight, the hedge's call is charged as a cut racer (``hedge_cut``) and the race is over with the first
+call as the one that counts; the budget stage then charges that call's prompt (its cancel rule).
 
 The hooks are asked about the next target with ``exchange.racing`` set (the first call is in flight): a
 hook that holds something per call (the budgets: a reservation for each racer) holds it for the second
@@ -34,8 +36,9 @@ from ..policy.compiled import Target
 from ..policy.resilience_spec import ResilienceSpec
 from .attempt import AttemptResult
 from .billed import charge_cut
+from .budget_use import in_flight
 from .calls import Calls, Candidate
-from .exchange import Exchange
+from .exchange import AttemptRecord, Exchange
 
 
 @dataclass(slots=True)
@@ -118,8 +121,8 @@ async def _race(
 
     try:
         race = await _run(exchange, racers, second, over)
-    except BaseException:  # the caller left: the budget stage charges what was used
-        _left_during(exchange, recorded, racing)
+    except BaseException:  # the caller left: the race's calls cut in flight charged (``_left_during``)
+        _left_during(exchange, recorded, racing, next(iter(racers.values())).target)
         raise
     over(race.winner.target)
     return race
@@ -172,7 +175,13 @@ async def _run(
 def _charge_cut(exchange: Exchange, recorded: int, racing: dict[str, Target]) -> None:
     """The racers cut after their call started (recorded ``cancelled`` since attempt ``recorded``): their
     prompt estimate, at their own price, added to the request's unserved cost and tokens (see the module)."""
-    attempts = [a for a in exchange.attempts[recorded:] if a.outcome == "cancelled" and a.target in racing]
+    _charge_racers(exchange, [a for a in exchange.attempts[recorded:] if a.outcome == "cancelled"], racing)
+
+
+def _charge_racers(exchange: Exchange, attempts: list[AttemptRecord], racing: dict[str, Target]) -> None:
+    """``attempts`` of the race's calls, cut in flight: each one's prompt estimate at its own target's price
+    in the request's unserved cost and tokens, named by ``hedge_cut``, kept in ``hedge_cuts``."""
+    attempts = [a for a in attempts if a.target in racing]
     if not attempts:
         return
     cut = [racing[a.target] for a in attempts]
@@ -181,16 +190,23 @@ def _charge_cut(exchange: Exchange, recorded: int, racing: dict[str, Target]) ->
     exchange.hedge_cuts = (*exchange.hedge_cuts, *attempts)
 
 
-def _left_during(exchange: Exchange, recorded: int, racing: dict[str, Target]) -> None:
+def _left_during(exchange: Exchange, recorded: int, racing: dict[str, Target], first: Target) -> None:
     """The caller left during the race (the racers still running cut: recorded ``cancelled`` since attempt
-    ``recorded``). One call cut, the other ended before (it failed): the race is over with the cut call as
-    the one that counts, so the hook settles the ended call's hold at what it cost and the budget stage
-    charges the cut call's prompt on its own hold (before 2026-12-06 on the first call's, whichever was
-    cut: the soak's seed 407). Both cut: no race's end, the budget stage's cancel rule charges one prompt
-    on the request's reservation and releases the other hold."""
-    cut = [a.target for a in exchange.attempts[recorded:] if a.outcome == "cancelled" and a.called]
-    if len(cut) == 1 and cut[0] in racing:
-        _race_over(exchange, racing[cut[0]])
+    ``recorded``); each call cut in flight had its prompt sent, and its provider bills it. One call cut,
+    the other ended before (it failed): the race is over with the cut call as the one that counts, so the
+    hook settles the ended call's hold at what it cost and the budget stage charges the cut call's prompt
+    on its own hold (before 2026-12-06 on the first call's, whichever was cut: the soak's seed 407). Both
+    cut: the hedge's call is charged as a cut racer (its prompt at its own price, ``hedge_cut``) and the
+    race is over with the ``first`` call as the one that counts: the hook settles the hedge's hold at that
+    prompt, on its own target, and the budget stage charges the first call's prompt on the request's
+    reservation (before 2026-12-06 one prompt was charged, and the hedge's hold released uncharged)."""
+    cut = [a for a in exchange.attempts[recorded:] if in_flight(a)]
+    if len(cut) == 2:  # the hedge's attempt (either, when both called the same target: one price)
+        hedge = next((a for a in cut if a.target != first.name), cut[-1])
+        _charge_racers(exchange, [hedge], racing)
+        _race_over(exchange, first)
+    elif len(cut) == 1 and cut[0].target in racing:
+        _race_over(exchange, racing[cut[0].target])
     exchange.on_race_end = None
 
 

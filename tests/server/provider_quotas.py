@@ -1,11 +1,13 @@
 """What the provider quota tests (tests/server/test_budget_ensemble_quotas.py, test_budget_hedge_quotas.py,
 test_budget_chain_quotas.py) share: their chat, a requests quota per provider, one over every provider,
-each provider's use of a limit polled until it is what is expected, a chat that fails, and an upstream
-whose answers report no usage."""
+each provider's use of a limit polled until it is what is expected, a chat that fails, a chat whose
+caller leaves (``left``: its access line once every settlement landed), and an upstream whose answers
+report no usage."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -13,7 +15,10 @@ import pytest
 from aiohttp import web
 
 from ..conftest import RunningSidecar
+from ..redis_server import RedisServer
+from ..waiting import until
 from .budget_walks import access_line, client
+from .callers import leave_once
 
 CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 5}
 
@@ -37,6 +42,44 @@ async def failed_chat(running: RunningSidecar) -> dict[str, Any]:
         with pytest.raises(openai.APIStatusError):
             await sdk.chat.completions.create(**CHAT)
     return access_line(running)
+
+
+async def left(
+    running: RunningSidecar,
+    request: pytest.FixtureRequest,
+    store: str,
+    ready: Callable[[], object],
+    *,
+    compact: bool = False,
+) -> dict[str, Any]:
+    """The chat, whose caller leaves once ``ready()`` holds (``callers.leave_once``; ``compact``: its body
+    as compact JSON, the bytes an ensemble's members send); its access line, once every settlement landed
+    (``settled``)."""
+    await leave_once(running, CHAT, ready, compact=compact)
+    [line] = await until(running.access_lines, lambda lines: len(lines) == 1)
+    await settled(request, store)
+    return line
+
+
+async def holding(running: RunningSidecar, calls: dict[str, int]) -> bool:
+    """Whether each fake at a key of ``calls`` has received (at least) that many calls."""
+    return all([len(await running.fake_requests(url)) >= count for url, count in calls.items()])
+
+
+async def settled(request: pytest.FixtureRequest, store: str) -> None:
+    """With Redis, wait until no counter holds a reservation: the settlements of the request that left are
+    carried to the store a little later, and a use read meanwhile counts the holds (the pod's own counters
+    settle at once)."""
+    if store:
+        redis: RedisServer = request.getfixturevalue("redis_server")  # the store fixture's server
+        await until(lambda: held(redis), lambda holds: holds == 0)
+
+
+def held(redis: RedisServer) -> int:
+    """What the budget counters in ``redis`` hold, summed."""
+    with redis.client() as client:
+        keys = [key for key in client.keys("llm-sidecar:{budgets}:c:*") if not key.endswith(b":r")]
+        return sum(int(client.hget(key, "h") or 0) for key in keys)
 
 
 async def request_counts(running: RunningSidecar, expected: dict[str, float]) -> tuple[dict[str, float], ...]:

@@ -20,6 +20,7 @@ from sidecar.request_facts import describe_request
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..waiting import until
 from .budget_walks import client, store, use
+from .provider_quotas import used_by_provider
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
@@ -144,3 +145,29 @@ async def test_a_judge_is_held_again_at_a_members_second_fallback(
         await call
     assert len(await running.fake_requests(third)) >= 1
     assert held == expected
+
+
+async def test_a_judge_whose_provider_refused_its_request_with_a_4xx_is_charged_nothing(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """The members answer differently (``short`` on provider one, ``long`` on provider two), so the judge
+    (``mid``, on provider three) is asked, and provider three refuses its request with a 400 (a refusal:
+    nothing billed); majority decides. Provider three is charged nothing and counts no request. Before
+    2026-12-06 the refused judge was taken for an answer without usage: its whole estimate was charged on
+    provider three and counted there (as a member refused so: the seeded soak, seed 414)."""
+    one, two = await fake("one", reply="alpha"), await fake("two", reply="beta")
+    three = await fake("three", fault="status=400", fault_rate=1)
+    limits = [
+        "{name: requests, measure: requests, amount: 100, window: month, scope: {by: provider}}",
+        "{name: tokens, measure: tokens, amount: 1000000000, window: month, scope: {by: provider}}",
+    ]
+    text = judged(one, two, "[short, long]", limits, store).replace("judge: {target: long}", "judge: {target: mid}")
+    text = text.replace("models:\n", provider_block("three", three) + "models:\n", 1)
+    mid = "  mid: {provider: three, model: mid-1, price: {input_per_mtok: 1, output_per_mtok: 1}}\n"
+    running = await sidecar(text.replace("  long:", mid + "  long:", 1))
+    async with client(running) as sdk:
+        await sdk.chat.completions.create(**CHAT)
+    assert len(await running.fake_requests(three)) == 1
+    counted = {"one": 1.0, "two": 1.0, "three": 0.0}
+    assert await used_by_provider(running, counted, "requests") == counted
+    assert (await used_by_provider(running, {}, "tokens")).get("three") == 0.0

@@ -5,6 +5,7 @@ through the official OpenAI SDK."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import openai
@@ -15,9 +16,20 @@ from sidecar.explain import explain_report
 from sidecar.policy import load_policy_bytes
 from sidecar.request_facts import describe_request
 
-from ..conftest import FakeFactory, SidecarFactory
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from .budget_walks import access_line, client, store, two_provider_policy
-from .provider_quotas import CHAT, ONE_REQUEST, per_provider_requests, usage_less, used_by_provider
+from .provider_quotas import (
+    CHAT,
+    COUNTING,
+    ONCE,
+    ONE_REQUEST,
+    holding,
+    left,
+    per_provider_requests,
+    request_counts,
+    usage_less,
+    used_by_provider,
+)
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
@@ -341,3 +353,149 @@ async def test_a_providers_full_requests_quota_refuses_a_members_fallback_there(
             await sdk.chat.completions.create(**CHAT)
     assert "alt:budget" in access_line(running)["attempt_log"]
     assert len(await running.fake_requests(second)) == 1
+
+
+PRICED = "{name: chat, ensemble: {members: [small, big], early_quorum: false}}"
+"""One member on provider one ($1 per Mtok), one on provider two ($1,000 per Mtok)."""
+COUNTED = f"{COUNTING}\n    - {{name: dollars, measure: usd, amount: 100, window: month, scope: {{by: provider}}}}"
+"""``COUNTING`` and a dollar limit by provider: where each call is charged, and at which price."""
+
+
+def prompt_estimate() -> int:
+    """The chat's prompt estimate (what explain reserves on provider one, less the output maximum)."""
+    return int(explained(TWO_PROVIDERS, per_provider(10**6))[("per-provider", "one")]) - CHAT["max_tokens"]
+
+
+def dollars(one: float, two: float) -> dict[str, float]:
+    """The dollar limit's use by provider of ``one`` tokens at $1 per Mtok and ``two`` at $1,000, as the
+    store counts them (nano-dollars)."""
+    return {"one": one * 1_000 / 1e9, "two": two * 1_000_000 / 1e9}
+
+
+def answered(running: RunningSidecar, key: str) -> bool:
+    """Whether target ``key``'s call has ended (its bulkhead slot given back) after it was made."""
+    return running.state.targets.snapshot()[key]["bulkhead"]["in_flight"] == 0
+
+
+async def test_a_caller_leaving_an_ensemble_charges_each_members_prompt_on_its_own_provider(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, request: pytest.FixtureRequest
+) -> None:
+    """Both members stall (``small`` on provider one, ``big`` on provider two) and the caller leaves: each
+    provider received its member's prompt, so each is charged it on its own counters at its own model's
+    price and counts the request, and the access line's ``cost_usd`` is what the budget charged."""
+    first, second = await fake("one", latency_ms=10_000), await fake("two", latency_ms=10_000)
+    running = await sidecar(two_provider_policy(first, second, PRICED, COUNTED, store))
+    line = await left(running, request, store, partial(holding, running, {first: 1, second: 1}), compact=True)
+    prompt = prompt_estimate()
+    assert (sorted(line["attempt_log"]), line["input_tokens"]) == (["big:cancelled", "small:cancelled"], 2 * prompt)
+    both = {"one": 1.0, "two": 1.0}
+    assert await request_counts(running, both) == (both, ONCE)
+    spent = dollars(prompt, prompt)
+    assert await used_by_provider(running, spent, "dollars") == spent
+    assert line["cost_usd"] == pytest.approx(sum(spent.values()))
+
+
+async def test_a_caller_leaving_an_ensemble_after_one_answer_charges_it_and_the_other_prompt(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, request: pytest.FixtureRequest
+) -> None:
+    """``small`` (provider one) has answered, ``big`` (provider two) stalls when the caller leaves: provider
+    one is charged the answer's usage, provider two the prompt it received, each at its own price, and
+    each counts the request; the access line's tokens and ``cost_usd`` are the budget's."""
+    first, second = await fake("one", reply="billing"), await fake("two", latency_ms=10_000)
+    running = await sidecar(two_provider_policy(first, second, PRICED, COUNTED, store))
+
+    async def ready() -> bool:
+        return await holding(running, {first: 1, second: 1}) and answered(running, "one/small-1")
+
+    line = await left(running, request, store, ready, compact=True)
+    assert sorted(line["attempt_log"]) == ["big:cancelled", "small:ok"]
+    prompt = prompt_estimate()
+    answer = line["input_tokens"] + line["output_tokens"] - prompt  # the answer's usage: the line's, less the cut
+    both = {"one": 1.0, "two": 1.0}
+    assert await request_counts(running, both) == (both, ONCE)
+    spent = dollars(answer, prompt)
+    assert await used_by_provider(running, spent, "dollars") == spent
+    assert line["cost_usd"] == pytest.approx(sum(spent.values()))
+
+
+RACING_MEMBERS = (
+    "{name: chat, ensemble: {members: [{target: [small, big]}, {target: [small, big]}], early_quorum: false},"
+    " resilience: {max_attempts_per_target: 1, hedge: {after_s: 0.2}}}"
+)
+"""Two members, each racing a hedge on ``big`` (provider two) when ``small`` (provider one) has no first
+byte after 0.2 s."""
+
+
+async def test_a_caller_leaving_members_races_with_both_calls_in_flight_charges_each_prompt_on_its_provider(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, request: pytest.FixtureRequest
+) -> None:
+    """Every call stalls: each member's call to ``small`` and its hedge to ``big`` are in flight when the
+    caller leaves. Each call's prompt is charged on its own provider at its own model's price (provider
+    two: the two hedges' prompts at ``big``'s), each provider counts the request once, the access line
+    names both hedges in ``hedge_cut`` and its ``cost_usd`` is the budget's. Before 2026-12-06 each
+    member's two prompts were charged on provider one's counters, provider two counted nothing."""
+    first, second = await fake("one", latency_ms=10_000), await fake("two", latency_ms=10_000)
+    running = await sidecar(two_provider_policy(first, second, RACING_MEMBERS, COUNTED, store))
+    line = await left(running, request, store, partial(holding, running, {first: 2, second: 2}), compact=True)
+    assert (line["hedge_cut"], line["input_tokens"]) == ("big, big", 4 * prompt_estimate())
+    both = {"one": 1.0, "two": 1.0}
+    assert await request_counts(running, both) == (both, ONCE)
+    spent = dollars(2 * prompt_estimate(), 2 * prompt_estimate())
+    assert await used_by_provider(running, spent, "dollars") == spent
+    assert line["cost_usd"] == pytest.approx(sum(spent.values()))
+
+
+@pytest.mark.parametrize("failed", ["one/small-1", "two/big-1"], ids=["first-failed", "hedge-failed"])
+async def test_a_caller_leaving_members_races_after_one_call_billed_a_failure_charges_each_on_its_provider(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, request: pytest.FixtureRequest, failed: str
+) -> None:
+    """In each member's race one call was answered with a body that is not JSON (billed: ``small``'s after
+    1.5 s, or the hedge ``big``'s at once) and the other is in flight when the caller leaves: the failed
+    calls are charged on their own provider, the calls cut in flight their prompts on theirs, each
+    provider counts the request once, and the access line's ``cost_usd`` is the budget's dollars (the
+    rule of a chain's race since 2026-12-06, gap35, checked here for a member's race)."""
+    first_failed = failed.startswith("one/")
+    malformed, stalling = {"fault": "malformed", "fault_rate": 1}, {"latency_ms": 10_000}
+    one = await fake("one", **({**malformed, "latency_ms": 1500} if first_failed else stalling))
+    two = await fake("two", **(stalling if first_failed else malformed))
+    running = await sidecar(two_provider_policy(one, two, RACING_MEMBERS, COUNTED, store))
+
+    async def ready() -> bool:
+        snapshot = running.state.targets.snapshot().get(failed)
+        calls = [len(await running.fake_requests(url)) for url in (one, two)]
+        return snapshot is not None and snapshot["last_failure"] is not None and calls == [2, 2]
+
+    line = await left(running, request, store, ready, compact=True)
+    assert len(line["billed_failures"]) == 2
+    cut = 2 * prompt_estimate()  # the two calls cut in flight, on the stalled fake's provider
+    both = {"one": 1.0, "two": 1.0}
+    assert await request_counts(running, both) == (both, ONCE)
+    seen = await used_by_provider(running, {}, "dollars")
+    assert seen["two" if first_failed else "one"] == dollars(cut, cut)["two" if first_failed else "one"]
+    assert line["cost_usd"] == pytest.approx(sum(seen.values()))
+
+
+@pytest.mark.parametrize("fault", ["context", "status=400"], ids=["context-overflow", "bad-request"])
+async def test_a_member_whose_provider_refused_the_request_with_a_4xx_is_charged_nothing(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, fault: str
+) -> None:
+    """Provider one refuses the member's request with its own 4xx (a context overflow, a bad request: a
+    refusal, which no provider bills), provider two's member answers, and the vote goes on without the
+    refused one (``min_members: 1``). Provider one is charged nothing and counts no request, and the access
+    line's ``cost_usd`` is the answer's alone, as a chain route's request refused with a 4xx is released.
+    Before 2026-12-06 the refused member was taken for an answer without usage: its whole estimate (the
+    prompt and the output maximum) was charged on provider one, counted there, and in the line (the
+    seeded soak, seed 414: ``provider-requests e1oa`` grew 4 more than the lines said)."""
+    first, second = await fake("one", fault=fault, fault_rate=1), await fake("two", reply="billing")
+    route = "{name: chat, ensemble: {members: [small, alt], min_members: 1}}"
+    limits = f"{per_provider_requests(100)}\n    - {per_provider(10**6, name='tokens')}"
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.usage is not None and len(await running.fake_requests(first)) == 1
+    counted = {"one": 0.0, "two": 1.0}
+    assert await used_by_provider(running, counted, "requests") == counted
+    tokens = {"one": 0.0, "two": float(answer.usage.total_tokens)}
+    assert await used_by_provider(running, tokens, "tokens") == tokens
+    line = access_line(running)
+    assert (line["input_tokens"], line["output_tokens"]) == (answer.usage.prompt_tokens, answer.usage.completion_tokens)

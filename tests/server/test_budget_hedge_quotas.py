@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from ..redis_server import RedisServer
 from ..waiting import until
+from .budget_policies import metrics
 from .budget_walks import access_line, client, store, two_provider_policy
 from .callers import leave_once
 from .provider_quotas import (
@@ -20,6 +20,8 @@ from .provider_quotas import (
     COUNTING,
     ONCE,
     failed_chat,
+    holding,
+    left,
     per_provider_requests,
     request_counts,
     usage_less,
@@ -156,39 +158,29 @@ RACE_ONCE = "{name: chat, target: [small, alt], resilience: {max_attempts_per_ta
 
 
 async def left_race(
-    sidecar: SidecarFactory, urls: tuple[str, str], store: str, request: pytest.FixtureRequest, failed: str
+    sidecar: SidecarFactory,
+    urls: tuple[str, str],
+    store: str,
+    request: pytest.FixtureRequest,
+    failed: str | None,
+    route: str = RACE_ONCE,
+    limits: str = COUNTING,
 ) -> tuple[RunningSidecar, dict[str, Any]]:
-    """``RACE_ONCE`` over the fakes at ``urls`` (providers one and two): the chat, whose caller leaves once
-    target ``failed`` has failed while the other fake holds its call; the sidecar and the access line,
-    once every settlement landed."""
-    running = await sidecar(two_provider_policy(*urls, RACE_ONCE, COUNTING, store))
-    other = urls[1] if failed.startswith("one/") else urls[0]
-    await leave_once(running, CHAT, partial(failed_while_running, running, failed, other))
-    [line] = await until(running.access_lines, lambda lines: len(lines) == 1)
-    await settled(request, store)
-    return running, line
+    """``route`` over the fakes at ``urls`` (providers one and two): the chat, whose caller leaves once
+    target ``failed`` has failed while the other fake holds its call (None: once both fakes hold one);
+    the sidecar and the access line, once every settlement landed."""
+    running = await sidecar(two_provider_policy(*urls, route, limits, store))
+    if failed is None:
+        ready = partial(holding, running, dict.fromkeys(urls, 1))
+    else:
+        ready = partial(failed_while_running, running, failed, urls[1] if failed.startswith("one/") else urls[0])
+    return running, await left(running, request, store, ready)
 
 
 async def failed_while_running(running: RunningSidecar, failed: str, other: str) -> bool:
     """Whether target ``failed`` (its key) has failed while the fake at ``other`` holds a call."""
     snapshot = running.state.targets.snapshot().get(failed)
     return snapshot is not None and snapshot["last_failure"] is not None and bool(await running.fake_requests(other))
-
-
-async def settled(request: pytest.FixtureRequest, store: str) -> None:
-    """With Redis, wait until no counter holds a reservation: the settlements of the request that left are
-    carried to the store a little later, and a use read meanwhile counts the holds (the pod's own counters
-    settle at once)."""
-    if store:
-        redis: RedisServer = request.getfixturevalue("redis_server")  # the store fixture's server
-        await until(lambda: held(redis), lambda holds: holds == 0)
-
-
-def held(redis: RedisServer) -> int:
-    """What the budget counters in ``redis`` hold, summed."""
-    with redis.client() as client:
-        keys = [key for key in client.keys("llm-sidecar:{budgets}:c:*") if not key.endswith(b":r")]
-        return sum(int(client.hget(key, "h") or 0) for key in keys)
 
 
 async def test_a_caller_leaving_a_race_whose_first_call_billed_a_failure_counts_the_cut_hedge_on_its_provider(
@@ -228,3 +220,50 @@ async def test_a_caller_leaving_a_race_whose_hedge_billed_a_failure_counts_the_h
     )
     both = {"one": 1.0, "two": 1.0}
     assert await request_counts(running, both) == (both, ONCE)
+
+
+BOTH_PRICES = "{name: chat, target: [small, big], resilience: {max_attempts_per_target: 1, hedge: {after_s: 0.2}}}"
+"""A race of ``small`` (provider one, $1 per Mtok) and ``big`` (provider two, $1,000 per Mtok)."""
+DOLLARS = "{name: dollars, measure: usd, amount: 100, window: month, scope: {by: provider}}"
+
+
+async def test_a_caller_leaving_a_race_with_both_calls_in_flight_charges_each_prompt_on_its_own_provider(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, request: pytest.FixtureRequest
+) -> None:
+    """Both racers stall: the chain's call to ``small`` (provider one) and its hedge to ``big`` (provider
+    two) are in flight when the caller leaves. Each provider received the prompt: each is charged it, on
+    its own counters at its own model's price, and counts the request; the access line counts both
+    prompts (``hedge_cut`` names the hedge), and its ``cost_usd``, the budget's dollars and the metrics
+    agree. Before 2026-12-06 one prompt was charged, at ``small``'s price on provider one, provider two
+    counted nothing, and the line priced its one prompt as the call recorded last."""
+    first, second = await fake("one", latency_ms=10_000), await fake("two", latency_ms=10_000)
+    limits = f"{COUNTING}\n    - {DOLLARS}"
+    running, line = await left_race(sidecar, (first, second), store, request, None, BOTH_PRICES, limits)
+    assert (sorted(line["attempt_log"]), line["hedge_cut"]) == (["big:cancelled", "small:cancelled"], "big")
+    prompt, odd = divmod(line["input_tokens"], 2)  # both calls' prompt estimates
+    assert (odd, line.get("output_tokens", 0)) == (0, 0)
+    both = {"one": 1.0, "two": 1.0}
+    assert await request_counts(running, both) == (both, ONCE)
+    dollars = {"one": prompt * 1_000 / 1e9, "two": prompt * 1_000_000 / 1e9}  # each prompt at its own price
+    assert await used_by_provider(running, dollars, "dollars") == dollars
+    assert line["cost_usd"] == pytest.approx(sum(dollars.values()))
+    told = await metrics(running)  # llm_sidecar_cost_usd_total and _tokens_total say the same
+    assert told["cost"] == pytest.approx(line["cost_usd"])
+    assert (told["input"], told["output"]) == (2 * prompt, 0)
+
+
+async def test_a_caller_leaving_a_race_with_both_calls_in_flight_counts_both_prompts_without_budgets(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The same race on a route without budgets: the access line and the metrics count both calls' prompts,
+    each at its own model's price (before 2026-12-06 one prompt, priced as the call recorded last)."""
+    first, second = await fake("one", latency_ms=10_000), await fake("two", latency_ms=10_000)
+    text = two_provider_policy(first, second, BOTH_PRICES, COUNTING)
+    running = await sidecar(text.split("budgets:")[0])
+    await leave_once(running, CHAT, partial(holding, running, {first: 1, second: 1}))
+    [line] = await until(running.access_lines, lambda lines: len(lines) == 1)
+    prompt, odd = divmod(line["input_tokens"], 2)
+    assert (odd, line["hedge_cut"]) == (0, "big")
+    assert line["cost_usd"] == pytest.approx(prompt * 1e-6 + prompt * 1e-3)
+    told = await metrics(running)
+    assert (told["cost"], told["input"]) == (pytest.approx(line["cost_usd"]), 2 * prompt)
