@@ -249,15 +249,16 @@ async def test_another_providers_rate_limit_is_the_sdks_rate_limit_error(
     assert info.value.status_code == 429 and info.value.code == "rate_limit_exceeded"
 
 
+@pytest.mark.parametrize("fault", ["error-event=4", "cut=4"])
 @pytest.mark.parametrize("model", TARGETS)
 async def test_another_dialects_stream_failing_after_it_started_raises_in_the_sdk(
-    fake: FakeFactory, sidecar: SidecarFactory, model: str
+    fake: FakeFactory, sidecar: SidecarFactory, model: str, fault: str
 ) -> None:
-    """The target's error event after the first text ends the translated stream with the error the SDK
-    raises (``APIError``), after the text already sent: the stream never completes."""
+    """The target's error event, or a cut, after the first text ends the translated stream with the error
+    the SDK raises (``APIError``), after the text already sent: the stream never completes."""
     running, _ = await start(fake, sidecar)
     deltas: list[str] = []
-    async with client_at(running.url, fault="error-event=4") as client:
+    async with client_at(running.url, fault=fault) as client:
         with pytest.raises(openai.APIError):
             async with client.responses.stream(model=model, input="hello there my good friend") as events:
                 async for event in events:
