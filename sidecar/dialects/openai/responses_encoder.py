@@ -19,7 +19,9 @@ Each event is ``event: <type>`` with a JSON ``data`` holding its ``type`` and ``
 The last event's ``response`` holds every item and the usage, as a whole answer's (``responses_answer``),
 which openai-python's ``responses.stream(...).get_final_response()`` returns. An upstream ``Failure``
 ends the stream with the ``data: {"error": ...}`` event the SDK raises on (the Responses failure path:
-docs/translation.md). No ``[DONE]``: the Responses API ends with its last event.
+docs/translation.md). No ``[DONE]``: the Responses API ends with its last event. A plain text delta
+while a message item is open is written from bytes made once per item (``text_wire``, the relay's direct
+path, and ``feed``): the bytes the general path gives (tests/translate/test_stream.py).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from ...translate.deltas import (
     UsageSeen,
 )
 from ...translate.parts import new_id
-from ...translate.stream_out import frame
+from ...translate.stream_out import frame, framed, wire_prefix
 from . import response as chat_response
 from .logprobs import choice_logprobs
 from .responses_answer import (
@@ -58,6 +60,10 @@ from .responses_answer import (
     settings_of,
     text_part,
 )
+
+_TEXT_DELTA = "response.output_text.delta"
+_TEXT_PREFIX = wire_prefix(_TEXT_DELTA)
+_TEXT_MIDDLE = b',"logprobs":[],"sequence_number":'
 
 
 class _Item:
@@ -86,8 +92,10 @@ class ResponsesEncoder:
         "_model",
         "_number",
         "_output",
+        "_said",
         "_settings",
         "_started",
+        "_text_head",
         "_usage",
     )
 
@@ -104,6 +112,8 @@ class ResponsesEncoder:
         self._cited: list[Citation] = []
         self._finish: FinishReason | None = None
         self._usage: Usage | None = None
+        self._text_head = b""  # a text delta's data up to its text, while a message item is open (not closed)
+        self._said: list[str] = []  # the open message's texts
 
     def _event(self, kind: str, **fields: Any) -> SSEEvent:
         body = {"type": kind, **fields, "sequence_number": self._number}
@@ -126,7 +136,24 @@ class ResponsesEncoder:
             self._event("response.in_progress", response=pending),
         ]
 
+    def text_wire(self, text: str) -> bytes | None:
+        """A text delta's wire bytes (``feed(Text(text))``'s, rendered) while a message item is open, the
+        text noted and the event numbered; None otherwise."""
+        head = self._text_head
+        if not head:
+            return None
+        self._said.append(text)
+        number = self._number
+        self._number = number + 1
+        return b"".join((_TEXT_PREFIX, head, orjson.dumps(text), _TEXT_MIDDLE, b"%d}\n\n" % number))
+
     def feed(self, delta: Delta) -> list[SSEEvent]:
+        if type(delta) is Text and self._text_head:  # the usual delta, first: ``text_wire``'s bytes
+            self._said.append(delta.text)
+            number = self._number
+            self._number = number + 1
+            data = b"".join((self._text_head, orjson.dumps(delta.text), _TEXT_MIDDLE, b"%d}" % number))
+            return [framed(data, _TEXT_DELTA, _TEXT_PREFIX)]
         if self._closed:
             return []
         if isinstance(delta, Start):
@@ -144,6 +171,7 @@ class ResponsesEncoder:
             return self.close()
         if isinstance(delta, Failure):
             self._closed = True
+            self._text_head = b""
             return [chat_response.error_event(delta.status, delta.message, condition=delta.condition)]
         out = self._start(None)
         if isinstance(delta, Text):
@@ -183,6 +211,14 @@ class ResponsesEncoder:
         if kind == "message":
             part = text_part("", None, None)
             out.append(self._event("response.content_part.added", **ref, content_index=0, part=part))
+            self._text_head = (
+                b'{"type":"response.output_text.delta","item_id":'
+                + orjson.dumps(item.ident)
+                + b',"output_index":'
+                + str(index).encode()
+                + b',"content_index":0,"delta":'
+            )
+            self._said = item.said
         elif kind == "reasoning":
             part = {"type": "summary_text", "text": ""}
             out.append(self._event("response.reasoning_summary_part.added", **ref, summary_index=0, part=part))
@@ -197,7 +233,7 @@ class ResponsesEncoder:
             item.tokens += delta.logprobs  # type: ignore[attr-defined]
         logprobs = scored["content"] if scored else []
         ref = {"item_id": item.ident, "output_index": item.index, "content_index": 0}
-        return [self._event("response.output_text.delta", **ref, delta=delta.text, logprobs=logprobs)]
+        return [self._event(_TEXT_DELTA, **ref, delta=delta.text, logprobs=logprobs)]
 
     def _reasoning(self, text: str) -> list[SSEEvent]:
         item = self._item
@@ -217,6 +253,7 @@ class ResponsesEncoder:
     def _close_item(self) -> list[SSEEvent]:
         """The open item's closing events, and the item among the done ones."""
         item, self._item = self._item, None
+        self._text_head = b""
         if item is None:
             return []
         said = "".join(item.said)
