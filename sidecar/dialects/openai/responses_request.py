@@ -15,7 +15,8 @@ first system prompt), then each other top-level field:
 - ignored, listed (they do not change what the model writes): ``store`` (OpenAI's default ``true``
   keeps the response at OpenAI for ``previous_response_id``; a target of another dialect keeps nothing, and
   the sidecar serves no retrieval: docs/translation.md), ``metadata``, ``service_tier``,
-  ``safety_identifier``, ``prompt_cache_key``, ``prompt_cache_retention``, ``stream_options``,
+  ``safety_identifier``, ``prompt_cache_key``, ``prompt_cache_retention``, ``prompt_cache_options``,
+  ``stream_options``,
   ``include: ["reasoning.encrypted_content"]`` (reasoning only OpenAI can read: none comes back);
 - what names state or work only OpenAI keeps (``previous_response_id``, ``conversation``, ``prompt``,
   ``background: true``, a built-in tool, another ``include`` value): a ``TranslationError`` naming it, in
@@ -42,6 +43,7 @@ _IGNORED = frozenset(
         "safety_identifier",
         "prompt_cache_key",
         "prompt_cache_retention",
+        "prompt_cache_options",
         "stream_options",
     )
 )
