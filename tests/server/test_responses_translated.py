@@ -265,3 +265,45 @@ async def test_another_dialects_stream_failing_after_it_started_raises_in_the_sd
                     if event.type == "response.output_text.delta":
                         deltas.append(event.delta)
     assert deltas and "".join(deltas) != "hello there my good friend"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("model", TARGETS)
+async def test_the_targets_thinking_is_a_reasoning_item(
+    fake: FakeFactory, sidecar: SidecarFactory, model: str, stream: bool
+) -> None:
+    """``reasoning`` with an effort and a summary asks the target to think and show it: Anthropic's thinking,
+    Gemini's thought summary come back as a ``reasoning`` item before the message, its ``summary`` the text
+    (streamed: the reasoning summary events first), the answer's text unchanged. (The output maximum leaves
+    Anthropic room above its smallest thinking budget.)"""
+    running, _ = await start(fake, sidecar)
+    asked: Any = {"model": model, "input": "think first", "reasoning": {"effort": "low", "summary": "auto"}}
+    asked["max_output_tokens"] = 2048
+    async with client_at(running.url) as client:
+        if stream:
+            async with client.responses.stream(**asked) as events:
+                kinds = [event.type async for event in events]
+                reply = await events.get_final_response()
+            assert kinds.index("response.reasoning_summary_text.delta") < kinds.index("response.output_text.delta")
+        else:
+            reply = await client.responses.create(**asked)
+    assert [item.type for item in reply.output] == ["reasoning", "message"]
+    reasoning = reply.output[0]
+    assert reasoning.type == "reasoning" and reasoning.summary and reasoning.summary[0].text
+    assert reply.output_text == "think first"
+
+
+@pytest.mark.parametrize("model", TARGETS)
+async def test_store_and_metadata_are_dropped_and_listed_not_refused(
+    fake: FakeFactory, sidecar: SidecarFactory, model: str
+) -> None:
+    """``store: true`` (OpenAI's default) and ``metadata`` do not stop the translation under the default
+    ``unsupported_params: error``: the target answers, the two named in ``x-sidecar-dropped-params``, and
+    the answer says ``store: false`` (nothing is kept to retrieve)."""
+    running, _ = await start(fake, sidecar)
+    async with client_at(running.url) as client:
+        raw = await client.responses.with_raw_response.create(
+            model=model, input="hello", store=True, metadata={"team": "a"}
+        )
+    assert raw.headers["x-sidecar-dropped-params"] == "metadata,store"
+    assert raw.parse().store is False
