@@ -4,7 +4,8 @@ not JSON) is a failed attempt, never a crash. Each upstream dialect, to each cal
 Anthropic and Gemini to a caller of OpenAI's Responses API), whole and streamed: a one-target route
 answers 200 or a 502 in the caller's dialect; a route falling back to a good provider answers 200 (a
 stream already committed may end with an error event instead); nothing is logged at error level; the
-access line's tokens and cost stay numbers of at least 0, and the budgets never go below 0. The liar is a real HTTP server on loopback (``lying_answers.Liar``)."""
+access line's tokens and cost stay numbers of at least 0, and the budgets never go below 0. The liar is
+a real HTTP server on loopback (``lying_answers.Liar``)."""
 
 from __future__ import annotations
 
