@@ -51,6 +51,15 @@ class ChatForm:
     """An encoder of common deltas into the caller's stream: ``(reported model, the caller's request)``."""
     chat_operation: Operation = Operation.CHAT
     """The operation a target of another dialect is called for."""
+    request_shape: Json = field(default_factory=OBJECT)
+    """The JSON types of its request's documented fields (``translate.shapes``), as ``chat_request_shape``."""
+    settings_shape: Json = field(init=False)
+    settings_rules: Mapping[str, SettingRule] = field(init=False)
+
+    def __post_init__(self) -> None:
+        settings = settings_of(self.request_shape)
+        object.__setattr__(self, "settings_shape", settings)
+        object.__setattr__(self, "settings_rules", setting_rules(settings))
 
 
 class ErrorBody(Protocol):

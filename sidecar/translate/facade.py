@@ -7,19 +7,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..dialects import CHAT_OPERATIONS, Dialect, Operation, registry
 from ..dialects.errors import ErrorInfo, condition_of
 from ..dialects.gemini import embeddings
 from ..sse import SSEEvent
-from .bundles import Translation
 from .common import ChatRequest, ChatResponse, RequestParams, Usage
 from .errors import read_error
 from .names import RenamingDecoder, ToolNames, plan, rename_request, restore_response
 from .options import Drops, TranslateOptions, TranslationError, shown
 from .params import caller_name
-from .shapes import breaks, mismatch
+from .shapes import Json, SettingRule, breaks, mismatch
 from .stream import StreamDecoder, StreamEncoder, StreamTranslator
 
 gemini_embedding_method = embeddings.gemini_method
@@ -67,7 +67,9 @@ def translate_request(
                     rename_request(req, names)
             out = upstream.build_request(req, target_model, drops, options)
             if form is None:
-                _check_settings(body, caller, source)
+                _check_settings(body, caller.chat_settings_rules, caller.chat_settings_shape, source)
+            else:
+                _check_settings(body, form.settings_rules, form.settings_shape, source)
         else:
             convert = upstream.requests_from.get((operation, source))
             if convert is None:
@@ -76,16 +78,20 @@ def translate_request(
     except TranslationError:
         raise
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
-        wrong = mismatch(body, caller.chat_request_shape) if operation in CHAT_OPERATIONS else None
+        wrong = None
+        if operation in CHAT_OPERATIONS or form is not None:
+            wrong = mismatch(body, caller.chat_request_shape if form is None else form.request_shape)
         raise _malformed(f"{source.value} request body", exc, wrong) from exc
     return out, drops.names, names
 
 
-def _check_settings(body: dict[str, Any], bundle: Translation, source: Dialect) -> None:
+def _check_settings(body: dict[str, Any], rules: Mapping[str, SettingRule], shape: Json, source: Dialect) -> None:
     """A setting of the wrong JSON type is a 400 naming the caller's field: a translator copies settings
-    unread, so the upstream's 400 would name its own (``max_completion_tokens`` for ``max_tokens``)."""
-    if breaks(body, bundle.chat_settings_rules):
-        wrong = mismatch(body, bundle.chat_settings_shape)
+    unread, so the upstream's 400 would name its own (``max_completion_tokens`` for ``max_tokens``).
+    ``rules`` and ``shape``: the settings of the request's shape (``Translation.chat_settings_rules`` and
+    ``chat_settings_shape``, or a ``ChatForm``'s)."""
+    if breaks(body, rules):
+        wrong = mismatch(body, shape)
         if wrong is not None:
             raise TranslationError(f"malformed {source.value} request body: {wrong}")
 

@@ -20,6 +20,7 @@ Map of the package::
     responses_items    the Responses API's ``input`` items -> the common form's system prompts and turns
     responses_answer   a common-form answer -> a Responses ``response`` object (output items, usage, status)
     responses_encoder  common deltas -> a Responses caller's stream events (sequence numbers, items)
+    responses_shape    RESPONSES_REQUEST: the JSON types of a Responses request's fields, named in a 400
     bodies       what the features read and write in its request bodies (output limit, re-ask, cache)
     features     routing's feature walkers, one per operation (WALKERS)
 (the azure-openai provider kind is in wire too)

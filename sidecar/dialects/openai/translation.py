@@ -11,7 +11,7 @@ from ...translate.options import Drops, TranslateOptions
 from .. import Dialect, Operation
 from ..errors import ANTHROPIC_ONLY_STATUSES
 from ..gemini import embeddings
-from . import request, response, responses_answer, responses_request, shape
+from . import request, response, responses_answer, responses_request, responses_shape, shape
 from .decoder import OpenAIDecoder
 from .encoder import OpenAIEncoder
 from .responses_encoder import ResponsesEncoder
@@ -31,6 +31,7 @@ RESPONSES = ChatForm(
     parse_request=responses_request.parse_request,
     build_response=responses_answer.build_response,
     encoder=ResponsesEncoder,
+    request_shape=responses_shape.RESPONSES_REQUEST,
 )
 """The Responses API, served by a target of another dialect as its chat."""
 

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from sidecar.dialects import Dialect, Operation
 from sidecar.dialects.openai.responses_request import parse_request
+from sidecar.translate import translate_request
 from sidecar.translate.options import Drops, TranslateOptions, TranslationError, UnsupportedParameter
 
 ERROR, DROP = TranslateOptions(unsupported="error"), TranslateOptions(unsupported="drop")
@@ -180,3 +182,27 @@ def test_what_has_no_equivalent_follows_unsupported_params(body: dict[str, Any],
         parsed(body)
     assert info.value.name == named
     assert named in parsed(body, DROP)[1]
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"temperature": "hot"}, "temperature: must be a number or null, not a string"),
+        ({"max_output_tokens": "5"}, "max_output_tokens: must be an integer or null, not a string"),
+        ({"tools": [{"type": "function", "name": 5}]}, "tools[0].name: must be a string, not a number"),
+        ({"input": [{"role": "user", "content": 5}]}, "input[0].content: must be a string or a list of parts"),
+    ],
+)
+def test_a_body_of_the_wrong_types_is_refused_naming_the_field(body: dict[str, Any], said: str) -> None:
+    """A field of the wrong JSON type, a setting copied unread among them, is a ``TranslationError`` naming
+    the caller's field (``responses_shape``), never Python's words or the target's field name."""
+    with pytest.raises(TranslationError) as info:
+        translate_request(
+            {"model": "m", "input": "hi", **body},
+            source=Dialect.OPENAI,
+            target=Dialect.ANTHROPIC,
+            operation=Operation.RESPONSES,
+            target_model="c",
+            options=ERROR,
+        )
+    assert said in str(info.value)
