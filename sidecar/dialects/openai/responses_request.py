@@ -96,7 +96,9 @@ def _parse_feature(key: str, value: Any, req: ChatRequest, drops: Drops) -> None
     if key == "tools":
         req["tools"] = [_tool(tool) for tool in value]
     elif key == "tool_choice":
-        req["tool_choice"] = _tool_choice(value)
+        choice = _tool_choice(value, drops)
+        if choice is not None:
+            req["tool_choice"] = choice
     elif key == "text":
         _parse_text(value, req, drops)
     elif key == "reasoning":
@@ -120,7 +122,9 @@ def _tool(tool: Any) -> ToolDef:
     return {"name": tool["name"], "description": tool.get("description"), "parameters": tool.get("parameters") or {}}
 
 
-def _tool_choice(value: Any) -> ToolChoice:
+def _tool_choice(value: Any, drops: Drops) -> ToolChoice | None:
+    """``auto``, ``none``, ``required``, one function, or ``allowed_tools`` in mode ``required`` (those tools
+    forced, as chat's); ``allowed_tools`` in mode ``auto`` has no form elsewhere (unsupported, as chat's)."""
     if value in ("auto", "none", "required"):
         return {"mode": value, "names": []}
     kind = value.get("type") if isinstance(value, dict) else None
@@ -130,7 +134,8 @@ def _tool_choice(value: Any) -> ToolChoice:
         names = [tool["name"] for tool in value.get("tools") or () if tool.get("type") == "function"]
         if value.get("mode") == "required":
             return {"mode": "tool", "names": names}
-        return {"mode": "auto", "names": []}
+        drops.unsupported("tool_choice.allowed_tools", "only mode 'required' translates")
+        return None
     raise TranslationError(f"tool_choice: {shown(kind)} chooses a tool OpenAI runs itself; only functions translate")
 
 

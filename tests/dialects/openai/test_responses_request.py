@@ -172,6 +172,10 @@ def test_fields_that_do_not_change_the_answer_are_dropped_and_listed() -> None:
             "system.content.input_image",
         ),
         ({"input": [{"role": "user", "content": "hi", "name": "bob"}]}, "input.message.name"),
+        (
+            {"tools": [WEATHER], "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [WEATHER]}},
+            "tool_choice.allowed_tools",
+        ),
     ],
 )
 def test_what_has_no_equivalent_follows_unsupported_params(body: dict[str, Any], named: str) -> None:
