@@ -123,8 +123,8 @@ async def test_a_tool_round_trip_through_another_dialect(
     fake: FakeFactory, sidecar: SidecarFactory, model: str, stream: bool
 ) -> None:
     """A function tool the target calls comes back as a ``function_call`` item (streamed: its arguments'
-    delta and done events); sent back with its ``function_call_output``, the target reads the result (the
-    fake model answers "Tool result received: ...")."""
+    delta and done events); the answer's items sent back with the call's ``function_call_output``, the
+    target reads the result (the fake model answers "Tool result received: ...")."""
     running, _ = await start(fake, sidecar)
     first = "fake:tool weather in Paris"
     async with client_at(running.url) as client:
@@ -141,9 +141,9 @@ async def test_a_tool_round_trip_through_another_dialect(
         follow = await client.responses.create(
             model=model,
             tools=TOOLS,
-            input=[
+            input=[  # the answer's items sent back as they came, as OpenAI's guide does it
                 {"role": "user", "content": first},
-                {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
+                *reply.output,  # type: ignore[list-item]
                 {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 21 C"},
             ],
         )

@@ -94,6 +94,8 @@ def _read_item(item: dict[str, Any], index: int, turns: _Turns) -> None:
         turns.drops.ignored("input.reasoning")  # OpenAI's own reasoning (encrypted): no other provider reads it
     elif kind == "item_reference":
         raise TranslationError(f"input[{index}]: an item_reference names an item OpenAI stores")
+    elif not isinstance(kind, str):
+        raise TranslationError(f"input[{index}]: an item has a type (a string) or a role, not {shown(kind)}")
     else:
         raise TranslationError(
             f"input[{index}].type: {shown(kind)} is an item of OpenAI's own (a built-in tool's call or "
