@@ -27,23 +27,24 @@ from .logprobs import choice_logprobs
 FINISH_INCOMPLETE = {FinishReason.LENGTH: "max_output_tokens", FinishReason.CONTENT_FILTER: "content_filter"}
 """The finish reasons that leave a response ``incomplete``, and the ``incomplete_details.reason`` each gives."""
 
-_ECHOED: tuple[tuple[str, Any], ...] = (
+_ECHOED: tuple[tuple[str, str | bool | None], ...] = (
     ("instructions", None),
     ("max_output_tokens", None),
-    ("metadata", {}),
     ("parallel_tool_calls", True),
     ("temperature", None),
-    ("text", {"format": {"type": "text"}}),
     ("tool_choice", "auto"),
-    ("tools", []),
     ("top_p", None),
     ("user", None),
 )
 
 
 def settings_of(request: dict[str, Any]) -> dict[str, Any]:
-    """The request's settings a ``response`` object echoes (OpenAI's defaults for those not sent)."""
-    out = {key: request.get(key, default) for key, default in _ECHOED}
+    """The request's settings a ``response`` object echoes (OpenAI's defaults for those not sent; the
+    object and list defaults made anew for each response)."""
+    out: dict[str, Any] = {key: request.get(key, default) for key, default in _ECHOED}
+    out["metadata"] = request.get("metadata") or {}
+    out["text"] = request.get("text") or {"format": {"type": "text"}}
+    out["tools"] = request.get("tools") or []
     reasoning = request.get("reasoning")
     out["reasoning"] = reasoning if isinstance(reasoning, dict) else {"effort": None, "summary": None}
     return out
