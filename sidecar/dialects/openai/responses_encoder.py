@@ -158,14 +158,8 @@ class ResponsesEncoder:
             return []
         if isinstance(delta, Start):
             return self._start(delta.id)
-        if isinstance(delta, UsageSeen):
-            self._usage = delta.usage
-            return []
-        if isinstance(delta, Finish):
-            self._finish = delta.reason
-            return []
-        if isinstance(delta, Cited):
-            self._cited += delta.citations
+        if isinstance(delta, (UsageSeen, Finish, Cited)):
+            self._note(delta)
             return []
         if isinstance(delta, End):
             return self.close()
@@ -185,6 +179,15 @@ class ResponsesEncoder:
         elif isinstance(delta, ToolArgs):
             out += self._arguments(delta)
         return out  # a ReasoningSignature: no place for another provider's signature in the Responses API
+
+    def _note(self, delta: UsageSeen | Finish | Cited) -> None:
+        """What the last event says and no event of its own carries: the usage, the finish, citations."""
+        if isinstance(delta, UsageSeen):
+            self._usage = delta.usage
+        elif isinstance(delta, Finish):
+            self._finish = delta.reason
+        else:
+            self._cited += delta.citations
 
     def _open(self, kind: str, call: ToolStart | None = None) -> list[SSEEvent]:
         """The item of ``kind`` open (the one open closed first unless it is of that kind: a new call is

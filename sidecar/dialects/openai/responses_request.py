@@ -71,11 +71,8 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
             req[key] = value  # type: ignore[literal-required]
         elif key == "max_output_tokens":
             req["max_tokens"] = value
-        elif key == "stream":
-            req["stream"] = bool(value)
-        elif key == "parallel_tool_calls":
-            if value is False:
-                req["parallel_tool_calls"] = False
+        elif key in ("stream", "parallel_tool_calls"):
+            _parse_switch(key, value, req)
         elif key in _STATEFUL:
             raise TranslationError(f"{key!r}: {_STATEFUL[key]}; only an OpenAI target can take it")
         elif key in _FEATURES:
@@ -88,6 +85,14 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
         del req["top_logprobs"]
         drops.ignored("top_logprobs")
     return req
+
+
+def _parse_switch(key: str, value: Any, req: ChatRequest) -> None:
+    """``stream``; ``parallel_tool_calls`` (``false`` only: ``true`` is every provider's default)."""
+    if key == "stream":
+        req["stream"] = bool(value)
+    elif value is False:
+        req["parallel_tool_calls"] = False
 
 
 def _parse_feature(key: str, value: Any, req: ChatRequest, drops: Drops) -> None:
