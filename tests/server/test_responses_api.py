@@ -10,21 +10,8 @@ import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import sdk_client
+from .responses_clients import TOOLS, client_at
 from .three_dialects import start
-
-TOOLS: list[openai.types.responses.ToolParam] = [
-    {
-        "type": "function",
-        "name": "get_weather",
-        "strict": False,
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    }
-]
-
-
-def client_at(url: str, fault: str | None = None) -> openai.AsyncOpenAI:
-    headers = {"x-fake-fault": fault} if fault else None
-    return sdk_client(openai.AsyncOpenAI, base_url=f"{url}/v1", api_key="x", default_headers=headers)
 
 
 async def test_responses_create_is_answered_by_an_openai_target(fake: FakeFactory, sidecar: SidecarFactory) -> None:

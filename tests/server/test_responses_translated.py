@@ -14,7 +14,7 @@ import pytest
 from openai.types.responses import Response
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from .test_responses_api import TOOLS, client_at
+from .responses_clients import TOOLS, client_at
 from .three_dialects import start
 
 TARGETS = ["to-anthropic", "to-gemini"]
