@@ -30,10 +30,14 @@ PAIRS = {
     "anthropic-openai": ("anthropic", "openai"),
     "gemini-openai": ("gemini", "openai"),
     "openai-anthropic": ("openai", "anthropic"),
+    "anthropic-responses": ("anthropic", "openai", "responses"),
+    "gemini-responses": ("gemini", "openai", "responses"),
 }
+"""Each pair: (upstream, caller[, the caller's operation: ``responses``, OpenAI's Responses API; chat
+without]). The ``-responses`` pairs need a sidecar that translates the Responses API (wave 36 on)."""
 
 
-def translate_events(source: str, caller: str, count: int, tapped: bool) -> None:
+def translate_events(source: str, caller: str, count: int, tapped: bool, operation: str = "chat") -> None:
     """Translate one stream of ``count`` content events from ``source`` to ``caller`` (the counted run):
     as the relay does when no tap listens, or (``tapped``) through the common deltas."""
     from relay_cost import STREAMS
@@ -51,9 +55,10 @@ def translate_events(source: str, caller: str, count: int, tapped: bool) -> None
     translator = new_stream_translator(
         source=dialect_named(source),
         target=dialect_named(caller),
-        operation=Operation.CHAT,
+        operation=Operation(operation),
         model="m",
         include_usage=True,
+        **({"request": {"model": "m", "input": "hi"}} if operation != "chat" else {}),
     )
     relay_text = None if tapped else getattr(translator, "relay_text", None)
     parser = SSEParser()
@@ -75,7 +80,8 @@ def main() -> int:
     parser.add_argument("--tapped", action="store_true", help="the path with a tap listening: through the deltas")
     args = parser.parse_args()
     if args.run:
-        translate_events(*PAIRS[args.run[0]], int(args.run[1]), args.tapped)
+        source, caller, *operation = PAIRS[args.run[0]]
+        translate_events(source, caller, int(args.run[1]), args.tapped, *operation)
         return 0
     if not tools_present("valgrind"):
         return 2

@@ -42,7 +42,15 @@ from ..resilience.classify import (
     pool_full,
 )
 from ..telemetry import AttemptTrace
-from ..translate import TranslateOptions, TranslationError, Usage, extract_usage, translate_request, translate_response
+from ..translate import (
+    TranslateOptions,
+    TranslationError,
+    Usage,
+    extract_usage,
+    target_operation,
+    translate_request,
+    translate_response,
+)
 from ..translate.names import ToolNames
 from ..translate.numbers import exact_body
 from ..translate.options import DEFAULT_MAX_TOKENS
@@ -155,6 +163,7 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
             stream=stream,
         )
         dropped = tuple(dropped_list)
+        operation = target_operation(operation, caller)  # the Responses API: the target's chat
         if exchange.upstream_logprobs:  # an ensemble's confidence vote, which the caller's dialect cannot ask
             translated = with_logprobs(translated, wire, operation)[0]
         upstream.finish_translated_body(translated, operation, stream)

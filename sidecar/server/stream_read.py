@@ -185,6 +185,7 @@ def _translator(exchange: Exchange, prepared: Prepared) -> StreamTranslator | No
         model=prepared.target.upstream_model,
         include_usage=prepared.include_usage,
         names=prepared.names,
+        request=exchange.facts.body,
     )
 
 

@@ -10,7 +10,8 @@ Map of the package::
     facade        translate_request / translate_response / translate_error,
                   parse_chat_response / build_chat_response (one half of translate_response),
                   new_stream_translator / new_stream_decoder / new_stream_encoder / stream_error_event,
-                  extract_usage / extract_stream_usage / extract_request_params
+                  extract_usage / extract_stream_usage / extract_request_params,
+                  target_operation (the operation a translated request's target is called for)
     common        the common form (TypedDicts for requests and responses, Usage, RequestParams,
                   FinishReason), as_count (a provider's token count read)
     options       TranslationError, UnsupportedParameter, TranslateOptions, Drops
@@ -18,7 +19,8 @@ Map of the package::
                   text_of, reasoning_of, new_id, safe_id, dumps, RESPONSE_TOOL)
     media         split_data_uri, guess_media_type
     deltas        the stream deltas (Start, Text, ToolStart, ... End; ``Delta`` their union)
-    bundles       Translation: what one dialect's translation provides
+    bundles       Translation: what one dialect's translation provides; ChatForm: a caller's operation
+                  other than its chat that is a chat in the common form (OpenAI's Responses API)
     stream        StreamTranslator = a dialect's decoder (upstream events -> deltas)
                                    + a dialect's encoder (deltas -> caller events)
     stream_in     helpers the decoders share        stream_out   helpers the encoders share
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
         new_stream_translator,
         parse_chat_response,
         stream_error_event,
+        target_operation,
         translate_error,
         translate_request,
         translate_response,
@@ -96,6 +99,7 @@ __all__ = [
     "new_stream_translator",
     "parse_chat_response",
     "stream_error_event",
+    "target_operation",
     "translate_error",
     "translate_request",
     "translate_response",

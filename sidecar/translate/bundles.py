@@ -8,6 +8,10 @@ The non-chat conversions are pairwise: ``requests_from[(operation, caller)]`` tu
 request into this one's, ``responses_to[(operation, caller)]`` this dialect's response into another's
 (OpenAI embeddings <-> Gemini embedContent / batchEmbedContents, Anthropic count_tokens <-> Gemini
 countTokens).
+
+``forms[operation]`` (``ChatForm``) is another of a caller dialect's operations that is a chat in the
+common form, read and written by its own functions (OpenAI's Responses API): a target of another dialect
+serves it as its chat (``chat_operation``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,30 @@ RequestConverter = Callable[[dict[str, Any], str, Drops, TranslateOptions], dict
 ResponseConverter = Callable[[dict[str, Any], str, dict[str, Any]], dict[str, Any]]
 """A non-chat response of this dialect as another dialect's body: ``(body, reported model, the caller's
 request body)`` (the request says how the caller wants it written: OpenAI's ``encoding_format``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatForm:
+    """A caller's operation other than its chat that is a chat in the common form (OpenAI's Responses
+    API): its request read, its answer and stream written by its own functions; its target of another
+    dialect is called for a chat (``chat_operation``)."""
+
+    parse_request: Callable[[dict[str, Any], Drops], ChatRequest]
+    build_response: Callable[[ChatResponse, str, dict[str, Any]], dict[str, Any]]
+    """``(answer, reported model, the caller's request body)``: the request's settings are echoed."""
+    encoder: Callable[[str, dict[str, Any]], StreamEncoder]
+    """An encoder of common deltas into the caller's stream: ``(reported model, the caller's request)``."""
+    chat_operation: Operation = Operation.CHAT
+    """The operation a target of another dialect is called for."""
+    request_shape: Json = field(default_factory=OBJECT)
+    """The JSON types of its request's documented fields (``translate.shapes``), as ``chat_request_shape``."""
+    settings_shape: Json = field(init=False)
+    settings_rules: Mapping[str, SettingRule] = field(init=False)
+
+    def __post_init__(self) -> None:
+        settings = settings_of(self.request_shape)
+        object.__setattr__(self, "settings_shape", settings)
+        object.__setattr__(self, "settings_rules", setting_rules(settings))
 
 
 class ErrorBody(Protocol):
@@ -91,6 +119,8 @@ class Translation:
     other condition keeps the upstream's status."""
     requests_from: Mapping[tuple[Operation, Dialect], RequestConverter] = field(default_factory=dict)
     responses_to: Mapping[tuple[Operation, Dialect], ResponseConverter] = field(default_factory=dict)
+    forms: Mapping[Operation, ChatForm] = field(default_factory=dict)
+    """This dialect's other operations that are a chat in the common form (``ChatForm``)."""
     tool_names: ToolNameRule | None = None
     """The function names this dialect's provider takes (``translate.names``); None: any name. A
     translated request's names it refuses are mapped, and mapped back in the answer."""

@@ -1,25 +1,25 @@
 """The translation facade: ``translate_request`` / ``translate_response`` / ``translate_error``,
 ``parse_chat_response`` / ``build_chat_response``, ``new_stream_translator`` / ``new_stream_decoder`` /
 ``new_stream_encoder`` / ``stream_error_event``, ``extract_usage`` / ``extract_stream_usage`` /
-``extract_request_params``: each picks the dialects' functions from the registry
+``extract_request_params``, ``target_operation``: each picks the dialects' functions from the registry
 (``registry.TRANSLATIONS``); re-exported by the package (``from sidecar.translate import ...``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..dialects import CHAT_OPERATIONS, Dialect, Operation, registry
 from ..dialects.errors import ErrorInfo, condition_of
 from ..dialects.gemini import embeddings
 from ..sse import SSEEvent
-from .bundles import Translation
 from .common import ChatRequest, ChatResponse, RequestParams, Usage
 from .errors import read_error
 from .names import RenamingDecoder, ToolNames, plan, rename_request, restore_response
 from .options import Drops, TranslateOptions, TranslationError, shown
 from .params import caller_name
-from .shapes import breaks, mismatch
+from .shapes import Json, SettingRule, breaks, mismatch
 from .stream import StreamDecoder, StreamEncoder, StreamTranslator
 
 gemini_embedding_method = embeddings.gemini_method
@@ -50,10 +50,12 @@ def translate_request(
     """
     drops = Drops(options)
     upstream = registry.TRANSLATIONS[target]
+    caller = registry.TRANSLATIONS[source]
+    form = caller.forms.get(operation)
     names: ToolNames | None = None
     try:
-        if operation in CHAT_OPERATIONS:
-            req: ChatRequest = registry.TRANSLATIONS[source].parse_request(body, drops)
+        if operation in CHAT_OPERATIONS or form is not None:
+            req: ChatRequest = (caller.parse_request if form is None else form.parse_request)(body, drops)
             if stream is not None:
                 req["stream"] = stream
             if req.get("stream") and req.get("n", 1) != 1:
@@ -64,7 +66,10 @@ def translate_request(
                 if names is not None:
                     rename_request(req, names)
             out = upstream.build_request(req, target_model, drops, options)
-            _check_settings(body, registry.TRANSLATIONS[source], source)
+            if form is None:
+                _check_settings(body, caller.chat_settings_rules, caller.chat_settings_shape, source)
+            else:
+                _check_settings(body, form.settings_rules, form.settings_shape, source)
         else:
             convert = upstream.requests_from.get((operation, source))
             if convert is None:
@@ -73,18 +78,20 @@ def translate_request(
     except TranslationError:
         raise
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
-        wrong = (
-            mismatch(body, registry.TRANSLATIONS[source].chat_request_shape) if operation in CHAT_OPERATIONS else None
-        )
+        wrong = None
+        if operation in CHAT_OPERATIONS or form is not None:
+            wrong = mismatch(body, caller.chat_request_shape if form is None else form.request_shape)
         raise _malformed(f"{source.value} request body", exc, wrong) from exc
     return out, drops.names, names
 
 
-def _check_settings(body: dict[str, Any], bundle: Translation, source: Dialect) -> None:
+def _check_settings(body: dict[str, Any], rules: Mapping[str, SettingRule], shape: Json, source: Dialect) -> None:
     """A setting of the wrong JSON type is a 400 naming the caller's field: a translator copies settings
-    unread, so the upstream's 400 would name its own (``max_completion_tokens`` for ``max_tokens``)."""
-    if breaks(body, bundle.chat_settings_rules):
-        wrong = mismatch(body, bundle.chat_settings_shape)
+    unread, so the upstream's 400 would name its own (``max_completion_tokens`` for ``max_tokens``).
+    ``rules`` and ``shape``: the settings of the request's shape (``Translation.chat_settings_rules`` and
+    ``chat_settings_shape``, or a ``ChatForm``'s)."""
+    if breaks(body, rules):
+        wrong = mismatch(body, shape)
         if wrong is not None:
             raise TranslationError(f"malformed {source.value} request body: {wrong}")
 
@@ -116,11 +123,14 @@ def translate_response(
     embeddings' ``encoding_format``); None reads as an empty request. ``names``: the request's tool
     names mapping (``translate_request``), undone in the answer's tool calls."""
     upstream = registry.TRANSLATIONS[source]
+    form = registry.TRANSLATIONS[target].forms.get(operation)
     try:
-        if operation in CHAT_OPERATIONS:
+        if operation in CHAT_OPERATIONS or form is not None:
             answer = upstream.parse_response(body)
             if names is not None:
                 answer = restore_response(answer, names)
+            if form is not None:
+                return form.build_response(answer, model, request or {})
             return registry.TRANSLATIONS[target].build_response(answer, model)
         convert = upstream.responses_to.get((operation, target))
         if convert is not None:
@@ -202,19 +212,30 @@ def new_stream_translator(
     model: str,
     include_usage: bool,
     names: ToolNames | None = None,
+    request: dict[str, Any] | None = None,
 ) -> StreamTranslator:
     """A translator from upstream (``source``) events to caller (``target``) events for one chat stream.
 
     ``model`` is the name reported to the caller; ``include_usage`` is the OpenAI caller's
     ``stream_options.include_usage`` (other dialects always receive usage); ``names`` the request's
-    tool names mapping (``translate_request``), undone in every streamed call.
+    tool names mapping (``translate_request``), undone in every streamed call; ``request`` the caller's
+    request body, which a caller's operation other than its chat echoes (``ChatForm``: the Responses API).
     """
-    if operation not in CHAT_OPERATIONS:
+    form = registry.TRANSLATIONS[target].forms.get(operation)
+    if operation not in CHAT_OPERATIONS and form is None:
         raise _no_route(operation, source, target)
     decoder = new_stream_decoder(source)
     if names is not None:
         decoder = RenamingDecoder(decoder, names)
-    return StreamTranslator(decoder, new_stream_encoder(target, model, include_usage))
+    encoder = new_stream_encoder(target, model, include_usage) if form is None else form.encoder(model, request or {})
+    return StreamTranslator(decoder, encoder)
+
+
+def target_operation(operation: Operation, caller: Dialect) -> Operation:
+    """The operation a target of another dialect than the ``caller``'s is called for: its chat for a caller's
+    operation that is a chat in the common form (``ChatForm``: the Responses API), else ``operation``."""
+    form = registry.TRANSLATIONS[caller].forms.get(operation)
+    return operation if form is None else form.chat_operation
 
 
 def new_stream_decoder(source: Dialect) -> StreamDecoder:

@@ -54,6 +54,9 @@ def request(
 ) -> tuple[str, dict[str, str], dict[str, Any]]:
     """The path, headers and body a ``caller`` app sends for ``model``, asking ``asked``."""
     said = [{"role": "user", "content": asked}]
+    if caller == "openai-responses":  # the Responses API, translated for another dialect's target
+        tool = {"type": "function", **TOOL["function"]}
+        return "/v1/responses", {}, {"model": model, "input": said, "tools": [tool], "stream": stream}
     if caller == "openai":
         body: dict[str, Any] = {"model": model, "messages": said, "tools": [TOOL], "stream": stream}
         if stream:
@@ -67,7 +70,12 @@ def request(
     return f"/v1beta/models/{model}:{method}", {"x-goog-api-key": "app"}, body
 
 
-CALLER_HEADERS = {"openai": {}, "anthropic": {"anthropic-version": "2023-06-01"}, "gemini": {"x-goog-api-key": "a"}}
+CALLER_HEADERS = {
+    "openai": {},
+    "openai-responses": {},
+    "anthropic": {"anthropic-version": "2023-06-01"},
+    "gemini": {"x-goog-api-key": "a"},
+}
 
 
 async def start(aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory) -> tuple[RunningSidecar, Liar]:

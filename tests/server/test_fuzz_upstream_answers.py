@@ -1,10 +1,11 @@
 """Property: a provider that lies (an answer of the wrong shape: fields of another JSON type, missing,
 thousands of them, usage of odd types; a stream whose events are mutated, lost, repeated, reordered or
-not JSON) is a failed attempt, never a crash. Each upstream dialect, to each caller dialect, whole and
-streamed: a one-target route answers 200 or a 502 in the caller's dialect; a route falling back to a
-good provider answers 200 (a stream already committed may end with an error event instead); nothing
-is logged at error level; the access line's tokens and cost stay numbers of at least 0, and the budgets
-never go below 0. The liar is a real HTTP server on loopback (``lying_answers.Liar``)."""
+not JSON) is a failed attempt, never a crash. Each upstream dialect, to each caller dialect (and
+Anthropic and Gemini to a caller of OpenAI's Responses API), whole and streamed: a one-target route
+answers 200 or a 502 in the caller's dialect; a route falling back to a good provider answers 200 (a
+stream already committed may end with an error event instead); nothing is logged at error level; the
+access line's tokens and cost stay numbers of at least 0, and the budgets never go below 0. The liar is
+a real HTTP server on loopback (``lying_answers.Liar``)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,10 @@ async def check_budgets(session: aiohttp.ClientSession, running: RunningSidecar)
         assert isinstance(row["used"], (int, float)) and math.isfinite(row["used"]) and row["used"] >= 0, row
 
 
-CASES = [(u, c, s) for u in DIALECTS for c in DIALECTS for s in (False, True)]
+# each upstream to each caller, and Anthropic and Gemini to a caller of OpenAI's Responses API
+CASES = [(u, c, s) for u in DIALECTS for c in DIALECTS for s in (False, True)] + [
+    (u, "openai-responses", s) for u in DIALECTS if u != "openai" for s in (False, True)
+]
 
 
 @pytest.mark.parametrize(
@@ -93,7 +97,7 @@ async def check_answer(
     assert status in ((200,) if route == "chain" else (200, 502)), raw[:600]
     assert b"Traceback" not in raw and b"internal_error" not in raw, raw[:600]
     if status != 200:
-        assert error_shape_problem(caller, status, orjson.loads(raw)) is None, raw[:600]
+        assert error_shape_problem(caller.removesuffix("-responses"), status, orjson.loads(raw)) is None, raw[:600]
     elif not stream:
         assert kind.startswith("application/json") and isinstance(orjson.loads(raw), dict), raw[:600]
     else:
@@ -132,7 +136,7 @@ async def test_a_lying_error_is_the_providers_error_or_a_fallback_never_a_crash(
             assert status == 200, raw[:600]
         relayed = caller == upstream and status == lie.status  # the provider's own body, as it sent it
         if status >= 400 and not relayed:
-            assert error_shape_problem(caller, status, orjson.loads(raw)) is None, raw[:600]
+            assert error_shape_problem(caller.removesuffix("-responses"), status, orjson.loads(raw)) is None, raw[:600]
         lines = stack.log_lines()[logged:]
         assert not logged_faults(lines), logged_faults(lines)
         check_numbers(stack, lines)

@@ -1,8 +1,7 @@
 """The OpenAI Responses API (``POST /v1/responses``) through openai-python: ``responses.create`` and
-``responses.stream`` reach an OpenAI-dialect target; a target of another dialect cannot take the
-Responses API, so a route skips it for its next target, or answers a 400 saying so when none is left
-(``docs/translation.md``, The Responses API); upstream errors reach the SDK's typed errors; an Azure
-target is called on Azure's v1 surface, the only one with the Responses API."""
+``responses.stream`` relayed to an OpenAI-dialect target (translated to another dialect's target:
+``test_responses_translated``); upstream errors reach the SDK's typed errors; an Azure target is called
+on Azure's v1 surface, the only one with the Responses API."""
 
 from __future__ import annotations
 
@@ -11,49 +10,30 @@ import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import sdk_client
+from .responses_clients import TOOLS, client_at
 from .three_dialects import start
 
-TOOLS: list[openai.types.responses.ToolParam] = [
-    {
-        "type": "function",
-        "name": "get_weather",
-        "strict": False,
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    }
-]
 
-
-def client_at(url: str, fault: str | None = None) -> openai.AsyncOpenAI:
-    headers = {"x-fake-fault": fault} if fault else None
-    return sdk_client(openai.AsyncOpenAI, base_url=f"{url}/v1", api_key="x", default_headers=headers)
-
-
-@pytest.mark.parametrize("model", ["to-openai", "a-then-o"])
-async def test_responses_create_is_answered_by_an_openai_target(
-    fake: FakeFactory, sidecar: SidecarFactory, model: str
-) -> None:
-    """``responses.create`` is answered with text and usage; a route whose first target is Anthropic skips it
-    (the skip named in ``x-sidecar-attempts``) and the OpenAI target answers."""
+async def test_responses_create_is_answered_by_an_openai_target(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """``responses.create`` is relayed to the OpenAI target and answered with text and usage."""
     running, urls = await start(fake, sidecar)
     async with client_at(running.url) as client:
-        raw = await client.responses.with_raw_response.create(model=model, input="hello responses")
+        raw = await client.responses.with_raw_response.create(model="to-openai", input="hello responses")
         reply = raw.parse()
     assert reply.output_text == "hello responses"
     assert raw.headers["x-sidecar-model"] == "to-openai"
-    if model == "a-then-o":
-        assert raw.headers["x-sidecar-fallback-reason"] == "untranslatable"
     assert reply.usage is not None and reply.usage.input_tokens > 0 and reply.usage.output_tokens > 0
     assert [r["path"] for r in await running.fake_requests(urls["openai"])] == ["/v1/responses"]
     assert await running.fake_requests(urls["anthropic"]) == []
 
 
-@pytest.mark.parametrize("model", ["to-openai", "a-then-o"])
-async def test_responses_stream_helper_gets_the_final_response(
-    fake: FakeFactory, sidecar: SidecarFactory, model: str
-) -> None:
+async def test_responses_stream_helper_gets_the_final_response(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """``responses.stream`` yields the text deltas and ``get_final_response`` the completed response."""
     running, _ = await start(fake, sidecar)
-    async with client_at(running.url) as client, client.responses.stream(model=model, input="hello stream") as events:
+    async with (
+        client_at(running.url) as client,
+        client.responses.stream(model="to-openai", input="hello stream") as events,
+    ):
         deltas = [event.delta async for event in events if event.type == "response.output_text.delta"]
         final = await events.get_final_response()
     assert "".join(deltas) == "hello stream" == final.output_text
@@ -69,25 +49,6 @@ async def test_responses_tool_calls_come_back_as_function_call_items(
         reply = await client.responses.create(model="to-openai", input="fake:tool weather", tools=TOOLS)
     calls = [item for item in reply.output if item.type == "function_call"]
     assert [(c.name, c.arguments) for c in calls] == [("get_weather", '{"city":"test"}')]
-
-
-@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
-@pytest.mark.parametrize("model", ["to-anthropic", "to-gemini"])
-async def test_responses_towards_another_dialect_is_a_400_saying_so(
-    fake: FakeFactory, sidecar: SidecarFactory, model: str, stream: bool
-) -> None:
-    """A route with no OpenAI-dialect target answers the Responses API with a 400 ``BadRequestError`` that
-    says the Responses API cannot be translated to that dialect; no upstream is called."""
-    running, urls = await start(fake, sidecar)
-    async with client_at(running.url) as client:
-        with pytest.raises(openai.BadRequestError) as info:
-            if stream:
-                async with client.responses.stream(model=model, input="hello") as events:
-                    await events.get_final_response()
-            else:
-                await client.responses.create(model=model, input="hello")
-    assert f"{model}: responses cannot be translated from openai to {model.removeprefix('to-')}" in info.value.message
-    assert all([await running.fake_requests(url) == [] for url in urls.values()])
 
 
 async def test_a_responses_rate_limit_is_the_sdks_rate_limit_error(fake: FakeFactory, sidecar: SidecarFactory) -> None:

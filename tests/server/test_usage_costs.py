@@ -3,7 +3,8 @@ provider sends: the access line's ``cost_usd``, the budget's charge and the toke
 model's prices applied to that usage, each token priced once (docs/policy.md, Prices).
 
 - The OpenAI Responses API (``input_tokens``/``output_tokens`` names, the stream's usage in its
-  ``response.completed`` event) through openai-python, from the fake provider.
+  ``response.completed`` event) through openai-python, from the fake provider, relayed to OpenAI or
+  translated for Anthropic and Gemini.
 - Anthropic prompt caching: ``cache_creation_input_tokens`` at ``cache_write_per_mtok`` and
   ``cache_read_input_tokens`` at ``cached_input_per_mtok``, both outside Anthropic's ``input_tokens``,
   from a raw upstream writing Anthropic's answer and stream (``message_start`` and a ``message_delta``
@@ -57,15 +58,17 @@ def access(running: RunningSidecar) -> dict[str, Any]:
     return line
 
 
+@pytest.mark.parametrize("speaks", ["openai", "anthropic", "gemini"])
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_a_responses_api_answer_is_costed_and_charged(
-    fake: FakeFactory, sidecar: SidecarFactory, stream: bool
+    fake: FakeFactory, sidecar: SidecarFactory, stream: bool, speaks: str
 ) -> None:
-    """``responses.create`` and ``responses.stream``: the access line counts the tokens the answer's usage
-    reports and their cost, and the budgets charge the same dollars and tokens (they read 0 tokens and
-    $0 for an answer, and nothing, so the reservation, for a stream)."""
-    url = await fake("fake-openai")
-    running = await sidecar(policy(provider_block("p", url, "openai")))
+    """``responses.create`` and ``responses.stream``, relayed to OpenAI or translated for Anthropic or
+    Gemini: the access line counts the tokens the answer's usage reports and their cost (its operation
+    ``responses``), and the budgets charge the same dollars and tokens (they read 0 tokens and $0 for an
+    answer, and nothing, so the reservation, for a stream)."""
+    url = await fake(f"fake-{speaks}")
+    running = await sidecar(policy(provider_block("p", url, speaks)))
     async with openai_client(running) as client:
         if stream:
             async with client.responses.stream(model="m", input="hello costs") as events:
@@ -77,7 +80,8 @@ async def test_a_responses_api_answer_is_costed_and_charged(
     assert usage is not None and usage.input_tokens > 0 and usage.output_tokens > 0
     cost = (usage.input_tokens * IN + usage.output_tokens * OUT) / 1e6
     line = access(running)
-    assert (line["input_tokens"], line["output_tokens"], line["cost_usd"]) == (
+    assert (line["operation"], line["input_tokens"], line["output_tokens"], line["cost_usd"]) == (
+        "responses",
         usage.input_tokens,
         usage.output_tokens,
         pytest.approx(cost),

@@ -1,6 +1,6 @@
 """The translator's direct path for a plain text delta (``StreamTranslator.relay_text``): the caller gets
 the bytes the general path (``feed``: decode, encode, render) gives, and every other event is left to
-the general path."""
+the general path; for chat callers and for a Responses API caller (``openai-responses``)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,11 @@ from sidecar.translate import StreamTranslator, new_stream_translator
 
 from .streams import UPSTREAM
 
-_CREATED = re.compile(rb'"created":\d+,')
-PAIRS = [(a, b) for a in ("openai", "anthropic", "gemini") for b in ("openai", "anthropic", "gemini") if a != b]
+# what two translators made apart differ in: the time (chat's ``created``, a Responses ``created_at``), the
+# ids of a Responses answer's items (made per item)
+_CREATED = re.compile(rb'"created(_at)?":\d+,|(?<="id":")(msg|rs|fc)_[0-9a-f]+|(?<="item_id":")(msg|rs|fc)_[0-9a-f]+')
+CHAT = [(a, b) for a in ("openai", "anthropic", "gemini") for b in ("openai", "anthropic", "gemini") if a != b]
+PAIRS = [*CHAT, ("anthropic", "openai-responses"), ("gemini", "openai-responses")]
 TEXTS = [
     "tok ",
     "héllo wörld 🌍 日本語",
@@ -30,12 +33,15 @@ TEXTS = [
 
 
 def translator(source: str, caller: str) -> StreamTranslator:
+    """``caller`` ``openai-responses``: an OpenAI caller of the Responses API."""
+    dialect, _, api = caller.partition("-")
     return new_stream_translator(
         source=dialect_named(source),
-        target=dialect_named(caller),
-        operation=Operation.CHAT,
+        target=dialect_named(dialect),
+        operation=Operation.RESPONSES if api else Operation.CHAT,
         model="m",
         include_usage=True,
+        request={"model": "m", "input": "hi"},
     )
 
 

@@ -3,7 +3,8 @@
 For every (upstream, caller) pair and for a text turn and a tool-calling turn, the translated bytes are
 served to the caller's own SDK (openai-python's and anthropic's stream helpers, google-genai's
 ``generate_content_stream``) and the text, tool calls (name and parsed arguments), usage and finish
-reason it reports are checked against what the upstream sent.
+reason it reports are checked against what the upstream sent; and Anthropic's and Gemini's streams
+translated for a caller of OpenAI's Responses API, read by openai-python's ``responses.stream`` helper.
 """
 
 from __future__ import annotations
@@ -206,3 +207,33 @@ def test_gemini_thought_parts_are_not_text() -> None:
         out += translator.feed(event)
     out += translator.finish()
     assert sdk.openai_final(sdk.render(out)).choices[0].message.content == "Answer."
+
+
+@pytest.mark.parametrize("source", [Dialect.ANTHROPIC, Dialect.GEMINI])
+@pytest.mark.parametrize("scenario", ["text", "tools"])
+def test_the_responses_stream_helper_reads_a_translated_stream(source: Dialect, scenario: str) -> None:
+    """An Anthropic or Gemini stream translated for a caller of OpenAI's Responses API: openai-python's
+    ``responses.stream`` helper returns the upstream's text, tool calls (arguments parsed), usage and the
+    completed status, the caller's model named."""
+    translator = new_stream_translator(
+        source=source,
+        target=Dialect.OPENAI,
+        operation=Operation.RESPONSES,
+        model="caller-model",
+        include_usage=False,
+        request={"model": "caller-model", "input": "hi"},
+    )
+    out = []
+    for event in sdk.events(UPSTREAM[(source.value, scenario)]):
+        out += translator.feed(event)
+    out += translator.finish()
+    client = sdk.openai_client(sdk.render(out))
+    with client.responses.stream(model="caller-model", input="hi") as stream:
+        final = stream.get_final_response()
+    assert final.output_text == (TEXT if scenario == "text" else TOOL_TEXT)
+    calls = [(item.name, json.loads(item.arguments)) for item in final.output if item.type == "function_call"]
+    assert calls == ([] if scenario == "text" else CALLS)
+    want_in, want_out, want_cached = USAGE[(source.value, scenario)]
+    assert final.usage is not None and (final.usage.input_tokens, final.usage.output_tokens) == (want_in, want_out)
+    assert final.usage.input_tokens_details.cached_tokens == want_cached
+    assert (final.status, final.model) == ("completed", "caller-model")

@@ -15,6 +15,12 @@ Map of the package::
     logprobs     log-probabilities: the request's ``logprobs``/``top_logprobs``, the answer's <-> the common form
     decoder      upstream stream events -> common deltas
     encoder      common deltas -> a caller's stream events
+    responses_request  Responses API requests -> the common form (pure): top-level settings and features,
+                 what only OpenAI keeps refused by name; served by another dialect's target as its chat
+    responses_items    the Responses API's ``input`` items -> the common form's system prompts and turns
+    responses_answer   a common-form answer -> a Responses ``response`` object (output items, usage, status)
+    responses_encoder  common deltas -> a Responses caller's stream events (sequence numbers, items)
+    responses_shape    RESPONSES_REQUEST: the JSON types of a Responses request's fields, named in a 400
     bodies       what the features read and write in its request bodies (output limit, re-ask, cache)
     features     routing's feature walkers, one per operation (WALKERS)
 (the azure-openai provider kind is in wire too)

@@ -1,17 +1,19 @@
-"""The OpenAI dialect's translation functions, gathered in one ``Translation`` (``TRANSLATION``)."""
+"""The OpenAI dialect's translation functions, gathered in one ``Translation`` (``TRANSLATION``), the
+Responses API's among them (``RESPONSES``, a ``ChatForm``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...translate.bundles import Translation
+from ...translate.bundles import ChatForm, Translation
 from ...translate.names import ToolNameRule
 from ...translate.options import Drops, TranslateOptions
 from .. import Dialect, Operation
 from ..gemini import embeddings
-from . import request, response, shape
+from . import request, response, responses_answer, responses_request, responses_shape, shape
 from .decoder import OpenAIDecoder
 from .encoder import OpenAIEncoder
+from .responses_encoder import ResponsesEncoder
 
 
 def _openai_embeddings_from_gemini(
@@ -23,6 +25,14 @@ def _openai_embeddings_from_gemini(
 def _openai_embeddings_to_gemini(body: dict[str, Any], model: str, request: dict[str, Any]) -> dict[str, Any]:
     return embeddings.openai_response_to_gemini(body, request)
 
+
+RESPONSES = ChatForm(
+    parse_request=responses_request.parse_request,
+    build_response=responses_answer.build_response,
+    encoder=ResponsesEncoder,
+    request_shape=responses_shape.RESPONSES_REQUEST,
+)
+"""The Responses API, served by a target of another dialect as its chat."""
 
 OPENAI_TOOL_NAMES = ToolNameRule("A-Za-z0-9_-", 64)
 """OpenAI's ``^[a-zA-Z0-9_-]{1,64}$``."""
@@ -44,4 +54,5 @@ TRANSLATION = Translation(
     condition_statuses=response.CONDITION_STATUSES,
     requests_from={(Operation.EMBEDDINGS, Dialect.GEMINI): _openai_embeddings_from_gemini},
     responses_to={(Operation.EMBEDDINGS, Dialect.GEMINI): _openai_embeddings_to_gemini},
+    forms={Operation.RESPONSES: RESPONSES},
 )
