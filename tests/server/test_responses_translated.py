@@ -2,7 +2,7 @@
 and ``responses.stream`` translated both ways (text, usage, a length stop, reasoning), a tool round trip
 with ``function_call_output``, a ``json_schema`` format, an image, a request naming what only OpenAI keeps
 skipping such a target, a fallback from a failing OpenAI target, the other provider's errors in OpenAI's
-words (``docs/translation.md``, The Responses API)."""
+words, no caching on a caching route (``docs/translation.md``, The Responses API)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from openai.types.responses import Response
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from .cache_helpers import cache_policy, upstream_calls
 from .responses_clients import TOOLS, client_at
 from .three_dialects import start
 
@@ -307,3 +308,20 @@ async def test_store_and_metadata_are_dropped_and_listed_not_refused(
         )
     assert raw.headers["x-sidecar-dropped-params"] == "metadata,store"
     assert raw.parse().store is False
+
+
+@pytest.mark.parametrize("speaks", ["anthropic", "gemini"])
+async def test_a_translated_responses_request_is_never_cached(
+    fake: FakeFactory, sidecar: SidecarFactory, speaks: str
+) -> None:
+    """On a caching route a Responses request another dialect's target answers is not cacheable (the
+    cache keeps chat operations only: docs/caching.md, ``operation``): the same request at temperature 0
+    twice reaches the target twice, each answer ``x-sidecar-cache: bypass`` and a whole ``response``."""
+    url = await fake(f"fake-{speaks}")
+    running = await sidecar(cache_policy([url], speaks=speaks))
+    async with client_at(running.url) as client:
+        for _ in range(2):
+            raw = await client.responses.with_raw_response.create(model="cached", input="hello", temperature=0)
+            assert raw.headers["x-sidecar-cache"] == "bypass"
+            assert raw.parse().output_text == "hello"
+    assert await upstream_calls(running, url) == 2
