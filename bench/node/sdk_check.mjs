@@ -161,6 +161,17 @@ const responsesCases = {
     });
     return [calls.length, calls[0]?.name, second.output_text];
   },
+  async reasoningSentBack(c, model) {
+    const asked = { model, reasoning: { effort: 'low', summary: 'auto' }, max_output_tokens: 2048 };
+    const s = c.responses.stream({ ...asked, input: 'think first' });
+    const types = [];
+    s.on('event', (e) => types.push(e.type));
+    const first = await s.finalResponse();
+    const input = [{ role: 'user', content: 'think first' }, ...first.output, { role: 'user', content: 'and again' }];
+    const { data, response } = await c.responses.create({ ...asked, input }).withResponse();
+    return [first.output.map((i) => i.type), types.indexOf('response.reasoning_summary_text.delta') < types.indexOf('response.output_text.delta'),
+      first.output[0].summary?.[0]?.text?.length > 0, data.output_text, response.headers.get('x-sidecar-dropped-params')];
+  },
   async abort(c, model) {
     const a = clients({ 'x-fake-fault': 'stall-mid=6;for=20' }).openai;
     const ac = new AbortController();
@@ -180,6 +191,8 @@ const RESPONSES_EXPECTED = {
   streamedCalls: CALLS,
   // the fake Gemini echoes the functionResponse's `response`, where a string output is {"result": ...}
   roundTrip: (model) => [1, 'get_weather', `Tool result received: ${model === 'to-gemini' ? '{"result":"sunny"}' : 'sunny'}`],
+  // the reasoning item sent back in `input` is dropped and listed (docs/translation.md, "The Responses API")
+  reasoningSentBack: [['reasoning', 'message'], true, true, 'and again', 'input.reasoning'],
   abort: { inFlight: 0, outcome: 'client_closed' },
 };
 
