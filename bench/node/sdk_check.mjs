@@ -161,6 +161,11 @@ const responsesCases = {
     });
     return [calls.length, calls[0]?.name, second.output_text];
   },
+  async parsed(c, model) {
+    const format = { type: 'json_schema', name: 'place', schema: { ...schema, additionalProperties: false }, strict: true };
+    const r = await c.responses.parse({ model, input: 'a city', text: { format } });
+    return [r.status, typeof r.output_parsed?.city];
+  },
   async reasoningSentBack(c, model) {
     const asked = { model, reasoning: { effort: 'low', summary: 'auto' }, max_output_tokens: 2048 };
     const s = c.responses.stream({ ...asked, input: 'think first' });
@@ -171,6 +176,20 @@ const responsesCases = {
     const { data, response } = await c.responses.create({ ...asked, input }).withResponse();
     return [first.output.map((i) => i.type), types.indexOf('response.reasoning_summary_text.delta') < types.indexOf('response.output_text.delta'),
       first.output[0].summary?.[0]?.text?.length > 0, data.output_text, response.headers.get('x-sidecar-dropped-params')];
+  },
+  async failingMidStream(c, model) {
+    const out = [];
+    for (const fault of ['error-event=4', 'cut=4']) {
+      const deltas = [];
+      try {
+        const s = clients({ 'x-fake-fault': fault }).openai.responses.stream({ model, input: 'hello there my good friend' });
+        for await (const e of s) if (e.type === 'response.output_text.delta') deltas.push(e.delta);
+        out.push('completed');
+      } catch (e) {
+        out.push(`${e.constructor.name}, ${deltas.length > 0 && deltas.join('') !== 'hello there my good friend'}`);
+      }
+    }
+    return out;
   },
   async abort(c, model) {
     const a = clients({ 'x-fake-fault': 'stall-mid=6;for=20' }).openai;
@@ -191,8 +210,11 @@ const RESPONSES_EXPECTED = {
   streamedCalls: CALLS,
   // the fake Gemini echoes the functionResponse's `response`, where a string output is {"result": ...}
   roundTrip: (model) => [1, 'get_weather', `Tool result received: ${model === 'to-gemini' ? '{"result":"sunny"}' : 'sunny'}`],
+  parsed: ['completed', 'string'],
   // the reasoning item sent back in `input` is dropped and listed (docs/translation.md, "The Responses API")
   reasoningSentBack: [['reasoning', 'message'], true, true, 'and again', 'input.reasoning'],
+  // the target's error event, or a cut, after some text: the SDK raises, the stream never completes
+  failingMidStream: ['APIError, true', 'APIError, true'],
   abort: { inFlight: 0, outcome: 'client_closed' },
 };
 
