@@ -6,10 +6,13 @@ runs exactly that, in one process, ``--few`` and then ``--many`` times for one p
 ``valgrind --tool=cachegrind``; the difference of the two totals divided by the difference of the counts
 is one translation's cost, start-up cancelled out. The request is translate_cost.py's ~1.7 KB OpenAI
 conversation (a system prompt, turns, a tool call and its result, two tools, sampling), and for the
-other sources the same conversation as that dialect writes it (translated once, before counting).
+other sources the same conversation as that dialect writes it (translated once, before counting); the
+source ``responses`` is the same conversation as an OpenAI Responses API request (``responses_body``:
+``instructions``, ``input`` items, flat function tools), translated as ``translate_request`` translates
+one for an Anthropic or Gemini target (``Operation.RESPONSES``).
 Repeated runs agree within a few instructions; timed numbers (translate_cost.py) move with the load.
 
-    python bench/translate_instructions.py [--pairs openai-gemini,gemini-openai,...] [--few 20] [--many 420]
+    python bench/translate_instructions.py [--pairs openai-gemini,responses-anthropic,...] [--few 20] [--many 420]
         [--baseline REF]
 
 ``--baseline REF`` counts the ``sidecar`` package at git revision REF too (the same requests, from this
@@ -22,6 +25,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from counted_runs import report
 from measuring import tools_present
@@ -33,7 +37,35 @@ PAIRS = (
     "anthropic-gemini",
     "gemini-openai",
     "gemini-anthropic",
+    "responses-anthropic",
+    "responses-gemini",
 )
+
+
+def responses_body(chat: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAI chat request ``chat`` as the same conversation's Responses API request: the system
+    prompt as ``instructions``, each turn an ``input`` item (a call and its result ``function_call`` and
+    ``function_call_output``), the tools flat, ``max_tokens`` as ``max_output_tokens``."""
+    system, *turns = chat["messages"]
+    items: list[dict[str, Any]] = []
+    for turn in turns:
+        if turn["role"] == "tool":
+            items.append({"type": "function_call_output", "call_id": turn["tool_call_id"], "output": turn["content"]})
+        elif turn.get("tool_calls"):
+            items += [
+                {"type": "function_call", "call_id": c["id"], **{k: c["function"][k] for k in ("name", "arguments")}}
+                for c in turn["tool_calls"]
+            ]
+        else:
+            items.append({"role": turn["role"], "content": turn["content"]})
+    return {
+        "model": chat["model"],
+        "instructions": system["content"],
+        "input": items,
+        "tools": [{"type": "function", **tool["function"]} for tool in chat["tools"]],
+        "temperature": chat["temperature"],
+        "max_output_tokens": chat["max_tokens"],
+    }
 
 
 def translate_requests(source: str, target: str, count: int) -> None:
@@ -51,18 +83,22 @@ def translate_requests(source: str, target: str, count: int) -> None:
     if measured != Path(os.environ["PYTHONPATH"].split(os.pathsep)[0]).resolve():
         raise SystemExit(f"the sidecar package counted is {measured}'s, not the one asked for")
 
-    def translated(body: dict[str, object], src: str, tgt: str) -> dict[str, object]:
+    def translated(body: dict[str, Any], src: str, tgt: str) -> dict[str, Any]:
+        responses = src == "responses"
         out, _, _ = translate_request(
             body,
-            source=Dialect(src),
+            source=Dialect.OPENAI if responses else Dialect(src),
             target=Dialect(tgt),
-            operation=Operation.CHAT,
+            operation=Operation.RESPONSES if responses else Operation.CHAT,
             target_model="m",
             options=options,
         )
         return out
 
-    body = BODY if source == "openai" else translated(BODY, "openai", source)
+    if source == "responses":
+        body = responses_body(BODY)
+    else:
+        body = BODY if source == "openai" else translated(BODY, "openai", source)
     for _ in range(count):
         translated(body, source, target)
 

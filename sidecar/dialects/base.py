@@ -270,7 +270,8 @@ class WireDialect(ABC):
 
     @abstractmethod
     def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
-        """True for the event that ends a stream normally."""
+        """True for the event that ends a stream normally; ``operation`` is the one the upstream was called for
+        (a translated request's target operation: the Responses API's target is asked for its chat)."""
 
     @abstractmethod
     def may_end(self, operation: Operation, chunk: bytes) -> bool:

@@ -29,7 +29,7 @@ import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..credentials import Credentials, app_key
-from ..dialects import Dialect, registry
+from ..dialects import Dialect, Operation, registry
 from ..ensemble.confidence import with_logprobs
 from ..policy.compiled import Target
 from ..policy.resilience_spec import TimeoutsSpec
@@ -108,6 +108,7 @@ class Prepared(NamedTuple):
     body: bytes
     dropped: tuple[str, ...]
     include_usage: bool  # the caller asked for the usage chunk of an OpenAI stream
+    operation: Operation  # the operation the target is called for (the Responses API's target: its chat)
     names: ToolNames | None = None  # the tool names the target refuses, mapped (``translate.names``)
 
 
@@ -171,7 +172,7 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
         sent = translated
     method = facts.path_method if wire is caller else ""
     url = upstream_url(target.provider, wire, operation, target.upstream_model, stream=stream, method=method, body=sent)
-    return Prepared(target, wire, url, data, dropped, include_usage, names)
+    return Prepared(target, wire, url, data, dropped, include_usage, operation, names)
 
 
 class Attempt:

@@ -69,7 +69,9 @@ class EventReader:
         self.prepared = prepared
         self.key = key
         self.result = result
-        self.operation = exchange.facts.operation
+        # the upstream's stream ends as the operation its target is called for says (a translated
+        # Responses request's: the target's chat), not as the caller's operation would
+        self.operation = prepared.operation
         self.upstream = upstream = registry.wire(prepared.wire)
         self.translator = translator = _translator(exchange, prepared)
         self.taps = taps = exchange.taps

@@ -199,6 +199,18 @@ async def test_an_openai_sdk_stream_is_relayed_from_a_toy_provider(sidecar_with_
     assert usage is not None and usage.completion_tokens == 5
 
 
+async def test_an_openai_responses_stream_is_translated_from_a_toy_provider(sidecar_with_toy: str) -> None:
+    """A streamed Responses API call routed to the toy provider calls the toy's chat, and its stream ends
+    as the toy's chat stream ends (the relay asks the toy with the target's operation, not the caller's
+    Responses): openai-python's final response is completed with the toy's text and usage."""
+    client = sdk_client(openai.AsyncOpenAI, base_url=f"{sidecar_with_toy}/v1", api_key="unused")
+    async with client.responses.stream(model="toy-model", input="hello") as stream:
+        reply = await stream.get_final_response()
+    await client.close()
+    assert (reply.status, reply.output_text) == ("completed", "echo: hello (toy-1) ")
+    assert reply.usage is not None and reply.usage.output_tokens == 5
+
+
 async def test_a_toy_caller_is_served_on_the_toy_path(sidecar_with_toy: str) -> None:
     """A caller speaking the toy dialect is routed from the toy endpoint by the model in its body."""
     async with (

@@ -2,7 +2,7 @@
 and ``responses.stream`` translated both ways (text, usage, a length stop, reasoning), a tool round trip
 with ``function_call_output``, a ``json_schema`` format, an image, a request naming what only OpenAI keeps
 skipping such a target, a fallback from a failing OpenAI target, the other provider's errors in OpenAI's
-words (``docs/translation.md``, The Responses API)."""
+words, no caching on a caching route (``docs/translation.md``, The Responses API)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import openai
 import pytest
 from openai.types.responses import Response
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..upstream.raw import UpstreamFactory, answering, response
+from .cache_helpers import cache_policy, upstream_calls
 from .responses_clients import TOOLS, client_at
 from .three_dialects import start
 
@@ -307,3 +309,71 @@ async def test_store_and_metadata_are_dropped_and_listed_not_refused(
         )
     assert raw.headers["x-sidecar-dropped-params"] == "metadata,store"
     assert raw.parse().store is False
+
+
+@pytest.mark.parametrize("speaks", ["anthropic", "gemini"])
+async def test_a_translated_responses_request_is_never_cached(
+    fake: FakeFactory, sidecar: SidecarFactory, speaks: str
+) -> None:
+    """On a caching route a Responses request another dialect's target answers is not cacheable (the
+    cache keeps chat operations only: docs/caching.md, ``operation``): the same request at temperature 0
+    twice reaches the target twice, each answer ``x-sidecar-cache: bypass`` and a whole ``response``."""
+    url = await fake(f"fake-{speaks}")
+    running = await sidecar(cache_policy([url], speaks=speaks))
+    async with client_at(running.url) as client:
+        for _ in range(2):
+            raw = await client.responses.with_raw_response.create(model="cached", input="hello", temperature=0)
+            assert raw.headers["x-sidecar-cache"] == "bypass"
+            assert raw.parse().output_text == "hello"
+    assert await upstream_calls(running, url) == 2
+
+
+REFUSALS = {  # the target's whole answer (its dialect) when it refuses after some text, or blocks the prompt
+    "anthropic refusal": (
+        "anthropic",
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-x",
+            "content": [{"type": "text", "text": "I can"}],
+            "stop_reason": "refusal",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 5, "output_tokens": 2},
+        },
+        "I can",
+    ),
+    "gemini SAFETY": (
+        "gemini",
+        {
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "I can"}]}, "finishReason": "SAFETY"}],
+            "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 2, "totalTokenCount": 7},
+        },
+        "I can",
+    ),
+    "gemini blocked prompt": (
+        "gemini",
+        {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}},
+        "",
+    ),
+}
+
+
+@pytest.mark.parametrize(("speaks", "answer", "text"), REFUSALS.values(), ids=REFUSALS.keys())
+async def test_a_targets_refusal_is_an_incomplete_response_for_content_filter(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, speaks: str, answer: dict[str, Any], text: str
+) -> None:
+    """A refusal or a safety stop of another dialect's target (Anthropic ``stop_reason: refusal``, Gemini
+    ``SAFETY``, a blocked prompt) reaches openai-python as OpenAI's filtered answer: ``status: incomplete``,
+    ``incomplete_details.reason: content_filter``, the text written before it as ``output_text`` (not a
+    ``refusal`` part: that is a model's own declining, which neither provider marks)."""
+    body = json.dumps(answer).encode()
+    upstream = await raw_upstream(answering(response(body, headers="content-type: application/json\r\n")))
+    policy = "version: 1\nproviders:\n" + provider_block("p", upstream.base, speaks)
+    running = await sidecar(policy + "models:\n  m: {provider: p, model: up, max_output_tokens: 1024}\n")
+    async with client_at(running.url) as client:
+        reply = await client.responses.create(model="m", input="hello")
+    assert reply.status == "incomplete"
+    assert reply.incomplete_details is not None and reply.incomplete_details.reason == "content_filter"
+    assert reply.output_text == text
+    assert [part.type for item in reply.output if item.type == "message" for part in item.content] == ["output_text"]

@@ -44,11 +44,14 @@ class ToyWire(WireDialect):
     def finish_translated_body(self, body: dict[str, Any], operation: Operation, stream: bool) -> None:
         body["stream"] = stream
 
+    # The toy streams its chat only, which ends with ``event: done``: asked about another operation's
+    # stream, it knows no end (a caller's operation other than its chat must not reach it: the relay asks
+    # with the operation the target was called for)
     def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
-        return event.event == "done"
+        return operation is Operation.CHAT and event.event == "done"
 
     def may_end(self, operation: Operation, chunk: bytes) -> bool:
-        return b"done" in chunk
+        return operation is Operation.CHAT and b"done" in chunk
 
     def error_event_raises(self, event: SSEEvent) -> bool:
         return error_raises(event, name="error")
