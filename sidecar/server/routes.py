@@ -13,7 +13,7 @@ instructions a request less: docs/benchmarks.md, "The listener"). For every requ
 
 1. ``Expect: 100-continue`` (``expect_continue``): 413 without ``100 Continue`` when the announced body
    does not fit ``max_body``; else the ``100`` waits for the handler to read the body
-   (``listener.Request.read``), and an answer that goes out before it (a path not served, a method
+   (``request_kinds.Request.read``), and an answer that goes out before it (a path not served, a method
    refused) closes the connection, its client never having been asked for the body (RFC 9110 10.1.1);
 2. what llhttp accepts but the sidecar must not: a target that does not percent-decode to UTF-8 without
    control characters (``target_problem``), a ``Transfer-Encoding`` without chunked framing (an
@@ -222,7 +222,7 @@ def _refused(request: web.BaseRequest, problem: str | None) -> web.Response:
 def expect_continue(request: web.BaseRequest) -> web.StreamResponse | None:
     """``Expect: 100-continue`` with an announced body over the limit: 413 at once (the body never sent),
     and the connection closes; else None. ``100 Continue`` itself waits for the handler to read the body
-    (``listener.Request.read``)."""
+    (``request_kinds.Request.read``)."""
     if not awaits_continue(request):
         return None
     length = request.content_length
