@@ -140,7 +140,8 @@ class Routes:
         return method_not_allowed(request, self.allowed(request.path))
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
-        if "Expect" in request.headers:
+        expects = "Expect" in request.headers
+        if expects:
             refusal = expect_continue(request)
             if refusal is not None:
                 return refusal
@@ -158,7 +159,7 @@ class Routes:
         finally:
             conn.in_request = False
             conn.handler = None
-        if conn.listener.draining or ("Expect" in request.headers and awaits_continue(request)):
+        if conn.listener.draining or (expects and awaits_continue(request)):
             response.force_close()  # an answer without the ``100``: the client may never send the body
         if not response.prepared:  # a proxied answer was begun by its handler (``handler.proxy``)
             response = await begin(request, response)
