@@ -29,7 +29,8 @@ stream sent at once, a streamed answer held back), ``last_resort``,
 ``answer_headers`` (the ``x-sidecar-*`` headers of every answer), ``access`` (the access line),
 ``targets`` (per-target health state), ``admin`` (health, status, models, metrics), ``listener``
 (aiohttp's server with connection and head caps, the receive deadline, refusals; ``listening_socket``:
-its socket still open and accepting), ``routes`` (the path
+its socket still open and accepting; ``request_kinds``: the requests it makes, ``100 Continue`` sent as a
+handler reads the body), ``routes`` (the path
 table: ``Expect: 100-continue``, target and version checks, the path's handler), ``handler`` (the
 handlers of a proxied request and of an unknown path), ``drain`` (the answer of a request the drain
 timeout cut), ``app`` (the route table, wiring, lifecycle, graceful shutdown), ``state`` (everything

@@ -1,9 +1,9 @@
 """What answers when every target of the chain has failed: the route's ``last_resort``.
 
-- ``error`` (default): a 401 when every target was skipped for a key the app should have sent
-  (``passthrough``) and did not; with a one-target route, the failure itself (the upstream's 4xx/5xx
-  error passed through; 502 for a connection failure, a broken answer or a 1xx/3xx, whose ``Location``
-  the app's SDK would follow; 504 for a timeout); with a chain, 503.
+- ``error`` (default): a 401 (Gemini: 403, ``NO_KEY_ANSWERS``) when every target was skipped for a key
+  the app should have sent (``passthrough``) and did not; with a one-target route, the failure itself
+  (the upstream's 4xx/5xx error passed through; 502 for a connection failure, a broken answer or a
+  1xx/3xx, whose ``Location`` the app's SDK would follow; 504 for a timeout); with a chain, 503.
   Either way in the caller's dialect, with ``Retry-After`` (a passed-through error only when a later
   try may succeed: ``RETRY_LATER`` or 5xx) and a body listing every attempt; and with
   ``x-should-retry: false`` once a target was called and the last failure is not a rate limit
@@ -25,12 +25,13 @@ The sidecar's headers come from ``answer_headers`` (``exchange.degraded`` says w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import orjson
 from aiohttp.web import Response, StreamResponse
 
-from ..dialects import CHAT_OPERATIONS
+from ..dialects import CHAT_OPERATIONS, Dialect
 from ..resilience.classify import OutcomeKind
 from ..translate import build_chat_response
 from ..translate.common import ChatResponse, FinishReason, Usage
@@ -42,6 +43,17 @@ from .stream_answer import send_stream
 # Statuses below 500 whose request may succeed when sent again later (the official SDKs retry these and
 # 5xx, reading Retry-After): only these carry the last resort's Retry-After; a 400 or 401 does not.
 RETRY_LATER = frozenset({408, 409, 429})
+
+NO_KEY_ANSWERS: Mapping[Dialect, tuple[int, Mapping[str, str]]] = {
+    Dialect.OPENAI: (401, {"type": "invalid_request_error"}),
+    Dialect.GEMINI: (403, {}),
+}
+"""The status (and the words over the dialect's own for it) of the answer to an app that sent no key to
+targets passing its key through, as its provider answers a request without one: OpenAI 401
+``invalid_request_error`` ("You didn't provide an API key..."), Gemini 403 ``PERMISSION_DENIED`` ("Method
+doesn't allow unregistered callers..."), any other dialect 401 (Anthropic's ``authentication_error``, "x-api-key
+header is required"). The SDKs raise their error of that status: ``AuthenticationError``, google-genai's
+``ClientError``."""
 
 if TYPE_CHECKING:
     from .attempt import AttemptResult
@@ -102,13 +114,14 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
             extra={"attempts": attempts},
         )
     if _app_sent_no_usable_key(exchange):
+        status, words = NO_KEY_ANSWERS.get(exchange.facts.dialect, (401, {}))
         raise RequestFailed(
-            401,
+            status,
             f"route {exchange.route.name!r} passes the app's API key through to its providers, and this request "
             f"sent none that can be passed on ({'; '.join(a.detail for a in exchange.attempts)})",
             code="missing_api_key",
             headers={"x-should-retry": "false"},
-            extra={"attempts": attempts},
+            extra={**words, "attempts": attempts},
         )
     called = [a for a in exchange.attempts if a.called]
     summary = ", ".join(a.describe() for a in exchange.attempts) or "no target available"

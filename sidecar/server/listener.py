@@ -27,7 +27,8 @@ a parsed request), not on ``web.Application`` and its router. What this module a
 - **refusals in the caller's terms**: what llhttp refuses gets a JSON 400 (431 for a line or field over
   its limit) and the connection closes; so does a handler that raises (a JSON 500, logged with its
   traceback). Client mistakes are logged at debug level, never with a traceback;
-- every answer, a refusal's too, says ``Server: llm-sidecar`` (``Request``);
+- every answer, a refusal's too, says ``Server: llm-sidecar`` (``Request``); ``100 Continue`` goes to a
+  client that waits for it only when its handler reads the body (``Request.read``, ``awaits_continue``);
 - a request in an HTTP version other than 1.1 and 1.0 is an ``UnservedVersionRequest`` (``Routes``
   answers it 505), whose message says HTTP/1.1, so that the answer's status line does (RFC 9112 2.3);
   one with a ``Transfer-Encoding`` llhttp let through unchunked an ``UnframedRequest`` (400, RFC 9112 6.3);
@@ -45,7 +46,8 @@ a parsed request), not on ``web.Application`` and its router. What this module a
 
 ``Connection`` is aiohttp's ``RequestHandler`` (one per connection) with those checks; it reads two of
 its parent's attributes (``_request_count``, ``_messages``: what the parser has completed) and
-``Request`` overrides ``BaseRequest._prepare_hook`` (the ``Server`` header), the only places the sidecar
+``Request`` (``request_kinds``, with the other requests the listener makes) overrides
+``BaseRequest._prepare_hook`` (the ``Server`` header), the only places the sidecar
 looks inside aiohttp. tests/server/test_listener.py holds the behaviours on a real
 server, so an aiohttp upgrade that moves them fails there.
 """
@@ -60,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
-from aiohttp.http import HttpProcessingError, HttpVersion, HttpVersion10, HttpVersion11, RawRequestMessage
+from aiohttp.http import HttpProcessingError, HttpVersion10, HttpVersion11, RawRequestMessage
 from aiohttp.http_exceptions import InvalidURLError, LineTooLong
 from aiohttp.streams import StreamReader
 
@@ -70,6 +72,7 @@ from ..resilience.classify import describe_exception
 from ..telemetry.logging import get_logger
 from .errors import RequestFailed, error_response
 from .listening_socket import ListeningSocket
+from .request_kinds import Request, UnframedRequest, UnservedVersionRequest
 
 if TYPE_CHECKING:
     from .routes import Routes
@@ -217,37 +220,6 @@ def _reason(exc: HttpProcessingError) -> str:
 
 def _traceback(exc: object) -> str:
     return "".join(traceback.format_exception(exc)) if isinstance(exc, BaseException) else ""
-
-
-class Request(web.BaseRequest):
-    """A request as the sidecar's handlers get it: aiohttp's low-level request, whose every answer (a
-    handler's, a stream's, a refusal's) says ``Server: llm-sidecar``, not aiohttp's, which names the
-    Python and aiohttp versions. aiohttp calls ``_prepare_hook`` as each answer's head is written (its own
-    ``web.Request`` runs an application's ``on_response_prepare`` signal there)."""
-
-    __slots__ = ()
-
-    async def _prepare_hook(self, response: web.StreamResponse) -> None:
-        response.headers["Server"] = "llm-sidecar"
-
-
-class UnservedVersionRequest(Request):
-    """A request whose line gave an HTTP version other than 1.1 and 1.0 (``HTTP/2.0``, or none: 0.9),
-    which ``Routes`` answers 505. Its message says HTTP/1.1, as its answer's status line must (RFC 9112
-    2.3: aiohttp writes the request's version there); ``asked`` is the version the line gave."""
-
-    __slots__ = ("asked",)
-
-    def __init__(self, asked: HttpVersion, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.asked = asked
-
-
-class UnframedRequest(Request):
-    """A request with a ``Transfer-Encoding`` llhttp let through without chunked framing (an empty value:
-    its body read by ``Content-Length``): ``Routes`` answers it 400, the connection closes (RFC 9112 6.3)."""
-
-    __slots__ = ()
 
 
 class _Refused(asyncio.Protocol):

@@ -11,8 +11,10 @@ The table is a dict of the exact paths and a list of the templated ones (``{name
 once; aiohttp's router, ``web.Application``, its signals and middlewares are not used (about 31,000
 instructions a request less: docs/benchmarks.md, "The listener"). For every request, in order:
 
-1. ``Expect: 100-continue`` (``expect_continue``): ``100 Continue`` when the announced body fits
-   ``max_body``, else 413 without it;
+1. ``Expect: 100-continue`` (``expect_continue``): 413 without ``100 Continue`` when the announced body
+   does not fit ``max_body``; else the ``100`` waits for the handler to read the body
+   (``request_kinds.Request.read``), and an answer that goes out before it (a path not served, a method
+   refused) closes the connection, its client never having been asked for the body (RFC 9110 10.1.1);
 2. what llhttp accepts but the sidecar must not: a target that does not percent-decode to UTF-8 without
    control characters (``target_problem``), a ``Transfer-Encoding`` without chunked framing (an
    ``UnframedRequest``), an HTTP version other than 1.0 and 1.1 (the listener made the request an
@@ -42,13 +44,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
-from aiohttp.http import HttpVersion11
 
 from ..dialects.base import path_pattern
 from ..dialects.registry import dialect_of_path
 from ..telemetry.logging import get_logger
 from .errors import RequestFailed, error_response
-from .listener import Connection, UnframedRequest, UnservedVersionRequest
+from .listener import Connection
+from .request_kinds import UnframedRequest, UnservedVersionRequest, awaits_continue
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 log = get_logger("sidecar.listener")  # the listener's log, as its refusals are
@@ -138,8 +140,9 @@ class Routes:
         return method_not_allowed(request, self.allowed(request.path))
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
-        if "Expect" in request.headers:
-            refusal = await expect_continue(request)
+        expects = "Expect" in request.headers
+        if expects:
+            refusal = expect_continue(request)
             if refusal is not None:
                 return refusal
         problem = target_problem(request.raw_path)
@@ -156,8 +159,8 @@ class Routes:
         finally:
             conn.in_request = False
             conn.handler = None
-        if conn.listener.draining:
-            response.force_close()
+        if conn.listener.draining or (expects and awaits_continue(request)):
+            response.force_close()  # an answer without the ``100``: the client may never send the body
         if not response.prepared:  # a proxied answer was begun by its handler (``handler.proxy``)
             response = await begin(request, response)
         return response
@@ -217,12 +220,11 @@ def _refused(request: web.BaseRequest, problem: str | None) -> web.Response:
     return refusal
 
 
-async def expect_continue(request: web.BaseRequest) -> web.StreamResponse | None:
-    """``Expect: 100-continue``: go on only if the announced body fits (else 413, the body never sent);
-    other expectations are ignored."""
-    if request.headers.get("expect", "").lower() != "100-continue" or request.version != HttpVersion11:
-        return None
-    if isinstance(request, UnservedVersionRequest):  # refused 505 (its version reads 1.1: ``listener``)
+def expect_continue(request: web.BaseRequest) -> web.StreamResponse | None:
+    """``Expect: 100-continue`` with an announced body over the limit: 413 at once (the body never sent),
+    and the connection closes; else None. ``100 Continue`` itself waits for the handler to read the body
+    (``request_kinds.Request.read``)."""
+    if not awaits_continue(request):
         return None
     length = request.content_length
     if length is not None and length > request.client_max_size:
@@ -232,6 +234,4 @@ async def expect_continue(request: web.BaseRequest) -> web.StreamResponse | None
         response = error_response(dialect_of_path(request.path, request.headers), failure)
         response.force_close()
         return response
-    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    request.writer.output_size = 0  # the answer itself has not begun (as aiohttp's own expect handler does)
     return None

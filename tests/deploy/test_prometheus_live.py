@@ -65,7 +65,8 @@ pytestmark = pytest.mark.timeout(150)
 POLICY = """\
 version: 1
 defaults:
-  resilience: {max_attempts_per_target: 1, deadline_s: 10, backoff: {base_s: 0.01, cap_s: 0.02}}
+  resilience:
+    {max_attempts_per_target: 1, deadline_s: 10, backoff: {base_s: 0.01, cap_s: 0.02}, timeouts: {connect_s: 30}}
   breaker: {window: count, window_size: 10, minimum_calls: 4, failure_rate: 0.5, open_s: 0.5, open_max_s: 1}
 providers:
   primary: {dialect: fake, speaks: openai, base_url: "PRIMARY"}

@@ -41,7 +41,7 @@ BUDGET_STORE, CACHE_STORE = "LLMSidecarBudgetStoreErrors", "LLMSidecarCacheStore
 POLICY = """\
 version: 1
 defaults:
-  resilience: {max_attempts_per_target: 1, deadline_s: 10}
+  resilience: {max_attempts_per_target: 1, deadline_s: 10, timeouts: {connect_s: 30}}
 providers:
   primary: {kind: fake, speaks: openai, base_url: "PRIMARY"}
 models:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..conftest import provider_block
+from ..server.chain import CONNECT
 
 MODELS = {
     # name: (context window, capabilities, input $/Mtok, output $/Mtok, tier)
@@ -36,7 +37,8 @@ ROUTING = """routing:
 
 def routing_policy(urls: dict[str, str], routes: str, *, routing: str = ROUTING) -> str:
     """``urls``: model name -> its fake server's URL; ``routes``: the routes block's items."""
-    text = "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.02}, deadline_s: 10}\n"
+    text = "version: 1\ndefaults:\n"
+    text += "  resilience: {backoff: {base_s: 0.01, cap_s: 0.02}, deadline_s: 10, " + CONNECT + "}\n"
     text += "providers:\n" + "".join(provider_block(f"p-{name}", url, "openai") for name, url in urls.items())
     text += "models:\n"
     for name, (window, caps, price_in, price_out, tier) in MODELS.items():

@@ -19,6 +19,7 @@ from sidecar.request_facts import describe_request
 
 from ..conftest import RunningSidecar, provider_block
 from ..sdk_clients import sdk_client
+from .chain import CONNECT
 
 CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 20}
 
@@ -63,7 +64,9 @@ def two_provider_policy(first: str, second: str, route: str, limit: str, store: 
     """One ``route`` over ``small`` (cheap) on provider one (at ``first``), ``alt`` (cheap) and ``big``
     (premium) on provider two (at ``second``), with one budget ``limit`` in ``store``."""
     return (
-        "version: 1\nproviders:\n"
+        "version: 1\ndefaults:\n  resilience: {"
+        + CONNECT
+        + "}\nproviders:\n"
         + provider_block("one", first)
         + provider_block("two", second)
         + "models:\n"

@@ -11,6 +11,7 @@ import redis.asyncio as redis_client
 from ..conftest import RunningSidecar, provider_block
 from ..sdk_clients import openai_client
 from ..waiting import until
+from .chain import CONNECT
 from .metric_samples import metric_samples
 
 PROMPT = [{"role": "user", "content": "classify this ticket please"}]
@@ -22,7 +23,7 @@ def cache_policy(
     speaks: str = "openai",
     cache: str = "{enabled: true}",
     store: str = "",
-    resilience: str = "{backoff: {base_s: 0.01, cap_s: 0.02}}",
+    resilience: str = "{backoff: {base_s: 0.01, cap_s: 0.02}, " + CONNECT + "}",
     price: str = "{input_per_mtok: 1.0, output_per_mtok: 2.0}",
 ) -> str:
     """A route ``cached`` (model ``cached``) over a chain of fake providers speaking ``speaks``, caching

@@ -22,7 +22,9 @@ CONNECT = "timeouts: {connect_s: 30}"
 """The targets' connect bound, over the chain's 10 s deadline: the deadline, never the product's 5 s
 ``connect_s``, ends a connection a loaded machine is slow to make (CI runs the suite on 2 busy cores), so
 no test meets a ``timeout_connect`` it did not ask for (the tests about it set their own ``connect_s``,
-in their route's block: it is merged field by field over the defaults')."""
+in their route's block: it is merged field by field over the defaults'). The other policy builders of
+tests/ that write a defaults' resilience line (test_hooks, test_hostile_upstream, budget_walks,
+ensemble_policies, cache_helpers, routing/policies...) put it there too."""
 
 
 def resilience_line(first: str = "") -> str:

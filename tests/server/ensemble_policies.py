@@ -15,13 +15,14 @@ from sidecar.fake_provider import build_app as build_fake_app
 
 from ..conftest import provider_block
 from ..sdk_clients import sdk_client
+from .chain import CONNECT
 
 SPEAKS = ("openai", "anthropic", "gemini")
 
 
 def models_policy(urls: list[str], routes: str, *, speaks: tuple[str, ...] = SPEAKS) -> str:
     """Providers p0..pN (fakes speaking openai, anthropic, gemini in turn), models m0..mN, and ``routes``."""
-    text = "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.02}}\nproviders:\n"
+    text = "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.02}, " + CONNECT + "}\nproviders:\n"
     text += "".join(provider_block(f"p{i}", url, speaks[i % len(speaks)]) for i, url in enumerate(urls))
     prices = [f"price: {{input_per_mtok: {i + 1}, output_per_mtok: {10 * (i + 1)}}}" for i in range(len(urls))]
     text += "models:\n" + "".join(f"  m{i}: {{provider: p{i}, model: up{i}, {prices[i]}}}\n" for i in range(len(urls)))

@@ -44,9 +44,9 @@ async def test_a_panic_call_counts_the_request_on_its_own_provider(
     without the budgets' say, so the reservation stayed on the last target the walk had reserved for,
     ``alt``, and the answer was counted there)."""
     first, second = await fake("one", reply="billing"), await fake("two", reply="billing")
-    breaker = "defaults:\n  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 30}\n"
+    breaker = "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 30}\n"
     text = two_provider_policy(first, second, "{name: chat, target: [small, alt]}", COUNTING, store)
-    running = await sidecar(text.replace("version: 1\n", "version: 1\n" + breaker, 1))
+    running = await sidecar(text.replace("defaults:\n", "defaults:\n" + breaker, 1))
     async with client(running) as sdk:
         for _ in range(3):
             with pytest.raises(openai.APIStatusError):

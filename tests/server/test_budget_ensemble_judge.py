@@ -1,6 +1,7 @@
 """An ensemble judge's reservation when a member falls back (docs/budgets.md, "Reservation"): the judge's
 prompt holds every member's answer at the output maximum of the target the member is held on, a
-fallback's once admission moved it there. On the pod's own counters and on a real redis-server's,
+fallback's once admission moved it there; and what a judge's calls are charged (refused with a 4xx; cut
+in flight in its own hedged race by a caller that leaves). On the pod's own counters and on a real redis-server's,
 through the official OpenAI SDK, for a request without ``max_tokens`` (the OpenAI SDK's default: each
 member's answer may then be as long as its model's ``max_output_tokens``)."""
 
@@ -20,7 +21,8 @@ from sidecar.request_facts import describe_request
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..waiting import until
 from .budget_walks import client, store, use
-from .provider_quotas import used_by_provider
+from .callers import leave_once
+from .provider_quotas import settled, used_by_provider
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
@@ -171,3 +173,44 @@ async def test_a_judge_whose_provider_refused_its_request_with_a_4xx_is_charged_
     counted = {"one": 1.0, "two": 1.0, "three": 0.0}
     assert await used_by_provider(running, counted, "requests") == counted
     assert (await used_by_provider(running, {}, "tokens")).get("three") == 0.0
+
+
+async def test_a_caller_leaving_a_judges_race_with_both_calls_in_flight_charges_each_prompt_on_its_provider(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, request: pytest.FixtureRequest
+) -> None:
+    """The members answer differently (``short`` on provider one, ``long`` on provider two), so the judge
+    is asked on its chain [``j3`` on provider three, ``j4`` on provider four], which races a hedge on
+    ``j4`` when ``j3`` has no first byte after 0.2 s; both stall, and the caller leaves with the judge's
+    two calls in flight. Each judge call's prompt is charged on its own provider (the same prompt, so the
+    same tokens on three and four), each of the four providers counts the request once, and the access
+    line's tokens and ``cost_usd`` are what the budgets charged (every model $1 per Mtok). hedge36's rule
+    for a chain's and a member's race (docs/budgets.md), here for the judge's own."""
+    one, two = await fake("one", reply="alpha"), await fake("two", reply="beta")
+    three, four = await fake("three", latency_ms=10_000), await fake("four", latency_ms=10_000)
+    limits = [
+        "{name: requests, measure: requests, amount: 100, window: month, scope: {by: provider}}",
+        "{name: tokens, measure: tokens, amount: 1000000000, window: month, scope: {by: provider}}",
+    ]
+    text = judged(one, two, "[short, long]", limits, store).replace(
+        "judge: {target: long}}}",
+        "judge: {target: [j3, j4]}}, resilience: {max_attempts_per_target: 1, hedge: {after_s: 0.2}}}",
+    )
+    text = text.replace("models:\n", provider_block("three", three) + provider_block("four", four) + "models:\n", 1)
+    price = "price: {input_per_mtok: 1, output_per_mtok: 1}"
+    judges = f"  j3: {{provider: three, model: j3-1, {price}}}\n  j4: {{provider: four, model: j4-1, {price}}}\n"
+    running = await sidecar(text.replace("  long:", judges + "  long:", 1))
+
+    async def racing() -> bool:
+        return all([len(await running.fake_requests(url)) == 1 for url in (one, two, three, four)])
+
+    await leave_once(running, CHAT, racing)
+    [line] = await until(running.access_lines, lambda lines: len(lines) == 1)
+    await settled(request, store)
+    calls = ["j3:cancelled", "j4:cancelled", "long:ok", "short:ok"]
+    assert (line["hedge_cut"], sorted(line["attempt_log"])) == ("j4", calls)
+    counted = {"one": 1.0, "two": 1.0, "three": 1.0, "four": 1.0}
+    assert await used_by_provider(running, counted, "requests") == counted
+    charged = await used_by_provider(running, {}, "tokens")
+    assert charged["three"] == charged["four"] > 0
+    assert line["input_tokens"] + line["output_tokens"] == sum(charged.values())
+    assert line["cost_usd"] == pytest.approx(sum(charged.values()) / 1e6)

@@ -5,10 +5,17 @@ line and ``/status``."""
 
 from __future__ import annotations
 
-import aiohttp
-import orjson
+from typing import Any
 
-from ..conftest import FakeFactory, SidecarFactory, provider_block
+import aiohttp
+import anthropic
+import openai
+import orjson
+import pytest
+from google.genai import errors as genai_errors
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..sdk_clients import openai_client, sdk_client
 from .budget_walks import access_line
 from .chain import calls, chain_policy, chat, fakes, metrics_of
 from .skip_counts import BREAKER, metric_lines
@@ -63,28 +70,68 @@ async def test_apps_without_a_key_do_not_open_a_passthrough_targets_breaker(
     assert [await calls(url) for url in urls] == [1, 3]
 
 
-async def test_an_app_that_sends_no_key_to_passthrough_targets_gets_a_401(
-    fake: FakeFactory, sidecar: SidecarFactory
+async def _sdk_error_without_a_key(running: RunningSidecar, dialect: str, gemini_client: Any) -> Exception:
+    """What the ``dialect``'s official SDK raises for a chat to model ``chain`` sent with an empty key
+    header (the SDKs refuse to be built without a key; an empty one is no key to the sidecar)."""
+    try:
+        if dialect == "openai":
+            async with openai_client(running, authorization="") as client:
+                await client.chat.completions.create(model="chain", messages=[{"role": "user", "content": "hi"}])
+        elif dialect == "anthropic":
+            async with sdk_client(
+                anthropic.AsyncAnthropic, base_url=running.url, default_headers={"authorization": anthropic.Omit()}
+            ) as messages:
+                await messages.messages.create(
+                    model="chain", max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+                )
+        else:
+            config: dict[str, Any] = {"http_options": {"headers": {"x-goog-api-key": ""}}}
+            await gemini_client(running.url).aio.models.generate_content(model="chain", contents="hi", config=config)
+    except Exception as exc:  # the SDK's error, checked by the caller
+        return exc
+    raise AssertionError("the SDK raised nothing")
+
+
+NO_KEY_ANSWERS = [
+    pytest.param("openai", openai.AuthenticationError, 401, "invalid_request_error", id="openai"),
+    pytest.param("anthropic", anthropic.AuthenticationError, 401, "authentication_error", id="anthropic"),
+    pytest.param("gemini", genai_errors.ClientError, 403, "PERMISSION_DENIED", id="gemini"),
+]
+
+
+@pytest.mark.parametrize(("dialect", "raised", "status", "kind"), NO_KEY_ANSWERS)
+async def test_an_app_that_sends_no_key_to_passthrough_targets_gets_its_providers_no_key_answer(
+    fake: FakeFactory,
+    sidecar: SidecarFactory,
+    gemini_client: Any,
+    dialect: str,
+    raised: type[Exception],
+    status: int,
+    kind: str,
 ) -> None:
-    """Route [m0, m1], both passing the app's key through, and an app speaking Anthropic's API that
-    sends no key: a 401 in its dialect (`authentication_error`, naming the route and why: what the
-    Anthropic SDK raises as AuthenticationError), not a 503 `no_target_available` that reads as the
-    sidecar's outage; nothing is called, and x-should-retry is false."""
+    """Route [m0, m1], both passing the app's key through, and an app that sends no key: the status and
+    type its provider gives a request without a key (OpenAI 401 ``invalid_request_error``, Anthropic 401
+    ``authentication_error``, Gemini 403 ``PERMISSION_DENIED``: before wave 37 OpenAI's said
+    ``authentication_error`` and Gemini's 401 ``UNAUTHENTICATED``), which the official SDK raises as its
+    error of that status, naming the route; not a 503 ``no_target_available`` that reads as the sidecar's
+    outage; nothing is called, and x-should-retry is false."""
     urls = await fakes(fake, 2)
     text = chain_policy(urls)
     for i, url in enumerate(urls):
         block = provider_block(f"p{i}", url, "openai")
         text = text.replace(block, block + "    api_key: {passthrough: true}\n")
     running = await sidecar(text)
-    body = {"model": "chain", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{running.url}/v1/messages", json=body, headers={"anthropic-version": "2023-06-01"}) as response,
-    ):
-        status, headers, answer = response.status, response.headers.copy(), orjson.loads(await response.read())
-    assert status == 401 and headers["x-should-retry"] == "false"
-    assert answer["type"] == "error" and answer["error"]["type"] == "authentication_error"
-    assert "route 'chain' passes the app's API key through" in answer["error"]["message"]
+    error = await _sdk_error_without_a_key(running, dialect, gemini_client)
+    assert type(error) is raised
+    if isinstance(error, genai_errors.APIError):
+        assert (error.code, error.status) == (status, kind)
+        assert "route 'chain' passes the app's API key through" in (error.message or "")
+    else:
+        assert isinstance(error, (openai.APIStatusError, anthropic.APIStatusError))
+        assert error.status_code == status and error.response.headers["x-should-retry"] == "false"
+        body: Any = error.body  # openai-python gives the error object, the Anthropic SDK the whole body
+        assert (body["error"] if isinstance(error, anthropic.APIStatusError) else body)["type"] == kind
+        assert "route 'chain' passes the app's API key through" in error.message
     assert [await calls(url) for url in urls] == [0, 0]
 
 

@@ -18,7 +18,7 @@ from sidecar.server.timeout_words import timeout_detail
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..listening import closed_port
-from .chain import calls, chain_policy, chat
+from .chain import CONNECT, calls, chain_policy, chat
 
 
 def access_line(running: RunningSidecar) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def access_line(running: RunningSidecar) -> dict[str, Any]:
 def keyed_policy(url: str, key_file: Path) -> str:
     """A route ``chain`` over a provider whose key variable is not set, then one whose key file is empty;
     and a route ``lone`` over the first alone."""
-    text = "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}}\nproviders:\n"
+    text = "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, " + CONNECT + "}\nproviders:\n"
     text += provider_block("nokey", url, "openai", key_env="MISSING_KEY")
     text += provider_block("emptyfile", url, "openai") + f"    api_key: {{file: '{key_file}'}}\n"
     text += "models:\n  m0: {provider: nokey, model: up0}\n  m1: {provider: emptyfile, model: up1}\n"

@@ -20,10 +20,11 @@ from sidecar.server.stream_answer import HeldStream
 from sidecar.translate.deltas import Delta
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from .chain import CONNECT
 
 
 def chain_policy(urls: list[str]) -> str:
-    text = "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.02}}\nproviders:\n"
+    text = "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.02}, " + CONNECT + "}\nproviders:\n"
     text += "".join(provider_block(f"p{i}", url, "openai") for i, url in enumerate(urls))
     text += "models:\n" + "".join(f"  m{i}: {{provider: p{i}, model: up{i}}}\n" for i in range(len(urls)))
     return (

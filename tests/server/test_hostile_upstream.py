@@ -21,6 +21,7 @@ import pytest
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import openai_client
 from ..upstream.raw import ServerConn, UpstreamFactory
+from .chain import CONNECT
 from .sidecar_process import run_sidecar
 
 MiB = 1024 * 1024
@@ -41,7 +42,9 @@ def head(lines: bytes, body: bytes = b"{}") -> bytes:
 
 def chain_policy(bad: str, good: str, bad_kind: str = "openai") -> str:
     return (
-        "version: 1\nproviders:\n"
+        "version: 1\ndefaults:\n  resilience: {"
+        + CONNECT
+        + "}\nproviders:\n"
         + provider_block("bad", bad, bad_kind)
         + provider_block("good", good, "openai")
         + "models:\n  bad: {provider: bad, model: b}\n  good: {provider: good, model: g}\n"

@@ -17,7 +17,7 @@ from aiohttp import web
 from sidecar.server.routes import Routes
 
 from ..conftest import RunningSidecar
-from .raw import read_response
+from .raw import close, read_response
 from .served_listener import Served, exchange
 
 
@@ -37,6 +37,28 @@ async def test_expect_100_continue_over_the_body_limit_is_413_without_the_100(se
     writer.write(b"POST /e HTTP/1.1\r\nhost: x\r\ncontent-length: 5000\r\nexpect: 100-continue\r\n\r\n")
     status, headers, body = await read_response(reader)
     assert (status, headers["connection"]) == (413, "close") and b"body_too_large" in body
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"POST /v1/nothing-here HTTP/1.1", 404),  # a path not served
+        (b"PUT /v1/chat/completions HTTP/1.1", 405),  # a method the path refuses
+        (b"GET /healthz HTTP/1.1", 200),  # a handler that reads no body
+    ],
+)
+async def test_expect_100_continue_refused_before_the_body_gets_the_final_status_without_the_100(
+    ports: tuple[RunningSidecar, dict[str, int]], head: bytes, status: int
+) -> None:
+    """A request answered without reading its body gets its final status, never ``100 Continue`` (RFC 9110
+    10.1.1: its client does not send the body), and the connection closes: the body may never come."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", ports[1]["app"])
+    try:
+        writer.write(head + b"\r\nHost: x\r\ncontent-length: 20\r\nexpect: 100-continue\r\n\r\n")
+        answered, headers, _ = await read_response(reader)
+        assert (answered, headers.get("connection")) == (status, "close")
+    finally:
+        await close(writer)
 
 
 async def test_a_header_value_with_a_line_break_never_splits_the_head(served: Served) -> None:

@@ -15,7 +15,10 @@ from ..sdk_clients import anthropic_client, openai_client, sdk_client
 def policy(urls: list[str], speaks: str, idle: float = 5.0) -> str:
     text = "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.02}}\nproviders:\n"
     for i, url in enumerate(urls):
-        text += provider_block(f"p{i}", url, speaks) + f"    timeouts: {{idle_s: {idle}, first_byte_s: 30}}\n"
+        text += (
+            provider_block(f"p{i}", url, speaks)
+            + f"    timeouts: {{idle_s: {idle}, first_byte_s: 30, connect_s: 30}}\n"
+        )
     text += "models:\n" + "".join(f"  m{i}: {{provider: p{i}, model: up{i}}}\n" for i in range(len(urls)))
     text += "routes:\n  - {match: {model: chain}, target: [" + ", ".join(f"m{i}" for i in range(len(urls))) + "]}\n"
     return text

@@ -9,6 +9,7 @@ from opentelemetry.trace import SpanKind
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import openai_client
+from .chain import CONNECT
 from .metric_samples import metric_samples
 
 APP_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -16,7 +17,7 @@ TRACEPARENT = f"00-{APP_TRACE}-00f067aa0ba902b7-01"
 
 
 def policy(urls: list[str]) -> str:
-    text = "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.02}}\nproviders:\n"
+    text = "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.02}, " + CONNECT + "}\nproviders:\n"
     text += "".join(provider_block(f"p{i}", u, "openai") for i, u in enumerate(urls))
     text += "models:\n" + "".join(
         f"  m{i}: {{provider: p{i}, model: up{i}, price: {{input_per_mtok: 1000, output_per_mtok: 2000}}}}\n"

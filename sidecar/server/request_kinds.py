@@ -1,0 +1,65 @@
+"""The requests the listener makes (``listener.Listener``'s request factory): ``Request``, as every
+handler gets it, and the two kinds ``routes.Routes`` refuses, ``UnservedVersionRequest`` (505) and
+``UnframedRequest`` (400); ``awaits_continue``: whether a request's client waits for ``100 Continue``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http import HttpVersion, HttpVersion11
+
+
+class Request(web.BaseRequest):
+    """A request as the sidecar's handlers get it: aiohttp's low-level request, whose every answer (a
+    handler's, a stream's, a refusal's) says ``Server: llm-sidecar``, not aiohttp's, which names the
+    Python and aiohttp versions. aiohttp calls ``_prepare_hook`` as each answer's head is written (its own
+    ``web.Request`` runs an application's ``on_response_prepare`` signal there). ``read`` sends ``100
+    Continue`` first to a client waiting for it (``awaits_continue``): only a handler that reads the body
+    asks for it, so a request refused before its body (a path not served, a method refused) is answered
+    its final status without the ``100`` (RFC 9110 10.1.1), and the client never sends the body."""
+
+    __slots__ = ()
+
+    async def _prepare_hook(self, response: web.StreamResponse) -> None:
+        response.headers["Server"] = "llm-sidecar"
+
+    async def read(self) -> bytes:
+        if awaits_continue(self):
+            await self.writer.write(CONTINUE)
+            self.writer.output_size = 0  # the answer itself has not begun (as aiohttp's own expect handler does)
+        return await super().read()
+
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def awaits_continue(request: web.BaseRequest) -> bool:
+    """Whether ``request`` said ``Expect: 100-continue`` (HTTP/1.1; other expectations are ignored) and
+    its body has not all come: its client may be waiting for ``100 Continue`` before sending it."""
+    return (
+        not request.content.is_eof()
+        and request.version == HttpVersion11
+        and request.headers.get("expect", "").lower() == "100-continue"
+        and not isinstance(request, UnservedVersionRequest)  # refused 505 (its version reads 1.1)
+    )
+
+
+class UnservedVersionRequest(Request):
+    """A request whose line gave an HTTP version other than 1.1 and 1.0 (``HTTP/2.0``, or none: 0.9),
+    which ``Routes`` answers 505. Its message says HTTP/1.1, as its answer's status line must (RFC 9112
+    2.3: aiohttp writes the request's version there); ``asked`` is the version the line gave."""
+
+    __slots__ = ("asked",)
+
+    def __init__(self, asked: HttpVersion, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.asked = asked
+
+
+class UnframedRequest(Request):
+    """A request with a ``Transfer-Encoding`` llhttp let through without chunked framing (an empty value:
+    its body read by ``Content-Length``): ``Routes`` answers it 400, the connection closes (RFC 9112 6.3)."""
+
+    __slots__ = ()
