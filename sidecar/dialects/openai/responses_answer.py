@@ -10,7 +10,7 @@ answer's citations, its ``logprobs`` when asked), then each tool call as a ``fun
 (``call_id``, JSON ``arguments``). ``status`` is ``completed``, or ``incomplete`` with
 ``incomplete_details.reason``: ``max_output_tokens`` for a length stop, ``content_filter`` for a
 refusal or a filter (``FINISH_INCOMPLETE``). ``usage`` in the Responses API's names (``usage_to``). The
-request's settings are echoed as OpenAI echoes them (``settings_of``); ``store`` is false: nothing is
+request's settings are echoed as OpenAI echoes them (``echoed_settings``); ``store`` is false: nothing is
 kept to be retrieved.
 """
 
@@ -38,7 +38,7 @@ _ECHOED: tuple[tuple[str, str | bool | None], ...] = (
 )
 
 
-def settings_of(request: dict[str, Any]) -> dict[str, Any]:
+def echoed_settings(request: dict[str, Any]) -> dict[str, Any]:
     """The request's settings a ``response`` object echoes (OpenAI's defaults for those not sent; the
     object and list defaults made anew for each response)."""
     out: dict[str, Any] = {key: request.get(key, default) for key, default in _ECHOED}
@@ -153,4 +153,4 @@ def build_response(resp: ChatResponse, model: str, request: dict[str, Any]) -> d
     ident = resp["id"] or new_id("resp_")
     if not ident.startswith("resp_"):
         ident = "resp_" + ident
-    return response_object(ident, model, int(time.time()), settings_of(request), output, finish, resp["usage"])
+    return response_object(ident, model, int(time.time()), echoed_settings(request), output, finish, resp["usage"])

@@ -54,10 +54,10 @@ from .logprobs import choice_logprobs
 from .responses_answer import (
     FINISH_INCOMPLETE,
     call_item,
+    echoed_settings,
     message_item,
     reasoning_item,
     response_object,
-    settings_of,
     text_part,
 )
 
@@ -101,7 +101,7 @@ class ResponsesEncoder:
 
     def __init__(self, model: str, request: dict[str, Any]) -> None:
         self._model = model
-        self._settings = settings_of(request)
+        self._settings = echoed_settings(request)
         self._id = ""
         self._created = int(time.time())
         self._number = 0  # the next event's sequence_number
