@@ -136,6 +136,7 @@ class Passthrough:
         except RequestFailed as failure:
             call.status, call.error_type = failure.status, failure.code
             if not call.calls:
+                call.outcome = "rejected"
                 trace.rejected(status=failure.status, reason=failure.code)
             answer = error_response(route.dialect, failure)
             call.add_headers(answer.headers)
