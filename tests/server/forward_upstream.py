@@ -70,7 +70,15 @@ class Recorder:
             self.cut.set()
         headers = {name.lower(): value for name, value in request.headers.items()}
         self.received.append(
-            Received(request.method, request.path, request.rel_url.raw_query_string, headers, bytes(kept), size, digest.hexdigest())
+            Received(
+                request.method,
+                request.path,
+                request.rel_url.raw_query_string,
+                headers,
+                bytes(kept),
+                size,
+                digest.hexdigest(),
+            )
         )
         return await self._answer(request, size)
 

@@ -14,7 +14,7 @@ from yarl import URL
 
 from ..conftest import SidecarFactory
 from ..listening import free_port
-from .forward_upstream import DOWNLOAD_BYTES, KEYS, Stack, policy_text
+from .forward_upstream import DOWNLOAD_BYTES, KEYS, Recorder, Stack, policy_text
 
 MULTIPART = b"--b\r\ncontent-disposition: form-data; name=file\r\n\r\n\x00\x01\xff\r\n--b--\r\n"
 
@@ -210,3 +210,48 @@ async def test_a_large_download_arrives_whole(stack: Stack) -> None:
         async for chunk in answer.content.iter_any():
             digest.update(chunk)
     assert digest.digest() == expected.digest()
+
+
+async def test_a_provider_passing_the_apps_key_gets_the_apps_key(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
+    """``api_key: {passthrough: true}``: the app's own key goes on, as for chat; without one, a 401
+    ``missing_api_key`` and nothing is sent."""
+    recorder = Recorder()
+    base = str((await aiohttp_server(recorder.app())).make_url("")).rstrip("/")
+    text = policy_text(base).replace("api_key: {env: OPENAI_KEY}", "api_key: {passthrough: true}")
+    running = await sidecar(text, env=KEYS)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{running.url}/v1/files", headers={"authorization": "Bearer sk-app"}) as answer:
+            assert answer.status == 200
+        async with session.get(f"{running.url}/v1/files") as answer:
+            body = await answer.json()
+    assert answer.status == 401 and body["error"]["code"] == "missing_api_key"
+    assert [each.headers["authorization"] for each in recorder.received] == ["Bearer sk-app"]
+
+
+async def test_a_gemini_apps_query_key_is_not_forwarded(stack: Stack) -> None:
+    """A Gemini app's ``?key=`` is its credential: left out of the URL, the provider's key in its header."""
+    running, recorder = await stack()
+    url = f"{running.url}/v1beta/files/f-1?key=app-key&pageSize=2"
+    async with aiohttp.ClientSession() as session, session.get(url) as answer:
+        assert answer.status == 200
+    (received,) = recorder.received
+    assert (received.query, received.headers["x-goog-api-key"]) == ("pageSize=2", "g-sidecar")
+
+
+async def test_a_body_that_stops_coming_ends_the_call_after_idle_s(stack: Stack) -> None:
+    """An upload that stalls longer than the provider's ``idle_s``: 504 ``timeout_idle`` in the app's dialect,
+    and the provider's connection is closed."""
+    running, recorder = await stack()
+    policy = running.policy_path.read_text().replace(
+        "api_key: {env: OPENAI_KEY}", "api_key: {env: OPENAI_KEY}, timeouts: {idle_s: 0.3}"
+    )
+    await running.reload(policy)
+    host, port = running.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"POST /v1/files HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n" + b"x" * 10)
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    body = await asyncio.wait_for(reader.read(), 30)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 504") and b'"code":"timeout_idle"' in body
+    await asyncio.wait_for(recorder.cut.wait(), 30)
