@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 
 from ..dialects import Dialect, registry
 from ..policy.compiled import Provider
-from ..upstream.headers import CONNECTION, HOP_BY_HOP, NameVerdicts, RelayHeaders, connection_options
+from ..upstream.headers import HOP_BY_HOP, RelayHeaders
 
 _PREFIXES = ("x-sidecar-", "proxy-")
 FORWARD_DROP = HOP_BY_HOP | {"expect", "host", "cookie", "authorization", "x-api-key", "api-key", "x-goog-api-key"}
@@ -34,38 +34,37 @@ ANSWER_DROP = HOP_BY_HOP | {"set-cookie", "date", "server", "alt-svc"} | ACCOUNT
 
 
 class ForwardHeaders:
-    """The headers of passthrough calls, each name's verdict remembered (``upstream.headers.NameVerdicts``)."""
+    """The headers of passthrough calls: the app's through ``RelayHeaders`` (its rules, with
+    ``FORWARD_DROP``: each name's verdict remembered, ``Connection``'s names dropped, a value that is not
+    UTF-8 left out), then the provider's."""
 
-    __slots__ = ("_verdicts",)
+    __slots__ = ("_relay",)
 
     def __init__(self) -> None:
-        self._verdicts = NameVerdicts(FORWARD_DROP, _PREFIXES)
+        self._relay = RelayHeaders(FORWARD_DROP)
 
     def __call__(
         self, app_headers: Mapping[str, str], provider: Provider, dialect: Dialect, key: str | None
     ) -> dict[str, str]:
         """The headers sent to ``provider`` (spoken to in ``dialect``) for a request with ``app_headers``;
         ``key`` where its API reads it."""
-        known, judge = self._verdicts.known, self._verdicts.judge
-        headers: dict[str, str] = {}
-        connection: list[str] = []
-        for name, value in app_headers.items():
-            lower = known.get(name)
-            if lower is None:
-                lower = judge(name)
-            if lower is CONNECTION:
-                connection.append(value)
-            elif lower:
-                headers[lower] = f"{headers[lower]}, {value}" if lower in headers else value
-        for named in connection_options(connection) if connection else ():
-            headers.pop(named, None)
-        headers.setdefault("accept-encoding", "identity")
-        for name, value in provider.headers:
-            headers[name] = value
+        headers = self._relay(app_headers.items())
+        own = list(provider.headers)
         if key is not None:
-            name, value = provider.api.credentials(registry.wire(dialect), key)
-            headers[name] = value
+            own.append(provider.api.credentials(registry.wire(dialect), key))
+        names = {name for name, _ in own}
+        if "accept-encoding" not in names:
+            names.add("accept-encoding")
+            own.append(("accept-encoding", _encodings_of(headers)))
+        for name in [name for name in headers if name.lower() in names]:  # the app's, in any case
+            del headers[name]
+        headers.update(own)
         return headers
+
+
+def _encodings_of(headers: Mapping[str, str]) -> str:
+    """The app's ``Accept-Encoding`` (the answer is relayed undecoded), ``identity`` when it sent none."""
+    return next((value for name, value in headers.items() if name.lower() == "accept-encoding"), "identity")
 
 
 class AnswerHeaders:

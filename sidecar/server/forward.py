@@ -60,7 +60,7 @@ from ..telemetry.request import RequestTrace
 from ..upstream import UpstreamClient, request_sent
 from .answer_headers import OWN_REQUEST_ID_PREFIX
 from .errors import RequestFailed, error_response
-from .last_resort import NO_KEY_ANSWERS
+from .last_resort import no_key
 from .request_kinds import CONTINUE, awaits_continue
 from .state import SidecarState
 
@@ -196,14 +196,10 @@ class Passthrough:
             return self._state.credentials.key_for(spec, sent)
         except CredentialError as exc:
             if spec.passthrough:
-                status, words = NO_KEY_ANSWERS.get(call.route.dialect, (401, {}))
-                raise RequestFailed(
-                    status,
+                raise no_key(
+                    call.route.dialect,
                     f"provider {call.route.provider.name!r} passes the app's API key through, and this request sent"
                     f" none that can be passed on ({exc})",
-                    code="missing_api_key",
-                    headers={"x-should-retry": "false"},
-                    extra=words,
                 ) from None
             raise RequestFailed(
                 503, f"provider {call.route.provider.name!r} cannot be called: {exc}", code="no_target_available"

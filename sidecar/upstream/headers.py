@@ -132,7 +132,7 @@ class UpstreamHeaders:
                 # aiohttp gives a repeated field once per line: joined, as one field (RFC 9110 5.3)
                 headers[lower] = f"{headers[lower]}, {value}" if lower in headers else value
         if connection:
-            for named in connection_options(connection):  # before the sidecar's own: they are the app's only
+            for named in _connection_options(connection):  # before the sidecar's own: they are the app's only
                 headers.pop(named, None)
         upstream = registry.wire(wire)
         headers["content-type"] = "application/json"
@@ -191,7 +191,7 @@ class RelayHeaders:
                 # 5.3), not cut to its last line
                 headers[name] = f"{headers[name]}, {value}" if name in headers else value
         if connection:
-            named = connection_options(connection)
+            named = _connection_options(connection)
             for name in [name for name in headers if name.lower() in named]:
                 del headers[name]
         return headers
@@ -209,6 +209,6 @@ def _utf8(value: str) -> bool:
 _NAMES_NOTHING = frozenset({"keep-alive", "close"})  # the usual whole ``Connection`` values: no header named
 
 
-def connection_options(values: list[str]) -> set[str]:
+def _connection_options(values: list[str]) -> set[str]:
     """The header names listed in ``Connection`` values (``close`` and ``keep-alive`` name no header)."""
     return {token.strip().lower() for value in values for token in value.split(",")} - {"", "close", "keep-alive"}
