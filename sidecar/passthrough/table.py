@@ -72,9 +72,9 @@ class PassthroughTable:
                 return route
         return None
 
-    def dialects(self) -> tuple[Dialect, ...]:
-        """The dialects that forward something."""
-        return tuple(self._by_dialect)
+    def routes(self) -> list[PassRoute]:
+        """Every route, by dialect, longest prefix first (``llm-sidecar diff``)."""
+        return [route for routes in self._by_dialect.values() for route in routes]
 
 
 def compile_passthrough(

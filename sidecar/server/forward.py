@@ -57,7 +57,7 @@ from ..policy.compiled import Policy
 from ..policy.resilience_spec import TimeoutsSpec
 from ..resilience.classify import TimeoutPhase, classify_exception
 from ..telemetry.request import RequestTrace
-from ..upstream import UpstreamClient, request_sent
+from ..upstream import TLSConfigError, UpstreamClient, request_sent
 from .answer_headers import OWN_REQUEST_ID_PREFIX
 from .errors import RequestFailed, error_response
 from .last_resort import no_key
@@ -174,7 +174,7 @@ class Passthrough:
                     call.calls += 1
                     payload = body.chunks() if body is not None else None
                     return await self._client.forward(provider, request.method, url, headers, payload, timeouts)
-            except (aiohttp.ClientError, TimeoutError) as exc:
+            except (aiohttp.ClientError, TimeoutError, TLSConfigError) as exc:
                 call.bytes_in = body.read if body is not None else 0
                 if body is not None and body.too_large:
                     raise too_large(route) from None
