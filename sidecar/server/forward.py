@@ -55,6 +55,7 @@ from ..passthrough.headers import AnswerHeaders, ForwardHeaders
 from ..passthrough.table import PassRoute
 from ..policy.compiled import Policy
 from ..policy.resilience_spec import TimeoutsSpec
+from ..request_facts import app_of
 from ..resilience.classify import TimeoutPhase, classify_exception
 from ..telemetry.request import RequestTrace
 from ..upstream import TLSConfigError, UpstreamClient, request_sent
@@ -126,7 +127,7 @@ class Passthrough:
                 error_type=call.error_type,
                 streamed=False,
             )
-            state.access.write(call.access_fields(trace))
+            state.access.write(call.access_fields(trace, app_of(request.headers, state.settings.app_name)))
 
     async def _answered(self, call: Call, trace: RequestTrace) -> web.StreamResponse:
         """The provider's answer relayed, or the sidecar's error in the app's dialect."""
@@ -279,8 +280,9 @@ class Call:
         if name is not None and name not in headers and not any(key.lower() == name for key in headers):
             headers[name] = OWN_REQUEST_ID_PREFIX + self.request_id
 
-    def access_fields(self, trace: RequestTrace) -> dict[str, Any]:
-        """The access line (docs/logs.md): the request's, with ``operation: passthrough``."""
+    def access_fields(self, trace: RequestTrace, app: str) -> dict[str, Any]:
+        """The access line (docs/logs.md): the request's, with ``operation: passthrough``; ``app``: the
+        calling app (``request_facts.app_of``)."""
         fields: dict[str, Any] = {
             "component": "sidecar.access",
             "event": "access",
@@ -291,6 +293,7 @@ class Call:
             "path": self.request.path,
             "dialect": self.route.dialect,
             "operation": OPERATION,
+            "app": app,
             "provider": self.route.provider.name,
             "status": self.status,
             "outcome": self.outcome,

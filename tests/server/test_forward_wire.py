@@ -177,12 +177,14 @@ async def test_a_provider_that_refuses_connections_is_a_502_after_one_more_try(s
 
 async def test_the_access_line_and_span_say_passthrough(stack: Stack) -> None:
     """The access line: ``operation: passthrough``, the path without its query, the provider, bytes both
-    ways; the request's SERVER span is named by the prefix."""
+    ways, the calling app; the request's SERVER span is named by the prefix."""
     running, _ = await stack()
     data = b"y" * 5000
     async with (
         aiohttp.ClientSession() as session,
-        session.post(f"{running.url}/v1/files?purpose=batch", data=data) as answer,
+        session.post(
+            f"{running.url}/v1/files?purpose=batch", data=data, headers={"x-sidecar-app": "billing"}
+        ) as answer,
     ):
         out = len(await answer.read())
     await asyncio.sleep(0)
@@ -193,7 +195,7 @@ async def test_the_access_line_and_span_say_passthrough(stack: Stack) -> None:
         "openai",
         200,
     )
-    assert (line["bytes_in"], line["bytes_out"]) == (len(data), out)
+    assert (line["bytes_in"], line["bytes_out"], line["app"]) == (len(data), out, "billing")
     spans = [span for span in running.spans.get_finished_spans() if span.name == "POST /v1/files"]
     assert spans and spans[0].attributes is not None and spans[0].attributes["http.response.status_code"] == 200
 
