@@ -6,6 +6,8 @@ exists and speaks the dialect; a prefix is listed once per dialect) with the blo
 the block is empty. ``PassthroughTable.find(dialect, path)`` is the one lookup a request the path table
 does not serve pays: the dialect's prefixes, longest first, tested against the path.
 
+``PassthroughTable.explain`` is what ``llm-sidecar explain`` says of a path it forwards.
+
 ``PassRoute.url(path, query)`` is the provider's URL of a path as the app sent it, its base worked out
 once per entry (``upstream_base``): OpenAI's ``base_url`` holds its ``/v1``, so the app's ``/v1`` is not
 repeated (the ``/v1`` is taken off the base; a base without it gets the path as it is);
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..dialects import Dialect, ProviderKind
+from ..dialects.registry import dialect_of_path
 from ..policy.compiled import Provider
 from .spec import PassthroughSpec
 
@@ -71,6 +74,18 @@ class PassthroughTable:
             if path.startswith(prefix) and (len(path) == len(prefix) or prefix[-1] == "/" or path[len(prefix)] in "/:"):
                 return route
         return None
+
+    def explain(self, method: str, path: str, headers: Mapping[str, str]) -> str | None:
+        """What ``llm-sidecar explain`` says of ``method path`` (its query left out) when it is forwarded,
+        None when it is not (the path's dialect guessed as the server guesses it)."""
+        path = path.split("?", 1)[0]
+        route = self.find(dialect_of_path(path, headers), path)
+        if route is None:
+            return None
+        return (
+            f"{method} {path} is forwarded as sent to provider {route.provider.name!r} (passthrough of"
+            f" {route.dialect} {route.prefix}): no route, translation, cache, budget or cost (docs/api.md, Passthrough)"
+        )
 
     def routes(self) -> list[PassRoute]:
         """Every route, by dialect, longest prefix first (``llm-sidecar diff``)."""
