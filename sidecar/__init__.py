@@ -28,6 +28,8 @@ Map of the package (each module holds one concept):
 - ``ensemble/``      ensembles: normalizers, majority with early quorum, confidence, judge
 - ``gates/``         quality gates: JSON Schema, non-empty, pattern, refusal; escalation
 - ``shadow/``        shadow evaluation: sampled candidate calls compared with the served answer
+- ``passthrough/``   paths the sidecar does not interpret, forwarded as sent: the policy block, its
+                     compiled table, the headers and the streamed body (the request: ``server.forward``)
 - ``sse``            server-sent events: the incremental parser and the encoder
 - ``lazy``           package exports loaded on first use (feature packages)
 - ``fd_limit``       the open-files limit raised to its hard limit, the connection limits fitted to it

@@ -274,6 +274,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     try:
         request = describe_request(args.path, headers, query, body, app=args.app)
     except RequestProblem as problem:
+        said = policy.passthrough.explain("POST", args.path, headers) if policy.passthrough else None
+        if said:
+            print(said)
+            return EXIT_OK
         print(f"llm-sidecar explain: the sidecar answers {problem.status}: {problem.message}", file=sys.stderr)
         return EXIT_USAGE
     from .explain import explain_report, explain_text  # here: ``run`` does not load it (start time)

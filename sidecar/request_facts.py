@@ -13,8 +13,9 @@ does pays once per request whatever the number of conditions and stages reading 
 routing's per-request record (``routing.record.Routed``: task, complexity, selection, split arm), made
 when routing first reads the request.
 
-A request the sidecar cannot read raises ``RequestProblem`` (status, message, code, param), answered in
-the caller's dialect.
+A path the sidecar does not serve is a 404 whose message names the policy's ``passthrough``
+(``UNSERVED_HINT``). A request the sidecar cannot read raises ``RequestProblem`` (status, message, code,
+param), answered in the caller's dialect.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ APP_HEADER = "x-sidecar-app"
 
 
 _NO_BODY: dict[str, Any] = {}
+
+UNSERVED_HINT = (
+    " (the sidecar interprets the endpoints of docs/api.md; to forward others to a provider as they are,"
+    " list them in the policy's passthrough)"
+)
+"""What the 404 of a path the sidecar does not serve adds: the setting that would forward it."""
 
 
 class RequestFacts:
@@ -192,6 +199,8 @@ def describe_request(
     path = path.split("?", 1)[0]
     found = registry.find_endpoint(path) if http_method == "POST" else None
     if found is None:
-        raise RequestProblem(404, f"{http_method} {path} is not a path the sidecar serves", code="unknown_path")
+        raise RequestProblem(
+            404, f"{http_method} {path} is not a path the sidecar serves{UNSERVED_HINT}", code="unknown_path"
+        )
     endpoint, param = found
     return read_request(endpoint, path, param, headers, query, body, app=app_of(headers, app))

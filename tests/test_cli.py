@@ -674,3 +674,12 @@ def test_every_field_explain_json_prints_is_in_the_cli_docs() -> None:
     section = (ROOT / "docs" / "cli.md").read_text().split("## `llm-sidecar explain", 1)[1].split("\n## ", 1)[0]
     assert {".routing.split.arms[].weight", ".budgets[].reserves", ".route.cache.directive"} <= fields
     assert sorted(field for field in fields if f"`{field.rsplit('.', 1)[-1]}`" not in section) == []
+
+
+def test_explain_says_where_a_passthrough_path_is_forwarded(tmp_path: Path) -> None:
+    """A path the policy's ``passthrough`` forwards is reported as forwarded, to which provider (exit 0)."""
+    request = tmp_path / "req.json"
+    request.write_text('{"model": "m"}')
+    result = cli("explain", "--policy", str(GOOD), "--request", str(request), "--path", "/v1/files?purpose=x")
+    assert result.returncode == 0, result.stderr
+    assert "POST /v1/files is forwarded as sent to provider 'openai' (passthrough of openai /v1/files)" in result.stdout

@@ -533,6 +533,7 @@ SECTIONS = {
     "budgets",
     "cache",
     "access_log",
+    "passthrough",
 }
 
 

@@ -1,7 +1,7 @@
 """The policy's sections, each compared by one function ``(old, new) -> list[Change]``.
 
 ``SECTIONS`` is the order of the diff: providers, models, routes, defaults, routing, budgets, cache,
-access_log. A feature that adds a
+access_log, passthrough. A feature that adds a
 section to the policy (cache, budgets, ...) adds one function here and one entry in ``SECTIONS``.
 
 Routes are matched by name. ``ROUTE_ASPECTS`` are the things compared for a route present in both
@@ -22,6 +22,7 @@ from collections.abc import Callable
 from ..budgets.spec import BudgetsSpec
 from ..budgets.spec import LimitSpec as BudgetsLimit
 from ..ensemble.plan import EnsemblePlan
+from ..passthrough.table import PassRoute
 from ..policy.compiled import Policy, Provider, Route, Target
 from ..policy.conditions import Condition, Pattern
 from .changes import Change, field_changes, keyed_changes, longest_increasing, spec_fields, text
@@ -273,6 +274,25 @@ def _sampling(policy: Policy) -> dict[str, str]:
     return fields
 
 
+def passthrough(old: Policy, new: Policy) -> list[Change]:
+    """The ``passthrough`` table: one subject per dialect and prefix (``openai /v1/files``), its provider
+    and ``max_body_bytes``."""
+    return keyed_changes("passthrough", _forwarded(old), _forwarded(new), _forward_summary, _forward_fields)
+
+
+def _forwarded(policy: Policy) -> dict[str, PassRoute]:
+    table = policy.passthrough
+    return {} if table is None else {f"{route.dialect} {route.prefix}": route for route in table.routes()}
+
+
+def _forward_summary(route: PassRoute) -> str:
+    return f"to {route.provider.name}, max_body_bytes {route.max_body_bytes}"
+
+
+def _forward_fields(route: PassRoute) -> dict[str, str]:
+    return {"provider": route.provider.name, "max_body_bytes": text(route.max_body_bytes)}
+
+
 SECTIONS: tuple[Section, ...] = (
     providers,
     models,
@@ -282,6 +302,7 @@ SECTIONS: tuple[Section, ...] = (
     budgets,
     cache_store,
     access_log,
+    passthrough,
 )
 
 

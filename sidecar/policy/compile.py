@@ -3,13 +3,13 @@
 ``compile_policy(spec, ...)`` resolves every name (route target -> model -> provider), merges the
 route's settings over the defaults (``merge``), compiles match conditions and each route's plan (a
 chain, a cheapest selection or a split through ``routing.compile``, an ensemble), its gates, shadow,
-cache and caps, compiles the ``budgets`` block against the names, and checks what pydantic cannot see
-alone (references, duplicates, chains). Every problem is collected with its path
+cache and caps, compiles the ``budgets`` and ``passthrough`` blocks against the names, and checks what
+pydantic cannot see alone (references, duplicates, chains). Every problem is collected with its path
 (``routes[2].target: unknown model 'gpt-5x'``) and raised together as one ``PolicyError``.
 
 ``compile_policy`` reads as those steps: providers, models, the routes (``_RouteBuilder``: a route's plan,
 gates, shadow and settings; the router compiled once for all of them), the model routes, the budgets,
-then what the policy exposes.
+the passthrough, then what the policy exposes.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from .unreachable import unreachable_routes
 if TYPE_CHECKING:
     from ..budgets import Budgets
     from ..gates.validators import SchemaValidators
+    from ..passthrough.table import PassthroughTable
     from ..shadow.plan import Shadow
 
 
@@ -70,6 +71,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
     default = builder.default_route()
     model_routes = {name: builder.model_route(name, target) for name, target in models.items()}
     budgets = _compile_budgets(spec, [*routes, *((default,) if default else ()), *model_routes.values()], errors)
+    passthrough = _compile_passthrough(spec, providers, errors)
     if errors:
         raise PolicyError(errors, files=files_named(spec, Path(source).parent))
     exposed, matched_headers = _exposed(models, routes)
@@ -97,7 +99,19 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         cache=_cache_store(spec, (*routes, *model_routes.values(), *([default] if default else []))),
         files=router.files if router is not None else (),
         access_sampling=compile_access_sampling(spec.access_log, _route_log_rates(spec, routes, default)),
+        passthrough=passthrough,
     )
+
+
+def _compile_passthrough(
+    spec: PolicySpec, providers: dict[str, Provider], errors: list[str]
+) -> PassthroughTable | None:
+    """The ``passthrough`` block compiled (``passthrough.table``), its module loaded only when there is one."""
+    if not spec.passthrough:
+        return None
+    from ..passthrough.table import compile_passthrough
+
+    return compile_passthrough(spec.passthrough, providers, errors)
 
 
 def _route_log_rates(spec: PolicySpec, routes: list[Route], default: Route | None) -> dict[str, float]:

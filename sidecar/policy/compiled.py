@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # a feature's compiled types: imported by the compiler only f
     from ..cache.spec import CacheStoreSpec
     from ..gates.checks import Gates
     from ..gates.spec import GatesSpec
+    from ..passthrough.table import PassthroughTable
     from ..routing.caps import TokenCaps
     from ..routing.matrix import Router
     from ..routing.spec import QualitySpec, RoutingSpec
@@ -185,6 +186,7 @@ class Policy:
     cache: CacheStoreSpec | None = None  # the response cache's store; None: no route caches
     files: tuple[DependentFile, ...] = ()  # files compiling read (a learned router): watched, in the version
     access_sampling: AccessSampling | None = None  # which access lines are written; None: every one
+    passthrough: PassthroughTable | None = None  # paths forwarded as sent (``passthrough``); None: none
 
     def route(self, request: RequestFacts) -> Route | None:
         for route in self.routes:

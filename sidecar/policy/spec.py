@@ -16,6 +16,8 @@ Document layout::
     routing:      task classes, complexity, tiers, learned router (``sidecar.routing.spec``; optional)
     cache:        the response cache's store (optional; routes turn caching on, docs/caching.md)
     access_log:   the share of access lines written, and what is always kept (``policy.access_log``; optional)
+    passthrough:  paths the sidecar does not interpret, forwarded as sent to a provider (``passthrough``;
+                  optional, none by default)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ..cache.spec import CacheStoreSpec, RouteCacheSpec
 from ..dialects import ProviderKind
 from ..ensemble.spec import EnsembleSpec
 from ..gates.spec import GatesSpec
+from ..passthrough.spec import PassthroughSpec
 from ..routing.spec import CapsSpec, FeatureTests, QualitySpec, RoutingSpec, SelectSpec, SplitSpec
 from ..shadow.spec import ShadowSpec
 from .access_log import AccessLogSpec, RouteAccessLogSpec
@@ -322,4 +325,9 @@ class PolicySpec(_Spec):
     )
     access_log: AccessLogSpec | None = Field(
         None, description="Which access lines are written: a sampled share, and what is always kept (docs/logs.md)."
+    )
+    passthrough: list[PassthroughSpec] = Field(
+        default_factory=list,
+        description="Paths the sidecar does not interpret, forwarded as sent to one provider per dialect"
+        " (docs/api.md, Passthrough); none by default: such paths are a 404.",
     )

@@ -32,9 +32,11 @@ stream sent at once, a streamed answer held back), ``last_resort``,
 its socket still open and accepting; ``request_kinds``: the requests it makes, ``100 Continue`` sent as a
 handler reads the body), ``routes`` (the path
 table: ``Expect: 100-continue``, target and version checks, the path's handler), ``handler`` (the
-handlers of a proxied request and of an unknown path), ``drain`` (the answer of a request the drain
-timeout cut), ``app`` (the route table, wiring, lifecycle, graceful shutdown), ``state`` (everything
-one running sidecar holds), ``deadline`` (a deadline on one wait of the upstream call).
+handlers of a proxied request and of an unknown path), ``forward`` (a request no route serves that the
+policy's ``passthrough`` forwards as sent: the call, the answer streamed back, its access line),
+``drain`` (the answer of a request the drain timeout cut), ``app`` (the route table, wiring, lifecycle,
+graceful shutdown), ``state`` (everything one running sidecar holds), ``deadline`` (a deadline on one
+wait of the upstream call).
 
 The feature stages, folded in only for a policy that uses them (``assembly``): ``cache_stage`` (the
 response cache; ``response_caches`` keeps its store across reloads, ``replay`` sends a cached answer as

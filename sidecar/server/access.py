@@ -5,7 +5,8 @@ The access line is rendered here with orjson (same fields and format as every ot
 processor chain: it is the one log line per request, so it is kept cheap. The policy's ``access_log``
 block (``policy.access_log``) may sample it: the decision comes after the request's telemetry (routing's
 savings counters among it) and before the line is built (routing's fields among it), and a line written
-at a rate below 1 carries ``sample_rate``.
+at a rate below 1 carries ``sample_rate``. ``write`` writes a line built elsewhere (a passthrough's,
+unsampled) through the same buffer.
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ class AccessLog:
 
     def flush(self) -> None:
         self._buffer.flush()
+
+    def write(self, fields: dict[str, Any]) -> None:
+        """One access line of ``fields`` as they are (a passthrough's, ``server.forward``), if info is
+        enabled; the policy's sampling does not apply (it reads a proxied request's exchange)."""
+        if not self._enabled:
+            return
+        try:
+            line = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # a header's bytes that are not UTF-8 (lone surrogates): written as \xNN
+            line = orjson.dumps(_readable(fields), option=orjson.OPT_APPEND_NEWLINE)
+        self._buffer.write(line)
 
     def record(self, exchange: Exchange, status: int, telemetry: Telemetry) -> None:
         """Finish the request's trace and metrics, then write its access line (if info is enabled)."""

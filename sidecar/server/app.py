@@ -1,8 +1,9 @@
 """Wiring and lifecycle: build the app, serve it, reload, drain.
 
 ``SidecarApp`` puts the endpoint table (each endpoint's handler ``handler.proxy``) and the admin routes
-in the listener's ``Routes`` (anything unrouted gets ``handler.not_found``, a 404 in the dialect the
-path suggests), folds the pipeline once
+in the listener's ``Routes`` (anything unrouted is offered to ``passthrough.Passthrough``, which forwards
+what the policy's ``passthrough`` lists, else gets ``handler.not_found``, a 404 in the dialect the path
+suggests), folds the pipeline once
 per compiled policy (``assembly``: only the feature stages the policy uses), and holds the upstream
 client (``upstream.UpstreamClient``: opened and closed with the app) and the policy watcher;
 ``start_app`` opens it and its HTTP listener (``listener``). ``serve`` listens (and on the health port,
@@ -41,6 +42,7 @@ from .access import AccessLog
 from .assembly import Deferred, FeatureStage, Pipelines, always, feature_stage, routes_alone
 from .attempt import Attempt
 from .fallback import Executor
+from .forward import Passthrough
 from .handler import not_found, proxy_handler
 from .listener import Listener
 from .pipeline import Stage, read_stage, route_request
@@ -142,7 +144,13 @@ class SidecarApp:
             ("GET", "/status", partial(admin.status, state=state)),
             ("GET", "/metrics", partial(admin.metrics, state=state)),
         ]
-        self.routes = Routes(routes, fallback=not_found, max_body=settings.max_body_bytes, serves=_SERVES)
+        self.routes = Routes(
+            routes,
+            fallback=not_found,
+            max_body=settings.max_body_bytes,
+            serves=_SERVES,
+            passthrough=Passthrough(self.client, state),
+        )
         self.watcher = PolicyWatcher(
             state.holder.policy.source,
             state.holder,

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from ..dialects.base import Endpoint
 from ..dialects.registry import dialect_of_path
-from ..request_facts import RequestFacts, app_of
+from ..request_facts import UNSERVED_HINT, RequestFacts, app_of
 from ..resilience.classify import describe_exception
 from ..telemetry import Telemetry
 from ..telemetry.logging import get_logger
@@ -48,18 +48,17 @@ NOT_A_PROXY = (
 
 
 async def not_found(request: web.BaseRequest) -> web.Response:
-    """The 404 of a path the table does not know; for ``CONNECT`` (an app whose ``HTTPS_PROXY`` names the
-    sidecar), a 405 that says so, and the connection closes (aiohttp would keep it open, ``Connection:
-    close`` or not)."""
+    """The 404 of a path the table does not know (nor the policy's ``passthrough``); for ``CONNECT`` (an
+    app whose ``HTTPS_PROXY`` names the sidecar), a 405 that says so, and the connection closes (aiohttp
+    would keep it open, ``Connection: close`` or not)."""
     if request.method == "CONNECT":
         failure = RequestFailed(405, NOT_A_PROXY, code="not_a_proxy", headers={"Allow": "GET, HEAD, POST"})
         response = error_response(dialect_of_path(""), failure)
         response.force_close()
         return response
     dialect = dialect_of_path(request.path, request.headers)
-    return error_response(
-        dialect, RequestFailed(404, f"unknown path {request.method} {request.path}", code="unknown_path")
-    )
+    message = f"unknown path {request.method} {request.path}{UNSERVED_HINT}"
+    return error_response(dialect, RequestFailed(404, message, code="unknown_path"))
 
 
 def proxy_handler(

@@ -55,6 +55,16 @@ doesn't allow unregistered callers..."), any other dialect 401 (Anthropic's ``au
 header is required"). The SDKs raise their error of that status: ``AuthenticationError``, google-genai's
 ``ClientError``."""
 
+
+def no_key(dialect: Dialect, message: str, **extra: object) -> RequestFailed:
+    """The answer to an app that sent no key a provider passing its key through needs (``NO_KEY_ANSWERS``),
+    ``extra`` in its error body (a chain's ``attempts``); a passthrough's too (``server.forward``)."""
+    status, words = NO_KEY_ANSWERS.get(dialect, (401, {}))
+    return RequestFailed(
+        status, message, code="missing_api_key", headers={"x-should-retry": "false"}, extra={**words, **extra}
+    )
+
+
 if TYPE_CHECKING:
     from .attempt import AttemptResult
     from .calls import Candidate
@@ -114,14 +124,11 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
             extra={"attempts": attempts},
         )
     if _app_sent_no_usable_key(exchange):
-        status, words = NO_KEY_ANSWERS.get(exchange.facts.dialect, (401, {}))
-        raise RequestFailed(
-            status,
+        raise no_key(
+            exchange.facts.dialect,
             f"route {exchange.route.name!r} passes the app's API key through to its providers, and this request "
             f"sent none that can be passed on ({'; '.join(a.detail for a in exchange.attempts)})",
-            code="missing_api_key",
-            headers={"x-should-retry": "false"},
-            extra={**words, "attempts": attempts},
+            attempts=attempts,
         )
     called = [a for a in exchange.attempts if a.called]
     summary = ", ".join(a.describe() for a in exchange.attempts) or "no target available"

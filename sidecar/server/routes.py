@@ -27,7 +27,10 @@ instructions a request less: docs/benchmarks.md, "The listener"). For every requ
    path's methods: a served method's lookup is the dict get or the template match it always was.
    ``Allow`` lists the methods that serve that very path (RFC 9110 10.2.1): a template whose handler
    answers only some of the paths it matches names them in ``serves`` (``/v1/models/{tail}`` takes
-   POST for Gemini's ``x:generateContent`` only, ``/v1/models/{model+}`` GET for a model name only);
+   POST for Gemini's ``x:generateContent`` only, ``/v1/models/{model+}`` GET for a model name only).
+   With a ``passthrough`` (``server.forward``), a request no route serves is first offered to it:
+   the policy may forward it to a provider as it is (then its own body limit applies, not ``max_body``'s
+   ``Expect`` check of step 1); a routed method and path is never offered;
 4. an answer written while the listener drains says ``Connection: close``; an answer the handler has
    not begun is begun here (``begin``), so that a header value with a line break is answered with a 500.
 
@@ -56,6 +59,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 log = get_logger("sidecar.listener")  # the listener's log, as its refusals are
 
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+Passthrough = Callable[[web.BaseRequest], Awaitable[web.StreamResponse | None]]
+"""The answer to a request no route serves, or None (``server.forward.Passthrough``)."""
 
 
 def target_problem(raw_path: str) -> str | None:
@@ -85,7 +90,16 @@ class Routes:
     a routed path is a 405 naming the path's methods; ``fallback`` answers every other path; bodies up to
     ``max_body`` (the listener gives each request that limit)."""
 
-    __slots__ = ("_exact", "_exact_methods", "_serves", "_templated", "fallback", "max_body")
+    __slots__ = (
+        "_exact",
+        "_exact_methods",
+        "_serves",
+        "_templated",
+        "_unrouted",
+        "fallback",
+        "max_body",
+        "passthrough",
+    )
 
     def __init__(
         self,
@@ -94,9 +108,11 @@ class Routes:
         fallback: Handler,
         max_body: int,
         serves: Mapping[str, Callable[[str], bool]] | None = None,
+        passthrough: Passthrough | None = None,
     ) -> None:
         """``serves``: by path template, which of the paths it matches its handler answers (the others
-        it refuses as a 404 or 405 of its own), for the 405's ``Allow``; every one when not given."""
+        it refuses as a 404 or 405 of its own), for the 405's ``Allow``; every one when not given.
+        ``passthrough``: asked first for a request no route serves (its answer, or None)."""
         self._serves = dict(serves or {})
         self._exact: dict[tuple[str, str], Handler] = {}
         self._exact_methods: dict[str, list[str]] = {}  # path -> its methods, for the 405's Allow
@@ -112,17 +128,32 @@ class Routes:
                     self._templated.append((each, pattern, handler, path))
         self.fallback = fallback
         self.max_body = max_body
+        self.passthrough = passthrough
+        self._unrouted: Handler = self.unrouted  # one bound method, told apart by identity (``__call__``)
 
     def handler(self, method: str, path: str) -> Handler:
-        """The handler of ``method`` on ``path``: its route's, else ``method_not_allowed`` when the path
-        is routed for other methods (``allowed``), else ``fallback``."""
+        """The handler of ``method`` on ``path``: its route's, else (with a ``passthrough``) ``unrouted``,
+        else ``method_not_allowed`` when the path is routed for other methods (``allowed``), else
+        ``fallback``."""
         handler = self._exact.get((method, path))
         if handler is not None:
             return handler
         for each, pattern, handler, _ in self._templated:
             if each == method and pattern.fullmatch(path) is not None:
                 return handler
+        if self.passthrough is not None:
+            return self._unrouted
         return self.method_not_allowed if self.allowed(path) else self.fallback
+
+    async def unrouted(self, request: web.BaseRequest) -> web.StreamResponse:
+        """A request no route serves: the passthrough's answer when the policy forwards it, else the 405 of
+        a path routed for other methods, else ``fallback``'s."""
+        assert self.passthrough is not None  # only handed out with one (``handler``)
+        answer = await self.passthrough(request)
+        if answer is not None:
+            return answer
+        allowed = self.allowed(request.path)
+        return method_not_allowed(request, allowed) if allowed else await self.fallback(request)
 
     def allowed(self, path: str) -> list[str]:
         """The methods ``path`` is routed for (none: the path is not served), in the table's order."""
@@ -141,14 +172,14 @@ class Routes:
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         expects = "Expect" in request.headers
-        if expects:
+        handler = self.handler(request.method, request.path)
+        if expects and handler is not self._unrouted:  # a passthrough has a limit of its own
             refusal = expect_continue(request)
             if refusal is not None:
                 return refusal
         problem = target_problem(request.raw_path)
         if problem is not None or isinstance(request, (UnservedVersionRequest, UnframedRequest)):
             return _refused(request, problem)
-        handler = self.handler(request.method, request.path)
         conn = request.protocol
         if not isinstance(conn, Connection):  # pragma: no cover - every connection is one (``Listener.start``)
             return await handler(request)

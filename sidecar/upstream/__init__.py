@@ -3,7 +3,8 @@
 - ``urls``      the upstream URL per provider kind, dialect and operation (``upstream_url``)
 - ``headers``   which headers cross, each way: hop-by-hop ones never (``UpstreamHeaders``, ``RelayHeaders``)
 - ``client``    ``UpstreamClient``: aiohttp's ``ClientSession``, one per process, tuned (limits,
-                keep-alive, DNS cache, happy eyeballs), with the sidecar's timeouts per call;
+                keep-alive, DNS cache, happy eyeballs), with the sidecar's timeouts per call
+                (``post``; ``forward``: a passthrough's call, any method, its bodies streamed);
                 ``request_sent``: whether a failed call had been written to a connection;
                 ``waited_for_a_connection``: whether it was still waiting for a free one
 - ``resolver``  ``BoundedResolver``: each name lookup bounded by the attempt's ``connect_s``, a failed

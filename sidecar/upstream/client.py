@@ -24,7 +24,9 @@ generations); ``trust_env`` off: the proxy environment is read once at start (``
 aiohttp would read it, and ``~/.netrc``, in a thread on every call (3x fewer calls per second
 measured, docs/benchmarks.md). Bodies are decompressed by aiohttp, within ``response``'s bounds.
 
-``post(provider, url, headers, body, timeouts)`` returns an ``UpstreamResponse`` once the head has
+``forward(provider, method, url, headers, body, timeouts)`` is a passthrough's call: any method, the
+body streamed, the answer's head returned with its body unread and undecoded (its timeouts: its
+docstring). ``post(provider, url, headers, body, timeouts)`` returns an ``UpstreamResponse`` once the head has
 arrived and been checked. Per provider, its route (the proxy, the TLS context of its ``tls`` block) is
 made once and kept while the provider object is the policy's. The timeouts:
 
@@ -74,6 +76,7 @@ from typing import Any
 import aiohttp
 from aiohttp.abc import AbstractResolver
 from aiohttp.client_proto import ResponseHandler
+from yarl import URL
 
 from ..policy.compiled import Provider
 from ..policy.resilience_spec import TimeoutsSpec
@@ -267,6 +270,33 @@ class UpstreamClient:
         return UpstreamResponse(
             response, self._max_body, self._watched, loop, idle_s=timeouts.idle_s, total_by=total_by
         )
+
+    async def forward(
+        self, provider: Provider, method: str, url: str, headers: Mapping[str, str], body: Any, timeouts: TimeoutsSpec
+    ) -> aiohttp.ClientResponse:
+        """A passthrough call (``server.forward``): ``method`` on ``url`` with ``body`` (None, or an async
+        iterable of bytes, streamed); returns aiohttp's response at its head, its body unread and as sent
+        (not decompressed). The provider's route (proxy, TLS) as for ``post``; ``connect_s`` bounds the
+        making of a connection, ``first_byte_s`` the head from the body's last byte written (aiohttp's
+        read timer starts then), and then ``idle_s`` each wait for the answer's bytes. Raises as ``post``."""
+        session = self._session
+        if session is None:
+            raise RuntimeError("the upstream client is not open")
+        route = self._route(provider)
+        if route.proxy_credentials is not None:
+            headers = {**headers, **route.proxy_credentials}
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_s, sock_read=timeouts.first_byte_s)
+        _PHASE.set(_WAITING)
+        bound_lookup_by(timeouts.connect_s)
+        target = URL(url, encoded=True)  # as the app sent it: yarl would re-quote its query (%2F as /)
+        response = await session.request(
+            method, target, data=body, headers=headers, timeout=timeout, auto_decompress=False, **route.arguments
+        )
+        connection = response.connection
+        if connection is not None and connection.protocol is not None:
+            connection.protocol.read_timeout = timeouts.idle_s
+            connection.protocol.start_timeout()  # the answer's bytes: idle_s from now, then from each read
+        return response
 
     def _route(self, provider: Provider) -> _Route:
         route = self._routes.get(provider.name)

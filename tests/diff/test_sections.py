@@ -240,3 +240,21 @@ def test_turning_a_routes_cache_on_shows_its_settings_and_the_store() -> None:
     assert [(c.subject, c.old, c.new) for c in enabled] == [("premium (routes[2])", "false", "true")]
     store = [c for c in changes if c.section == "cache"]
     assert ("memory.max_bytes", "(unset)", "33554432") in [(c.field, c.old, c.new) for c in store]
+
+
+def test_a_passthrough_prefix_added_and_a_limit_changed_are_passthrough_changes() -> None:
+    """The ``passthrough`` section: a prefix added is ``added`` with where it goes; a changed body limit is
+    ``changed`` on its dialect and prefix."""
+    old = policy(production_text())
+    new = edited(
+        ("paths: [/v1/audio/transcriptions, /v1/files, /v1/batches]", "paths: [/v1/audio/, /v1/files, /v1/batches]"),
+        ("max_body_bytes: 104857600", "max_body_bytes: 209715200"),
+    )
+    changes = [change for change in diff_policies(old, new) if change.section == "passthrough"]
+    expected = [
+        Change("passthrough", "removed", "openai /v1/audio/transcriptions", old="to openai, max_body_bytes 104857600"),
+        Change("passthrough", "added", "openai /v1/audio/", new="to openai, max_body_bytes 209715200"),
+        Change("passthrough", "changed", "openai /v1/batches", "max_body_bytes", "104857600", "209715200"),
+        Change("passthrough", "changed", "openai /v1/files", "max_body_bytes", "104857600", "209715200"),
+    ]
+    assert len(changes) == len(expected) and all(change in changes for change in expected)

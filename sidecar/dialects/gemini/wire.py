@@ -91,8 +91,11 @@ class GeminiWire(WireDialect):
         return RequestShape(operation, model.removeprefix("models/"), stream, method)
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
-        if headers is not None and ("x-goog-api-key" in headers or "x-goog-api-client" in headers):
-            return True  # google-genai's headers: it lists models at /v1/models too
+        if headers is not None and (
+            "x-goog-api-key" in headers or "x-goog-api-client" in headers or "x-goog-upload-protocol" in headers
+        ):
+            return True  # google-genai's headers: it lists models at /v1/models too; a resumable upload's bytes
+            # carry only the upload protocol's (a passthrough's ``/upload/``: docs/api.md, "Passthrough")
         # a method path under any version (google-genai's api_version="v1" sends /v1/models/x:countTokens)
         return path.startswith(("/v1beta/", "/v1alpha/")) or self.names_a_method(path.rpartition("/")[2])
 
