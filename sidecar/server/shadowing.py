@@ -164,8 +164,9 @@ class ShadowRunner:
         served_cost = (cost_usd(served_by.price, exchange.usage) if served_by is not None else None) or 0.0
         served_cost += exchange.unserved_cost_usd
         slots = self._slots.get(route)
-        if slots is None or slots.limit != shadow.max_concurrent:
+        if slots is None:
             slots = self._slots[route] = ShadowSlots(shadow.max_concurrent)
+        slots.limit = shadow.max_concurrent  # a reload's new bound counts the calls already in flight
         for candidate in shadow.candidates:
             if candidate == served_by:
                 continue  # the served model itself: nothing to learn

@@ -123,6 +123,23 @@ async def test_shadow_calls_beyond_the_limit_are_skipped(fake: FakeFactory, side
     assert rows[0]["skipped"] == 1
 
 
+async def test_a_reload_changing_max_concurrent_keeps_the_calls_in_flight_counted(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """max_concurrent 1 and a stalled candidate with one call in flight; a reload raises it to 2: of two more
+    samples one is asked and one skipped, so at most 2 calls are in flight (before 2026-12-06 the reload
+    made a fresh bound that forgot the call in flight: both were asked, 3 in flight)."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug", latency_ms=3000)]
+    text = models_policy(urls, shadowed("m1", ", max_concurrent: 1"), speaks=("openai",))
+    running = await sidecar(text)
+    await ask(running)
+    await running.reload(text.replace("max_concurrent: 1", "max_concurrent: 2"))
+    await ask(running)
+    await ask(running)
+    rows = await status_rows(running, 1)
+    assert rows[0]["skipped"] == 1
+
+
 async def test_a_judge_can_decide_agreement(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """shadow judge: the judge's {"same": false} counts a disagreement whatever the normalizer says."""
     urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug"), await fake("f2", reply='{"same": false}')]
