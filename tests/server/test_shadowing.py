@@ -223,3 +223,17 @@ async def test_the_served_cost_of_an_ensemble_is_every_members_call(fake: FakeFa
     cost = running.log_lines()[-1]["cost_usd"]
     assert [(r["candidate"], r["compared"], r["agreement"]) for r in rows] == [("m2", 1, 1.0)]
     assert rows[0]["served_cost_usd"] == pytest.approx(cost)
+
+
+async def test_a_streamed_ensemble_answer_is_compared(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A streaming caller of an ensemble route: the vote's answer, replayed as a stream, is compared with
+    the candidate's (before 2026-12-06 the replay was shown to no tap: the request was marked sampled, the
+    candidate never asked, and the table stayed empty)."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug"), await fake("f2", reply="Bug")]
+    route = ensemble_route("m0, m1", "early_quorum: false", name="served")
+    route += "    shadow: {candidates: [m2], sample: 1.0}\n"
+    running = await sidecar(models_policy(urls, route, speaks=("openai",)))
+    text, headers = await ask(running, stream=True)
+    assert text == "bug" and headers["x-sidecar-shadow"] == "sampled"
+    rows = await status_rows(running, 1)
+    assert [(r["candidate"], r["compared"], r["agreement"]) for r in rows] == [("m2", 1, 1.0)]
