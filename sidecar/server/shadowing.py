@@ -43,7 +43,17 @@ from ..shadow import ShadowOutcome, ShadowSlots, ShadowStats, agree, agreement_p
 from ..telemetry.logging import get_logger
 from ..translate import TranslationError
 from ..translate.deltas import Finish, Text, ToolArgs, ToolStart
-from .children import charge_in_flight, child_exchange, judge_facts, spent, unstreamed
+from .access import unreported
+from .billed import reserved_use
+from .children import (
+    charge_in_flight,
+    charge_unreported,
+    child_exchange,
+    judge_facts,
+    refused,
+    spent,
+    unstreamed,
+)
 from .errors import RequestFailed
 from .exchange import Exchange
 from .pipeline import Handler
@@ -111,6 +121,18 @@ def task_class(facts: RequestFacts) -> str:
     return value if _TASK.fullmatch(value) else ANY_TASK
 
 
+def served_cost_usd(exchange: Exchange) -> float:
+    """What serving cost, as the access line's ``cost_usd``: the answer's call (its estimate when its provider
+    reported no usage, ``access.unreported``, as the budgets charge it) and every other call it paid for (an
+    ensemble's members and judge, answers a gate rejected)."""
+    served, usage = exchange.answered_by, exchange.usage
+    if served is None:
+        return exchange.unserved_cost_usd
+    if usage is None and unreported(exchange):
+        usage = reserved_use(exchange, served)
+    return (cost_usd(served.price, usage) or 0.0) + exchange.unserved_cost_usd
+
+
 class ShadowRunner:
     """The shadow stage and its background calls (one per app)."""
 
@@ -159,10 +181,7 @@ class ShadowRunner:
         route = exchange.route.name
         task = task_class(facts)
         served_by = exchange.answered_by
-        # what serving cost: the answer's call and every other call it paid for (an ensemble's members and
-        # judge, answers a gate rejected), as the access line's cost_usd
-        served_cost = (cost_usd(served_by.price, exchange.usage) if served_by is not None else None) or 0.0
-        served_cost += exchange.unserved_cost_usd
+        served_cost = served_cost_usd(exchange)
         slots = self._slots.get(route)
         if slots is None:
             slots = self._slots[route] = ShadowSlots(shadow.max_concurrent)
@@ -227,10 +246,13 @@ class ShadowRunner:
         answer: AnswerView | None = None
         try:
             response = await self._walk(child, (candidate,))
-            if isinstance(response, Response) and response.status < 400 and isinstance(response.body, bytes):
+            if response.status >= 400:
+                refused(child)  # its provider's own error: no answer, billed nothing
+            elif isinstance(response, Response) and isinstance(response.body, bytes):
                 answer = answer_of_body(response.body, facts.dialect)
         except RequestFailed:
             answer = None
+        charge_unreported(child, [child], None)  # an answer without usage: its estimate, as a member's
         agreed: bool | None = None
         judge_cost = 0.0
         if answer is not None:
@@ -293,6 +315,9 @@ class ShadowRunner:
             response = await self._walk(child, judge.chain)
         except RequestFailed:
             return None, spent(child)
+        if response.status >= 400:
+            refused(child)  # its provider's own error: no verdict, billed nothing
+        charge_unreported(child, [], child)  # a verdict without usage: its estimate, as an ensemble judge's
         if not isinstance(response, Response) or response.status >= 400 or not isinstance(response.body, bytes):
             return None, spent(child)
         view = answer_of_body(response.body, Dialect.OPENAI)

@@ -13,6 +13,7 @@ import pytest
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import openai_client
 from .ensemble_policies import ensemble_route, models_policy
+from .provider_quotas import usage_less
 
 MESSAGES: Any = [{"role": "user", "content": "Which queue?"}]
 
@@ -237,3 +238,35 @@ async def test_a_streamed_ensemble_answer_is_compared(fake: FakeFactory, sidecar
     assert text == "bug" and headers["x-sidecar-shadow"] == "sampled"
     rows = await status_rows(running, 1)
     assert [(r["candidate"], r["compared"], r["agreement"]) for r in rows] == [("m2", 1, 1.0)]
+
+
+@pytest.mark.parametrize("side", ["served", "candidate"])
+async def test_an_answer_without_usage_counts_its_estimate_on_its_side(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory, side: str
+) -> None:
+    """When the served model's or the candidate's provider reports no usage, that side's cost is its estimate
+    (the prompt estimate and max_tokens 20, at its model's price: 1 $/Mtok in and 10 out for m0, 2 and 20 for
+    m1), as the access line's cost_usd counts it; before 2026-12-06 it was 0, so a candidate without usage
+    looked free (a cost ratio of 0) and a served model without usage left the ratio empty."""
+    quiet = await usage_less(aiohttp_server)
+    urls = [quiet, await fake("f1", reply="billing")] if side == "served" else [await fake("f0", reply="billing"), quiet]
+    running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)))
+    assert (await ask(running, max_tokens=20))[0] == "billing"
+    rows = await status_rows(running, 1)
+    cost = rows[0]["served_cost_usd" if side == "served" else "cost_usd"]
+    price_out = 10e-6 if side == "served" else 20e-6
+    assert rows[0]["agreed"] == 1 and 20 * price_out < cost < 20 * price_out + 100 * price_out
+    if side == "served":
+        assert cost == pytest.approx(running.access_lines()[-1]["cost_usd"])
+
+
+async def test_a_candidate_its_provider_refuses_is_failed_and_costs_nothing(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The candidate's provider refuses the request with its own 400 (a context overflow): the call is
+    failed and its cost 0 (the provider billed nothing), not an answer without usage's estimate."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", fault="context", fault_rate=1.0)]
+    running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)))
+    assert (await ask(running, max_tokens=20))[0] == "bug"
+    rows = await status_rows(running, 1)
+    assert (rows[0]["failed"], rows[0]["cost_usd"]) == (1, 0.0)
