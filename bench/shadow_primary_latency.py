@@ -14,10 +14,11 @@ configuration (subprocesses, default settings), each with one route ``bench`` se
 Requests go in rounds, each configuration in turn per round (``--rounds``, ``--requests`` per round, at
 ``--concurrency``), so the shared machine's noise falls on all alike. Reported per configuration: p50 and
 p99 of the client-measured latency and their ratio to ``off``'s (over every round, and over the rounds
-after the first, once the stalled candidate's slots are full), the sidecar's peak RSS, the /status shadow
+after the first), the sidecar's peak RSS, the /status shadow
 row's counts, and the calls in flight at the stalled candidate at the end (the bound, two sidecars').
 
-    .venv/bin/python bench/shadow_primary_latency.py --rounds 5 --requests 200 --concurrency 8
+    .venv/bin/python bench/shadow_primary_latency.py --rounds 6 --requests 250 --concurrency 8
+    .venv/bin/python bench/shadow_primary_latency.py --rounds 6 --requests 250 --warmup 1100   # slots full first
 """
 
 from __future__ import annotations
@@ -104,8 +105,8 @@ async def main(args: argparse.Namespace) -> None:
                 sidecars[label] = (await start_sidecar(procs, session, path, label))[0]
             latencies: dict[str, list[float]] = {label: [] for label in CONFIGS}
             later: dict[str, list[float]] = {label: [] for label in CONFIGS}  # the rounds after the first
-            for sidecar in sidecars.values():  # warm-up, not counted
-                await burst(session, sidecar.url, 50, args.concurrency)
+            for sidecar in sidecars.values():  # warm-up, not counted (--warmup 1100 fills 1,000 slots first)
+                await burst(session, sidecar.url, args.warmup, args.concurrency)
             for round_number in range(args.rounds):
                 for label, sidecar in sidecars.items():
                     measured = await burst(session, sidecar.url, args.requests, args.concurrency)
@@ -141,6 +142,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=50, help="requests to each sidecar before measuring")
     started = time.monotonic()
     asyncio.run(main(parser.parse_args()))
     print(f"took {time.monotonic() - started:.0f} s", file=sys.stderr)
