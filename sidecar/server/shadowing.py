@@ -40,6 +40,7 @@ from ..ensemble.answer_key import answer_text
 from ..ensemble.judge import judge_request_body, question_from_body
 from ..resilience.classify import describe_exception
 from ..shadow import ShadowOutcome, ShadowSlots, ShadowStats, agree, agreement_prompt, parse_agreement, sampled
+from ..shadow.stats import OTHER_TASK
 from ..telemetry.logging import get_logger
 from ..translate import TranslationError
 from ..translate.deltas import Finish, Text, ToolArgs, ToolStart
@@ -72,8 +73,6 @@ TASK_HEADER = "x-sidecar-task"
 """The task class shadow statistics are kept by (routing's class, or the app's header); else ``any``."""
 _TASK = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 ANY_TASK = "any"
-OTHER_TASK = "other"
-"""The task class of a request whose class has no row left in the statistics (``ShadowStats.max_keys``)."""
 
 
 class TextTap:

@@ -7,7 +7,10 @@ same requests (their ratio is "at 6 % of the cost"), the agreement judge's cost 
 candidate's), and a latency histogram (``LATENCY_BUCKETS_S``, as Prometheus publishes it) with the
 fastest and slowest call, for a quantile estimate: linear within its bucket, bounded by those two (a
 bucket's edges alone put the median of calls that all took 0.31 s at 0.375 s, their p95 at 0.49 s).
-At most ``max_keys`` keys are kept (default 1,000); outcomes for further keys are counted in ``dropped``
+At most ``max_keys`` keys are kept (default 1,000), and beyond them one per route and candidate under
+the task class ``OTHER_TASK``, where the request path counts the task classes that found no room (so
+``/status`` keeps counting them: before 2026-12-06 those rows found no room either, and their outcomes
+were only in ``dropped`` and the metrics); outcomes for other further keys are counted in ``dropped``
 only. ``snapshot()`` copies the rows for ``/metrics`` and ``/status``.
 
 ``ShadowSlots`` bounds the shadow calls in flight for one route (``max_concurrent``): ``try_acquire``
@@ -23,6 +26,8 @@ from dataclasses import dataclass, field
 
 LATENCY_BUCKETS_S = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 DEFAULT_MAX_KEYS = 1000
+OTHER_TASK = "other"
+"""The task class of outcomes whose own class found no room (``ShadowStats.admits``): always kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +131,9 @@ class ShadowStats:
             stats.skipped += 1
 
     def admits(self, route: str, task: str, candidate: str) -> bool:
-        """Whether an outcome for this key would be kept (the key exists, or there is room for it)."""
-        return (route, task, candidate) in self._rows or len(self._rows) < self.max_keys
+        """Whether an outcome for this key would be kept (the key exists, there is room for it, or its task
+        class is ``OTHER_TASK``)."""
+        return task == OTHER_TASK or (route, task, candidate) in self._rows or len(self._rows) < self.max_keys
 
     def snapshot(self) -> list[ShadowRow]:
         """Copies of every row, sorted by route, task and candidate."""
@@ -139,7 +145,7 @@ class ShadowStats:
     def _stats(self, key: Key) -> CandidateStats | None:
         stats = self._rows.get(key)
         if stats is None:
-            if len(self._rows) >= self.max_keys:
+            if len(self._rows) >= self.max_keys and key[1] != OTHER_TASK:
                 self.dropped += 1
                 return None
             stats = self._rows[key] = CandidateStats()

@@ -168,7 +168,9 @@ async def test_the_agreement_judges_cost_is_not_the_candidates(fake: FakeFactory
 async def test_task_classes_beyond_the_tables_room_are_counted_as_other(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
-    """With the statistics full, a request's new task class is recorded as other (labels stay bounded)."""
+    """With the statistics full, a request's new task class is recorded as other (labels stay bounded), in
+    /status too (before 2026-12-06 the other row found no room in a full table either: the outcome was in
+    the metrics only)."""
     urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug")]
     running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)))
     running.state.shadow.max_keys = 1
@@ -183,7 +185,7 @@ async def test_task_classes_beyond_the_tables_room_are_counted_as_other(
                 break
             await asyncio.sleep(0.05)
     assert 'llm_sidecar_shadow_results_total{candidate="m1",result="agreed",route="served",task="other"} 1.0' in metrics
-    assert [row["task"] for row in await status_rows(running, 1)] == ["first"]
+    assert [(row["task"], row["agreed"]) for row in await status_rows(running, 2)] == [("first", 1), ("other", 1)]
 
 
 async def test_routings_task_class_keys_the_statistics(fake: FakeFactory, sidecar: SidecarFactory) -> None:
@@ -249,7 +251,8 @@ async def test_an_answer_without_usage_counts_its_estimate_on_its_side(
     m1), as the access line's cost_usd counts it; before 2026-12-06 it was 0, so a candidate without usage
     looked free (a cost ratio of 0) and a served model without usage left the ratio empty."""
     quiet = await usage_less(aiohttp_server)
-    urls = [quiet, await fake("f1", reply="billing")] if side == "served" else [await fake("f0", reply="billing"), quiet]
+    reporting = await fake("f", reply="billing")
+    urls = [quiet, reporting] if side == "served" else [reporting, quiet]
     running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)))
     assert (await ask(running, max_tokens=20))[0] == "billing"
     rows = await status_rows(running, 1)
