@@ -12,10 +12,18 @@ written by the server while the tasks wait their turn on the loop. A task:
 - walks the candidate through the fallback loop with a child exchange (``children``: the caller's
   original request, not streamed, no gates), bounded by the route's deadline;
 - compares the two answers with the route's normalizer (``shadow.agree``) or asks the agreement judge;
-- records the outcome (``ShadowStats`` on the state, for ``/status``; ``llm_sidecar_shadow_*`` metrics).
+- records the outcome (``ShadowStats`` on the state, for ``/status``; ``llm_sidecar_shadow_*`` metrics)
+  with what each side cost: the served request's as its access line counts it (``served_cost_usd``), the
+  candidate's and the judge's calls (``children.spent``; an answer without usage its estimate,
+  ``children.charge_unreported``; a call its provider refused, nothing: ``children.refused``).
+
+The route's slots are kept across reloads, a new ``max_concurrent`` counting the calls already in flight.
+A candidate or judge on a provider passing the app's key through never gets here: the policy refuses it
+(``shadow.plan.app_key_errors``).
 
 The task class comes from the request (``task_class``); once the statistics hold ``max_keys`` rows, a
-new class is counted as ``other``, so neither the table nor the metrics' labels grow without bound.
+new class is counted as ``other`` (``shadow.stats.OTHER_TASK``, a row always kept), so neither the table
+nor the metrics' labels grow without bound.
 
 Nothing a shadow call does reaches the caller: its failure, stall or answer only shows in the stats.
 ``close`` (the app's shutdown) waits for the tasks still running for what is left of the drain timeout,
