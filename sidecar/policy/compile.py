@@ -302,18 +302,21 @@ class _RouteBuilder:
         if route.shadow is None:
             return None
         from ..ensemble.normalize import compile_normalizer  # here: only a policy with shadow loads it
-        from ..shadow.plan import Shadow, ShadowJudge
+        from ..shadow.plan import Shadow, ShadowJudge, app_key_errors
 
         block_s = route.shadow
-        candidates = tuple(
-            t for i, n in enumerate(block_s.candidates) for t in self.resolve(n, f"{path}.shadow.candidates[{i}]")
-        )
+        candidates: list[Target] = []
+        for i, model_name in enumerate(block_s.candidates):
+            at = f"{path}.shadow.candidates[{i}]"
+            candidates.extend(resolved := self.resolve(model_name, at))
+            self.errors.extend(app_key_errors(at, resolved))
         shadow_judge = None
         if block_s.judge is not None:
             judge_chain = self.resolve(block_s.judge.target, f"{path}.shadow.judge.target")
+            self.errors.extend(app_key_errors(f"{path}.shadow.judge.target", judge_chain))
             shadow_judge = ShadowJudge(judge_chain, block_s.judge.prompt, block_s.judge.max_tokens)
         normalizer = compile_normalizer(block_s.normalizer)
-        return Shadow(candidates, block_s.sample, normalizer, shadow_judge, block_s.max_concurrent, block_s)
+        return Shadow(tuple(candidates), block_s.sample, normalizer, shadow_judge, block_s.max_concurrent, block_s)
 
 
 def _cache_store(spec: PolicySpec, routes: tuple[Route, ...]) -> CacheStoreSpec | None:

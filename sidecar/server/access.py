@@ -67,7 +67,7 @@ class AccessLog:
             usage, priced_as = cut  # no budget charged the call: what it used so far, estimated
             cost = cost_usd(priced_as.price, usage)
             estimated = True
-        elif usage is None and served is not None and _unreported(exchange):
+        elif usage is None and served is not None and unreported(exchange):
             usage = reserved_use(exchange, served)  # what the budgets charge an answer without usage
             cost = cost_usd(served.price, usage)
             estimated = True
@@ -159,7 +159,7 @@ def _used_when_cut(exchange: Exchange) -> tuple[Usage, Target] | None:
     return Usage(estimate_request(exchange.facts, exchange.raw)[0], 0), target
 
 
-def _unreported(exchange: Exchange) -> bool:
+def unreported(exchange: Exchange) -> bool:
     """Whether the answer served (without usage) came whole from a call of the chain, whose provider reported
     no usage: not from the cache or a last resort (no call answered), nor a stream that stopped early (its
     use is counted so), nor an ensemble (its calls are counted each: ``call_costs``, and those answered

@@ -15,7 +15,8 @@
     strategy judge, with distinct answers: the judge's chain is asked (an OpenAI chat body of the
         sidecar's, ``ensemble.judge``, translated like any), its verdict read strictly, else majority
     the winner's response goes to the caller: as it is, or (a streaming caller) as a stream of its
-        dialect (``replay``), sent once decided
+        dialect (``replay``), sent once decided and shown to the stages' taps as it goes (``HeldStream``:
+        the cache stores it, a shadow compares it)
 
 Every upstream call passes ``CallCap`` (``before_target``): none starts once ``max_calls`` are spent;
 and the budget's hook for its call (``budget_hook.CallBudgetHook``: a member's, or the judge's), which holds
@@ -52,7 +53,7 @@ from ..ensemble.judge import judge_prompt, judge_request_body, question_from_bod
 from ..ensemble.plan import EnsemblePlan
 from ..header_text import header_item
 from ..request_facts import RequestFacts
-from ..translate import TranslationError
+from ..translate import TranslationError, parse_chat_response
 from .budget_hook import BudgetHook, call_hooks, with_again
 from .children import (
     adopt,
@@ -71,8 +72,8 @@ from .exchange import Exchange
 from .gating import GateHook
 from .hooks import ChainHook, Verdict
 from .one_answer import refuse_several_choices
-from .replay import asks_usage, stream_bytes
-from .stream_answer import HeldStream, send_stream
+from .replay import asks_usage, response_deltas, response_stream_bytes
+from .stream_answer import HeldStream
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target
@@ -211,10 +212,12 @@ class EnsembleRunner:
         if not facts.stream:
             return Response(status=200, body=orjson.dumps(parsed), content_type="application/json")
         include_usage = asks_usage(facts.body)
-        model = exchange.answered_by.upstream_model if exchange.answered_by else facts.model
-        return await send_stream(
-            exchange, stream_bytes(parsed, facts.dialect, model=model, include_usage=include_usage)
-        )
+        served = exchange.answered_by
+        assert served is not None
+        answer = parse_chat_response(parsed, facts.dialect)
+        data = response_stream_bytes(answer, facts.dialect, model=served.upstream_model, include_usage=include_usage)
+        # the taps see the stream the caller gets (a shadow compares it), as a gate's held stream shows it
+        return await HeldStream(served, {}, [data], response_deltas(answer)).send(exchange)
 
     def _child(self, exchange: Exchange, facts: RequestFacts, cap: CallCap, member: Member) -> Exchange:
         """A member's exchange: its hooks (``_hooks``), its budget's say before another call of the same target."""

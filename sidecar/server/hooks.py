@@ -5,10 +5,11 @@ loop or the stream relay: it registers objects they call.
 
 - ``StreamTap`` (``exchange.taps``): sees a streamed answer's events in the common form
   (``translate.deltas``) as they pass: ``open(target)`` when the answer is the one the caller
-  gets (its stream committed, or released when held), ``feed(delta)`` for each, ``close(clean)`` at
-  its end, ``clean`` when the dialect's terminator arrived and nothing failed. The relay decodes
-  events only when a tap is registered. A stream that fails before its commit point (the chain moves
-  on) is never shown to taps; nor is a hedged race's loser.
+  gets (its stream committed, released when held, or an ensemble's vote replayed as a stream),
+  ``feed(delta)`` for each, ``close(clean)`` at its end, ``clean`` when the dialect's terminator
+  arrived and nothing failed. The relay decodes events only when a tap is registered. A stream that
+  fails before its commit point (the chain moves on) is never shown to taps; nor is a hedged race's
+  loser.
 - ``ChainHook`` (``exchange.hooks``): the fallback loop asks ``before_target`` before it calls a
   target (a reason to skip it, e.g. a budget's ``Admission.switch`` refused; None to call it) and
   ``after_answer`` once a target has answered (``Verdict.ACCEPT`` it, ask the ``NEXT_TARGET``, or ask

@@ -12,10 +12,18 @@ written by the server while the tasks wait their turn on the loop. A task:
 - walks the candidate through the fallback loop with a child exchange (``children``: the caller's
   original request, not streamed, no gates), bounded by the route's deadline;
 - compares the two answers with the route's normalizer (``shadow.agree``) or asks the agreement judge;
-- records the outcome (``ShadowStats`` on the state, for ``/status``; ``llm_sidecar_shadow_*`` metrics).
+- records the outcome (``ShadowStats`` on the state, for ``/status``; ``llm_sidecar_shadow_*`` metrics)
+  with what each side cost: the served request's as its access line counts it (``served_cost_usd``), the
+  candidate's and the judge's calls (``children.spent``; an answer without usage its estimate,
+  ``children.charge_unreported``; a call its provider refused, nothing: ``children.refused``).
+
+The route's slots are kept across reloads, a new ``max_concurrent`` counting the calls already in flight.
+A candidate or judge on a provider passing the app's key through never gets here: the policy refuses it
+(``shadow.plan.app_key_errors``).
 
 The task class comes from the request (``task_class``); once the statistics hold ``max_keys`` rows, a
-new class is counted as ``other``, so neither the table nor the metrics' labels grow without bound.
+new class is counted as ``other`` (``shadow.stats.OTHER_TASK``, a row always kept), so neither the table
+nor the metrics' labels grow without bound.
 
 Nothing a shadow call does reaches the caller: its failure, stall or answer only shows in the stats.
 ``close`` (the app's shutdown) waits for the tasks still running for what is left of the drain timeout,
@@ -40,10 +48,21 @@ from ..ensemble.answer_key import answer_text
 from ..ensemble.judge import judge_request_body, question_from_body
 from ..resilience.classify import describe_exception
 from ..shadow import ShadowOutcome, ShadowSlots, ShadowStats, agree, agreement_prompt, parse_agreement, sampled
+from ..shadow.stats import OTHER_TASK
 from ..telemetry.logging import get_logger
 from ..translate import TranslationError
 from ..translate.deltas import Finish, Text, ToolArgs, ToolStart
-from .children import charge_in_flight, child_exchange, judge_facts, spent, unstreamed
+from .access import unreported
+from .billed import reserved_use
+from .children import (
+    charge_in_flight,
+    charge_unreported,
+    child_exchange,
+    judge_facts,
+    refused,
+    spent,
+    unstreamed,
+)
 from .errors import RequestFailed
 from .exchange import Exchange
 from .pipeline import Handler
@@ -62,8 +81,6 @@ TASK_HEADER = "x-sidecar-task"
 """The task class shadow statistics are kept by (routing's class, or the app's header); else ``any``."""
 _TASK = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 ANY_TASK = "any"
-OTHER_TASK = "other"
-"""The task class of a request whose class has no row left in the statistics (``ShadowStats.max_keys``)."""
 
 
 class TextTap:
@@ -109,6 +126,18 @@ def task_class(facts: RequestFacts) -> str:
         return routing.decision.task.label
     value = facts.headers.get(TASK_HEADER, "")
     return value if _TASK.fullmatch(value) else ANY_TASK
+
+
+def served_cost_usd(exchange: Exchange) -> float:
+    """What serving cost, as the access line's ``cost_usd``: the answer's call (its estimate when its provider
+    reported no usage, ``access.unreported``, as the budgets charge it) and every other call it paid for (an
+    ensemble's members and judge, answers a gate rejected)."""
+    served, usage = exchange.answered_by, exchange.usage
+    if served is None:
+        return exchange.unserved_cost_usd
+    if usage is None and unreported(exchange):
+        usage = reserved_use(exchange, served)
+    return (cost_usd(served.price, usage) or 0.0) + exchange.unserved_cost_usd
 
 
 class ShadowRunner:
@@ -159,13 +188,11 @@ class ShadowRunner:
         route = exchange.route.name
         task = task_class(facts)
         served_by = exchange.answered_by
-        # what serving cost: the answer's call and every other call it paid for (an ensemble's members and
-        # judge, answers a gate rejected), as the access line's cost_usd
-        served_cost = (cost_usd(served_by.price, exchange.usage) if served_by is not None else None) or 0.0
-        served_cost += exchange.unserved_cost_usd
+        served_cost = served_cost_usd(exchange)
         slots = self._slots.get(route)
-        if slots is None or slots.limit != shadow.max_concurrent:
+        if slots is None:
             slots = self._slots[route] = ShadowSlots(shadow.max_concurrent)
+        slots.limit = shadow.max_concurrent  # a reload's new bound counts the calls already in flight
         for candidate in shadow.candidates:
             if candidate == served_by:
                 continue  # the served model itself: nothing to learn
@@ -226,10 +253,13 @@ class ShadowRunner:
         answer: AnswerView | None = None
         try:
             response = await self._walk(child, (candidate,))
-            if isinstance(response, Response) and response.status < 400 and isinstance(response.body, bytes):
+            if response.status >= 400:
+                refused(child)  # its provider's own error: no answer, billed nothing
+            elif isinstance(response, Response) and isinstance(response.body, bytes):
                 answer = answer_of_body(response.body, facts.dialect)
         except RequestFailed:
             answer = None
+        charge_unreported(child, [child], None)  # an answer without usage: its estimate, as a member's
         agreed: bool | None = None
         judge_cost = 0.0
         if answer is not None:
@@ -292,6 +322,9 @@ class ShadowRunner:
             response = await self._walk(child, judge.chain)
         except RequestFailed:
             return None, spent(child)
+        if response.status >= 400:
+            refused(child)  # its provider's own error: no verdict, billed nothing
+        charge_unreported(child, [], child)  # a verdict without usage: its estimate, as an ensemble judge's
         if not isinstance(response, Response) or response.status >= 400 or not isinstance(response.body, bytes):
             return None, spent(child)
         view = answer_of_body(response.body, Dialect.OPENAI)

@@ -1,9 +1,10 @@
 """Which requests are mirrored: a deterministic draw from the request id, per route.
 
 ``sampled(key, rate, salt)`` hashes ``salt`` (the route's name) and ``key`` (the request id) to a number
-in [0, 1) and compares it with ``rate``: the same request is always decided the same way (a retried
-request, every sidecar replica), different routes sample independently, and over many requests the
-share is ``rate``. No state, no random generator.
+in [0, 1) and compares it with ``rate``: the same key is always decided the same way, different routes
+sample independently, and over many requests the share is ``rate``. No state, no random generator. The
+request path's key is the sidecar's request id, drawn anew for every request (an app's retry of a
+request is a new request, drawn again).
 """
 
 from __future__ import annotations

@@ -43,6 +43,23 @@ def test_unknown_models_in_the_new_blocks_are_named_with_their_paths() -> None:
     ]
 
 
+def test_a_shadow_candidate_or_judge_on_a_passthrough_provider_is_refused() -> None:
+    """A shadow candidate, or an agreement judge, whose provider passes the app's own key through is refused
+    at its path: a shadow call is the sidecar's and never carries an app's key (before 2026-12-06 the app's
+    key went to the candidate's provider, another provider than the one serving the app included)."""
+    passthrough = BASE.replace("api_key: {env: ANTHROPIC_API_KEY}", "api_key: {passthrough: true}")
+    errors = errors_of(
+        passthrough
+        + "routes:\n  - target: gpt-4o\n"
+        + "    shadow: {candidates: [gpt-4o-mini, claude], judge: {target: [gpt-4o, claude]}}\n"
+    )
+    assert [error.split(":", 1)[0] for error in errors] == [
+        "routes[0].shadow.candidates[1]",
+        "routes[0].shadow.judge.target",
+    ]
+    assert "'claude' is on provider 'anthropic', which passes the app's own key through" in errors[0]
+
+
 def test_a_bad_gate_is_refused_with_its_path() -> None:
     """A re-ask prompt without {error} is refused where it stands."""
     errors = errors_of(BASE + "routes:\n  - {target: gpt-4o, gates: {reask_prompt: 'try again'}}\n")

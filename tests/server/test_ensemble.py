@@ -117,6 +117,23 @@ async def test_an_openai_stream_gets_the_chosen_answer_as_a_stream(fake: FakeFac
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
 
 
+async def test_a_streamed_vote_is_stored_in_the_routes_cache(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """On a caching ensemble route, a streamed vote's answer is stored as it is sent: the same request again,
+    streamed, is a hit with the same text, and no member is asked (before 2026-12-06 the replayed stream was
+    shown to no tap, so a streamed vote was never stored: every request asked every member)."""
+    urls = await replies(fake, "the billing queue", "the billing queue")
+    route = ensemble_route("m0, m1", "early_quorum: false") + "    cache: {enabled: true, cacheable: always}\n"
+    running = await sidecar(models_policy(urls, route, speaks=("openai", "anthropic")))
+    texts, states = [], []
+    async with openai_client(running) as client:
+        for _ in range(2):
+            raw = await client.chat.completions.with_raw_response.create(model="vote", messages=MESSAGES, stream=True)
+            texts.append("".join([c.choices[0].delta.content or "" async for c in raw.parse() if c.choices]))
+            states.append(raw.headers["x-sidecar-cache"])
+    assert texts == ["the billing queue"] * 2 and states == ["miss", "hit"]
+    assert [len(await running.fake_requests(url)) for url in urls] == [1, 1]
+
+
 async def test_an_anthropic_caller_gets_the_vote_in_its_dialect(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """The Anthropic SDK, not streaming, gets the majority's answer from members of three dialects."""
     urls = await replies(fake, "bug", "feature", "feature")

@@ -101,7 +101,7 @@ async def test_key_file_rotation_is_picked_up(fake: FakeFactory, sidecar: Sideca
 
 FEATURE_ROUTES = """  - {name: vote, match: {model: vote}, ensemble: {members: [ma, mb], strategy: judge,
       judge: {target: ma}}}
-  - {name: shadowed, match: {model: shadowed}, target: [ma], shadow: {candidates: [mb], sample: 1}}
+  - {name: shadowed, match: {model: shadowed}, target: [mb], shadow: {candidates: [ma], sample: 1}}
   - {name: gated, match: {model: gated}, target: [ma, mb], gates: {regex: {pattern: nope}, on_fail: reask}}
   - {name: cached, match: {model: cached}, target: [ma], cache: {enabled: true, cacheable: always}}
 """

@@ -13,6 +13,7 @@ import pytest
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import openai_client
 from .ensemble_policies import ensemble_route, models_policy
+from .provider_quotas import usage_less
 
 MESSAGES: Any = [{"role": "user", "content": "Which queue?"}]
 
@@ -123,6 +124,23 @@ async def test_shadow_calls_beyond_the_limit_are_skipped(fake: FakeFactory, side
     assert rows[0]["skipped"] == 1
 
 
+async def test_a_reload_changing_max_concurrent_keeps_the_calls_in_flight_counted(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """max_concurrent 1 and a stalled candidate with one call in flight; a reload raises it to 2: of two more
+    samples one is asked and one skipped, so at most 2 calls are in flight (before 2026-12-06 the reload
+    made a fresh bound that forgot the call in flight: both were asked, 3 in flight)."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug", latency_ms=3000)]
+    text = models_policy(urls, shadowed("m1", ", max_concurrent: 1"), speaks=("openai",))
+    running = await sidecar(text)
+    await ask(running)
+    await running.reload(text.replace("max_concurrent: 1", "max_concurrent: 2"))
+    await ask(running)
+    await ask(running)
+    rows = await status_rows(running, 1)
+    assert rows[0]["skipped"] == 1
+
+
 async def test_a_judge_can_decide_agreement(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """shadow judge: the judge's {"same": false} counts a disagreement whatever the normalizer says."""
     urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug"), await fake("f2", reply='{"same": false}')]
@@ -150,7 +168,9 @@ async def test_the_agreement_judges_cost_is_not_the_candidates(fake: FakeFactory
 async def test_task_classes_beyond_the_tables_room_are_counted_as_other(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
-    """With the statistics full, a request's new task class is recorded as other (labels stay bounded)."""
+    """With the statistics full, a request's new task class is recorded as other (labels stay bounded), in
+    /status too (before 2026-12-06 the other row found no room in a full table either: the outcome was in
+    the metrics only)."""
     urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug")]
     running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)))
     running.state.shadow.max_keys = 1
@@ -165,7 +185,7 @@ async def test_task_classes_beyond_the_tables_room_are_counted_as_other(
                 break
             await asyncio.sleep(0.05)
     assert 'llm_sidecar_shadow_results_total{candidate="m1",result="agreed",route="served",task="other"} 1.0' in metrics
-    assert [row["task"] for row in await status_rows(running, 1)] == ["first"]
+    assert [(row["task"], row["agreed"]) for row in await status_rows(running, 2)] == [("first", 1), ("other", 1)]
 
 
 async def test_routings_task_class_keys_the_statistics(fake: FakeFactory, sidecar: SidecarFactory) -> None:
@@ -206,3 +226,50 @@ async def test_the_served_cost_of_an_ensemble_is_every_members_call(fake: FakeFa
     cost = running.log_lines()[-1]["cost_usd"]
     assert [(r["candidate"], r["compared"], r["agreement"]) for r in rows] == [("m2", 1, 1.0)]
     assert rows[0]["served_cost_usd"] == pytest.approx(cost)
+
+
+async def test_a_streamed_ensemble_answer_is_compared(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A streaming caller of an ensemble route: the vote's answer, replayed as a stream, is compared with
+    the candidate's (before 2026-12-06 the replay was shown to no tap: the request was marked sampled, the
+    candidate never asked, and the table stayed empty)."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug"), await fake("f2", reply="Bug")]
+    route = ensemble_route("m0, m1", "early_quorum: false", name="served")
+    route += "    shadow: {candidates: [m2], sample: 1.0}\n"
+    running = await sidecar(models_policy(urls, route, speaks=("openai",)))
+    text, headers = await ask(running, stream=True)
+    assert text == "bug" and headers["x-sidecar-shadow"] == "sampled"
+    rows = await status_rows(running, 1)
+    assert [(r["candidate"], r["compared"], r["agreement"]) for r in rows] == [("m2", 1, 1.0)]
+
+
+@pytest.mark.parametrize("side", ["served", "candidate"])
+async def test_an_answer_without_usage_counts_its_estimate_on_its_side(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory, side: str
+) -> None:
+    """When the served model's or the candidate's provider reports no usage, that side's cost is its estimate
+    (the prompt estimate and max_tokens 20, at its model's price: 1 $/Mtok in and 10 out for m0, 2 and 20 for
+    m1), as the access line's cost_usd counts it; before 2026-12-06 it was 0, so a candidate without usage
+    looked free (a cost ratio of 0) and a served model without usage left the ratio empty."""
+    quiet = await usage_less(aiohttp_server)
+    reporting = await fake("f", reply="billing")
+    urls = [quiet, reporting] if side == "served" else [reporting, quiet]
+    running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)))
+    assert (await ask(running, max_tokens=20))[0] == "billing"
+    rows = await status_rows(running, 1)
+    cost = rows[0]["served_cost_usd" if side == "served" else "cost_usd"]
+    price_out = 10e-6 if side == "served" else 20e-6
+    assert rows[0]["agreed"] == 1 and 20 * price_out < cost < 20 * price_out + 100 * price_out
+    if side == "served":
+        assert cost == pytest.approx(running.access_lines()[-1]["cost_usd"])
+
+
+async def test_a_candidate_its_provider_refuses_is_failed_and_costs_nothing(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The candidate's provider refuses the request with its own 400 (a context overflow): the call is
+    failed and its cost 0 (the provider billed nothing), not an answer without usage's estimate."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", fault="context", fault_rate=1.0)]
+    running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)))
+    assert (await ask(running, max_tokens=20))[0] == "bug"
+    rows = await status_rows(running, 1)
+    assert (rows[0]["failed"], rows[0]["cost_usd"]) == (1, 0.0)
