@@ -14,9 +14,8 @@
     the route's deadline: the vote closes with what is in
     strategy judge, with distinct answers: the judge's chain is asked (an OpenAI chat body of the
         sidecar's, ``ensemble.judge``, translated like any), its verdict read strictly, else majority
-    the winner's response goes to the caller: as it is, or (a streaming caller) as a stream of its
-        dialect (``replay``), sent once decided and shown to the stages' taps as it goes (``HeldStream``:
-        the cache stores it, a shadow compares it)
+    the winner's response goes to the caller: as it is, or (a streaming caller) as a stream of its dialect
+        (``replay``) once decided, shown to the stages' taps (``HeldStream``: cached, shadow-compared)
 
 Every upstream call passes ``CallCap`` (``before_target``): none starts once ``max_calls`` are spent;
 and the budget's hook for its call (``budget_hook.CallBudgetHook``: a member's, or the judge's), which holds
@@ -53,7 +52,7 @@ from ..ensemble.judge import judge_prompt, judge_request_body, question_from_bod
 from ..ensemble.plan import EnsemblePlan
 from ..header_text import header_item
 from ..request_facts import RequestFacts
-from ..translate import TranslationError, parse_chat_response
+from ..translate import TranslationError
 from .budget_hook import BudgetHook, call_hooks, with_again
 from .children import (
     adopt,
@@ -72,7 +71,7 @@ from .exchange import Exchange
 from .gating import GateHook
 from .hooks import ChainHook, Verdict
 from .one_answer import refuse_several_choices
-from .replay import asks_usage, response_deltas, response_stream_bytes
+from .replay import asks_usage, stream_replay
 from .stream_answer import HeldStream
 
 if TYPE_CHECKING:
@@ -211,13 +210,12 @@ class EnsembleRunner:
             parsed = strip_logprobs(parsed, facts.dialect, facts.operation)
         if not facts.stream:
             return Response(status=200, body=orjson.dumps(parsed), content_type="application/json")
-        include_usage = asks_usage(facts.body)
         served = exchange.answered_by
         assert served is not None
-        answer = parse_chat_response(parsed, facts.dialect)
-        data = response_stream_bytes(answer, facts.dialect, model=served.upstream_model, include_usage=include_usage)
-        # the taps see the stream the caller gets (a shadow compares it), as a gate's held stream shows it
-        return await HeldStream(served, {}, [data], response_deltas(answer)).send(exchange)
+        data, deltas = stream_replay(
+            parsed, facts.dialect, model=served.upstream_model, include_usage=asks_usage(facts.body)
+        )
+        return await HeldStream(served, {}, [data], deltas).send(exchange)
 
     def _child(self, exchange: Exchange, facts: RequestFacts, cap: CallCap, member: Member) -> Exchange:
         """A member's exchange: its hooks (``_hooks``), its budget's say before another call of the same target."""

@@ -2,10 +2,11 @@
 that dialect's stream.
 
 An ensemble decides on whole answers (its members are asked without streaming); a streaming caller then
-gets the chosen one as a stream (``stream_bytes``): the body is read into the common form
-(``translate.parse_chat_response``), spelled out as the deltas a live stream of it would give (text cut
-at word boundaries, as the cache replays answers: ``cache.replay.word_pieces``) and encoded by the
-dialect's own stream encoder (``response_stream_bytes``, which the static last resort uses directly).
+gets the chosen one as a stream (``stream_replay``: its bytes, and the deltas they spell for the stages'
+taps): the body is read into the common form (``translate.parse_chat_response``), spelled out as the
+deltas a live stream of it would give (text cut at word boundaries, as the cache replays answers:
+``cache.replay.word_pieces``) and encoded by the dialect's own stream encoder (``encoded_stream``;
+``response_stream_bytes`` from the common form, which the static last resort uses directly).
 Reasoning parts are not replayed. ``asks_usage``: whether an OpenAI caller asked for the usage chunk.
 """
 
@@ -54,18 +55,26 @@ def asks_usage(body: Mapping[str, object]) -> bool:
     return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
-def stream_bytes(body: dict[str, Any], dialect: Dialect, *, model: str, include_usage: bool) -> bytes:
-    """A ``dialect`` chat response body as the events of that dialect's stream (``TranslationError`` when
-    the body is not a chat answer)."""
-    return response_stream_bytes(parse_chat_response(body, dialect), dialect, model=model, include_usage=include_usage)
+def stream_replay(
+    body: dict[str, Any], dialect: Dialect, *, model: str, include_usage: bool
+) -> tuple[bytes, list[Delta]]:
+    """A ``dialect`` chat response body as the events of that dialect's stream, and the deltas they spell
+    (``TranslationError`` when the body is not a chat answer)."""
+    deltas = response_deltas(parse_chat_response(body, dialect))
+    return encoded_stream(deltas, dialect, model=model, include_usage=include_usage), deltas
 
 
 def response_stream_bytes(response: ChatResponse, dialect: Dialect, *, model: str, include_usage: bool) -> bytes:
     """A common-form answer as the events of a ``dialect`` caller's stream (``include_usage``: see
     ``asks_usage``; a ``None`` id gets a fresh one of the dialect's shape)."""
+    return encoded_stream(response_deltas(response), dialect, model=model, include_usage=include_usage)
+
+
+def encoded_stream(deltas: list[Delta], dialect: Dialect, *, model: str, include_usage: bool) -> bytes:
+    """``deltas`` encoded by the ``dialect`` caller's stream encoder, closed."""
     encoder = new_stream_encoder(dialect, model, include_usage)
     events = []
-    for delta in response_deltas(response):
+    for delta in deltas:
         events += encoder.feed(delta)
     events += encoder.close()
     return b"".join(event.encode() for event in events)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sidecar.dialects import Dialect
-from sidecar.server.replay import response_stream_bytes, stream_bytes
+from sidecar.server.replay import response_stream_bytes, stream_replay
 from sidecar.translate import parse_chat_response
 
 from ..translate import sdk
@@ -46,7 +46,7 @@ ANSWER: dict[str, Any] = {
 def test_a_cited_whole_answer_streams_its_citations_to_each_sdk() -> None:
     """openai-python's final message has the annotation over the same text; google-genai's last fragment
     (the answer read into the common form, sent to a Gemini caller) has it in bytes of the whole text."""
-    final = sdk.openai_final(stream_bytes(ANSWER, Dialect.OPENAI, model="m", include_usage=False))
+    final = sdk.openai_final(stream_replay(ANSWER, Dialect.OPENAI, model="m", include_usage=False)[0])
     message = final.choices[0].message
     (annotation,) = message.annotations or []
     assert message.content[annotation.url_citation.start_index : annotation.url_citation.end_index] == "cited"
