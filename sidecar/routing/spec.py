@@ -23,6 +23,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, model_validator
 
+from ..policy.backtracking import check_backtracking
 from ..policy.base import Spec
 
 TextField = Literal["system", "last_user"]
@@ -82,7 +83,7 @@ def _regex(value: str) -> str:
         re.compile(value)
     except re.error as exc:
         raise ValueError(f"invalid regular expression: {exc}") from None
-    return value
+    return check_backtracking(value)
 
 
 def _listed(value: object) -> object:

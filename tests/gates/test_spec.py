@@ -42,6 +42,7 @@ def test_long_forms():
     ("block", "expected"),
     [
         ({"regex": {"pattern": "(["}}, "regex.pattern: invalid regular expression"),
+        ({"regex": {"pattern": "^(yes\\w*)+$"}}, "regex.pattern: '^(yes\\w*)+$' backtracks exponentially"),
         (
             {"json_schema": {"schema": {"type": "object", "minProperties": "x"}}},
             "json_schema.schema: not a usable JSON Schema",

@@ -86,6 +86,15 @@ ERRORS = [
         " at position 14",
     ),
     (
+        "regex pasted from the web that backtracks exponentially",
+        Edit("regex: '```|def \\w+\\(|", "regex: '```|(\\w+\\s?)+$|def \\w+\\(|", ROUTING),
+        "routing.classes[0].rules[0].regex[0]: '```|(\\w+\\s?)+$|def \\w+\\(|=>|#include|SELECT .+ FROM' backtracks"
+        " exponentially: its repeated part '(\\w+\\s?)+' can match a text in more than one way, and Python's"
+        " engine tries every way on a text that almost matches (exponential time, while the event loop of every"
+        " pod waits). Write it atomic, '(?>\\w+\\s?)+', or with possessive inner repeats ('a++' for 'a+'), or"
+        " so each repetition ends with a separator it cannot match otherwise ('(\\w+\\s)+')",
+    ),
+    (
         "tab",
         Edit("    window: count\n", "\twindow: count\n"),
         "invalid YAML at line 17, column 1, after defaults.breaker: a tab character: YAML indents with spaces only"

@@ -41,6 +41,15 @@ def test_one_bad_regex_in_a_list_names_its_index() -> None:
     assert found[0].startswith("routing.classes[0].rules[0].regex[1]: invalid regular expression")
 
 
+def test_a_regex_that_backtracks_exponentially_names_its_path_and_part() -> None:
+    """A regex whose repeated part can match a text in two ways is refused at its path, naming the part."""
+    found = errors({"classes": [{"name": "a", "rules": [{"regex": ["ok", r"(a|a)+b"]}]}]})
+    assert len(found) == 1
+    assert found[0].startswith(
+        "routing.classes[0].rules[0].regex[1]: '(a|a)+b' backtracks exponentially: its repeated part '(a(?:|))+'"
+    )
+
+
 def test_empty_rule_is_an_error() -> None:
     """A rule with nothing to test would match everything: refused."""
     assert errors({"classes": [{"name": "a", "rules": [{}]}]}) == [
