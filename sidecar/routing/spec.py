@@ -202,7 +202,11 @@ def _sticky(value: str) -> str:
 
 
 class SplitSpec(Spec):
-    arms: list[SplitArmSpec] = Field(min_length=1)
+    arms: list[SplitArmSpec] = Field(
+        min_length=1,
+        max_length=100,
+        description="At most 100: each arm is a label value of the routing metrics, per route, task and tier.",
+    )
     sticky_by: Annotated[str, AfterValidator(_sticky)] | None = Field(
         None, description="'app' or 'header:<name>': one key, one arm. Default: random per request."
     )

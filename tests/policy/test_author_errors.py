@@ -130,6 +130,18 @@ WARNINGS = [
         "line 105: key 'routes[4].match' written twice: only the last one is used",
     ),
     (
+        "retry ratio written as a percentage",
+        Edit("retry_budget: {ratio: 0.2,", "retry_budget: {ratio: 2,"),
+        "defaults.retry_budget.ratio: 2 lets retries reach 2x the requests: an outage of a target gets up to 3x its"
+        " load from every pod (the SRE book keeps retries under 0.1 of requests, Envoy 0.2)",
+    ),
+    (
+        "timeout written in minutes",
+        Edit("timeouts: {connect_s: 3, first_byte_s: 30,", "timeouts: {connect_s: 3, first_byte_s: 0.5,"),
+        "providers.openai.timeouts.first_byte_s: 0.5 s is shorter than most models take to start answering (or"
+        " pause while thinking): most calls fail and fall back at once, in every pod (the unit is seconds)",
+    ),
+    (
         "number in quotes",
         Edit("    deadline_s: 60 ", '    deadline_s: "60" '),
         "defaults.resilience.deadline_s: a number written in quotes ('60'): read as 60 (write it without quotes)",

@@ -142,6 +142,14 @@ def test_split_weights_must_be_positive() -> None:
         SplitSpec.model_validate({"arms": [{"target": "a", "weight": 0}]})
 
 
+def test_a_split_of_more_than_a_hundred_arms_is_refused() -> None:
+    """101 arms are refused at their path (each arm is a label value of the routing metrics); 100 load."""
+    arms = [{"target": "a", "weight": 1, "name": f"arm-{i}"} for i in range(101)]
+    assert len(SplitSpec.model_validate({"arms": arms[:100]}).arms) == 100
+    with pytest.raises(ValidationError, match="arms\n  List should have at most 100 items after validation, not 101"):
+        SplitSpec.model_validate({"arms": arms})
+
+
 def test_select_only_cheapest() -> None:
     """select knows one strategy, cheapest; from lists candidates."""
     assert SelectSpec.model_validate({"select": "cheapest", "from": ["a", "b"]}).from_ == ["a", "b"]
