@@ -179,9 +179,12 @@ def exponential_part(pattern: str, flags: int = 0) -> tuple[str, str] | None:
 
 def check_backtracking(pattern: str, flags: int = 0) -> str:
     """``pattern`` when no repeated part of it backtracks exponentially, else ``ValueError`` naming the
-    part and saying how to write it safely."""
+    part and saying how to write it safely. A pattern ``re`` refuses is returned as it is: whoever
+    compiles it reports that."""
     try:
         found = exponential_part(pattern, flags)
+    except re.error:
+        return pattern
     except _TooComplex:
         raise ValueError(
             f"'{pattern}' is too large to check for exponential backtracking (a long alternation inside a"

@@ -125,3 +125,8 @@ def test_a_long_alternation_outside_a_repeat_is_accepted() -> None:
     """Hundreds of alternatives not inside a repeat have no loop to check: accepted."""
     words = "|".join(f"a{chr(0x4E00 + n)}" for n in range(800))
     assert exponential_part(rf"\b(?:{words})\b") is None
+
+
+def test_a_pattern_re_refuses_is_left_to_whoever_compiles_it() -> None:
+    """A text that is no regular expression (a JSON Schema's example data) is not this check's error."""
+    assert check_backtracking("(unclosed") == "(unclosed"
