@@ -6,9 +6,9 @@ exponential regular expression: ``backtracking``); what is only likely wrong loa
 ``Policy.warnings`` (``validate`` prints it, the server logs ``policy_warning``), as Envoy and
 resilience4j accept and log such settings:
 
-- ``defaults.retry_budget.ratio`` over 1: retries may outnumber the requests, so an outage of a target
-  gets more than twice its normal load from every pod (the SRE book keeps retries under 10% of the
-  requests, Envoy's retry budget 20%);
+- ``defaults.retry_budget.ratio`` over 1: retries may outnumber the requests, so in an outage only
+  ``max_attempts_per_target`` holds them back (the SRE book keeps retries under 10% of the requests,
+  Envoy's retry budget 20%);
 - ``defaults.retry_budget.min_retries`` over 100: that many retries in each window of each pod
   whatever fails, so the budget does not hold an outage's retries back;
 - a ``hedge.after_s`` under 0.1 s: no provider answers an LLM call that fast, so nearly every call is
@@ -31,6 +31,7 @@ MAX_RETRY_RATIO = 1.0
 MAX_MIN_RETRIES = 100
 MIN_HEDGE_S = 0.1
 MIN_TIMEOUT_S = 1.0
+DEFAULT_ATTEMPTS = 2  # ResilienceSpec.max_attempts_per_target's default
 
 
 def hazard_warnings(spec: PolicySpec) -> list[str]:
@@ -38,10 +39,12 @@ def hazard_warnings(spec: PolicySpec) -> list[str]:
     budget = spec.defaults.retry_budget
     warnings = []
     if budget.ratio > MAX_RETRY_RATIO:
+        attempts = max(r.max_attempts_per_target or DEFAULT_ATTEMPTS for _, r in _resiliences(spec))
         warnings.append(
-            f"defaults.retry_budget.ratio: {budget.ratio:g} lets retries reach {budget.ratio:g}x the requests:"
-            f" an outage of a target gets up to {budget.ratio + 1:g}x its load from every pod (the SRE book"
-            " keeps retries under 0.1 of requests, Envoy 0.2)"
+            f"defaults.retry_budget.ratio: {budget.ratio:g} allows {budget.ratio:g} retries per request: in an"
+            f" outage only max_attempts_per_target ({attempts}) holds them back, up to"
+            f" {1 + min(budget.ratio, attempts - 1):g}x a target's load from every pod (the SRE book keeps"
+            " retries under 0.1 of requests, Envoy 0.2)"
         )
     if budget.min_retries > MAX_MIN_RETRIES:
         warnings.append(

@@ -132,8 +132,9 @@ WARNINGS = [
     (
         "retry ratio written as a percentage",
         Edit("retry_budget: {ratio: 0.2,", "retry_budget: {ratio: 2,"),
-        "defaults.retry_budget.ratio: 2 lets retries reach 2x the requests: an outage of a target gets up to 3x its"
-        " load from every pod (the SRE book keeps retries under 0.1 of requests, Envoy 0.2)",
+        "defaults.retry_budget.ratio: 2 allows 2 retries per request: in an outage only max_attempts_per_target (2)"
+        " holds them back, up to 2x a target's load from every pod (the SRE book keeps retries under 0.1 of"
+        " requests, Envoy 0.2)",
     ),
     (
         "timeout written in minutes",
