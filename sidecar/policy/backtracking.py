@@ -48,7 +48,6 @@ class _Part:
 
 @dataclass
 class _Automaton:
-    flags: int
     sets: list[tuple[Any, int]] = field(default_factory=list)  # per state: (what it matches, flags)
     edges: list[tuple[int, int, int, int]] = field(default_factory=list)  # (from, to, ways, loop or -1)
     loops: list[tuple[int, Any]] = field(default_factory=list)  # (nesting depth, the repeat item)
@@ -166,7 +165,7 @@ def _concat(automaton: _Automaton, before: _Part, after: _Part) -> _Part:
 def exponential_part(pattern: str, flags: int = 0) -> tuple[str, str] | None:
     """The repeated part of ``pattern`` that backtracks exponentially and that part written atomic, as
     Python's parser reads them (``(a(?:|))+`` for ``(a|a)+``), or None when there is none."""
-    automaton = _Automaton(flags)
+    automaton = _Automaton()
     parsed = sre.parse(pattern, flags)
     automaton.sequence(parsed, parsed.state.flags, 0)
     loop = _ambiguous_loop(automaton, CharacterSets(automaton.sets, automaton.chars))
