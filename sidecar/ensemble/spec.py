@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from ..policy.backtracking import check_backtracking
 from ..policy.base import Spec
 from .jsondoc import parse_path
 from .judge import DEFAULT_JUDGE_PROMPT, check_template
@@ -110,12 +111,13 @@ def _ensemble_shorthands(schema: dict[str, Any]) -> None:
 
 
 def valid_pattern(value: str) -> str:
-    """``value`` if it compiles as a regular expression, else ``ValueError`` saying why."""
+    """``value`` if it compiles as a regular expression that does not backtrack exponentially
+    (``policy.backtracking``), else ``ValueError`` saying why."""
     try:
         re.compile(value)
     except re.error as exc:
         raise ValueError(f"invalid regular expression: {exc}") from None
-    return value
+    return check_backtracking(value)
 
 
 def regex_flags(names: Sequence[str]) -> int:

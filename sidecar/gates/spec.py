@@ -15,11 +15,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ..ensemble.spec import regex_flags, valid_pattern, with_shorthand
+from ..policy.backtracking import check_backtracking
 from ..policy.base import Spec
 from .refusal import DEFAULT_WITHIN_CHARS
 from .validators import SchemaUnusable, compile_schema
@@ -69,6 +71,11 @@ class JsonSchemaGateSpec(Spec):
         compiled = compile_schema(value) if value is not None else None
         if isinstance(compiled, SchemaUnusable):
             raise ValueError(f"not a usable JSON Schema: {compiled.reason}")
+        for where, pattern in _patterns(value, "") if value is not None else ():
+            try:
+                check_backtracking(pattern)
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
         return value
 
     @model_validator(mode="after")
@@ -76,6 +83,28 @@ class JsonSchemaGateSpec(Spec):
         if (self.source == "policy") != (self.schema_ is not None):
             raise ValueError("give schema exactly when source is policy")
         return self
+
+
+def _patterns(schema: Any, where: str) -> Iterator[tuple[str, str]]:
+    """Every regular expression of a JSON Schema (``pattern`` values, ``patternProperties`` keys), with
+    where it is (``properties.code.pattern``)."""
+    if isinstance(schema, list):
+        for index, item in enumerate(schema):
+            yield from _patterns(item, f"{where}[{index}]")
+        return
+    if not isinstance(schema, dict):
+        return
+    for key, item in schema.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key == "pattern" and isinstance(item, str):
+            yield path, item
+        elif key == "patternProperties" and isinstance(item, dict):
+            yield from ((f"{path}[{name!r}]", name) for name in item)
+        if key != "properties" or not isinstance(item, dict):
+            yield from _patterns(item, path)
+        else:  # property names are not keywords: a property called "pattern" is not one
+            for name, sub in item.items():
+                yield from _patterns(sub, f"{path}.{name}")
 
 
 def _gates_shorthands(schema: dict[str, Any]) -> None:

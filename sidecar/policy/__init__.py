@@ -13,6 +13,10 @@
 - ``load``        file -> ``Policy`` or ``PolicyError`` listing every problem with its path
 - ``hints``       what an author is told beyond the parser: where a YAML error is, the name likely meant,
                   a key written twice, a number in quotes, a ``${VAR}``
+- ``backtracking`` regular expressions that backtrack exponentially (``(a+)+``), refused at load with the
+                  part and a safe form; ``parsed_regex``: the standard parser's tree they are read from
+- ``hazards``     values that load but would harm every pod at once (a retry ratio over 1, a hedge after
+                  under 0.1 s, timeouts under 1 s): warnings
 - ``unreachable`` routes that can never match (an earlier route takes every request they would): warnings
 - ``files``       the files a policy read when compiled (a learned router): digests, the version
 - ``watch``       hot reload: poll the policy and its files, validate, swap by one assignment, keep the

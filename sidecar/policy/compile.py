@@ -26,6 +26,7 @@ from .access_log import access_log_warnings, compile_access_sampling
 from .base import Spec as _Spec
 from .compiled import Policy, PolicyError, Provider, Route, RouteGates, RouteSettings, Target
 from .conditions import HeaderIs, ModelIs, build_conditions
+from .hazards import hazard_warnings
 from .plans import ChainPlan, Plan
 from .resilience_spec import BackoffSpec, LastResortSpec, ResilienceSpec
 from .spec import PolicySpec, RouteSpec
@@ -90,6 +91,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         logged_headers=matched_headers,
         warnings=(
             *unreachable_routes(spec.routes, spec.default),
+            *hazard_warnings(spec),
             *(budgets.warnings if budgets is not None else ()),
             *access_log_warnings(spec.access_log, _route_log_samples(spec)),
         ),

@@ -23,6 +23,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, model_validator
 
+from ..policy.backtracking import check_backtracking
 from ..policy.base import Spec
 
 TextField = Literal["system", "last_user"]
@@ -82,7 +83,7 @@ def _regex(value: str) -> str:
         re.compile(value)
     except re.error as exc:
         raise ValueError(f"invalid regular expression: {exc}") from None
-    return value
+    return check_backtracking(value)
 
 
 def _listed(value: object) -> object:
@@ -201,7 +202,11 @@ def _sticky(value: str) -> str:
 
 
 class SplitSpec(Spec):
-    arms: list[SplitArmSpec] = Field(min_length=1)
+    arms: list[SplitArmSpec] = Field(
+        min_length=1,
+        max_length=100,
+        description="At most 100: each arm is a label value of the routing metrics, per route, task and tier.",
+    )
     sticky_by: Annotated[str, AfterValidator(_sticky)] | None = Field(
         None, description="'app' or 'header:<name>': one key, one arm. Default: random per request."
     )

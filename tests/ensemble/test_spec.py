@@ -53,6 +53,10 @@ def test_shorthands_and_defaults():
             "normalizer.regex.pattern: invalid regular expression: missing ), unterminated subpattern",
         ),
         (
+            {"members": ["a", "b"], "normalizer": {"kind": "regex", "pattern": r"answer: (\w+\s?)+$"}},
+            "normalizer.regex.pattern: 'answer: (\\w+\\s?)+$' backtracks exponentially",
+        ),
+        (
             {"members": ["a", "b"], "normalizer": {"kind": "regex", "pattern": "(a)", "group": 2}},
             "normalizer.regex: group: the pattern has 1 group(s), not 2",
         ),

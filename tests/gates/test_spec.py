@@ -42,6 +42,7 @@ def test_long_forms():
     ("block", "expected"),
     [
         ({"regex": {"pattern": "(["}}, "regex.pattern: invalid regular expression"),
+        ({"regex": {"pattern": "^(yes\\w*)+$"}}, "regex.pattern: '^(yes\\w*)+$' backtracks exponentially"),
         (
             {"json_schema": {"schema": {"type": "object", "minProperties": "x"}}},
             "json_schema.schema: not a usable JSON Schema",
@@ -49,6 +50,18 @@ def test_long_forms():
         (  # re's own error, not a ValueError: it escaped the policy check as a traceback
             {"json_schema": {"schema": {"type": "string", "pattern": "("}}},
             "json_schema.schema: not a usable JSON Schema: error: missing ), unterminated subpattern",
+        ),
+        (
+            {"json_schema": {"schema": {"properties": {"code": {"type": "string", "pattern": "^(\\w+\\s?)+$"}}}}},
+            "json_schema.schema: properties.code.pattern: '^(\\w+\\s?)+$' backtracks exponentially",
+        ),
+        (
+            {
+                "json_schema": {
+                    "schema": {"properties": {"pattern": {"type": "string"}}, "patternProperties": {"^(a|a)+$": {}}}
+                }
+            },
+            "json_schema.schema: patternProperties['^(a|a)+$']: '^(a|a)+$' backtracks exponentially",
         ),
         ({"json_schema": "always"}, "json_schema.source: Input should be 'request', 'policy' or 'off'"),
         ({"json_schema": {"source": "policy"}}, "json_schema: give schema exactly when source is policy"),

@@ -86,6 +86,15 @@ ERRORS = [
         " at position 14",
     ),
     (
+        "regex pasted from the web that backtracks exponentially",
+        Edit("regex: '```|def \\w+\\(|", "regex: '```|(\\w+\\s?)+$|def \\w+\\(|", ROUTING),
+        "routing.classes[0].rules[0].regex[0]: '```|(\\w+\\s?)+$|def \\w+\\(|=>|#include|SELECT .+ FROM' backtracks"
+        " exponentially: its repeated part '(\\w+\\s?)+' can match a text in more than one way, and Python's"
+        " engine tries every way on a text that almost matches (exponential time, while the event loop of every"
+        " pod waits). Write it atomic, '(?>\\w+\\s?)+', or with possessive inner repeats ('a++' for 'a+'), or"
+        " so each repetition ends with a separator it cannot match otherwise ('(\\w+\\s)+')",
+    ),
+    (
         "tab",
         Edit("    window: count\n", "\twindow: count\n"),
         "invalid YAML at line 17, column 1, after defaults.breaker: a tab character: YAML indents with spaces only"
@@ -119,6 +128,19 @@ WARNINGS = [
         "duplicate key",
         Edit('    match: {model: "claude-*"}\n', '    match: {model: "claude-*"}\n    match: {app: ops}\n'),
         "line 105: key 'routes[4].match' written twice: only the last one is used",
+    ),
+    (
+        "retry ratio written as a percentage",
+        Edit("retry_budget: {ratio: 0.2,", "retry_budget: {ratio: 2,"),
+        "defaults.retry_budget.ratio: 2 allows 2 retries per request: in an outage only max_attempts_per_target (2)"
+        " holds them back, up to 2x a target's load from every pod (the SRE book keeps retries under 0.1 of"
+        " requests, Envoy 0.2)",
+    ),
+    (
+        "timeout written in minutes",
+        Edit("timeouts: {connect_s: 3, first_byte_s: 30,", "timeouts: {connect_s: 3, first_byte_s: 0.5,"),
+        "providers.openai.timeouts.first_byte_s: 0.5 s is shorter than most models take to start answering (or"
+        " pause while thinking): most calls fail and fall back at once, in every pod (the unit is seconds)",
     ),
     (
         "number in quotes",

@@ -41,6 +41,15 @@ def test_one_bad_regex_in_a_list_names_its_index() -> None:
     assert found[0].startswith("routing.classes[0].rules[0].regex[1]: invalid regular expression")
 
 
+def test_a_regex_that_backtracks_exponentially_names_its_path_and_part() -> None:
+    """A regex whose repeated part can match a text in two ways is refused at its path, naming the part."""
+    found = errors({"classes": [{"name": "a", "rules": [{"regex": ["ok", r"(a|a)+b"]}]}]})
+    assert len(found) == 1
+    assert found[0].startswith(
+        "routing.classes[0].rules[0].regex[1]: '(a|a)+b' backtracks exponentially: its repeated part '(a(?:|))+'"
+    )
+
+
 def test_empty_rule_is_an_error() -> None:
     """A rule with nothing to test would match everything: refused."""
     assert errors({"classes": [{"name": "a", "rules": [{}]}]}) == [
@@ -131,6 +140,14 @@ def test_split_weights_must_be_positive() -> None:
     """A zero weight is refused (remove the arm instead)."""
     with pytest.raises(ValidationError, match="greater than 0"):
         SplitSpec.model_validate({"arms": [{"target": "a", "weight": 0}]})
+
+
+def test_a_split_of_more_than_a_hundred_arms_is_refused() -> None:
+    """101 arms are refused at their path (each arm is a label value of the routing metrics); 100 load."""
+    arms = [{"target": "a", "weight": 1, "name": f"arm-{i}"} for i in range(101)]
+    assert len(SplitSpec.model_validate({"arms": arms[:100]}).arms) == 100
+    with pytest.raises(ValidationError, match="arms\n  List should have at most 100 items after validation, not 101"):
+        SplitSpec.model_validate({"arms": arms})
 
 
 def test_select_only_cheapest() -> None:
