@@ -5,10 +5,10 @@ an SSE event's 16 MiB); concurrency multiplies them, and an OOM kill ends every 
 pod. ``HeldBytes`` (one object, made at start with the app's state and passed where bodies are read) counts
 what those reads hold now:
 
-- an app's request body, from its read to the end of its request (``pipeline.read_stage``; a body
-  announced past what is left is refused before it is read);
-- an upstream answer read whole (not a stream), decoded (so a gzip body's inflated bytes), from its read
-  to the end of its attempt (``upstream.UpstreamResponse``);
+- an app's request body (``PARSED`` times its length), from its read to the end of its request
+  (``pipeline.read_stage``; a body announced past what is left is refused before it is read);
+- an upstream answer read whole (not a stream), decoded (so a gzip body's inflated bytes), ``PARSED``
+  times, from its read to the end of its attempt (``upstream.UpstreamResponse``);
 - a stream's unfinished SSE event, as its chunks are held (``sse.SSEParser``): a whole event in one read,
   the usual one, is never held and costs nothing here.
 
@@ -38,6 +38,11 @@ MEMORY_SHARE = 0.5
 """The share of the container's memory limit bodies may hold: the rest is the process (some 60 MB idle,
 150 MB at 2,000 streams, docs/operations.md) and the copies a body's reading makes on the way (a joined
 read, its parse, its translation)."""
+PARSED = 2
+"""What a body read whole and parsed costs the account per byte: the bytes, and what their parse (and
+a translation's writing) makes of them for as long as they are held (a request body's parse lives as
+long as its request; an answer's while its attempt judges it). An unfinished event's chunks are kept as
+they came: once."""
 DEFAULT_CEILING = 96 * MiB
 """The ceiling with no memory limit to read (a process outside a container): ``MEMORY_SHARE`` of the
 shipped manifest's 192 Mi."""

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import orjson
 from aiohttp import web
 
-from ..held_bytes import HeldBytes, HeldBytesFull
+from ..held_bytes import PARSED, HeldBytes, HeldBytesFull
 from ..request_facts import MODEL_SHOWN_CHARS, RequestProblem, read_request, shown_model
 from .errors import RequestFailed, retry_headers
 from .exchange import Exchange
@@ -52,10 +52,11 @@ def read_stage(max_body: int, held: HeldBytes) -> Stage:
     is over), 400 for what we cannot read. A body already all received is taken from its buffer at once
     (``read_nowait``: ``request.read`` would await two reads and copy it twice, about 5 us); one still
     arriving is awaited (``request.read``, which stops at the app's ``client_max_size``, the same limit;
-    without a length, ``read_unannounced``). The body is held in the process's account (``held``) until
-    the request ends: one that would pass its ceiling is a 503 with ``Retry-After`` (unread, when its
-    length was announced): the sidecar is short of memory for a moment, the request itself is fine, and
-    the app's SDK retries a 503 after the wait (a 413 would tell it never to send the body again)."""
+    without a length, ``read_unannounced``). The body is held in the process's account (``held``, ``PARSED``
+    times its length: the body and its parse) until the request ends: one that would pass its ceiling is a 503
+    with ``Retry-After`` (unread, when its length was announced): the sidecar is short of memory for a moment,
+    the request itself is fine, and the app's SDK retries a 503 after the wait (a 413 would tell it never to
+    send the body again)."""
 
     def too_large() -> RequestFailed:
         message = f"request body exceeds the sidecar's limit of {max_body} bytes"
@@ -78,15 +79,15 @@ def read_stage(max_body: int, held: HeldBytes) -> Stage:
             raw = payload.read_nowait()  # a chunked body announced no length: it is checked here
             if len(raw) > max_body:
                 raise too_large()
-            if not held.take(len(raw)):
+            if not held.take(len(raw) * PARSED):
                 raise held_full()
         elif length is not None:  # taken before it is read: one past the ceiling is refused unread
-            if not held.take(length):
+            if not held.take(length * PARSED):
                 raise held_full()
             try:
                 raw = await request.read()
             except BaseException:
-                held.give(length)
+                held.give(length * PARSED)
                 raise
         else:
             try:
@@ -98,7 +99,7 @@ def read_stage(max_body: int, held: HeldBytes) -> Stage:
         try:
             return await parse_body(exchange, raw, call_next)
         finally:
-            held.give(len(raw))
+            held.give(len(raw) * PARSED)
 
     return read_request
 

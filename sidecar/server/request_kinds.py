@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http import HttpVersion, HttpVersion11
 
-from ..held_bytes import HeldBytes
+from ..held_bytes import PARSED, HeldBytes
 
 
 class Request(web.BaseRequest):
@@ -56,9 +56,9 @@ async def send_continue(request: web.BaseRequest) -> None:
 
 async def read_unannounced(request: web.BaseRequest, max_body: int, held: HeldBytes) -> bytes:
     """The body of ``request``, sent without a length (chunked) and still arriving, each read taken from
-    ``held`` as it comes (the caller gives back its length once done with it). Past ``max_body`` bytes it
-    raises aiohttp's ``HTTPRequestEntityTooLarge`` (as ``read`` does), past the ceiling ``HeldBytesFull``:
-    read no further either way, what it held given back."""
+    ``held`` as it comes, ``PARSED`` times (the caller gives back as much once done with it). Past ``max_body``
+    bytes it raises aiohttp's ``HTTPRequestEntityTooLarge`` (as ``read`` does), past the ceiling
+    ``HeldBytesFull``: read no further either way, what it held given back."""
     await send_continue(request)
     parts: list[bytes] = []
     taken = 0
@@ -67,12 +67,12 @@ async def read_unannounced(request: web.BaseRequest, max_body: int, held: HeldBy
             size = taken + len(chunk)
             if size > max_body:
                 raise web.HTTPRequestEntityTooLarge(max_size=max_body, actual_size=size)
-            if not held.take(len(chunk)):
+            if not held.take(len(chunk) * PARSED):
                 raise held.full("the request body")
             taken = size
             parts.append(chunk)
     except BaseException:
-        held.give(taken)
+        held.give(taken * PARSED)
         raise
     return b"".join(parts)
 

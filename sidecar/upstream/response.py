@@ -7,14 +7,14 @@
   through) raises ``MalformedResponse``, so the attempt fails as ``malformed_response`` and the chain
   falls back, instead of the app receiving invalid HTTP. aiohttp itself refuses the rest (bad status
   lines and header names, conflicting framing) with ``ClientResponseError``;
-- ``read()``: the whole body, decoded; past ``max_body`` bytes (``SIDECAR_UPSTREAM_MAX_BODY_BYTES``) it
-  raises ``MalformedResponse`` and nothing more is held. Each read's bytes are taken from the process's
-  account (``held_bytes.HeldBytes``) as they arrive, and given back by ``close()``: a read the account
-  refuses raises ``HeldBytesFull``, what it held let go at once. aiohttp inflates a gzip/deflate body a read
-  buffer at a time as it is consumed (never ``ClientResponse.read()``, which lifts that bound), and
-  refuses over 1024 gzip members in one network read: a decompression bomb costs at most ``max_body``
-  bytes of memory and is a failed attempt. A body that has all arrived (a short answer: aiohttp's buffer
-  holds it, up to its flow-control mark) is taken in one call and then checked against the cap;
+- ``read()``: the whole body, decoded; past ``max_body`` bytes (``SIDECAR_UPSTREAM_MAX_BODY_BYTES``) it raises
+  ``MalformedResponse`` and nothing more is held. Each read's bytes are taken from the process's account
+  (``held_bytes.HeldBytes``, ``PARSED`` times: the body and its parse) as they arrive, and given back by
+  ``close()``: a read the account refuses raises ``HeldBytesFull``, what it held let go at once. aiohttp
+  inflates a gzip/deflate body a read buffer at a time as it is consumed (never ``ClientResponse.read()``, which
+  lifts that bound), and refuses over 1024 gzip members in one network read: a decompression bomb costs at most
+  ``max_body`` bytes of memory and is a failed attempt. A body that has all arrived (a short answer: aiohttp's
+  buffer holds it, up to its flow-control mark) is taken in one call and then checked against the cap;
 - ``readany()``: the body's next bytes as they arrive (streams); ``b""`` at the end;
 - ``received``: the bytes ``read()`` got before it failed (a body cut or timed out midway), decoded;
 - the body's timers: a wait for bytes longer than ``idle_s`` raises aiohttp's ``SocketTimeoutError``,
@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import ClientPayloadError, ClientResponse, SocketTimeoutError
 from aiohttp.http_exceptions import HttpProcessingError
 
-from ..held_bytes import HeldBytes
+from ..held_bytes import PARSED, HeldBytes
 
 if TYPE_CHECKING:
     from aiohttp import StreamReader
@@ -132,9 +132,9 @@ class UpstreamResponse:
             size = len(body)
             if size > self._max_body:
                 raise self._over_cap()
-            if not held.take(size):
+            if not held.take(size * PARSED):
                 raise held.full("the upstream's body")
-            self._taken = size
+            self._taken = size * PARSED
             return body
         parts = self.received
         size = 0
@@ -143,10 +143,10 @@ class UpstreamResponse:
             if size > self._max_body:
                 self._let_go()
                 raise self._over_cap()
-            if not held.take(len(chunk)):
+            if not held.take(len(chunk) * PARSED):
                 self._let_go()
                 raise held.full("the upstream's body")
-            self._taken = size
+            self._taken = size * PARSED
             parts.append(chunk)
         if len(parts) == 1:
             return parts[0]
