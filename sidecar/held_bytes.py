@@ -38,11 +38,12 @@ MEMORY_SHARE = 0.5
 """The share of the container's memory limit bodies may hold: the rest is the process (some 60 MB idle,
 150 MB at 2,000 streams, docs/operations.md) and the copies a body's reading makes on the way (a joined
 read, its parse, its translation)."""
-PARSED = 2
-"""What a body read whole and parsed costs the account per byte: the bytes, and what their parse (and
-a translation's writing) makes of them for as long as they are held (a request body's parse lives as
-long as its request; an answer's while its attempt judges it). An unfinished event's chunks are kept as
-they came: once."""
+PARSED = 3
+"""What a body read whole and parsed costs the account per byte: the bytes, the copy its reads are
+joined into, and what its parse (and a translation's writing) makes of them, for as long as they are
+held (a request body's parse lives as long as its request; an answer's while its attempt judges it): a
+60 MiB answer relayed whole took a real process 180 MB above its idle RSS (docs/benchmarks.md, wave 38).
+An unfinished event's chunks are kept as they came: once (8 such events of 16 MiB took 110-124 MB)."""
 DEFAULT_CEILING = 96 * MiB
 """The ceiling with no memory limit to read (a process outside a container): ``MEMORY_SHARE`` of the
 shipped manifest's 192 Mi."""

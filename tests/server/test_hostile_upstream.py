@@ -250,8 +250,10 @@ def peak_rss_mb(pid: int) -> float:
 
 
 async def test_a_one_gib_bomb_keeps_the_process_small(raw_upstream: UpstreamFactory, tmp_path: Path) -> None:
-    """A real sidecar process (default settings) calling a provider that answers a 1 MB gzip body inflating
-    to 1 GiB answers 502 malformed_response and peaks under 200 MB (the 64 MiB cap plus the process)."""
+    """A real sidecar process (default settings, the ceiling of a 192 Mi pod: 96 MiB, whatever this
+    machine's cgroup says) calling a provider that answers a 1 MB gzip body inflating to 1 GiB answers
+    502 and peaks under 200 MB: ``held_bytes_full`` at the ceiling (the body counted three times: 32 MiB
+    of it) before the 64 MiB cap's ``malformed_response``."""
     bad = await raw_upstream(hostile(head(b"content-encoding: gzip\r\n", zero_bomb(1024 * MiB))))
     policy = tmp_path / "policy.yaml"
     policy.write_text(
@@ -259,14 +261,15 @@ async def test_a_one_gib_bomb_keeps_the_process_small(raw_upstream: UpstreamFact
         + provider_block("bad", bad.base, "openai")
         + "models:\n  m: {provider: bad, model: b}\n"
     )
-    proc, url = await run_sidecar(policy, {**os.environ, "SIDECAR_LOG_LEVEL": "warning"})
+    env = {**os.environ, "SIDECAR_LOG_LEVEL": "warning", "SIDECAR_MAX_HELD_BYTES": str(96 * MiB)}
+    proc, url = await run_sidecar(policy, env)
     try:
         async with (
             aiohttp.ClientSession() as session,
             session.post(f"{url}/v1/chat/completions", json={**CHAT, "model": "m"}) as response,
         ):
             status, body = response.status, await response.json()
-        assert status == 502 and body["error"]["code"] == "malformed_response"
+        assert status == 502 and body["error"]["code"] == "held_bytes_full"
         assert peak_rss_mb(proc.pid) < 200  # 120 MB measured; 2.1 GB on the sidecar's own client before
     finally:
         proc.send_signal(signal.SIGTERM)
