@@ -24,7 +24,7 @@ from ..held_bytes import PARSED, HeldBytes, HeldBytesFull
 from ..request_facts import MODEL_SHOWN_CHARS, RequestProblem, read_request, shown_model
 from .errors import RequestFailed, retry_headers
 from .exchange import Exchange
-from .request_kinds import read_unannounced
+from .request_kinds import read_arriving
 
 Handler = Callable[[Exchange], Awaitable[web.StreamResponse]]
 Stage = Callable[[Exchange, Handler], Awaitable[web.StreamResponse]]
@@ -48,15 +48,14 @@ def _bound(stage: Stage, call_next: Handler) -> Handler:
 
 
 def read_stage(max_body: int, held: HeldBytes) -> Stage:
-    """Parse the body in the caller's dialect; 413 over ``max_body`` (not read when its announced length
-    is over), 400 for what we cannot read. A body already all received is taken from its buffer at once
-    (``read_nowait``: ``request.read`` would await two reads and copy it twice, about 5 us); one still
-    arriving is awaited (``request.read``, which stops at the app's ``client_max_size``, the same limit;
-    without a length, ``read_unannounced``). The body is held in the process's account (``held``, ``PARSED``
-    times its length: the body and its parse) until the request ends: one that would pass its ceiling is a 503
-    with ``Retry-After`` (unread, when its length was announced): the sidecar is short of memory for a moment,
-    the request itself is fine, and the app's SDK retries a 503 after the wait (a 413 would tell it never to
-    send the body again)."""
+    """Parse the body in the caller's dialect; 413 over ``max_body`` (not read when its announced length is
+    over), 400 for what we cannot read. A body already all received is taken from its buffer at once
+    (``read_nowait``: ``request.read`` would await two reads and copy it twice, about 5 us); one still arriving
+    is awaited (``request_kinds.read_arriving``). The body is held in the process's account (``held``,
+    ``PARSED`` times its length: the body and its parse) until the request ends: one that would pass its ceiling
+    is a 503 with ``Retry-After`` (unread, when its length was announced): the sidecar is short of memory for a
+    moment, the request itself is fine, and the app's SDK retries a 503 after the wait (a 413 would tell it
+    never to send the body again)."""
 
     def too_large() -> RequestFailed:
         message = f"request body exceeds the sidecar's limit of {max_body} bytes"
@@ -81,17 +80,9 @@ def read_stage(max_body: int, held: HeldBytes) -> Stage:
                 raise too_large()
             if not held.take(len(raw) * PARSED):
                 raise held_full()
-        elif length is not None:  # taken before it is read: one past the ceiling is refused unread
-            if not held.take(length * PARSED):
-                raise held_full()
-            try:
-                raw = await request.read()
-            except BaseException:
-                held.give(length * PARSED)
-                raise
         else:
             try:
-                raw = await read_unannounced(request, max_body, held)
+                raw = await read_arriving(request, max_body, held)
             except web.HTTPRequestEntityTooLarge:
                 raise too_large() from None
             except HeldBytesFull:

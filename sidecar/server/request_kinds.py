@@ -1,7 +1,7 @@
 """The requests the listener makes (``listener.Listener``'s request factory): ``Request``, as every
 handler gets it, and the two kinds ``routes.Routes`` refuses, ``UnservedVersionRequest`` (505) and
 ``UnframedRequest`` (400); ``awaits_continue``: whether a request's client waits for ``100 Continue``;
-``read_unannounced``: a body sent without a length, read as it arrives within the process's account.
+``read_arriving``: a body still arriving, read within the process's account.
 """
 
 from __future__ import annotations
@@ -52,6 +52,24 @@ async def send_continue(request: web.BaseRequest) -> None:
     if awaits_continue(request):
         await request.writer.write(CONTINUE)
         request.writer.output_size = 0  # the answer itself has not begun (as aiohttp's own expect handler does)
+
+
+async def read_arriving(request: web.BaseRequest, max_body: int, held: HeldBytes) -> bytes:
+    """The body of ``request``, still arriving, held in the process's account ``PARSED`` times its length
+    (the caller gives back as much once done with it). An announced length is taken before a byte is read
+    (past the ceiling: ``HeldBytesFull``, the body unread), and the body read by aiohttp (``read``, which
+    stops at the app's ``client_max_size``, ``max_body``: ``HTTPRequestEntityTooLarge``); one without a
+    length is read as it comes (``read_unannounced``)."""
+    length = request.content_length
+    if length is None:
+        return await read_unannounced(request, max_body, held)
+    if not held.take(length * PARSED):
+        raise held.full("the request body")
+    try:
+        return await request.read()
+    except BaseException:
+        held.give(length * PARSED)
+        raise
 
 
 async def read_unannounced(request: web.BaseRequest, max_body: int, held: HeldBytes) -> bytes:
