@@ -18,27 +18,24 @@ import anthropic
 import openai
 import pytest
 
-from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import anthropic_client, openai_client, sdk_client
 from ..upstream.raw import ServerConn, UpstreamFactory
 from ..waiting import until
 from .sidecar_process import run_sidecar
-from .test_hostile_upstream import chain_policy, chat, head, hostile, peak_rss_mb, start_chain, zero_bomb
+from .test_hostile_upstream import (
+    chain_policy,
+    chat,
+    endless_event,
+    head,
+    hostile,
+    peak_rss_mb,
+    start_chain,
+    zero_bomb,
+)
 
 MiB = 1024 * 1024
 PROMPT = "x" * (3 * MiB // 2)  # a body past a 1 MiB ceiling, far under SIDECAR_MAX_BODY_BYTES
-
-
-async def endless_event(conn: ServerConn) -> None:
-    """A stream whose one event never ends: ``data: `` and then ``x`` in 64 KiB chunks, until the sidecar
-    hangs up."""
-    if await conn.read_request() is None:
-        return
-    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-    with contextlib.suppress(ConnectionError):
-        await conn.send(head + b"6\r\ndata: \r\n")
-        while True:
-            await conn.send(b"10000\r\n" + b"x" * 65536 + b"\r\n")
 
 
 async def stalled_event(conn: ServerConn) -> None:
@@ -72,7 +69,7 @@ async def test_an_unfinished_event_past_the_ceiling_falls_back_and_lets_go(
 ) -> None:
     """A stream whose one event grows past a 1 MiB ceiling (under the parser's 16 MiB event cap) fails as
     held_bytes_full before anything reached the app; the next target's stream is relayed whole."""
-    bad = await raw_upstream(endless_event)
+    bad = await raw_upstream(endless_event(65536))
     running = await sidecar(chain_policy(bad.base, await fake("good")), max_held_bytes=MiB)
     status, headers, body = await chat(running, stream=True)
     assert status == 200 and headers["x-sidecar-fallback-reason"] == "held_bytes_full"
@@ -137,17 +134,23 @@ async def test_an_app_that_leaves_mid_event_gives_its_bytes_back(
 ) -> None:
     """The app hangs up while the upstream's event is unfinished (1.5 MiB of it held, the upstream silent):
     the account goes back to 0."""
-    bad = await raw_upstream(stalled_event)
-    running = await sidecar(one_model_policy(bad.base))
+    running = await sidecar(one_model_policy((await raw_upstream(stalled_event)).base))
     async with aiohttp.ClientSession() as session:
-        call = asyncio.ensure_future(
-            session.post(f"{running.url}/v1/chat/completions", json={**chat_body(), "stream": True})
-        )
-        await until(lambda: running.state.held.held, lambda held: held > STALLED)
+        call = await stream_held(running, session)
         call.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await call
     await until(lambda: running.state.held.held, lambda held: held == 0)
+
+
+async def stream_held(running: RunningSidecar, session: aiohttp.ClientSession) -> asyncio.Future[Any]:
+    """A streamed call under way (its answer to come), once the sidecar holds its upstream's unfinished
+    event (``stalled_event``'s)."""
+    call = asyncio.ensure_future(
+        session.post(f"{running.url}/v1/chat/completions", json={**chat_body(), "stream": True})
+    )
+    await until(lambda: running.state.held.held, lambda held: held > STALLED)
+    return call
 
 
 def chat_body() -> dict[str, object]:
@@ -177,7 +180,7 @@ async def test_hostile_upstreams_at_once_keep_a_real_process_up_and_bounded(
     dialect as held_bytes_full (or, for the events, the parser's own cap), the process stays up, its peak
     RSS stays under 160 MB (100 MB measured; 209 MB with a 1 GiB ceiling and 12 MiB answers), and ``/status``
     reads 0 bytes held after."""
-    drip = await raw_upstream(endless_event)
+    drip = await raw_upstream(endless_event(65536))
     large = await raw_upstream(hostile(chat_answer(b"y" * (8 * MiB))))
     bomb = await raw_upstream(hostile(head(b"content-encoding: gzip\r\n", zero_bomb(1024 * MiB))))
     policy = tmp_path / "policy.yaml"
@@ -302,13 +305,9 @@ async def test_a_stream_the_drain_cuts_gives_its_bytes_back(
     raw_upstream: UpstreamFactory, sidecar: SidecarFactory
 ) -> None:
     """SIGTERM's drain cuts a stream whose event is unfinished (held) at its timeout: the account is back at 0."""
-    bad = await raw_upstream(stalled_event)
-    running = await sidecar(one_model_policy(bad.base))
+    running = await sidecar(one_model_policy((await raw_upstream(stalled_event)).base))
     async with aiohttp.ClientSession() as session:
-        call = asyncio.ensure_future(
-            session.post(f"{running.url}/v1/chat/completions", json={**chat_body(), "stream": True})
-        )
-        await until(lambda: running.state.held.held, lambda held: held > MiB)
+        call = await stream_held(running, session)
         await running.listener.shutdown(0.1)
         with contextlib.suppress(aiohttp.ClientError):
             (await call).close()

@@ -36,6 +36,22 @@ def hostile(answer: bytes) -> Any:
     return handler
 
 
+def endless_event(piece: int) -> Any:
+    """A raw upstream's handler: a stream whose one event never ends, ``data: `` and then ``x`` in writes of
+    ``piece`` bytes, until the sidecar hangs up."""
+
+    async def endless(conn: ServerConn) -> None:
+        if await conn.read_request() is None:
+            return
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        with contextlib.suppress(ConnectionError):
+            await conn.send(head + b"6\r\ndata: \r\n")
+            while True:
+                await conn.send(b"%x\r\n%s\r\n" % (piece, b"x" * piece))
+
+    return endless
+
+
 def head(lines: bytes, body: bytes = b"{}") -> bytes:
     return b"HTTP/1.1 200 OK\r\n" + lines + b"content-length: %d\r\n\r\n" % len(body) + body
 
@@ -159,16 +175,7 @@ async def test_a_stream_event_that_never_ends_falls_back(
     chain falls back. Before 2026-12-06 every chunk copied and scanned all of the event before it: the
     loop held 75 ms at a time near the cap (bench/hostile_upstream.py, ``event-drip``)."""
 
-    async def endless(conn: ServerConn) -> None:
-        if await conn.read_request() is None:
-            return
-        head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-        with contextlib.suppress(ConnectionError):
-            await conn.send(head + b"6\r\ndata: \r\n")
-            while True:
-                await conn.send(b"1000\r\n" + b"x" * 4096 + b"\r\n")
-
-    bad = await raw_upstream(endless)
+    bad = await raw_upstream(endless_event(4096))
     running = await sidecar(chain_policy(bad.base, await fake("good")))
     status, headers, body = await chat(running, stream=True)
     assert status == 200 and headers["x-sidecar-fallback-reason"] == "malformed_response"
