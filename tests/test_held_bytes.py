@@ -1,13 +1,21 @@
 """The process's account of bytes held from bodies (``sidecar.held_bytes``): the ceiling read from cgroup
-files (a temporary directory stands for ``/sys/fs/cgroup``), the account's arithmetic, and its refusals."""
+files (a temporary directory stands for ``/sys/fs/cgroup``), the account's arithmetic, its refusals, and
+the start-up line of a real process that says the ceiling."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import orjson
 import pytest
 
 from sidecar.held_bytes import DEFAULT_CEILING, MEMORY_SHARE, HeldBytes, ceiling_for, memory_limit
+
+from .conftest import provider_block
+from .listening import port_zero, wait_ports
 
 MiB = 1024 * 1024
 
@@ -82,3 +90,26 @@ def test_give_returns_bytes_and_the_peak_stays() -> None:
     held.give(70)
     held.take(10)
     assert (held.held, held.peak) == (10, 70)
+
+
+def test_the_start_line_says_the_ceiling_and_where_it_came_from(tmp_path: Path) -> None:
+    """``llm-sidecar run`` says its ceiling and its source in the ``held_bytes_ceiling`` line at start."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nproviders:\n"
+        + provider_block("up", "http://127.0.0.1:9", "openai")
+        + "models:\n  m: {provider: up, model: u}\n"
+    )
+    out, ports = tmp_path / "stdout.log", tmp_path / "sidecar.ports"
+    env = {**os.environ, "SIDECAR_MAX_HELD_BYTES": str(8 * MiB)}
+    with out.open("wb") as stdout:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(ports)], env=env, stdout=stdout
+        )
+        try:
+            wait_ports(ports, proc)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    (line,) = [orjson.loads(raw) for raw in out.read_bytes().splitlines() if b'"held_bytes_ceiling"' in raw]
+    assert (line["ceiling"], line["source"]) == (8 * MiB, "SIDECAR_MAX_HELD_BYTES")
