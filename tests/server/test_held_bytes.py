@@ -22,8 +22,7 @@ from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_blo
 from ..sdk_clients import anthropic_client, openai_client, sdk_client
 from ..upstream.raw import ServerConn, UpstreamFactory
 from ..waiting import until
-from .sidecar_process import run_sidecar
-from .test_hostile_upstream import (
+from .hostile_upstreams import (
     chain_policy,
     chat,
     endless_event,
@@ -33,6 +32,7 @@ from .test_hostile_upstream import (
     start_chain,
     zero_bomb,
 )
+from .sidecar_process import run_sidecar
 
 MiB = 1024 * 1024
 PROMPT = "x" * (3 * MiB // 2)  # a body past a 1 MiB ceiling, far under SIDECAR_MAX_BODY_BYTES
