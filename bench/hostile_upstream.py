@@ -11,13 +11,17 @@ status and error code, the time to the answer, the longest loop turn in CPU and 
 process's peak RSS (VmHWM).
 
     python bench/hostile_upstream.py [--baseline REF] [--cases control,bomb,members,members-trickle,large]
-        [--out FILE]
+        [--concurrent N] [--out FILE]
 
 Cases: ``control``: a valid answer after 0.5 s (the machine's noise); ``bomb``: a 1 MB gzip body
 inflating to 1 GiB of zeros; ``members``: 2 MB of empty gzip members in one write; ``members-trickle``:
 the same in 4 KiB writes; ``large``: a 300 MB plain body; ``event-drip``: a stream whose one event never
 ends (``data: `` and then ``x``), 4 KiB a millisecond until 20 MiB (before 2026-12-06 each chunk of an
-unfinished event copied and scanned all the event before it). ``--baseline REF`` runs the same cases against
+unfinished event copied and scanned all the event before it); ``drips``: ``event-drip`` on N streams at
+once; ``answers``: N calls at once, each answered a valid 60 MiB chat completion (N: ``--concurrent``,
+else 8 streams and 3 answers: each case past a 192 Mi pod's memory before the process-wide ceiling,
+``sidecar.held_bytes``). The app's statuses and error codes are then counted (``200 x1, 502
+held_bytes_full x2``). ``--baseline REF`` runs the same cases against
 the sidecar at git revision REF (``sidecar_under_test.checkout``), in the same run.
 """
 
@@ -33,6 +37,7 @@ import sys
 import tempfile
 import time
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import aiohttp
@@ -50,7 +55,10 @@ CASES = {
     "members-trickle": "2 MB of empty gzip members, 4 KiB writes",
     "large": "300 MB plain body",
     "event-drip": "stream: one event never ended, 4 KiB a ms",
+    "drips": "event-drip on N streams at once",
+    "answers": "N calls at once, each a 60 MiB answer",
 }
+CONCURRENT = {"drips": 8, "answers": 3}  # the calls at once of the cases that make several, by default
 
 
 def zero_bomb(inflated: int) -> bytes:
@@ -75,7 +83,14 @@ def answer(case: str) -> tuple[bytes, bytes, int]:
     elif case.startswith("members"):
         body, coding = gzip.compress(b"") * (2 * MiB // 20), b"content-encoding: gzip\r\n"
         piece = 4096 if case == "members-trickle" else len(body)
-    elif case == "event-drip":
+    elif case == "answers":
+        body = (
+            b'{"id":"c","object":"chat.completion","created":1,"model":"b","choices":[{"index":0,'
+            b'"message":{"role":"assistant","content":"' + b"y" * (60 * MiB) + b'"},"finish_reason":"stop"}],'
+            b'"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}'
+        )
+        coding, piece = b"", 1 << 20
+    elif case in ("event-drip", "drips"):
         body = b"data: " + b"x" * (20 * MiB)
         head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
         return head + b"content-length: %d\r\n\r\n" % len(body), body, 4096
@@ -109,7 +124,7 @@ async def serve(ports_file: Path, case: str) -> None:
                 for start in range(0, len(body), piece):
                     writer.write(body[start : start + piece])
                     await writer.drain()
-                    if case == "event-drip":
+                    if case in ("event-drip", "drips"):
                         await asyncio.sleep(0.001)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -122,7 +137,7 @@ async def serve(ports_file: Path, case: str) -> None:
         await server.serve_forever()
 
 
-async def harness(upstream_port: int, workdir: Path) -> dict[str, float | int | str]:
+async def harness(upstream_port: int, workdir: Path, concurrent: int) -> dict[str, float | int | str]:
     """Run the sidecar app in this process, call it once, and watch the event loop meanwhile."""
     import io
 
@@ -140,7 +155,9 @@ async def harness(upstream_port: int, workdir: Path) -> dict[str, float | int | 
     )
     telemetry = Telemetry.from_env({}, service_version="bench")
     log_output = configure_logging("warning", stream=io.StringIO())
-    state = build_state(Settings(policy_path=str(policy)), load_policy(policy), telemetry, {}, log_output)
+    state = build_state(
+        Settings.from_env(os.environ, policy_path=str(policy)), load_policy(policy), telemetry, {}, log_output
+    )
     app, server = await start_app(state, "127.0.0.1", 0)
     longest_cpu = longest_wall = 0.0
     turns = 0
@@ -158,7 +175,15 @@ async def harness(upstream_port: int, workdir: Path) -> dict[str, float | int | 
     watching = asyncio.create_task(monitor())
     try:
         url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
-        status, code, seconds = await one_call(url, stream=os.environ.get("HOSTILE_STREAM") == "1")
+        stream = os.environ.get("HOSTILE_STREAM") == "1"
+        started = time.perf_counter()
+        answers = await asyncio.gather(*(one_call(url, stream) for _ in range(concurrent)))
+        seconds = time.perf_counter() - started
+        counted = Counter(f"{status} {code}".strip() for status, code, _ in answers)
+        status = ", ".join(f"{answer} x{count}" for answer, count in sorted(counted.items()))
+        code = ""
+        if concurrent == 1:
+            status, code = str(answers[0][0]), answers[0][1]
     finally:
         done.set()
         await watching
@@ -178,21 +203,28 @@ async def harness(upstream_port: int, workdir: Path) -> dict[str, float | int | 
 async def one_call(url: str, stream: bool = False) -> tuple[int, str, float]:
     body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": stream}
     started = time.perf_counter()
+    kept = b""  # the answer's first 64 KiB only (an error's is whole): the harness's RSS is the sidecar's
     async with aiohttp.ClientSession() as session, session.post(url, json=body) as response:
-        data = await response.json(content_type=None)
+        async for chunk in response.content.iter_chunked(65536):
+            kept += chunk[: 65536 - len(kept)]
+    try:
+        data = json.loads(kept)
+    except ValueError:
+        data = None
     code = (data.get("error") or {}).get("code", "") if isinstance(data, dict) else ""
     return response.status, str(code), time.perf_counter() - started
 
 
-def run_case(workdir: Path, case: str, code: Path | None) -> str:
+def run_case(workdir: Path, case: str, code: Path | None, concurrent: int | None) -> str:
     ports = workdir / f"upstream-{case}.ports"
     upstream, upstream_port = start_with_ports_file([sys.executable, __file__, "--serve", str(ports), case], ports)
-    env = {**os.environ, "HOSTILE_STREAM": "1" if case == "event-drip" else "0"}
+    env = {**os.environ, "HOSTILE_STREAM": "1" if case in ("event-drip", "drips") else "0"}
+    calls = (concurrent or CONCURRENT[case]) if case in CONCURRENT else 1
     if code is not None:
         env["PYTHONPATH"] = str(code)
     try:
         out = subprocess.run(
-            [sys.executable, __file__, "--harness", str(upstream_port), str(workdir)],
+            [sys.executable, __file__, "--harness", str(upstream_port), str(workdir), str(calls)],
             env=env,
             cwd=code,  # ``code``'s sidecar first on sys.path
             capture_output=True,
@@ -201,7 +233,8 @@ def run_case(workdir: Path, case: str, code: Path | None) -> str:
         ).stdout
         r = json.loads(out.strip().splitlines()[-1])
         return (
-            f"| {CASES[case]} | {r['status']} {r['code']} | {r['seconds']:.2f} s | {r['cpu_ms']:.1f} ms | "
+            f"| {CASES[case].replace('N ', f'{calls} ')} | {r['status']} {r['code']} | {r['seconds']:.2f} s | "
+            f"{r['cpu_ms']:.1f} ms | "
             f"{r['wall_ms']:.1f} ms | {r['turns']:,} | {r['rss_mb']:.0f} MB |"
         )
     finally:
@@ -213,9 +246,10 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--baseline")
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--concurrent", type=int, help="calls at once for drips and answers (default 8 and 3)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--serve", nargs=2, metavar=("PORTS_FILE", "CASE"), help=argparse.SUPPRESS)
-    parser.add_argument("--harness", nargs=2, metavar=("UPSTREAM_PORT", "WORKDIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--harness", nargs=3, metavar=("UPSTREAM_PORT", "WORKDIR", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         asyncio.run(serve(Path(args.serve[0]), args.serve[1]))
@@ -223,7 +257,7 @@ def main() -> int:
     if args.harness:
         import uvloop
 
-        print(json.dumps(uvloop.run(harness(int(args.harness[0]), Path(args.harness[1])))))
+        print(json.dumps(uvloop.run(harness(int(args.harness[0]), Path(args.harness[1]), int(args.harness[2])))))
         return 0
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-hostile-"))
     versions: list[tuple[str, Path | None]] = [("this checkout", None)]
@@ -231,7 +265,8 @@ def main() -> int:
         versions.append((f"at {args.baseline}", checkout(args.baseline, workdir)))
     lines = [
         f"Command: `python bench/hostile_upstream.py{f' --baseline {args.baseline}' if args.baseline else ''} "
-        f"--cases {args.cases}` ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores)",
+        f"--cases {args.cases}{f' --concurrent {args.concurrent}' if args.concurrent else ''}` "
+        f"({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores)",
         "",
     ]
     for name, code in versions:
@@ -243,7 +278,7 @@ def main() -> int:
             "|---|---|---|---|---|---|---|",
         ]
         for case in args.cases.split(","):
-            lines.append(run_case(workdir, case, code))
+            lines.append(run_case(workdir, case, code, args.concurrent))
             print(lines[-1], flush=True)
         lines.append("")
     report = "\n".join(lines)

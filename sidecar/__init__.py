@@ -33,6 +33,8 @@ Map of the package (each module holds one concept):
 - ``sse``            server-sent events: the incremental parser and the encoder
 - ``lazy``           package exports loaded on first use (feature packages)
 - ``fd_limit``       the open-files limit raised to its hard limit, the connection limits fitted to it
+- ``held_bytes``     one account of the bytes bodies hold, all requests together, under a ceiling sized
+                     from the container's memory limit
 - ``ports_file``     the ports a process bound (port 0: the kernel's choice), written for whoever started it
 - ``answers``        the text of an answer in any dialect (for votes, gates and shadows)
 - ``header_text``    names in response headers: visible ASCII as it is, anything else percent-encoded

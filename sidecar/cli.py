@@ -193,6 +193,7 @@ def _serve_logging(settings: Settings, started: float, log_output: LogOutput) ->
     state = build_state(settings, policy, telemetry, os.environ, log_output)
     state.started = started
     state.max_fds = max_fds
+    log.info("held_bytes_ceiling", ceiling=state.held.ceiling, source=state.held.source)
     for warning in state.credentials.unset_variables({name: p.api_key for name, p in policy.providers.items()}):
         log.warning("policy_warning", source=policy.source, warning=warning)
     try:

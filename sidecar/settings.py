@@ -37,6 +37,7 @@ class Settings:
     upstream_connections: int = 4096  # open upstream connections, all providers together
     upstream_connections_per_host: int = 2048  # ... and to one host:port
     upstream_max_body_bytes: int = 64 * MiB  # a non-stream upstream answer past this (decoded) fails
+    max_held_bytes: int | None = None  # all bodies held at once (None: a share of the memory limit, held_bytes)
     keepalive_s: float = 75.0  # an idle connection from the app is closed after this
     receive_timeout_s: float = 60.0  # most time to receive one request from the app, head and body
     max_connections: int = 4096  # open connections on the app port; one per concurrent call or stream
@@ -72,6 +73,8 @@ class Settings:
             value = getattr(self, name)
             if not value > 0:
                 raise SettingsError(f"{env_name(name)}={value!r}: must be positive")
+        if self.max_held_bytes is not None and not self.max_held_bytes >= MiB:
+            raise SettingsError(f"SIDECAR_MAX_HELD_BYTES={self.max_held_bytes!r}: must be at least {MiB}")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise SettingsError(f"SIDECAR_LOG_LEVEL={self.log_level!r} is not debug, info, warning or error")
 

@@ -17,7 +17,10 @@ pending; a lone event in a longer buffer is read in slices; anything else line b
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
+
+if TYPE_CHECKING:
+    from .held_bytes import HeldBytes
 
 
 class SSEEvent(NamedTuple):
@@ -66,9 +69,15 @@ class SSEParser:
     of them in all (a keep-alive comment every second for an hour is some 100 KB), past which ``feed``
     raises ``ValueError`` as for an event past its cap: a provider that sends nothing else, forever, is a
     broken answer, not a core kept busy until the request's timeout. A chunk of blank lines only is
-    counted without being read block by block."""
+    counted without being read block by block.
+
+    Given the process's account (``held``: ``held_bytes.HeldBytes``), the chunks of an unfinished event are
+    taken from it as they are kept, and given back when the event is read or dropped (``let_go``: the
+    stream ended any other way); a chunk the account refuses raises ``HeldBytesFull``. A whole event in
+    one chunk is never kept, and costs nothing there."""
 
     __slots__ = (
+        "_account",
         "_cr",
         "_eventless",
         "_fresh",
@@ -85,10 +94,12 @@ class SSEParser:
         max_event_bytes: int = 16 * 1024 * 1024,
         keep_comments: bool = False,
         max_eventless_bytes: int = 1024 * 1024,
+        held: HeldBytes | None = None,
     ) -> None:
         """``keep_comments``: a block of comment lines only (``: keep-alive``), which is no event, is added to
         ``comments`` as it came (LF line ends), for the caller to take (and clear; it may give another list
-        to add them to); else it is dropped."""
+        to add them to); else it is dropped. ``held``: the account the unfinished event is held in."""
+        self._account = held
         self._eventless = 0  # bytes of blank lines and comment-only blocks read so far
         self._max_eventless_bytes = max_eventless_bytes
         self._parts: list[bytes] = []  # the event not yet complete, LF line ends, no blank line in it
@@ -143,8 +154,8 @@ class SSEParser:
             self._hold(chunk)  # no blank line yet: the event goes on
             return []
         buffer = b"".join([*parts, chunk]) if parts else chunk
-        parts.clear()
-        self._held = self._loose = 0
+        if parts:
+            self.let_go()
         end = buffer.find(b"\n\n")
         if end >= 0 and end == len(buffer) - 2:  # exactly one whole event
             event = _parse_block(buffer, self.comments)
@@ -174,6 +185,9 @@ class SSEParser:
         ``_JOIN_EVERY`` chunks are joined into one (each byte copied once more), so that a long event is
         held in a few large blocks, not thousands of small ones the allocator keeps once freed."""
         if rest:
+            account = self._account
+            if account is not None and not account.take(len(rest)):
+                raise account.full("an unfinished server-sent event")
             parts = self._parts
             parts.append(rest)
             self._held += len(rest)
@@ -187,8 +201,7 @@ class SSEParser:
     def _past_bom(self, buffer: bytes) -> bytes:
         """The stream's first bytes without the BOM that may begin them; ``b""`` (held) while they may
         still be its first bytes, cut short by the read."""
-        self._parts.clear()
-        self._held = self._loose = 0
+        self.let_go()
         if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
             self._hold(buffer)
             return b""
@@ -198,13 +211,19 @@ class SSEParser:
     def close(self) -> list[SSEEvent]:
         """End of stream: a final event not followed by a blank line is still an event."""
         rest = self.pending.replace(b"\r", b"\n")
-        self._parts.clear()
-        self._held = self._loose = 0
+        self.let_go()
         self._cr = False
         if not rest.strip():
             return []
         event = _parse_block(rest if rest.endswith(b"\n") else rest + b"\n")
         return [event] if event is not None else []
+
+    def let_go(self) -> None:
+        """Drop the unfinished event (its bytes given back to the account): read, or never to be."""
+        self._parts.clear()
+        if self._account is not None and self._held:
+            self._account.give(self._held)
+        self._held = self._loose = 0
 
 
 def _parse_block(block: bytes, comments: list[bytes] | None = None) -> SSEEvent | None:

@@ -44,6 +44,7 @@ def test_flags_win_over_variables() -> None:
         ({"SIDECAR_RELOAD_INTERVAL_S": "nan"}, "SIDECAR_RELOAD_INTERVAL_S=nan: must be positive"),
         ({"SIDECAR_MAX_BODY_BYTES": "10"}, "SIDECAR_MAX_BODY_BYTES=10: must be at least 1024"),
         ({"SIDECAR_DRAIN_TIMEOUT_S": "nan"}, "SIDECAR_DRAIN_TIMEOUT_S=nan: must be at least 0"),
+        ({"SIDECAR_MAX_HELD_BYTES": "1000"}, "SIDECAR_MAX_HELD_BYTES=1000: must be at least 1048576"),
         ({"SIDECAR_HEALTH_PORT": "8080"}, "must differ"),
         ({"SIDECAR_LOG_LEVEL": "loud"}, "is not debug"),
         ({"SIDECAR_HEALTH_METRICS": "enabled"}, "SIDECAR_HEALTH_METRICS='enabled' is not one of 1, true"),

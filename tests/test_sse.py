@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sidecar.held_bytes import HeldBytes, HeldBytesFull
 from sidecar.sse import SSEEvent, SSEParser, encode_event
 
 STREAM = (
@@ -150,3 +151,29 @@ def test_a_block_of_comments_only_is_kept_aside_when_asked() -> None:
         assert parser.comments == [b": keep-alive\n\n", b":\n\n"]
     plain = SSEParser()
     assert len(plain.feed(stream)) == 2 and plain.comments is None
+
+
+def test_an_unfinished_event_is_held_in_the_account_until_it_ends() -> None:
+    """Given the process's account, the chunks of an unfinished event are taken from it as they are kept
+    and given back once the event is read; an event whole in one chunk takes nothing."""
+    held = HeldBytes(1 << 20)
+    parser = SSEParser(held=held)
+    assert parser.feed(b"data: whole\n\n")[0].data == b"whole" and held.peak == 0
+    parser.feed(b"data: ab")
+    parser.feed(b"cd")
+    assert held.held == len(b"data: abcd")
+    assert parser.feed(b"\n\n")[0].data == b"abcd"
+    assert held.held == 0
+
+
+def test_an_unfinished_event_past_the_ceiling_raises_and_let_go_gives_all_back() -> None:
+    """A chunk that would take the account past its ceiling raises ``HeldBytesFull`` (not kept); ``let_go``
+    (the stream ended any other way) gives back what the event held."""
+    held = HeldBytes(1000)
+    parser = SSEParser(held=held)
+    parser.feed(b"data: " + b"x" * 600)
+    with pytest.raises(HeldBytesFull):
+        parser.feed(b"x" * 600)
+    assert (held.held, held.refusals) == (606, 1)
+    parser.let_go()
+    assert held.held == 0 and parser.pending == b""

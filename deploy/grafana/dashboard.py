@@ -418,6 +418,25 @@ def policy_and_sidecars() -> Row:
                 "LLMSidecarConnectionsRefused (its runbook: docs/operations.md).",
             ),
             Panel(
+                "Bytes bodies hold, share of the ceiling, and refusals",
+                [
+                    Query(
+                        f"max by (pod) (llm_sidecar_held_bytes{{{SEL}}} / llm_sidecar_held_bytes_ceiling{{{SEL}}})",
+                        "held: {{pod}}",
+                    ),
+                    Query(
+                        f"sum(increase(llm_sidecar_held_bytes_refusals_total{{{SEL}}}[{RATE}]))",
+                        "refused",
+                    ),
+                ],
+                kind="timeseries",
+                description="Per pod, the bytes request bodies, answers read whole and unfinished stream events "
+                "hold now, as a share of the process's ceiling (SIDECAR_MAX_HELD_BYTES, by default half the "
+                "memory limit; /status .process.held_bytes), and the bodies refused at it (a request's 503, an "
+                "attempt's held_bytes_full). Refusals in steady traffic: the pod's memory limit is too small for "
+                "its bodies (docs/operations.md, 'A process-wide bound on the bytes held').",
+            ),
+            Panel(
                 "Sidecars by version",
                 [Query(f"count by (version) (llm_sidecar_build_info{{{SEL}}})", "{{version}}", instant=True)],
                 kind="stat",

@@ -33,6 +33,8 @@ Exceptions, each FALLBACK with a breaker failure, by the phase that failed (``_e
     the proxy unreachable, or refusing the tunnel       proxy_error
     no file descriptor left for the connection (the     too_many_open_files (no breaker failure:
     sidecar's own EMFILE or ENFILE: ``ulimit -n``)      the provider was not reached)
+    an answer or event past what the process may hold  held_bytes_full (no breaker failure, not retried:
+    from bodies at once (``held_bytes.HeldBytesFull``) the same answer would come again)
     the deadline ran out while the call waited for a    upstream_pool_full (``pool_full``; no breaker
     free connection (the upstream connection limits)    failure: the sidecar's own queue)
     no connection (DNS, refused, unreachable)           connect_error
@@ -82,6 +84,7 @@ from sidecar.dialects.errors import (
     is_quota_exhausted,
     undecodable_event,
 )
+from sidecar.held_bytes import HeldBytesFull
 from sidecar.resilience.network_words import network_words
 from sidecar.resilience.ratelimit import normalize_headers, parse_reset_hint
 from sidecar.resilience.signals import parse_json_body, stream_error_status
@@ -241,6 +244,8 @@ def classify_exception(exc: BaseException, *, timeout_phase: TimeoutPhase | None
         return classify_timeout("idle")
     if isinstance(exc, TimeoutError):
         return classify_timeout(timeout_phase or "total")
+    if isinstance(exc, HeldBytesFull):  # the sidecar's own memory ceiling, not the provider's failure
+        return Outcome(OutcomeKind.FALLBACK, None, "held_bytes_full", None, False, False, str(exc), True)
     if _out_of_file_descriptors(exc):  # the sidecar's own limit, not the provider's failure
         return Outcome(OutcomeKind.FALLBACK, None, "too_many_open_files", None, False, False, describe_exception(exc))
     error_type = _exception_type(exc)

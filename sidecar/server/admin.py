@@ -58,6 +58,7 @@ async def status(request: BaseRequest, *, state: SidecarState) -> Response:
                 "max_fds": state.max_fds,
                 "max_connections": state.settings.max_connections,
                 "log_lines_dropped": state.log_output.lines_dropped,
+                **state.held.status(),
             },
             "policy": {
                 "version": policy.version,
@@ -125,6 +126,7 @@ def _metrics_text(state: SidecarState) -> bytes:
     state.budgets.refresh(state.telemetry.instruments)
     state.telemetry.bulkheads(state.targets.bulkheads())
     state.caches.report(state.telemetry)
+    state.held.report(state.telemetry.instruments)
     return state.telemetry.metrics_text()
 
 

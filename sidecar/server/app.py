@@ -31,6 +31,7 @@ from .. import ports_file
 from ..budgets.keeper import LedgerKeeper
 from ..credentials import Credentials
 from ..dialects.registry import ENDPOINTS
+from ..held_bytes import ceiling_for
 from ..policy.compiled import Policy
 from ..policy.watch import PolicyHolder, PolicyWatcher
 from ..settings import Settings
@@ -94,6 +95,7 @@ def build_state(
         access=AccessLog(log_output),
         proxies=EnvProxies(env),
         budgets=LedgerKeeper(policy.budgets, env),
+        held=ceiling_for(settings.max_held_bytes),  # the container's memory limit read here, once
         caches=ResponseCaches(env),
     )
 
@@ -113,7 +115,7 @@ class SidecarApp:
         ``resolver_class``: what looks up the providers' names (``UpstreamClient``)."""
         self.state = state
         settings = state.settings
-        self.client = UpstreamClient(settings, state.proxies, resolver_class)
+        self.client = UpstreamClient(settings, state.proxies, resolver_class, state.held)
         executor = Executor(Attempt(self.client, state.credentials), state.targets, state.telemetry)
         self.shadow: ShadowRunner | None = None  # built with the shadow stage
         # Outermost first; each folded in only for a policy that uses it (``assembly``), and the deferred
@@ -128,7 +130,7 @@ class SidecarApp:
             feature_stage("shadow", Deferred(partial(self._shadow_stage, executor.walk))),
             feature_stage("gates", Deferred(partial(_gate_stage, state))),
         ]
-        self.pipelines = Pipelines([read_stage(settings.max_body_bytes)], features, executor)
+        self.pipelines = Pipelines([read_stage(settings.max_body_bytes, state.held)], features, executor)
         self.pipelines.for_policy(state.holder.policy)
         access = state.access
         routes: list[tuple[str, str, Handler]] = [
@@ -231,6 +233,7 @@ class SidecarApp:
         self.state.caches.retry()  # a store whose password was unavailable: opened once it can be read
         self.state.caches.report(self.state.telemetry)  # the cache's counts reach an OTLP push without a scrape too
         self.state.telemetry.bulkheads(self.state.targets.bulkheads())  # for a push without a scrape
+        self.state.held.report(self.state.telemetry.instruments)
         reloaded, refused = self.state.credentials.refresh()
         for path in reloaded:
             log.info("key_file_reloaded", path=path)

@@ -31,6 +31,7 @@ from aiohttp.web import Response, StreamResponse
 from ..credentials import Credentials, app_key
 from ..dialects import Dialect, Operation, registry
 from ..ensemble.confidence import with_logprobs
+from ..held_bytes import HeldBytesFull
 from ..policy.compiled import Target
 from ..policy.resilience_spec import TimeoutsSpec
 from ..resilience.classify import (
@@ -266,7 +267,7 @@ class Attempt:
                 charge_unanswered(exchange, prepared.target, outcome.error_type)
                 return AttemptResult(outcome)
             return _body_failed(exchange, prepared, response, outcome)
-        except (aiohttp.ClientError, OSError, MalformedResponse) as exc:
+        except (aiohttp.ClientError, OSError, MalformedResponse, HeldBytesFull) as exc:
             return _body_failed(exchange, prepared, response, classify_exception(exc))
         except TLSConfigError as exc:  # checked before the call (``Calls.candidate``): a context is kept once built
             return AttemptResult(Outcome.failure("tls_config", str(exc), no_retry=True))

@@ -20,9 +20,11 @@ from collections.abc import Awaitable, Callable, Sequence
 import orjson
 from aiohttp import web
 
+from ..held_bytes import PARSED, HeldBytes, HeldBytesFull
 from ..request_facts import MODEL_SHOWN_CHARS, RequestProblem, read_request, shown_model
-from .errors import RequestFailed
+from .errors import RequestFailed, retry_headers
 from .exchange import Exchange
+from .request_kinds import read_arriving
 
 Handler = Callable[[Exchange], Awaitable[web.StreamResponse]]
 Stage = Callable[[Exchange, Handler], Awaitable[web.StreamResponse]]
@@ -45,15 +47,26 @@ def _bound(stage: Stage, call_next: Handler) -> Handler:
     return handler
 
 
-def read_stage(max_body: int) -> Stage:
-    """Parse the body in the caller's dialect; 413 over ``max_body`` (not read when its announced length
-    is over), 400 for what we cannot read. A body already all received is taken from its buffer at once
-    (``read_nowait``: ``request.read`` would await two reads and copy it twice, about 5 us); one still
-    arriving is awaited (``request.read``, which stops at the app's ``client_max_size``, the same limit)."""
+def read_stage(max_body: int, held: HeldBytes) -> Stage:
+    """Parse the body in the caller's dialect; 413 over ``max_body`` (not read when its announced length is
+    over), 400 for what we cannot read. A body already all received is taken from its buffer at once
+    (``read_nowait``: ``request.read`` would await two reads and copy it twice, about 5 us); one still arriving
+    is awaited (``request_kinds.read_arriving``). The body is held in the process's account (``held``,
+    ``PARSED`` times its length: the body and its parse) until the request ends: one that would pass its ceiling
+    is a 503 with ``Retry-After`` (unread, when its length was announced): the sidecar is short of memory for a
+    moment, the request itself is fine, and the app's SDK retries a 503 after the wait (a 413 would tell it
+    never to send the body again)."""
 
     def too_large() -> RequestFailed:
         message = f"request body exceeds the sidecar's limit of {max_body} bytes"
         return RequestFailed(413, message, code="body_too_large")
+
+    def held_full() -> RequestFailed:
+        message = (
+            f"llm-sidecar holds the {held.ceiling} bytes of request and answer bodies it may hold at once "
+            "(SIDECAR_MAX_HELD_BYTES); retry shortly"
+        )
+        return RequestFailed(503, message, code="held_bytes_full", headers=retry_headers(HELD_FULL_RETRY_S))
 
     async def read_request(exchange: Exchange, call_next: Handler) -> web.StreamResponse:
         request = exchange.request
@@ -65,14 +78,26 @@ def read_stage(max_body: int) -> Stage:
             raw = payload.read_nowait()  # a chunked body announced no length: it is checked here
             if len(raw) > max_body:
                 raise too_large()
-            return await parse_body(exchange, raw, call_next)
+            if not held.take(len(raw) * PARSED):
+                raise held_full()
+        else:
+            try:
+                raw = await read_arriving(request, max_body, held)
+            except web.HTTPRequestEntityTooLarge:
+                raise too_large() from None
+            except HeldBytesFull:
+                raise held_full() from None
         try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            raise too_large() from None
-        return await parse_body(exchange, raw, call_next)
+            return await parse_body(exchange, raw, call_next)
+        finally:
+            held.give(len(raw) * PARSED)
 
     return read_request
+
+
+HELD_FULL_RETRY_S = 1
+"""The ``Retry-After`` of a request body refused by the process's ceiling: bodies held are let go as
+requests end, within a second or so under load."""
 
 
 MAX_BODY_DEPTH = 250

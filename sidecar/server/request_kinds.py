@@ -1,6 +1,7 @@
 """The requests the listener makes (``listener.Listener``'s request factory): ``Request``, as every
 handler gets it, and the two kinds ``routes.Routes`` refuses, ``UnservedVersionRequest`` (505) and
-``UnframedRequest`` (400); ``awaits_continue``: whether a request's client waits for ``100 Continue``.
+``UnframedRequest`` (400); ``awaits_continue``: whether a request's client waits for ``100 Continue``;
+``read_arriving``: a body still arriving, read within the process's account.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http import HttpVersion, HttpVersion11
+
+from ..held_bytes import PARSED, HeldBytes
 
 
 class Request(web.BaseRequest):
@@ -26,9 +29,7 @@ class Request(web.BaseRequest):
         response.headers["Server"] = "llm-sidecar"
 
     async def read(self) -> bytes:
-        if awaits_continue(self):
-            await self.writer.write(CONTINUE)
-            self.writer.output_size = 0  # the answer itself has not begun (as aiohttp's own expect handler does)
+        await send_continue(self)
         return await super().read()
 
 
@@ -44,6 +45,54 @@ def awaits_continue(request: web.BaseRequest) -> bool:
         and request.headers.get("expect", "").lower() == "100-continue"
         and not isinstance(request, UnservedVersionRequest)  # refused 505 (its version reads 1.1)
     )
+
+
+async def send_continue(request: web.BaseRequest) -> None:
+    """``100 Continue`` to a client waiting for it before it sends the body (``awaits_continue``)."""
+    if awaits_continue(request):
+        await request.writer.write(CONTINUE)
+        request.writer.output_size = 0  # the answer itself has not begun (as aiohttp's own expect handler does)
+
+
+async def read_arriving(request: web.BaseRequest, max_body: int, held: HeldBytes) -> bytes:
+    """The body of ``request``, still arriving, held in the process's account ``PARSED`` times its length
+    (the caller gives back as much once done with it). An announced length is taken before a byte is read
+    (past the ceiling: ``HeldBytesFull``, the body unread), and the body read by aiohttp (``read``, which
+    stops at the app's ``client_max_size``, ``max_body``: ``HTTPRequestEntityTooLarge``); one without a
+    length is read as it comes (``read_unannounced``)."""
+    length = request.content_length
+    if length is None:
+        return await read_unannounced(request, max_body, held)
+    if not held.take(length * PARSED):
+        raise held.full("the request body")
+    try:
+        return await request.read()
+    except BaseException:
+        held.give(length * PARSED)
+        raise
+
+
+async def read_unannounced(request: web.BaseRequest, max_body: int, held: HeldBytes) -> bytes:
+    """The body of ``request``, sent without a length (chunked) and still arriving, each read taken from
+    ``held`` as it comes, ``PARSED`` times (the caller gives back as much once done with it). Past ``max_body``
+    bytes it raises aiohttp's ``HTTPRequestEntityTooLarge`` (as ``read`` does), past the ceiling
+    ``HeldBytesFull``: read no further either way, what it held given back."""
+    await send_continue(request)
+    parts: list[bytes] = []
+    taken = 0
+    try:
+        while chunk := await request.content.readany():
+            size = taken + len(chunk)
+            if size > max_body:
+                raise web.HTTPRequestEntityTooLarge(max_size=max_body, actual_size=size)
+            if not held.take(len(chunk) * PARSED):
+                raise held.full("the request body")
+            taken = size
+            parts.append(chunk)
+    except BaseException:
+        held.give(taken * PARSED)
+        raise
+    return b"".join(parts)
 
 
 class UnservedVersionRequest(Request):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..budgets.keeper import LedgerKeeper
 from ..credentials import Credentials
+from ..held_bytes import HeldBytes
 from ..policy.watch import PolicyHolder
 from ..settings import Settings
 from ..shadow.stats import ShadowStats
@@ -29,6 +30,7 @@ class SidecarState:
     access: AccessLog
     proxies: EnvProxies  # HTTP(S)_PROXY / NO_PROXY, read once at start
     budgets: LedgerKeeper  # the budget ledger of the policy being served (server.budget)
+    held: HeldBytes  # the bytes bodies hold now, under the process's ceiling (``held_bytes``)
     shadow: ShadowStats = field(default_factory=ShadowStats)  # what shadow evaluation learnt (/status)
     caches: ResponseCaches = field(default_factory=ResponseCaches)  # the response cache (``response_caches``)
     started: float = field(default_factory=time.monotonic)

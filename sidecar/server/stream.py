@@ -56,6 +56,7 @@ import aiohttp
 from aiohttp.web import StreamResponse
 
 from ..dialects import Dialect
+from ..held_bytes import HeldBytesFull
 from ..resilience.classify import Outcome
 from ..sse import SSEParser
 from ..telemetry import AttemptTrace
@@ -269,7 +270,8 @@ async def relay_stream(
         AttemptResult(Outcome.success(), upstream_status=response.status),
     )
     # SSE comments (``: keep-alive``) pass from the commit point on, but not to google-genai, which fails on them
-    parser = SSEParser(keep_comments=exchange.facts.dialect is not Dialect.GEMINI)
+    # its unfinished event held in the process's account (``held_bytes``), given back however the stream ends
+    parser = SSEParser(keep_comments=exchange.facts.dialect is not Dialect.GEMINI, held=response.held)
     held: list[bytes] = []  # the caller's bytes not yet sent (before the commit point, or held whole)
     out: list[bytes] = []  # the caller's bytes of the chunk being read
     first_content = asyncio.timeout_at(first_content_by)  # lifted at the commit point
@@ -286,12 +288,14 @@ async def relay_stream(
                 raise StreamFailed(_TRUNCATED)
     except _Lost:
         return _hedge_lost()
-    except (StreamFailed, TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+    except (StreamFailed, TimeoutError, aiohttp.ClientError, OSError, ValueError, HeldBytesFull) as exc:
         return await relay.failed(exc, relay.client, held + out, explain, (sent, sent_from))
     except asyncio.CancelledError:  # the app went away, or the drain cut it: what it was sent is counted,
         if relay.client is not None or relay.hold:  # or what was held back for the hooks (generated all the same)
             relay.cut(sent, sent_from, [] if relay.client is not None else held + out)
         raise
+    finally:
+        parser.let_go()  # before the fallback loop's next attempt, if any
     return await relay.finish(relay.client, held)
 
 

@@ -249,6 +249,29 @@ class Instruments(FeatureInstruments):
         )
         for listener in ("app", "health"):  # at 0 from the start: rate() sees the first refusal
             self.connections_refused.inc((listener,), 0)
+        # The process's account of bytes held from bodies (``held_bytes``), read when metrics are collected
+        # (``HeldBytes.report``): nothing on the request path.
+        self.held_bytes = gauge(
+            own(
+                "held_bytes",
+                "Bytes of request bodies, upstream answers read whole and unfinished stream events held now.",
+                (),
+                "By",
+            )
+        )
+        self.held_bytes_ceiling = gauge(
+            own("held_bytes_ceiling", "The most bytes bodies may hold at once (SIDECAR_MAX_HELD_BYTES).", (), "By")
+        )
+        self.held_bytes_refusals = counter(
+            own(
+                "held_bytes_refusals_total",
+                "Request bodies, upstream answers and stream events refused because holding them would pass "
+                "the ceiling (the request got a 503, or the attempt failed as held_bytes_full).",
+                (),
+                "{refusal}",
+            )
+        )
+        self.held_bytes_refusals.inc((), 0)
         self.policy_reloads = counter(
             own("policy_reloads_total", "Policy reloads, by outcome (ok, error).", ("outcome",), "{reload}")
         )

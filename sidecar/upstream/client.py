@@ -78,6 +78,7 @@ from aiohttp.abc import AbstractResolver
 from aiohttp.client_proto import ResponseHandler
 from yarl import URL
 
+from ..held_bytes import UNLIMITED_FROM, HeldBytes
 from ..policy.compiled import Provider
 from ..policy.resilience_spec import TimeoutsSpec
 from ..settings import Settings
@@ -175,9 +176,12 @@ class UpstreamClient:
         settings: Settings,
         proxies: EnvProxies,
         resolver_class: Callable[[], AbstractResolver] | None = None,
+        held: HeldBytes | None = None,
     ) -> None:
         """``resolver_class``: makes the resolver that looks names up (in ``open``; aiohttp's default
-        when None), wrapped in ``BoundedResolver``."""
+        when None), wrapped in ``BoundedResolver``; ``held``: the process's account of the bytes bodies
+        hold (``held_bytes``; None: one of the client's own, without a ceiling)."""
+        self.held = held if held is not None else HeldBytes(UNLIMITED_FROM, "none")
         self._resolver_class = resolver_class or aiohttp.DefaultResolver
         self._limit = settings.upstream_connections
         self._limit_per_host = settings.upstream_connections_per_host
@@ -268,7 +272,7 @@ class UpstreamClient:
             if connection is not None and connection.protocol is not None:
                 connection.protocol.read_timeout = None  # the body's timers are UpstreamResponse's
         return UpstreamResponse(
-            response, self._max_body, self._watched, loop, idle_s=timeouts.idle_s, total_by=total_by
+            response, self._max_body, self._watched, loop, self.held, idle_s=timeouts.idle_s, total_by=total_by
         )
 
     async def forward(

@@ -7,12 +7,14 @@
   through) raises ``MalformedResponse``, so the attempt fails as ``malformed_response`` and the chain
   falls back, instead of the app receiving invalid HTTP. aiohttp itself refuses the rest (bad status
   lines and header names, conflicting framing) with ``ClientResponseError``;
-- ``read()``: the whole body, decoded; past ``max_body`` bytes (``SIDECAR_UPSTREAM_MAX_BODY_BYTES``) it
-  raises ``MalformedResponse`` and nothing more is held. aiohttp inflates a gzip/deflate body a read
-  buffer at a time as it is consumed (never ``ClientResponse.read()``, which lifts that bound), and
-  refuses over 1024 gzip members in one network read: a decompression bomb costs at most ``max_body``
-  bytes of memory and is a failed attempt. A body that has all arrived (a short answer: aiohttp's buffer
-  holds it, up to its flow-control mark) is taken in one call and then checked against the cap;
+- ``read()``: the whole body, decoded; past ``max_body`` bytes (``SIDECAR_UPSTREAM_MAX_BODY_BYTES``) it raises
+  ``MalformedResponse`` and nothing more is held. Each read's bytes are taken from the process's account
+  (``held_bytes.HeldBytes``, ``PARSED`` times: the body and its parse) as they arrive, and given back by
+  ``close()``: a read the account refuses raises ``HeldBytesFull``, what it held let go at once. aiohttp
+  inflates a gzip/deflate body a read buffer at a time as it is consumed (never ``ClientResponse.read()``, which
+  lifts that bound), and refuses over 1024 gzip members in one network read: a decompression bomb costs at most
+  ``max_body`` bytes of memory and is a failed attempt. A body that has all arrived (a short answer: aiohttp's
+  buffer holds it, up to its flow-control mark) is taken in one call and then checked against the cap;
 - ``readany()``: the body's next bytes as they arrive (streams); ``b""`` at the end;
 - ``received``: the bytes ``read()`` got before it failed (a body cut or timed out midway), decoded;
 - the body's timers: a wait for bytes longer than ``idle_s`` raises aiohttp's ``SocketTimeoutError``,
@@ -42,6 +44,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import ClientPayloadError, ClientResponse, SocketTimeoutError
 from aiohttp.http_exceptions import HttpProcessingError
 
+from ..held_bytes import PARSED, HeldBytes
+
 if TYPE_CHECKING:
     from aiohttp import StreamReader
     from multidict import CIMultiDictProxy
@@ -64,12 +68,14 @@ class UpstreamResponse:
         "_loop",
         "_max_body",
         "_response",
+        "_taken",
         "_timer",
         "_total_by",
         "_unyielded",
         "_waiting_since",
         "_watch",
         "headers",
+        "held",
         "received",
         "status",
     )
@@ -80,13 +86,17 @@ class UpstreamResponse:
         max_body: int,
         watched: weakref.WeakSet[Any],
         loop: asyncio.AbstractEventLoop,
+        held: HeldBytes,
         *,
         idle_s: float | None = None,
         total_by: float | None = None,
     ) -> None:
         """Check the head of ``response`` (raises ``MalformedResponse``, the response closed); ``idle_s``
-        bounds each wait for body bytes, ``total_by`` (loop time) the whole body."""
+        bounds each wait for body bytes, ``total_by`` (loop time) the whole body; ``held``: the process's
+        account the body read whole is held in."""
         self._response = response
+        self.held = held
+        self._taken = 0  # bytes of the body taken from ``held``
         self._content: StreamReader = response.content
         self._max_body = max_body
         self._unyielded = 0
@@ -116,21 +126,39 @@ class UpstreamResponse:
     async def read(self) -> bytes:
         """The whole body, decoded; ``MalformedResponse`` past ``max_body`` bytes. What arrived before a
         failure (a cut, a timeout) stays in ``received``, decoded."""
-        content = self._content
+        content, held = self._content, self.held
         if content.is_eof() and not self.received:  # the body is all in aiohttp's buffer: taken in one call
             body = content.read_nowait()
-            if len(body) > self._max_body:
+            size = len(body)
+            if size > self._max_body:
                 raise self._over_cap()
+            if not held.take(size * PARSED):
+                raise held.full("the upstream's body")
+            self._taken = size * PARSED
             return body
         parts = self.received
         size = 0
         while chunk := await self.readany():
             size += len(chunk)
             if size > self._max_body:
-                parts.clear()
+                self._let_go()
                 raise self._over_cap()
+            if not held.take(len(chunk) * PARSED):
+                self._let_go()
+                raise held.full("the upstream's body")
+            self._taken = size * PARSED
             parts.append(chunk)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        if len(parts) == 1:
+            return parts[0]
+        body = b"".join(parts)
+        parts.clear()  # held once, joined, not twice
+        return body
+
+    def _let_go(self) -> None:
+        """What the body read so far held, let go (a read over a cap): given back to the account."""
+        self.received.clear()
+        self.held.give(self._taken)
+        self._taken = 0
 
     def _over_cap(self) -> MalformedResponse:
         return MalformedResponse(
@@ -149,7 +177,11 @@ class UpstreamResponse:
         return chunk
 
     def close(self) -> None:
-        """Done with the response: an unfinished body closes its connection."""
+        """Done with the response: the body read is given back to the account; an unfinished body closes
+        its connection."""
+        if self._taken:
+            self.held.give(self._taken)
+            self._taken = 0
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -10,71 +10,28 @@ import contextlib
 import gzip
 import os
 import signal
-import zlib
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import openai
 import pytest
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..conftest import FakeFactory, SidecarFactory, provider_block
 from ..sdk_clients import openai_client
 from ..upstream.raw import ServerConn, UpstreamFactory
-from .chain import CONNECT
+from .hostile_upstreams import (
+    CHAT,
+    MiB,
+    chain_policy,
+    chat,
+    endless_event,
+    head,
+    hostile,
+    peak_rss_mb,
+    start_chain,
+    zero_bomb,
+)
 from .sidecar_process import run_sidecar
-
-MiB = 1024 * 1024
-CHAT = {"model": "chain", "messages": [{"role": "user", "content": "hello there"}]}
-
-
-def hostile(answer: bytes) -> Any:
-    async def handler(conn: ServerConn) -> None:
-        while await conn.read_request() is not None:
-            await conn.send(answer)
-
-    return handler
-
-
-def head(lines: bytes, body: bytes = b"{}") -> bytes:
-    return b"HTTP/1.1 200 OK\r\n" + lines + b"content-length: %d\r\n\r\n" % len(body) + body
-
-
-def chain_policy(bad: str, good: str, bad_kind: str = "openai") -> str:
-    return (
-        "version: 1\ndefaults:\n  resilience: {"
-        + CONNECT
-        + "}\nproviders:\n"
-        + provider_block("bad", bad, bad_kind)
-        + provider_block("good", good, "openai")
-        + "models:\n  bad: {provider: bad, model: b}\n  good: {provider: good, model: g}\n"
-        + "routes:\n  - {match: {model: chain}, target: [bad, good]}\n"
-    )
-
-
-def zero_bomb(inflated: int) -> bytes:
-    """A gzip body of ``inflated`` zero bytes, built from one compressed MiB repeated (a 1 GiB bomb is
-    about 1 MB); its trailer is not checked, since the sidecar must stop long before it."""
-    block = zlib.compressobj(9, zlib.DEFLATED, -15)
-    one_mib = block.compress(bytes(MiB)) + block.flush(zlib.Z_FULL_FLUSH)
-    end = zlib.compressobj(9, zlib.DEFLATED, -15).flush()
-    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + one_mib * (inflated // MiB) + end + bytes(8)
-
-
-async def start_chain(
-    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory, answer: bytes, **settings: Any
-) -> RunningSidecar:
-    bad = await raw_upstream(hostile(answer))
-    return await sidecar(chain_policy(bad.base, await fake("good")), **settings)
-
-
-async def chat(running: RunningSidecar, stream: bool = False) -> tuple[int, dict[str, str], bytes]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{running.url}/v1/chat/completions", json={**CHAT, "stream": stream}) as response,
-    ):
-        return response.status, dict(response.headers), await response.read()
-
 
 HOSTILE_HEADS = {
     "CR in a header value": head(b"x-a: one\rtwo\r\n"),
@@ -159,16 +116,7 @@ async def test_a_stream_event_that_never_ends_falls_back(
     chain falls back. Before 2026-12-06 every chunk copied and scanned all of the event before it: the
     loop held 75 ms at a time near the cap (bench/hostile_upstream.py, ``event-drip``)."""
 
-    async def endless(conn: ServerConn) -> None:
-        if await conn.read_request() is None:
-            return
-        head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-        with contextlib.suppress(ConnectionError):
-            await conn.send(head + b"6\r\ndata: \r\n")
-            while True:
-                await conn.send(b"1000\r\n" + b"x" * 4096 + b"\r\n")
-
-    bad = await raw_upstream(endless)
+    bad = await raw_upstream(endless_event(4096))
     running = await sidecar(chain_policy(bad.base, await fake("good")))
     status, headers, body = await chat(running, stream=True)
     assert status == 200 and headers["x-sidecar-fallback-reason"] == "malformed_response"
@@ -242,16 +190,11 @@ async def test_a_decompression_bomb_falls_back(
     assert status == 200 and headers["x-sidecar-fallback-reason"] == "malformed_response"
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM")
-
-
 async def test_a_one_gib_bomb_keeps_the_process_small(raw_upstream: UpstreamFactory, tmp_path: Path) -> None:
-    """A real sidecar process (default settings) calling a provider that answers a 1 MB gzip body inflating
-    to 1 GiB answers 502 malformed_response and peaks under 200 MB (the 64 MiB cap plus the process)."""
+    """A real sidecar process (default settings, the ceiling of a 192 Mi pod: 96 MiB, whatever this
+    machine's cgroup says) calling a provider that answers a 1 MB gzip body inflating to 1 GiB answers
+    502 and peaks under 200 MB: ``held_bytes_full`` at the ceiling (the body counted three times: 32 MiB
+    of it) before the 64 MiB cap's ``malformed_response``."""
     bad = await raw_upstream(hostile(head(b"content-encoding: gzip\r\n", zero_bomb(1024 * MiB))))
     policy = tmp_path / "policy.yaml"
     policy.write_text(
@@ -259,14 +202,15 @@ async def test_a_one_gib_bomb_keeps_the_process_small(raw_upstream: UpstreamFact
         + provider_block("bad", bad.base, "openai")
         + "models:\n  m: {provider: bad, model: b}\n"
     )
-    proc, url = await run_sidecar(policy, {**os.environ, "SIDECAR_LOG_LEVEL": "warning"})
+    env = {**os.environ, "SIDECAR_LOG_LEVEL": "warning", "SIDECAR_MAX_HELD_BYTES": str(96 * MiB)}
+    proc, url = await run_sidecar(policy, env)
     try:
         async with (
             aiohttp.ClientSession() as session,
             session.post(f"{url}/v1/chat/completions", json={**CHAT, "model": "m"}) as response,
         ):
             status, body = response.status, await response.json()
-        assert status == 502 and body["error"]["code"] == "malformed_response"
+        assert status == 502 and body["error"]["code"] == "held_bytes_full"
         assert peak_rss_mb(proc.pid) < 200  # 120 MB measured; 2.1 GB on the sidecar's own client before
     finally:
         proc.send_signal(signal.SIGTERM)
