@@ -7,7 +7,8 @@ Paths with a behaviour of their own: ``/v1/audio/speech`` streams ``SPEECH_BYTES
 ``/v1/files/{id}/content`` answers ``DOWNLOAD_BYTES`` bytes (``?size=N``: N); ``/v1/reset`` sends its
 head and part of its body, then closes the connection; ``/v1/redirect`` answers 307 to another path;
 a request with ``x-goog-api-key`` is google-genai's: ``/upload/.../files`` speaks the resumable protocol
-(its ``x-goog-upload-url`` on this server), any other path answers the file ``files/f-1``.
+(its ``x-goog-upload-url`` on this server), ``models/{m}:batchGenerateContent`` and ``batches/{id}``
+answer the batch ``GEMINI_BATCH``, any other path answers the file ``files/f-1``.
 ``Recorder.cut`` is set when a request's body broke off (its client went away).
 
 ``stack_fixture`` (the ``stack`` fixture of tests/server/conftest.py) starts one with a sidecar whose
@@ -29,6 +30,10 @@ from ..conftest import RunningSidecar, SidecarFactory
 SPEECH_BYTES = bytes(range(256)) * 400  # 100 KiB of "audio"
 DOWNLOAD_BYTES = b"line of the file\n" * 1000
 KEEP_BODY = 1024 * 1024  # bodies up to this size are kept whole
+GEMINI_BATCH = {
+    "name": "batches/b-1",
+    "metadata": {"model": "models/m", "displayName": "nightly", "state": "BATCH_STATE_PENDING"},
+}
 
 
 @dataclass
@@ -106,6 +111,8 @@ class Recorder:
         return web.json_response(body, status=404 if "error" in body else 200, headers=_extra_headers(path))
 
     def _gemini(self, request: web.Request, size: int) -> web.Response:
+        if request.path.endswith(":batchGenerateContent") or "/batches/" in request.path:
+            return web.json_response(GEMINI_BATCH)  # batches.create's operation, batches.get's
         file = {"name": "files/f-1", "mimeType": "text/plain", "sizeBytes": str(size), "state": "ACTIVE"}
         if not request.path.startswith("/upload/"):
             return web.json_response(file)  # files.get

@@ -104,6 +104,23 @@ async def test_a_gemini_resumable_upload_goes_through_the_sidecar(
     assert uploaded.name == "files/f-1" and got.name == "files/f-1" and get.path.endswith("/files/f-1")
 
 
+async def test_a_gemini_method_the_sidecar_does_not_interpret_is_forwarded(
+    stack: Stack, gemini_client: Callable[[str | None], Any]
+) -> None:
+    """google-genai's ``batches.create`` (``models/m:batchGenerateContent``, a method on a model path the
+    sidecar serves) and ``batches.get`` reach the provider under a passthrough of its version's paths."""
+    running, recorder = await stack(passthrough="  - {dialect: gemini, provider: gemini, paths: [/v1beta/, /v1/]}\n")
+    client = gemini_client(running.url)
+    request = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    created = await client.aio.batches.create(model="m", src=[request], config={"display_name": "nightly"})
+    got = await client.aio.batches.get(name=created.name)
+    create, get = recorder.received
+    assert create.method == "POST" and create.path.endswith("/models/m:batchGenerateContent")
+    assert b'"hi"' in create.body and create.headers["x-goog-api-key"] == "g-sidecar"
+    assert get.method == "GET" and get.path.endswith("/batches/b-1")
+    assert created.name == got.name == "batches/b-1" and got.display_name == "nightly"
+
+
 async def test_a_provider_error_reaches_the_app_as_the_provider_sent_it(stack: Stack) -> None:
     """A provider's 404 (an unknown file) is the SDK's ``NotFoundError`` with the provider's message."""
     running, _ = await stack()
