@@ -25,9 +25,10 @@ What it does, in order:
 - the sidecar's own failures (no connection, a timeout, a body too large) in the app's dialect, as the
   Errors table of docs/api.md says: 502 with the error type as ``code``, 504 for a timeout;
 - then the access line (``operation: passthrough``, the path without its query, ``bytes_in``,
-  ``bytes_out``, the provider), the request's metrics (no route, no served model) and its SERVER span
-  (route: the prefix). An app that leaves cancels the call (aiohttp cancels this handler, and the
-  provider's connection is closed with it).
+  ``bytes_out``, the provider), the request's metrics (no route, no served model), its SERVER span
+  (route: the prefix) and, when a call was made, the call's CLIENT span (``RequestTrace.forwarded``).
+  An app that leaves cancels the call (aiohttp cancels this handler, and the provider's connection is
+  closed with it).
 
 Timeouts are the provider's: ``connect_s`` to make a connection; ``idle_s`` for each gap in the body's
 bytes (from the app, or taken by the provider) and in the answer's; ``first_byte_s`` for the head once
@@ -57,6 +58,7 @@ from ..policy.compiled import Policy
 from ..policy.resilience_spec import TimeoutsSpec
 from ..request_facts import app_of
 from ..resilience.classify import TimeoutPhase, classify_exception
+from ..telemetry import genai
 from ..telemetry.request import RequestTrace
 from ..upstream import TLSConfigError, UpstreamClient, request_sent
 from .answer_headers import OWN_REQUEST_ID_PREFIX
@@ -114,6 +116,10 @@ class Passthrough:
             call.status, call.outcome = 499, "client_closed"
             raise
         finally:
+            if call.calls:
+                trace.forwarded(
+                    f"{request.method} {route.prefix}", call.span_attributes(), call.start_ns, call.error_type
+                )
             trace.finish(
                 status=call.status,
                 outcome=call.outcome,
@@ -173,6 +179,7 @@ class Passthrough:
                     if has_body:
                         body = StreamedBody(request.content, route.max_body_bytes, _mover(deadline, timeouts))
                     call.calls += 1
+                    call.start_ns = call.start_ns or time.time_ns()
                     payload = body.chunks() if body is not None else None
                     return await self._client.forward(provider, request.method, url, headers, payload, timeouts)
             except (aiohttp.ClientError, TimeoutError, TLSConfigError) as exc:
@@ -209,7 +216,7 @@ class Passthrough:
     async def _relay(self, call: Call, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
         """The provider's answer to the app as it arrives; a break mid-answer cuts the app's connection."""
         request, route = call.request, call.route
-        call.status = upstream.status
+        call.status = call.upstream_status = upstream.status
         call.outcome = "ok" if upstream.status < 400 else "failed"
         call.bytes_in = request.content.total_bytes if request.body_exists else 0
         headers = self._answer(upstream.headers.items(), call.key)
@@ -251,8 +258,10 @@ class Call:
         "request",
         "request_id",
         "route",
+        "start_ns",
         "started",
         "status",
+        "upstream_status",
     )
 
     def __init__(self, request: web.BaseRequest, route: PassRoute, policy: Policy, request_id: str) -> None:
@@ -261,6 +270,8 @@ class Call:
         self.policy = policy
         self.request_id = request_id
         self.started = time.perf_counter()
+        self.start_ns = 0  # when the first call to the provider began (its CLIENT span's start)
+        self.upstream_status: int | None = None  # the provider's status, when it answered
         self.status = 500
         self.outcome = "failed"
         self.error_type: str | None = None
@@ -279,6 +290,22 @@ class Call:
         name = wire(self.route.dialect).request_id_header
         if name is not None and name not in headers and not any(key.lower() == name for key in headers):
             headers[name] = OWN_REQUEST_ID_PREFIX + self.request_id
+
+    def span_attributes(self) -> dict[str, Any]:
+        """The CLIENT span's attributes (docs/observability.md, "Spans"): an HTTP client call's, with
+        the provider's ``gen_ai.provider.name``."""
+        provider = self.route.provider
+        attributes: dict[str, Any] = {
+            genai.HTTP_METHOD: self.request.method,
+            genai.SERVER_ADDRESS: provider.host,
+            genai.SERVER_PORT: provider.port,
+            genai.PROVIDER_NAME: provider.otel_name,
+        }
+        if self.calls > 1:
+            attributes[genai.HTTP_RESEND_COUNT] = self.calls - 1
+        if self.upstream_status is not None:
+            attributes[genai.HTTP_STATUS_CODE] = self.upstream_status
+        return attributes
 
     def access_fields(self, trace: RequestTrace, app: str) -> dict[str, Any]:
         """The access line (docs/logs.md): the request's, with ``operation: passthrough``; ``app``: the
