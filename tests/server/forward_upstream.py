@@ -173,9 +173,9 @@ KEYS = {"OPENAI_KEY": "sk-sidecar-openai", "ANTHROPIC_KEY": "sk-sidecar-anthropi
 Stack = Callable[..., Awaitable[tuple[RunningSidecar, Recorder]]]
 
 
-def policy_text(base: str, passthrough: str | None = None) -> str:
-    """Three providers at ``base`` (OpenAI's under ``/v1``), one model, and ``passthrough`` (by default an
-    entry per dialect)."""
+def policy_text(base: str, passthrough: str | None = None, extra: str = "") -> str:
+    """Three providers at ``base`` (OpenAI's under ``/v1``), one model, ``passthrough`` (by default an
+    entry per dialect), and ``extra`` top-level blocks."""
     if passthrough is None:
         passthrough = (
             "  - {dialect: openai, provider: openai, paths: [/v1/audio/, /v1/moderations, /v1/files,"
@@ -188,18 +188,20 @@ def policy_text(base: str, passthrough: str | None = None) -> str:
         f"  openai: {{kind: openai, base_url: '{base}/v1', api_key: {{env: OPENAI_KEY}}}}\n"
         f"  anthropic: {{kind: anthropic, base_url: '{base}', api_key: {{env: ANTHROPIC_KEY}}}}\n"
         f"  gemini: {{kind: gemini, base_url: '{base}', api_key: {{env: GEMINI_KEY}}}}\n"
-        "models:\n  m: {provider: openai, model: m}\n" + (f"passthrough:\n{passthrough}" if passthrough else "")
+        "models:\n  m: {provider: openai, model: m}\n" + extra + (f"passthrough:\n{passthrough}" if passthrough else "")
     )
 
 
 def stack_fixture(aiohttp_server: Any, sidecar: SidecarFactory) -> Stack:
-    """A recording provider and a sidecar forwarding to it (``policy_text``'s entries, or those given; the
-    sidecar's ``settings``)."""
+    """A recording provider and a sidecar forwarding to it (``policy_text``'s entries, or those given, and
+    ``extra`` blocks; the sidecar's ``settings``)."""
 
-    async def start(passthrough: str | None = None, **settings: Any) -> tuple[RunningSidecar, Recorder]:
+    async def start(
+        passthrough: str | None = None, extra: str = "", **settings: Any
+    ) -> tuple[RunningSidecar, Recorder]:
         recorder = Recorder()
         server = await aiohttp_server(recorder.app())
         recorder.base = str(server.make_url("")).rstrip("/")
-        return await sidecar(policy_text(recorder.base, passthrough), env=KEYS, **settings), recorder
+        return await sidecar(policy_text(recorder.base, passthrough, extra), env=KEYS, **settings), recorder
 
     return start

@@ -1,4 +1,5 @@
-"""A passthrough's telemetry (sidecar/server/forward.py): its call's CLIENT span; docs/observability.md."""
+"""A passthrough's telemetry (sidecar/server/forward.py): its call's CLIENT span (docs/observability.md)
+and its access line's sampling (docs/logs.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ..conftest import RunningSidecar, SidecarFactory
 from ..listening import free_port
 from ..waiting import until
 from .forward_upstream import KEYS, Stack, policy_text
+from .test_access_sampling import sampled_out
 
 
 async def span_of(running: RunningSidecar, name: str, kind: SpanKind) -> ReadableSpan:
@@ -47,3 +49,18 @@ async def test_a_call_that_failed_has_its_error_type_on_the_client_span(sidecar:
     attributes = dict(client.attributes or {})
     assert (attributes["error.type"], attributes["http.request.resend_count"]) == ("connect_error", 1)
     assert client.status.status_code is StatusCode.ERROR and "http.response.status_code" not in attributes
+
+
+async def test_the_access_line_follows_the_policys_sampling(stack: Stack) -> None:
+    """``access_log: {sample: 0}``: a forwarded success writes no line and is counted sampled out (route
+    ""); a provider's 404 is kept by ``always``'s ``error``, written whole."""
+    running, _ = await stack(extra="access_log: {sample: 0}\n")
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{running.url}/v1/files") as answer:
+            assert answer.status == 200
+        async with session.get(f"{running.url}/v1/files/file-9") as answer:
+            assert answer.status == 404
+    assert await until(lambda: sampled_out(running)) == {"": 1.0}
+    lines = await until(running.access_lines)
+    assert [(line["path"], line["status"]) for line in lines] == [("/v1/files/file-9", 404)]
+    assert "sample_rate" not in lines[0]
