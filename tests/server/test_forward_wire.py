@@ -143,6 +143,19 @@ async def test_an_expect_continue_upload_over_the_sidecars_own_limit_is_forwarde
     assert recorder.received[-1].body == data
 
 
+async def test_a_streamed_answer_reaches_the_app_event_by_event(stack: Stack) -> None:
+    """Server-sent events are relayed unbuffered: the app reads the first event while the provider waits
+    to send the last (it sends it only once the app has the first)."""
+    running, recorder = await stack()
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/v1/sse") as answer:
+        async with asyncio.timeout(10):  # a buffered relay would wait for the last event: this fails it
+            first = await answer.content.readuntil(b"\n\n")
+        recorder.go_on.set()
+        rest = await answer.read()
+    assert (first, rest) == (b'data: {"n": 1}\n\n', b"data: [DONE]\n\n")
+    assert answer.headers["content-type"] == "text/event-stream"
+
+
 async def test_a_redirect_is_relayed_not_followed(stack: Stack) -> None:
     """A provider's 307 reaches the app as it is, its ``Location`` untouched: the app's client decides."""
     running, recorder = await stack()
