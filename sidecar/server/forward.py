@@ -114,7 +114,7 @@ class Passthrough:
         finally:
             if call.calls:
                 trace.forwarded(
-                    f"{request.method} {route.prefix}", call.span_attributes(), call.start_ns, call.error_type
+                    f"{request.method} {route.prefix}", call.span_attributes(), call.start_ns, call.span_error()
                 )
             trace.finish(
                 status=call.status,

@@ -82,6 +82,16 @@ class Call:
             attributes[genai.HTTP_STATUS_CODE] = self.upstream_status
         return attributes
 
+    def span_error(self) -> str | None:
+        """The CLIENT span's ``error.type``: the sidecar's own failure or the answer's break, else
+        ``cancelled`` (the app left), else a provider's error status (``http_404``), as for upstream calls."""
+        if self.error_type:
+            return self.error_type
+        if self.status == 499:
+            return "cancelled"
+        status = self.upstream_status
+        return f"http_{status}" if status is not None and status >= 400 else None
+
     def access_fields(self, trace: RequestTrace, app: str, latency_ms: float) -> dict[str, Any]:
         """The access line (docs/logs.md): the request's, with ``operation: passthrough``; ``app``: the
         calling app (``request_facts.app_of``)."""

@@ -64,3 +64,15 @@ async def test_the_access_line_follows_the_policys_sampling(stack: Stack) -> Non
     lines = await until(running.access_lines)
     assert [(line["path"], line["status"]) for line in lines] == [("/v1/files/file-9", 404)]
     assert "sample_rate" not in lines[0]
+
+
+async def test_a_providers_error_status_is_the_client_spans_error_type(stack: Stack) -> None:
+    """A provider's 404 (an unknown file) relayed: the CLIENT span has ``error.type`` ``http_404``, status
+    ERROR, as an upstream call's."""
+    running, _ = await stack()
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/v1/files/file-9") as answer:
+        assert answer.status == 404
+    client = await span_of(running, "GET /v1/files", SpanKind.CLIENT)
+    attributes = dict(client.attributes or {})
+    assert (attributes["error.type"], attributes["http.response.status_code"]) == ("http_404", 404)
+    assert client.status.status_code is StatusCode.ERROR
