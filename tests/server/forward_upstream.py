@@ -155,14 +155,8 @@ def _extra_headers(path: str) -> dict[str, str]:
 
 
 def _anthropic_file(size: int) -> dict[str, Any]:
-    return {
-        "id": "file_a1",
-        "type": "file",
-        "filename": "notes.txt",
-        "mime_type": "text/plain",
-        "size_bytes": size,
-        "created_at": "2026-12-06T00:00:00Z",
-    }
+    named = {"id": "file_a1", "type": "file", "filename": "notes.txt", "mime_type": "text/plain"}
+    return {**named, "size_bytes": size, "created_at": "2026-12-06T00:00:00Z"}
 
 
 def _anthropic_files(size: int) -> dict[str, Any]:
