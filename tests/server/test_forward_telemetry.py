@@ -11,7 +11,7 @@ from ..conftest import RunningSidecar, SidecarFactory
 from ..listening import free_port
 from ..waiting import until
 from .forward_upstream import KEYS, Stack, policy_text
-from .test_access_sampling import sampled_out
+from .metric_samples import sampled_out
 
 
 async def span_of(running: RunningSidecar, name: str, kind: SpanKind) -> ReadableSpan:
