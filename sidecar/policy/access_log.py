@@ -15,9 +15,10 @@ budget's say, a stale cache answer, a slow answer), as Envoy's access-log filter
       - name: checkout
         access_log: {sample: 1.0}  # this route's own share
 
-``AccessSampling.weight`` decides once per request, after its outcome is known and before its line is
-built: ``None`` (sampled out: the line is not built), ``1.0`` (written as always), or the route's rate
-below 1 (written, with ``sample_rate``: each such line stands for ``1 / sample_rate`` requests).
+``AccessSampling.weight`` decides once per request (``passthrough_weight`` for a forwarded one's line),
+after its outcome is known and before its line is built: ``None`` (sampled out: the line is not
+built), ``1.0`` (written as always), or the route's rate below 1 (written, with ``sample_rate``: each
+such line stands for ``1 / sample_rate`` requests).
 ``by: trace_id`` draws from the trace id (the sidecar's span's, else the app's ``traceparent``'s, else
 the request id) as OpenTelemetry's ``TraceIdRatioBased`` sampler does: a trace sampled at the same ratio
 and its line agree. A policy whose rates are all 1 compiles to no ``AccessSampling``: nothing per request.
@@ -114,14 +115,37 @@ class AccessSampling:
             return 1.0
         if rate <= 0.0:
             return None
-        drawn = _trace_draw(exchange) if self.by_trace_id else random.random()
+        if self.by_trace_id:
+            drawn = _trace_draw(exchange.trace.trace_id, exchange.facts.headers, exchange.request_id)
+        else:
+            drawn = random.random()
+        return rate if drawn < rate else None
+
+    def passthrough_weight(
+        self, status: int, stream_error: bool, latency_ms: float, headers: Mapping[str, str], ids: tuple[str, str]
+    ) -> float | None:
+        """``weight`` for a passthrough's line (``server.forward``: no route, no exchange): drawn at the
+        top-level rate, kept by the ``always`` kinds a forwarded call can be (``error``, ``client_closed``,
+        ``stream_error``, ``app_sampled``) and by ``slower_than_s``. ``ids``: its trace id ("" when not
+        recorded) and request id."""
+        rate = self.rate
+        if rate >= 1.0 or (self.slower_than_ms is not None and latency_ms > self.slower_than_ms):
+            return 1.0
+        kind = (
+            "client_closed" if status == 499 else "error" if status >= 400 else "stream_error" if stream_error else ""
+        )
+        if kind in self.always or ("app_sampled" in self.always and _app_sampled(headers)):
+            return 1.0
+        if rate <= 0.0:
+            return None
+        drawn = _trace_draw(ids[0], headers, ids[1]) if self.by_trace_id else random.random()
         return rate if drawn < rate else None
 
     def kept_always(self, exchange: Exchange, status: int, latency_ms: float) -> bool:
         """True when the request is one of the ``always`` kinds, or slower than ``slower_than_s``."""
         if self.slower_than_ms is not None and latency_ms > self.slower_than_ms:
             return True
-        if "app_sampled" in self.always and _app_sampled(exchange):
+        if "app_sampled" in self.always and _app_sampled(exchange.facts.headers):
             return True
         if status < 400 and not _eventful(exchange):  # a plain success: the bulk, decided at once
             return False
@@ -161,29 +185,30 @@ def kinds_of(exchange: Exchange, status: int) -> set[str]:
     return kinds
 
 
-def _trace_draw(exchange: Exchange) -> float:
-    """A number in [0, 1) from the low 64 bits of the request's trace id: the sidecar's span's, else the
-    app's ``traceparent``'s, else the request id's (random when none is hex)."""
-    if exchange.trace.trace_id:
-        return int(exchange.trace.trace_id[-16:], 16) / _ID_RANGE
-    app = _app_span_context(exchange)
+def _trace_draw(trace_id: str, headers: Mapping[str, str], request_id: str) -> float:
+    """A number in [0, 1) from the low 64 bits of the request's trace id: the sidecar's span's
+    (``trace_id``), else the app's ``traceparent``'s (in ``headers``), else the request id's (random when
+    none is hex)."""
+    if trace_id:
+        return int(trace_id[-16:], 16) / _ID_RANGE
+    app = _app_span_context(headers)
     if app.is_valid:
         return (app.trace_id % _ID_RANGE) / _ID_RANGE
     try:
-        return int(exchange.request_id[-16:], 16) / _ID_RANGE
+        return int(request_id[-16:], 16) / _ID_RANGE
     except ValueError:
         return random.random()
 
 
-def _app_sampled(exchange: Exchange) -> bool:
+def _app_sampled(headers: Mapping[str, str]) -> bool:
     """The app's ``traceparent`` is valid and has its sampled flag (``...-01``)."""
-    return bool(_app_span_context(exchange).trace_flags.sampled)
+    return bool(_app_span_context(headers).trace_flags.sampled)
 
 
-def _app_span_context(exchange: Exchange) -> SpanContext:
+def _app_span_context(headers: Mapping[str, str]) -> SpanContext:
     """The app's span context, read from its ``traceparent``/``tracestate`` by the OpenTelemetry
     propagator (``telemetry.propagation.extract_parent``); invalid when absent or malformed."""
-    return get_current_span(extract_parent(exchange.facts.headers)).get_span_context()
+    return get_current_span(extract_parent(headers)).get_span_context()
 
 
 _UNLOGGED_ERRORS = (

@@ -6,7 +6,7 @@ processor chain: it is the one log line per request, so it is kept cheap. The po
 block (``policy.access_log``) may sample it: the decision comes after the request's telemetry (routing's
 savings counters among it) and before the line is built (routing's fields among it), and a line written
 at a rate below 1 carries ``sample_rate``. ``write`` writes a line built elsewhere (a passthrough's,
-unsampled) through the same buffer.
+sampled by ``server.forward`` with the same block) through the same buffer.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class AccessLog:
 
     def write(self, fields: dict[str, Any]) -> None:
         """One access line of ``fields`` as they are (a passthrough's, ``server.forward``), if info is
-        enabled; the policy's sampling does not apply (it reads a proxied request's exchange)."""
+        enabled; sampled by its writer (``server.forward``: ``AccessSampling.passthrough_weight``)."""
         if not self._enabled:
             return
         try:

@@ -25,9 +25,10 @@ What it does, in order:
 - the sidecar's own failures (no connection, a timeout, a body too large) in the app's dialect, as the
   Errors table of docs/api.md says: 502 with the error type as ``code``, 504 for a timeout;
 - then the access line (``operation: passthrough``, the path without its query, ``bytes_in``,
-  ``bytes_out``, the provider), the request's metrics (no route, no served model) and its SERVER span
-  (route: the prefix). An app that leaves cancels the call (aiohttp cancels this handler, and the
-  provider's connection is closed with it).
+  ``bytes_out``, the provider), the request's metrics (no route, no served model), its SERVER span
+  (route: the prefix) and, when a call was made, the call's CLIENT span (``RequestTrace.forwarded``).
+  An app that leaves cancels the call (aiohttp cancels this handler, and the provider's connection is
+  closed with it).
 
 Timeouts are the provider's: ``connect_s`` to make a connection; ``idle_s`` for each gap in the body's
 bytes (from the app, or taken by the provider) and in the answer's; ``first_byte_s`` for the head once
@@ -41,15 +42,13 @@ import asyncio
 import time
 from collections.abc import Callable
 from random import getrandbits
-from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from ..credentials import CredentialError, app_key
 from ..dialects import Dialect
-from ..dialects.registry import dialect_of_path, wire
-from ..header_text import header_text
+from ..dialects.registry import dialect_of_path
 from ..passthrough.body import StreamedBody
 from ..passthrough.headers import AnswerHeaders, ForwardHeaders
 from ..passthrough.table import PassRoute
@@ -59,13 +58,12 @@ from ..request_facts import app_of
 from ..resilience.classify import TimeoutPhase, classify_exception
 from ..telemetry.request import RequestTrace
 from ..upstream import TLSConfigError, UpstreamClient, request_sent
-from .answer_headers import OWN_REQUEST_ID_PREFIX
 from .errors import RequestFailed, error_response
+from .forward_call import OPERATION, Call
 from .last_resort import no_key
 from .request_kinds import CONTINUE, awaits_continue
 from .state import SidecarState
 
-OPERATION = "passthrough"
 CHUNK_BYTES = 256 * 1024
 """The most bytes of the answer read and written at once."""
 
@@ -114,6 +112,10 @@ class Passthrough:
             call.status, call.outcome = 499, "client_closed"
             raise
         finally:
+            if call.calls:
+                trace.forwarded(
+                    f"{request.method} {route.prefix}", call.span_attributes(), call.start_ns, call.span_error()
+                )
             trace.finish(
                 status=call.status,
                 outcome=call.outcome,
@@ -127,7 +129,27 @@ class Passthrough:
                 error_type=call.error_type,
                 streamed=False,
             )
-            state.access.write(call.access_fields(trace, app_of(request.headers, state.settings.app_name)))
+            self._log(call, trace)
+
+    def _log(self, call: Call, trace: RequestTrace) -> None:
+        """The access line, unless the policy's ``access_log`` samples it out (docs/logs.md: the rule of
+        every line, at the top-level rate: a passthrough has no route); then it is counted as sampled out."""
+        state = self._state
+        latency_ms = (time.perf_counter() - call.started) * 1000
+        weight = 1.0
+        sampling = call.policy.access_sampling
+        if sampling is not None:
+            ids = (trace.trace_id, call.request_id)
+            stream_error = call.outcome == "stream_error"
+            drawn = sampling.passthrough_weight(call.status, stream_error, latency_ms, call.request.headers, ids)
+            if drawn is None:
+                state.telemetry.instruments.access_lines_sampled_out.inc(("",), 1)
+                return
+            weight = drawn
+        fields = call.access_fields(trace, app_of(call.request.headers, state.settings.app_name), latency_ms)
+        if weight < 1.0:  # drawn at this rate: the line stands for 1 / sample_rate requests
+            fields["sample_rate"] = weight
+        state.access.write(fields)
 
     async def _answered(self, call: Call, trace: RequestTrace) -> web.StreamResponse:
         """The provider's answer relayed, or the sidecar's error in the app's dialect."""
@@ -173,6 +195,7 @@ class Passthrough:
                     if has_body:
                         body = StreamedBody(request.content, route.max_body_bytes, _mover(deadline, timeouts))
                     call.calls += 1
+                    call.start_ns = call.start_ns or time.time_ns()
                     payload = body.chunks() if body is not None else None
                     return await self._client.forward(provider, request.method, url, headers, payload, timeouts)
             except (aiohttp.ClientError, TimeoutError, TLSConfigError) as exc:
@@ -209,7 +232,7 @@ class Passthrough:
     async def _relay(self, call: Call, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
         """The provider's answer to the app as it arrives; a break mid-answer cuts the app's connection."""
         request, route = call.request, call.route
-        call.status = upstream.status
+        call.status = call.upstream_status = upstream.status
         call.outcome = "ok" if upstream.status < 400 else "failed"
         call.bytes_in = request.content.total_bytes if request.body_exists else 0
         headers = self._answer(upstream.headers.items(), call.key)
@@ -235,80 +258,6 @@ class Passthrough:
             return answer
         await answer.write_eof()
         return answer
-
-
-class Call:
-    """One passthrough request's record: what it was, what came of it (for its access line and telemetry)."""
-
-    __slots__ = (
-        "bytes_in",
-        "bytes_out",
-        "calls",
-        "error_type",
-        "key",
-        "outcome",
-        "policy",
-        "request",
-        "request_id",
-        "route",
-        "started",
-        "status",
-    )
-
-    def __init__(self, request: web.BaseRequest, route: PassRoute, policy: Policy, request_id: str) -> None:
-        self.request = request
-        self.route = route
-        self.policy = policy
-        self.request_id = request_id
-        self.started = time.perf_counter()
-        self.status = 500
-        self.outcome = "failed"
-        self.error_type: str | None = None
-        self.calls = 0
-        self.bytes_in = 0
-        self.bytes_out = 0
-        self.key: str | None = None
-
-    def add_headers(self, headers: Any) -> None:
-        """The sidecar's headers on an answer (docs/headers.md); the dialect's request id header when the
-        provider's is not there (the sidecar's own error)."""
-        headers["x-sidecar-request-id"] = self.request_id
-        headers["x-sidecar-policy-version"] = self.policy.version
-        headers["x-sidecar-provider"] = header_text(self.route.provider.name)
-        headers["x-sidecar-attempts"] = str(self.calls)
-        name = wire(self.route.dialect).request_id_header
-        if name is not None and name not in headers and not any(key.lower() == name for key in headers):
-            headers[name] = OWN_REQUEST_ID_PREFIX + self.request_id
-
-    def access_fields(self, trace: RequestTrace, app: str) -> dict[str, Any]:
-        """The access line (docs/logs.md): the request's, with ``operation: passthrough``; ``app``: the
-        calling app (``request_facts.app_of``)."""
-        fields: dict[str, Any] = {
-            "component": "sidecar.access",
-            "event": "access",
-            "level": "info",
-            "ts": time.time_ns() // 1000 / 1e6,
-            "request_id": self.request_id,
-            "method": self.request.method,
-            "path": self.request.path,
-            "dialect": self.route.dialect,
-            "operation": OPERATION,
-            "app": app,
-            "provider": self.route.provider.name,
-            "status": self.status,
-            "outcome": self.outcome,
-            "latency_ms": round((time.perf_counter() - self.started) * 1000, 3),
-            "bytes_in": self.bytes_in,
-            "bytes_out": self.bytes_out,
-            "attempts": self.calls,
-            "policy_version": self.policy.version,
-        }
-        if self.error_type:
-            fields["error_type"] = self.error_type
-        if trace.trace_id:
-            fields["trace_id"] = trace.trace_id
-            fields["span_id"] = trace.span_id
-        return fields
 
 
 def _mover(deadline: asyncio.Timeout, timeouts: TimeoutsSpec) -> Callable[[bool], None]:

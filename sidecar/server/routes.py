@@ -30,7 +30,9 @@ instructions a request less: docs/benchmarks.md, "The listener"). For every requ
    POST for Gemini's ``x:generateContent`` only, ``/v1/models/{model+}`` GET for a model name only).
    With a ``passthrough`` (``server.forward``), a request no route serves is first offered to it:
    the policy may forward it to a provider as it is (then its own body limit applies, not ``max_body``'s
-   ``Expect`` check of step 1); a routed method and path is never offered;
+   ``Expect`` check of step 1); a routed method and path is never offered, save a path its template's
+   handler does not serve (``serves``: Gemini's ``x:batchGenerateContent``, a method the sidecar does not
+   interpret), which, when not forwarded, goes on to that handler (its own 404, as without a passthrough);
 4. an answer written while the listener drains says ``Connection: close``; an answer the handler has
    not begun is begun here (``begin``), so that a header value with a line break is answered with a 500.
 
@@ -116,16 +118,19 @@ class Routes:
         self._serves = dict(serves or {})
         self._exact: dict[tuple[str, str], Handler] = {}
         self._exact_methods: dict[str, list[str]] = {}  # path -> its methods, for the 405's Allow
-        self._templated: list[tuple[str, re.Pattern[str], Handler, str]] = []
+        # (method, pattern, handler, template, offered): ``offered``, with a passthrough, is the template's
+        # ``serves``: a path its handler does not answer is offered to the passthrough first
+        self._templated: list[tuple[str, re.Pattern[str], Handler, str, Callable[[str], bool] | None]] = []
         for method, path, handler in routes:
             pattern = path_pattern(path)
+            offered = self._serves.get(path) if passthrough is not None else None
             for each in (method, "HEAD") if method == "GET" else (method,):
                 if pattern is None:
                     self._exact.setdefault((each, path), handler)
                     methods = self._exact_methods.setdefault(path, [])
                     methods += [] if each in methods else [each]
                 else:
-                    self._templated.append((each, pattern, handler, path))
+                    self._templated.append((each, pattern, handler, path, offered))
         self.fallback = fallback
         self.max_body = max_body
         self.passthrough = passthrough
@@ -138,8 +143,10 @@ class Routes:
         handler = self._exact.get((method, path))
         if handler is not None:
             return handler
-        for each, pattern, handler, _ in self._templated:
+        for each, pattern, handler, _, offered in self._templated:
             if each == method and pattern.fullmatch(path) is not None:
+                if offered is not None and not offered(path):
+                    return self._unrouted  # a path its handler refuses (a Gemini method it does not interpret)
                 return handler
         if self.passthrough is not None:
             return self._unrouted
@@ -152,13 +159,25 @@ class Routes:
         answer = await self.passthrough(request)
         if answer is not None:
             return answer
+        refusing = self._refusing(request.method, request.path)
+        if refusing is not None:  # not forwarded: the route's own answer, as without a passthrough
+            refusal = expect_continue(request) if "Expect" in request.headers else None
+            return refusal if refusal is not None else await refusing(request)
         allowed = self.allowed(request.path)
         return method_not_allowed(request, allowed) if allowed else await self.fallback(request)
+
+    def _refusing(self, method: str, path: str) -> Handler | None:
+        """The handler of the template that matches ``method`` and ``path`` but does not serve the path
+        (``serves``), or None."""
+        for each, pattern, handler, _, offered in self._templated:
+            if each == method and offered is not None and pattern.fullmatch(path) is not None:
+                return handler
+        return None
 
     def allowed(self, path: str) -> list[str]:
         """The methods ``path`` is routed for (none: the path is not served), in the table's order."""
         methods = list(self._exact_methods.get(path, ()))
-        for each, pattern, _, template in self._templated:
+        for each, pattern, _, template, _ in self._templated:
             if each not in methods and pattern.fullmatch(path) is not None:
                 serves = self._serves.get(template)
                 if serves is None or serves(path):
@@ -199,7 +218,7 @@ class Routes:
     def templates(self, method: str) -> list[str]:
         """Every path template ``method`` is routed on (``{name}`` for a templated segment)."""
         exact = [path for (each, path) in self._exact if each == method]
-        return exact + [template for each, _, _, template in self._templated if each == method]
+        return exact + [template for each, _, _, template, _ in self._templated if each == method]
 
 
 async def begin(request: web.BaseRequest, response: web.StreamResponse) -> web.StreamResponse:

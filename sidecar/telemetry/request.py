@@ -11,6 +11,7 @@ Lifecycle, as the pipeline calls it::
         attempt.inject(upstream_headers)
         attempt.first_chunk(); attempt.chunk()  # streams
         attempt.finish(...)                     # GenAI metrics; ends the CLIENT span (keep=True: at trace.finish)
+        trace.forwarded(...)                    # a passthrough's call: a CLIENT span alone, made at its end
         trace.skipped(...) / trace.fallback(...) / trace.cache_result(...)
         branch = trace.branch(...)              # INTERNAL span (an ensemble member): its own attempts
         branch.end_branch(...)                  #   and events below it; no request metrics
@@ -44,7 +45,7 @@ from time import perf_counter, time_ns
 from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import context as otel_context
-from opentelemetry.trace import SpanKind, set_span_in_context
+from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 
 from . import attributes as attr
 from . import genai
@@ -235,6 +236,20 @@ class RequestTrace:
         )
         self._attempts.append(attempt)
         return attempt
+
+    def forwarded(self, name: str, attributes: dict[str, Any], start_ns: int, error_type: str | None) -> None:
+        """A passthrough's call to its provider (``server.forward``), ended now: a CLIENT span ``name``,
+        child of the request's, from ``start_ns`` with ``attributes`` (and ``error.type``, status ERROR,
+        for a failure); no GenAI metric (it is no inference call). Nothing when the request is not recorded."""
+        tracer = self._core.tracer
+        if self.span is None or tracer is None:
+            return
+        if error_type:
+            attributes[genai.ERROR_TYPE] = error_type
+        span = tracer.start_span(name, self._context, SpanKind.CLIENT, attributes, start_time=start_ns)
+        if error_type:
+            span.set_status(Status(StatusCode.ERROR, error_type))
+        span.end()
 
     def skipped(self, *, target: str, reason: str) -> None:
         """A target passed over without a call (breaker open, rate limited, bulkhead full, ...)."""

@@ -6,8 +6,12 @@ and the body (whole, or for a large one its size and digest).
 Paths with a behaviour of their own: ``/v1/audio/speech`` streams ``SPEECH_BYTES`` in chunks;
 ``/v1/files/{id}/content`` answers ``DOWNLOAD_BYTES`` bytes (``?size=N``: N); ``/v1/reset`` sends its
 head and part of its body, then closes the connection; ``/v1/redirect`` answers 307 to another path;
+``/v1/sse`` sends one server-sent event, then its last once ``Recorder.go_on`` is set;
+``/v1/responses/resp_1`` (and its ``/input_items``) answers a stored response; ``/v1/files`` with
+``anthropic-version`` answers as Anthropic's Files API;
 a request with ``x-goog-api-key`` is google-genai's: ``/upload/.../files`` speaks the resumable protocol
-(its ``x-goog-upload-url`` on this server), any other path answers the file ``files/f-1``.
+(its ``x-goog-upload-url`` on this server), ``models/{m}:batchGenerateContent`` and ``batches/{id}``
+answer the batch ``GEMINI_BATCH``, any other path answers the file ``files/f-1``.
 ``Recorder.cut`` is set when a request's body broke off (its client went away).
 
 ``stack_fixture`` (the ``stack`` fixture of tests/server/conftest.py) starts one with a sidecar whose
@@ -29,6 +33,10 @@ from ..conftest import RunningSidecar, SidecarFactory
 SPEECH_BYTES = bytes(range(256)) * 400  # 100 KiB of "audio"
 DOWNLOAD_BYTES = b"line of the file\n" * 1000
 KEEP_BODY = 1024 * 1024  # bodies up to this size are kept whole
+GEMINI_BATCH = {
+    "name": "batches/b-1",
+    "metadata": {"model": "models/m", "displayName": "nightly", "state": "BATCH_STATE_PENDING"},
+}
 
 
 @dataclass
@@ -46,6 +54,7 @@ class Received:
 class Recorder:
     received: list[Received] = field(default_factory=list)
     cut: asyncio.Event = field(default_factory=asyncio.Event)
+    go_on: asyncio.Event = field(default_factory=asyncio.Event)  # ``/v1/sse`` sends its last event once set
     base: str = ""
 
     def app(self) -> web.Application:
@@ -98,14 +107,30 @@ class Recorder:
             assert request.transport is not None
             request.transport.close()
             return response
+        if path == "/v1/sse":
+            return await self._events(request)
         if path == "/v1/redirect":
             return web.Response(status=307, headers={"location": f"{self.base}/v1/elsewhere"})
         if "x-goog-api-key" in request.headers:  # google-genai's: its version's paths (/v1beta/ or /v1/)
             return self._gemini(request, size)
+        if "anthropic-version" in request.headers and path == "/v1/files":  # the Anthropic SDK's beta.files
+            return web.json_response(_anthropic_file(size) if method == "POST" else _anthropic_files(size))
         body = _body_of(method, path, size)
         return web.json_response(body, status=404 if "error" in body else 200, headers=_extra_headers(path))
 
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: the first at once, the last once ``go_on`` is set."""
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b'data: {"n": 1}\n\n')
+        await self.go_on.wait()
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
     def _gemini(self, request: web.Request, size: int) -> web.Response:
+        if request.path.endswith(":batchGenerateContent") or "/batches/" in request.path:
+            return web.json_response(GEMINI_BATCH)  # batches.create's operation, batches.get's
         file = {"name": "files/f-1", "mimeType": "text/plain", "sizeBytes": str(size), "state": "ACTIVE"}
         if not request.path.startswith("/upload/"):
             return web.json_response(file)  # files.get
@@ -129,8 +154,41 @@ def _extra_headers(path: str) -> dict[str, str]:
     return {"x-request-id": "req_up", "openai-organization": "org-of-the-key", "set-cookie": "s=1", "x-up": path}
 
 
+def _anthropic_file(size: int) -> dict[str, Any]:
+    named = {"id": "file_a1", "type": "file", "filename": "notes.txt", "mime_type": "text/plain"}
+    return {**named, "size_bytes": size, "created_at": "2026-12-06T00:00:00Z"}
+
+
+def _anthropic_files(size: int) -> dict[str, Any]:
+    return {"data": [_anthropic_file(size)], "has_more": False, "first_id": "file_a1", "last_id": "file_a1"}
+
+
+RESPONSE = {
+    "id": "resp_1",
+    "object": "response",
+    "created_at": 1,
+    "model": "m",
+    "status": "completed",
+    "output": [],
+    "parallel_tool_calls": True,
+    "tool_choice": "auto",
+    "tools": [],
+}
+INPUT_ITEM = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "user",
+    "status": "completed",
+    "content": [{"type": "input_text", "text": "hi"}],
+}
+
+
 def _body_of(method: str, path: str, size: int) -> dict[str, Any]:
     """What the provider answers at ``path``: a body its SDK parses."""
+    if path == "/v1/responses/resp_1":
+        return RESPONSE
+    if path == "/v1/responses/resp_1/input_items":
+        return {"object": "list", "data": [INPUT_ITEM], "first_id": "msg_1", "last_id": "msg_1", "has_more": False}
     if path == "/v1/audio/transcriptions":
         return {"text": f"heard {size} bytes"}
     if path == "/v1/moderations":
@@ -166,14 +224,14 @@ KEYS = {"OPENAI_KEY": "sk-sidecar-openai", "ANTHROPIC_KEY": "sk-sidecar-anthropi
 Stack = Callable[..., Awaitable[tuple[RunningSidecar, Recorder]]]
 
 
-def policy_text(base: str, passthrough: str | None = None) -> str:
-    """Three providers at ``base`` (OpenAI's under ``/v1``), one model, and ``passthrough`` (by default an
-    entry per dialect)."""
+def policy_text(base: str, passthrough: str | None = None, extra: str = "") -> str:
+    """Three providers at ``base`` (OpenAI's under ``/v1``), one model, ``passthrough`` (by default an
+    entry per dialect), and ``extra`` top-level blocks."""
     if passthrough is None:
         passthrough = (
             "  - {dialect: openai, provider: openai, paths: [/v1/audio/, /v1/moderations, /v1/files,"
-            " /v1/chat/completions, /v1/reset, /v1/redirect]}\n"
-            "  - {dialect: anthropic, provider: anthropic, paths: [/v1/messages/batches]}\n"
+            " /v1/chat/completions, /v1/responses, /v1/reset, /v1/redirect, /v1/sse]}\n"
+            "  - {dialect: anthropic, provider: anthropic, paths: [/v1/messages/batches, /v1/files]}\n"
             "  - {dialect: gemini, provider: gemini, paths: [/upload/, /v1/files, /v1beta/files]}\n"
         )
     return (
@@ -181,18 +239,20 @@ def policy_text(base: str, passthrough: str | None = None) -> str:
         f"  openai: {{kind: openai, base_url: '{base}/v1', api_key: {{env: OPENAI_KEY}}}}\n"
         f"  anthropic: {{kind: anthropic, base_url: '{base}', api_key: {{env: ANTHROPIC_KEY}}}}\n"
         f"  gemini: {{kind: gemini, base_url: '{base}', api_key: {{env: GEMINI_KEY}}}}\n"
-        "models:\n  m: {provider: openai, model: m}\n" + (f"passthrough:\n{passthrough}" if passthrough else "")
+        "models:\n  m: {provider: openai, model: m}\n" + extra + (f"passthrough:\n{passthrough}" if passthrough else "")
     )
 
 
 def stack_fixture(aiohttp_server: Any, sidecar: SidecarFactory) -> Stack:
-    """A recording provider and a sidecar forwarding to it (``policy_text``'s entries, or those given; the
-    sidecar's ``settings``)."""
+    """A recording provider and a sidecar forwarding to it (``policy_text``'s entries, or those given, and
+    ``extra`` blocks; the sidecar's ``settings``)."""
 
-    async def start(passthrough: str | None = None, **settings: Any) -> tuple[RunningSidecar, Recorder]:
+    async def start(
+        passthrough: str | None = None, extra: str = "", **settings: Any
+    ) -> tuple[RunningSidecar, Recorder]:
         recorder = Recorder()
         server = await aiohttp_server(recorder.app())
         recorder.base = str(server.make_url("")).rstrip("/")
-        return await sidecar(policy_text(recorder.base, passthrough), env=KEYS, **settings), recorder
+        return await sidecar(policy_text(recorder.base, passthrough, extra), env=KEYS, **settings), recorder
 
     return start

@@ -1,4 +1,5 @@
-"""A sidecar's /metrics as the test reads it: each sample name's values summed over its labels."""
+"""A sidecar's /metrics as the test reads it: each sample name's values summed over its labels
+(``metric_samples``); the access lines sampled out by route (``sampled_out``)."""
 
 from __future__ import annotations
 
@@ -17,3 +18,15 @@ async def metric_samples(running: RunningSidecar) -> dict[str, float]:
             key = sample.name
             samples[key] = samples.get(key, 0) + sample.value
     return samples
+
+
+async def sampled_out(running: RunningSidecar) -> dict[str, float]:
+    """``llm_sidecar_access_lines_sampled_out_total`` by route, from ``/metrics``."""
+    async with aiohttp.ClientSession() as session, session.get(running.url + "/metrics") as response:
+        text = await response.text()
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "llm_sidecar_access_lines_sampled_out_total":
+                counts[sample.labels["route"]] = sample.value
+    return counts

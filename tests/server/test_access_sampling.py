@@ -16,6 +16,7 @@ from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_blo
 from ..routing.policies import MODELS, routing_policy
 from ..sdk_clients import openai_client
 from .budget_policies import close_after_a_few_words
+from .metric_samples import sampled_out
 
 LONG_REPLY = " ".join(f"word{i}" for i in range(400))
 HI = [{"role": "user", "content": "hi"}]
@@ -48,18 +49,6 @@ def access_lines(running: RunningSidecar) -> list[dict[str, Any]]:
 async def chat(running: RunningSidecar, model: str = "chain", **headers: str) -> None:
     async with openai_client(running, **headers) as client:
         await client.chat.completions.create(model=model, messages=HI)  # type: ignore[arg-type]
-
-
-async def sampled_out(running: RunningSidecar) -> dict[str, float]:
-    """``llm_sidecar_access_lines_sampled_out_total`` by route, from ``/metrics``."""
-    async with aiohttp.ClientSession() as session, session.get(running.url + "/metrics") as response:
-        text = await response.text()
-    counts: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "llm_sidecar_access_lines_sampled_out_total":
-                counts[sample.labels["route"]] = sample.value
-    return counts
 
 
 def traceparent(low64: int, flags: str = "01") -> str:

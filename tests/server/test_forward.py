@@ -71,6 +71,33 @@ async def test_stored_completions_are_listed_on_a_path_served_for_post(stack: St
     assert (recorder.received[0].method, recorder.received[0].query) == ("GET", "limit=5")
 
 
+async def test_a_stored_response_and_its_input_items_are_read_back(stack: Stack) -> None:
+    """openai's ``responses.retrieve`` and ``responses.input_items.list`` (GET under ``/v1/responses``, a
+    path served for POST) are forwarded and parsed by the SDK."""
+    running, recorder = await stack()
+    async with openai_client(running) as client:
+        response = await client.responses.retrieve("resp_1")
+        items = await client.responses.input_items.list("resp_1", limit=1)
+    assert response.id == "resp_1" and [item.id for item in items.data] == ["msg_1"]
+    sent = [(each.method, each.path, each.query) for each in recorder.received]
+    assert sent == [("GET", "/v1/responses/resp_1", ""), ("GET", "/v1/responses/resp_1/input_items", "limit=1")]
+
+
+async def test_anthropic_beta_files_are_uploaded_and_listed(stack: Stack) -> None:
+    """The Anthropic SDK's ``beta.files.upload`` (multipart) and ``list`` reach its provider with its key
+    and the SDK's ``anthropic-beta`` header kept."""
+    running, recorder = await stack()
+    async with sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="app-key") as client:
+        beta: Any = ["files-api-2025-04-14"]  # as Anthropic's Files API docs call it
+        uploaded = await client.beta.files.upload(file=("notes.txt", b"the notes", "text/plain"), betas=beta)
+        listed = await client.beta.files.list(betas=beta)
+    assert uploaded.id == "file_a1" and [file.id for file in listed.data] == ["file_a1"]
+    upload = recorder.received[0]
+    assert upload.method == "POST" and b"the notes" in upload.body
+    assert upload.headers["x-api-key"] == "sk-sidecar-anthropic"
+    assert {each.headers["anthropic-beta"] for each in recorder.received} == {"files-api-2025-04-14"}
+
+
 async def test_anthropic_message_batches_are_created_and_retrieved(stack: Stack) -> None:
     """The Anthropic SDK's ``messages.batches.create`` and ``retrieve`` reach its provider with its key and
     ``anthropic-version`` as the SDK sent it."""
@@ -102,6 +129,23 @@ async def test_a_gemini_resumable_upload_goes_through_the_sidecar(
     assert upload.query == "upload_id=up-1"
     assert {start.headers["x-goog-api-key"], upload.headers["x-goog-api-key"]} == {"g-sidecar"}
     assert uploaded.name == "files/f-1" and got.name == "files/f-1" and get.path.endswith("/files/f-1")
+
+
+async def test_a_gemini_method_the_sidecar_does_not_interpret_is_forwarded(
+    stack: Stack, gemini_client: Callable[[str | None], Any]
+) -> None:
+    """google-genai's ``batches.create`` (``models/m:batchGenerateContent``, a method on a model path the
+    sidecar serves) and ``batches.get`` reach the provider under a passthrough of its version's paths."""
+    running, recorder = await stack(passthrough="  - {dialect: gemini, provider: gemini, paths: [/v1beta/, /v1/]}\n")
+    client = gemini_client(running.url)
+    request = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    created = await client.aio.batches.create(model="m", src=[request], config={"display_name": "nightly"})
+    got = await client.aio.batches.get(name=created.name)
+    create, get = recorder.received
+    assert create.method == "POST" and create.path.endswith("/models/m:batchGenerateContent")
+    assert b'"hi"' in create.body and create.headers["x-goog-api-key"] == "g-sidecar"
+    assert get.method == "GET" and get.path.endswith("/batches/b-1")
+    assert created.name == got.name == "batches/b-1" and got.display_name == "nightly"
 
 
 async def test_a_provider_error_reaches_the_app_as_the_provider_sent_it(stack: Stack) -> None:

@@ -89,6 +89,21 @@ async def test_a_path_the_sidecar_serves_is_never_forwarded(stack: Stack) -> Non
     assert recorder.received == []
 
 
+async def test_a_gemini_method_no_prefix_covers_keeps_the_gemini_routes_404(stack: Stack) -> None:
+    """``models/m:predict`` under no listed Gemini prefix: the Gemini route's own 404 ``unknown_path``, in
+    Gemini's shape, as without a passthrough; the provider hears nothing."""
+    running, recorder = await stack()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{running.url}/v1beta/models/m:predict", json={"instances": []}, headers={"x-goog-api-key": "k"}
+        ) as answer,
+    ):
+        body = await answer.json()
+    assert answer.status == 404 and body["error"]["status"] == "NOT_FOUND"
+    assert "unknown Gemini method" in body["error"]["message"] and recorder.received == []
+
+
 async def test_a_body_announced_over_the_ceiling_is_refused_before_it_is_read(stack: Stack) -> None:
     """``max_body_bytes``: a ``Content-Length`` over it is a 413 ``body_too_large`` in the app's dialect."""
     running, recorder = await stack(
@@ -126,6 +141,19 @@ async def test_an_expect_continue_upload_over_the_sidecars_own_limit_is_forwarde
     ):
         assert answer.status == 200
     assert recorder.received[-1].body == data
+
+
+async def test_a_streamed_answer_reaches_the_app_event_by_event(stack: Stack) -> None:
+    """Server-sent events are relayed unbuffered: the app reads the first event while the provider waits
+    to send the last (it sends it only once the app has the first)."""
+    running, recorder = await stack()
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/v1/sse") as answer:
+        async with asyncio.timeout(10):  # a buffered relay would wait for the last event: this fails it
+            first = await answer.content.readuntil(b"\n\n")
+        recorder.go_on.set()
+        rest = await answer.read()
+    assert (first, rest) == (b'data: {"n": 1}\n\n', b"data: [DONE]\n\n")
+    assert answer.headers["content-type"] == "text/event-stream"
 
 
 async def test_a_redirect_is_relayed_not_followed(stack: Stack) -> None:
