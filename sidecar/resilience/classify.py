@@ -116,6 +116,17 @@ class Outcome:
     detail: str = ""
     no_retry: bool = False  # never called again for this request (module docstring: "Not retried")
 
+    @property
+    def gateway_status(self) -> int:
+        """The status of the sidecar's own answer when this failure ends the request: 504 for a
+        timeout, else 502 (docs/api.md, "Errors")."""
+        return 504 if self.error_type.startswith("timeout") else 502
+
+    @property
+    def described(self) -> str:
+        """The error type with its detail, as the sidecar's own messages say it: ``connect_error (why)``."""
+        return f"{self.error_type} ({self.detail})" if self.detail else self.error_type
+
     @classmethod
     def success(cls, status: int | None = 200) -> Outcome:
         """A successful attempt."""

@@ -300,10 +300,8 @@ def too_large(route: PassRoute) -> RequestFailed:
 def _failed(call: Call, exc: BaseException, phase: TimeoutPhase) -> RequestFailed:
     """The sidecar's own error for a call that got no answer: 504 for a timeout, else 502."""
     outcome = classify_exception(exc, timeout_phase=phase)
-    status = 504 if outcome.error_type.startswith("timeout") else 502
-    why = f" ({outcome.detail})" if outcome.detail else ""
     return RequestFailed(
-        status,
-        f"passthrough to provider {call.route.provider.name} failed: {outcome.error_type}{why}",
+        outcome.gateway_status,
+        f"passthrough to provider {call.route.provider.name} failed: {outcome.described}",
         code=outcome.error_type,
     )

@@ -114,11 +114,9 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
                 _say_when_to_retry(response, headers, retry_after)
             return response
         outcome = result.outcome
-        status = 504 if outcome.error_type.startswith("timeout") else 502
-        why = f" ({outcome.detail})" if outcome.detail else ""
         raise RequestFailed(
-            status,
-            f"upstream {candidate.target.name} failed: {outcome.error_type}{why}",
+            outcome.gateway_status,
+            f"upstream {candidate.target.name} failed: {outcome.described}",
             code=outcome.error_type,
             headers=headers,
             extra={"attempts": attempts},

@@ -63,8 +63,7 @@ async def end_with_error(
     status = outcome.status or 502
     data = b""
     if event is None:
-        why = f" ({outcome.detail})" if outcome.detail else ""
-        message = f"upstream stream failed after it started: {outcome.error_type}{why}"
+        message = f"upstream stream failed after it started: {outcome.described}"
         data = stream_error_event(caller, status, message, code=outcome.error_type)
     elif translator is not None:  # the upstream's message, in the caller's dialect
         exchange.upstream_error_code = error_code(event.data)
