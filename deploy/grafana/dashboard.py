@@ -434,7 +434,7 @@ def policy_and_sidecars() -> Row:
                 "hold now, as a share of the process's ceiling (SIDECAR_MAX_HELD_BYTES, by default half the "
                 "memory limit; /status .process.held_bytes), and the bodies refused at it (a request's 503, an "
                 "attempt's held_bytes_full). Refusals in steady traffic: the pod's memory limit is too small for "
-                "its bodies (docs/operations.md, 'A process-wide bound on the bytes held').",
+                "its bodies; a refusal fires the alert LLMSidecarHeldBytesRefused (its runbook: docs/operations.md).",
             ),
             Panel(
                 "Sidecars by version",
