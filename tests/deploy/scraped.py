@@ -117,6 +117,24 @@ class Scenario:
                 return
             time.sleep(0.25)
 
+    def scraped_at_start(self, counter: str) -> float:
+        """``counter``'s value once Prometheus has scraped it (within 20 s) and two more seconds passed."""
+        self.wait(20, lambda: bool(self.query(counter)["data"]["result"]))
+        self.wait(2)
+        (sample,) = self.query(counter)["data"]["result"]
+        return float(sample["value"][1])
+
+    def fired_for_the_pod(self, alert: str, after: float) -> float:
+        """When ``alert`` first fired after ``after``; asserts that it fired, once, with the pod's namespace,
+        app and pod labels and a positive value."""
+        fired = self.first(alert, "firing", after)
+        assert fired is not None, self.states.get(alert)
+        (firing,) = self.firing[alert]
+        labels: dict[str, Any] = firing["labels"]
+        assert (labels["namespace"], labels["app"], labels["pod"]) == (NAMESPACE, APP, POD)
+        assert float(firing["value"]) > 0
+        return fired
+
     def query(self, expr: str) -> dict[str, Any]:
         answer: dict[str, Any] = http(
             "GET", f"{self.prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
