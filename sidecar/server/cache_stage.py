@@ -37,7 +37,7 @@ from aiohttp import web
 
 from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_control, entry_from_response
 from ..cache.entry import unstorable
-from ..cache.extras import extras_of
+from ..cache.extras import extras_of, model_of
 from ..cache.flight import Follower, Leader
 from ..cache.replay import form_of
 from ..cache.response_cache import MISS, Lookup
@@ -231,10 +231,10 @@ def _answer_entry(
         return None
     # The model the caller was told: the upstream's own name in its dialect, the target's when translated;
     # and, in its dialect, the fields its answer had outside the common form.
-    model = (body.get("model") or body.get("modelVersion")) if same else None
+    model = model_of(body) if same else None
     return entry_from_response(
         answer,
-        model=model if isinstance(model, str) else target.upstream_model,
+        model=model or target.upstream_model,
         target=target.name,
         provider=target.provider.name,
         stored_at=time.time(),
