@@ -240,7 +240,16 @@ def _answer_entry(
         stored_at=time.time(),
         cost_usd=cost,
         extras=extras_of(body, wire) if same else None,
+        arguments=_written_arguments(body) if same and wire is Dialect.OPENAI and _calls_tools(answer) else (),
     )
+
+
+def _written_arguments(body: dict[str, Any]) -> tuple[object, ...]:
+    """An OpenAI answer's tool calls' ``arguments`` as the model wrote them (JSON text: its spacing, escapes
+    and numbers), in order, for the entry to keep (``entry_from_response``); ``body`` parsed as an answer
+    calling tools (``_calls_tools``), so its first choice's message holds them."""
+    calls = body["choices"][0]["message"]["tool_calls"]
+    return tuple((call.get("function") or {}).get("arguments") for call in calls)
 
 
 def _delivered(exchange: Exchange, response: web.StreamResponse, raw: bytes) -> tuple[dict[str, Any], Dialect, bool]:
