@@ -13,6 +13,8 @@ until the leader publishes, a ``Follower``::
     entry = await follower.wait(30.0)     # the leader's entry; None: it failed, or the wait ran out
                                           # -> the follower goes its own way (its own upstream call)
 
+    leader = flights.lead(key)            # a refresh: Leader when no flight is on, else None (own call)
+
 A leader whose caller went away (its request cancelled) had neither an answer nor a failure: it
 ``abandon``s the flight, its followers wake with ``follower.abandoned`` set and join again, so the
 first of them leads one new call and the others follow it (not one call each).
@@ -139,6 +141,14 @@ class SingleFlight:
         leader = self._flights.get(key)
         if leader is not None:
             return Follower(leader.shared(), self._stats)
+        leader = self._flights[key] = Leader(self, key)
+        return leader
+
+    def lead(self, key: str) -> Leader | None:
+        """The ``Leader`` for ``key`` when none is in flight; else None, and the caller makes its own call
+        without following (a refresh: the app asked for a new answer, not the one under way or just made)."""
+        if key in self._flights:
+            return None
         leader = self._flights[key] = Leader(self, key)
         return leader
 

@@ -170,3 +170,22 @@ async def test_a_request_asked_again_while_its_answer_is_written_to_redis_is_a_h
     assert second.choices[0].message.content == first.choices[0].message.content
     assert await upstream_calls(running, url) == 1
     await stored(redis_server.url)
+
+
+async def test_a_refresh_asked_while_the_answer_is_written_to_redis_calls_the_upstream(
+    fake: FakeFactory, sidecar: SidecarFactory, redis_server: RedisServer
+) -> None:
+    """The app refreshes (``x-sidecar-cache: refresh``: it wants a new answer, say to the one it just got)
+    as soon as the first answer came, while that answer's write to Redis is on its way (``CLIENT PAUSE ...
+    WRITE``): the refresh goes upstream (a miss), not served the answer it asked to replace as a hit."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url], store=redis_store(redis_server.url)))
+    async with redis_client.from_url(redis_server.url) as client:
+        await client.execute_command("CLIENT", "PAUSE", 30_000, "WRITE")
+        try:
+            _, first = await ask(running)
+            _, refreshed = await ask(running, headers={"x-sidecar-cache": "refresh"})
+        finally:
+            await client.execute_command("CLIENT", "UNPAUSE")
+    assert [first.headers["x-sidecar-cache"], refreshed.headers["x-sidecar-cache"]] == ["miss", "miss"]
+    assert await upstream_calls(running, url) == 2
