@@ -308,7 +308,7 @@ def _served_from_cache(exchange: Exchange, entry: Entry, state: str, age_s: floa
     assert route is not None
     exchange.cache = state
     exchange.cache_age_s = age_s
-    exchange.answered_by = _target_named(route, entry.target)
+    exchange.answered_by = _target_of(route, entry)
     exchange.trace.cache_result(result=state)
 
 
@@ -326,11 +326,18 @@ async def _stale(
     return await _serve(exchange, found[0], "stale", found[1], store, key)
 
 
-def _target_named(route: Route, name: str) -> Target | None:
-    for target in route.chain:
-        if target.name == name:
+def _target_of(route: Route, entry: Entry) -> Target | None:
+    """The chain's target that made ``entry``: the one of its name; after a reload that renamed it (its
+    provider and upstream model are in the key, so the chain still holds it), the only one of its provider,
+    or of its provider and model. None when none is told apart."""
+    chain = route.chain
+    for target in chain:
+        if target.name == entry.target:
             return target
-    return None
+    same = [target for target in chain if target.provider.name == entry.provider]
+    if len(same) == 1:
+        return same[0]
+    return next((target for target in same if target.upstream_model == entry.model), None)
 
 
 class StoreTap:
