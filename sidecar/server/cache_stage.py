@@ -14,7 +14,7 @@ attribute test. On a caching route::
     lookup (unless refresh): fresh -> the entry replayed in the caller's dialect (hit, Age);
         past ttl_s, taken by the app's max-stale -> replayed the same (stale, Age; not degraded)
     single flight: a follower waits for the leader's entry -> replayed (hit); none -> its own call
-        (a refresh never follows: it leads, or makes its own call beside the flight)
+        (a refresh never follows an answer already made and held for its write to Redis: its own call)
     miss: the chain, the answer watched (a StreamTap for a stream, the body for a whole answer),
           a good answer stored in the common form and handed to the followers
     every target failed and last_resort kind: cache -> ``exchange.stale_answer`` (stale, Age)
@@ -128,11 +128,11 @@ async def _missed(
     lookup: Lookup,
 ) -> web.StreamResponse:
     """No fresh entry (or the app asked for a new answer): single flight, then the chain's answer. A refresh
-    never follows (the answer under way, or just made and on its way to Redis, is the one the app asked not
-    to be given): it leads when no identical request is in flight, else makes its own call."""
-    flight: Leader | Follower | None = None
-    if settings.single_flight_wait_s > 0:
-        flight = store.flights.lead(key) if directive is Directive.REFRESH else store.flights.join(key)
+    follows a call under way, never an answer already made and still on its way to Redis (the one the app
+    asked not to be given, often right after it got it): then it makes its own call."""
+    flight = (
+        store.flights.join(key, made=directive is not Directive.REFRESH) if settings.single_flight_wait_s > 0 else None
+    )
     waited_by = time.monotonic() + settings.single_flight_wait_s
     while isinstance(flight, Follower):
         entry = await flight.wait(waited_by - time.monotonic())
