@@ -34,6 +34,7 @@ A request's way through it (the cache stage, before the fallback loop)::
         | stale (past ttl_s, the app's max-stale takes it) --> the same (x-sidecar-cache: stale, Age)
         | miss (maybe with a stale entry kept for the last resort)
     cache.flights.join(key) --Follower--> wait(single_flight_wait_s) --entry--> replay (hit)
+        | (a refresh: join(key, made=False): no Follower of an answer made and held for its write)
         | Leader                                                     --None--> own upstream call
         |                                                            --abandoned--> join again
     fallback loop; the answer's deltas -> StreamAssembler (or the upstream's parsed body -> entry_from_response)

@@ -12,7 +12,8 @@ tool piece that its ``ToolArgs`` (matched by index) fill. ``Cited`` citations ar
 (those whose span lies in the answer's text: a decoder cannot always bound an OpenAI chunk's). For a
 caller of the upstream's dialect (``extras``), the events the decoder read ``Start`` and the last
 ``UsageSeen`` from (their ``wire``: references, nothing copied) give the entry the answer's fields outside
-the common form (``extras.extras_of_stream``), read once the stream is over.
+the common form (``extras.extras_of_stream``), read once the stream is over, and the model the stream
+named (``extras.model_of``: a hit names it again, as the live stream did).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from ..translate.deltas import (
     UsageSeen,
 )
 from .entry import Entry, Origin, Piece, ReasoningPiece, TextPiece, ToolPiece
-from .extras import extras_of_stream
+from .extras import extras_of_stream, model_of
 
 
 class _Open:
@@ -190,11 +191,16 @@ class StreamAssembler:
     ) -> Entry | None:
         """The assembled answer, or None unless the stream ended cleanly with a finish reason.
 
+        ``model`` is the target's upstream model; for a caller of the upstream's dialect, the model its
+        stream named in its first event (the upstream's dated name) is kept instead, as a whole answer's is.
+
         ``ended_cleanly`` is the relay's verdict: the dialect's terminator arrived (``[DONE]``,
         ``message_stop``, Gemini's last fragment with a finish reason) and nothing failed.
         """
         if self._failed or not ended_cleanly or self._finish is None:
             return None
+        if self._extras is not None:  # the caller reads the upstream's own stream: the model it named
+            model = model_of(self._wire[0]) or model
         return Entry(
             tuple(p.piece() for p in self._parts),
             self._finish.reason,

@@ -142,18 +142,23 @@ def entry_from_response(
     stored_at: float,
     cost_usd: float | None,
     extras: str | None = None,
+    arguments: tuple[object, ...] = (),
 ) -> Entry | None:
-    """An entry from a whole (non-stream) answer, its citations kept (and ``extras``: ``extras.extras_of``
-    of its body); None when it has no single choice to store."""
+    """An entry from a whole (non-stream) answer, its citations kept (``extras``: ``extras.extras_of`` of its
+    body; ``arguments``: its calls' arguments as the model wrote them, OpenAI's text, kept as they are, not
+    written again from the parsed object); None when it has no single choice to store."""
     if len(response["choices"]) != 1:
         return None
     choice = response["choices"][0]
     pieces: list[Piece] = []
+    written = iter(arguments)
     for part in choice["parts"]:
         if part["type"] == "text":
             pieces.append(TextPiece(part["text"]))
         elif part["type"] == "tool_call":
-            pieces.append(ToolPiece(part["id"], part["name"], orjson.dumps(part["arguments"]).decode()))
+            text = next(written, None)
+            text = text if type(text) is str else orjson.dumps(part["arguments"]).decode()
+            pieces.append(ToolPiece(part["id"], part["name"], text))
         elif part["type"] == "reasoning":
             pieces.append(ReasoningPiece(part["text"], part["signature"], part["origin"], part["redacted"]))
     return Entry(

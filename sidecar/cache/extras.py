@@ -8,6 +8,7 @@ upstream's own answer when the caller speaks the upstream's dialect (an entry on
 key's dialect):
 
 - ``extras_of(body, dialect)``: from a whole body;
+- ``model_of(body)``: the model the answer names (the upstream's own name, kept as the entry's model);
 - ``extras_of_stream(objects, dialect)``: from a stream's events as its decoder read them (the ``wire``
   of its ``Start`` and last ``UsageSeen``: OpenAI's first and usage chunks, Anthropic's ``message_start``
   message and ``message_delta``, Gemini's first and last fragments with usage), the later one's value
@@ -41,6 +42,16 @@ MAX_CHARS = 2048
 """The longest extras kept (a few hundred characters in every provider's answer seen)."""
 
 _DATA = wire_prefix()
+
+
+def model_of(body: dict[str, Any] | None) -> str | None:
+    """The model an answer in its provider's own dialect names (OpenAI's and Anthropic's ``model``,
+    Gemini's ``modelVersion``: the upstream's dated name, ``gpt-4o-mini-2024-07-18`` for ``gpt-4o-mini``),
+    from a whole body or a stream's first event (Anthropic's ``message_start`` message); None if none."""
+    if body is None:
+        return None
+    model = body.get("model") or body.get("modelVersion")
+    return model if isinstance(model, str) else None
 
 
 def extras_of(body: dict[str, Any], dialect: Dialect) -> str | None:

@@ -13,6 +13,9 @@ until the leader publishes, a ``Follower``::
     entry = await follower.wait(30.0)     # the leader's entry; None: it failed, or the wait ran out
                                           # -> the follower goes its own way (its own upstream call)
 
+    flights.join(key, made=False)         # a refresh: a Leader or a Follower of a call under way, but
+                                          # None (its own call) where the answer is made, held for its write
+
 A leader whose caller went away (its request cancelled) had neither an answer nor a failure: it
 ``abandon``s the flight, its followers wake with ``follower.abandoned`` set and join again, so the
 first of them leads one new call and the others follow it (not one call each).
@@ -73,6 +76,11 @@ class Leader:
         if not future.done():
             future.set_result(entry)
         held_until.add_done_callback(lambda _: self._flights._end(self))
+
+    @property
+    def published(self) -> bool:
+        """Its answer (or None) is out; a flight still joinable is held until its write is done."""
+        return self._done
 
     def abandon(self) -> None:
         """The leader's caller went away before its answer: wake the followers to join again."""
@@ -135,9 +143,14 @@ class SingleFlight:
     def __len__(self) -> int:
         return len(self._flights)
 
-    def join(self, key: str) -> Leader | Follower:
+    def join(self, key: str, *, made: bool = True) -> Leader | Follower | None:
+        """The ``Leader`` for ``key`` when none is in flight, else a ``Follower``; with ``made`` False (a
+        refresh), None instead of following an answer already made (held while its write to Redis is on
+        its way: the app asked for a new one, often right after it got that one): its own call."""
         leader = self._flights.get(key)
         if leader is not None:
+            if not made and leader.published:
+                return None
             return Follower(leader.shared(), self._stats)
         leader = self._flights[key] = Leader(self, key)
         return leader

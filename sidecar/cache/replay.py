@@ -143,7 +143,19 @@ def replay_body(entry: Entry, dialect: Dialect, *, model: str, response_id: str 
     the id it carries (None: a fresh one)."""
     response = entry.response()
     response["id"] = response_id
-    return with_extras(build_chat_response(response, dialect, model), entry.extras, dialect)
+    body = build_chat_response(response, dialect, model)
+    if dialect is Dialect.OPENAI:
+        _arguments_as_written(body, entry)
+    return with_extras(body, entry.extras, dialect)
+
+
+def _arguments_as_written(body: dict[str, Any], entry: Entry) -> None:
+    """An OpenAI body's tool calls with the arguments text the entry keeps (as the model wrote it: its
+    spacing, escapes and numbers; the builder writes the parsed object again, compact), in order."""
+    written = [p.arguments for p in entry.pieces if isinstance(p, ToolPiece)]
+    for call, text in zip(body["choices"][0]["message"].get("tool_calls") or (), written, strict=False):
+        if text:
+            call["function"]["arguments"] = text
 
 
 def id_prefix(dialect: Dialect) -> str:

@@ -14,6 +14,7 @@ attribute test. On a caching route::
     lookup (unless refresh): fresh -> the entry replayed in the caller's dialect (hit, Age);
         past ttl_s, taken by the app's max-stale -> replayed the same (stale, Age; not degraded)
     single flight: a follower waits for the leader's entry -> replayed (hit); none -> its own call
+        (a refresh never follows an answer already made and held for its write to Redis: its own call)
     miss: the chain, the answer watched (a StreamTap for a stream, the body for a whole answer),
           a good answer stored in the common form and handed to the followers
     every target failed and last_resort kind: cache -> ``exchange.stale_answer`` (stale, Age)
@@ -37,7 +38,7 @@ from aiohttp import web
 
 from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_control, entry_from_response
 from ..cache.entry import unstorable
-from ..cache.extras import extras_of
+from ..cache.extras import extras_of, model_of
 from ..cache.flight import Follower, Leader
 from ..cache.replay import form_of
 from ..cache.response_cache import MISS, Lookup
@@ -126,8 +127,12 @@ async def _missed(
     directive: Directive,
     lookup: Lookup,
 ) -> web.StreamResponse:
-    """No fresh entry (or the app asked for a new answer): single flight, then the chain's answer."""
-    flight = store.flights.join(key) if settings.single_flight_wait_s > 0 else None
+    """No fresh entry (or the app asked for a new answer): single flight, then the chain's answer. A refresh
+    follows a call under way, never an answer already made and still on its way to Redis (the one the app
+    asked not to be given, often right after it got it): then it makes its own call."""
+    flight = (
+        store.flights.join(key, made=directive is not Directive.REFRESH) if settings.single_flight_wait_s > 0 else None
+    )
     waited_by = time.monotonic() + settings.single_flight_wait_s
     while isinstance(flight, Follower):
         entry = await flight.wait(waited_by - time.monotonic())
@@ -231,16 +236,25 @@ def _answer_entry(
         return None
     # The model the caller was told: the upstream's own name in its dialect, the target's when translated;
     # and, in its dialect, the fields its answer had outside the common form.
-    model = (body.get("model") or body.get("modelVersion")) if same else None
+    model = model_of(body) if same else None
     return entry_from_response(
         answer,
-        model=model if isinstance(model, str) else target.upstream_model,
+        model=model or target.upstream_model,
         target=target.name,
         provider=target.provider.name,
         stored_at=time.time(),
         cost_usd=cost,
         extras=extras_of(body, wire) if same else None,
+        arguments=_written_arguments(body) if same and wire is Dialect.OPENAI and _calls_tools(answer) else (),
     )
+
+
+def _written_arguments(body: dict[str, Any]) -> tuple[object, ...]:
+    """An OpenAI answer's tool calls' ``arguments`` as the model wrote them (JSON text: its spacing, escapes
+    and numbers), in order, for the entry to keep (``entry_from_response``); ``body`` parsed as an answer
+    calling tools (``_calls_tools``), so its first choice's message holds them."""
+    calls = body["choices"][0]["message"]["tool_calls"]
+    return tuple((call.get("function") or {}).get("arguments") for call in calls)
 
 
 def _delivered(exchange: Exchange, response: web.StreamResponse, raw: bytes) -> tuple[dict[str, Any], Dialect, bool]:
@@ -294,7 +308,7 @@ def _served_from_cache(exchange: Exchange, entry: Entry, state: str, age_s: floa
     assert route is not None
     exchange.cache = state
     exchange.cache_age_s = age_s
-    exchange.answered_by = _target_named(route, entry.target)
+    exchange.answered_by = _target_of(route, entry)
     exchange.trace.cache_result(result=state)
 
 
@@ -312,11 +326,18 @@ async def _stale(
     return await _serve(exchange, found[0], "stale", found[1], store, key)
 
 
-def _target_named(route: Route, name: str) -> Target | None:
-    for target in route.chain:
-        if target.name == name:
+def _target_of(route: Route, entry: Entry) -> Target | None:
+    """The chain's target that made ``entry``: the one of its name; after a reload that renamed it (its
+    provider and upstream model are in the key, so the chain still holds it), the only one of its provider,
+    or of its provider and model. None when none is told apart."""
+    chain = route.chain
+    for target in chain:
+        if target.name == entry.target:
             return target
-    return None
+    same = [target for target in chain if target.provider.name == entry.provider]
+    if len(same) == 1:
+        return same[0]
+    return next((target for target in same if target.upstream_model == entry.model), None)
 
 
 class StoreTap:

@@ -148,3 +148,20 @@ async def test_an_abandoned_flight_tells_its_followers_to_join_again() -> None:
     assert await asyncio.wait_for(waiting, timeout=WOKEN_WITHIN_S) is None
     assert follower.abandoned
     assert isinstance(cache.flights.join(KEY), Leader)  # the first to join again leads
+
+
+async def test_a_refresh_follows_a_call_under_way_but_not_an_answer_held_for_its_write() -> None:
+    """``join(key, made=False)`` (a refresh): a Follower while the leader's call is under way (a storm of
+    identical refreshes still makes one call), None (its own call) once the answer is made and the flight
+    is only held until its write to Redis lands."""
+    cache = ResponseCache.from_spec(CacheStoreSpec())
+    leader = cache.flights.join(KEY)
+    assert isinstance(leader, Leader)
+    assert isinstance(cache.flights.join(KEY, made=False), Follower)
+    write = asyncio.get_running_loop().create_future()
+    leader.publish(_entry("answer"), held_until=write)
+    assert isinstance(cache.flights.join(KEY), Follower)  # a lookup Redis cannot answer yet follows
+    assert cache.flights.join(KEY, made=False) is None
+    write.set_result(True)
+    await asyncio.sleep(0)
+    assert isinstance(cache.flights.join(KEY, made=False), Leader)

@@ -32,8 +32,8 @@ def test_stream_and_whole_requests_share_a_key() -> None:
 
 
 def test_transport_fields_do_not_change_the_key() -> None:
-    """``user``, ``metadata``, ``store`` and ``service_tier`` do not change the answer, so not the key."""
-    tracked = {**BODY, "user": "u-42", "metadata": {"request": "r-9"}, "store": True, "service_tier": "flex"}
+    """``user``, ``metadata``, ``store: false`` and ``service_tier`` do not change the answer, so not the key."""
+    tracked = {**BODY, "user": "u-42", "metadata": {"request": "r-9"}, "store": False, "service_tier": "flex"}
     assert cache_key(BODY) == cache_key(tracked)
 
 
@@ -113,6 +113,7 @@ def test_gemini_temperature_is_read_from_generation_config() -> None:
         (Dialect.OPENAI, {"audio": {"voice": "alloy", "format": "mp3"}}, "audio"),
         (Dialect.OPENAI, {"modalities": ["text", "audio"]}, "modalities"),
         (Dialect.OPENAI, {"tools": [{"type": "custom", "custom": {"name": "x"}}]}, "tools"),
+        (Dialect.OPENAI, {"store": True, "metadata": {"run": "eval-7"}}, "store"),
         (Dialect.ANTHROPIC, {"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools"),
         (Dialect.ANTHROPIC, {"mcp_servers": [{"type": "url", "url": "https://x"}]}, "mcp_servers"),
         (Dialect.GEMINI, {"tools": [{"googleSearch": {}}]}, "tools"),
@@ -122,7 +123,9 @@ def test_gemini_temperature_is_read_from_generation_config() -> None:
 def test_requests_for_output_the_cache_cannot_keep_are_not_cached(
     dialect: Dialect, extra: dict[str, Any], reason: str
 ) -> None:
-    """Log probabilities, several choices, audio, server-side tools, grounding: not cacheable, even always."""
+    """Log probabilities, several choices, audio, server-side tools, grounding, an OpenAI completion the
+    provider is asked to keep (``store: true``: a hit's id would name no stored completion): not cacheable,
+    even always."""
     base: dict[str, Any] = (
         {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"temperature": 0}}
         if dialect is Dialect.GEMINI

@@ -138,7 +138,7 @@ KEEPING: list[tuple[Dialect, str, dict[str, Any]]] = [
     (Dialect.OPENAI, "stream", {"stream": True}),
     (Dialect.OPENAI, "stream_options", {"stream": True, "stream_options": {"include_usage": True}}),
     (Dialect.OPENAI, "metadata", {"metadata": {"request_id": "r-9"}}),
-    (Dialect.OPENAI, "store", {"store": True}),
+    (Dialect.OPENAI, "store", {"store": False}),
     (Dialect.OPENAI, "service_tier", {"service_tier": "flex"}),
     (Dialect.OPENAI, "safety_identifier", {"safety_identifier": "h-1"}),
     (Dialect.OPENAI, "prompt_cache_key", {"prompt_cache_key": "k-1"}),

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import anthropic
+import openai
+import pytest
 from google.genai import types
 
 from ..conftest import FakeFactory, SidecarFactory
@@ -244,3 +246,44 @@ async def test_streamed_hits_in_every_dialect_are_sdk_streams_with_fresh_ids(
         assert live[1]
         for hit in hits:
             assert hit[1:] == live[1:]
+
+
+async def _streamed_model(running_url: str, dialect: str, gemini_client: Any) -> tuple[str, str | None]:
+    """One streamed request of a ``dialect`` SDK: its x-sidecar-cache and the model the stream names."""
+    if dialect == "openai":
+        async with sdk_client(openai.AsyncOpenAI, base_url=f"{running_url}/v1", api_key="x") as client:
+            raw = await client.chat.completions.with_raw_response.create(
+                model="cached", temperature=0, stream=True, messages=[{"role": "user", "content": "weather?"}]
+            )
+            chunks = [chunk async for chunk in raw.parse()]
+        return raw.headers["x-sidecar-cache"], chunks[0].model
+    if dialect == "anthropic":
+        final, _, headers = await anthropic_stream(running_url)
+        return headers["x-sidecar-cache"], final.model
+    client = gemini_client(running_url)
+    config = types.GenerateContentConfig(temperature=0)
+    stream = await client.aio.models.generate_content_stream(model="cached", contents="weather?", config=config)
+    pieces = [piece async for piece in stream]
+    return pieces[0].sdk_http_response.headers["x-sidecar-cache"], pieces[0].model_version
+
+
+@pytest.mark.parametrize("dialect", ["openai", "anthropic", "gemini"])
+async def test_a_streamed_hit_names_the_model_the_live_stream_named(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any, dialect: str
+) -> None:
+    """A provider streams its dated model name (``gpt-4o-mini-2024-07-18`` for the target's ``up0``): the
+    SDK of its dialect reads that name from the streamed hit too, as from the live stream (a stored
+    stream's entry kept the target's ``up0``, where a stored whole answer's kept the provider's name)."""
+    answer = chunked(streams.UPSTREAM[(dialect, "tools")].encode(), headers="content-type: text/event-stream\r\n")
+
+    async def handler(conn: ServerConn) -> None:
+        await serve_forever(conn, answer)
+
+    upstream = await raw_upstream(handler)
+    running = await sidecar(cache_policy([upstream.base], speaks=dialect))
+    live = await _streamed_model(running.url, dialect, gemini_client)
+    hit = await _streamed_model(running.url, dialect, gemini_client)
+    assert len(upstream.requests) == 1
+    assert (live[0], hit[0]) == ("miss", "hit")
+    assert live[1] not in (None, "up0")
+    assert hit[1] == live[1]

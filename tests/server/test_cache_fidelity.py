@@ -9,6 +9,7 @@ the same text in the same fragments, the same finish and the same token counts."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -16,7 +17,11 @@ import orjson
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from .cache_helpers import cache_policy, without
+from ..redis_server import RedisServer
+from ..sdk_clients import openai_client
+from ..translate.responses import openai_body
+from ..upstream.raw import ServerConn, UpstreamFactory, response
+from .cache_helpers import cache_policy, redis_store, stored, without
 
 DIALECTS = ("openai", "anthropic", "gemini")
 PROMPT = "tell me about the weather in four short words"
@@ -35,6 +40,7 @@ REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 FRESH = frozenset({"id", "created", "responseId"})  # each answer's own
+MESSAGES = REQUESTS["openai"][1]["messages"]
 
 
 async def _whole(session: aiohttp.ClientSession, running: RunningSidecar, caller: str) -> tuple[str, Any]:
@@ -119,3 +125,44 @@ async def test_a_streamed_hit_replays_the_live_stream(
     assert (live_state, hit_state) == ("miss", "hit")
     live_read, hit_read = _read(caller, live), _read(caller, hit)
     assert len(live_read[0]) > 1 and hit_read == live_read
+
+
+@pytest.mark.parametrize("redis", [False, True], ids=["memory", "redis"])
+async def test_an_openai_hit_calls_tools_with_the_arguments_text_the_model_wrote(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, start_redis: Callable[..., RedisServer], redis: bool
+) -> None:
+    """An OpenAI answer's tool calls whose ``arguments`` the model wrote with spaces, an escaped letter and
+    ``1.50``: the SDK reads the same strings from the whole hit (and a streamed hit) as from the live
+    answer, not the parsed object written again compact (``{"city":"Montréal","days":1.5}``)."""
+    written = ['{"city": "Montr\\u00e9al", "days": 1.50}', '{ "tz" : "America/Toronto" }']
+    body = openai_body("tools")
+    for call, text in zip(body["choices"][0]["message"]["tool_calls"], written, strict=True):
+        call["function"]["arguments"] = text
+
+    async def handler(conn: ServerConn) -> None:
+        while await conn.read_request() is not None:
+            await conn.send(response(orjson.dumps(body), headers="content-type: application/json\r\n"))
+
+    upstream = await raw_upstream(handler)
+    server = start_redis() if redis else None
+    running = await sidecar(cache_policy([upstream.base], store=redis_store(server.url) if server else ""))
+    states: list[str] = []
+    arguments: list[list[str]] = []
+    async with openai_client(running) as client:
+        for _ in range(2):
+            if server is not None and states:
+                await stored(server.url)  # the hit read from Redis
+            ask = client.chat.completions.with_raw_response.create
+            raw = await ask(model="cached", messages=MESSAGES, temperature=0)
+            states.append(raw.headers["x-sidecar-cache"])
+            calls = raw.parse().choices[0].message.tool_calls or ()
+            arguments.append([c.function.arguments for c in calls])  # type: ignore[union-attr]
+        stream = await client.chat.completions.create(model="cached", messages=MESSAGES, temperature=0, stream=True)
+        pieces: dict[int, str] = {}
+        async for chunk in stream:
+            for call in (chunk.choices[0].delta.tool_calls or ()) if chunk.choices else ():
+                pieces[call.index] = pieces.get(call.index, "") + ((call.function and call.function.arguments) or "")
+    assert states == ["miss", "hit"]
+    assert arguments == [written, written]
+    assert [pieces[i] for i in sorted(pieces)] == written
+    assert len(upstream.requests) == 1

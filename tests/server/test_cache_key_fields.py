@@ -118,3 +118,34 @@ async def test_a_reload_that_changes_the_chain_starts_new_entries(fake: FakeFact
     await running.reload(policy.replace("model: up0", "model: up0-next"))
     answer, raw = await ask(running)
     assert raw.headers["x-sidecar-cache"] == "miss" and answer.model == "up0-next"
+
+
+async def test_a_hit_after_a_reload_that_renamed_its_model_names_the_model_by_its_new_name(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A reload renames the route's two logical models (their providers and upstream models, the key, as
+    they were): the answers stored before are hits, each named by its model's new name, provider and
+    upstream model (headers and access line), not left without them."""
+    urls = [await fake("f0"), await fake("f1")]
+    policy = cache_policy(urls)
+    running = await sidecar(policy)
+    await ask(running)
+    first_fails = {"x-fake-fault": "f0:status=503"}
+    _, raw = await ask(running, messages=[{"role": "user", "content": "the second model answers"}], headers=first_fails)
+    assert raw.headers["x-sidecar-model"] == "m1"
+    renamed = policy.replace("  m0:", "  first:").replace("  m1:", "  second:")
+    await running.reload(renamed.replace("target: [m0, m1]", "target: [first, second]"))
+    served = []
+    for messages in (PROMPT, [{"role": "user", "content": "the second model answers"}]):
+        _, raw = await ask(running, messages=messages)
+        access = [line for line in running.log_lines() if line.get("event") == "access"][-1]
+        served.append(
+            (
+                raw.headers["x-sidecar-cache"],
+                raw.headers.get("x-sidecar-model"),
+                raw.headers.get("x-sidecar-provider"),
+                raw.headers.get("x-sidecar-upstream-model"),
+                access["served_model"],
+            )
+        )
+    assert served == [("hit", "first", "p0", "up0", "first"), ("hit", "second", "p1", "up1", "second")]

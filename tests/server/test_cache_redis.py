@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as redis_client
 
-from ..conftest import FakeFactory, SidecarFactory
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..redis_server import RedisServer
 from .cache_helpers import ask, cache_policy, metrics_text, redis_store, stored, upstream_calls
 
@@ -159,14 +160,34 @@ async def test_a_request_asked_again_while_its_answer_is_written_to_redis_is_a_h
     (a hit, single flight), not sent upstream a second time; the entry lands once Redis takes writes."""
     url = await fake("f0")
     running = await sidecar(cache_policy([url], store=redis_store(redis_server.url)))
-    async with redis_client.from_url(redis_server.url) as client:
-        await client.execute_command("CLIENT", "PAUSE", 30_000, "WRITE")
-        try:
-            first, first_raw = await ask(running)
-            second, second_raw = await ask(running)
-        finally:
-            await client.execute_command("CLIENT", "UNPAUSE")
+    (first, first_raw), (second, second_raw) = await _asked_while_writes_wait(running, redis_server, {})
     assert [first_raw.headers["x-sidecar-cache"], second_raw.headers["x-sidecar-cache"]] == ["miss", "hit"]
     assert second.choices[0].message.content == first.choices[0].message.content
     assert await upstream_calls(running, url) == 1
     await stored(redis_server.url)
+
+
+async def test_a_refresh_asked_while_the_answer_is_written_to_redis_calls_the_upstream(
+    fake: FakeFactory, sidecar: SidecarFactory, redis_server: RedisServer
+) -> None:
+    """The app refreshes (``x-sidecar-cache: refresh``: it wants a new answer, say to the one it just got)
+    as soon as the first answer came, while that answer's write to Redis is on its way (``CLIENT PAUSE ...
+    WRITE``): the refresh goes upstream (a miss), not served the answer it asked to replace as a hit."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url], store=redis_store(redis_server.url)))
+    (_, first), (_, refreshed) = await _asked_while_writes_wait(running, redis_server, {"x-sidecar-cache": "refresh"})
+    assert [first.headers["x-sidecar-cache"], refreshed.headers["x-sidecar-cache"]] == ["miss", "miss"]
+    assert await upstream_calls(running, url) == 2
+
+
+async def _asked_while_writes_wait(
+    running: RunningSidecar, redis_server: RedisServer, headers: dict[str, str]
+) -> list[tuple[Any, Any]]:
+    """Two requests, the second (with ``headers``) as soon as the first answered, while Redis holds writes
+    (``CLIENT PAUSE ... WRITE``; reads go on): each ``ask``'s answer and response."""
+    async with redis_client.from_url(redis_server.url) as client:
+        await client.execute_command("CLIENT", "PAUSE", 30_000, "WRITE")
+        try:
+            return [await ask(running), await ask(running, headers=headers)]
+        finally:
+            await client.execute_command("CLIENT", "UNPAUSE")

@@ -88,3 +88,25 @@ async def test_a_streaming_caller_gets_the_stale_answer_as_a_stream(fake: FakeFa
         )
         text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
     assert text == live.choices[0].message.content
+
+
+async def test_the_last_resort_finds_the_entries_a_reload_keeps_the_key_of(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An answer stored before a reload that adds ``last_resort: {kind: cache}`` (the route's key unchanged)
+    is its stale answer once every target fails; after a reload that changes the chain (a new key space:
+    docs/caching.md, "The key") no entry of the old chain is, and the route answers 503."""
+    urls = [await fake("f0"), await fake("f1"), await fake("f2")]
+    cache = "{enabled: true, ttl_s: 0.05, stale_s: 60}"
+    running = await sidecar(cache_policy(urls[:2], cache=cache))
+    live, _ = await ask(running)
+    await written(running)
+    await asyncio.sleep(0.1)  # past ttl_s
+    await running.reload(cache_policy(urls[:2], cache=cache, resilience=LAST_RESORT))
+    stale, raw = await ask(running, headers=ALL_FAIL)
+    assert (raw.headers["x-sidecar-cache"], raw.headers["x-sidecar-degraded"]) == ("stale", "cache")
+    assert stale.choices[0].message.content == live.choices[0].message.content
+    await running.reload(cache_policy(urls, cache=cache, resilience=LAST_RESORT))
+    with pytest.raises(openai.InternalServerError) as failure:
+        await ask(running, headers=ALL_FAIL)
+    assert failure.value.response.headers["x-sidecar-degraded"] == "cache-unavailable"

@@ -9,7 +9,7 @@
 - ``append_turns``: the rejected answer and the re-ask as the next two turns (``input`` items for
   responses, ``messages`` for chat)
 - ``cache_unfaithful``: why the cache cannot keep the answer (log probabilities, audio, several
-  choices, non-function tools, the legacy ``functions``)
+  choices, non-function tools, the legacy ``functions``, a completion OpenAI is asked to ``store``)
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ TRANSPORT_FIELDS = frozenset(
         "prompt_cache_retention",
     )
 )
-_UNCACHEABLE = ("logprobs", "top_logprobs", "audio", "web_search_options", "functions", "function_call")
+# ``store``: the app asks OpenAI to keep the completion under its id (to retrieve, list, update or delete it
+# later, through a passthrough too, or for evals and distillation): a hit's fresh id would name none
+_UNCACHEABLE = ("logprobs", "top_logprobs", "audio", "web_search_options", "functions", "function_call", "store")
 # every field ``cache_unfaithful`` reads: a body with none of them (the usual chat) is told so by one C call
 _READ_FOR_CACHE = frozenset((*_UNCACHEABLE, "n", "modalities", "tools"))
 
