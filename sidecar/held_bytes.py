@@ -44,6 +44,19 @@ joined into, and what its parse (and a translation's writing) makes of them, for
 held (a request body's parse lives as long as its request; an answer's while its attempt judges it): a
 60 MiB answer relayed whole took a real process 180 MB above its idle RSS (docs/benchmarks.md, wave 38).
 An unfinished event's chunks are kept as they came: once (8 such events of 16 MiB took 110-124 MB)."""
+HELD_STREAM = 4
+"""What a stream held whole for its quality gates costs the account per byte of the caller's events: the
+bytes, the answer decoded from them (the gates read it, joined), and the bytes joined again to be sent
+(one 24 MiB stream held took a real process 99 MB above its idle RSS: docs/benchmarks.md, wave 39). Bytes
+held back before a stream's first content event (its preamble) cost ``PARSED``: themselves, and on a
+failure their join and decoding for the output the provider bills."""
+WRITTEN = 2
+"""What an answer read whole costs the account per byte while it is written to the app, from its attempt's
+end until the app has read it (a slow reader keeps it that long): the body, and its parse kept for the
+usage read after the answer (``Exchange.upstream_answer``)."""
+WRITTEN_FROM = 64 * 1024
+"""An answer up to this size is not counted while it is written: the write leaves at most this much to the
+socket (aiohttp waits above it), so none is held longer than a write."""
 DEFAULT_CEILING = 96 * MiB
 """The ceiling with no memory limit to read (a process outside a container): ``MEMORY_SHARE`` of the
 shipped manifest's 192 Mi."""
@@ -82,6 +95,14 @@ class HeldBytes:
         if held > self.peak:
             self.peak = held
         return True
+
+    def hold(self, size: int) -> None:
+        """Add ``size`` bytes that are held whatever the ceiling (an answer being written to its app: it
+        was held under the ceiling when read, and refusing it now would only waste its call): past the
+        ceiling, the next ``take`` is refused."""
+        self.held = held = self.held + size
+        if held > self.peak:
+            self.peak = held
 
     def give(self, size: int) -> None:
         """``size`` bytes taken before are held no more."""
