@@ -137,6 +137,7 @@ async def proxy(
         if writing:
             state.held.give(writing)
         _book(access, exchange, status if response is None else _status(exchange, response), state.telemetry)
+        exchange.upstream_answer = None  # read: a shadow call, which keeps the exchange, keeps not this answer
     assert response is not None  # None only when raised
     return response
 

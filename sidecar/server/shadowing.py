@@ -9,8 +9,9 @@ sampled``), lets the request run, reads the served answer (the response body, or
 written by the server while the tasks wait their turn on the loop. A task:
 
 - takes a slot of the route's ``ShadowSlots`` (``max_concurrent``) or is skipped (counted, never queued);
-  skipped too when what the served request's tasks keep until the last ends (its answer and its request,
-  ``PARSED`` times) would take the process past its held-bytes ceiling (``held_bytes``, a refusal counted);
+  skipped too when what the served request's tasks keep until the last ends (the served answer's text, and
+  its request ``PARSED`` times: its bytes, its parse, a candidate's copy) would take the process past its
+  held-bytes ceiling (``held_bytes``, a refusal counted);
 - walks the candidate through the fallback loop with a child exchange (``children``: the caller's
   original request, not streamed, no gates), bounded by the route's deadline;
 - compares the two answers with the route's normalizer (``shadow.agree``) or asks the agreement judge;
@@ -223,7 +224,7 @@ class ShadowRunner:
         if slots is None:
             slots = self._slots[route] = ShadowSlots(shadow.max_concurrent)
         slots.limit = shadow.max_concurrent  # a reload's new bound counts the calls already in flight
-        kept = _KeptForShadow(self._held, PARSED * (len(served.content) + len(exchange.raw)))
+        kept = _KeptForShadow(self._held, len(served.content) + PARSED * len(exchange.raw))
         for candidate in shadow.candidates:
             if candidate == served_by:
                 continue  # the served model itself: nothing to learn
