@@ -82,6 +82,16 @@ async def chat(running: RunningSidecar, stream: bool = False) -> tuple[int, dict
         return response.status, dict(response.headers), await response.read()
 
 
+async def stream_fell_back(running: RunningSidecar) -> bytes:
+    """A streamed chat through ``running``'s chain whose first target failed as ``held_bytes_full`` and
+    whose next target's stream was relayed whole, the account back at 0 after one refusal: its body."""
+    status, headers, body = await chat(running, stream=True)
+    assert status == 200 and headers["x-sidecar-fallback-reason"] == "held_bytes_full"
+    assert body.endswith(b"data: [DONE]\n\n")
+    assert (running.state.held.held, running.state.held.refusals) == (0, 1)
+    return body
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
