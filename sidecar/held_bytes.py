@@ -10,13 +10,21 @@ what those reads hold now:
 - an upstream answer read whole (not a stream), decoded (so a gzip body's inflated bytes), ``PARSED``
   times, from its read to the end of its attempt (``upstream.UpstreamResponse``);
 - a stream's unfinished SSE event, as its chunks are held (``sse.SSEParser``): a whole event in one read,
-  the usual one, is never held and costs nothing here.
+  the usual one, is never held and costs nothing here;
+- a stream's events held back before its first content event, ``PARSED`` times, and a stream held whole
+  for its quality gates, ``HELD_STREAM`` times, until sent or dropped (``server.stream``,
+  ``server.stream_answer.StreamHold``);
+- an answer over ``WRITTEN_FROM`` bytes while it is written to the app, ``WRITTEN`` times, until the app
+  has read it (``server.handler``);
+- what a shadow sample's background calls keep until the last ends (``server.shadowing``).
 
 ``take(size)`` adds ``size`` when it fits under the ceiling, else counts a refusal and returns False:
 the reader then fails its one request (a 503 with ``Retry-After`` for an app body; the attempt error
-``held_bytes_full`` for an upstream answer or event, ``HeldBytesFull``, after which the chain falls
-back), and the process lives. ``give(size)`` returns bytes taken. ``held`` is the total now, ``peak`` its
-highest, ``refusals`` the count so far (``status()`` for ``/status``; ``report`` sets the metrics).
+``held_bytes_full`` for an upstream answer, event or held stream, ``HeldBytesFull``, after which the
+chain falls back; a shadow sample is skipped), and the process lives. ``hold(size)`` adds without a
+refusal (an answer being written: it was counted when read). ``give(size)`` returns bytes taken.
+``held`` is the total now, ``peak`` its highest, ``refusals`` the count so far (``status()`` for
+``/status``; ``report`` sets the metrics).
 
 The ceiling (``ceiling_for``): ``SIDECAR_MAX_HELD_BYTES`` when set; else ``MEMORY_SHARE`` of the
 container's memory limit (``memory_limit``: cgroup v2's ``memory.max``, else v1's
