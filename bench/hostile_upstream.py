@@ -26,8 +26,10 @@ N calls one after another, each answered a valid 16 MiB chat completion, whose a
 until the last one's head came (the answers wait in the sidecar to be written); ``slow-streams``: the
 same with a 16 MiB stream each (relayed, not held); ``shadow``: N calls one
 after another answered 16 MiB each on a route that shadows all of them (``sample: 1``) to a candidate
-that answers after 3 s. N: ``--concurrent``, else 8 drips, 3 answers and 4 of the others: each case past
-a 192 Mi pod's memory before the process-wide ceiling (``sidecar.held_bytes``) counted it. The app's
+that answers after 3 s; ``ensemble``: N calls 0.5 s apart on an ensemble route whose one member answers
+16 MiB at once and the other a short answer after 3 s. N: ``--concurrent``, else 8 drips, 3 answers and
+4 of the others: each case past a 192 Mi pod's memory before the process-wide ceiling
+(``sidecar.held_bytes``) counted it (the ensemble's members' answers are still not counted). The app's
 statuses and error codes are then counted (``200 x1, 502 held_bytes_full x2``). ``--baseline REF``
 runs the same cases against the sidecar at git revision REF (``sidecar_under_test.checkout``), in the
 same run.
@@ -70,10 +72,23 @@ CASES = {
     "slow-readers": "N 16 MiB answers to apps that read none until the last",
     "slow-streams": "N 16 MiB streams to apps that read none until the last",
     "shadow": "N 16 MiB answers in turn, each shadowed (candidate 3 s)",
+    "ensemble": "N ensemble calls 0.5 s apart, a 16 MiB member waiting for one of 3 s",
 }
 # the calls of the cases that make several, by default
-CONCURRENT = {"drips": 8, "answers": 3, "held-streams": 4, "slow-readers": 4, "slow-streams": 4, "shadow": 4}
-MODEL = {"held-streams": "gated", "shadow": "shadowed"}  # the model the app asks for, when not ``m``
+CONCURRENT = {
+    "drips": 8,
+    "answers": 3,
+    "held-streams": 4,
+    "slow-readers": 4,
+    "slow-streams": 4,
+    "shadow": 4,
+    "ensemble": 4,
+}
+MODEL = {
+    "held-streams": "gated",
+    "shadow": "shadowed",
+    "ensemble": "voted",
+}  # the model the app asks for, when not ``m``
 STREAMED = ("event-drip", "drips", "held-streams", "preamble", "slow-streams")
 ANSWER_MIB = 16  # the content of each answer of the held-streams, slow-readers and shadow cases
 
@@ -115,7 +130,7 @@ def chat_stream(content_mib: int, preamble: int = 0) -> bytes:
 
 def answer(case: str) -> tuple[bytes, bytes, int]:
     """The head, the body, and the size of each write of the body."""
-    if case in ("slow-readers", "shadow"):
+    if case in ("slow-readers", "shadow", "ensemble"):
         body, coding, piece = chat_completion(b"y" * (ANSWER_MIB * MiB)), b"", 1 << 20
     elif case in ("held-streams", "slow-streams", "preamble"):
         body = chat_stream(1, preamble=30) if case == "preamble" else chat_stream(ANSWER_MIB)
@@ -212,6 +227,7 @@ async def harness(upstream_port: int, workdir: Path, concurrent: int) -> dict[st
         "  - {name: gated, match: {model: gated}, target: [m], gates: {regex: {pattern: 'y'}}}\n"
         "  - {name: shadowed, match: {model: shadowed}, target: [m],\n"
         "     shadow: {candidates: [candidate], sample: 1, normalizer: text, max_concurrent: 16}}\n"
+        "  - {name: voted, match: {model: voted}, ensemble: {members: [m, candidate], strategy: majority}}\n"
     )
     telemetry = Telemetry.from_env({}, service_version="bench")
     log_output = configure_logging("warning", stream=io.StringIO())
@@ -242,6 +258,8 @@ async def harness(upstream_port: int, workdir: Path, concurrent: int) -> dict[st
             answers = await slow_readers(url, concurrent, stream)
         elif model == "shadowed":  # one after another: each served answer's shadow task outlives its call
             answers = [await one_call(url, stream, model) for _ in range(concurrent)]
+        elif model == "voted":  # 0.5 s apart: each member's answer read alone, then kept for the vote
+            answers = list(await asyncio.gather(*(staggered(url, model, 0.5 * i) for i in range(concurrent))))
         else:
             answers = await asyncio.gather(*(one_call(url, stream, model) for _ in range(concurrent)))
         if model == "shadowed":  # the candidates answer 3 s after the calls: the process's peak may come then
@@ -266,6 +284,11 @@ async def harness(upstream_port: int, workdir: Path, concurrent: int) -> dict[st
         "turns": turns,
         "rss_mb": peak_rss_mb(os.getpid()),
     }
+
+
+async def staggered(url: str, model: str, after_s: float) -> tuple[int, str, float]:
+    await asyncio.sleep(after_s)
+    return await one_call(url, False, model)
 
 
 async def slow_readers(url: str, calls: int, stream: bool) -> list[tuple[int, str, float]]:
