@@ -25,9 +25,11 @@ from ..waiting import until
 from .hostile_upstreams import (
     chain_policy,
     chat,
+    chat_answer,
     endless_event,
     head,
     hostile,
+    one_model_policy,
     peak_rss_mb,
     start_chain,
     stream_fell_back,
@@ -152,20 +154,6 @@ async def stream_held(running: RunningSidecar, session: aiohttp.ClientSession) -
 
 def chat_body() -> dict[str, object]:
     return {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
-
-
-def one_model_policy(base: str, kind: str = "openai") -> str:
-    return "version: 1\nproviders:\n" + provider_block("up", base, kind) + "models:\n  m: {provider: up, model: u}\n"
-
-
-def chat_answer(content: bytes) -> bytes:
-    """A whole OpenAI chat completion whose message is ``content``, with its head."""
-    body = (
-        b'{"id":"c","object":"chat.completion","created":1,"model":"u","choices":[{"index":0,'
-        b'"message":{"role":"assistant","content":"' + content + b'"},"finish_reason":"stop"}],'
-        b'"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}'
-    )
-    return head(b"content-type: application/json\r\n", body)
 
 
 async def test_hostile_upstreams_at_once_keep_a_real_process_up_and_bounded(

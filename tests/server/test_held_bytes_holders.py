@@ -17,9 +17,8 @@ from ..sdk_clients import openai_client
 from ..upstream.raw import UpstreamFactory
 from ..waiting import until
 from .ensemble_policies import models_policy
-from .hostile_upstreams import chain_policy, head, hostile, stream_fell_back
-from .test_held_bytes import chat_answer, one_model_policy
-from .test_shadowing import ask, shadowed, status_rows
+from .hostile_upstreams import chain_policy, chat_answer, head, hostile, one_model_policy, stream_fell_back
+from .shadow_calls import ask, shadowed, status_rows
 
 MiB = 1024 * 1024
 
