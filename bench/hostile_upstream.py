@@ -15,14 +15,24 @@ process's peak RSS (VmHWM).
 
 Cases: ``control``: a valid answer after 0.5 s (the machine's noise); ``bomb``: a 1 MB gzip body
 inflating to 1 GiB of zeros; ``members``: 2 MB of empty gzip members in one write; ``members-trickle``:
-the same in 4 KiB writes; ``large``: a 300 MB plain body; ``event-drip``: a stream whose one event never
-ends (``data: `` and then ``x``), 4 KiB a millisecond until 20 MiB (before 2026-12-06 each chunk of an
-unfinished event copied and scanned all the event before it); ``drips``: ``event-drip`` on N streams at
-once; ``answers``: N calls at once, each answered a valid 60 MiB chat completion (N: ``--concurrent``,
-else 8 streams and 3 answers: each case past a 192 Mi pod's memory before the process-wide ceiling,
-``sidecar.held_bytes``). The app's statuses and error codes are then counted (``200 x1, 502
-held_bytes_full x2``). ``--baseline REF`` runs the same cases against
-the sidecar at git revision REF (``sidecar_under_test.checkout``), in the same run.
+the same in 4 KiB writes; ``large``: a 300 MB plain body; ``preamble``: a stream of 30 role-only chunks
+padded to 8 MiB each (all held back before the first content event), then 1 MiB of content;
+``event-drip``: a stream whose one event never ends (``data: `` and then ``x``), 4 KiB a millisecond
+until 20 MiB (before 2026-12-06 each chunk of an unfinished event copied and scanned all the event before
+it); ``drips``: ``event-drip`` on N streams at once; ``answers``: N calls at once, each answered a valid
+60 MiB chat completion; ``held-streams``: N streams at once on a route with a quality gate (each held
+whole until the gate checks it), each a valid 16 MiB stream of 64 KiB content events; ``slow-readers``:
+N calls one after another, each answered a valid 16 MiB chat completion, whose app reads nothing of it
+until the last one's head came (the answers wait in the sidecar to be written); ``slow-streams``: the
+same with a 16 MiB stream each (relayed, not held); ``shadow``: N calls one
+after another answered 16 MiB each on a route that shadows all of them (``sample: 1``) to a candidate
+that answers after 3 s; ``ensemble``: N calls 0.5 s apart on an ensemble route whose one member answers
+16 MiB at once and the other a short answer after 3 s. N: ``--concurrent``, else 8 drips, 3 answers and
+4 of the others: each case past a 192 Mi pod's memory before the process-wide ceiling
+(``sidecar.held_bytes``) counted it (the ensemble's members' answers are still not counted). The app's
+statuses and error codes are then counted (``200 x1, 502 held_bytes_full x2``). ``--baseline REF``
+runs the same cases against the sidecar at git revision REF (``sidecar_under_test.checkout``), in the
+same run.
 """
 
 from __future__ import annotations
@@ -57,8 +67,30 @@ CASES = {
     "event-drip": "stream: one event never ended, 4 KiB a ms",
     "drips": "event-drip on N streams at once",
     "answers": "N calls at once, each a 60 MiB answer",
+    "preamble": "stream: 30 role-only chunks of 8 MiB before content",
+    "held-streams": "N gated streams at once, 16 MiB each, held for the gate",
+    "slow-readers": "N 16 MiB answers to apps that read none until the last",
+    "slow-streams": "N 16 MiB streams to apps that read none until the last",
+    "shadow": "N 16 MiB answers in turn, each shadowed (candidate 3 s)",
+    "ensemble": "N ensemble calls 0.5 s apart, a 16 MiB member waiting for one of 3 s",
 }
-CONCURRENT = {"drips": 8, "answers": 3}  # the calls at once of the cases that make several, by default
+# the calls of the cases that make several, by default
+CONCURRENT = {
+    "drips": 8,
+    "answers": 3,
+    "held-streams": 4,
+    "slow-readers": 4,
+    "slow-streams": 4,
+    "shadow": 4,
+    "ensemble": 4,
+}
+MODEL = {
+    "held-streams": "gated",
+    "shadow": "shadowed",
+    "ensemble": "voted",
+}  # the model the app asks for, when not ``m``
+STREAMED = ("event-drip", "drips", "held-streams", "preamble", "slow-streams")
+ANSWER_MIB = 16  # the content of each answer of the held-streams, slow-readers and shadow cases
 
 
 def zero_bomb(inflated: int) -> bytes:
@@ -69,9 +101,42 @@ def zero_bomb(inflated: int) -> bytes:
     return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + one_mib * (inflated // MiB) + end + bytes(8)
 
 
+def chat_completion(content: bytes) -> bytes:
+    return (
+        b'{"id":"c","object":"chat.completion","created":1,"model":"b","choices":[{"index":0,'
+        b'"message":{"role":"assistant","content":"' + content + b'"},"finish_reason":"stop"}],'
+        b'"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}'
+    )
+
+
+def chat_stream(content_mib: int, preamble: int = 0) -> bytes:
+    """A valid OpenAI chat stream whose content is ``content_mib`` MiB, 64 KiB an event, after ``preamble``
+    role-only chunks of 8 MiB each (a field the SDKs ignore padding them)."""
+    role = (
+        b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"b","pad":"'
+        + b"x" * (8 * MiB)
+        + b'","choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}\n\n'
+    )
+    event = (
+        b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"b","choices":[{"index":0,'
+        b'"delta":{"content":"' + b"y" * 65536 + b'"},"finish_reason":null}]}\n\n'
+    )
+    end = (
+        b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"b","choices":[{"index":0,'
+        b'"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    )
+    return role * preamble + event * (content_mib * 16) + end
+
+
 def answer(case: str) -> tuple[bytes, bytes, int]:
     """The head, the body, and the size of each write of the body."""
-    if case == "control":
+    if case in ("slow-readers", "shadow", "ensemble"):
+        body, coding, piece = chat_completion(b"y" * (ANSWER_MIB * MiB)), b"", 1 << 20
+    elif case in ("held-streams", "slow-streams", "preamble"):
+        body = chat_stream(1, preamble=30) if case == "preamble" else chat_stream(ANSWER_MIB)
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+        return head + b"content-length: %d\r\n\r\n" % len(body), body, 1 << 20
+    elif case == "control":
         body = (
             b'{"id":"c","object":"chat.completion","created":1,"model":"b","choices":[{"index":0,'
             b'"message":{"role":"assistant","content":"fine"},"finish_reason":"stop"}],'
@@ -117,9 +182,15 @@ async def serve(ports_file: Path, case: str) -> None:
                     ),
                     0,
                 )
-                await reader.readexactly(length)
+                asked = await reader.readexactly(length)
                 if case == "control":
                     await asyncio.sleep(0.5)
+                if b"candidate" in asked:  # the shadow case's candidate: a short answer, late
+                    await asyncio.sleep(3)
+                    short = chat_completion(b"y")
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n")
+                    writer.write(b"content-length: %d\r\n\r\n" % len(short) + short)
+                    continue
                 writer.write(head)
                 for start in range(0, len(body), piece):
                     writer.write(body[start : start + piece])
@@ -151,7 +222,12 @@ async def harness(upstream_port: int, workdir: Path, concurrent: int) -> dict[st
     policy.write_text(
         "version: 1\nproviders:\n"
         f"  bad: {{dialect: openai, base_url: 'http://127.0.0.1:{upstream_port}/v1'}}\n"
-        "models:\n  m: {provider: bad, model: b}\n"
+        "models:\n  m: {provider: bad, model: b}\n  candidate: {provider: bad, model: candidate}\n"
+        "routes:\n"
+        "  - {name: gated, match: {model: gated}, target: [m], gates: {regex: {pattern: 'y'}}}\n"
+        "  - {name: shadowed, match: {model: shadowed}, target: [m],\n"
+        "     shadow: {candidates: [candidate], sample: 1, normalizer: text, max_concurrent: 16}}\n"
+        "  - {name: voted, match: {model: voted}, ensemble: {members: [m, candidate], strategy: majority}}\n"
     )
     telemetry = Telemetry.from_env({}, service_version="bench")
     log_output = configure_logging("warning", stream=io.StringIO())
@@ -176,8 +252,18 @@ async def harness(upstream_port: int, workdir: Path, concurrent: int) -> dict[st
     try:
         url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
         stream = os.environ.get("HOSTILE_STREAM") == "1"
+        model = os.environ.get("HOSTILE_MODEL", "m")
         started = time.perf_counter()
-        answers = await asyncio.gather(*(one_call(url, stream) for _ in range(concurrent)))
+        if os.environ.get("HOSTILE_SLOW_READERS") == "1":
+            answers = await slow_readers(url, concurrent, stream)
+        elif model == "shadowed":  # one after another: each served answer's shadow task outlives its call
+            answers = [await one_call(url, stream, model) for _ in range(concurrent)]
+        elif model == "voted":  # 0.5 s apart: each member's answer read alone, then kept for the vote
+            answers = list(await asyncio.gather(*(staggered(url, model, 0.5 * i) for i in range(concurrent))))
+        else:
+            answers = await asyncio.gather(*(one_call(url, stream, model) for _ in range(concurrent)))
+        if model == "shadowed":  # the candidates answer 3 s after the calls: the process's peak may come then
+            await asyncio.sleep(4)
         seconds = time.perf_counter() - started
         counted = Counter(f"{status} {code}".strip() for status, code, _ in answers)
         status = ", ".join(f"{answer} x{count}" for answer, count in sorted(counted.items()))
@@ -200,11 +286,36 @@ async def harness(upstream_port: int, workdir: Path, concurrent: int) -> dict[st
     }
 
 
-async def one_call(url: str, stream: bool = False) -> tuple[int, str, float]:
-    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": stream}
+async def staggered(url: str, model: str, after_s: float) -> tuple[int, str, float]:
+    await asyncio.sleep(after_s)
+    return await one_call(url, False, model)
+
+
+async def slow_readers(url: str, calls: int, stream: bool) -> list[tuple[int, str, float]]:
+    """``calls`` calls made one after another, each once the one before has its answer's head; none read
+    until the last has its head (the answers wait in the sidecar to be written), then all read."""
+    go = asyncio.Event()
+    heads: list[asyncio.Event] = []
+    tasks = []
+    for _ in range(calls):
+        heads.append(asyncio.Event())
+        tasks.append(asyncio.create_task(one_call(url, stream, "m", head=heads[-1], go=go)))
+        await heads[-1].wait()
+    await asyncio.sleep(1)  # the answers written as far as the sockets take them
+    go.set()
+    return list(await asyncio.gather(*tasks))
+
+
+async def one_call(
+    url: str, stream: bool = False, model: str = "m", head: asyncio.Event | None = None, go: asyncio.Event | None = None
+) -> tuple[int, str, float]:
+    body = {"model": model, "messages": [{"role": "user", "content": "x"}], "stream": stream}
     started = time.perf_counter()
     kept = b""  # the answer's first 64 KiB only (an error's is whole): the harness's RSS is the sidecar's
     async with aiohttp.ClientSession() as session, session.post(url, json=body) as response:
+        if head is not None and go is not None:  # a slow app: nothing read until ``go``
+            head.set()
+            await go.wait()
         async for chunk in response.content.iter_chunked(65536):
             kept += chunk[: 65536 - len(kept)]
     try:
@@ -218,7 +329,12 @@ async def one_call(url: str, stream: bool = False) -> tuple[int, str, float]:
 def run_case(workdir: Path, case: str, code: Path | None, concurrent: int | None) -> str:
     ports = workdir / f"upstream-{case}.ports"
     upstream, upstream_port = start_with_ports_file([sys.executable, __file__, "--serve", str(ports), case], ports)
-    env = {**os.environ, "HOSTILE_STREAM": "1" if case in ("event-drip", "drips") else "0"}
+    env = {
+        **os.environ,
+        "HOSTILE_STREAM": "1" if case in STREAMED else "0",
+        "HOSTILE_MODEL": MODEL.get(case, "m"),
+        "HOSTILE_SLOW_READERS": "1" if case in ("slow-readers", "slow-streams") else "0",
+    }
     calls = (concurrent or CONCURRENT[case]) if case in CONCURRENT else 1
     if code is not None:
         env["PYTHONPATH"] = str(code)

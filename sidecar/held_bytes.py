@@ -10,13 +10,21 @@ what those reads hold now:
 - an upstream answer read whole (not a stream), decoded (so a gzip body's inflated bytes), ``PARSED``
   times, from its read to the end of its attempt (``upstream.UpstreamResponse``);
 - a stream's unfinished SSE event, as its chunks are held (``sse.SSEParser``): a whole event in one read,
-  the usual one, is never held and costs nothing here.
+  the usual one, is never held and costs nothing here;
+- a stream's events held back before its first content event, ``PARSED`` times, and a stream held whole
+  for its quality gates, ``HELD_STREAM`` times, until sent or dropped (``server.stream``,
+  ``server.stream_answer.StreamHold``);
+- an answer over ``WRITTEN_FROM`` bytes while it is written to the app, ``WRITTEN`` times, until the app
+  has read it (``server.handler``);
+- what a shadow sample's background calls keep until the last ends (``server.shadowing``).
 
 ``take(size)`` adds ``size`` when it fits under the ceiling, else counts a refusal and returns False:
 the reader then fails its one request (a 503 with ``Retry-After`` for an app body; the attempt error
-``held_bytes_full`` for an upstream answer or event, ``HeldBytesFull``, after which the chain falls
-back), and the process lives. ``give(size)`` returns bytes taken. ``held`` is the total now, ``peak`` its
-highest, ``refusals`` the count so far (``status()`` for ``/status``; ``report`` sets the metrics).
+``held_bytes_full`` for an upstream answer, event or held stream, ``HeldBytesFull``, after which the
+chain falls back; a shadow sample is skipped), and the process lives. ``hold(size)`` adds without a
+refusal (an answer being written: it was counted when read). ``give(size)`` returns bytes taken.
+``held`` is the total now, ``peak`` its highest, ``refusals`` the count so far (``status()`` for
+``/status``; ``report`` sets the metrics).
 
 The ceiling (``ceiling_for``): ``SIDECAR_MAX_HELD_BYTES`` when set; else ``MEMORY_SHARE`` of the
 container's memory limit (``memory_limit``: cgroup v2's ``memory.max``, else v1's
@@ -44,6 +52,19 @@ joined into, and what its parse (and a translation's writing) makes of them, for
 held (a request body's parse lives as long as its request; an answer's while its attempt judges it): a
 60 MiB answer relayed whole took a real process 180 MB above its idle RSS (docs/benchmarks.md, wave 38).
 An unfinished event's chunks are kept as they came: once (8 such events of 16 MiB took 110-124 MB)."""
+HELD_STREAM = 4
+"""What a stream held whole for its quality gates costs the account per byte of the caller's events: the
+bytes, the answer decoded from them (the gates read it, joined), and the bytes joined again to be sent
+(one 24 MiB stream held took a real process 99 MB above its idle RSS: docs/benchmarks.md, wave 39). Bytes
+held back before a stream's first content event (its preamble) cost ``PARSED``: themselves, and on a
+failure their join and decoding for the output the provider bills."""
+WRITTEN = 2
+"""What an answer read whole costs the account per byte while it is written to the app, from its attempt's
+end until the app has read it (a slow reader keeps it that long): the body, and its parse kept for the
+usage read after the answer (``Exchange.upstream_answer``)."""
+WRITTEN_FROM = 64 * 1024
+"""An answer up to this size is not counted while it is written: the write leaves at most this much to the
+socket (aiohttp waits above it), so none is held longer than a write."""
 DEFAULT_CEILING = 96 * MiB
 """The ceiling with no memory limit to read (a process outside a container): ``MEMORY_SHARE`` of the
 shipped manifest's 192 Mi."""
@@ -82,6 +103,14 @@ class HeldBytes:
         if held > self.peak:
             self.peak = held
         return True
+
+    def hold(self, size: int) -> None:
+        """Add ``size`` bytes that are held whatever the ceiling (an answer being written to its app: it
+        was held under the ceiling when read, and refusing it now would only waste its call): past the
+        ceiling, the next ``take`` is refused."""
+        self.held = held = self.held + size
+        if held > self.peak:
+            self.peak = held
 
     def give(self, size: int) -> None:
         """``size`` bytes taken before are held no more."""

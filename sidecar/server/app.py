@@ -187,8 +187,9 @@ class SidecarApp:
     def _shadow_stage(self, walk: ChildWalk) -> Stage:
         from .shadowing import ShadowRunner
 
+        state = self.state
         self.shadow = ShadowRunner(
-            walk, self.state.telemetry, self.state.shadow, self.state.settings.upstream_max_body_bytes
+            walk, state.telemetry, state.shadow, state.settings.upstream_max_body_bytes, state.held
         )
         return self.shadow.stage
 
@@ -264,7 +265,7 @@ def _budget_stage(state: SidecarState) -> Stage:
 def _gate_stage(state: SidecarState) -> Stage:
     from .gating import gate_stage
 
-    return gate_stage(state.telemetry)
+    return gate_stage(state.telemetry, state.held)
 
 
 async def start_app(

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from ..gates.checks import GateFailure
     from ..telemetry import AttemptTrace, RequestTrace
     from .hooks import ChainHook, StreamTap
+    from .stream_answer import StreamHold
 
 
 NO_USAGE = Usage()  # (frozen) no tokens at all
@@ -102,7 +103,8 @@ class Exchange:
     route: Route | None = None
     taps: tuple[StreamTap, ...] = ()
     hooks: tuple[ChainHook, ...] = ()
-    hold_stream: bool = False  # a hook may refuse a streamed answer: hold it whole before sending it
+    # A hook may refuse a streamed answer: hold it whole before sending it, its bytes counted here (the gates')
+    hold_stream: StreamHold | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)  # append only through record()
     calls: int = 0  # upstream calls made so far (counted as each starts)
     answered_by: Target | None = None  # whose response the caller gets: its answer, or its own error

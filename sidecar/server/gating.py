@@ -1,8 +1,9 @@
 """Quality gates on the request path: a stage that registers a ``GateHook`` on gated routes.
 
-``gate_stage(telemetry)`` is the pipeline stage: when the route has ``gates:`` and the request is a chat,
+``gate_stage(telemetry, held)`` is the pipeline stage: when the route has ``gates:`` and the request is a chat,
 it registers a ``GateHook`` (``hooks.ChainHook``) and, for a stream, sets ``exchange.hold_stream`` (a
-gated stream is buffered: the first byte waits for the check). The hook reads each answer (a response
+gated stream is buffered: the first byte waits for the check), a ``stream_answer.StreamHold`` of the
+process's account whose bytes the stage gives back at the request's end. The hook reads each answer (a response
 body in the caller's dialect, or a held stream's deltas, ``answers``), checks it (``gates.Gates.check``
 against the request's own schema, ``gates.requested_json``, read once) and says what the fallback loop
 does next (``gates.next_step``):
@@ -36,9 +37,10 @@ from .exchange import Exchange
 from .hooks import Verdict
 from .one_answer import refuse_several_choices
 from .pipeline import Handler, Stage
-from .stream_answer import HeldStream
+from .stream_answer import HeldStream, StreamHold
 
 if TYPE_CHECKING:
+    from ..held_bytes import HeldBytes
     from ..policy.compiled import RouteGates, Target
     from ..telemetry import Telemetry
 
@@ -115,8 +117,9 @@ def _view(exchange: Exchange, answer: StreamResponse | HeldStream) -> AnswerView
     return None
 
 
-def gate_stage(telemetry: Telemetry) -> Stage:
-    """The stage that puts a gated route's ``GateHook`` on the exchange (see the module docstring)."""
+def gate_stage(telemetry: Telemetry, held: HeldBytes) -> Stage:
+    """The stage that puts a gated route's ``GateHook`` on the exchange (see the module docstring); a
+    stream's held answers take their bytes from the process's account ``held``."""
 
     async def gate(exchange: Exchange, call_next: Handler) -> StreamResponse:
         route = exchange.route
@@ -126,7 +129,11 @@ def gate_stage(telemetry: Telemetry) -> Stage:
             exchange.hooks = (*exchange.hooks, GateHook(route.gates, facts, telemetry))
             exchange.gated = True
             if facts.stream:
-                exchange.hold_stream = True
+                exchange.hold_stream = hold = StreamHold(held)
+                try:
+                    return await call_next(exchange)
+                finally:
+                    hold.let_go()  # what a held stream neither sent nor refused still took
         return await call_next(exchange)
 
     return gate

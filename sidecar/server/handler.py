@@ -8,7 +8,8 @@ the sidecar's headers (``answer_headers``, a request id in the caller's dialect 
 whatever answers, turns a failure into an error in the caller's dialect (a ``RequestFailed`` as it is;
 anything else a 500 with the request id, its traceback logged), answers 503 for a request the drain
 timeout cut (one the app hung up on stays cancelled: 499). Then the answer is handed to the socket
-(``routes.begin`` and its end written), and only then, in the same task, comes the bookkeeping: the
+(``routes.begin`` and its end written; a whole answer over ``held_bytes.WRITTEN_FROM`` bytes counted in
+the process's account until the app has read it), and only then, in the same task, comes the bookkeeping: the
 answer's usage when no stage needed it before (``Exchange.read_usage_later``), the access line, the
 request's metrics and the end of its span (``access``), and the telemetry its answered calls kept
 (``AttemptTrace.release``). An app that went away while its answer was being written is
@@ -27,6 +28,7 @@ from aiohttp import web
 
 from ..dialects.base import Endpoint
 from ..dialects.registry import dialect_of_path
+from ..held_bytes import WRITTEN, WRITTEN_FROM
 from ..request_facts import UNSERVED_HINT, RequestFacts, app_of
 from ..resilience.classify import describe_exception
 from ..telemetry import Telemetry
@@ -100,6 +102,7 @@ async def proxy(
     exchange.usage_after_answer = pipelines.usage_after_answer(policy)  # and their usage, when no stage reads it
     response: web.StreamResponse | None = None
     status = 500  # an exception no handler below takes (none should)
+    writing = 0  # what the answer being written holds in the process's account (``held_bytes.WRITTEN``)
     try:
         try:
             with trace:  # log lines written during the request carry its trace ids
@@ -107,7 +110,10 @@ async def proxy(
             if not response.prepared:  # a stream got its headers when it was committed
                 add_sidecar_headers(response.headers, exchange)
                 if isinstance(response, web.Response) and isinstance(response.body, bytes):
-                    exchange.bytes_out = len(response.body)
+                    exchange.bytes_out = size = len(response.body)
+                    if size > WRITTEN_FROM:  # counted until the app has read it (a slow reader's)
+                        writing = size * WRITTEN
+                        state.held.hold(writing)
         except RequestFailed as failure:
             if not exchange.attempts:
                 trace.rejected(status=failure.status, reason=failure.code)
@@ -128,7 +134,10 @@ async def proxy(
     except ConnectionError:  # only the write's: the pipeline's are answered above
         pass  # aiohttp's own write of the end meets the closed connection too, and says nothing
     finally:
+        if writing:
+            state.held.give(writing)
         _book(access, exchange, status if response is None else _status(exchange, response), state.telemetry)
+        exchange.upstream_answer = None  # read: a shadow call, which keeps the exchange, keeps not this answer
     assert response is not None  # None only when raised
     return response
 

@@ -9,6 +9,9 @@ sampled``), lets the request run, reads the served answer (the response body, or
 written by the server while the tasks wait their turn on the loop. A task:
 
 - takes a slot of the route's ``ShadowSlots`` (``max_concurrent``) or is skipped (counted, never queued);
+  skipped too when what the served request's tasks keep until the last ends (the served answer's text, and
+  its request ``PARSED`` times: its bytes, its parse, a candidate's copy) would take the process past its
+  held-bytes ceiling (``held_bytes``, a refusal counted);
 - walks the candidate through the fallback loop with a child exchange (``children``: the caller's
   original request, not streamed, no gates), bounded by the route's deadline;
 - compares the two answers with the route's normalizer (``shadow.agree``) or asks the agreement judge;
@@ -46,6 +49,7 @@ from ..cost import cost_usd
 from ..dialects import CHAT_OPERATIONS, Dialect
 from ..ensemble.answer_key import answer_text
 from ..ensemble.judge import judge_request_body, question_from_body
+from ..held_bytes import PARSED, HeldBytes
 from ..resilience.classify import describe_exception
 from ..shadow import ShadowOutcome, ShadowSlots, ShadowStats, agree, agreement_prompt, parse_agreement, sampled
 from ..shadow.stats import OTHER_TASK
@@ -140,10 +144,37 @@ def served_cost_usd(exchange: Exchange) -> float:
     return (cost_usd(served.price, usage) or 0.0) + exchange.unserved_cost_usd
 
 
-class ShadowRunner:
-    """The shadow stage and its background calls (one per app)."""
+class _KeptForShadow:
+    """What a served request's shadow calls keep until the last ends (its answer, its request: ``size``
+    bytes), in the process's ``account``: taken by the first call (``join``; False past the ceiling), given
+    back by the last (``leave``)."""
 
-    def __init__(self, walk: ChildWalk, telemetry: Telemetry, stats: ShadowStats, max_answer_bytes: int) -> None:
+    __slots__ = ("account", "calls", "size")
+
+    def __init__(self, account: HeldBytes, size: int) -> None:
+        self.account = account
+        self.size = size
+        self.calls = 0
+
+    def join(self) -> bool:
+        if not self.calls and not self.account.take(self.size):
+            return False
+        self.calls += 1
+        return True
+
+    def leave(self) -> None:
+        self.calls -= 1
+        if not self.calls:
+            self.account.give(self.size)
+
+
+class ShadowRunner:
+    """The shadow stage and its background calls (one per app); what they keep is counted in ``held``."""
+
+    def __init__(
+        self, walk: ChildWalk, telemetry: Telemetry, stats: ShadowStats, max_answer_bytes: int, held: HeldBytes
+    ) -> None:
+        self._held = held
         self._walk = walk
         self._max_answer_bytes = max_answer_bytes
         self._telemetry = telemetry
@@ -193,27 +224,36 @@ class ShadowRunner:
         if slots is None:
             slots = self._slots[route] = ShadowSlots(shadow.max_concurrent)
         slots.limit = shadow.max_concurrent  # a reload's new bound counts the calls already in flight
+        kept = _KeptForShadow(self._held, len(served.content) + PARSED * len(exchange.raw))
         for candidate in shadow.candidates:
             if candidate == served_by:
                 continue  # the served model itself: nothing to learn
             if not self.stats.admits(route, task, candidate.name):
                 task = OTHER_TASK  # the table is full: new task classes are counted together (bounded labels)
             if not slots.try_acquire():
-                self.stats.skipped(route, task, candidate.name)
-                self._telemetry.shadow_result(route=route, task=task, candidate=candidate.name, result="skipped")
+                self._skipped(route, task, candidate)
+                continue
+            if not kept.join():  # past the process's held-bytes ceiling (a refusal counted)
+                slots.release()
+                self._skipped(route, task, candidate)
                 continue
             call = self._call(exchange, facts, shadow, candidate, served, served_cost, task)
-            running = asyncio.create_task(self._released(call, slots), name=f"shadow {route} {candidate.name}")
+            running = asyncio.create_task(self._released(call, slots, kept), name=f"shadow {route} {candidate.name}")
             self._tasks.add(running)
             running.add_done_callback(self._tasks.discard)
 
-    async def _released(self, call: Awaitable[None], slots: ShadowSlots) -> None:
+    def _skipped(self, route: str, task: str, candidate: Target) -> None:
+        self.stats.skipped(route, task, candidate.name)
+        self._telemetry.shadow_result(route=route, task=task, candidate=candidate.name, result="skipped")
+
+    async def _released(self, call: Awaitable[None], slots: ShadowSlots, kept: _KeptForShadow) -> None:
         try:
             await call
         except Exception as exc:  # a bug must not go unseen, nor reach the served request
             log.error("shadow_failed", error=describe_exception(exc))
         finally:
             slots.release()
+            kept.leave()
 
     async def _call(
         self,

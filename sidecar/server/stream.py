@@ -56,14 +56,14 @@ import aiohttp
 from aiohttp.web import StreamResponse
 
 from ..dialects import Dialect
-from ..held_bytes import HeldBytesFull
+from ..held_bytes import HELD_STREAM, PARSED, HeldBytes, HeldBytesFull
 from ..resilience.classify import Outcome
 from ..sse import SSEParser
 from ..telemetry import AttemptTrace
 from ..upstream import RelayHeaders, UpstreamResponse
 from .billed import SENT_SAMPLE_BYTES
 from .key_redaction import headers_without_key
-from .stream_answer import HeldStream, open_stream
+from .stream_answer import HeldStream, StreamHold, open_stream
 from .stream_ends import StreamEnds
 from .stream_error import StreamFailed
 from .stream_read import events_are_json, show_deltas
@@ -88,7 +88,7 @@ class _Relay(StreamEnds):
     the steps that are not per content event: the reads up to the commit point, the commit point, holding
     back before the commit, the end of the stream (a failure or a clean end)."""
 
-    __slots__ = ("client", "held_bytes", "max_held_bytes", "relayed", "response", "trace")
+    __slots__ = ("client", "held_bytes", "keeping", "max_held_bytes", "relayed", "response", "taken", "trace")
 
     def __init__(
         self,
@@ -107,6 +107,9 @@ class _Relay(StreamEnds):
         self.trace = trace
         self.max_held_bytes = max_held_bytes
         self.held_bytes = 0
+        # what holding back takes from the process's account: a held stream's request's, else the account itself
+        self.keeping: StreamHold | HeldBytes = self.hold if self.hold is not None else response.held
+        self.taken = 0  # bytes taken from ``keeping``, given back by ``let_go``
         self.client: StreamResponse | None = None  # the caller's stream, from the commit point on
 
     async def until_commit(
@@ -150,6 +153,7 @@ class _Relay(StreamEnds):
                 await self.commit(first_content)
             out[:0] = held
             held.clear()
+            self.let_go()
             break
         if self.client is not None and parser.comments is not None:  # from now on a read's comments go out first
             parser.comments = out
@@ -197,24 +201,38 @@ class _Relay(StreamEnds):
 
     def keep_back(self, out: list[bytes], held: list[bytes]) -> bool:
         """Before the commit point: ``out`` moves to the ``held`` bytes (emptied: each part is sent, or
-        counted by a failure, once); False when too many events are held (the stream commits now). A held
-        stream over the body cap fails."""
+        counted by a failure, once), taken ``PARSED`` times from the process's account (a held stream's
+        ``HELD_STREAM`` times, in its request's ``StreamHold``; past the ceiling ``HeldBytesFull``); False
+        when too many events are held (the stream commits now). A held stream over the body cap fails."""
+        size = sum(len(part) for part in out)
         held.extend(out)
-        self.held_bytes += sum(len(part) for part in out)
         out.clear()
-        if not self.hold:
-            return len(held) <= _MAX_HELD_EVENTS
-        if self.held_bytes > self.max_held_bytes:
+        self.held_bytes += size
+        hold = self.hold
+        if hold is not None and self.held_bytes > self.max_held_bytes:
             raise StreamFailed(Outcome.failure("malformed_response", "a held stream is over the body cap"))
-        return True
+        size *= PARSED if hold is None else HELD_STREAM
+        if not self.keeping.take(size):
+            raise self.response.held.full("a stream's answer held back")
+        self.taken += size
+        return hold is not None or len(held) <= _MAX_HELD_EVENTS
+
+    def let_go(self) -> None:
+        """What was held back is sent, or the stream failed: its bytes are given back to the account."""
+        if self.taken:
+            self.keeping.give(self.taken)
+            self.taken = 0
 
     async def finish(self, client: StreamResponse | None, held: list[bytes]) -> AttemptResult:
         """The stream ended cleanly: a held stream is handed over whole (``held``, unsent); else the
         preamble-only stream is committed now, the taps see the rest and close, the stream ends."""
         result = self.result
         self.read_seen()
-        if self.hold:
-            result.held = HeldStream(self.prepared.target, self._relayed_headers(), held, self.deltas or [])
+        hold = self.hold
+        if hold is not None:  # handed over with the bytes it took
+            headers = self._relayed_headers()
+            result.held = HeldStream(self.prepared.target, headers, held, self.deltas or [], hold, self.taken)
+            self.taken = 0
             return result
         if client is None:
             try:
@@ -223,6 +241,8 @@ class _Relay(StreamEnds):
                 return _hedge_lost()
             if held:
                 data = b"".join(held)
+                held.clear()
+                self.let_go()
                 await client.write(data)
                 self.exchange.bytes_out += len(data)
         taps = self.taps
@@ -279,6 +299,7 @@ async def relay_stream(
     # stream cut after its commit point is estimated from them, on the cut's path (``billed.relayed_tokens``).
     sent: list[bytes] = []
     sent_from = exchange.bytes_out
+    read_whole = False
     try:
         async with first_content:
             ended = await relay.until_commit(parser, held, out, first_content)
@@ -286,6 +307,7 @@ async def relay_stream(
                 ended = await _relay_committed(relay, relay.client, parser, out, ended, sent)
             if not ended:  # EOF without the dialect's terminator: the upstream stopped mid-answer
                 raise StreamFailed(_TRUNCATED)
+        read_whole = True
     except _Lost:
         return _hedge_lost()
     except (StreamFailed, TimeoutError, aiohttp.ClientError, OSError, ValueError, HeldBytesFull) as exc:
@@ -296,7 +318,12 @@ async def relay_stream(
         raise
     finally:
         parser.let_go()  # before the fallback loop's next attempt, if any
-    return await relay.finish(relay.client, held)
+        if not read_whole:  # failed, lost or cut: what it held back is let go
+            relay.let_go()
+    try:
+        return await relay.finish(relay.client, held)
+    finally:
+        relay.let_go()  # a stream of preamble only: what it held back (a held stream's was handed over)
 
 
 async def _relay_committed(

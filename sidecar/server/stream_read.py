@@ -76,7 +76,7 @@ class EventReader:
         self.translator = translator = _translator(exchange, prepared)
         self.taps = taps = exchange.taps
         self.hold = hold = exchange.hold_stream
-        listened = bool(taps) or hold
+        listened = bool(taps) or hold is not None
         self.decoder = upstream.translation.decoder() if listened and translator is None else None
         self.deltas: list[Delta] | None = [] if listened else None  # the answer's deltas not yet shown to taps
         self.strip_usage = translator is None and not prepared.include_usage

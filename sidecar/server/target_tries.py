@@ -154,6 +154,8 @@ class TargetTries:
         """The hooks refused ``used``'s answer (its cost is unserved): the request prepared again for a
         re-ask (SAME_TARGET: a hook changed it), or None for the next target."""
         exchange = run.exchange
+        if result.held is not None:  # a refused held stream is dropped: its bytes are given back
+            result.held.let_go()
         if result.usage is None:  # generated and billed all the same: estimated
             answer = result.held if result.held is not None else result.response
             assert answer is not None

@@ -1,5 +1,6 @@
 """A hostile upstream's answers for the tests (raw handlers and the bytes they send), the two-target chain
-they sit first in, and a process's peak RSS: shared by ``test_hostile_upstream`` and ``test_held_bytes``."""
+they sit first in, a one-model policy, and a process's peak RSS: shared by ``test_hostile_upstream``,
+``test_held_bytes`` and ``test_held_bytes_holders``."""
 
 from __future__ import annotations
 
@@ -80,6 +81,30 @@ async def chat(running: RunningSidecar, stream: bool = False) -> tuple[int, dict
         session.post(f"{running.url}/v1/chat/completions", json={**CHAT, "stream": stream}) as response,
     ):
         return response.status, dict(response.headers), await response.read()
+
+
+async def stream_fell_back(running: RunningSidecar) -> bytes:
+    """A streamed chat through ``running``'s chain whose first target failed as ``held_bytes_full`` and
+    whose next target's stream was relayed whole, the account back at 0 after one refusal: its body."""
+    status, headers, body = await chat(running, stream=True)
+    assert status == 200 and headers["x-sidecar-fallback-reason"] == "held_bytes_full"
+    assert body.endswith(b"data: [DONE]\n\n")
+    assert (running.state.held.held, running.state.held.refusals) == (0, 1)
+    return body
+
+
+def one_model_policy(base: str, kind: str = "openai") -> str:
+    return "version: 1\nproviders:\n" + provider_block("up", base, kind) + "models:\n  m: {provider: up, model: u}\n"
+
+
+def chat_answer(content: bytes) -> bytes:
+    """A whole OpenAI chat completion whose message is ``content``, with its head."""
+    body = (
+        b'{"id":"c","object":"chat.completion","created":1,"model":"u","choices":[{"index":0,'
+        b'"message":{"role":"assistant","content":"' + content + b'"},"finish_reason":"stop"}],'
+        b'"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}'
+    )
+    return head(b"content-type: application/json\r\n", body)
 
 
 def peak_rss_mb(pid: int) -> float:

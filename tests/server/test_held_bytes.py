@@ -25,11 +25,14 @@ from ..waiting import until
 from .hostile_upstreams import (
     chain_policy,
     chat,
+    chat_answer,
     endless_event,
     head,
     hostile,
+    one_model_policy,
     peak_rss_mb,
     start_chain,
+    stream_fell_back,
     zero_bomb,
 )
 from .sidecar_process import run_sidecar
@@ -70,11 +73,7 @@ async def test_an_unfinished_event_past_the_ceiling_falls_back_and_lets_go(
     """A stream whose one event grows past a 1 MiB ceiling (under the parser's 16 MiB event cap) fails as
     held_bytes_full before anything reached the app; the next target's stream is relayed whole."""
     bad = await raw_upstream(endless_event(65536))
-    running = await sidecar(chain_policy(bad.base, await fake("good")), max_held_bytes=MiB)
-    status, headers, body = await chat(running, stream=True)
-    assert status == 200 and headers["x-sidecar-fallback-reason"] == "held_bytes_full"
-    assert body.endswith(b"data: [DONE]\n\n")
-    assert (running.state.held.held, running.state.held.refusals) == (0, 1)
+    await stream_fell_back(await sidecar(chain_policy(bad.base, await fake("good")), max_held_bytes=MiB))
 
 
 async def test_a_request_body_past_the_ceiling_is_a_503_openai_raises(
@@ -155,20 +154,6 @@ async def stream_held(running: RunningSidecar, session: aiohttp.ClientSession) -
 
 def chat_body() -> dict[str, object]:
     return {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
-
-
-def one_model_policy(base: str, kind: str = "openai") -> str:
-    return "version: 1\nproviders:\n" + provider_block("up", base, kind) + "models:\n  m: {provider: up, model: u}\n"
-
-
-def chat_answer(content: bytes) -> bytes:
-    """A whole OpenAI chat completion whose message is ``content``, with its head."""
-    body = (
-        b'{"id":"c","object":"chat.completion","created":1,"model":"u","choices":[{"index":0,'
-        b'"message":{"role":"assistant","content":"' + content + b'"},"finish_reason":"stop"}],'
-        b'"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}'
-    )
-    return head(b"content-type: application/json\r\n", body)
 
 
 async def test_hostile_upstreams_at_once_keep_a_real_process_up_and_bounded(

@@ -12,11 +12,12 @@ from aiohttp.web import StreamResponse
 from sidecar.cache import StreamAssembler
 from sidecar.cache.entry import TextPiece
 from sidecar.dialects import Dialect
+from sidecar.held_bytes import HeldBytes
 from sidecar.policy.compiled import Target
 from sidecar.server.exchange import Exchange
 from sidecar.server.hooks import Verdict
 from sidecar.server.pipeline import Handler
-from sidecar.server.stream_answer import HeldStream
+from sidecar.server.stream_answer import HeldStream, StreamHold
 from sidecar.translate.deltas import Delta
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
@@ -127,7 +128,8 @@ class RefuseOnce:
 def hook_stage(hook: Any) -> Any:
     async def stage(exchange: Exchange, call_next: Handler) -> StreamResponse:
         exchange.hooks = (*exchange.hooks, hook)
-        exchange.hold_stream = getattr(hook, "hold", False)
+        if getattr(hook, "hold", False):  # its held streams counted in an account of their own
+            exchange.hold_stream = StreamHold(HeldBytes(1 << 40))
         return await call_next(exchange)
 
     return stage

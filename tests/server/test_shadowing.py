@@ -10,41 +10,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from ..sdk_clients import openai_client
+from ..conftest import FakeFactory, SidecarFactory
 from .ensemble_policies import ensemble_route, models_policy
 from .provider_quotas import usage_less
-
-MESSAGES: Any = [{"role": "user", "content": "Which queue?"}]
-
-
-def shadowed(candidates: str, extra: str = "") -> str:
-    return (
-        "  - name: served\n    match: {model: served}\n    target: m0\n"
-        f"    shadow: {{candidates: [{candidates}], sample: 1.0{extra}}}\n"
-    )
-
-
-async def ask(running: RunningSidecar, **options: Any) -> tuple[str, dict[str, str]]:
-    async with openai_client(running) as client:
-        raw = await client.chat.completions.with_raw_response.create(model="served", messages=MESSAGES, **options)
-        if options.get("stream"):
-            text = "".join([c.choices[0].delta.content or "" async for c in raw.parse() if c.choices])
-        else:
-            text = raw.parse().choices[0].message.content or ""
-    return text, dict(raw.headers)
-
-
-async def status_rows(running: RunningSidecar, calls: int, timeout_s: float = 3.0) -> list[dict[str, Any]]:
-    """The /status shadow table once it holds ``calls`` calls (compared, failed or skipped)."""
-    async with aiohttp.ClientSession() as session:
-        for _ in range(int(timeout_s / 0.05)):
-            async with session.get(f"{running.url}/status") as response:
-                rows: list[dict[str, Any]] = (await response.json())["shadow"]
-            if sum(r["compared"] + r["not_comparable"] + r["failed"] + r["skipped"] for r in rows) >= calls:
-                return rows
-            await asyncio.sleep(0.05)
-    return rows
+from .shadow_calls import ask, shadowed, status_rows
 
 
 async def test_agreement_is_counted_in_status_and_metrics(fake: FakeFactory, sidecar: SidecarFactory) -> None:
