@@ -91,6 +91,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         logged_headers=matched_headers,
         warnings=(
             *unreachable_routes(spec.routes, spec.default),
+            *builder.warnings,
             *hazard_warnings(spec),
             *(budgets.warnings if budgets is not None else ()),
             *access_log_warnings(spec.access_log, _route_log_samples(spec)),
@@ -200,6 +201,7 @@ class _RouteBuilder:
         self.tiers = routing_compile.tiers_of(self.router, spec.routing)
         self.scored = routing_compile.candidates(spec.models, models, self.tiers, self.router, errors)
         self._validators: SchemaValidators | None = None  # request schemas, compiled once per policy
+        self.warnings: list[str] = []  # what loads but will refuse or misroute requests, with its path
 
     def routes(self) -> list[Route]:
         """``routes``, in order (a name used twice is an error)."""
@@ -268,12 +270,15 @@ class _RouteBuilder:
     def _plan(self, route: RouteSpec, path: str, name: str) -> Plan:
         """A chain, a cheapest selection, a split or an ensemble."""
         from ..routing import compile as routing_compile
+        from ..routing.coverage import select_gaps
 
         if isinstance(route.target, routing_compile.SelectSpec):
             where = f"{path}.target"
             select = routing_compile.select_plan(
                 route.target, where, self.models, self.scored, self.router, self.tiers, self.errors
             )
+            if select is not None:
+                select_gaps(select, route.match, where, self.errors, self.warnings)
             return select or ChainPlan(())
         if route.split is not None:
             split = routing_compile.split_plan(route.split, f"{path}.split", name, self.models, self.errors)
