@@ -278,7 +278,8 @@ class _RouteBuilder:
                 route.target, where, self.models, self.scored, self.router, self.tiers, self.errors
             )
             if select is not None:
-                select_gaps(select, route.match, where, self.errors, self.warnings)
+                declared = frozenset().union(*(c.capabilities for c in self.scored.values()))
+                select_gaps(select, route.match, where, declared, self.errors, self.warnings)
             return select or ChainPlan(())
         if route.split is not None:
             split = routing_compile.split_plan(route.split, f"{path}.split", name, self.models, self.errors)

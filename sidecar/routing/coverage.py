@@ -9,9 +9,11 @@ of from the apps (``select_gaps(plan, match, where, errors, warnings)``):
   route would be refused;
 - **a warning** per task class whose tier (its ``min_tier``, or a level's tier) no candidate reaches
   for that class, naming the levels and the best candidate: those requests are refused;
-- **a warning** per capability a request may need (``select.needs``: tools, vision, json, streaming,
-  thinking) that no candidate declares, unless the route's ``match.features`` rules such requests out
-  (or it matches only embeddings and token counts, which need none).
+- **a warning** per capability a request may need (``select.needs``: tools, vision, audio, json,
+  streaming, thinking) that no candidate declares but a model of the policy does (a capable model left
+  out of ``from``), unless the route's ``match.features`` rules such requests out (or it matches only
+  embeddings and token counts, which need none). A capability no model declares is not warned about:
+  the policy has no model for such requests, on any route.
 
 The classes and levels a route sees are those its ``match.task`` and ``match.complexity`` allow (all,
 without them). "Unsure means up" (one tier more when the learned model was unsure) is not counted: a
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 CAPABILITY_NEEDS = {
     "tools": (("tools",), "declares tools"),
     "vision": (("images", "video"), "has images or video"),
+    "audio": (("audio",), "has audio"),
     "json": (("json_schema",), "asks for JSON with a schema"),
     "streaming": (("stream",), "streams"),
     "thinking": (("thinking",), "asks the model to think"),
@@ -40,9 +43,11 @@ CAPABILITY_NEEDS = {
 _NO_MODEL_CALL = frozenset(("embeddings", "count_tokens"))  # operations that need no capability above
 
 
-def select_gaps(plan: SelectPlan, match: MatchSpec, where: str, errors: list[str], warnings: list[str]) -> None:
+def select_gaps(
+    plan: SelectPlan, match: MatchSpec, where: str, declared: frozenset[str], errors: list[str], warnings: list[str]
+) -> None:
     """Append to ``errors`` what makes the route refuse every request, to ``warnings`` what makes it
-    refuse a kind of request (see the module's docstring)."""
+    refuse a kind of request (see the module's docstring); ``declared``: every model's capabilities."""
     candidates, tiers = plan.scored, plan.tier_names
     best = max(candidates, key=_best_rank)
     best_rank = _best_rank(best)
@@ -53,7 +58,7 @@ def select_gaps(plan: SelectPlan, match: MatchSpec, where: str, errors: list[str
         )
         return
     _tier_gaps(plan, match, where, errors, warnings)
-    _capability_gaps(candidates, match, where, warnings)
+    _capability_gaps(candidates, match, where, declared, warnings)
 
 
 def _tier_gaps(plan: SelectPlan, match: MatchSpec, where: str, errors: list[str], warnings: list[str]) -> None:
@@ -89,19 +94,21 @@ def _tier_gaps(plan: SelectPlan, match: MatchSpec, where: str, errors: list[str]
     warnings.extend(gaps)
 
 
-def _capability_gaps(candidates: Sequence[Candidate], match: MatchSpec, where: str, warnings: list[str]) -> None:
+def _capability_gaps(
+    candidates: Sequence[Candidate], match: MatchSpec, where: str, declared: frozenset[str], warnings: list[str]
+) -> None:
     if match.operation is not None and _NO_MODEL_CALL.issuperset(match.operation):
         return
-    declared = frozenset().union(*(c.capabilities for c in candidates))
+    offered = frozenset().union(*(c.capabilities for c in candidates))
     tests = match.features
     for capability, (fields, what) in CAPABILITY_NEEDS.items():
-        if capability in declared:
+        if capability in offered or capability not in declared:
             continue
         if tests is not None and all(getattr(tests, field) is False for field in fields):
             continue
         warnings.append(
             f"{where}: no candidate has the {capability} capability: a request that {what} gets 400"
-            f" no_capable_model (declare it on the models that have it, or add one to from)"
+            f" no_capable_model (add a model that has it to from, or declare it on a candidate that has it)"
         )
 
 

@@ -15,7 +15,7 @@ models:
   big:
     provider: openai
     model: gpt-4o
-    capabilities: [chat, streaming, tools, vision, json, thinking]
+    capabilities: [chat, streaming, tools, vision, audio, json, thinking]
     quality: {tier: premium}
   mid: {provider: openai, model: gpt-4.1-mini, capabilities: [chat, streaming], quality: {tier: standard}}
   mini:
@@ -63,7 +63,7 @@ def test_a_class_whose_tier_no_candidate_reaches_is_a_warning_naming_its_levels(
         " standard): those requests get 400 no_capable_model; add a candidate of that tier for the class, or"
         " lower the tier it needs",
         "routes[0].target: no candidate has the tools capability: a request that declares tools gets 400"
-        " no_capable_model (declare it on the models that have it, or add one to from)",
+        " no_capable_model (add a model that has it to from, or declare it on a candidate that has it)",
     ]
 
 
@@ -85,12 +85,13 @@ def test_a_route_no_class_and_level_can_be_served_on_is_an_error() -> None:
 
 
 def test_a_capability_no_candidate_has_is_a_warning_per_capability() -> None:
-    """Each of tools, vision, json, thinking that no candidate declares is named with the requests it refuses."""
+    """Each of tools, vision, audio, json, thinking that no candidate declares is named with the requests it refuses."""
     route = "  - {match: {task: extraction, complexity: simple}, target: {select: cheapest, from: [mid]}}\n"
     warnings = warnings_of(route)
     assert [w.split(":")[1].strip() for w in warnings] == [
         "no candidate has the tools capability",
         "no candidate has the vision capability",
+        "no candidate has the audio capability",
         "no candidate has the json capability",
         "no candidate has the thinking capability",
     ]
@@ -103,6 +104,7 @@ def test_a_capability_the_route_match_rules_out_is_not_warned_about() -> None:
         "    target: {select: cheapest, from: [mid]}\n"
     )
     assert [w.split(":")[1].strip() for w in warnings_of(route)] == [
+        "no candidate has the audio capability",
         "no candidate has the json capability",
         "no candidate has the thinking capability",
     ]
@@ -111,3 +113,12 @@ def test_a_capability_the_route_match_rules_out_is_not_warned_about() -> None:
 def test_a_route_whose_candidates_serve_everything_has_no_warning() -> None:
     """The premium model with every capability among the candidates: nothing to say."""
     assert warnings_of("  - {target: {select: cheapest, from: [mini, mid, big]}}\n") == []
+
+
+def test_a_capability_no_model_of_the_policy_declares_is_not_warned_about() -> None:
+    """Without a model that thinks anywhere in the policy, no route could serve such requests: no warning per route."""
+    text = (
+        BASE.replace(", audio, json, thinking]", ", audio, json]") + "  - {target: {select: cheapest, from: [mid]}}\n"
+    )
+    warnings = list(load_policy_bytes(text.encode(), "test.yaml").warnings)
+    assert warnings and not [w for w in warnings if "thinking" in w]
