@@ -22,6 +22,7 @@ from ..cache.plan import route_cache
 from ..cache.spec import CacheStoreSpec, RouteCacheSpec
 from ..request_facts import CREDENTIAL_HEADERS
 from ..routing.caps import TokenCaps
+from ..routing.shadowed import shadowed_rules
 from .access_log import access_log_warnings, compile_access_sampling
 from .base import Spec as _Spec
 from .compiled import Policy, PolicyError, Provider, Route, RouteGates, RouteSettings, Target
@@ -93,6 +94,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
             *unreachable_routes(spec.routes, spec.default),
             *builder.warnings,
             *hazard_warnings(spec),
+            *shadowed_rules(spec.routing),
             *(budgets.warnings if budgets is not None else ()),
             *access_log_warnings(spec.access_log, _route_log_samples(spec)),
         ),
