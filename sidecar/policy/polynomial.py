@@ -83,33 +83,44 @@ def _ambiguous(
     """Whether some p of ``first`` and q of ``second`` have one text that loops on p, leads from p to q
     and loops on q: a path from (p, p, q) to (p, q, q) in the automaton taken three times, the first
     and last copies kept inside their parts."""
-    inside_first, inside_second = part_of[first[0]], part_of[second[0]]
-    for p in first:
-        for q in second:
-            start, goal = (p, p, q), (p, q, q)
-            seen = {start}
-            todo = [start]
-            while todo:
-                x, y, z = todo.pop()
-                budget[0] -= 1
-                if budget[0] < 0:
-                    raise _Unknown
-                for x2 in following[x]:
-                    if part_of[x2] != inside_first:
+    return any(_reaches((p, p, q), (p, q, q), following, part_of, masks, budget) for p in first for q in second)
+
+
+def _reaches(
+    start: tuple[int, int, int],
+    goal: tuple[int, int, int],
+    following: list[list[int]],
+    part_of: dict[int, int],
+    masks: Any,
+    budget: list[int],
+) -> bool:
+    """Whether ``goal`` is reached from ``start`` in the triple automaton, each step reading one
+    character all three states match; the first copy stays in the part of ``start[0]``, the last in
+    that of ``start[2]``."""
+    inside_first, inside_second = part_of[start[0]], part_of[start[2]]
+    seen = {start}
+    todo = [start]
+    while todo:
+        x, y, z = todo.pop()
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _Unknown
+        for x2 in following[x]:
+            if part_of[x2] != inside_first:
+                continue
+            for y2 in following[y]:
+                common = masks[x2] & masks[y2]
+                if not common:
+                    continue
+                for z2 in following[z]:
+                    if part_of[z2] != inside_second or not common & masks[z2]:
                         continue
-                    for y2 in following[y]:
-                        common = masks[x2] & masks[y2]
-                        if not common:
-                            continue
-                        for z2 in following[z]:
-                            if part_of[z2] != inside_second or not common & masks[z2]:
-                                continue
-                            triple = (x2, y2, z2)
-                            if triple == goal:
-                                return True
-                            if triple not in seen:
-                                seen.add(triple)
-                                todo.append(triple)
+                    triple = (x2, y2, z2)
+                    if triple == goal:
+                        return True
+                    if triple not in seen:
+                        seen.add(triple)
+                        todo.append(triple)
     return False
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sidecar.diff import replay
 from sidecar.diff.replay import Decision
 
+from ..routing.test_compile import BASE as COMPILE_BASE
 from .access_lines import access, chat
 from .policies import edited, policy, production_text
 
@@ -151,17 +152,12 @@ def test_cache_write_tokens_are_priced_at_the_cache_write_rate() -> None:
     assert replay(policy(production_text()), policy(production_text()), [line]).old_cost_usd == 1000 * 3.75 / 1e6
 
 
-SELECTING = """
-version: 1
-providers:
-  openai: {kind: openai, base_url: "https://api.openai.com/v1", api_key: {env: OPENAI_API_KEY}}
-models:
-  big: {provider: openai, model: gpt-4o, quality: {tier: premium}, price: {input_per_mtok: 2.5, output_per_mtok: 10}}
-  mini: {provider: openai, model: gpt-4o-mini, price: {input_per_mtok: 0.15, output_per_mtok: 0.6}}
-routing: {classes: [{name: extraction, rules: [{keywords: [extract]}]}]}
-routes:
-  - {name: auto, match: {model: auto}, target: TARGET}
-"""
+# big (premium) and mini (economy), one class, a route for "auto" whose target each test sets
+SELECTING = (
+    COMPILE_BASE
+    + "routing: {classes: [{name: extraction, rules: [{keywords: [extract]}]}]}\n"
+    + "routes:\n  - {name: auto, match: {model: auto}, target: TARGET}\n"
+)
 
 
 def test_a_select_route_is_replayed_with_the_chain_it_selects_for_the_logged_decision() -> None:
