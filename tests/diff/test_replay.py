@@ -5,7 +5,7 @@ from __future__ import annotations
 from sidecar.diff import replay
 from sidecar.diff.replay import Decision
 
-from ..routing.test_compile import BASE as COMPILE_BASE
+from ..routing.policies import TWO_MODELS
 from .access_lines import access, chat
 from .policies import edited, policy, production_text
 
@@ -154,7 +154,7 @@ def test_cache_write_tokens_are_priced_at_the_cache_write_rate() -> None:
 
 # big (premium) and mini (economy), one class, a route for "auto" whose target each test sets
 SELECTING = (
-    COMPILE_BASE
+    TWO_MODELS
     + "routing: {classes: [{name: extraction, rules: [{keywords: [extract]}]}]}\n"
     + "routes:\n  - {name: auto, match: {model: auto}, target: TARGET}\n"
 )
