@@ -64,6 +64,8 @@ def explain_report(policy: Policy, request: RequestFacts, key: str | None = None
             result["budgets"] = budget_rows(policy, unread, request.routing, key)
     if routing is not None:
         result["routing"] = routing
+    if policy.warnings:  # what loads but misroutes or refuses (a rule never used, a class no model serves)
+        result["warnings"] = list(policy.warnings)
     return result
 
 
@@ -183,6 +185,7 @@ def explain_text(report: dict[str, Any]) -> str:
         chain = " -> ".join(
             f"{t['model']} ({t['provider']}/{t['upstream_model']}, {t['dialect']})" for t in route["targets"]
         )
+        chain = chain or "no model can serve it: the caller gets 400 no_capable_model (candidates above)"
         lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): {chain}")
         lines += [f"   {note}" for note in route["features"]]
         cache = route["cache"]
@@ -198,4 +201,5 @@ def explain_text(report: dict[str, Any]) -> str:
             f"   budget {row['limit']}{on}: {row['scope']} {row['value']!r}, {row['action']} at {row['amount']:g} "
             f"{row['measure']} per {row['window']}; reserves up to {row['reserves']:g} {row['measure']}"
         )
+    lines += [f"policy warning: {warning}" for warning in report.get("warnings", ())]
     return "\n".join(lines)

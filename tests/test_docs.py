@@ -504,10 +504,15 @@ providers:
   anthropic: {kind: anthropic, base_url: https://api.anthropic.com, api_key: {env: ANTHROPIC_API_KEY}}
   gemini: {kind: gemini, base_url: https://generativelanguage.googleapis.com, api_key: {env: GEMINI_API_KEY}}
 models:
-  gpt-4o: {provider: openai, model: gpt-4o, price: {input_per_mtok: 2.5, output_per_mtok: 10}}
+  gpt-4o: {provider: openai, model: gpt-4o, price: {input_per_mtok: 2.5, output_per_mtok: 10}, quality: {tier: premium}}
   gpt-4o-mini: {provider: openai, model: gpt-4o-mini, price: {input_per_mtok: 0.15, output_per_mtok: 0.6}}
   small: {provider: openai, model: gpt-4o-mini, price: {input_per_mtok: 0.15, output_per_mtok: 0.6}}
-  claude-sonnet: {provider: anthropic, model: claude-sonnet-4-5, price: {input_per_mtok: 3, output_per_mtok: 15}}
+  claude-sonnet:  # premium, and it thinks: a select route of the pages' examples can serve every request
+    provider: anthropic
+    model: claude-sonnet-4-5
+    price: {input_per_mtok: 3, output_per_mtok: 15}
+    capabilities: [chat, streaming, tools, vision, json, thinking]
+    quality: {tier: premium}
   claude-haiku: {provider: anthropic, model: claude-haiku-4-5, price: {input_per_mtok: 1, output_per_mtok: 5}}
   claude-haiku-eu: {provider: anthropic, model: claude-haiku-4-5, price: {input_per_mtok: 1, output_per_mtok: 5}}
   gemini-flash: {provider: gemini, model: gemini-2.5-flash, price: {input_per_mtok: 0.3, output_per_mtok: 2.5}}

@@ -14,13 +14,15 @@ match on) and routed by both policies. The result says:
   routes by task: a replayed request keeps the class and level it had, whatever the new policy's rules
   say); lines written before the line carried ``app`` take it from ``--app``;
 - the requests the new policy routes differently (another route, chain or deny), grouped by old and
-  new decision;
+  new decision; a ``select: cheapest`` route's chain is the one it selects for the request (its
+  logged features, task and complexity: ``_selected``), cheapest first, or none when no candidate can
+  serve it (the caller gets 400); a split's is every model of its arms;
 - the estimated cost under each policy, from the tokens logged and each policy's prices. A request
   whose decision does not change is priced at the model that served it (the old and the new price);
   one that moves is priced at the first target of its new chain (the target that answers when
-  nothing fails), or zero when the new policy denies it. ``cached_input_tokens`` are priced at the
-  model's cached rate and ``cache_write_tokens`` at its cache-write rate (``cache_write_1h_tokens`` at its
-  1-hour write rate) (a line without them counts
+  nothing fails), or zero when the new policy denies it or can serve it with no model.
+  ``cached_input_tokens`` are priced at the model's cached rate and ``cache_write_tokens`` at its
+  cache-write rate (``cache_write_1h_tokens`` at its 1-hour write rate) (a line without them counts
   none); another model tokenizes and answers differently, so the new figure is an estimate of the
   order of the change, not a bill.
 
@@ -43,6 +45,7 @@ import orjson
 from ..cost import cost_usd
 from ..policy.compiled import Policy, Route, Target
 from ..request_facts import RequestFacts, RequestProblem, describe_request
+from ..routing.plans import SelectPlan
 from ..routing.report import from_access_line
 from ..translate import Usage
 
@@ -68,7 +71,26 @@ class Decision:
             return "no route (404)"
         if self.deny is not None:
             return f"{self.route}: deny {self.deny}"
+        if not self.chain:
+            return f"{self.route}: no model can serve it (400 no_capable_model)"
         return f"{self.route}: [{', '.join(self.chain)}]"
+
+
+def _selected(policy: Policy, request: RequestFacts) -> Decision:
+    """What ``policy`` does with ``request``; on a ``select: cheapest`` route, the chain it selects (the
+    other policy's selection, kept on the request's record, is dropped first). A logged tier the
+    policy does not declare cannot be selected on: the route's candidates stand for it."""
+    route = policy.route(request)
+    plan = route.plan if route is not None else None
+    if route is None or route.deny is not None or not isinstance(plan, SelectPlan):
+        return Decision.of(route)
+    record = request.routing
+    if record is not None:
+        record.selection = record.targets = None
+        logged = record.decision if record.router is None else None
+        if logged is not None and plan.router is not None and logged.tier not in plan.router.tier_ranks:
+            return Decision.of(route)
+    return Decision(route.name, tuple(t.name for t in plan.chain(request)))
 
 
 @dataclass
@@ -162,7 +184,7 @@ def _replay_one(result: Replay, old: Policy, new: Policy, line: Mapping[str, Any
     if weight != 1.0:
         result.sampled_lines += 1
     result.policy_versions[str(line.get("policy_version") or "")] += 1
-    before, after = Decision.of(old.route(request)), Decision.of(new.route(request))
+    before, after = _selected(old, request), _selected(new, request)
     if before.route == line.get("route"):
         result.old_agrees_with_log += weight
     if isinstance(line.get("cost_usd"), int | float):
@@ -202,7 +224,7 @@ def _costs(
     old_cost = _cost(old.models.get(served), usage)
     if after == before:
         new_cost = _cost(new.models.get(served), usage)
-    elif after.deny is not None or after.route is None:
+    elif after.deny is not None or after.route is None or not after.chain:
         new_cost = 0.0
     else:
         new_cost = _cost(new.models.get(after.chain[0]), usage)

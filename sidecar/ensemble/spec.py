@@ -78,6 +78,7 @@ class RegexNormalizerSpec(Spec):
 
     @model_validator(mode="after")
     def _group_exists(self) -> RegexNormalizerSpec:
+        flagged_pattern(self.pattern, self.flags)
         compiled = re.compile(self.pattern, regex_flags(self.flags))
         if isinstance(self.group, int) and not 0 <= self.group <= compiled.groups:
             raise ValueError(f"group: the pattern has {compiled.groups} group(s), not {self.group}")
@@ -118,6 +119,17 @@ def valid_pattern(value: str) -> str:
     except re.error as exc:
         raise ValueError(f"invalid regular expression: {exc}") from None
     return check_backtracking(value)
+
+
+def flagged_pattern(pattern: str, flags: Sequence[str]) -> None:
+    """``ValueError`` when ``pattern``, compiled with ``flags``, backtracks exponentially: the field's own
+    check (``valid_pattern``) reads it without them, and case folding or ``dotall`` can make two ways of
+    matching one text out of a pattern that has one (``(ab|AB)+`` with ``ignorecase``)."""
+    if flags:
+        try:
+            check_backtracking(pattern, regex_flags(flags))
+        except ValueError as exc:
+            raise ValueError(f"pattern with flags [{', '.join(flags)}]: {exc}") from None
 
 
 def regex_flags(names: Sequence[str]) -> int:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from ..ensemble.spec import regex_flags, valid_pattern, with_shorthand
+from ..ensemble.spec import flagged_pattern, regex_flags, valid_pattern, with_shorthand
 from ..policy.backtracking import check_backtracking
 from ..policy.base import Spec
 from .refusal import DEFAULT_WITHIN_CHARS
@@ -54,6 +54,11 @@ class RegexGateSpec(Spec):
     @classmethod
     def _compiles(cls, value: str) -> str:
         return valid_pattern(value)
+
+    @model_validator(mode="after")
+    def _with_flags(self) -> RegexGateSpec:
+        flagged_pattern(self.pattern, self.flags)
+        return self
 
     def compiled(self) -> re.Pattern[str]:
         return re.compile(self.pattern, regex_flags(self.flags))

@@ -14,7 +14,8 @@
 - ``hints``       what an author is told beyond the parser: where a YAML error is, the name likely meant,
                   a key written twice, a number in quotes, a ``${VAR}``
 - ``backtracking`` regular expressions that backtrack exponentially (``(a+)+``), refused at load with the
-                  part and a safe form; ``parsed_regex``: the standard parser's tree they are read from
+                  part and a safe form, and (``polynomial``) those of a polynomial degree above 1
+                  (``.*a.*b.*c``); ``parsed_regex``: the standard parser's tree they are read from
 - ``hazards``     values that load but would harm every pod at once (a retry ratio over 1, a hedge after
                   under 0.1 s, timeouts under 1 s): warnings
 - ``unreachable`` routes that can never match (an earlier route takes every request they would): warnings

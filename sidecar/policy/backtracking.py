@@ -21,6 +21,10 @@ each: the engine never goes back into them. Counted repeats of a range (``{2,5}`
 loops, exact counts (``{3}``) as copies. Character classes are compared on a sample of characters
 (``parsed_regex.CharacterSets``).
 
+``check_backtracking`` also refuses a polynomial degree of ambiguity above ``polynomial.MAX_DEGREE``
+(``a+a+a+b``, ``.*a.*b.*c``), computed on the same automaton (``polynomial``; ``read_pattern`` builds it,
+with the states a match may end at).
+
 ``re._parser`` is private: ``parsed_regex`` says what happens if a future Python removes it.
 """
 
@@ -31,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .parsed_regex import CharacterSets, show, sre
+from .polynomial import MAX_DEGREE, ambiguity_degree, components, degree_error
 
 _UNROLLED = 16  # an exact count is read as that many copies, at most this many (``\d{4}``); a range as a loop
 _MAX_PAIRS = 200_000  # pairs of edges compared in one loop before the pattern is called too complex
@@ -165,10 +170,41 @@ def _concat(automaton: _Automaton, before: _Part, after: _Part) -> _Part:
 def exponential_part(pattern: str, flags: int = 0) -> tuple[str, str] | None:
     """The repeated part of ``pattern`` that backtracks exponentially and that part written atomic, as
     Python's parser reads them (``(a(?:|))+`` for ``(a|a)+``), or None when there is none."""
+    automaton, masks, _ = read_pattern(pattern, flags)
+    return _exponential(automaton, masks)
+
+
+def read_pattern(pattern: str, flags: int) -> tuple[_Automaton, CharacterSets, frozenset[int]]:
+    """The automaton of ``pattern``, its states' characters and its final states: those a match may
+    end at (none when the pattern has a ``$``, ``\\Z`` or a lookaround, which can fail after them)."""
     automaton = _Automaton()
     parsed = sre.parse(pattern, flags)
-    automaton.sequence(parsed, parsed.state.flags, 0)
-    loop = _ambiguous_loop(automaton, CharacterSets(automaton.sets, automaton.chars))
+    whole = automaton.sequence(parsed, parsed.state.flags, 0)
+    final = frozenset() if _can_fail_empty(parsed) else frozenset(whole.last)
+    return automaton, CharacterSets(automaton.sets, automaton.chars), final
+
+
+def _can_fail_empty(items: Any) -> bool:
+    """Whether the parsed pattern holds an end anchor or a lookaround (zero width, and it can fail)."""
+    for op, av in items:
+        if op in (sre.ASSERT, sre.ASSERT_NOT) or (op is sre.AT and av in (sre.AT_END, sre.AT_END_STRING)):
+            return True
+        if any(_can_fail_empty(inner) for inner in _subpatterns(av)):
+            return True
+    return False
+
+
+def _subpatterns(value: Any) -> list[Any]:
+    """The parsed sub-patterns an item's argument holds (a group's, a repeat's, each alternative)."""
+    if isinstance(value, sre.SubPattern):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [inner for item in value for inner in _subpatterns(item)]
+    return []
+
+
+def _exponential(automaton: _Automaton, masks: CharacterSets) -> tuple[str, str] | None:
+    loop = _ambiguous_loop(automaton, masks)
     if loop is None:
         return None
     op, (least, most, body) = automaton.loops[loop][1]
@@ -177,11 +213,12 @@ def exponential_part(pattern: str, flags: int = 0) -> tuple[str, str] | None:
 
 
 def check_backtracking(pattern: str, flags: int = 0) -> str:
-    """``pattern`` when no repeated part of it backtracks exponentially, else ``ValueError`` naming the
-    part and saying how to write it safely. A pattern ``re`` refuses is returned as it is: whoever
-    compiles it reports that."""
+    """``pattern`` when no repeated part of it backtracks exponentially and its polynomial degree is at
+    most ``polynomial.MAX_DEGREE``, else ``ValueError`` naming the part (or the degree) and saying how to
+    write it safely. A pattern ``re`` refuses is returned as it is: whoever compiles it reports that."""
     try:
-        found = exponential_part(pattern, flags)
+        automaton, masks, final = read_pattern(pattern, flags)
+        found = _exponential(automaton, masks)
     except re.error:
         return pattern
     except _TooComplex:
@@ -190,6 +227,9 @@ def check_backtracking(pattern: str, flags: int = 0) -> str:
             " repeat): split it into several patterns, or use keywords"
         ) from None
     if found is None:
+        degree = ambiguity_degree(len(automaton.sets), automaton.edges, masks, final)
+        if degree is not None and degree > MAX_DEGREE:
+            raise ValueError(degree_error(pattern, degree))
         return pattern
     part, atomic = found
     raise ValueError(
@@ -204,47 +244,6 @@ class _TooComplex(Exception):
     """A loop with more pairs of edges to compare than ``_MAX_PAIRS``."""
 
 
-def _components(nodes: Any, following: Any) -> list[list[Any]]:
-    """The strongly connected components of a graph (Tarjan's algorithm, without recursion)."""
-    index: dict[Any, int] = {}
-    low: dict[Any, int] = {}
-    stack: list[Any] = []
-    on_stack: set[Any] = set()
-    found: list[list[Any]] = []
-    for root in nodes:
-        if root in index:
-            continue
-        work = [(root, iter(following(root)))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, rest = work[-1]
-            for nxt in rest:
-                if nxt not in index:
-                    index[nxt] = low[nxt] = len(index)
-                    stack.append(nxt)
-                    on_stack.add(nxt)
-                    work.append((nxt, iter(following(nxt))))
-                    break
-                if nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-            else:
-                work.pop()
-                if work:
-                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
-                if low[node] == index[node]:
-                    component = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        component.append(member)
-                        if member == node:
-                            break
-                    found.append(component)
-    return found
-
-
 def _ambiguous_loop(automaton: _Automaton, masks: CharacterSets) -> int | None:
     """The loop to blame for two different paths from a state back to itself over the same text, or
     None. Only the states of one strongly connected part can be on such paths: each part is paired
@@ -253,7 +252,7 @@ def _ambiguous_loop(automaton: _Automaton, masks: CharacterSets) -> int | None:
     leaving: list[list[int]] = [[] for _ in automaton.sets]
     for number, edge in enumerate(edges):
         leaving[edge[0]].append(number)
-    for part in _components(range(len(automaton.sets)), lambda state: [edges[e][1] for e in leaving[state]]):
+    for part in components(range(len(automaton.sets)), lambda state: [edges[e][1] for e in leaving[state]]):
         members = set(part)
         inner = {state: [e for e in leaving[state] if edges[e][1] in members] for state in part}
         if any(inner.values()):
@@ -284,7 +283,7 @@ def _paired(automaton: _Automaton, masks: CharacterSets, inner: dict[int, list[i
                         todo.append(pair)
         if compared > _MAX_PAIRS:
             raise _TooComplex
-    for component in _components(graph, lambda node: [step[0] for step in graph[node]]):
+    for component in components(graph, lambda node: [step[0] for step in graph[node]]):
         if not any(p == q for p, q in component):
             continue
         inside = set(component)

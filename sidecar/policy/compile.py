@@ -22,6 +22,7 @@ from ..cache.plan import route_cache
 from ..cache.spec import CacheStoreSpec, RouteCacheSpec
 from ..request_facts import CREDENTIAL_HEADERS
 from ..routing.caps import TokenCaps
+from ..routing.shadowed import shadowed_rules
 from .access_log import access_log_warnings, compile_access_sampling
 from .base import Spec as _Spec
 from .compiled import Policy, PolicyError, Provider, Route, RouteGates, RouteSettings, Target
@@ -91,7 +92,9 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         logged_headers=matched_headers,
         warnings=(
             *unreachable_routes(spec.routes, spec.default),
+            *builder.warnings,
             *hazard_warnings(spec),
+            *shadowed_rules(spec.routing),
             *(budgets.warnings if budgets is not None else ()),
             *access_log_warnings(spec.access_log, _route_log_samples(spec)),
         ),
@@ -200,6 +203,7 @@ class _RouteBuilder:
         self.tiers = routing_compile.tiers_of(self.router, spec.routing)
         self.scored = routing_compile.candidates(spec.models, models, self.tiers, self.router, errors)
         self._validators: SchemaValidators | None = None  # request schemas, compiled once per policy
+        self.warnings: list[str] = []  # what loads but will refuse or misroute requests, with its path
 
     def routes(self) -> list[Route]:
         """``routes``, in order (a name used twice is an error)."""
@@ -268,12 +272,16 @@ class _RouteBuilder:
     def _plan(self, route: RouteSpec, path: str, name: str) -> Plan:
         """A chain, a cheapest selection, a split or an ensemble."""
         from ..routing import compile as routing_compile
+        from ..routing.coverage import select_gaps
 
         if isinstance(route.target, routing_compile.SelectSpec):
             where = f"{path}.target"
             select = routing_compile.select_plan(
                 route.target, where, self.models, self.scored, self.router, self.tiers, self.errors
             )
+            if select is not None:
+                declared = frozenset().union(*(c.capabilities for c in self.scored.values()))
+                select_gaps(select, route.match, where, declared, self.errors, self.warnings)
             return select or ChainPlan(())
         if route.split is not None:
             split = routing_compile.split_plan(route.split, f"{path}.split", name, self.models, self.errors)

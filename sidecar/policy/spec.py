@@ -180,6 +180,7 @@ class Capability(enum.StrEnum):
     EMBEDDINGS = "embeddings"
     STREAMING = "streaming"
     THINKING = "thinking"
+    AUDIO = "audio"  # audio input parts (routing: a request with audio needs it)
 
 
 class PriceSpec(_Spec):

@@ -4,7 +4,7 @@
 only when it
 
 1. has every capability the request needs (``needs``): tools -> ``tools``, images or video ->
-   ``vision``, a JSON schema -> ``json``, streaming -> ``streaming``, thinking (OpenAI
+   ``vision``, audio -> ``audio``, a JSON schema -> ``json``, streaming -> ``streaming``, thinking (OpenAI
    ``reasoning_effort``, Anthropic ``thinking``, a positive Gemini ``thinkingBudget`` or a
    ``thinkingLevel``) -> ``thinking``;
 2. fits: a known context window at least the estimated prompt times ``1 + headroom`` (the estimate's
@@ -82,6 +82,8 @@ def needs(features: RequestFeatures) -> tuple[tuple[str, str], ...]:
         out.append(("tools", f"the request declares {features.tools} tool(s)"))
     if features.images or features.video:
         out.append(("vision", "the request has images or video"))
+    if features.audio:
+        out.append(("audio", "the request has audio"))
     if features.json_schema:
         out.append(("json", "the request asks for JSON with a schema"))
     if features.stream:
@@ -122,6 +124,7 @@ def select(
         features.tools
         or features.images
         or features.video
+        or features.audio
         or features.json_schema
         or features.stream
         or features.thinking
@@ -219,6 +222,7 @@ class Menu:
             or features.tools
             or features.images
             or features.video
+            or features.audio
             or features.json_schema
             or features.stream
             or features.thinking

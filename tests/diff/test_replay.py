@@ -5,6 +5,7 @@ from __future__ import annotations
 from sidecar.diff import replay
 from sidecar.diff.replay import Decision
 
+from ..routing.policies import TWO_MODELS
 from .access_lines import access, chat
 from .policies import edited, policy, production_text
 
@@ -149,3 +150,42 @@ def test_cache_write_tokens_are_priced_at_the_cache_write_rate() -> None:
         cache_write_tokens=1000,
     )
     assert replay(policy(production_text()), policy(production_text()), [line]).old_cost_usd == 1000 * 3.75 / 1e6
+
+
+# big (premium) and mini (economy), one class, a route for "auto" whose target each test sets
+SELECTING = (
+    TWO_MODELS
+    + "routing: {classes: [{name: extraction, rules: [{keywords: [extract]}]}]}\n"
+    + "routes:\n  - {name: auto, match: {model: auto}, target: TARGET}\n"
+)
+
+
+def test_a_select_route_is_replayed_with_the_chain_it_selects_for_the_logged_decision() -> None:
+    """On a select route the replayed chain is the selection for the line's task and tier, cheapest first
+    (a simple request on mini, priced at mini; a complex one on big alone), not every candidate in
+    the order of ``from``; a request no candidate can serve is said so and costs nothing."""
+    old = policy(SELECTING.replace("TARGET", "big"))
+    new = policy(SELECTING.replace("TARGET", "{select: cheapest, from: [big, mini]}"))
+
+    def line(tier: str, complexity: str) -> bytes:
+        return access(
+            requested_model="auto",
+            route="auto",
+            served_model="big",
+            input_tokens=1000,
+            output_tokens=100,
+            task="extraction",
+            features={"prompt_tokens": 1000, "turns": 1},
+            complexity=complexity,
+            tier=tier,
+        )
+
+    result = replay(old, new, [line("economy", "simple"), line("premium", "complex")])
+    moved = {move.new: move for move in result.moves.values()}
+    assert set(moved) == {Decision("auto", ("mini", "big"))}
+    assert round(result.new_cost_usd, 8) == round(0.00021 + 0.0035, 8)  # mini for the simple one, big unchanged
+    only_mini = policy(SELECTING.replace("TARGET", "{select: cheapest, from: [mini]}"))
+    refused = replay(old, only_mini, [line("premium", "complex")])
+    (move,) = refused.moves.values()
+    assert move.new.text() == "auto: no model can serve it (400 no_capable_model)"
+    assert refused.new_cost_usd == 0.0

@@ -56,6 +56,10 @@ def test_shorthands_and_defaults():
             {"members": ["a", "b"], "normalizer": {"kind": "regex", "pattern": r"answer: (\w+\s?)+$"}},
             "normalizer.regex.pattern: 'answer: (\\w+\\s?)+$' backtracks exponentially",
         ),
+        (  # one way to match case-sensitively, two case-folded: the flags are read with the pattern
+            {"members": ["a", "b"], "normalizer": {"kind": "regex", "pattern": r"(ab|AB)+c", "flags": ["ignorecase"]}},
+            "normalizer.regex: pattern with flags [ignorecase]: '(ab|AB)+c' backtracks exponentially",
+        ),
         (
             {"members": ["a", "b"], "normalizer": {"kind": "regex", "pattern": "(a)", "group": 2}},
             "normalizer.regex: group: the pattern has 1 group(s), not 2",

@@ -43,6 +43,14 @@ def test_long_forms():
     [
         ({"regex": {"pattern": "(["}}, "regex.pattern: invalid regular expression"),
         ({"regex": {"pattern": "^(yes\\w*)+$"}}, "regex.pattern: '^(yes\\w*)+$' backtracks exponentially"),
+        (  # one way to match case-sensitively, two case-folded: the flags are read with the pattern
+            {"regex": {"pattern": "^(x|X\\w)+$", "flags": ["ignorecase"]}},
+            "regex: pattern with flags [ignorecase]: '^(x|X\\w)+$' backtracks exponentially",
+        ),
+        (  # '.' meets the newline only with dotall
+            {"regex": {"pattern": "(.|\\n)+x", "flags": ["multiline", "dotall"]}},
+            "regex: pattern with flags [multiline, dotall]: '(.|\\n)+x' backtracks exponentially",
+        ),
         (
             {"json_schema": {"schema": {"type": "object", "minProperties": "x"}}},
             "json_schema.schema: not a usable JSON Schema",

@@ -50,3 +50,14 @@ def routing_policy(urls: dict[str, str], routes: str, *, routing: str = ROUTING)
 
 
 SELECT_ROUTE = "  - name: auto\n    match: {model: auto}\n    target: {select: cheapest}\n"
+
+
+TWO_MODELS = """
+version: 1
+providers:
+  openai: {kind: openai, base_url: "https://api.openai.com/v1", api_key: {env: OPENAI_API_KEY}}
+models:
+  big: {provider: openai, model: gpt-4o, quality: {tier: premium}, price: {input_per_mtok: 2.5, output_per_mtok: 10}}
+  mini: {provider: openai, model: gpt-4o-mini, price: {input_per_mtok: 0.15, output_per_mtok: 0.6}}
+"""
+"""A policy's head with a premium and an economy model and no route (for load-time checks and replay)."""

@@ -7,14 +7,9 @@ import pytest
 from sidecar.policy import PolicyError, load_policy_bytes
 from sidecar.routing.plans import SelectPlan, SplitPlan
 
-BASE = """
-version: 1
-providers:
-  openai: {kind: openai, base_url: "https://api.openai.com/v1", api_key: {env: OPENAI_API_KEY}}
-models:
-  big: {provider: openai, model: gpt-4o, quality: {tier: premium}, price: {input_per_mtok: 2.5, output_per_mtok: 10}}
-  mini: {provider: openai, model: gpt-4o-mini, price: {input_per_mtok: 0.15, output_per_mtok: 0.6}}
-"""
+from .policies import TWO_MODELS
+
+BASE = TWO_MODELS
 ROUTING = """
 routing:
   classes: [{name: extraction, rules: [{keywords: [extract]}]}]

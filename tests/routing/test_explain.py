@@ -131,3 +131,24 @@ def test_the_decision_docs_routing_reads_is_the_one_its_rules_give(tmp_path: Pat
         f'"tier": "{decision["tier"]}", "escalated_from": null, "output_tokens": {decision["output_tokens"]}' in shown
     )
     assert json.dumps(decision["complexity"]["why"]) in shown
+
+
+def test_explain_says_when_no_model_can_serve_and_the_policys_warnings(tmp_path: Path) -> None:
+    """A select route whose candidates lack the tier a request needs: explain's last line says the caller
+    gets 400 (not an empty chain), and the policy's load warnings follow, in the text and the JSON."""
+    text = EXAMPLE.read_text().replace(
+        "from: [gpt-4o-mini, gemini-flash, gpt-4.1-mini, gpt-4o, claude-sonnet]", "from: [gpt-4o-mini, gpt-4.1-mini]"
+    )
+    (tmp_path / "policy.yaml").write_text(text)
+    policy = load_policy(tmp_path / "policy.yaml")
+    body = chat("Prove that the square root of 2 is irrational.")
+    report = explain_report(policy, describe_request("/v1/chat/completions", {}, {}, body, app=""))
+    assert report["route"]["targets"] == []
+    assert report["warnings"] == list(policy.warnings) and policy.warnings
+    printed = explain_text(report).splitlines()
+    assert (
+        "=> by-task (routes[3], by rule): no model can serve it: the caller gets 400 no_capable_model"
+        in printed[-1 - len(policy.warnings)]
+    )
+    assert printed[-len(policy.warnings) :] == [f"policy warning: {w}" for w in policy.warnings]
+    assert any("no candidate reaches premium for task math" in w for w in policy.warnings)

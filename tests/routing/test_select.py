@@ -74,6 +74,20 @@ def test_thinking_needs_the_thinking_capability() -> None:
     ]
 
 
+def test_audio_needs_the_audio_capability() -> None:
+    """An audio part (OpenAI input_audio here) excludes every model without audio, saying why: a chat
+    model that takes no audio is never picked for it."""
+    listener = Candidate("listener", frozenset({"chat", "audio"}), 1_000_000, 0.10, 0.40)
+    clip = {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}
+    request = features("x", messages=[{"role": "user", "content": [clip, {"type": "text", "text": "Transcribe."}]}])
+    s = select_cheapest((MINI, listener), request, task="general", min_tier=0, output_tokens=500)
+    assert names(s) == ["listener"]
+    assert [(e.candidate.name, e.reason) for e in s.excluded] == [
+        ("mini", "no audio capability (the request has audio)")
+    ]
+    assert Menu((MINI, listener), ("general",), TIERS).select(request, "general", 0, 500, 0.1) == s
+
+
 def test_long_prompt_excludes_small_windows() -> None:
     """A prompt of ~30k tokens never goes to an 8k or 32k window; the reason shows the arithmetic."""
     s = select(features("word " * 30_000))

@@ -2,8 +2,9 @@
 operation is the dialect's ``WireDialect.feature_walkers``); keys come in camelCase or snake_case:
 
 - ``generate``    generateContent and countTokens (also wrapped in ``generateContentRequest``):
-                  ``systemInstruction``, ``contents`` (text, inlineData, fileData, functionCall,
-                  functionResponse parts; thoughts skipped), ``tools``, ``toolConfig`` mode ANY,
+                  ``systemInstruction``, ``contents`` (text, inlineData, fileData by MIME type, a
+                  YouTube fileUri without one a video; functionCall, functionResponse parts; thoughts
+                  skipped), ``tools``, ``toolConfig`` mode ANY,
                   ``generationConfig`` (maxOutputTokens, responseMimeType, responseSchema,
                   thinkingConfig: a positive thinkingBudget or a thinkingLevel asks for thinking);
                   streaming is in the URL, not the body (routing is told it)
@@ -35,7 +36,7 @@ def _parts(parts: Any, tally: Tally) -> list[str]:
         inline = either(part, "inlineData", "inline_data")
         media = inline if isinstance(inline, dict) else either(part, "fileData", "file_data")
         if isinstance(media, dict):
-            tally.media(either(media, "mimeType", "mime_type"), "file")
+            tally.media(either(media, "mimeType", "mime_type"), _kind(either(media, "fileUri", "file_uri")))
             continue
         call = either(part, "functionCall", "function_call")
         response = either(part, "functionResponse", "function_response")
@@ -44,6 +45,15 @@ def _parts(parts: Any, tally: Tally) -> list[str]:
                 tally.text(value.get("name"))
                 tally.structured.append(value.get("args", value.get("response")))
     return texts
+
+
+_VIDEO_SITES = ("https://www.youtube.com/", "https://youtube.com/", "https://youtu.be/", "https://m.youtube.com/")
+
+
+def _kind(uri: Any) -> str:
+    """A media part's kind when it names no MIME type: a YouTube URL (which Gemini takes without one)
+    is a video, anything else a file."""
+    return "video" if isinstance(uri, str) and uri.startswith(_VIDEO_SITES) else "file"
 
 
 def generate(body: dict[str, Any], tally: Tally) -> None:

@@ -71,6 +71,26 @@ def test_gemini_snake_case_media_and_tools() -> None:
     assert (f.images, f.audio, f.video, f.tools, f.tool_choice_forced, f.stream) == (1, 1, 1, 2, True, False)
 
 
+def test_gemini_a_youtube_file_uri_without_a_mime_type_is_a_video() -> None:
+    """Gemini takes a YouTube URL as fileData with no mimeType: it is a video (it needs vision), not a file;
+    another URL without a type stays a file."""
+    f = gemini(
+        {
+            "contents": [
+                {
+                    "parts": [
+                        {"fileData": {"fileUri": "https://www.youtube.com/watch?v=9hE5-98ZeCg"}},
+                        {"file_data": {"file_uri": "https://youtu.be/9hE5-98ZeCg"}},
+                        {"fileData": {"fileUri": "https://example.com/report"}},
+                        {"text": "Summarize the videos."},
+                    ]
+                }
+            ]
+        }
+    )
+    assert (f.video, f.files, f.images) == (2, 1, 0)
+
+
 def test_gemini_count_tokens_wrapped_request() -> None:
     """countTokens with a generateContentRequest is read like the request inside it."""
     f = extract_features(
