@@ -5,11 +5,13 @@ The input is priced in four parts, each token once: read from the provider's pro
 an hour (``cache_write_1h_per_mtok``, default ``HOUR_WRITE_FACTOR`` times the input price: Anthropic's),
 and the rest (``input_per_mtok``); the cache counts are parts of ``Usage.input_tokens``, the hour's a
 part of the writes. The output, reasoning
-included, at ``output_per_mtok``.
+included, at ``output_per_mtok``. A call whose prompt counts more than the price's
+``long_context.above_input_tokens`` has all five at the long-context tier's prices (``PriceSpec.for_prompt``).
 """
 
 from __future__ import annotations
 
+from .policy.prices import TokenPrices
 from .policy.spec import PriceSpec
 from .translate import Usage
 
@@ -17,7 +19,7 @@ HOUR_WRITE_FACTOR = 2.0
 """A 1-hour cache write's price over the input price when the policy names none (Anthropic's pricing)."""
 
 
-def hour_write_price(price: PriceSpec) -> float:
+def hour_write_price(price: TokenPrices) -> float:
     """The price of a token written to the prompt cache for an hour (``cache_write_1h_per_mtok``)."""
     hour = price.cache_write_1h_per_mtok
     return hour if hour is not None else price.input_per_mtok * HOUR_WRITE_FACTOR
@@ -28,20 +30,21 @@ def cost_usd(price: PriceSpec | None, usage: Usage | None) -> float | None:
     if price is None or usage is None:
         return None
     inputs = usage.input_tokens
+    prices: TokenPrices = price.for_prompt(inputs) if price.long_context is not None else price
     if not usage.cached_input_tokens and not usage.cache_write_tokens:  # most answers: no prompt cache
-        return (inputs * price.input_per_mtok + usage.output_tokens * price.output_per_mtok) / 1_000_000
+        return (inputs * prices.input_per_mtok + usage.output_tokens * prices.output_per_mtok) / 1_000_000
     cached = min(usage.cached_input_tokens, inputs)  # subsets: a provider claiming more lies
     written = min(usage.cache_write_tokens, inputs - cached)
     hour = min(usage.cache_write_1h_tokens, written)
     fresh = inputs - cached - written
-    cached_price = price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
-    write_price = price.cache_write_per_mtok if price.cache_write_per_mtok is not None else price.input_per_mtok
+    cached_price = prices.cached_input_per_mtok if prices.cached_input_per_mtok is not None else prices.input_per_mtok
+    write_price = prices.cache_write_per_mtok if prices.cache_write_per_mtok is not None else prices.input_per_mtok
     total = (
-        fresh * price.input_per_mtok
+        fresh * prices.input_per_mtok
         + cached * cached_price
         + (written - hour) * write_price
-        + usage.output_tokens * price.output_per_mtok
+        + usage.output_tokens * prices.output_per_mtok
     )
     if hour:
-        total += hour * hour_write_price(price)
+        total += hour * hour_write_price(prices)
     return total / 1_000_000

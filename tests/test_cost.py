@@ -36,3 +36,23 @@ def test_cached_and_written_prompt_tokens_are_priced_apart() -> None:
     price = PriceSpec(input_per_mtok=10, output_per_mtok=40, cached_input_per_mtok=1, cache_write_per_mtok=12.5)
     usage = Usage(input_tokens=1_000, output_tokens=100, cached_input_tokens=600, cache_write_tokens=300)
     assert cost_usd(price, usage) == (100 * 10 + 600 * 1 + 300 * 12.5 + 100 * 40) / 1_000_000
+
+
+LONG = PriceSpec(
+    input_per_mtok=1.25,
+    output_per_mtok=10,
+    cached_input_per_mtok=0.125,
+    long_context={"above_input_tokens": 200_000, "input_per_mtok": 2.5, "output_per_mtok": 15},
+)
+
+
+def test_a_prompt_at_the_long_context_threshold_is_priced_at_the_standard_tier() -> None:
+    """200,000 prompt tokens, the threshold itself (Gemini: "prompts <= 200k"), cost the standard prices."""
+    assert cost_usd(LONG, Usage(input_tokens=200_000, output_tokens=1_000)) == (200_000 * 1.25 + 1_000 * 10) / 1e6
+
+
+def test_a_prompt_above_the_long_context_threshold_has_every_token_at_the_long_context_tier() -> None:
+    """200,001 prompt tokens: input and output at the long-context prices, the cached part at the tier's
+    cached price (not set there: the tier's input price), not the standard tier's."""
+    usage = Usage(input_tokens=200_001, output_tokens=1_000, cached_input_tokens=100_000)
+    assert cost_usd(LONG, usage) == (100_001 * 2.5 + 100_000 * 2.5 + 1_000 * 15) / 1e6

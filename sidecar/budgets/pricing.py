@@ -7,7 +7,7 @@ up to $9 million per counter and window), tokens and requests as themselves.
 - ``estimate_units(price, input_tokens, output_tokens, hour_writes)``: the reservation, priced with the
   model's input and output prices (no cache discount, and the prompt at the cache-write price when that
   is higher, the 1-hour write price when the request asks for 1-hour writes: an estimate must not be
-  low), rounded up.
+  low), at the long-context tier's prices when the prompt estimate is above its threshold, rounded up.
 - ``actual(price, usage)``: what the answer cost, by ``sidecar.cost.cost_usd`` (cache reads and writes at
   their prices), rounded to the nearest nano-dollar. A model without a price weighs 0 USD.
 """
@@ -42,12 +42,13 @@ def estimate_units(
     1-hour prompt-cache writes (``estimate.asks_hour_writes``)."""
     usd = 0
     if price is not None:
-        input_price = price.input_per_mtok
-        if price.cache_write_per_mtok is not None and price.cache_write_per_mtok > input_price:
-            input_price = price.cache_write_per_mtok
+        prices = price.for_prompt(input_tokens)
+        input_price = prices.input_per_mtok
+        if prices.cache_write_per_mtok is not None and prices.cache_write_per_mtok > input_price:
+            input_price = prices.cache_write_per_mtok
         if hour_writes:
-            input_price = max(input_price, cost.hour_write_price(price))
-        usd = math.ceil((input_tokens * input_price + output_tokens * price.output_per_mtok) * 1000)
+            input_price = max(input_price, cost.hour_write_price(prices))
+        usd = math.ceil((input_tokens * input_price + output_tokens * prices.output_per_mtok) * 1000)
     return usd, input_tokens + output_tokens, 1
 
 

@@ -55,3 +55,16 @@ def test_units_round_trip() -> None:
     """Dollars become nano-dollars and back; tokens stay tokens."""
     assert (to_units(Measure.USD, 0.1), from_units(Measure.USD, 100_000_000)) == (100_000_000, 0.1)
     assert (to_units(Measure.TOKENS, 5), from_units(Measure.TOKENS, 5)) == (5, 5.0)
+
+
+def test_an_estimate_above_the_long_context_threshold_is_at_the_long_context_prices() -> None:
+    """A prompt estimated at 300,000 tokens on a model billed at $2.5/$15 above 200,000: reserved at those
+    prices ($0.75 + $0.015 for 1,000 output tokens), not the standard tier's $1.25/$10 (which would settle
+    above its reservation)."""
+    price = PriceSpec(
+        input_per_mtok=1.25,
+        output_per_mtok=10,
+        long_context={"above_input_tokens": 200_000, "input_per_mtok": 2.5, "output_per_mtok": 15},
+    )
+    assert estimate_units(price, 300_000, 1_000) == (765_000_000, 301_000, 1)
+    assert estimate_units(price, 200_000, 1_000) == (260_000_000, 201_000, 1)

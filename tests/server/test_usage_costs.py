@@ -226,9 +226,10 @@ GEMINI_USAGE = {
 GEMINI_COST = (400 * IN + 600 * CACHED + 340 * OUT) / 1e6
 
 
-def gemini_upstream() -> Any:
-    """A Gemini server answering "hello" with ``GEMINI_USAGE``, whole or as two fragments."""
-    first = {**GEMINI_USAGE, "candidatesTokenCount": 5, "totalTokenCount": 1305}
+def gemini_upstream(usage: dict[str, int] = GEMINI_USAGE) -> Any:
+    """A Gemini server answering "hello" with ``usage``, whole or as two fragments (the first with 5
+    candidate tokens)."""
+    first = {**usage, "candidatesTokenCount": 5}
 
     def fragment(text: str, usage: dict[str, int], finish: str | None) -> dict[str, Any]:
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
@@ -236,10 +237,9 @@ def gemini_upstream() -> Any:
             candidate["finishReason"] = finish
         return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "m-1", "responseId": "r1"}
 
-    whole = fragment("hello", GEMINI_USAGE, "STOP")
+    whole = fragment("hello", usage, "STOP")
     sse = [
-        b"data: " + orjson.dumps(f) + b"\r\n\r\n"
-        for f in (fragment("hel", first, None), fragment("lo", GEMINI_USAGE, "STOP"))
+        b"data: " + orjson.dumps(f) + b"\r\n\r\n" for f in (fragment("hel", first, None), fragment("lo", usage, "STOP"))
     ]
 
     return whole_or_streamed(orjson.dumps(whole), sse, lambda request: b"streamGenerateContent" in request.head)
@@ -268,3 +268,34 @@ async def test_gemini_thoughts_are_output_and_cached_content_is_part_of_the_prom
     assert [line[name] for name in counts] == [1000, 600, 340]
     assert line["cost_usd"] == pytest.approx(GEMINI_COST)
     assert await charged(running) == {"usd-month": pytest.approx(GEMINI_COST), "tokens-month": 1340}
+
+
+LONG_PRICE = PRICE[:-1] + ", long_context: {above_input_tokens: 200000, input_per_mtok: 2000, output_per_mtok: 6000}}"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_prompt_above_the_long_context_threshold_is_charged_the_long_context_prices(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any, stream: bool
+) -> None:
+    """Gemini 2.5 Pro's rule, through google-genai: an answer whose prompt counted 250,000 tokens (more than
+    the price's ``long_context.above_input_tokens``) has its input and output at the long-context prices,
+    alike in the access line, the budget and ``llm_sidecar_cost_usd_total`` (before: at the standard prices,
+    half the input's bill)."""
+    usage = {"promptTokenCount": 250_000, "candidatesTokenCount": 40, "totalTokenCount": 250_040}
+    upstream = await raw_upstream(gemini_upstream(usage))
+    provider = f"  p: {{dialect: gemini, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
+    running = await sidecar(policy(provider, LONG_PRICE), env={"P_KEY": "k"})
+    client = gemini_client(running.url)
+    if stream:
+        async for _ in await client.aio.models.generate_content_stream(model="m", contents="hi"):
+            pass
+    else:
+        await client.aio.models.generate_content(model="m", contents="hi")
+    cost = (250_000 * 2000 + 40 * 6000) / 1e6
+    line = access(running)
+    assert (line["input_tokens"], line["output_tokens"], line["cost_usd"]) == (250_000, 40, pytest.approx(cost))
+    assert await charged(running) == {"usd-month": pytest.approx(cost), "tokens-month": 250_040}
+    async with aiohttp.ClientSession() as session, session.get(running.url + "/metrics") as answer:
+        metrics = await answer.text()
+    (metric,) = [row for row in metrics.splitlines() if row.startswith("llm_sidecar_cost_usd_total{")]
+    assert float(metric.rsplit(" ", 1)[1]) == pytest.approx(cost)
