@@ -6,7 +6,8 @@ an hour (``cache_write_1h_per_mtok``, default ``HOUR_WRITE_FACTOR`` times the in
 and the rest (``input_per_mtok``); the cache counts are parts of ``Usage.input_tokens``, the hour's a
 part of the writes. The output, reasoning
 included, at ``output_per_mtok``. A call whose prompt counts more than the price's
-``long_context.above_input_tokens`` has all five at the long-context tier's prices (``PriceSpec.for_prompt``).
+``long_context.above_input_tokens`` has all five at the long-context tier's prices, a call the provider
+says it served at a service tier the price names (``service_tiers``) at that tier's (``PriceSpec.for_call``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ def cost_usd(price: PriceSpec | None, usage: Usage | None) -> float | None:
     if price is None or usage is None:
         return None
     inputs = usage.input_tokens
-    prices: TokenPrices = price.for_prompt(inputs) if price.long_context is not None else price
+    prices: TokenPrices = price
+    if price.long_context is not None or price.service_tiers:
+        prices = price.for_call(inputs, usage.service_tier)
     if not usage.cached_input_tokens and not usage.cache_write_tokens:  # most answers: no prompt cache
         return (inputs * prices.input_per_mtok + usage.output_tokens * prices.output_per_mtok) / 1_000_000
     cached = min(usage.cached_input_tokens, inputs)  # subsets: a provider claiming more lies

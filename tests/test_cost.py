@@ -56,3 +56,17 @@ def test_a_prompt_above_the_long_context_threshold_has_every_token_at_the_long_c
     cached price (not set there: the tier's input price), not the standard tier's."""
     usage = Usage(input_tokens=200_001, output_tokens=1_000, cached_input_tokens=100_000)
     assert cost_usd(LONG, usage) == (100_001 * 2.5 + 100_000 * 2.5 + 1_000 * 15) / 1e6
+
+
+def test_a_call_served_at_a_named_service_tier_has_its_prices_whatever_the_prompt_length() -> None:
+    """A call the provider says it served at ``flex``, named in the price: the flex prices, even above the
+    long-context threshold; at ``default``, not named: the prompt's tier."""
+    tiered = LONG.model_copy(update={"service_tiers": {"flex": PriceSpec(input_per_mtok=0.625, output_per_mtok=5)}})
+    assert (
+        cost_usd(tiered, Usage(input_tokens=300_000, output_tokens=100, service_tier="flex"))
+        == (300_000 * 0.625 + 100 * 5) / 1e6
+    )
+    assert (
+        cost_usd(tiered, Usage(input_tokens=300_000, output_tokens=100, service_tier="default"))
+        == (300_000 * 2.5 + 100 * 15) / 1e6
+    )

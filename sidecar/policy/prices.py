@@ -6,7 +6,9 @@
   ``above_input_tokens`` (cache reads and writes included) has every token, its output too, at these
   prices (Gemini 2.5 Pro and 3 Pro above 200k, Claude Sonnet 4 and 4.5 with the 1M window above 200k,
   OpenAI's long-context models above 272k).
-- ``PriceSpec``: the standard tier, and optionally the long-context one (``long_context``).
+- ``PriceSpec``: the standard tier, and optionally the long-context one (``long_context``) and the prices
+  of the service tiers the provider may say it served a call at (``service_tiers``: OpenAI's ``flex`` at
+  half, ``priority`` at about twice the standard prices; ``Usage.service_tier``).
 """
 
 from __future__ import annotations
@@ -61,8 +63,26 @@ class PriceSpec(TokenPrices):
         description="The prices of a call whose prompt is longer than long_context.above_input_tokens: every token "
         "of it, output included (Gemini 2.5 Pro, Claude's 1M window). Default: none, every call at the prices above.",
     )
+    service_tiers: dict[str, TokenPrices] = Field(
+        default_factory=dict,
+        description="The prices of a call the provider says it served at a service tier, by the tier's name as it "
+        "says it (OpenAI's service_tier: flex, priority; Anthropic's usage.service_tier: priority), whatever the "
+        "prompt's length. A tier not named here (OpenAI's default, Anthropic's standard) is at the prices above. "
+        "A reservation prices a call at the highest of them all.",
+    )
 
     def for_prompt(self, input_tokens: int) -> TokenPrices:
         """The tier a call whose prompt counts ``input_tokens`` is billed at."""
         tier = self.long_context
         return tier if tier is not None and input_tokens > tier.above_input_tokens else self
+
+    def for_call(self, input_tokens: int, service_tier: str | None) -> TokenPrices:
+        """The prices a call is billed at: its service tier's when the price names it, else by its prompt."""
+        if service_tier is not None and (named := self.service_tiers.get(service_tier)) is not None:
+            return named
+        return self.for_prompt(input_tokens)
+
+    def for_estimate(self, input_tokens: int) -> tuple[TokenPrices, ...]:
+        """The prices a reservation of a prompt of ``input_tokens`` must cover: by the prompt, and every
+        service tier's (the request does not say which tier the provider will serve it at)."""
+        return (self.for_prompt(input_tokens), *self.service_tiers.values())

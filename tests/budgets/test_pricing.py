@@ -68,3 +68,14 @@ def test_an_estimate_above_the_long_context_threshold_is_at_the_long_context_pri
     )
     assert estimate_units(price, 300_000, 1_000) == (765_000_000, 301_000, 1)
     assert estimate_units(price, 200_000, 1_000) == (260_000_000, 201_000, 1)
+
+
+def test_an_estimate_covers_the_dearest_service_tier() -> None:
+    """A model whose price names a priority tier at twice the standard prices and a flex one at half: the
+    reservation is at the priority prices (the request does not bind the tier the provider serves)."""
+    price = PriceSpec(
+        input_per_mtok=1,
+        output_per_mtok=4,
+        service_tiers={"priority": {"input_per_mtok": 2, "output_per_mtok": 8}, "flex": {"output_per_mtok": 2}},
+    )
+    assert estimate_units(price, 1_000, 100) == (2_800_000, 1_100, 1)

@@ -29,13 +29,14 @@ OAI, ANT, GEM = Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.GEMINI
 @pytest.mark.parametrize(
     ("dialect", "expected"),
     [
-        (OAI, Usage(82, 41, 64, 0, 10)),
-        (ANT, Usage(82, 41, 64, 6, 0)),
+        (OAI, Usage(82, 41, 64, 0, 10, service_tier="default")),
+        (ANT, Usage(82, 41, 64, 6, 0, service_tier="standard")),
         (GEM, Usage(82, 41, 64, 0, 10)),
     ],
 )
 def test_extract_usage(dialect: Dialect, expected: Usage) -> None:
-    """Usage of a non-stream response, input counting cached and cache-written tokens."""
+    """Usage of a non-stream response, input counting cached and cache-written tokens, with the service tier
+    the provider says it served the call at (OpenAI's beside the usage, Anthropic's in it)."""
     assert extract_usage(dialect, BODIES[dialect]("text")) == expected
 
 

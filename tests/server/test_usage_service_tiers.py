@@ -1,0 +1,91 @@
+"""A call the provider says it served at a service tier is charged that tier's prices when the model's price
+names them (``price.service_tiers``): OpenAI's ``service_tier`` beside the usage (whole, and on each chunk of
+a stream), Anthropic's ``usage.service_tier`` (in ``message_start``; its ``message_delta`` leaves it out),
+through the official SDKs; the access line, the budget and ``llm_sidecar_cost_usd_total`` agree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from ..conftest import RunningSidecar, SidecarFactory
+from ..sdk_clients import anthropic_client, openai_client
+from ..upstream.raw import UpstreamFactory, whole_or_streamed
+from .anthropic_usage import IN, OUT, anthropic_upstream
+from .test_usage_costs import PRICE, access, charged, policy
+
+TIERED = PRICE[:-1] + f", service_tiers: {{priority: {{input_per_mtok: {2 * IN}, output_per_mtok: {2 * OUT}}}}}}}"
+USAGE = {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}
+
+
+def openai_upstream(tier: str) -> Any:
+    """An OpenAI server answering "hi" with ``USAGE``, saying it served the call at ``tier``."""
+    head = {"id": "c1", "created": 1, "model": "m-1", "service_tier": tier}
+    message = {"role": "assistant", "content": "hi"}
+    choice = {"index": 0, "message": message, "finish_reason": "stop"}
+    whole = {**head, "object": "chat.completion", "choices": [choice]}
+    chunk = {**head, "object": "chat.completion.chunk"}
+    chunks = [
+        {**chunk, "choices": [{"index": 0, "delta": message, "finish_reason": None}]},
+        {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {**chunk, "choices": [], "usage": USAGE},
+    ]
+    sse = [b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
+    return whole_or_streamed(
+        orjson.dumps({**whole, "usage": USAGE}), sse, lambda request: bool(orjson.loads(request.body).get("stream"))
+    )
+
+
+async def agree(running: RunningSidecar, cost: float, tokens: int) -> None:
+    """The access line, the budgets and the cost metric count ``cost`` dollars (and ``tokens``)."""
+    assert access(running)["cost_usd"] == pytest.approx(cost)
+    assert await charged(running) == {"usd-month": pytest.approx(cost), "tokens-month": tokens}
+    async with aiohttp.ClientSession() as session, session.get(running.url + "/metrics") as answer:
+        metrics = await answer.text()
+    (metric,) = [row for row in metrics.splitlines() if row.startswith("llm_sidecar_cost_usd_total{")]
+    assert float(metric.rsplit(" ", 1)[1]) == pytest.approx(cost)
+
+
+@pytest.mark.parametrize(("tier", "factor"), [("priority", 2), ("default", 1)])
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_an_openai_call_served_at_a_named_tier_is_charged_its_prices(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, stream: bool, tier: str, factor: int
+) -> None:
+    """Through openai-python, an answer OpenAI says it served at ``priority`` costs the priority prices the
+    policy names (twice the standard here), one at ``default`` (not named) the standard prices (before: the
+    standard prices whatever the tier, a priority call about half its bill)."""
+    upstream = await raw_upstream(openai_upstream(tier))
+    provider = f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: P_KEY}}}}\n"
+    running = await sidecar(policy(provider, TIERED), env={"P_KEY": "sk-x"})
+    ask: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    async with openai_client(running) as client:
+        if stream:
+            async for _ in await client.chat.completions.create(**ask, stream=True):
+                pass
+        else:
+            assert (await client.chat.completions.create(**ask)).service_tier == tier
+    await agree(running, factor * (100 * IN + 50 * OUT) / 1e6, 150)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_an_anthropic_call_served_at_priority_is_charged_its_prices(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """Through the Anthropic SDK, an answer whose ``usage.service_tier`` is ``priority`` (a stream's in its
+    ``message_start`` alone, its ``message_delta`` counting the output without it) costs the priority prices."""
+    usage: dict[str, Any] = {"input_tokens": 100, "output_tokens": 50}
+    start = {**usage, "output_tokens": 1, "service_tier": "priority"}
+    upstream = await raw_upstream(anthropic_upstream(usage, start) if stream else anthropic_upstream(start | usage))
+    provider = f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
+    running = await sidecar(policy(provider, TIERED), env={"P_KEY": "sk-x"})
+    ask: dict[str, Any] = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+    async with anthropic_client(running) as client:
+        if stream:
+            async with client.messages.stream(**ask) as events:
+                await events.get_final_message()
+        else:
+            await client.messages.create(**ask)
+    await agree(running, 2 * (100 * IN + 50 * OUT) / 1e6, 150)
