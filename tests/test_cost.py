@@ -70,3 +70,13 @@ def test_a_call_served_at_a_named_service_tier_has_its_prices_whatever_the_promp
         cost_usd(tiered, Usage(input_tokens=300_000, output_tokens=100, service_tier="default"))
         == (300_000 * 2.5 + 100 * 15) / 1e6
     )
+
+
+def test_the_audio_parts_are_at_the_audio_prices_or_the_text_prices_when_none_are_named() -> None:
+    """60 of 100 fresh prompt tokens and 30 of 40 output tokens are audio: at ``audio_input_per_mtok`` and
+    ``audio_output_per_mtok`` (gpt-4o-audio: $40 and $80 against $2.5 and $10); without them, at the input
+    and output prices, as every token."""
+    usage = Usage(input_tokens=100, output_tokens=40, audio_input_tokens=60, audio_output_tokens=30)
+    audio = PriceSpec(input_per_mtok=2.5, output_per_mtok=10, audio_input_per_mtok=40, audio_output_per_mtok=80)
+    assert cost_usd(audio, usage) == (40 * 2.5 + 60 * 40 + 10 * 10 + 30 * 80) / 1e6
+    assert cost_usd(PriceSpec(input_per_mtok=2.5, output_per_mtok=10), usage) == (100 * 2.5 + 40 * 10) / 1e6

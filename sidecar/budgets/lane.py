@@ -5,12 +5,12 @@ hands it to ``Ledger.admit_plain`` with the request's estimate and scope values.
 instead of per request: the chain's plain "allow" decision (shared), the first target (the one the
 plain admission reserves on), the output maximum reserved when the request sets none (the model's, else
 ``default_max_output_tokens``), and that target's prices, so that ``units`` prices an estimate in a few
-arithmetic operations (``pricing.estimate_units``'s result), and
-``used`` what an answer from it used (``pricing.actual_units``'s); a prompt above the price's long-context
-threshold, and every call of a model whose price names service tiers, is priced by those functions
-themselves (the long-context tier, the service tier the answer says). An ensemble's lane prices each of its calls
-at its own model (``calls.total_units``), but never admits plainly: its calls are reserved on their own
-targets' counters at once (``call_holds``).
+arithmetic operations (``pricing.estimate_units``'s result), and ``used`` what an answer from it used
+(``pricing.actual_units``'s); a prompt above the price's long-context threshold, and every call of a
+model whose price names service tiers or audio prices, is priced by those functions themselves (the
+long-context tier, the service tier the answer says, its audio). An ensemble's lane prices each of its
+calls at its own model (``calls.total_units``), but never admits plainly: its calls are reserved on
+their own targets' counters at once (``call_holds``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from .compiled import Budgets, TargetInfo
 from .pricing import NANO_USD, actual_units, estimate_units
 
 if TYPE_CHECKING:
+    from sidecar.policy.spec import PriceSpec
+
     from .decision import Decision
 
 
@@ -69,10 +71,10 @@ class Lane:
         self._priced = price is not None
         long_context = price.long_context if price is not None else None
         self._long_above = long_context.above_input_tokens if long_context is not None else MAX_REPORTED_TOKENS
-        if price is not None and price.service_tiers:
+        if price is not None and (price.service_tiers or _priced_audio(price)):
             self._long_above = -1
         """A prompt of more tokens is priced by ``pricing``, not the fields here: at the long-context tier;
-        -1, every prompt: the price names service tiers."""
+        -1, every prompt: the price names service tiers or audio prices."""
         self._input_price = price.input_per_mtok if price is not None else 0.0  # dollars per million tokens
         self._output_price = price.output_per_mtok if price is not None else 0.0
         cached = price.cached_input_per_mtok if price is not None else None
@@ -121,3 +123,9 @@ class Lane:
             + output * self._output_price
         )
         return round(total / 1_000_000 * NANO_USD), inputs + output, 1
+
+
+def _priced_audio(price: PriceSpec) -> bool:
+    """Whether the price names an audio price (in any of its tiers)."""
+    tiers = (price, *price.service_tiers.values(), *((price.long_context,) if price.long_context else ()))
+    return any(t.audio_input_per_mtok is not None or t.audio_output_per_mtok is not None for t in tiers)

@@ -1,7 +1,7 @@
 """A model's ``price`` in the policy: US dollars per million tokens, what its provider bills.
 
-- ``TokenPrices``: the five prices of one tier (fresh input, cache reads, 5-minute and 1-hour cache
-  writes, output); ``sidecar.cost`` applies them to a call's usage.
+- ``TokenPrices``: the prices of one tier (fresh input, cache reads, 5-minute and 1-hour cache writes,
+  output, and audio input and output); ``sidecar.cost`` applies them to a call's usage.
 - ``LongContextPrices``: the tier a long prompt is billed at: a call whose prompt counts more than
   ``above_input_tokens`` (cache reads and writes included) has every token, its output too, at these
   prices (Gemini 2.5 Pro and 3 Pro above 200k, Claude Sonnet 4 and 4.5 with the 1M window above 200k,
@@ -38,6 +38,20 @@ class TokenPrices(Spec):
         description="Input tokens written to the prompt cache for one hour (Anthropic's "
         "cache_creation.ephemeral_1h_input_tokens, a part of the writes). Default: twice the input price, "
         "Anthropic's price for 1-hour writes.",
+    )
+    audio_input_per_mtok: float | None = Field(
+        None,
+        ge=0,
+        description="Audio prompt tokens not read from a cache (OpenAI's prompt_tokens_details.audio_tokens, Gemini's "
+        "AUDIO promptTokensDetails). Default: the input price. A model priced so reserves every call's prompt at "
+        "the higher of the two.",
+    )
+    audio_output_per_mtok: float | None = Field(
+        None,
+        ge=0,
+        description="Audio output tokens (OpenAI's completion_tokens_details.audio_tokens, Gemini's AUDIO "
+        "candidatesTokensDetails). Default: the output price. A model priced so reserves every call's output at "
+        "the higher of the two.",
     )
 
 

@@ -59,6 +59,8 @@ class Usage:
     cache), ``cache_write_tokens`` (written to one, Anthropic) and ``reasoning_tokens`` are subsets;
     ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written for an hour (Anthropic's
     ``cache_creation.ephemeral_1h_input_tokens``; the rest are 5-minute writes), priced apart.
+    ``audio_input_tokens`` and ``audio_output_tokens`` are the audio parts of the prompt and the output
+    (OpenAI's ``audio_tokens`` in its details, Gemini's ``AUDIO`` modality counts), priced apart.
     ``service_tier`` is the tier the provider says it served the call at (OpenAI's ``service_tier``:
     ``default``, ``flex``, ``priority``; Anthropic's ``usage.service_tier``: ``standard``, ``priority``),
     None when it says none; a price may name the tier's prices (``PriceSpec.service_tiers``).
@@ -70,6 +72,8 @@ class Usage:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     cache_write_1h_tokens: int = 0
+    audio_input_tokens: int = 0
+    audio_output_tokens: int = 0
     service_tier: str | None = None
 
     @property
@@ -86,6 +90,8 @@ class Usage:
             self.cache_write_tokens + other.cache_write_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
             self.cache_write_1h_tokens + other.cache_write_1h_tokens,
+            self.audio_input_tokens + other.audio_input_tokens,
+            self.audio_output_tokens + other.audio_output_tokens,
             self.service_tier,
         )
 
@@ -100,6 +106,8 @@ class Usage:
             and later.cache_write_tokens >= self.cache_write_tokens
             and later.reasoning_tokens >= self.reasoning_tokens
             and later.cache_write_1h_tokens >= self.cache_write_1h_tokens
+            and later.audio_input_tokens >= self.audio_input_tokens
+            and later.audio_output_tokens >= self.audio_output_tokens
             and (later.service_tier is not None or self.service_tier is None)
         ):
             return later
@@ -110,6 +118,8 @@ class Usage:
             max(self.cache_write_tokens, later.cache_write_tokens),
             max(self.reasoning_tokens, later.reasoning_tokens),
             max(self.cache_write_1h_tokens, later.cache_write_1h_tokens),
+            max(self.audio_input_tokens, later.audio_input_tokens),
+            max(self.audio_output_tokens, later.audio_output_tokens),
             later.service_tier if later.service_tier is not None else self.service_tier,
         )
 

@@ -79,3 +79,10 @@ def test_an_estimate_covers_the_dearest_service_tier() -> None:
         service_tiers={"priority": {"input_per_mtok": 2, "output_per_mtok": 8}, "flex": {"output_per_mtok": 2}},
     )
     assert estimate_units(price, 1_000, 100) == (2_800_000, 1_100, 1)
+
+
+def test_an_estimate_is_at_the_audio_prices_when_the_model_names_them() -> None:
+    """A model priced $2.5/$10 for text and $40/$80 for audio: its reservation of 1,000 prompt and 100
+    output tokens is at the audio prices ($0.04 + $0.008): the request is not read for audio."""
+    price = PriceSpec(input_per_mtok=2.5, output_per_mtok=10, audio_input_per_mtok=40, audio_output_per_mtok=80)
+    assert estimate_units(price, 1_000, 100) == (48_000_000, 1_100, 1)

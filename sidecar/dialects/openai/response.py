@@ -76,6 +76,8 @@ def usage_from(raw: Any, service_tier: Any = None) -> Usage | None:
         cached_input_tokens=as_count(prompt.get("cached_tokens")) if prompt_read else 0,
         cache_write_tokens=as_count(prompt.get("cache_write_tokens")) if prompt_read else 0,
         reasoning_tokens=as_count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
+        audio_input_tokens=as_count(prompt.get("audio_tokens")) if prompt_read else 0,
+        audio_output_tokens=as_count(completion.get("audio_tokens")) if isinstance(completion, dict) else 0,
         service_tier=as_tier(service_tier) if service_tier is not None else None,
     )
 

@@ -1,7 +1,12 @@
-"""A call the provider says it served at a service tier is charged that tier's prices when the model's price
-names them (``price.service_tiers``): OpenAI's ``service_tier`` beside the usage (whole, and on each chunk of
-a stream), Anthropic's ``usage.service_tier`` (in ``message_start``; its ``message_delta`` leaves it out),
-through the official SDKs; the access line, the budget and ``llm_sidecar_cost_usd_total`` agree."""
+"""Prices beyond a model's input and output prices, through the official SDKs; the access line, the budget and
+``llm_sidecar_cost_usd_total`` agree:
+
+- a call the provider says it served at a service tier is charged that tier's prices when the model's price
+  names them (``price.service_tiers``): OpenAI's ``service_tier`` beside the usage (whole, and on each chunk
+  of a stream), Anthropic's ``usage.service_tier`` (in ``message_start``; its ``message_delta`` leaves it out);
+- the audio parts of the prompt and the output OpenAI counts are charged the audio prices
+  (``audio_input_per_mtok``, ``audio_output_per_mtok``).
+"""
 
 from __future__ import annotations
 
@@ -21,8 +26,8 @@ TIERED = PRICE[:-1] + f", service_tiers: {{priority: {{input_per_mtok: {2 * IN},
 USAGE = {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}
 
 
-def openai_upstream(tier: str) -> Any:
-    """An OpenAI server answering "hi" with ``USAGE``, saying it served the call at ``tier``."""
+def openai_upstream(tier: str, usage: dict[str, Any] = USAGE) -> Any:
+    """An OpenAI server answering "hi" with ``usage``, saying it served the call at ``tier``."""
     head = {"id": "c1", "created": 1, "model": "m-1", "service_tier": tier}
     message = {"role": "assistant", "content": "hi"}
     choice = {"index": 0, "message": message, "finish_reason": "stop"}
@@ -31,11 +36,11 @@ def openai_upstream(tier: str) -> Any:
     chunks = [
         {**chunk, "choices": [{"index": 0, "delta": message, "finish_reason": None}]},
         {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
-        {**chunk, "choices": [], "usage": USAGE},
+        {**chunk, "choices": [], "usage": usage},
     ]
     sse = [b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
     return whole_or_streamed(
-        orjson.dumps({**whole, "usage": USAGE}), sse, lambda request: bool(orjson.loads(request.body).get("stream"))
+        orjson.dumps({**whole, "usage": usage}), sse, lambda request: bool(orjson.loads(request.body).get("stream"))
     )
 
 
@@ -89,3 +94,31 @@ async def test_an_anthropic_call_served_at_priority_is_charged_its_prices(
         else:
             await client.messages.create(**ask)
     await agree(running, 2 * (100 * IN + 50 * OUT) / 1e6, 150)
+
+
+AUDIO_PRICE = PRICE[:-1] + f", audio_input_per_mtok: {8 * IN}, audio_output_per_mtok: {4 * OUT}}}"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_openai_audio_tokens_are_charged_the_audio_prices(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """Through openai-python, an answer whose usage counts 60 of its 100 prompt tokens and 30 of its 50
+    output tokens as audio (gpt-4o-audio's ``audio_tokens``) costs those at the audio prices, the rest at
+    the text prices (before: every token at the text prices, audio input 16 times under its bill)."""
+    usage = {
+        **USAGE,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 60},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 30},
+    }
+    upstream = await raw_upstream(openai_upstream("default", usage))
+    provider = f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: P_KEY}}}}\n"
+    running = await sidecar(policy(provider, AUDIO_PRICE), env={"P_KEY": "sk-x"})
+    ask: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    async with openai_client(running) as client:
+        if stream:
+            async for _ in await client.chat.completions.create(**ask, stream=True):
+                pass
+        else:
+            await client.chat.completions.create(**ask)
+    await agree(running, (40 * IN + 60 * 8 * IN + 20 * OUT + 30 * 4 * OUT) / 1e6, 150)
