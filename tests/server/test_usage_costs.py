@@ -299,3 +299,25 @@ async def test_a_prompt_above_the_long_context_threshold_is_charged_the_long_con
         metrics = await answer.text()
     (metric,) = [row for row in metrics.splitlines() if row.startswith("llm_sidecar_cost_usd_total{")]
     assert float(metric.rsplit(" ", 1)[1]) == pytest.approx(cost)
+
+
+async def test_a_streamed_text_completion_is_costed_from_the_usage_the_sidecar_asks_for(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A legacy ``completions.create(stream=True)`` (openai-python) without ``stream_options``: the sidecar
+    asks the upstream for the usage chunk itself, as for a chat stream, and keeps it from the app; the
+    access line and the budget count the provider's tokens, not an estimate (before: no usage came, so the
+    call was charged its reservation, 4,096 output tokens, and marked ``tokens_estimated``)."""
+    url = await fake("fake-openai")
+    running = await sidecar(policy(provider_block("p", url, "openai")))
+    async with openai_client(running) as client:
+        chunks = [chunk async for chunk in await client.completions.create(model="m", prompt="count", stream=True)]
+    assert chunks and all(chunk.usage is None for chunk in chunks)
+    line = access(running)
+    assert "tokens_estimated" not in line and 0 < line["output_tokens"] <= 16  # the legacy default max_tokens
+    cost = (line["input_tokens"] * IN + line["output_tokens"] * OUT) / 1e6
+    assert line["cost_usd"] == pytest.approx(cost)
+    assert await charged(running) == {
+        "usd-month": pytest.approx(cost),
+        "tokens-month": line["input_tokens"] + line["output_tokens"],
+    }
