@@ -26,7 +26,7 @@ import pytest
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import anthropic_client, openai_client
 from ..upstream.raw import ServerConn, UpstreamFactory, whole_or_streamed
-from .anthropic_usage import CACHED, HOUR_USAGE, IN, OUT, WRITE, anthropic_upstream
+from .anthropic_usage import CACHED, HOUR_USAGE, IN, OUT, WRITE, anthropic_asked, anthropic_upstream
 
 PRICE = (
     f"{{input_per_mtok: {IN}, output_per_mtok: {OUT}, cached_input_per_mtok: {CACHED}, cache_write_per_mtok: {WRITE}}}"
@@ -103,13 +103,7 @@ async def test_anthropic_cache_writes_and_reads_are_each_priced_once(
     upstream = await raw_upstream(anthropic_upstream())
     provider = f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
     running = await sidecar(policy(provider), env={"P_KEY": "sk-x"})
-    ask: dict[str, Any] = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
-    async with anthropic_client(running) as client:
-        if stream:
-            async with client.messages.stream(**ask) as events:
-                usage = (await events.get_final_message()).usage
-        else:
-            usage = (await client.messages.create(**ask)).usage
+    usage = await anthropic_asked(running, stream)
     assert (usage.input_tokens, usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (100, 1000, 2000)
     line = access(running)
     counts = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
@@ -135,13 +129,7 @@ async def test_anthropic_one_hour_cache_writes_are_priced_apart(
     provider = f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
     price = PRICE[:-1] + f", cache_write_1h_per_mtok: {HOUR}}}" if priced else PRICE
     running = await sidecar(policy(provider, price), env={"P_KEY": "sk-x"})
-    ask: dict[str, Any] = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
-    async with anthropic_client(running) as client:
-        if stream:
-            async with client.messages.stream(**ask) as events:
-                await events.get_final_message()
-        else:
-            await client.messages.create(**ask)
+    await anthropic_asked(running, stream)
     hour_price = HOUR if priced else 2 * IN
     cost = (100 * IN + 400 * WRITE + 600 * hour_price + 50 * OUT) / 1e6
     line = access(running)

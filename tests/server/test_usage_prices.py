@@ -17,9 +17,9 @@ import orjson
 import pytest
 
 from ..conftest import RunningSidecar, SidecarFactory
-from ..sdk_clients import anthropic_client, openai_client
+from ..sdk_clients import openai_client
 from ..upstream.raw import UpstreamFactory, whole_or_streamed
-from .anthropic_usage import IN, OUT, anthropic_upstream
+from .anthropic_usage import IN, OUT, anthropic_asked, anthropic_upstream
 from .test_usage_costs import PRICE, access, charged, policy
 
 TIERED = PRICE[:-1] + f", service_tiers: {{priority: {{input_per_mtok: {2 * IN}, output_per_mtok: {2 * OUT}}}}}}}"
@@ -54,6 +54,27 @@ async def agree(running: RunningSidecar, cost: float, tokens: int) -> None:
     assert float(metric.rsplit(" ", 1)[1]) == pytest.approx(cost)
 
 
+async def started(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, handler: Any, dialect: str, price: str
+) -> Any:
+    """A sidecar whose model ``m`` (priced ``price``) is served by a raw upstream speaking ``dialect``."""
+    upstream = await raw_upstream(handler)
+    base = upstream.base + ("/v1" if dialect == "openai" else "")
+    provider = f"  p: {{dialect: {dialect}, base_url: '{base}', api_key: {{env: P_KEY}}}}\n"
+    return await sidecar(policy(provider, price), env={"P_KEY": "sk-x"})
+
+
+async def openai_asked(running: RunningSidecar, stream: bool) -> str | None:
+    """Ask model ``m`` "hi" through openai-python, whole or streamed; the whole answer's service tier."""
+    ask: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    async with openai_client(running) as client:
+        if stream:
+            async for _ in await client.chat.completions.create(**ask, stream=True):
+                pass
+            return None
+        return (await client.chat.completions.create(**ask)).service_tier
+
+
 @pytest.mark.parametrize(("tier", "factor"), [("priority", 2), ("default", 1)])
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_an_openai_call_served_at_a_named_tier_is_charged_its_prices(
@@ -62,16 +83,8 @@ async def test_an_openai_call_served_at_a_named_tier_is_charged_its_prices(
     """Through openai-python, an answer OpenAI says it served at ``priority`` costs the priority prices the
     policy names (twice the standard here), one at ``default`` (not named) the standard prices (before: the
     standard prices whatever the tier, a priority call about half its bill)."""
-    upstream = await raw_upstream(openai_upstream(tier))
-    provider = f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: P_KEY}}}}\n"
-    running = await sidecar(policy(provider, TIERED), env={"P_KEY": "sk-x"})
-    ask: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
-    async with openai_client(running) as client:
-        if stream:
-            async for _ in await client.chat.completions.create(**ask, stream=True):
-                pass
-        else:
-            assert (await client.chat.completions.create(**ask)).service_tier == tier
+    running = await started(raw_upstream, sidecar, openai_upstream(tier), "openai", TIERED)
+    assert await openai_asked(running, stream) == (None if stream else tier)
     await agree(running, factor * (100 * IN + 50 * OUT) / 1e6, 150)
 
 
@@ -83,16 +96,9 @@ async def test_an_anthropic_call_served_at_priority_is_charged_its_prices(
     ``message_start`` alone, its ``message_delta`` counting the output without it) costs the priority prices."""
     usage: dict[str, Any] = {"input_tokens": 100, "output_tokens": 50}
     start = {**usage, "output_tokens": 1, "service_tier": "priority"}
-    upstream = await raw_upstream(anthropic_upstream(usage, start) if stream else anthropic_upstream(start | usage))
-    provider = f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
-    running = await sidecar(policy(provider, TIERED), env={"P_KEY": "sk-x"})
-    ask: dict[str, Any] = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
-    async with anthropic_client(running) as client:
-        if stream:
-            async with client.messages.stream(**ask) as events:
-                await events.get_final_message()
-        else:
-            await client.messages.create(**ask)
+    handler = anthropic_upstream(usage, start) if stream else anthropic_upstream(start | usage)
+    running = await started(raw_upstream, sidecar, handler, "anthropic", TIERED)
+    await anthropic_asked(running, stream)
     await agree(running, 2 * (100 * IN + 50 * OUT) / 1e6, 150)
 
 
@@ -111,14 +117,6 @@ async def test_openai_audio_tokens_are_charged_the_audio_prices(
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 60},
         "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 30},
     }
-    upstream = await raw_upstream(openai_upstream("default", usage))
-    provider = f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: P_KEY}}}}\n"
-    running = await sidecar(policy(provider, AUDIO_PRICE), env={"P_KEY": "sk-x"})
-    ask: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
-    async with openai_client(running) as client:
-        if stream:
-            async for _ in await client.chat.completions.create(**ask, stream=True):
-                pass
-        else:
-            await client.chat.completions.create(**ask)
+    running = await started(raw_upstream, sidecar, openai_upstream("default", usage), "openai", AUDIO_PRICE)
+    await openai_asked(running, stream)
     await agree(running, (40 * IN + 60 * 8 * IN + 20 * OUT + 30 * 4 * OUT) / 1e6, 150)
