@@ -20,7 +20,7 @@ from ..conftest import RunningSidecar, SidecarFactory
 from ..sdk_clients import openai_client
 from ..upstream.raw import UpstreamFactory, whole_or_streamed
 from .anthropic_usage import IN, OUT, anthropic_asked, anthropic_upstream
-from .test_usage_costs import PRICE, access, charged, policy
+from .usage_priced import PRICE, access, charged, policy
 
 TIERED = PRICE[:-1] + f", service_tiers: {{priority: {{input_per_mtok: {2 * IN}, output_per_mtok: {2 * OUT}}}}}}}"
 USAGE = {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}
