@@ -1,15 +1,19 @@
 """Cost of one request in US dollars, from the model's prices in the policy and the usage reported.
 
-The input is priced in four parts, each token once: read from the provider's prompt cache
+The input is priced in five parts, each token once: read from the provider's prompt cache
 (``cached_input_per_mtok``), written to it for five minutes (``cache_write_per_mtok``, Anthropic) or for
 an hour (``cache_write_1h_per_mtok``, default ``HOUR_WRITE_FACTOR`` times the input price: Anthropic's),
-and the rest (``input_per_mtok``); the cache counts are parts of ``Usage.input_tokens``, the hour's a
-part of the writes. The output, reasoning
-included, at ``output_per_mtok``.
+the audio of the rest (``audio_input_per_mtok``), and the rest (``input_per_mtok``); the cache and audio
+counts are parts of ``Usage.input_tokens``, the hour's a part of the writes. The output, reasoning
+included, at ``output_per_mtok``, its audio part at ``audio_output_per_mtok``. A call whose prompt counts
+more than the price's ``long_context.above_input_tokens`` has them all at the long-context tier's prices,
+a call the provider says it served at a service tier the price names (``service_tiers``) at that tier's
+(``PriceSpec.for_call``).
 """
 
 from __future__ import annotations
 
+from .policy.prices import TokenPrices
 from .policy.spec import PriceSpec
 from .translate import Usage
 
@@ -17,7 +21,7 @@ HOUR_WRITE_FACTOR = 2.0
 """A 1-hour cache write's price over the input price when the policy names none (Anthropic's pricing)."""
 
 
-def hour_write_price(price: PriceSpec) -> float:
+def hour_write_price(price: TokenPrices) -> float:
     """The price of a token written to the prompt cache for an hour (``cache_write_1h_per_mtok``)."""
     hour = price.cache_write_1h_per_mtok
     return hour if hour is not None else price.input_per_mtok * HOUR_WRITE_FACTOR
@@ -28,20 +32,40 @@ def cost_usd(price: PriceSpec | None, usage: Usage | None) -> float | None:
     if price is None or usage is None:
         return None
     inputs = usage.input_tokens
-    if not usage.cached_input_tokens and not usage.cache_write_tokens:  # most answers: no prompt cache
-        return (inputs * price.input_per_mtok + usage.output_tokens * price.output_per_mtok) / 1_000_000
+    prices: TokenPrices = price
+    if price.long_context is not None or price.service_tiers:
+        prices = price.for_call(inputs, usage.service_tier)
+    if not (
+        usage.cached_input_tokens or usage.cache_write_tokens or usage.audio_input_tokens or usage.audio_output_tokens
+    ):
+        return (inputs * prices.input_per_mtok + usage.output_tokens * prices.output_per_mtok) / 1_000_000  # most
+    return _in_parts(prices, usage) / 1_000_000
+
+
+def _in_parts(prices: TokenPrices, usage: Usage) -> float:
+    """Dollars times a million: each part at its price (the module docstring)."""
+    inputs = usage.input_tokens
     cached = min(usage.cached_input_tokens, inputs)  # subsets: a provider claiming more lies
     written = min(usage.cache_write_tokens, inputs - cached)
     hour = min(usage.cache_write_1h_tokens, written)
-    fresh = inputs - cached - written
-    cached_price = price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
-    write_price = price.cache_write_per_mtok if price.cache_write_per_mtok is not None else price.input_per_mtok
+    audio = min(usage.audio_input_tokens, inputs - cached - written)
+    fresh = inputs - cached - written - audio
+    output = usage.output_tokens
+    audio_out = min(usage.audio_output_tokens, output)
+    input_price = prices.input_per_mtok
+    cached_price = prices.cached_input_per_mtok if prices.cached_input_per_mtok is not None else input_price
+    write_price = prices.cache_write_per_mtok if prices.cache_write_per_mtok is not None else input_price
+    audio_price = prices.audio_input_per_mtok if prices.audio_input_per_mtok is not None else input_price
+    output_price = prices.output_per_mtok
+    audio_out_price = prices.audio_output_per_mtok if prices.audio_output_per_mtok is not None else output_price
     total = (
-        fresh * price.input_per_mtok
+        fresh * input_price
         + cached * cached_price
         + (written - hour) * write_price
-        + usage.output_tokens * price.output_per_mtok
+        + audio * audio_price
+        + (output - audio_out) * output_price
+        + audio_out * audio_out_price
     )
     if hour:
-        total += hour * hour_write_price(price)
-    return total / 1_000_000
+        total += hour * hour_write_price(prices)
+    return total

@@ -36,3 +36,47 @@ def test_cached_and_written_prompt_tokens_are_priced_apart() -> None:
     price = PriceSpec(input_per_mtok=10, output_per_mtok=40, cached_input_per_mtok=1, cache_write_per_mtok=12.5)
     usage = Usage(input_tokens=1_000, output_tokens=100, cached_input_tokens=600, cache_write_tokens=300)
     assert cost_usd(price, usage) == (100 * 10 + 600 * 1 + 300 * 12.5 + 100 * 40) / 1_000_000
+
+
+LONG = PriceSpec(
+    input_per_mtok=1.25,
+    output_per_mtok=10,
+    cached_input_per_mtok=0.125,
+    long_context={"above_input_tokens": 200_000, "input_per_mtok": 2.5, "output_per_mtok": 15},
+)
+
+
+def test_a_prompt_at_the_long_context_threshold_is_priced_at_the_standard_tier() -> None:
+    """200,000 prompt tokens, the threshold itself (Gemini: "prompts <= 200k"), cost the standard prices."""
+    assert cost_usd(LONG, Usage(input_tokens=200_000, output_tokens=1_000)) == (200_000 * 1.25 + 1_000 * 10) / 1e6
+
+
+def test_a_prompt_above_the_long_context_threshold_has_every_token_at_the_long_context_tier() -> None:
+    """200,001 prompt tokens: input and output at the long-context prices, the cached part at the tier's
+    cached price (not set there: the tier's input price), not the standard tier's."""
+    usage = Usage(input_tokens=200_001, output_tokens=1_000, cached_input_tokens=100_000)
+    assert cost_usd(LONG, usage) == (100_001 * 2.5 + 100_000 * 2.5 + 1_000 * 15) / 1e6
+
+
+def test_a_call_served_at_a_named_service_tier_has_its_prices_whatever_the_prompt_length() -> None:
+    """A call the provider says it served at ``flex``, named in the price: the flex prices, even above the
+    long-context threshold; at ``default``, not named: the prompt's tier."""
+    tiered = LONG.model_copy(update={"service_tiers": {"flex": PriceSpec(input_per_mtok=0.625, output_per_mtok=5)}})
+    assert (
+        cost_usd(tiered, Usage(input_tokens=300_000, output_tokens=100, service_tier="flex"))
+        == (300_000 * 0.625 + 100 * 5) / 1e6
+    )
+    assert (
+        cost_usd(tiered, Usage(input_tokens=300_000, output_tokens=100, service_tier="default"))
+        == (300_000 * 2.5 + 100 * 15) / 1e6
+    )
+
+
+def test_the_audio_parts_are_at_the_audio_prices_or_the_text_prices_when_none_are_named() -> None:
+    """60 of 100 fresh prompt tokens and 30 of 40 output tokens are audio: at ``audio_input_per_mtok`` and
+    ``audio_output_per_mtok`` (gpt-4o-audio: $40 and $80 against $2.5 and $10); without them, at the input
+    and output prices, as every token."""
+    usage = Usage(input_tokens=100, output_tokens=40, audio_input_tokens=60, audio_output_tokens=30)
+    audio = PriceSpec(input_per_mtok=2.5, output_per_mtok=10, audio_input_per_mtok=40, audio_output_per_mtok=80)
+    assert cost_usd(audio, usage) == (40 * 2.5 + 60 * 40 + 10 * 10 + 30 * 80) / 1e6
+    assert cost_usd(PriceSpec(input_per_mtok=2.5, output_per_mtok=10), usage) == (100 * 2.5 + 40 * 10) / 1e6

@@ -5,10 +5,12 @@ hands it to ``Ledger.admit_plain`` with the request's estimate and scope values.
 instead of per request: the chain's plain "allow" decision (shared), the first target (the one the
 plain admission reserves on), the output maximum reserved when the request sets none (the model's, else
 ``default_max_output_tokens``), and that target's prices, so that ``units`` prices an estimate in a few
-arithmetic operations (``pricing.estimate_units``'s result), and
-``used`` what an answer from it used (``pricing.actual_units``'s). An ensemble's lane prices each of its calls
-at its own model (``calls.total_units``), but never admits plainly: its calls are reserved on their own
-targets' counters at once (``call_holds``).
+arithmetic operations (``pricing.estimate_units``'s result), and ``used`` what an answer from it used
+(``pricing.actual_units``'s); a prompt above the price's long-context threshold, and every call of a
+model whose price names service tiers or audio prices, is priced by those functions themselves (the
+long-context tier, the service tier the answer says, its audio). An ensemble's lane prices each of its
+calls at its own model (``calls.total_units``), but never admits plainly: its calls are reserved on
+their own targets' counters at once (``call_holds``).
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from typing import TYPE_CHECKING
 
 from sidecar import cost  # the module, not its function: ``cost`` imports the policy, which imports this
 from sidecar.translate import Usage
+from sidecar.translate.common import MAX_REPORTED_TOKENS
 
 from .calls import Call, total_units
 from .compiled import Budgets, TargetInfo
-from .pricing import NANO_USD
+from .pricing import NANO_USD, actual_units, estimate_units
 
 if TYPE_CHECKING:
+    from sidecar.policy.spec import PriceSpec
+
     from .decision import Decision
 
 
@@ -36,7 +41,9 @@ class Lane:
         "_estimate_input_price",
         "_hour_write_price",
         "_input_price",
+        "_long_above",
         "_output_price",
+        "_price",
         "_priced",
         "_write_price",
         "allowed",
@@ -60,7 +67,14 @@ class Lane:
         self.default_output = budgets.default_max_output_tokens
         self.output = (target.max_output_tokens if target is not None else None) or self.default_output
         price = target.price if target is not None else None
+        self._price = price
         self._priced = price is not None
+        long_context = price.long_context if price is not None else None
+        self._long_above = long_context.above_input_tokens if long_context is not None else MAX_REPORTED_TOKENS
+        if price is not None and (price.service_tiers or _priced_audio(price)):
+            self._long_above = -1
+        """A prompt of more tokens is priced by ``pricing``, not the fields here: at the long-context tier;
+        -1, every prompt: the price names service tiers or audio prices."""
         self._input_price = price.input_per_mtok if price is not None else 0.0  # dollars per million tokens
         self._output_price = price.output_per_mtok if price is not None else 0.0
         cached = price.cached_input_per_mtok if price is not None else None
@@ -77,6 +91,8 @@ class Lane:
         if self.calls:
             return total_units(self.calls, input_tokens, max_output_tokens, self.default_output)
         output_tokens = self.output if max_output_tokens is None else max_output_tokens
+        if input_tokens > self._long_above:
+            return estimate_units(self._price, input_tokens, output_tokens)
         usd = math.ceil((input_tokens * self._estimate_input_price + output_tokens * self._output_price) * 1000)
         return usd, input_tokens + output_tokens, 1
 
@@ -87,6 +103,8 @@ class Lane:
         output = usage.output_tokens
         if not self._priced:
             return 0, inputs + output, 1
+        if inputs > self._long_above:
+            return actual_units(self._price, usage)
         cached = usage.cached_input_tokens
         if cached > inputs:  # subsets of the input: a provider claiming more lies
             cached = inputs
@@ -105,3 +123,9 @@ class Lane:
             + output * self._output_price
         )
         return round(total / 1_000_000 * NANO_USD), inputs + output, 1
+
+
+def _priced_audio(price: PriceSpec) -> bool:
+    """Whether the price names an audio price (in any of its tiers)."""
+    tiers = (price, *price.service_tiers.values(), *((price.long_context,) if price.long_context else ()))
+    return any(t.audio_input_per_mtok is not None or t.audio_output_per_mtok is not None for t in tiers)

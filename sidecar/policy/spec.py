@@ -40,6 +40,7 @@ from .access_log import AccessLogSpec, RouteAccessLogSpec
 from .base import CREDENTIAL_HEADERS, HeaderSafe
 from .base import Spec as _Spec
 from .names import DialectName, ProviderKindName
+from .prices import PriceSpec as PriceSpec  # re-exported: the models and the budgets import it from here
 from .resilience_spec import BreakerSpec, BulkheadSpec, ResilienceSpec, RetryBudgetSpec, TimeoutsSpec
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
@@ -181,29 +182,6 @@ class Capability(enum.StrEnum):
     STREAMING = "streaming"
     THINKING = "thinking"
     AUDIO = "audio"  # audio input parts (routing: a request with audio needs it)
-
-
-class PriceSpec(_Spec):
-    """US dollars per million tokens."""
-
-    input_per_mtok: float = Field(0.0, ge=0)
-    output_per_mtok: float = Field(0.0, ge=0)
-    cached_input_per_mtok: float | None = Field(
-        None, ge=0, description="Input tokens read from the provider's prompt cache. Default: the input price."
-    )
-    cache_write_per_mtok: float | None = Field(
-        None,
-        ge=0,
-        description="Input tokens written to the prompt cache (Anthropic's cache_creation_input_tokens, "
-        "1.25 times the input price for 5-minute writes). Default: the input price.",
-    )
-    cache_write_1h_per_mtok: float | None = Field(
-        None,
-        ge=0,
-        description="Input tokens written to the prompt cache for one hour (Anthropic's "
-        "cache_creation.ephemeral_1h_input_tokens, a part of the writes). Default: twice the input price, "
-        "Anthropic's price for 1-hour writes.",
-    )
 
 
 class ModelSpec(_Spec):

@@ -32,8 +32,9 @@ Stream side: one upstream event -> a few deltas (``deltas``: ``Start``, ``Text``
 -> caller events, see ``stream``.
 
 ``as_count`` reads a provider's token count into ``Usage`` (a count no call could reach reads as not
-reported). The errors and options of a translation are in ``options``, the helpers that read and make
-parts in ``parts``, the media-type helpers in ``media``.
+reported), ``as_tier`` the service tier it says it served a call at. The errors and options of a
+translation are in ``options``, the helpers that read and make parts in ``parts``, the media-type helpers
+in ``media``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ class Usage:
     cache), ``cache_write_tokens`` (written to one, Anthropic) and ``reasoning_tokens`` are subsets;
     ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written for an hour (Anthropic's
     ``cache_creation.ephemeral_1h_input_tokens``; the rest are 5-minute writes), priced apart.
+    ``audio_input_tokens`` and ``audio_output_tokens`` are the audio parts of the prompt and the output
+    (OpenAI's ``audio_tokens`` in its details, Gemini's ``AUDIO`` modality counts), priced apart.
+    ``service_tier`` is the tier the provider says it served the call at (OpenAI's ``service_tier``:
+    ``default``, ``flex``, ``priority``; Anthropic's ``usage.service_tier``: ``standard``, ``priority``),
+    None when it says none; a price may name the tier's prices (``PriceSpec.service_tiers``).
     """
 
     input_tokens: int = 0
@@ -66,13 +72,17 @@ class Usage:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     cache_write_1h_tokens: int = 0
+    audio_input_tokens: int = 0
+    audio_output_tokens: int = 0
+    service_tier: str | None = None
 
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
     def plus(self, other: Usage) -> Usage:
-        """The counts of two calls together: field-wise sums."""
+        """The counts of two calls together: field-wise sums (the tier: this call's; each call is priced
+        apart, ``sidecar.cost``)."""
         return Usage(
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
@@ -80,12 +90,15 @@ class Usage:
             self.cache_write_tokens + other.cache_write_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
             self.cache_write_1h_tokens + other.cache_write_1h_tokens,
+            self.audio_input_tokens + other.audio_input_tokens,
+            self.audio_output_tokens + other.audio_output_tokens,
+            self.service_tier,
         )
 
     def merge(self, later: Usage) -> Usage:
         """Combine two usages seen on one stream: stream counts are cumulative, so field-wise maximum.
         ``later`` itself when no count of it is smaller (the usual case: Gemini repeats its growing totals
-        on every fragment): no new object made."""
+        on every fragment): no new object made. The tier: the later one's, else this one's."""
         if (
             later.input_tokens >= self.input_tokens
             and later.output_tokens >= self.output_tokens
@@ -93,6 +106,9 @@ class Usage:
             and later.cache_write_tokens >= self.cache_write_tokens
             and later.reasoning_tokens >= self.reasoning_tokens
             and later.cache_write_1h_tokens >= self.cache_write_1h_tokens
+            and later.audio_input_tokens >= self.audio_input_tokens
+            and later.audio_output_tokens >= self.audio_output_tokens
+            and (later.service_tier is not None or self.service_tier is None)
         ):
             return later
         return Usage(
@@ -102,6 +118,9 @@ class Usage:
             max(self.cache_write_tokens, later.cache_write_tokens),
             max(self.reasoning_tokens, later.reasoning_tokens),
             max(self.cache_write_1h_tokens, later.cache_write_1h_tokens),
+            max(self.audio_input_tokens, later.audio_input_tokens),
+            max(self.audio_output_tokens, later.audio_output_tokens),
+            later.service_tier if later.service_tier is not None else self.service_tier,
         )
 
 
@@ -304,3 +323,8 @@ def as_count(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_REPORTED_TOKENS:
         return value
     return 0
+
+
+def as_tier(value: Any) -> str | None:
+    """A service tier a provider reported (``Usage.service_tier``): a short string, else None."""
+    return value if isinstance(value, str) and 0 < len(value) <= 64 else None

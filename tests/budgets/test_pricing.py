@@ -55,3 +55,34 @@ def test_units_round_trip() -> None:
     """Dollars become nano-dollars and back; tokens stay tokens."""
     assert (to_units(Measure.USD, 0.1), from_units(Measure.USD, 100_000_000)) == (100_000_000, 0.1)
     assert (to_units(Measure.TOKENS, 5), from_units(Measure.TOKENS, 5)) == (5, 5.0)
+
+
+def test_an_estimate_above_the_long_context_threshold_is_at_the_long_context_prices() -> None:
+    """A prompt estimated at 300,000 tokens on a model billed at $2.5/$15 above 200,000: reserved at those
+    prices ($0.75 + $0.015 for 1,000 output tokens), not the standard tier's $1.25/$10 (which would settle
+    above its reservation)."""
+    price = PriceSpec(
+        input_per_mtok=1.25,
+        output_per_mtok=10,
+        long_context={"above_input_tokens": 200_000, "input_per_mtok": 2.5, "output_per_mtok": 15},
+    )
+    assert estimate_units(price, 300_000, 1_000) == (765_000_000, 301_000, 1)
+    assert estimate_units(price, 200_000, 1_000) == (260_000_000, 201_000, 1)
+
+
+def test_an_estimate_covers_the_dearest_service_tier() -> None:
+    """A model whose price names a priority tier at twice the standard prices and a flex one at half: the
+    reservation is at the priority prices (the request does not bind the tier the provider serves)."""
+    price = PriceSpec(
+        input_per_mtok=1,
+        output_per_mtok=4,
+        service_tiers={"priority": {"input_per_mtok": 2, "output_per_mtok": 8}, "flex": {"output_per_mtok": 2}},
+    )
+    assert estimate_units(price, 1_000, 100) == (2_800_000, 1_100, 1)
+
+
+def test_an_estimate_is_at_the_audio_prices_when_the_model_names_them() -> None:
+    """A model priced $2.5/$10 for text and $40/$80 for audio: its reservation of 1,000 prompt and 100
+    output tokens is at the audio prices ($0.04 + $0.008): the request is not read for audio."""
+    price = PriceSpec(input_per_mtok=2.5, output_per_mtok=10, audio_input_per_mtok=40, audio_output_per_mtok=80)
+    assert estimate_units(price, 1_000, 100) == (48_000_000, 1_100, 1)

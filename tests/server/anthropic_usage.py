@@ -1,13 +1,18 @@
-"""An Anthropic upstream answering with given usage, whole or streamed, and the prices and usages the usage
-and cache tests share (tests/server/test_usage_costs.py, test_cache_hour_writes.py)."""
+"""An Anthropic upstream answering with given usage, whole or streamed, the prices and usages the usage
+and cache tests share (tests/server/test_usage_costs.py, test_usage_prices.py, test_cache_hour_writes.py),
+and ``anthropic_asked``, their one question through the Anthropic SDK."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..sdk_clients import anthropic_client
 from ..upstream.raw import whole_or_streamed
+
+if TYPE_CHECKING:
+    from ..conftest import RunningSidecar
 
 # Dollars per million tokens, large so that a few tokens make whole cents.
 IN, CACHED, WRITE, OUT = 1000.0, 100.0, 1250.0, 4000.0
@@ -66,3 +71,13 @@ HOUR_USAGE = {
     "cache_creation": {"ephemeral_5m_input_tokens": 400, "ephemeral_1h_input_tokens": 600},
     "output_tokens": 50,
 }
+
+
+async def anthropic_asked(running: RunningSidecar, stream: bool) -> Any:
+    """Ask the sidecar's model ``m`` "hi" through the Anthropic SDK, whole or streamed; the answer's usage."""
+    ask: dict[str, Any] = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+    async with anthropic_client(running) as client:
+        if stream:
+            async with client.messages.stream(**ask) as events:
+                return (await events.get_final_message()).usage
+        return (await client.messages.create(**ask)).usage

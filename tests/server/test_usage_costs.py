@@ -23,39 +23,11 @@ import aiohttp
 import orjson
 import pytest
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..conftest import FakeFactory, SidecarFactory, provider_block
 from ..sdk_clients import anthropic_client, openai_client
 from ..upstream.raw import ServerConn, UpstreamFactory, whole_or_streamed
-from .anthropic_usage import CACHED, HOUR_USAGE, IN, OUT, WRITE, anthropic_upstream
-
-PRICE = (
-    f"{{input_per_mtok: {IN}, output_per_mtok: {OUT}, cached_input_per_mtok: {CACHED}, cache_write_per_mtok: {WRITE}}}"
-)
-LIMITS = (
-    "budgets:\n  limits:\n"
-    "    - {name: usd-month, measure: usd, amount: 1000, window: month, scope: {by: global}}\n"
-    "    - {name: tokens-month, measure: tokens, amount: 10000000, window: month, scope: {by: global}}\n"
-)
-
-
-def policy(provider: str, price: str = PRICE) -> str:
-    return (
-        f"version: 1\nproviders:\n{provider}"
-        f"models:\n  m: {{provider: p, model: m-1, price: {price}}}\n"
-        "routes:\n  - {name: r, match: {model: m}, target: [m]}\n" + LIMITS
-    )
-
-
-async def charged(running: RunningSidecar) -> dict[str, float]:
-    """What each budget counted: {limit: used}."""
-    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as answer:
-        rows = (await answer.json())["budgets"]
-    return {row["limit"]: row["used"] for row in rows}
-
-
-def access(running: RunningSidecar) -> dict[str, Any]:
-    (line,) = [line for line in running.log_lines() if line.get("event") == "access"]
-    return line
+from .anthropic_usage import CACHED, HOUR_USAGE, IN, OUT, WRITE, anthropic_asked, anthropic_upstream
+from .usage_priced import PRICE, access, charged, policy
 
 
 @pytest.mark.parametrize("speaks", ["openai", "anthropic", "gemini"])
@@ -103,13 +75,7 @@ async def test_anthropic_cache_writes_and_reads_are_each_priced_once(
     upstream = await raw_upstream(anthropic_upstream())
     provider = f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
     running = await sidecar(policy(provider), env={"P_KEY": "sk-x"})
-    ask: dict[str, Any] = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
-    async with anthropic_client(running) as client:
-        if stream:
-            async with client.messages.stream(**ask) as events:
-                usage = (await events.get_final_message()).usage
-        else:
-            usage = (await client.messages.create(**ask)).usage
+    usage = await anthropic_asked(running, stream)
     assert (usage.input_tokens, usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (100, 1000, 2000)
     line = access(running)
     counts = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
@@ -135,13 +101,7 @@ async def test_anthropic_one_hour_cache_writes_are_priced_apart(
     provider = f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
     price = PRICE[:-1] + f", cache_write_1h_per_mtok: {HOUR}}}" if priced else PRICE
     running = await sidecar(policy(provider, price), env={"P_KEY": "sk-x"})
-    ask: dict[str, Any] = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
-    async with anthropic_client(running) as client:
-        if stream:
-            async with client.messages.stream(**ask) as events:
-                await events.get_final_message()
-        else:
-            await client.messages.create(**ask)
+    await anthropic_asked(running, stream)
     hour_price = HOUR if priced else 2 * IN
     cost = (100 * IN + 400 * WRITE + 600 * hour_price + 50 * OUT) / 1e6
     line = access(running)
@@ -226,9 +186,10 @@ GEMINI_USAGE = {
 GEMINI_COST = (400 * IN + 600 * CACHED + 340 * OUT) / 1e6
 
 
-def gemini_upstream() -> Any:
-    """A Gemini server answering "hello" with ``GEMINI_USAGE``, whole or as two fragments."""
-    first = {**GEMINI_USAGE, "candidatesTokenCount": 5, "totalTokenCount": 1305}
+def gemini_upstream(usage: dict[str, int] = GEMINI_USAGE) -> Any:
+    """A Gemini server answering "hello" with ``usage``, whole or as two fragments (the first with 5
+    candidate tokens)."""
+    first = {**usage, "candidatesTokenCount": 5}
 
     def fragment(text: str, usage: dict[str, int], finish: str | None) -> dict[str, Any]:
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
@@ -236,10 +197,9 @@ def gemini_upstream() -> Any:
             candidate["finishReason"] = finish
         return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "m-1", "responseId": "r1"}
 
-    whole = fragment("hello", GEMINI_USAGE, "STOP")
+    whole = fragment("hello", usage, "STOP")
     sse = [
-        b"data: " + orjson.dumps(f) + b"\r\n\r\n"
-        for f in (fragment("hel", first, None), fragment("lo", GEMINI_USAGE, "STOP"))
+        b"data: " + orjson.dumps(f) + b"\r\n\r\n" for f in (fragment("hel", first, None), fragment("lo", usage, "STOP"))
     ]
 
     return whole_or_streamed(orjson.dumps(whole), sse, lambda request: b"streamGenerateContent" in request.head)
@@ -268,3 +228,56 @@ async def test_gemini_thoughts_are_output_and_cached_content_is_part_of_the_prom
     assert [line[name] for name in counts] == [1000, 600, 340]
     assert line["cost_usd"] == pytest.approx(GEMINI_COST)
     assert await charged(running) == {"usd-month": pytest.approx(GEMINI_COST), "tokens-month": 1340}
+
+
+LONG_PRICE = PRICE[:-1] + ", long_context: {above_input_tokens: 200000, input_per_mtok: 2000, output_per_mtok: 6000}}"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_prompt_above_the_long_context_threshold_is_charged_the_long_context_prices(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any, stream: bool
+) -> None:
+    """Gemini 2.5 Pro's rule, through google-genai: an answer whose prompt counted 250,000 tokens (more than
+    the price's ``long_context.above_input_tokens``) has its input and output at the long-context prices,
+    alike in the access line, the budget and ``llm_sidecar_cost_usd_total`` (before: at the standard prices,
+    half the input's bill)."""
+    usage = {"promptTokenCount": 250_000, "candidatesTokenCount": 40, "totalTokenCount": 250_040}
+    upstream = await raw_upstream(gemini_upstream(usage))
+    provider = f"  p: {{dialect: gemini, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
+    running = await sidecar(policy(provider, LONG_PRICE), env={"P_KEY": "k"})
+    client = gemini_client(running.url)
+    if stream:
+        async for _ in await client.aio.models.generate_content_stream(model="m", contents="hi"):
+            pass
+    else:
+        await client.aio.models.generate_content(model="m", contents="hi")
+    cost = (250_000 * 2000 + 40 * 6000) / 1e6
+    line = access(running)
+    assert (line["input_tokens"], line["output_tokens"], line["cost_usd"]) == (250_000, 40, pytest.approx(cost))
+    assert await charged(running) == {"usd-month": pytest.approx(cost), "tokens-month": 250_040}
+    async with aiohttp.ClientSession() as session, session.get(running.url + "/metrics") as answer:
+        metrics = await answer.text()
+    (metric,) = [row for row in metrics.splitlines() if row.startswith("llm_sidecar_cost_usd_total{")]
+    assert float(metric.rsplit(" ", 1)[1]) == pytest.approx(cost)
+
+
+async def test_a_streamed_text_completion_is_costed_from_the_usage_the_sidecar_asks_for(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A legacy ``completions.create(stream=True)`` (openai-python) without ``stream_options``: the sidecar
+    asks the upstream for the usage chunk itself, as for a chat stream, and keeps it from the app; the
+    access line and the budget count the provider's tokens, not an estimate (before: no usage came, so the
+    call was charged its reservation, 4,096 output tokens, and marked ``tokens_estimated``)."""
+    url = await fake("fake-openai")
+    running = await sidecar(policy(provider_block("p", url, "openai")))
+    async with openai_client(running) as client:
+        chunks = [chunk async for chunk in await client.completions.create(model="m", prompt="count", stream=True)]
+    assert chunks and all(chunk.usage is None for chunk in chunks)
+    line = access(running)
+    assert "tokens_estimated" not in line and 0 < line["output_tokens"] <= 16  # the legacy default max_tokens
+    cost = (line["input_tokens"] * IN + line["output_tokens"] * OUT) / 1e6
+    assert line["cost_usd"] == pytest.approx(cost)
+    assert await charged(running) == {
+        "usd-month": pytest.approx(cost),
+        "tokens-month": line["input_tokens"] + line["output_tokens"],
+    }

@@ -29,13 +29,14 @@ OAI, ANT, GEM = Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.GEMINI
 @pytest.mark.parametrize(
     ("dialect", "expected"),
     [
-        (OAI, Usage(82, 41, 64, 0, 10)),
-        (ANT, Usage(82, 41, 64, 6, 0)),
+        (OAI, Usage(82, 41, 64, 0, 10, service_tier="default")),
+        (ANT, Usage(82, 41, 64, 6, 0, service_tier="standard")),
         (GEM, Usage(82, 41, 64, 0, 10)),
     ],
 )
 def test_extract_usage(dialect: Dialect, expected: Usage) -> None:
-    """Usage of a non-stream response, input counting cached and cache-written tokens."""
+    """Usage of a non-stream response, input counting cached and cache-written tokens, with the service tier
+    the provider says it served the call at (OpenAI's beside the usage, Anthropic's in it)."""
     assert extract_usage(dialect, BODIES[dialect]("text")) == expected
 
 
@@ -128,6 +129,42 @@ LYING_USAGE = [
 def test_impossible_token_counts_read_as_not_reported(dialect: Dialect, body: dict[str, Any], expected: Usage) -> None:
     """A negative count, or one past a billion tokens, reads as 0; the plausible fields are kept."""
     assert extract_usage(dialect, body) == expected
+
+
+AUDIO_USAGE = [
+    (
+        OAI,
+        {
+            "usage": {
+                "prompt_tokens": 90,
+                "completion_tokens": 40,
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 60},
+                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 30},
+            }
+        },
+    ),
+    (
+        GEM,
+        {
+            "usageMetadata": {
+                "promptTokenCount": 90,
+                "candidatesTokenCount": 40,
+                "promptTokensDetails": [
+                    {"modality": "TEXT", "tokenCount": 30},
+                    {"modality": "AUDIO", "tokenCount": 60},
+                ],
+                "candidatesTokensDetails": [{"modality": "AUDIO", "tokenCount": 30}, {"modality": "TEXT"}],
+            }
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("dialect", "body"), AUDIO_USAGE)
+def test_the_audio_parts_of_the_prompt_and_the_output_are_read(dialect: Dialect, body: dict[str, Any]) -> None:
+    """OpenAI's ``audio_tokens`` in its input and output details, Gemini's ``AUDIO`` modality counts: the
+    audio parts of the prompt and of the output, priced apart (``audio_input_per_mtok``)."""
+    assert extract_usage(dialect, body) == Usage(90, 40, audio_input_tokens=60, audio_output_tokens=30)
 
 
 def test_a_billion_tokens_is_still_a_count() -> None:

@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
-from ...translate.common import ChatResponse, FinishReason, Part, ReasoningPart, Usage, as_count
+from ...translate.common import ChatResponse, FinishReason, Part, ReasoningPart, Usage, as_count, as_tier
 from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, answer_id, answer_string, dumps, new_id, safe_id
 from ..errors import ErrorCondition
 
@@ -71,6 +71,7 @@ def usage_from(raw: Any) -> Usage | None:
         cache_write_tokens=written,
         reasoning_tokens=as_count(details.get("thinking_tokens")) if isinstance(details, dict) else 0,
         cache_write_1h_tokens=hour,
+        service_tier=as_tier(tier) if (tier := raw.get("service_tier")) is not None else None,
     )
 
 
@@ -195,7 +196,8 @@ def usage_after(earlier: Usage | None, raw: Any) -> Usage | None:
         return None
     if earlier is None:
         return usage_from(raw)
-    return usage_from(usage_to(earlier) | {name: count for name, count in raw.items() if count is not None})
+    counts = usage_to(earlier) | {"service_tier": earlier.service_tier}  # message_start's tier, kept
+    return usage_from(counts | {name: count for name, count in raw.items() if count is not None})
 
 
 def usage_to(usage: Usage | None) -> dict[str, Any]:

@@ -106,6 +106,19 @@ def usage_from(raw: Any) -> Usage | None:
         output_tokens=as_count(raw.get("candidatesTokenCount")) + thoughts,
         cached_input_tokens=as_count(raw.get("cachedContentTokenCount")),
         reasoning_tokens=thoughts,
+        audio_input_tokens=_audio_count(raw.get("promptTokensDetails")) if "promptTokensDetails" in raw else 0,
+        audio_output_tokens=_audio_count(raw.get("candidatesTokensDetails")) if "candidatesTokensDetails" in raw else 0,
+    )
+
+
+def _audio_count(details: Any) -> int:
+    """The ``AUDIO`` modality's count in a list of ``ModalityTokenCount`` (Gemini's per-modality details)."""
+    if not isinstance(details, list):
+        return 0
+    return sum(
+        as_count(part.get("tokenCount"))
+        for part in details
+        if isinstance(part, dict) and part.get("modality") == "AUDIO"
     )
 
 

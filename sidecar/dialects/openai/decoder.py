@@ -113,7 +113,7 @@ class OpenAIDecoder:
                 out.append(Finish(reason, raw))
         raw_usage = obj.get("usage")
         if raw_usage is not None:  # only the last chunk has one: no call for the others
-            usage = response.usage_from(raw_usage)
+            usage = response.usage_from(raw_usage, obj.get("service_tier"))
             if usage is not None:
                 self._usage = usage = usage if self._usage is None else self._usage.merge(usage)
                 out.append(UsageSeen(usage, obj))

@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
-from ...translate.common import ChatResponse, Choice, FinishReason, Part, Usage, as_count
+from ...translate.common import ChatResponse, Choice, FinishReason, Part, Usage, as_count, as_tier
 from ...translate.parts import answer_id, answer_string, new_id, parse_arguments, reasoning_of
 from ..errors import ANTHROPIC_ONLY_STATUSES, ErrorCondition
 from . import citations, logprobs
@@ -61,7 +61,8 @@ _CHAT_USAGE = ("prompt_tokens", "prompt_tokens_details", "completion_tokens", "c
 _RESPONSES_USAGE = ("input_tokens", "input_tokens_details", "output_tokens", "output_tokens_details")
 
 
-def usage_from(raw: Any) -> Usage | None:
+def usage_from(raw: Any, service_tier: Any = None) -> Usage | None:
+    """``raw``: a body's ``usage``; ``service_tier``: the body's (OpenAI says it beside the usage)."""
     if not isinstance(raw, dict):
         return None
     names = _RESPONSES_USAGE if "prompt_tokens" not in raw and "input_tokens" in raw else _CHAT_USAGE
@@ -75,6 +76,9 @@ def usage_from(raw: Any) -> Usage | None:
         cached_input_tokens=as_count(prompt.get("cached_tokens")) if prompt_read else 0,
         cache_write_tokens=as_count(prompt.get("cache_write_tokens")) if prompt_read else 0,
         reasoning_tokens=as_count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
+        audio_input_tokens=as_count(prompt.get("audio_tokens")) if prompt_read else 0,
+        audio_output_tokens=as_count(completion.get("audio_tokens")) if isinstance(completion, dict) else 0,
+        service_tier=as_tier(service_tier) if service_tier is not None else None,
     )
 
 
@@ -147,7 +151,7 @@ def error_event(
 
 def usage_of(body: dict[str, Any]) -> Usage | None:
     """The usage of a whole response body."""
-    return usage_from(body.get("usage"))
+    return usage_from(body.get("usage"), body.get("service_tier"))
 
 
 def stream_usage(event: SSEEvent, earlier: Usage | None = None) -> Usage | None:
@@ -162,10 +166,10 @@ def stream_usage(event: SSEEvent, earlier: Usage | None = None) -> Usage | None:
         return None
     if not isinstance(obj, dict):
         return None
-    raw = obj.get("usage")
+    raw, tier = obj.get("usage"), obj.get("service_tier")
     if raw is None and isinstance(response := obj.get("response"), dict):  # the Responses API's last event
-        raw = response.get("usage")
-    usage = usage_from(raw)
+        raw, tier = response.get("usage"), response.get("service_tier")
+    usage = usage_from(raw, tier)
     return usage if earlier is None or usage is None else earlier.merge(usage)
 
 
@@ -230,7 +234,8 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
         if reason is FinishReason.STOP and msg.get("refusal") and not msg.get("content"):
             reason = FinishReason.CONTENT_FILTER  # the model refused (structured outputs): Anthropic's "refusal"
         choices.append(_with_extras({"parts": parts, "finish_reason": reason, "stop_sequence": None}, ch, msg, text))
-    return {"id": answer_id(body.get("id"), "id"), "choices": choices, "usage": usage_from(body.get("usage"))}
+    usage = usage_from(body.get("usage"), body.get("service_tier"))
+    return {"id": answer_id(body.get("id"), "id"), "choices": choices, "usage": usage}
 
 
 def _with_extras(choice: Choice, raw: dict[str, Any], message: dict[str, Any], text: str | None) -> Choice:

@@ -39,6 +39,10 @@ _PATHS = {
     Operation.RESPONSES: "/responses",
 }
 _RESPONSES_ENDS = ("response.completed", "response.incomplete")
+_USAGE_CHUNKED = frozenset((Operation.CHAT, Operation.TEXT_COMPLETION))
+"""The streams whose usage comes only when asked (``stream_options.include_usage``): the sidecar asks for
+it, and keeps the usage chunk from an app that did not (``stream_read``). Before 2026-12-06 only chat's:
+a streamed legacy completion brought no usage and was charged its reservation as an estimate."""
 
 
 class OpenAIWire(WireDialect):
@@ -90,7 +94,7 @@ class OpenAIWire(WireDialect):
     ) -> bytes:
         upstream = exact_body(body, raw).copy()  # an integer beyond 64 bits stays exact (``translate.numbers``)
         upstream["model"] = model
-        if stream and operation is Operation.CHAT:  # usage is counted from the stream's usage chunk
+        if stream and operation in _USAGE_CHUNKED:  # usage is counted from the stream's usage chunk
             upstream["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
         return orjson.dumps(upstream)
 

@@ -1,0 +1,102 @@
+"""A model's ``price`` in the policy: US dollars per million tokens, what its provider bills.
+
+- ``TokenPrices``: the prices of one tier (fresh input, cache reads, 5-minute and 1-hour cache writes,
+  output, and audio input and output); ``sidecar.cost`` applies them to a call's usage.
+- ``LongContextPrices``: the tier a long prompt is billed at: a call whose prompt counts more than
+  ``above_input_tokens`` (cache reads and writes included) has every token, its output too, at these
+  prices (Gemini 2.5 Pro and 3 Pro above 200k, Claude Sonnet 4 and 4.5 with the 1M window above 200k,
+  OpenAI's long-context models above 272k).
+- ``PriceSpec``: the standard tier, and optionally the long-context one (``long_context``) and the prices
+  of the service tiers the provider may say it served a call at (``service_tiers``: OpenAI's ``flex`` at
+  half, ``priority`` at about twice the standard prices; ``Usage.service_tier``).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from .base import Spec
+
+
+class TokenPrices(Spec):
+    """US dollars per million tokens, one tier."""
+
+    input_per_mtok: float = Field(0.0, ge=0)
+    output_per_mtok: float = Field(0.0, ge=0)
+    cached_input_per_mtok: float | None = Field(
+        None, ge=0, description="Input tokens read from the provider's prompt cache. Default: the input price."
+    )
+    cache_write_per_mtok: float | None = Field(
+        None,
+        ge=0,
+        description="Input tokens written to the prompt cache (Anthropic's cache_creation_input_tokens, "
+        "1.25 times the input price for 5-minute writes). Default: the input price.",
+    )
+    cache_write_1h_per_mtok: float | None = Field(
+        None,
+        ge=0,
+        description="Input tokens written to the prompt cache for one hour (Anthropic's "
+        "cache_creation.ephemeral_1h_input_tokens, a part of the writes). Default: twice the input price, "
+        "Anthropic's price for 1-hour writes.",
+    )
+    audio_input_per_mtok: float | None = Field(
+        None,
+        ge=0,
+        description="Audio prompt tokens not read from a cache (OpenAI's prompt_tokens_details.audio_tokens, Gemini's "
+        "AUDIO promptTokensDetails). Default: the input price. A model priced so reserves every call's prompt at "
+        "the higher of the two.",
+    )
+    audio_output_per_mtok: float | None = Field(
+        None,
+        ge=0,
+        description="Audio output tokens (OpenAI's completion_tokens_details.audio_tokens, Gemini's AUDIO "
+        "candidatesTokensDetails). Default: the output price. A model priced so reserves every call's output at "
+        "the higher of the two.",
+    )
+
+
+class LongContextPrices(TokenPrices):
+    """The prices of a call whose prompt is long: every token of it, output included (each field's default
+    is relative to this tier's input price, as in the standard tier)."""
+
+    above_input_tokens: int = Field(
+        gt=0,
+        description="A call whose prompt counts more tokens than this (cache reads and writes included, as the "
+        "providers count) is billed at this tier: 200000 for Gemini 2.5 Pro and Claude's 1M window, 272000 "
+        "for OpenAI's long-context models.",
+    )
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+
+
+class PriceSpec(TokenPrices):
+    """US dollars per million tokens."""
+
+    long_context: LongContextPrices | None = Field(
+        None,
+        description="The prices of a call whose prompt is longer than long_context.above_input_tokens: every token "
+        "of it, output included (Gemini 2.5 Pro, Claude's 1M window). Default: none, every call at the prices above.",
+    )
+    service_tiers: dict[str, TokenPrices] = Field(
+        default_factory=dict,
+        description="The prices of a call the provider says it served at a service tier, by the tier's name as it "
+        "says it (OpenAI's service_tier: flex, priority; Anthropic's usage.service_tier: priority), whatever the "
+        "prompt's length. A tier not named here (OpenAI's default, Anthropic's standard) is at the prices above. "
+        "A reservation prices a call at the highest of them all.",
+    )
+
+    def for_prompt(self, input_tokens: int) -> TokenPrices:
+        """The tier a call whose prompt counts ``input_tokens`` is billed at."""
+        tier = self.long_context
+        return tier if tier is not None and input_tokens > tier.above_input_tokens else self
+
+    def for_call(self, input_tokens: int, service_tier: str | None) -> TokenPrices:
+        """The prices a call is billed at: its service tier's when the price names it, else by its prompt."""
+        if service_tier is not None and (named := self.service_tiers.get(service_tier)) is not None:
+            return named
+        return self.for_prompt(input_tokens)
+
+    def for_estimate(self, input_tokens: int) -> tuple[TokenPrices, ...]:
+        """The prices a reservation of a prompt of ``input_tokens`` must cover: by the prompt, and every
+        service tier's (the request does not say which tier the provider will serve it at)."""
+        return (self.for_prompt(input_tokens), *self.service_tiers.values())

@@ -1,0 +1,122 @@
+"""Prices beyond a model's input and output prices, through the official SDKs; the access line, the budget and
+``llm_sidecar_cost_usd_total`` agree:
+
+- a call the provider says it served at a service tier is charged that tier's prices when the model's price
+  names them (``price.service_tiers``): OpenAI's ``service_tier`` beside the usage (whole, and on each chunk
+  of a stream), Anthropic's ``usage.service_tier`` (in ``message_start``; its ``message_delta`` leaves it out);
+- the audio parts of the prompt and the output OpenAI counts are charged the audio prices
+  (``audio_input_per_mtok``, ``audio_output_per_mtok``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from ..conftest import RunningSidecar, SidecarFactory
+from ..sdk_clients import openai_client
+from ..upstream.raw import UpstreamFactory, whole_or_streamed
+from .anthropic_usage import IN, OUT, anthropic_asked, anthropic_upstream
+from .usage_priced import PRICE, access, charged, policy
+
+TIERED = PRICE[:-1] + f", service_tiers: {{priority: {{input_per_mtok: {2 * IN}, output_per_mtok: {2 * OUT}}}}}}}"
+USAGE = {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}
+
+
+def openai_upstream(tier: str, usage: dict[str, Any] = USAGE) -> Any:
+    """An OpenAI server answering "hi" with ``usage``, saying it served the call at ``tier``."""
+    head = {"id": "c1", "created": 1, "model": "m-1", "service_tier": tier}
+    message = {"role": "assistant", "content": "hi"}
+    choice = {"index": 0, "message": message, "finish_reason": "stop"}
+    whole = {**head, "object": "chat.completion", "choices": [choice]}
+    chunk = {**head, "object": "chat.completion.chunk"}
+    chunks = [
+        {**chunk, "choices": [{"index": 0, "delta": message, "finish_reason": None}]},
+        {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {**chunk, "choices": [], "usage": usage},
+    ]
+    sse = [b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
+    return whole_or_streamed(
+        orjson.dumps({**whole, "usage": usage}), sse, lambda request: bool(orjson.loads(request.body).get("stream"))
+    )
+
+
+async def agree(running: RunningSidecar, cost: float, tokens: int) -> None:
+    """The access line, the budgets and the cost metric count ``cost`` dollars (and ``tokens``)."""
+    assert access(running)["cost_usd"] == pytest.approx(cost)
+    assert await charged(running) == {"usd-month": pytest.approx(cost), "tokens-month": tokens}
+    async with aiohttp.ClientSession() as session, session.get(running.url + "/metrics") as answer:
+        metrics = await answer.text()
+    (metric,) = [row for row in metrics.splitlines() if row.startswith("llm_sidecar_cost_usd_total{")]
+    assert float(metric.rsplit(" ", 1)[1]) == pytest.approx(cost)
+
+
+async def started(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, handler: Any, dialect: str, price: str
+) -> Any:
+    """A sidecar whose model ``m`` (priced ``price``) is served by a raw upstream speaking ``dialect``."""
+    upstream = await raw_upstream(handler)
+    base = upstream.base + ("/v1" if dialect == "openai" else "")
+    provider = f"  p: {{dialect: {dialect}, base_url: '{base}', api_key: {{env: P_KEY}}}}\n"
+    return await sidecar(policy(provider, price), env={"P_KEY": "sk-x"})
+
+
+async def openai_asked(running: RunningSidecar, stream: bool) -> str | None:
+    """Ask model ``m`` "hi" through openai-python, whole or streamed; the whole answer's service tier."""
+    ask: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    async with openai_client(running) as client:
+        if stream:
+            async for _ in await client.chat.completions.create(**ask, stream=True):
+                pass
+            return None
+        return (await client.chat.completions.create(**ask)).service_tier
+
+
+@pytest.mark.parametrize(("tier", "factor"), [("priority", 2), ("default", 1)])
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_an_openai_call_served_at_a_named_tier_is_charged_its_prices(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, stream: bool, tier: str, factor: int
+) -> None:
+    """Through openai-python, an answer OpenAI says it served at ``priority`` costs the priority prices the
+    policy names (twice the standard here), one at ``default`` (not named) the standard prices (before: the
+    standard prices whatever the tier, a priority call about half its bill)."""
+    running = await started(raw_upstream, sidecar, openai_upstream(tier), "openai", TIERED)
+    assert await openai_asked(running, stream) == (None if stream else tier)
+    await agree(running, factor * (100 * IN + 50 * OUT) / 1e6, 150)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_an_anthropic_call_served_at_priority_is_charged_its_prices(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """Through the Anthropic SDK, an answer whose ``usage.service_tier`` is ``priority`` (a stream's in its
+    ``message_start`` alone, its ``message_delta`` counting the output without it) costs the priority prices."""
+    usage: dict[str, Any] = {"input_tokens": 100, "output_tokens": 50}
+    start = {**usage, "output_tokens": 1, "service_tier": "priority"}
+    handler = anthropic_upstream(usage, start) if stream else anthropic_upstream(start | usage)
+    running = await started(raw_upstream, sidecar, handler, "anthropic", TIERED)
+    await anthropic_asked(running, stream)
+    await agree(running, 2 * (100 * IN + 50 * OUT) / 1e6, 150)
+
+
+AUDIO_PRICE = PRICE[:-1] + f", audio_input_per_mtok: {8 * IN}, audio_output_per_mtok: {4 * OUT}}}"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_openai_audio_tokens_are_charged_the_audio_prices(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """Through openai-python, an answer whose usage counts 60 of its 100 prompt tokens and 30 of its 50
+    output tokens as audio (gpt-4o-audio's ``audio_tokens``) costs those at the audio prices, the rest at
+    the text prices (before: every token at the text prices, audio input 16 times under its bill)."""
+    usage = {
+        **USAGE,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 60},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 30},
+    }
+    running = await started(raw_upstream, sidecar, openai_upstream("default", usage), "openai", AUDIO_PRICE)
+    await openai_asked(running, stream)
+    await agree(running, (40 * IN + 60 * 8 * IN + 20 * OUT + 30 * 4 * OUT) / 1e6, 150)
