@@ -218,7 +218,7 @@ async def test_a_responses_api_stream_the_upstream_cuts_counts_the_output_it_sen
 async def test_a_stream_held_for_a_gate_that_the_app_leaves_counts_the_text_held(
     fake: FakeFactory, sidecar: SidecarFactory, budgets: bool
 ) -> None:
-    """A gated route holds a stream whole before the app gets any of it; the app gives up after 1.5 s of
+    """A gated route holds a stream whole before the app gets any of it; the app gives up after 3 s of
     a slow stream: the ``client_closed`` line (and the budget, when there is one) counts the prompt and
     the text the provider had generated and the sidecar held, estimated (before 2026-12-04: the prompt
     alone)."""
@@ -230,11 +230,13 @@ async def test_a_stream_held_for_a_gate_that_the_app_leaves_counts_the_text_held
             await session.post(
                 running.url + "/v1/chat/completions",
                 json={**chat(max_tokens=2000), "stream": True},
-                timeout=aiohttp.ClientTimeout(total=1.5),
+                timeout=aiohttp.ClientTimeout(total=3.0),
             )
     line = await access_line(running)
     assert line["outcome"] == "client_closed" and line["tokens_estimated"] is True
-    assert 20 < line["output_tokens"] < 200  # 40 words a second, about 2 tokens a word, for 1.5 s
+    # some text, and no more than 40 words a second (about 2 tokens a word) for 3 s: how much of the 3 s
+    # the stream had depends on the machine's load (a CI run under load 8 saw 5 tokens in 1.5 s)
+    assert 0 < line["output_tokens"] < 300
     assert line["cost_usd"] == pytest.approx((line["input_tokens"] + line["output_tokens"]) * PRICE)
     if budgets:
         assert await settled_tokens(running) == line["input_tokens"] + line["output_tokens"]
