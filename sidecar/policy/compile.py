@@ -22,7 +22,8 @@ from ..cache.plan import route_cache
 from ..cache.spec import CacheStoreSpec, RouteCacheSpec
 from ..request_facts import CREDENTIAL_HEADERS
 from ..routing.caps import TokenCaps
-from ..routing.shadowed import shadowed_rules
+from ..routing.shadowed import always_true_rules, shadowed_rules
+from ..routing.tier_order import misordered_levels
 from .access_log import access_log_warnings, compile_access_sampling
 from .base import Spec as _Spec
 from .compiled import Policy, PolicyError, Provider, Route, RouteGates, RouteSettings, Target
@@ -95,6 +96,8 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
             *builder.warnings,
             *hazard_warnings(spec),
             *shadowed_rules(spec.routing),
+            *always_true_rules(spec.routing),
+            *misordered_levels(spec.routing),
             *(budgets.warnings if budgets is not None else ()),
             *access_log_warnings(spec.access_log, _route_log_samples(spec)),
         ),

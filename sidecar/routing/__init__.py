@@ -29,8 +29,9 @@ Modules:
     select      Candidate, select_cheapest -> Selection (chain in cost order, exclusions with reasons);
                 Menu: a route's candidates with the tier filter done at load (the request path's), and
                 the chain made at load when its order cannot depend on the request (``fixed_chain``)
-    shadowed    rules and keywords an earlier rule always decides first (class order, levels high to low):
-                load warnings
+    shadowed    rules and keywords an earlier rule always decides first (class order, levels high to low),
+                and a rule that matches every request: load warnings
+    tier_order  misordered_levels: a level asking a higher tier than a level above it (load warnings)
     coverage    select_gaps: what a select route's candidates cannot serve (a tier, a capability), said at
                 load as an error (nothing served) or a warning (those requests get 400)
     split       WeightedSplit, stable_unit (BLAKE2b), sticky_key

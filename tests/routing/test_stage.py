@@ -320,3 +320,62 @@ async def test_a_routing_policy_answers_a_deny_route_with_its_status(
             await sdk.chat.completions.create(model="closed", messages=[{"role": "user", "content": "Hi."}])
     assert "ask for auto" in caught.value.message
     assert "x-sidecar-task" not in caught.value.response.headers
+
+
+async def _image_and_tool_by_openai_chat(running: RunningSidecar, gemini_client: Any) -> None:
+    content = [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": IMAGE}}]
+    await ask(running, [{"role": "user", "content": content}], tools=[TOOL])
+
+
+async def _image_and_tool_by_openai_responses(running: RunningSidecar, gemini_client: Any) -> None:
+    content = [{"type": "input_text", "text": "What is this?"}, {"type": "input_image", "image_url": IMAGE}]
+    tool = {"type": "function", "name": "lookup", "parameters": TOOL["function"]["parameters"]}
+    async with client(running) as sdk:
+        await sdk.responses.create(model="auto", input=[{"role": "user", "content": content}], tools=[tool])
+
+
+async def _image_and_tool_by_anthropic(running: RunningSidecar, gemini_client: Any) -> None:
+    image = {"type": "base64", "media_type": "image/png", "data": IMAGE.split(",", 1)[1]}
+    content = [{"type": "text", "text": "What is this?"}, {"type": "image", "source": image}]
+    tool = {"name": "lookup", "input_schema": TOOL["function"]["parameters"]}
+    async with sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="app-key") as sdk:
+        await sdk.messages.create(
+            model="auto", max_tokens=50, messages=[{"role": "user", "content": content}], tools=[tool]
+        )
+
+
+async def _image_and_tool_by_gemini(running: RunningSidecar, gemini_client: Any) -> None:
+    import base64
+
+    from google.genai import types
+
+    image = types.Part.from_bytes(data=base64.b64decode(IMAGE.split(",", 1)[1]), mime_type="image/png")
+    tool = types.Tool(
+        function_declarations=[
+            types.FunctionDeclaration(name="lookup", parameters_json_schema=TOOL["function"]["parameters"])
+        ]
+    )
+    await gemini_client(running.url).aio.models.generate_content(
+        model="auto", contents=[image, "What is this?"], config=types.GenerateContentConfig(tools=[tool])
+    )
+
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        _image_and_tool_by_openai_chat,
+        _image_and_tool_by_openai_responses,
+        _image_and_tool_by_anthropic,
+        _image_and_tool_by_gemini,
+    ],
+)
+async def test_an_image_and_a_tool_go_to_a_model_with_both_in_every_dialect(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, send: Any
+) -> None:
+    """Through each official SDK, an image with a tool goes to the one model with vision and tools (big,
+    not the cheaper seeing or tooled), and the access line's features count the image and the tool."""
+    running = await start(fake, sidecar)
+    await send(running, gemini_client)
+    line = running.log_lines()[-1]
+    assert line["served_model"] == "big"
+    assert (line["features"]["images"], line["features"]["tools"]) == (1, 1)
