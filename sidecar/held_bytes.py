@@ -56,8 +56,9 @@ HELD_STREAM = 4
 """What a stream held whole for its quality gates costs the account per byte of the caller's events: the
 bytes, the answer decoded from them (the gates read it, joined), and the bytes joined again to be sent
 (one 24 MiB stream held took a real process 99 MB above its idle RSS: docs/benchmarks.md, wave 39). Bytes
-held back before a stream's first content event (its preamble) cost ``PARSED``: themselves, and on a
-failure their join and decoding for the output the provider bills."""
+held back before a stream's first content event (its preamble) cost ``PARSED``: themselves, and the copies
+reading each event makes of it (as a failure's estimate of the output the provider bills does, one event at
+a time: ``server.billed.streamed_tokens``)."""
 WRITTEN = 2
 """What an answer read whole costs the account per byte while it is written to the app, from its attempt's
 end until the app has read it (a slow reader keeps it that long): the body, and its parse kept for the

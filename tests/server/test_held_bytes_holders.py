@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import tracemalloc
 
 import aiohttp
 
@@ -70,6 +71,26 @@ async def test_a_preamble_held_back_past_the_ceiling_falls_back_and_lets_go(
     role = chunk(b'{"role":"assistant"}', b'"pad":"' + b"x" * (256 * 1024) + b'",')
     bad = await raw_upstream(hostile(stream_answer([role] * 8 + [CONTENT])))
     await stream_fell_back(await sidecar(chain_policy(bad.base, await fake("good")), max_held_bytes=2 * MiB))
+
+
+async def test_a_refused_preambles_bill_estimate_does_not_copy_what_was_held_back_whole(
+    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A stream of role-only chunks padded to 512 KiB each, refused at the 24th under a 36 MiB ceiling
+    (about 12 MiB held back): the failure's bill estimate reads the held events one at a time, so the
+    memory this process allocated at its peak (tracemalloc: sidecar, provider and app) stays under 40 MiB
+    (24 MiB; 61 MiB with the held bytes joined and all their events parsed at once); the next target
+    serves."""
+    role = chunk(b'{"role":"assistant"}', b'"pad":"' + b"x" * (512 * 1024) + b'",')
+    bad = await raw_upstream(hostile(stream_answer([role] * 30 + [CONTENT])))
+    running = await sidecar(chain_policy(bad.base, await fake("good")), max_held_bytes=36 * MiB)
+    tracemalloc.start()
+    try:
+        await stream_fell_back(running)
+        _held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * MiB
 
 
 async def test_an_answer_an_app_does_not_read_stays_counted_until_read(
