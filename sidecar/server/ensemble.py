@@ -72,6 +72,7 @@ from .replay import asks_usage, stream_replay
 from .stream_answer import HeldStream
 
 if TYPE_CHECKING:
+    from ..held_bytes import HeldBytes
     from ..policy.compiled import Target
     from ..telemetry import Telemetry
 
@@ -92,9 +93,10 @@ class CallCap:
 
 
 class EnsembleRunner:
-    def __init__(self, walk: ChildWalk, telemetry: Telemetry) -> None:
+    def __init__(self, walk: ChildWalk, telemetry: Telemetry, held: HeldBytes) -> None:
         self._walk = walk
         self._telemetry = telemetry
+        self._held = held  # the process's account: the members' answers waiting for the vote are in it
 
     async def run(self, exchange: Exchange, plan: EnsemblePlan) -> StreamResponse:
         facts = exchange.facts
@@ -147,6 +149,8 @@ class EnsembleRunner:
             for result in results:
                 state = states.get(result.member.name) or vote.fates.get(result.member.name, "cancelled")
                 result.child.trace.end_branch(_result_label(state))
+                self._held.give(result.held)  # the vote is over: the answers are held no more for it
+                result.held = 0
             for child in children:
                 adopt(exchange, child)
                 child.trace.end_branch("answered" if child.answered_by is not None else "failed")
@@ -220,7 +224,7 @@ class EnsembleRunner:
         """Run every member; feed the vote as they finish. True once it has nothing more to wait for
         (decided, or the judge's candidates ready), False at the deadline."""
         tasks = {
-            asyncio.create_task(walk_member(self._walk, result, plan.chains[result.member.index])): result
+            asyncio.create_task(walk_member(self._walk, self._held, result, plan.chains[result.member.index])): result
             for result in results
         }
         pending = set(tasks)

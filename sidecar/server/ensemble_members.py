@@ -2,10 +2,11 @@
 reads of it.
 
 ``MemberResult`` is one member's: its child exchange, and its answer (a 2xx, unsent, waiting for the
-vote) or why it has none (its failure, the upstream's own error and whose it is). ``walk_member`` walks
-the member's chain (asked again without the log-probabilities the vote added when its chain could not
-take them); ``ballot`` is what its answer puts to the vote (its text and tool calls, its confidence);
-``upstream_ids`` the providers' request ids of the answers that came in (``provider_id``), for
+vote, counted in the process's held bytes until the vote is over: ``held_bytes``) or why it has none
+(its failure, the upstream's own error and whose it is). ``walk_member`` walks the member's chain (asked
+again without the log-probabilities the vote added when its chain could not take them); ``ballot`` is
+what its answer puts to the vote (its text and tool calls, its confidence); ``upstream_ids`` the
+providers' request ids of the answers that came in (``provider_id``), for
 ``x-sidecar-upstream-request-ids``.
 """
 
@@ -24,12 +25,14 @@ from ..dialects.registry import wire
 from ..ensemble import Member
 from ..ensemble.confidence import confidence_of
 from ..header_text import header_item
+from ..held_bytes import VOTED
 from ..request_facts import RequestFacts
 from .children import refused
 from .errors import RequestFailed
 from .exchange import Exchange
 
 if TYPE_CHECKING:
+    from ..held_bytes import HeldBytes
     from ..policy.compiled import Target
 
 ChildWalk = Callable[[Exchange, Sequence["Target"]], Awaitable[StreamResponse]]
@@ -44,15 +47,18 @@ class MemberResult:
     error: Response | None = None  # the upstream's own error, when it refused the request
     refused_by: Target | None = None  # whose error that is (not the child's answer: a refusal bills nothing)
     unasked: RequestFacts | None = None  # the request without the log-probabilities the vote added
+    held: int = 0  # what its answer takes from the process's account until the vote is over (``walk_member``)
 
 
 _UNTRANSLATED = frozenset(("unsupported_parameter", "untranslatable_request"))
 """The failures of a member's walk for a request its chain could not take, before any call."""
 
 
-async def walk_member(walk: ChildWalk, result: MemberResult, chain: Sequence[Target]) -> None:
+async def walk_member(walk: ChildWalk, held: HeldBytes, result: MemberResult, chain: Sequence[Target]) -> None:
     """Walk the member's ``chain`` (``walk``: the fallback loop's) into ``result``: its answer, or why it has
-    none; a chain that cannot take the log-probabilities the vote added is asked again without them."""
+    none; a chain that cannot take the log-probabilities the vote added is asked again without them. Its
+    answer waits for the vote in the process's account (``held``, ``VOTED`` times its size; the runner
+    gives it back once the vote is over); past the ceiling it fails as ``held_bytes_full``."""
     try:
         try:
             response = await walk(result.child, chain)
@@ -66,7 +72,11 @@ async def walk_member(walk: ChildWalk, result: MemberResult, chain: Sequence[Tar
         result.failure = failure_reason(result.child, failed.code)
         return
     if isinstance(response, Response) and response.status < 400 and isinstance(response.body, bytes):
-        result.response = response
+        size = VOTED * len(response.body)  # the body, its parse, the ballot's text and its key
+        if not held.take(size):  # past the process's ceiling (a refusal counted): the vote goes on without it
+            result.failure = "held_bytes_full"
+            return
+        result.response, result.held = response, size
     else:
         result.failure = f"upstream {response.status}"
         result.error = response if isinstance(response, Response) else None

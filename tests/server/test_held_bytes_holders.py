@@ -17,7 +17,7 @@ from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import openai_client
 from ..upstream.raw import UpstreamFactory
 from ..waiting import until
-from .ensemble_policies import models_policy
+from .ensemble_policies import ensemble_route, models_policy
 from .hostile_upstreams import chain_policy, chat_answer, head, hostile, one_model_policy, stream_fell_back
 from .shadow_calls import ask, shadowed, status_rows
 
@@ -158,3 +158,26 @@ async def test_a_shadow_call_keeps_the_served_answer_counted_until_it_ends(
     rows = await status_rows(running, 1)
     assert rows[0]["compared"] == 1
     await until(lambda: running.state.held.held, lambda held: held == 0)
+
+
+async def test_an_ensemble_members_answer_waiting_for_the_vote_stays_counted(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An ensemble whose first member answers 1 MiB at once and whose second answers 1 MiB after 1.5 s,
+    under a 4.5 MiB ceiling: the first answer waits for the vote in the account (4 times its size), so the
+    second one's read (three times its size) passes the ceiling and fails as held_bytes_full (each fits
+    alone); once the vote is over the account is back at 0, one refusal counted."""
+    big = "y" * MiB
+    urls = [await fake("f0", reply=big), await fake("f1", reply=big, latency_ms=1500)]
+    policy = models_policy(urls, ensemble_route("m0, m1", "early_quorum: false"), speaks=("openai",))
+    running = await sidecar(policy, max_held_bytes=4 * MiB + MiB // 2)
+    request = {"model": "vote", "messages": [{"role": "user", "content": "hello"}]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json=request) as response,
+    ):
+        await response.read()
+    (line,) = running.access_lines()
+    assert sorted(line["attempt_log"]) == ["m0:ok", "m1:held_bytes_full"]
+    await until(lambda: running.state.held.held, lambda held: held == 0)
+    assert running.state.held.refusals == 1
