@@ -8,7 +8,8 @@
         member's chain escalates on its own) walking the member's chain through the fallback loop, as a
         task (``ensemble_members.walk_member``); a member whose chain cannot take the added
         log-probabilities (Anthropic) is asked again without them, and votes with its weight
-    as each finishes: its answer (``ensemble_members.ballot``) or its failure goes to the vote
+    as each finishes: its answer (``ensemble_members.ballot``; held in the process's held-bytes account until
+        the vote is over) or its failure goes to the vote
         (``ensemble.EnsembleRun``); once the vote is decided (early quorum: the winner is certain) the
         other tasks are cancelled: their upstream connections close, and what they used is all they cost
     the route's deadline: the vote closes with what is in

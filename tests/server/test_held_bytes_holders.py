@@ -1,8 +1,8 @@
 """What the process's account of held bytes (``held_bytes``) counts beyond a body's read: a stream held
 whole for its quality gates, a stream's preamble held back before its first content event, an answer
-waiting for a slow app to read it, and what a shadowed request's background calls keep. Each past a small
-ceiling fails its one request or call as the body reads do (``held_bytes_full``), and the account is back
-at 0 after."""
+waiting for a slow app to read it, what a shadowed request's background calls keep, and an ensemble's
+member answers waiting for the vote. Each past a small ceiling fails its one request or call as the body
+reads do (``held_bytes_full``), and the account is back at 0 after."""
 
 from __future__ import annotations
 
