@@ -27,9 +27,10 @@ until the last one's head came (the answers wait in the sidecar to be written); 
 same with a 16 MiB stream each (relayed, not held); ``shadow``: N calls one
 after another answered 16 MiB each on a route that shadows all of them (``sample: 1``) to a candidate
 that answers after 3 s; ``ensemble``: N calls 0.5 s apart on an ensemble route whose one member answers
-16 MiB at once and the other a short answer after 3 s. N: ``--concurrent``, else 8 drips, 3 answers and
+16 MiB at once and the other a short answer after 3 s (no early quorum: the vote waits for both; before
+wave 40 it decided on the first answer, which never waited). N: ``--concurrent``, else 8 drips, 3 answers and
 4 of the others: each case past a 192 Mi pod's memory before the process-wide ceiling
-(``sidecar.held_bytes``) counted it (the ensemble's members' answers are still not counted). The app's
+(``sidecar.held_bytes``) counted it (the ensemble's members' answers since wave 40). The app's
 statuses and error codes are then counted (``200 x1, 502 held_bytes_full x2``). ``--baseline REF``
 runs the same cases against the sidecar at git revision REF (``sidecar_under_test.checkout``), in the
 same run.
@@ -227,7 +228,8 @@ async def harness(upstream_port: int, workdir: Path, concurrent: int) -> dict[st
         "  - {name: gated, match: {model: gated}, target: [m], gates: {regex: {pattern: 'y'}}}\n"
         "  - {name: shadowed, match: {model: shadowed}, target: [m],\n"
         "     shadow: {candidates: [candidate], sample: 1, normalizer: text, max_concurrent: 16}}\n"
-        "  - {name: voted, match: {model: voted}, ensemble: {members: [m, candidate], strategy: majority}}\n"
+        "  - {name: voted, match: {model: voted},\n"
+        "     ensemble: {members: [m, candidate], strategy: majority, early_quorum: false}}\n"
     )
     telemetry = Telemetry.from_env({}, service_version="bench")
     log_output = configure_logging("warning", stream=io.StringIO())

@@ -16,7 +16,9 @@ what those reads hold now:
   ``server.stream_answer.StreamHold``);
 - an answer over ``WRITTEN_FROM`` bytes while it is written to the app, ``WRITTEN`` times, until the app
   has read it (``server.handler``);
-- what a shadow sample's background calls keep until the last ends (``server.shadowing``).
+- what a shadow sample's background calls keep until the last ends (``server.shadowing``);
+- an ensemble member's answer, ``VOTED`` times, from its walk's end until the vote is over
+  (``server.ensemble_members``).
 
 ``take(size)`` adds ``size`` when it fits under the ceiling, else counts a refusal and returns False:
 the reader then fails its one request (a 503 with ``Retry-After`` for an app body; the attempt error
@@ -56,12 +58,16 @@ HELD_STREAM = 4
 """What a stream held whole for its quality gates costs the account per byte of the caller's events: the
 bytes, the answer decoded from them (the gates read it, joined), and the bytes joined again to be sent
 (one 24 MiB stream held took a real process 99 MB above its idle RSS: docs/benchmarks.md, wave 39). Bytes
-held back before a stream's first content event (its preamble) cost ``PARSED``: themselves, and on a
-failure their join and decoding for the output the provider bills."""
+held back before a stream's first content event (its preamble) cost ``PARSED``: themselves, and the copies
+reading each event makes of it (as a failure's estimate of the output the provider bills does, one event at
+a time: ``server.billed.streamed_tokens``)."""
 WRITTEN = 2
 """What an answer read whole costs the account per byte while it is written to the app, from its attempt's
 end until the app has read it (a slow reader keeps it that long): the body, and its parse kept for the
 usage read after the answer (``Exchange.upstream_answer``)."""
+VOTED = 4
+"""What an ensemble member's answer costs the account per byte while it waits for the vote: the body, its
+parse (kept for the confidence the vote may read), the ballot's text and its normalized key."""
 WRITTEN_FROM = 64 * 1024
 """An answer up to this size is not counted while it is written: the write leaves at most this much to the
 socket (aiohttp waits above it), so none is held longer than a write."""

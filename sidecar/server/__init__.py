@@ -45,7 +45,8 @@ a stream), ``budget`` (admission and settlement; ``budget_hook``: the budget's h
 before its call; ``budget_verdict``: what a decision does to the request, its headers, the deny's 429, the
 downgraded chain; ``budget_use``: what a request used when it did not end with
 the provider's usage), ``gating`` (quality gates), ``shadowing`` (shadow
-calls), ``ensemble`` (an ensemble route's plan); ``children`` runs the calls a request makes besides
+calls), ``ensemble`` (an ensemble route's plan; ``ensemble_members``: its members' walks and what the vote
+reads of them); ``children`` runs the calls a request makes besides
 its chain (ensemble members, judges, shadows); ``one_answer`` refuses several choices where one answer
 is judged (ensembles, gates).
 """

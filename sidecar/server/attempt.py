@@ -177,11 +177,11 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
 
 
 class Attempt:
-    """Makes attempts over the process's one upstream client; holds the header filters, which remember
-    each header name's verdict (``upstream.headers``)."""
+    """Makes attempts over the process's one upstream client (``client``, whose ``held`` is the process's
+    account of held bytes); holds the header filters, which remember each header name's verdict."""
 
     def __init__(self, client: UpstreamClient, credentials: Credentials) -> None:
-        self._client = client
+        self.client = client
         self._credentials = credentials
         self._sent = UpstreamHeaders()  # the app's headers to the provider's
         self._relayed = RelayHeaders(ANSWER_DROP)  # a whole answer's headers to the app's
@@ -200,7 +200,7 @@ class Attempt:
     def check_tls(self, target: Target) -> None:
         """Raises ``TLSConfigError`` when ``target``'s provider's ``tls`` files cannot be used (then the
         target cannot be called: a skip, as for a key)."""
-        self._client.check_tls(target.provider)
+        self.client.check_tls(target.provider)
 
     async def run(
         self,
@@ -233,7 +233,7 @@ class Attempt:
         try:
             deadline = Deadline(loop, first_byte_by)  # waiting for a connection, connecting, the head
             try:
-                response = await self._client.post(provider, prepared.url, headers, prepared.body, timeouts)
+                response = await self.client.post(provider, prepared.url, headers, prepared.body, timeouts)
             except asyncio.CancelledError:
                 if deadline.lift():
                     raise TimeoutError from None
@@ -251,7 +251,7 @@ class Attempt:
                     response,
                     trace,
                     first_byte_by,
-                    self._client.max_body,
+                    self.client.max_body,
                     key,
                     self._streamed,
                     explain,

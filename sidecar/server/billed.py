@@ -153,19 +153,24 @@ def charge_cut(exchange: Exchange, targets: Iterable[Target]) -> None:
 def streamed_tokens(exchange: Exchange, sent: Iterable[bytes]) -> int:
     """The estimated tokens of the text (answer, reasoning, tool arguments) in ``sent``, a stream's bytes
     in the caller's dialect: decoded here, on the failure's path, so that a stream nobody taps is not
-    decoded as it comes. Events the dialect's chat decoder does not read (the OpenAI Responses API's):
-    the text of their string ``delta`` fields (``response.output_text.delta``, its tool arguments')."""
-    data = b"".join(sent)
-    if exchange.facts.operation is Operation.RESPONSES:
-        return estimate_tokens("".join(_json_texts(_STRING_DELTA.finditer(data))))
-    decoder = registry.wire(exchange.facts.dialect).translation.decoder()
+    decoded as it comes; one part at a time (each whole events, as held or sent), never joined: what a
+    refused preamble held back is not copied whole again (a role-only chunk, however padded, has no
+    text: 0). Events the dialect's chat decoder does not read (the OpenAI Responses API's): the text of
+    their string ``delta`` fields (``response.output_text.delta``, its tool arguments')."""
     texts: list[str] = []
-    for event in SSEParser().feed(data):
-        for delta in decode_event(decoder, event):
-            if isinstance(delta, (Text, Reasoning)):
-                texts.append(delta.text)
-            elif isinstance(delta, ToolArgs):
-                texts.append(delta.fragment)
+    if exchange.facts.operation is Operation.RESPONSES:
+        for part in sent:
+            texts += _json_texts(_STRING_DELTA.finditer(part))
+        return estimate_tokens("".join(texts))
+    decoder = registry.wire(exchange.facts.dialect).translation.decoder()
+    parser = SSEParser()
+    for part in sent:
+        for event in parser.feed(part):
+            for delta in decode_event(decoder, event):
+                if isinstance(delta, (Text, Reasoning)):
+                    texts.append(delta.text)
+                elif isinstance(delta, ToolArgs):
+                    texts.append(delta.fragment)
     return estimate_tokens("".join(texts))  # the pieces of one text: joined as sent, not with spaces
 
 

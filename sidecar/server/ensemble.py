@@ -6,9 +6,10 @@
         added for ``confidence``, in the caller's body, or, when its dialect cannot ask for them
         (Anthropic), in each translated upstream's (``upstream_logprobs``); the route's gates forked, so a
         member's chain escalates on its own) walking the member's chain through the fallback loop, as a
-        task; a member whose chain cannot take the added log-probabilities (Anthropic) is asked again
-        without them, and votes with its weight
-    as each finishes: its answer (``answers.answer_of_body``) or its failure goes to the vote
+        task (``ensemble_members.walk_member``); a member whose chain cannot take the added
+        log-probabilities (Anthropic) is asked again without them, and votes with its weight
+    as each finishes: its answer (``ensemble_members.ballot``; held in the process's held-bytes account until
+        the vote is over) or its failure goes to the vote
         (``ensemble.EnsembleRun``); once the vote is decided (early quorum: the winner is certain) the
         other tasks are cancelled: their upstream connections close, and what they used is all they cost
     the route's deadline: the vote closes with what is in
@@ -36,21 +37,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import orjson
 from aiohttp.web import Response, StreamResponse
 
-from ..answers import AnswerView, answer_of_body
-from ..dialects import CHAT_OPERATIONS, Dialect, Operation
-from ..dialects.registry import wire
+from ..answers import answer_of_body
+from ..dialects import CHAT_OPERATIONS, Dialect
 from ..ensemble import EnsembleFailure, EnsembleRun, Member
-from ..ensemble.confidence import askable, confidence_of, strip_logprobs, with_logprobs
+from ..ensemble.confidence import askable, strip_logprobs, with_logprobs
 from ..ensemble.judge import judge_prompt, judge_request_body, question_from_body
 from ..ensemble.plan import EnsemblePlan
-from ..header_text import header_item
 from ..request_facts import RequestFacts
 from ..translate import TranslationError
 from .budget_hook import BudgetHook, call_hooks, with_again
@@ -66,6 +63,7 @@ from .children import (
     unstreamed,
     with_body,
 )
+from .ensemble_members import ChildWalk, MemberResult, ballot, provider_id, upstream_ids, walk_member
 from .errors import RequestFailed
 from .exchange import Exchange
 from .gating import GateHook
@@ -75,10 +73,9 @@ from .replay import asks_usage, stream_replay
 from .stream_answer import HeldStream
 
 if TYPE_CHECKING:
+    from ..held_bytes import HeldBytes
     from ..policy.compiled import Target
     from ..telemetry import Telemetry
-
-ChildWalk = Callable[[Exchange, Sequence["Target"]], Awaitable[StreamResponse]]
 
 
 class CallCap:
@@ -96,25 +93,11 @@ class CallCap:
         return Verdict.ACCEPT
 
 
-@dataclass(slots=True)
-class MemberResult:
-    member: Member
-    child: Exchange
-    response: Response | None = None  # its answer (2xx), unsent
-    failure: str = ""  # why it has none
-    error: Response | None = None  # the upstream's own error, when it refused the request
-    refused_by: Target | None = None  # whose error that is (not the child's answer: a refusal bills nothing)
-    unasked: RequestFacts | None = None  # the request without the log-probabilities the vote added
-
-
-_UNTRANSLATED = frozenset(("unsupported_parameter", "untranslatable_request"))
-"""The failures of a member's walk for a request its chain could not take, before any call."""
-
-
 class EnsembleRunner:
-    def __init__(self, walk: ChildWalk, telemetry: Telemetry) -> None:
+    def __init__(self, walk: ChildWalk, telemetry: Telemetry, held: HeldBytes) -> None:
         self._walk = walk
         self._telemetry = telemetry
+        self._held = held  # the process's account: the members' answers waiting for the vote are in it
 
     async def run(self, exchange: Exchange, plan: EnsemblePlan) -> StreamResponse:
         facts = exchange.facts
@@ -167,6 +150,8 @@ class EnsembleRunner:
             for result in results:
                 state = states.get(result.member.name) or vote.fates.get(result.member.name, "cancelled")
                 result.child.trace.end_branch(_result_label(state))
+                self._held.give(result.held)  # the vote is over: the answers are held no more for it
+                result.held = 0
             for child in children:
                 adopt(exchange, child)
                 child.trace.end_branch("answered" if child.answered_by is not None else "failed")
@@ -185,7 +170,7 @@ class EnsembleRunner:
             route=route.name, strategy=decision.strategy, decided=decision.decided_by, members=decision.states
         )
         exchange.ensemble = decision.header()
-        exchange.upstream_request_ids = _upstream_ids(results, judge_id)
+        exchange.upstream_request_ids = upstream_ids(results, judge_id)
         child = winner.child
         exchange.answered_by = child.answered_by
         exchange.usage = child.usage
@@ -240,7 +225,8 @@ class EnsembleRunner:
         """Run every member; feed the vote as they finish. True once it has nothing more to wait for
         (decided, or the judge's candidates ready), False at the deadline."""
         tasks = {
-            asyncio.create_task(self._member(result, plan.chains[result.member.index])): result for result in results
+            asyncio.create_task(walk_member(self._walk, self._held, result, plan.chains[result.member.index])): result
+            for result in results
         }
         pending = set(tasks)
         try:
@@ -255,7 +241,7 @@ class EnsembleRunner:
                     if result.response is None:
                         finished = vote.failed(result.member, result.failure)
                     else:
-                        finished = vote.answered(result.member, *_ballot(result, logprobs))
+                        finished = vote.answered(result.member, *ballot(result, logprobs))
                     if finished:
                         return True
             return False
@@ -264,26 +250,6 @@ class EnsembleRunner:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-
-    async def _member(self, result: MemberResult, chain: Sequence[Target]) -> None:
-        try:
-            try:
-                response = await self._walk(result.child, chain)
-            except RequestFailed as failed:
-                if result.unasked is None or failed.code not in _UNTRANSLATED:
-                    raise
-                result.child.facts = result.unasked  # no call was made: ask without the added log-probabilities
-                result.child.raw = orjson.dumps(result.unasked.body)
-                response = await self._walk(result.child, chain)
-        except RequestFailed as failed:
-            result.failure = _failure_reason(result.child, failed.code)
-            return
-        if isinstance(response, Response) and response.status < 400 and isinstance(response.body, bytes):
-            result.response = response
-        else:
-            result.failure = f"upstream {response.status}"
-            result.error = response if isinstance(response, Response) else None
-            result.refused_by = refused(result.child)
 
     async def _judge(
         self, exchange: Exchange, child: Exchange, plan: EnsemblePlan, vote: EnsembleRun, deadline: float
@@ -313,7 +279,7 @@ class EnsembleRunner:
         if not isinstance(response, Response) or not isinstance(response.body, bytes):
             return None, None
         view = answer_of_body(response.body, Dialect.OPENAI)
-        return (view.content if view is not None else None), _provider_id(child, response)
+        return (view.content if view is not None else None), provider_id(child, response)
 
     def _failed(
         self, exchange: Exchange, results: list[MemberResult], children: list[Exchange], failure: EnsembleFailure
@@ -348,53 +314,8 @@ def _members_request(facts: RequestFacts, logprobs: bool) -> tuple[RequestFacts,
     return with_body(member_facts, body), member_facts if added else None, False
 
 
-def _upstream_ids(results: list[MemberResult], judge_id: str | None) -> str:
-    """``member=id, ...`` for each member's answer whose provider gave a request id, and the judge's."""
-    ids = [(result.member.name, _provider_id(result.child, result.response)) for result in results]
-    ids.append(("judge", judge_id))
-    return ", ".join(f"{header_item(name)}={header_item(ident)}" for name, ident in ids if ident)
-
-
-def _provider_id(child: Exchange, response: Response | None) -> str | None:
-    """The request id the provider put on ``response`` (the child's answer), in its dialect's header."""
-    target = child.answered_by
-    if response is None or target is None:
-        return None
-    name = wire(target.provider.wire_dialect(child.facts.dialect)).request_id_header
-    return response.headers.get(name) if name is not None else None
-
-
-def _failure_reason(child: Exchange, code: str) -> str:
-    """Why a member has no answer, for the caller's error: its last call's status (``upstream 503``) or
-    outcome (``timeout_first_byte``, ``ensemble_call_cap``), else the walk's error code (a gate's
-    ``quality_gate_failed``: its last answer came, and was rejected)."""
-    last = child.attempts[-1] if child.attempts else None
-    if last is None or last.outcome == "ok":
-        return code
-    return f"upstream {last.status}" if last.status is not None else last.outcome
-
-
 def _result_label(state: str) -> str:
     """A member's state in the vote (a rank, or ``failed (reason)``...) as a span/metric result."""
     if state.isdigit():
         return "won" if state == "1" else "outvoted"
     return state.split(" ", 1)[0]
-
-
-def _ballot(result: MemberResult, logprobs: bool) -> tuple[AnswerView | str, float | None]:
-    """The member's answer (its text and tool calls), and its confidence when log-probabilities were asked
-    and reported: in the caller's answer, else in its upstream's as it came (a translated answer to a
-    caller whose dialect has no place for them)."""
-    response = result.response
-    assert response is not None and isinstance(response.body, bytes)
-    facts = result.child.facts
-    view = answer_of_body(response.body, facts.dialect)
-    if view is None:
-        return "", None
-    confidence = None
-    if logprobs:
-        confidence = confidence_of(orjson.loads(response.body), facts.dialect, facts.operation)
-        upstream = result.child.upstream_answer
-        if confidence is None and upstream is not None and upstream[1] is not facts.dialect:
-            confidence = confidence_of(upstream[2], upstream[1], Operation.CHAT)  # a chat call: ensembles make no other
-    return view, confidence

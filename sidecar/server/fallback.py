@@ -52,6 +52,7 @@ class Executor:
 
     def __init__(self, attempt: Attempt, states: TargetStates, telemetry: Telemetry) -> None:
         self._calls = Calls(attempt, states, telemetry)
+        self._held = attempt.client.held  # the process's account, for an ensemble's answers waiting for the vote
         self._tries = TargetTries(self._calls)
         self._telemetry = telemetry
         self._ensembles: EnsembleRunner | None = None  # built for the first ensemble request
@@ -69,7 +70,7 @@ class Executor:
         if self._ensembles is None:
             from .ensemble import EnsembleRunner
 
-            self._ensembles = EnsembleRunner(self.walk, self._telemetry)
+            self._ensembles = EnsembleRunner(self.walk, self._telemetry, self._held)
         return self._ensembles
 
     async def walk(self, exchange: Exchange, chain: Sequence[Target]) -> StreamResponse:

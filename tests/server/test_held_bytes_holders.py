@@ -1,14 +1,15 @@
 """What the process's account of held bytes (``held_bytes``) counts beyond a body's read: a stream held
 whole for its quality gates, a stream's preamble held back before its first content event, an answer
-waiting for a slow app to read it, and what a shadowed request's background calls keep. Each past a small
-ceiling fails its one request or call as the body reads do (``held_bytes_full``), and the account is back
-at 0 after."""
+waiting for a slow app to read it, what a shadowed request's background calls keep, and an ensemble's
+member answers waiting for the vote. Each past a small ceiling fails its one request or call as the body
+reads do (``held_bytes_full``), and the account is back at 0 after."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import socket
+import tracemalloc
 
 import aiohttp
 
@@ -16,7 +17,7 @@ from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import openai_client
 from ..upstream.raw import UpstreamFactory
 from ..waiting import until
-from .ensemble_policies import models_policy
+from .ensemble_policies import ensemble_route, models_policy
 from .hostile_upstreams import chain_policy, chat_answer, head, hostile, one_model_policy, stream_fell_back
 from .shadow_calls import ask, shadowed, status_rows
 
@@ -70,6 +71,26 @@ async def test_a_preamble_held_back_past_the_ceiling_falls_back_and_lets_go(
     role = chunk(b'{"role":"assistant"}', b'"pad":"' + b"x" * (256 * 1024) + b'",')
     bad = await raw_upstream(hostile(stream_answer([role] * 8 + [CONTENT])))
     await stream_fell_back(await sidecar(chain_policy(bad.base, await fake("good")), max_held_bytes=2 * MiB))
+
+
+async def test_a_refused_preambles_bill_estimate_does_not_copy_what_was_held_back_whole(
+    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A stream of role-only chunks padded to 512 KiB each, refused at the 24th under a 36 MiB ceiling
+    (about 12 MiB held back): the failure's bill estimate reads the held events one at a time, so the
+    memory this process allocated at its peak (tracemalloc: sidecar, provider and app) stays under 40 MiB
+    (24 MiB; 61 MiB with the held bytes joined and all their events parsed at once); the next target
+    serves."""
+    role = chunk(b'{"role":"assistant"}', b'"pad":"' + b"x" * (512 * 1024) + b'",')
+    bad = await raw_upstream(hostile(stream_answer([role] * 30 + [CONTENT])))
+    running = await sidecar(chain_policy(bad.base, await fake("good")), max_held_bytes=36 * MiB)
+    tracemalloc.start()
+    try:
+        await stream_fell_back(running)
+        _held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * MiB
 
 
 async def test_an_answer_an_app_does_not_read_stays_counted_until_read(
@@ -137,3 +158,26 @@ async def test_a_shadow_call_keeps_the_served_answer_counted_until_it_ends(
     rows = await status_rows(running, 1)
     assert rows[0]["compared"] == 1
     await until(lambda: running.state.held.held, lambda held: held == 0)
+
+
+async def test_an_ensemble_members_answer_waiting_for_the_vote_stays_counted(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An ensemble whose first member answers 1 MiB at once and whose second answers 1 MiB after 1.5 s,
+    under a 4.5 MiB ceiling: the first answer waits for the vote in the account (4 times its size), so the
+    second one's read (three times its size) passes the ceiling and fails as held_bytes_full (each fits
+    alone); once the vote is over the account is back at 0, one refusal counted."""
+    big = "y" * MiB
+    urls = [await fake("f0", reply=big), await fake("f1", reply=big, latency_ms=1500)]
+    policy = models_policy(urls, ensemble_route("m0, m1", "early_quorum: false"), speaks=("openai",))
+    running = await sidecar(policy, max_held_bytes=4 * MiB + MiB // 2)
+    request = {"model": "vote", "messages": [{"role": "user", "content": "hello"}]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json=request) as response,
+    ):
+        await response.read()
+    (line,) = running.access_lines()
+    assert sorted(line["attempt_log"]) == ["m0:ok", "m1:held_bytes_full"]
+    await until(lambda: running.state.held.held, lambda held: held == 0)
+    assert running.state.held.refusals == 1
