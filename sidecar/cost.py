@@ -20,8 +20,8 @@ Before an answer, two estimates of the same prices:
   provider reported no usage; the access line's ``cost_usd`` of that answer is the same figure.
 - ``expected_usd``: what routing expects a request to cost (``select: cheapest``'s order,
   ``x-sidecar-estimated-cost``): its prompt and expected output at the tier the prompt is billed at
-  (long context above the threshold; a service tier the request asks for when the price names it, else
-  the standard tier), the audio part of the prompt at the audio input price.
+  (the long-context tier above its threshold, else the standard tier: not a service tier, which the
+  provider says only in its answer), the audio part of the prompt at that tier's audio input price.
 """
 
 from __future__ import annotations
@@ -86,14 +86,10 @@ def _dearest(prices: TokenPrices, input_tokens: int, output_tokens: int, hour_wr
     return input_tokens * input_price + output_tokens * output_price
 
 
-def expected_usd(
-    price: PriceSpec, prompt_tokens: int, audio_tokens: int, output_tokens: int, service_tier: str | None = None
-) -> float:
+def expected_usd(price: PriceSpec, prompt_tokens: int, audio_tokens: int, output_tokens: int) -> float:
     """What routing expects a request to cost (the module docstring): ``audio_tokens`` of its
-    ``prompt_tokens`` are audio; ``service_tier``: the tier the request asks for (None: standard)."""
-    prices: TokenPrices = price
-    if price.long_context is not None or price.service_tiers:
-        prices = price.for_call(prompt_tokens, service_tier)
+    ``prompt_tokens`` are audio."""
+    prices = price.for_prompt(prompt_tokens)
     input_price = prices.input_per_mtok
     total = prompt_tokens * input_price + output_tokens * prices.output_per_mtok
     if audio_tokens and prices.audio_input_per_mtok is not None:

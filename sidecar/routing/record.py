@@ -19,12 +19,18 @@ line, the span and the metrics:
 
 ``expected_cost(price)`` is the estimated cost of the request on a model of that price: the estimated
 prompt tokens and the expected output (the request's max output tokens, else the class's expected
-output; the smaller of the two), the same figure a cheapest selection orders by.
+output; the smaller of the two), the same figure a cheapest selection orders by: a price with a
+long-context tier or an audio input price by ``cost.expected_usd`` (the long-context tier's prices when
+the estimated prompt is above its threshold, the request's audio at the audio input price; the standard
+tier's, never a service tier's: the request's ``service_tier`` is not read).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from ..cost import expected_usd
+from .features import AUDIO_TOKENS
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target
@@ -110,6 +116,9 @@ def expected_cost(facts: RequestFacts, record: Routed, price: PriceSpec | None) 
     if not output:
         requested = features.max_output_tokens
         output = min(requested, DEFAULT_OUTPUT_TOKENS) if requested else DEFAULT_OUTPUT_TOKENS
-    cost = (features.prompt_tokens * price.input_per_mtok + output * price.output_per_mtok) / 1e6
+    if price.long_context is None and price.audio_input_per_mtok is None:  # the usual price: two numbers
+        cost = (features.prompt_tokens * price.input_per_mtok + output * price.output_per_mtok) / 1e6
+    else:  # the long-context tier above its threshold, the audio part of the prompt at its price
+        cost = expected_usd(price, features.prompt_tokens, features.audio * AUDIO_TOKENS, output)
     record.estimated_for, record.estimated = price, cost
     return cost
