@@ -70,7 +70,7 @@ class Candidate:
 def tiered_price(price: PriceSpec | None) -> PriceSpec | None:
     """``price`` when routing's expected cost depends on more than its input and output prices (a
     long-context tier, an audio input price: ``Candidate.tiered``), decided at load; else None."""
-    if price is None or (price.long_context is None and price.audio_input_per_mtok is None):
+    if price is None or not price.tiered():
         return None
     return price
 

@@ -173,4 +173,4 @@ def test_a_prompt_above_a_models_long_context_threshold_is_priced_at_that_tier(t
     assert prompt > 1000
     at_tier = (prompt * 5.0 + output * 20.0) / 1e6
     assert selection["chain"][1]["expected_cost_usd"] == at_tier
-    assert expected_cost(request, routed(request), policy.models["gpt-4o"].price) == at_tier
+    assert expected_cost(request, routed(request), policy.models["gpt-4o"]) == at_tier
