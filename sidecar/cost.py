@@ -9,6 +9,19 @@ included, at ``output_per_mtok``, its audio part at ``audio_output_per_mtok``. A
 more than the price's ``long_context.above_input_tokens`` has them all at the long-context tier's prices,
 a call the provider says it served at a service tier the price names (``service_tiers``) at that tier's
 (``PriceSpec.for_call``).
+
+Before an answer, two estimates of the same prices:
+
+- ``estimate_usd`` (and ``estimate_micro_usd``, dollars times a million): the most a call of a prompt
+  and an output maximum may cost, the highest over the tiers it may be billed at
+  (``PriceSpec.for_estimate``), its prompt at the dearest input price it may be billed (a cache write,
+  a 1-hour write when the request asks for them, audio) and its output at the dearer of the output and
+  audio output prices. The budgets reserve it (``budgets.pricing``) and charge it an answer whose
+  provider reported no usage; the access line's ``cost_usd`` of that answer is the same figure.
+- ``expected_usd``: what routing expects a request to cost (``select: cheapest``'s order,
+  ``x-sidecar-estimated-cost``): its prompt and expected output at the tier the prompt is billed at
+  (the long-context tier above its threshold, else the standard tier: not a service tier, which the
+  provider says only in its answer), the audio part of the prompt at that tier's audio input price.
 """
 
 from __future__ import annotations
@@ -40,6 +53,48 @@ def cost_usd(price: PriceSpec | None, usage: Usage | None) -> float | None:
     ):
         return (inputs * prices.input_per_mtok + usage.output_tokens * prices.output_per_mtok) / 1_000_000  # most
     return _in_parts(prices, usage) / 1_000_000
+
+
+def estimate_micro_usd(price: PriceSpec, input_tokens: int, output_tokens: int, hour_writes: bool = False) -> float:
+    """Dollars times a million a call may cost at most (the module docstring); ``hour_writes``: the
+    request asks for 1-hour prompt-cache writes (``budgets.estimate.asks_hour_writes``)."""
+    tiers = price.for_estimate(input_tokens)
+    return max(_dearest(prices, input_tokens, output_tokens, hour_writes) for prices in tiers)
+
+
+def estimate_usd(
+    price: PriceSpec | None, input_tokens: int, output_tokens: int, hour_writes: bool = False
+) -> float | None:
+    """``estimate_micro_usd`` in dollars; None when the model has no price."""
+    if price is None:
+        return None
+    return estimate_micro_usd(price, input_tokens, output_tokens, hour_writes) / 1_000_000
+
+
+def _dearest(prices: TokenPrices, input_tokens: int, output_tokens: int, hour_writes: bool) -> float:
+    """One tier's ``estimate_micro_usd``."""
+    input_price = prices.input_per_mtok
+    if prices.cache_write_per_mtok is not None and prices.cache_write_per_mtok > input_price:
+        input_price = prices.cache_write_per_mtok
+    if hour_writes:
+        input_price = max(input_price, hour_write_price(prices))
+    if prices.audio_input_per_mtok is not None:  # the prompt may be audio: the request is not read for it
+        input_price = max(input_price, prices.audio_input_per_mtok)
+    output_price = prices.output_per_mtok
+    if prices.audio_output_per_mtok is not None:
+        output_price = max(output_price, prices.audio_output_per_mtok)
+    return input_tokens * input_price + output_tokens * output_price
+
+
+def expected_usd(price: PriceSpec, prompt_tokens: int, audio_tokens: int, output_tokens: int) -> float:
+    """What routing expects a request to cost (the module docstring): ``audio_tokens`` of its
+    ``prompt_tokens`` are audio."""
+    prices = price.for_prompt(prompt_tokens)
+    input_price = prices.input_per_mtok
+    total = prompt_tokens * input_price + output_tokens * prices.output_per_mtok
+    if audio_tokens and prices.audio_input_per_mtok is not None:
+        total += min(audio_tokens, prompt_tokens) * (prices.audio_input_per_mtok - input_price)
+    return total / 1e6
 
 
 def _in_parts(prices: TokenPrices, usage: Usage) -> float:

@@ -6,7 +6,8 @@ and for a change the field with its old and new value, written as text an SRE re
 ", ", sets sorted, an absent value ``(unset)``).
 
 ``spec_fields(spec)`` flattens a policy block (a pydantic ``Spec``) to dotted paths and texts, and
-``field_changes`` compares two such flattenings, so a section compares whole blocks (timeouts, prices,
+``field_changes`` compares two such flattenings (a mapping of blocks, a price's ``service_tiers``, by
+each block's fields: ``price.service_tiers.flex.input_per_mtok``), so a section compares whole blocks (timeouts, prices,
 resilience, breaker...) without naming their fields: a field added to a block shows in the diff
 without a change here.
 """
@@ -17,7 +18,7 @@ import bisect
 import enum
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
 
@@ -65,12 +66,21 @@ def spec_fields(spec: BaseModel | None, prefix: str = "") -> dict[str, str]:
         path = f"{prefix}{name}"
         if isinstance(value, BaseModel):
             fields.update(spec_fields(value, f"{path}."))
-        elif isinstance(value, Mapping) and value and all(isinstance(v, BaseModel) for v in value.values()):
+        elif isinstance(value, Mapping) and (
+            all(isinstance(v, BaseModel) for v in value.values()) if value else _of_blocks(type(spec), name)
+        ):
             for key in sorted(value):
                 fields.update(spec_fields(value[key], f"{path}.{key}."))
         elif value is not None:
             fields[path] = text(value)
     return fields
+
+
+def _of_blocks(block: type[BaseModel], name: str) -> bool:
+    """Whether ``block``'s field ``name`` maps names to blocks (a price's ``service_tiers``): its leaves are
+    their fields, and empty it has none (not a ``(none)`` that a first tier's fields would change)."""
+    args = get_args(block.model_fields[name].annotation)
+    return len(args) == 2 and isinstance(args[1], type) and issubclass(args[1], BaseModel)
 
 
 def field_changes(

@@ -69,7 +69,20 @@ def _model_summary(target: Target) -> str:
 def _price_text(target: Target) -> str:
     price = target.price
     assert price is not None
-    return f"${text(price.input_per_mtok)} in / ${text(price.output_per_mtok)} out per Mtok"
+    parts = [f"${text(price.input_per_mtok)} in / ${text(price.output_per_mtok)} out per Mtok"]
+    audio_in, audio_out = price.audio_input_per_mtok, price.audio_output_per_mtok
+    if audio_in is not None or audio_out is not None:  # each defaults to its text price
+        audio_in = price.input_per_mtok if audio_in is None else audio_in
+        audio_out = price.output_per_mtok if audio_out is None else audio_out
+        parts.append(f"audio ${text(audio_in)} in / ${text(audio_out)} out")
+    if (long := price.long_context) is not None:
+        parts.append(
+            f"above {long.above_input_tokens:,} input tokens ${text(long.input_per_mtok)} in / "
+            f"${text(long.output_per_mtok)} out"
+        )
+    if price.service_tiers:
+        parts.append(f"service tiers {', '.join(sorted(price.service_tiers))}")
+    return ", ".join(parts)
 
 
 def _model_fields(target: Target) -> dict[str, str]:

@@ -99,6 +99,9 @@ class Target:
     answer_headers: tuple[tuple[str, str], ...] = field(init=False, compare=False, repr=False)
     """The headers of an answer it served (``x-sidecar-model``, ``-upstream-model``, ``-provider``), their
     names written once per load (``header_text``), not per answer."""
+    tiered: bool = field(init=False, compare=False, repr=False)
+    """Its price has a long-context tier or an audio input price (``PriceSpec.tiered``): routing's expected
+    cost on it reads them (``routing.record.expected_cost``)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", f"{self.provider.name}/{self.upstream_model}")
@@ -108,6 +111,7 @@ class Target:
             ("x-sidecar-provider", header_text(self.provider.name)),
         )
         object.__setattr__(self, "answer_headers", served)
+        object.__setattr__(self, "tiered", self.price is not None and self.price.tiered())
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,11 @@ class PriceSpec(TokenPrices):
         "A reservation prices a call at the highest of them all.",
     )
 
+    def tiered(self) -> bool:
+        """Whether an expected cost needs more than the standard input and output prices: a long-context
+        tier or an audio input price (``cost.expected_usd``; decided at load, ``Target.tiered``)."""
+        return self.long_context is not None or self.audio_input_per_mtok is not None
+
     def for_prompt(self, input_tokens: int) -> TokenPrices:
         """The tier a call whose prompt counts ``input_tokens`` is billed at."""
         tier = self.long_context

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .errors import RoutingError
 from .plans import Arm, SelectPlan, SplitPlan
-from .select import Candidate, Menu
+from .select import Candidate, Menu, tiered_price
 from .spec import RoutingSpec, SelectSpec, SplitSpec
 
 __all__ = ["SelectSpec", "candidates", "check_match", "compile_router", "select_plan", "split_plan", "tiers_of"]
@@ -84,6 +84,8 @@ def candidates(
             output_per_mtok=price.output_per_mtok if price is not None else None,
             tier=tier,
             task_tiers=by_task,
+            tiered=tiered_price(price),
+            long_from=price.long_context.above_input_tokens if price is not None and price.long_context else None,
         )
     return out
 

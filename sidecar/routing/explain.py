@@ -75,7 +75,7 @@ def routing_report(policy: Policy, route: Route | None, request: RequestFacts) -
         }
     if route is not None and not isinstance(plan, SelectPlan):
         record = routed(request)
-        report["expected_cost_usd"] = {t.name: expected_cost(request, record, t.price) for t in route.chain}
+        report["expected_cost_usd"] = {t.name: expected_cost(request, record, t) for t in route.chain}
     return report
 
 

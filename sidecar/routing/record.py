@@ -17,14 +17,20 @@ line, the span and the metrics:
   (``server.gating``): the headers' and the access line's features and estimated cost describe the
   app's request, not the re-ask.
 
-``expected_cost(price)`` is the estimated cost of the request on a model of that price: the estimated
+``expected_cost(target)`` is the estimated cost of the request on that model: the estimated
 prompt tokens and the expected output (the request's max output tokens, else the class's expected
-output; the smaller of the two), the same figure a cheapest selection orders by.
+output; the smaller of the two), the same figure a cheapest selection orders by: a price with a
+long-context tier or an audio input price by ``cost.expected_usd`` (the long-context tier's prices when
+the estimated prompt is above its threshold, the request's audio at the audio input price; the standard
+tier's, never a service tier's: the request's ``service_tier`` is not read).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from ..cost import expected_usd
+from .features import AUDIO_TOKENS
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target
@@ -99,8 +105,9 @@ DEFAULT_OUTPUT_TOKENS = 512
 """Expected output tokens for cost when the policy has no ``routing`` block (``routing.output_tokens``)."""
 
 
-def expected_cost(facts: RequestFacts, record: Routed, price: PriceSpec | None) -> float | None:
-    """US dollars the request is expected to cost on a model of ``price`` (None: no price, no estimate)."""
+def expected_cost(facts: RequestFacts, record: Routed, target: Target) -> float | None:
+    """US dollars the request is expected to cost on ``target`` (None: no price, no estimate)."""
+    price = target.price
     if price is None:
         return None
     if price is record.estimated_for:  # the answer's header computed it; the access line reads it again
@@ -110,6 +117,9 @@ def expected_cost(facts: RequestFacts, record: Routed, price: PriceSpec | None) 
     if not output:
         requested = features.max_output_tokens
         output = min(requested, DEFAULT_OUTPUT_TOKENS) if requested else DEFAULT_OUTPUT_TOKENS
-    cost = (features.prompt_tokens * price.input_per_mtok + output * price.output_per_mtok) / 1e6
+    if not target.tiered:  # the usual price, two numbers (decided at load: reading the price's fields costs)
+        cost = (features.prompt_tokens * price.input_per_mtok + output * price.output_per_mtok) / 1e6
+    else:  # the long-context tier above its threshold, the audio part of the prompt at its price
+        cost = expected_usd(price, features.prompt_tokens, features.audio * AUDIO_TOKENS, output)
     record.estimated_for, record.estimated = price, cost
     return cost

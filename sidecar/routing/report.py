@@ -62,7 +62,7 @@ def add_answer_headers(headers: dict[str, str], facts: RequestFacts, record: Rou
     if record.arm is not None:
         headers["x-sidecar-split-arm"] = header_text(record.arm)
     if target is not None:
-        cost = expected_cost(facts, record, target.price)
+        cost = expected_cost(facts, record, target)
         if cost is not None:
             headers["x-sidecar-estimated-cost"] = f"{cost:.6f}"
 
@@ -87,7 +87,7 @@ def count_savings(
         requested_cost = cost_usd(requested.price, usage)
         if requested_cost is None:
             return None
-    estimated = expected_cost(facts, record, served.price) if served is not None else None
+    estimated = expected_cost(facts, record, served) if served is not None else None
     decision = record.decision
     task = decision.task.label if decision is not None else ""
     route = exchange.route
@@ -110,7 +110,7 @@ def line_fields(
     features = record.asked or facts.known_features or facts.features  # the app's request's (a re-ask's: asked)
     fields["features"] = logged_features(features)
     # the estimate ``count_savings`` or the answer's header made is kept on the record: not made again
-    estimated = expected_cost(facts, record, served.price) if served is not None else None
+    estimated = expected_cost(facts, record, served) if served is not None else None
     if estimated is not None:
         # 8 decimals as access.py writes cost_usd (``round``, without the builtin's look-up of ``__round__``)
         fields["estimated_cost_usd"] = (estimated * 1e8).__round__() / 1e8

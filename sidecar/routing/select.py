@@ -12,9 +12,11 @@ only when it
 3. is good enough: its tier for the task (``Candidate.task_tiers``, else its ``tier``) at least ``min_tier``;
 
 and orders the survivors by expected cost, ``(prompt x input price + expected output x output
-price) / 1e6``, with candidates of unknown price last; ties keep the candidates' order. The result is
-the whole chain, so the first is called and the rest are its fallbacks in cost order, and every
-excluded candidate with the reason, for ``llm-sidecar explain``.
+price) / 1e6`` (a price with a long-context tier or an audio input price, ``Candidate.tiered``, decided
+at load: by ``cost.expected_usd``, the long-context tier's prices when the prompt is above its
+threshold, the request's audio at the audio price), with candidates of unknown price last; ties keep
+the candidates' order. The result is the whole chain, so the first is called and the rest are its
+fallbacks in cost order, and every excluded candidate with the reason, for ``llm-sidecar explain``.
 
 Expected output tokens are the smaller of the request's max and the class's expected output: a max is
 a ceiling, not a forecast.
@@ -28,12 +30,15 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
-from .features import RequestFeatures
+from ..cost import expected_usd
+from ..policy.prices import PriceSpec
+from .features import AUDIO_TOKENS, RequestFeatures
 
 _NO_TIERS: Mapping[str, int] = MappingProxyType({})
 _CHOICE = operator.itemgetter(3)  # a kept entry's Choice
@@ -50,11 +55,24 @@ class Candidate:
     output_per_mtok: float | None = None
     tier: int = 0  # rank in routing.tiers
     task_tiers: Mapping[str, int] = field(default_factory=lambda: _NO_TIERS)  # task class -> rank
+    # the price, when it has a long-context tier or an audio input price (``cost.expected_usd``); else None
+    tiered: PriceSpec | None = field(default=None, compare=False)
+    long_from: int | None = None  # the long-context tier's threshold, when it has one
 
-    def expected_cost(self, input_tokens: int, output_tokens: int) -> float | None:
+    def expected_cost(self, input_tokens: int, output_tokens: int, audio_tokens: int = 0) -> float | None:
         if self.input_per_mtok is None or self.output_per_mtok is None:
             return None
+        if self.tiered is not None:
+            return expected_usd(self.tiered, input_tokens, audio_tokens, output_tokens)
         return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
+
+
+def tiered_price(price: PriceSpec | None) -> PriceSpec | None:
+    """``price`` when routing's expected cost depends on more than its input and output prices (a
+    long-context tier, an audio input price: ``Candidate.tiered``), decided at load; else None."""
+    if price is None or not price.tiered():
+        return None
+    return price
 
 
 class Choice(NamedTuple):  # per request, like Selection: named tuples are cheaper to build
@@ -151,7 +169,10 @@ def select(
             if per_input is None or per_output is None:
                 kept.append((True, 0.0, position, _new(Choice, (candidate, None))))
             else:
-                cost = (prompt * per_input + expected_output * per_output) / 1e6
+                if candidate.tiered is None:
+                    cost = (prompt * per_input + expected_output * per_output) / 1e6
+                else:  # a long-context tier or an audio price: the request's tier and audio
+                    cost = expected_usd(candidate.tiered, prompt, features.audio * AUDIO_TOKENS, expected_output)
                 kept.append((False, cost, position, _new(Choice, (candidate, cost))))
     if len(kept) > 1:
         kept.sort()  # cheapest first, unknown prices last; ties keep the candidates' order (position)
@@ -176,16 +197,19 @@ class Menu:
     """``select`` for one route's candidates with the tier filter done at load: per (task, minimum
     tier) a ``Shortlist``. A request that needs no capability and fits every candidate's context window
     (the usual one) only prices the shortlist's priced candidates and sorts them when there are several;
-    any other request, or a task no shortlist was made for, goes through ``select``. Both answer the
+    any other request (a prompt above a candidate's long-context threshold among them), or a task no
+    shortlist was made for, goes through ``select``. Both answer the
     same ``Selection`` (the chain, the excluded candidates in the candidates' order, with their reasons)."""
 
-    __slots__ = ("_shortlists", "_smallest_window", "candidates", "tier_names")
+    __slots__ = ("_long_from", "_shortlists", "_smallest_window", "candidates", "tier_names")
 
     def __init__(self, candidates: Sequence[Candidate], tasks: Sequence[str], tier_names: Sequence[str]) -> None:
         self.candidates = tuple(candidates)
         self.tier_names = tuple(tier_names)
         windows = [c.context_window for c in self.candidates if c.context_window is not None]
         self._smallest_window = min(windows) if windows else None
+        # a prompt above it is priced at some candidate's long-context tier: through ``select``
+        self._long_from = min((c.long_from for c in self.candidates if c.long_from is not None), default=sys.maxsize)
         self._shortlists = {
             (task, min_tier): self._shortlist(task, min_tier)
             for task in dict.fromkeys(("", *tasks))
@@ -252,7 +276,7 @@ class Menu:
         prompt = features.prompt_tokens
         expected_output = requested if requested and requested < output_tokens else output_tokens  # min, no call
         shortlist = self.usual(features, task, min_tier, output_tokens, headroom)
-        if shortlist is None:
+        if shortlist is None or prompt > self._long_from:
             return select(self.candidates, features, task, min_tier, output_tokens, headroom, self.tier_names)
         priced = shortlist.priced
         if len(priced) == 1:

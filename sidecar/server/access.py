@@ -25,7 +25,7 @@ from ..routing.report import count_savings, line_fields
 from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
 from ..translate import Usage
-from .billed import reserved_use
+from .billed import reserved_cost_usd, reserved_use
 from .budget_use import uncharged_cuts
 from .exchange import Exchange
 
@@ -69,7 +69,7 @@ class AccessLog:
             estimated = True
         elif usage is None and served is not None and unreported(exchange):
             usage = reserved_use(exchange, served)  # what the budgets charge an answer without usage
-            cost = cost_usd(served.price, usage)
+            cost = reserved_cost_usd(exchange, served, usage)  # at the reservation's prices, as they do
             estimated = True
         if exchange.unserved_cost_usd:  # every call counts: ensemble members, a judge, rejected answers
             cost = (cost or 0.0) + exchange.unserved_cost_usd

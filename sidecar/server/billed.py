@@ -40,6 +40,10 @@ or being connected) may have been accepted, and the provider may be generating i
 answers it asks for; else the model's ``max_output_tokens``, else the budgets'
 ``default_max_output_tokens``, else ``DEFAULT_MAX_OUTPUT_TOKENS``): what its reservation held. A stream's
 provider stops when the connection closes: its prompt alone, as a caller's cancel is charged.
+
+A served answer whose provider reported no usage is charged its reservation by the budgets
+(``reserved_use``: its prompt estimate and output maximum) at the reservation's prices: the access line
+prices it so too (``reserved_cost_usd``, by ``cost.estimate_usd``, the budgets' one pricing of an estimate).
 """
 
 from __future__ import annotations
@@ -53,9 +57,9 @@ import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..answers import AnswerView, answer_of_body, answer_of_deltas
-from ..budgets.estimate import estimate_request, reservation_tokens
+from ..budgets.estimate import asks_hour_writes, estimate_request, reservation_tokens
 from ..budgets.spec import DEFAULT_MAX_OUTPUT_TOKENS
-from ..cost import cost_usd
+from ..cost import cost_usd, estimate_usd
 from ..dialects import Operation, registry
 from ..routing.tokens import estimate_joined, estimate_tokens
 from ..sse import SSEParser
@@ -112,6 +116,17 @@ def reserved_use(exchange: Exchange, target: Target) -> Usage:
     )
     prompt_tokens, most = reservation_tokens(exchange.facts, exchange.raw, default)
     return Usage(prompt_tokens, default if most is None else most)
+
+
+def reserved_cost_usd(exchange: Exchange, target: Target, use: Usage) -> float | None:
+    """What the budgets charge an answer of ``target`` without usage whose reservation held ``use``
+    (``reserved_use``), in US dollars: the reservation's dearest prices (``cost.estimate_usd``: cache
+    writes, 1-hour writes when the request asks for them, audio, every service tier), not the standard
+    ones; None when the model has no price."""
+    if target.price is None:
+        return None
+    hour_writes = asks_hour_writes(exchange.facts, exchange.raw)
+    return estimate_usd(target.price, use.input_tokens, use.output_tokens, hour_writes)
 
 
 def charge_unreported(exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> None:

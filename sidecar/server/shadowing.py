@@ -57,7 +57,7 @@ from ..telemetry.logging import get_logger
 from ..translate import TranslationError
 from ..translate.deltas import Finish, Text, ToolArgs, ToolStart
 from .access import unreported
-from .billed import reserved_use
+from .billed import reserved_cost_usd, reserved_use
 from .children import (
     charge_in_flight,
     charge_unreported,
@@ -140,7 +140,7 @@ def served_cost_usd(exchange: Exchange) -> float:
     if served is None:
         return exchange.unserved_cost_usd
     if usage is None and unreported(exchange):
-        usage = reserved_use(exchange, served)
+        return (reserved_cost_usd(exchange, served, reserved_use(exchange, served)) or 0.0) + exchange.unserved_cost_usd
     return (cost_usd(served.price, usage) or 0.0) + exchange.unserved_cost_usd
 
 

@@ -128,6 +128,42 @@ def test_a_price_change_is_a_model_change() -> None:
     ]
 
 
+def test_a_first_service_tier_is_its_fields_and_nothing_more() -> None:
+    """A price's first service tier shows as the tier's fields, without a ``price.service_tiers (none) ->
+    (unset)`` line beside them (until wave 40 the empty mapping was a field of its own)."""
+    tier = "service_tiers: {flex: {input_per_mtok: 0.075, output_per_mtok: 0.3}}"
+    new = edited(
+        (
+            "price: {input_per_mtok: 0.15, output_per_mtok: 0.6}",
+            "price: {input_per_mtok: 0.15, output_per_mtok: 0.6, " + tier + "}",
+        )
+    )
+    assert diff_policies(policy(production_text()), new) == [
+        Change("models", "changed", "gpt-4o-mini", "price.service_tiers.flex.input_per_mtok", "(unset)", "0.075"),
+        Change("models", "changed", "gpt-4o-mini", "price.service_tiers.flex.output_per_mtok", "(unset)", "0.3"),
+    ]
+
+
+def test_an_added_model_shows_its_long_context_audio_and_service_tier_prices() -> None:
+    """A model added says every part of its price, not only the standard input and output prices."""
+    price = (
+        "{input_per_mtok: 1.25, output_per_mtok: 10, audio_input_per_mtok: 3, "
+        "long_context: {above_input_tokens: 200000, input_per_mtok: 2.5, output_per_mtok: 15}, "
+        "service_tiers: {priority: {input_per_mtok: 2.5, output_per_mtok: 20}}}"
+    )
+    model = f"  gemini-long:\n    provider: gemini\n    model: gemini-2.5-pro\n    price: {price}\n"
+    new = edited(("models:\n", "models:\n" + model))
+    assert [c for c in diff_policies(policy(production_text()), new) if c.op == "added"] == [
+        Change(
+            "models",
+            "added",
+            "gemini-long",
+            new="gemini/gemini-2.5-pro, $1.25 in / $10 out per Mtok, audio $3 in / $10 out, "
+            "above 200,000 input tokens $2.5 in / $15 out, service tiers priority",
+        )
+    ]
+
+
 def test_breaker_and_bulkhead_limits_are_defaults_changes() -> None:
     """Per-target limits (breaker, bulkhead) changed under `defaults` are listed by block and field."""
     new = edited(("    open_s: 5\n", "    open_s: 10\n"), ("max_concurrent: 256", "max_concurrent: 64"))

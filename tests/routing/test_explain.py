@@ -13,6 +13,7 @@ import orjson
 from sidecar.explain import explain_report, explain_text
 from sidecar.policy import load_policy
 from sidecar.request_facts import describe_request
+from sidecar.routing.record import expected_cost, routed
 
 EXAMPLE = Path(__file__).parents[2] / "policies" / "routing.yaml"
 TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
@@ -152,3 +153,24 @@ def test_explain_says_when_no_model_can_serve_and_the_policys_warnings(tmp_path:
     )
     assert printed[-len(policy.warnings) :] == [f"policy warning: {w}" for w in policy.warnings]
     assert any("no candidate reaches premium for task math" in w for w in policy.warnings)
+
+
+def test_a_prompt_above_a_models_long_context_threshold_is_priced_at_that_tier(tmp_path: Path) -> None:
+    """gpt-4o with a long-context tier above 1,000 tokens (twice its prices): a short proof is cheapest there,
+    a long one is priced at the tier (until wave 40 at the standard prices, so still "cheapest") and goes to
+    claude-sonnet first; the access line's and the header's estimate (``record.expected_cost``) is the same."""
+    standard = "price: {input_per_mtok: 2.50, output_per_mtok: 10.00}"
+    tier = "long_context: {above_input_tokens: 1000, input_per_mtok: 5.00, output_per_mtok: 20.00}"
+    (tmp_path / "policy.yaml").write_text(EXAMPLE.read_text().replace(standard, standard[:-1] + ", " + tier + "}"))
+    policy = load_policy(tmp_path / "policy.yaml")
+    proof = "Prove that the square root of 2 is irrational."
+    short = explain_report(policy, describe_request("/v1/chat/completions", {}, {}, chat(proof), app=""))
+    assert [c["model"] for c in short["routing"]["selection"]["chain"]] == ["gpt-4o", "claude-sonnet"]
+    request = describe_request("/v1/chat/completions", {}, {}, chat(proof + " Step." * 1500), app="")
+    selection = explain_report(policy, request)["routing"]["selection"]
+    assert [c["model"] for c in selection["chain"]] == ["claude-sonnet", "gpt-4o"]
+    prompt, output = selection["input_tokens"], selection["output_tokens"]
+    assert prompt > 1000
+    at_tier = (prompt * 5.0 + output * 20.0) / 1e6
+    assert selection["chain"][1]["expected_cost_usd"] == at_tier
+    assert expected_cost(request, routed(request), policy.models["gpt-4o"]) == at_tier

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sidecar.routing.features import RequestFeatures
-from sidecar.routing.select import Candidate, Menu, Selection, select_cheapest
+from sidecar.policy.prices import PriceSpec
+from sidecar.routing.features import AUDIO_TOKENS, RequestFeatures
+from sidecar.routing.select import Candidate, Menu, Selection, select_cheapest, tiered_price
 
 from .requests import features
 
@@ -86,6 +87,20 @@ def test_audio_needs_the_audio_capability() -> None:
         ("mini", "no audio capability (the request has audio)")
     ]
     assert Menu((MINI, listener), ("general",), TIERS).select(request, "general", 0, 500, 0.1) == s
+
+
+def test_audio_is_priced_at_the_audio_input_price() -> None:
+    """A request with audio: the audio part of its prompt (``AUDIO_TOKENS`` a clip) at a model's audio input
+    price, so a model cheap for text but dear for audio is not the cheapest (until wave 40 it was)."""
+    price = PriceSpec(input_per_mtok=0.10, output_per_mtok=0.40, audio_input_per_mtok=10.0)
+    dear = Candidate("dear-audio", frozenset({"chat", "audio"}), None, 0.10, 0.40, tiered=tiered_price(price))
+    flat = Candidate("flat", frozenset({"chat", "audio"}), None, 0.50, 0.50)
+    clip = {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}
+    request = features("x", messages=[{"role": "user", "content": [clip, {"type": "text", "text": "Transcribe."}]}])
+    s = select_cheapest((dear, flat), request, task="general", min_tier=0, output_tokens=500)
+    assert names(s) == ["flat", "dear-audio"]
+    prompt = s.input_tokens
+    assert s.chain[1].expected_cost == (prompt * 0.10 + 500 * 0.40 + AUDIO_TOKENS * (10.0 - 0.10)) / 1e6
 
 
 def test_long_prompt_excludes_small_windows() -> None:

@@ -56,6 +56,27 @@ async def test_an_answer_without_usage_is_counted_as_its_budget_charge_marked_es
     assert abs(seen["cost"] - line["cost_usd"]) < 1e-9
 
 
+async def test_an_answer_without_usage_costs_on_the_line_what_the_budget_settles_at_its_dearer_prices(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A model whose audio output is dearer than its output: the budgets charge an answer without usage its
+    reservation at the dearer (every output token at 4000 $/Mtok), and the line's ``cost_usd`` is the same
+    dollars (until wave 40 it priced the same tokens at the standard prices)."""
+    dearer = "{input_per_mtok: 1000, output_per_mtok: 1000, audio_output_per_mtok: 4000}"
+    text = policy(await usage_less(aiohttp_server), await fake("two"), LIMITS)
+    running = await sidecar(text.replace(f"model: big-1, price: {PRICES}", f"model: big-1, price: {dearer}"))
+    line = await answered(running)
+    expected = line["input_tokens"] * BIG + 20 * 0.004  # the output at the audio output's price
+    assert abs(line["cost_usd"] - expected) < 1e-8
+    used = 0.0
+    for _ in range(100):
+        used = (await budget_rows(running))["usd-month/*"]["used"]
+        if used:
+            break
+        await asyncio.sleep(0.02)
+    assert abs(used - line["cost_usd"]) < 1e-8
+
+
 async def test_without_budgets_an_answer_without_usage_is_counted_as_its_estimate(
     aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
