@@ -94,6 +94,13 @@ def quantiles(metric: str, by: str, selector: str = SEL) -> list[Query]:
     ]
 
 
+def sidecar_process(expr: str) -> str:
+    """``expr`` (of ``process_*`` series) kept to the sidecars' own scrape targets: another container of the
+    pod may export ``process_*`` with the same pod labels, so only the targets that also export
+    ``llm_sidecar_build_info`` are kept (``and on (instance)``)."""
+    return f"({expr} and on (instance) llm_sidecar_build_info{{{SEL}}})"
+
+
 def ratio(part: str, whole: str, by: str) -> str:
     """``part / whole`` per ``by``; a group without ``part`` series counts 0 (shown, not missing)."""
     return f"sum by ({by}) ({part} or 0 * {whole}) / sum by ({by}) ({whole})"
@@ -435,6 +442,36 @@ def policy_and_sidecars() -> Row:
                 "memory limit; /status .process.held_bytes), and the bodies refused at it (a request's 503, an "
                 "attempt's held_bytes_full). Refusals in steady traffic: the pod's memory limit is too small for "
                 "its bodies; a refusal fires the alert LLMSidecarHeldBytesRefused (its runbook: docs/operations.md).",
+            ),
+            Panel(
+                "Open files, share of the limit",
+                [
+                    Query(
+                        "max by (pod) " + sidecar_process(f"process_open_fds{{{SEL}}} / process_max_fds{{{SEL}}}"),
+                        "{{pod}}",
+                    )
+                ],
+                kind="timeseries",
+                unit="percentunit",
+                description="Per pod, the sidecar's open file descriptors (each app connection, each upstream "
+                "connection) as a share of its open-files limit (/status .process open_fds and max_fds). At the "
+                "limit the connections it accepts are reset and nothing is logged; above 90 % for 5 minutes the "
+                "alert LLMSidecarFileDescriptorsLow fires (its runbook: docs/operations.md).",
+            ),
+            Panel(
+                "Sidecar memory per pod",
+                [Query("max by (pod) " + sidecar_process(f"process_resident_memory_bytes{{{SEL}}}"), "{{pod}}")],
+                kind="timeseries",
+                unit="bytes",
+                description="Per pod, the sidecar process's resident memory (RSS), what its container's memory "
+                "limit is compared with (docs/operations.md, memory sizing).",
+            ),
+            Panel(
+                "Sidecar CPU per pod",
+                [Query("max by (pod) " + sidecar_process(rate("process_cpu_seconds_total")), "{{pod}}")],
+                kind="timeseries",
+                unit="short",
+                description="Per pod, the cores the sidecar process uses (user and system CPU seconds per second).",
             ),
             Panel(
                 "Sidecars by version",

@@ -35,7 +35,8 @@ also costs an SDK call.
   tuple (made on its first update; a label-less metric's at once). ``cell`` and ``series`` hand a series
   out to keep and update without the look-up (``held_series``: those of a request's and a call's end).
 - ``UpDownGauge.inc`` / ``dec``: a label-less count, an ``int`` the library reads when it collects.
-- ``new_registry()``: a ``CollectorRegistry`` for one ``Telemetry``.
+- ``new_registry()``: a ``CollectorRegistry`` for one ``Telemetry``, with the library's process collector
+  (the process's descriptors, memory and CPU, on /metrics only: ``process_*``).
 """
 
 from __future__ import annotations
@@ -80,10 +81,15 @@ class Spec:
 
 
 def new_registry() -> prometheus_client.CollectorRegistry:
-    """An empty registry. ``_created`` samples are turned off (a ``prometheus_client`` setting for the
-    process): the exposition keeps the series it always had, and the sidecar uses the library nowhere else."""
+    """A registry holding the library's process collector (``process_open_fds``, ``process_max_fds``,
+    ``process_resident_memory_bytes``...: read from ``/proc`` when ``/metrics`` is rendered, nothing per
+    request; on /metrics only, not pushed). ``_created`` samples are turned off (a ``prometheus_client``
+    setting for the process): the exposition keeps the series it always had, and the sidecar uses the
+    library nowhere else."""
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
-    return prometheus_client.CollectorRegistry(auto_describe=False)
+    registry = prometheus_client.CollectorRegistry(auto_describe=False)
+    prometheus_client.ProcessCollector(registry=registry)
+    return registry
 
 
 def render(registry: prometheus_client.CollectorRegistry) -> bytes:

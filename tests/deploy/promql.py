@@ -19,16 +19,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 OBSERVABILITY = REPO / "docs" / "observability.md"
 
-# Labels the pipeline attaches to every series (docs/operations.md, "Dashboards and alerts"), and
-# histograms' bucket bound.
-PIPELINE_LABELS = frozenset({"namespace", "app", "pod", "le"})
+# Labels the pipeline attaches to every series (docs/operations.md, "Dashboards and alerts"), the scrape
+# target Prometheus gives every scraped series (``instance``), and histograms' bucket bound.
+PIPELINE_LABELS = frozenset({"namespace", "app", "pod", "instance", "le"})
 
-_NAME = re.compile(r"\b((?:llm_sidecar|gen_ai)_[a-z0-9_]+)\b")
+_NAME = re.compile(r"\b((?:llm_sidecar|gen_ai|process)_[a-z0-9_]+)\b")
 _MATCHERS = re.compile(r"\{[^{}]*\}")
 _LABEL_LIST = re.compile(r"\b(by|on|without|ignoring|group_left|group_right)\s*\(([^()]*)\)")
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 _HISTOGRAM_SERIES = ("_bucket", "_count", "_sum")
-_SELECTOR = re.compile(r"\b((?:llm_sidecar|gen_ai)_[a-z0-9_]+)\s*\{([^{}]*)\}")
+_SELECTOR = re.compile(r"\b((?:llm_sidecar|gen_ai|process)_[a-z0-9_]+)\s*\{([^{}]*)\}")
 _MATCHER = re.compile(r'([a-zA-Z_]\w*)\s*(=~|!=|!~|=)\s*"((?:[^"\\]|\\.)*)"')
 _LISTED_VALUES = re.compile(r"`([a-z_]+)` \(([^()]*)\)")
 
@@ -102,11 +102,13 @@ def metric_names(expr: str) -> set[str]:
     return set(_NAME.findall(bare))
 
 
-def grouping_labels(expr: str) -> set[str]:
-    """Every label named in a ``by``/``on``/``without``/``group_*`` list of the expression."""
+def grouping_labels(expr: str, kinds: frozenset[str] | None = None) -> set[str]:
+    """Every label named in a ``by``/``on``/``without``/``group_*`` list of the expression (of the lists of
+    ``kinds`` only, when given)."""
     labels: set[str] = set()
-    for _, names in _LABEL_LIST.findall(_STRINGS.sub('""', expr)):
-        labels.update(name.strip() for name in names.split(",") if name.strip())
+    for kind, names in _LABEL_LIST.findall(_STRINGS.sub('""', expr)):
+        if kinds is None or kind in kinds:
+            labels.update(name.strip() for name in names.split(",") if name.strip())
     return labels
 
 

@@ -142,6 +142,10 @@ class Scenario:
         return answer
 
 
+# The label lists whose labels an answer's samples keep: ``on (instance)`` only matches two sides.
+OUTPUT_LISTS = frozenset({"by", "group_left", "group_right"})
+
+
 def dashboard_answer_problems(scenario: Scenario, query: PanelQuery) -> list[str]:
     """What is wrong with the answer Prometheus gives a dashboard query (its variables set to this pod):
     no finite value, or a label the query groups by that no sample carries (a label the real series do
@@ -154,6 +158,6 @@ def dashboard_answer_problems(scenario: Scenario, query: PanelQuery) -> list[str
         return [f"no finite value: {answer['data']}"]
     return [
         f"label {label} is empty in every sample: {samples}"
-        for label in sorted(grouping_labels(query.expr) - {"le"})
+        for label in sorted(grouping_labels(query.expr, OUTPUT_LISTS) - {"le"})
         if not any(sample["metric"].get(label) for sample in samples)
     ]

@@ -127,9 +127,8 @@ def test_the_issue_alerts_are_all_there() -> None:
     """Breaker open, a bulkhead saturated, fallback ratio, rejected policy reload, route error ratio, time
     to first token regression, spend rate, quality gate rejections, a budget near its limit, a failing
     budget store, a failing cache store, a cache store that cannot be opened (its password unreadable),
-    connections refused at a listener's cap, log lines dropped (stdout's reader stalled) and bodies refused at
-    the held-bytes ceiling each have an
-    alert."""
+    connections refused at a listener's cap, log lines dropped (stdout's reader stalled), bodies refused at
+    the held-bytes ceiling and the open-files limit nearly used each have an alert."""
     assert [rule["alert"] for rule in alerts()] == [
         "LLMSidecarBreakerOpen",
         "LLMSidecarBulkheadSaturated",
@@ -146,6 +145,7 @@ def test_the_issue_alerts_are_all_there() -> None:
         "LLMSidecarConnectionsRefused",
         "LLMSidecarLogLinesDropped",
         "LLMSidecarHeldBytesRefused",
+        "LLMSidecarFileDescriptorsLow",
     ]
 
 

@@ -25,7 +25,7 @@ def metrics_left_off() -> dict[str, str]:
     each with its reason."""
     section = OPERATIONS.read_text().split("\n## Dashboards and alerts\n", 1)[1].split("\n### ", 1)[0]
     listed = section.split("left off on purpose", 1)[1]
-    return dict(re.findall(r"^- `((?:llm_sidecar|gen_ai)_\w+)`: (\S.*)$", listed, re.MULTILINE))
+    return dict(re.findall(r"^- `((?:llm_sidecar|gen_ai|process)_\w+)`: (\S.*)$", listed, re.MULTILINE))
 
 
 def dashboard_metrics() -> set[str]:

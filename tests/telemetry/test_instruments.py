@@ -144,12 +144,22 @@ def test_every_histogram_documents_its_buckets_as_metrics_has_them() -> None:
         assert (first, last) == (finite[: len(first)], finite[-1]) and first, name
 
 
+def documented_process_metrics() -> dict[str, str]:
+    """The rows of docs/observability.md's "Process metrics" table (on /metrics only): name -> type."""
+    text = DOC.read_text()
+    section = text[text.index("\n## Metrics\n") : text.index("\n## Configuration\n")]
+    rows = re.findall(r"^\| `(process_\w+)` \| (\w+) \|", section, re.MULTILINE)
+    return dict(rows)
+
+
 def test_every_metric_of_the_catalog_is_documented() -> None:
     """Every metric family a new ``Telemetry``'s registry holds (each instrument of the catalog, whether
-    or not a test drives it) is a row of docs/observability.md's metric tables, and every row is one."""
+    or not a test drives it, and the process collector's) is a row of docs/observability.md's metric
+    tables, and every row is one."""
     telemetry = Telemetry.from_env({}, service_version="1.0")
     held = {family.name for family in telemetry.registry.collect()}
-    rows = {m.name.removesuffix("_total") if m.kind == "counter" else m.name for m in documented_metrics()}
+    documented = [(m.name, m.kind) for m in documented_metrics()] + list(documented_process_metrics().items())
+    rows = {name.removesuffix("_total") if kind == "counter" else name for name, kind in documented}
     assert {"undocumented": held - rows, "not held": rows - held} == {"undocumented": set(), "not held": set()}
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import itertools
 import math
+import resource
+import socket
 from typing import Any
 
 import orjson
@@ -80,8 +82,29 @@ def test_every_catalog_metric_is_exposed_and_parses() -> None:
         "llm_sidecar_shadow_results": "counter",
         "llm_sidecar_shadow_cost_usd": "counter",
         "llm_sidecar_shadow_duration_seconds": "histogram",
+        "process_virtual_memory_bytes": "gauge",
+        "process_resident_memory_bytes": "gauge",
+        "process_start_time_seconds": "gauge",
+        "process_cpu_seconds": "counter",
+        "process_open_fds": "gauge",
+        "process_max_fds": "gauge",
     }
     assert 'llm_sidecar_build_info{version="1.2.3"} 1' in text
+
+
+def test_process_open_fds_counts_the_descriptors_the_process_opens() -> None:
+    """/metrics' ``process_open_fds`` is the process's count now: 20 sockets opened raise it by 20 and
+    closing them brings it back; ``process_max_fds`` is the soft open-files limit in force."""
+    telemetry = Telemetry.from_env({}, service_version="t")
+    before = value(telemetry, "process_open_fds")
+    sockets = [socket.socket() for _ in range(20)]
+    try:
+        assert value(telemetry, "process_open_fds") == before + 20
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert value(telemetry, "process_open_fds") == before
+    assert value(telemetry, "process_max_fds") == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def test_a_request_moves_the_request_metrics() -> None:
