@@ -90,8 +90,8 @@ class RequestTrace:
         span: Span | None,
         operation: str,
         stream: bool,
-        *,
         passed_on: Mapping[str, str] | None = None,
+        *,
         context: Context | None = None,
     ) -> None:
         """``span``: the SERVER span as started (recording or not), None when tracing is off or no span
@@ -298,9 +298,7 @@ class RequestTrace:
         ``finish`` (the request's metrics are this trace's)."""
         tracer = self._core.tracer
         if self.span is None or tracer is None:  # unrecorded: its calls carry the request's context
-            return RequestTrace(
-                self._core, None, self._operation, self._stream, passed_on=self._passed_on, context=self._context
-            )
+            return RequestTrace(self._core, None, self._operation, self._stream, self._passed_on, context=self._context)
         attributes = {attr.BRANCH: role, attr.BRANCH_NAME: name}
         span = tracer.start_span(f"{role} {name}", self._context, SpanKind.INTERNAL, attributes)
         return RequestTrace(self._core, span, self._operation, self._stream)
