@@ -155,7 +155,7 @@ class Telemetry:
         self.instruments.in_flight.inc()
         tracing = self._tracing
         if tracing is None:
-            return RequestTrace(core, None, operation, stream)
+            return RequestTrace(core, None, operation, stream, None)
         if not core.trace_context or "traceparent" not in headers:  # a new trace (``extract_parent``'s ROOT)
             parent = ROOT
             dropped = tracing.dropped_root()  # a ratio sampler decides on the trace id alone: before the rest
@@ -179,7 +179,7 @@ class Telemetry:
             root = tracing.start_root(name, SpanKind.SERVER, attributes)  # start_span if decided above
             if isinstance(root, dict):  # dropped by the sampler: only its trace context goes upstream
                 return RequestTrace(core, None, operation, stream, root)
-            return RequestTrace(core, root, operation, stream)
+            return RequestTrace(core, root, operation, stream, None)
         if tracing.follows_app:  # an app's unsampled context was answered above
             passed_on = None
         else:
@@ -187,7 +187,7 @@ class Telemetry:
         if passed_on is not None:
             return RequestTrace(core, None, operation, stream, passed_on)
         span = tracer.start_span(name, parent, SpanKind.SERVER, attributes)
-        return RequestTrace(core, span, operation, stream)
+        return RequestTrace(core, span, operation, stream, None)
 
     def policy_loaded(self, loaded_at: float) -> None:
         """The policy now served was loaded at ``loaded_at`` (Unix time): at start, or by a reload."""
