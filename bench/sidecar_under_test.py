@@ -259,4 +259,9 @@ VARIANTS = {
         "chain",
         {**_TRACES, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
     ),
+    # every request left out by the sampler (ratio 0): what the nine requests in ten a 10 % ratio drops pay
+    "sidecar-tracing-unsampled": (
+        "chain",
+        {**_TRACES, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"},
+    ),
 }

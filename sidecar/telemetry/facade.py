@@ -30,7 +30,15 @@ from .export import metric_exporter
 from .genai import ContentCapture
 from .instruments import BREAKER_STATES, Instruments
 from .metrics import new_registry, render
-from .propagation import INSTRUMENTATION, ROOT, app_headers, dropped_with_app, extract_parent, unsampled_app
+from .propagation import (
+    HEADER_TEXT,
+    INSTRUMENTATION,
+    PROPAGATOR,
+    ROOT,
+    app_headers,
+    dropped_with_app,
+    unsampled_app,
+)
 from .request import RequestTrace
 
 if TYPE_CHECKING:
@@ -145,16 +153,19 @@ class Telemetry:
         """
         core = self._core
         self.instruments.in_flight.inc()
-        tracer, tracing = core.tracer, self._tracing
-        if tracer is None or tracing is None:
-            return RequestTrace(core, None, operation, stream)
-        parent = extract_parent(headers) if core.trace_context else ROOT
-        if parent is ROOT:
+        tracing = self._tracing
+        if tracing is None:
+            return RequestTrace(core, None, operation, stream, None)
+        if not core.trace_context or "traceparent" not in headers:  # a new trace (``extract_parent``'s ROOT)
+            parent = ROOT
             dropped = tracing.dropped_root()  # a ratio sampler decides on the trace id alone: before the rest
             if dropped is not None:
-                return RequestTrace(core, None, operation, stream, passed_on=dropped)
-        elif tracing.follows_app and (app := unsampled_app(parent)) is not None:  # dropped, as asked or not
-            return RequestTrace(core, None, operation, stream, passed_on=app_headers(app, parent, headers))
+                return RequestTrace(core, None, operation, stream, dropped)
+        else:
+            parent = PROPAGATOR.extract(headers, getter=HEADER_TEXT)  # ``extract_parent``, its check made
+            if tracing.follows_app and (app := unsampled_app(parent)) is not None:  # dropped, as asked or not
+                return RequestTrace(core, None, operation, stream, app_headers(app, parent, headers))
+        tracer = tracing.tracer
         route = http_route or path
         attributes: dict[str, Any] = {genai.HTTP_METHOD: method, genai.HTTP_ROUTE: route, attr.DIALECT: dialect}
         if path != route:
@@ -167,16 +178,16 @@ class Telemetry:
         if parent is ROOT:
             root = tracing.start_root(name, SpanKind.SERVER, attributes)  # start_span if decided above
             if isinstance(root, dict):  # dropped by the sampler: only its trace context goes upstream
-                return RequestTrace(core, None, operation, stream, passed_on=root)
-            return RequestTrace(core, root, operation, stream)
+                return RequestTrace(core, None, operation, stream, root)
+            return RequestTrace(core, root, operation, stream, None)
         if tracing.follows_app:  # an app's unsampled context was answered above
             passed_on = None
         else:
             passed_on = dropped_with_app(tracing, parent, headers, name, SpanKind.SERVER, attributes)
         if passed_on is not None:
-            return RequestTrace(core, None, operation, stream, passed_on=passed_on)
+            return RequestTrace(core, None, operation, stream, passed_on)
         span = tracer.start_span(name, parent, SpanKind.SERVER, attributes)
-        return RequestTrace(core, span, operation, stream)
+        return RequestTrace(core, span, operation, stream, None)
 
     def policy_loaded(self, loaded_at: float) -> None:
         """The policy now served was loaded at ``loaded_at`` (Unix time): at start, or by a reload."""

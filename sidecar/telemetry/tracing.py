@@ -309,7 +309,8 @@ class Tracing:
         if trace_id & _TRACE_ID_LIMIT < bound:  # TraceIdRatioBased.should_sample's rule, on its bound
             ids.decided = trace_id
             return None
-        return self._dropped_headers(trace_id)
+        span_id = _random_span_id(ids)  # ``_dropped_headers``, inline: a call less for nine requests in ten
+        return {"traceparent": f"00-{trace_id.to_bytes(16).hex()}-{span_id.to_bytes(8).hex()}{self._unsampled_flags}"}
 
     def _dropped_headers(self, trace_id: int) -> dict[str, str]:
         """What the SDK's propagator writes for the non-recording span ``start_span`` would make for a
