@@ -30,15 +30,7 @@ from .export import metric_exporter
 from .genai import ContentCapture
 from .instruments import BREAKER_STATES, Instruments
 from .metrics import new_registry, render
-from .propagation import (
-    HEADER_TEXT,
-    INSTRUMENTATION,
-    PROPAGATOR,
-    ROOT,
-    app_headers,
-    dropped_with_app,
-    unsampled_app,
-)
+from .propagation import HEADER_TEXT, INSTRUMENTATION, PROPAGATOR, ROOT, app_headers, dropped_with_app, unsampled_app
 from .request import RequestTrace
 
 if TYPE_CHECKING:
