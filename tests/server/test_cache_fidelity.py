@@ -127,6 +127,21 @@ async def test_a_streamed_hit_replays_the_live_stream(
     assert len(live_read[0]) > 1 and hit_read == live_read
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_a_same_dialect_streamed_hit_is_the_live_stream_event_by_event(
+    fake: FakeFactory, sidecar: SidecarFactory, dialect: str
+) -> None:
+    """A ``dialect`` app's stream from a ``dialect`` upstream, live then from the cache: every event's
+    JSON equal but the id and time (an OpenAI hit asked for usage has ``"usage": null`` on each chunk
+    before the usage chunk and ``"refusal": null`` in the role chunk, as the live stream)."""
+    running = await sidecar(cache_policy([await fake("f0")], speaks=dialect))
+    async with aiohttp.ClientSession() as session:
+        live_state, live = await _stream(session, running, dialect)
+        hit_state, hit = await _stream(session, running, dialect)
+    assert (live_state, hit_state) == ("miss", "hit")
+    assert without(hit, FRESH) == without(live, FRESH)
+
+
 @pytest.mark.parametrize("redis", [False, True], ids=["memory", "redis"])
 async def test_an_openai_hit_calls_tools_with_the_arguments_text_the_model_wrote(
     raw_upstream: UpstreamFactory, sidecar: SidecarFactory, start_redis: Callable[..., RedisServer], redis: bool
