@@ -20,7 +20,7 @@ from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..redis_server import RedisServer
 from ..sdk_clients import openai_client
 from ..translate.responses import openai_body
-from ..upstream.raw import ServerConn, UpstreamFactory, response
+from ..upstream.raw import ServerConn, UpstreamFactory, response, whole_or_streamed
 from .cache_helpers import cache_policy, redis_store, stored, without
 
 DIALECTS = ("openai", "anthropic", "gemini")
@@ -140,6 +140,65 @@ async def test_a_same_dialect_streamed_hit_is_the_live_stream_event_by_event(
         hit_state, hit = await _stream(session, running, dialect)
     assert (live_state, hit_state) == ("miss", "hit")
     assert without(hit, FRESH) == without(live, FRESH)
+
+
+# Gemini's own stream: usageMetadata on every fragment (the usage so far: the prompt's), the whole usage and
+# the candidate's avgLogprobs (given unasked) on the last; its whole answer the same fields.
+_SO_FAR = {"promptTokenCount": 9, "totalTokenCount": 9, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 9}]}
+_USAGE = {**_SO_FAR, "candidatesTokenCount": 3, "totalTokenCount": 12}
+_FINISHED = {"finishReason": "STOP", "avgLogprobs": -0.2503}
+
+
+def _gemini_answer(parts: list[str], last: bool) -> dict[str, Any]:
+    candidate = {"content": {"parts": [{"text": p} for p in parts], "role": "model"}, "index": 0}
+    usage = _USAGE if last else _SO_FAR
+    answer = {"candidates": [{**candidate, **(_FINISHED if last else {})}], "usageMetadata": usage}
+    return {**answer, "modelVersion": "gemini-2.5-flash", "responseId": "mXbAaJLuNc-p1MkPnJ7xsQ"}
+
+
+@pytest.mark.parametrize("redis", [False, True], ids=["memory", "redis"])
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+async def test_a_gemini_hit_has_the_usage_on_every_fragment_and_the_avg_logprobs_as_live(
+    raw_upstream: UpstreamFactory,
+    sidecar: SidecarFactory,
+    start_redis: Callable[..., RedisServer],
+    stream: bool,
+    redis: bool,
+) -> None:
+    """A Gemini app's answer from Gemini, live then from the cache (memory or Redis): equal but the id; a
+    stream's every fragment has ``usageMetadata`` (the usage so far, then the whole), its last the
+    candidate's ``avgLogprobs``, as Gemini's own; a whole answer its ``avgLogprobs``."""
+    pieces = ["sunny ", "and ", "mild"]
+    events = [
+        b"data: " + orjson.dumps(_gemini_answer([piece], i == len(pieces) - 1)) + b"\r\n\r\n"
+        for i, piece in enumerate(pieces)
+    ]
+    whole = orjson.dumps(_gemini_answer(["".join(pieces)], True))
+    upstream = await raw_upstream(whole_or_streamed(whole, events, lambda request: b"alt=sse" in request.head))
+    server = start_redis() if redis else None
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: gemini, base_url: '{upstream.base}', api_key: {{env: KEY}}}}\n"
+        "models:\n  m: {provider: p, model: gemini-2.5-flash}\n"
+        "routes:\n  - {name: cached, match: {model: cached}, target: [m], cache: {enabled: true}}\n"
+    )
+    if server is not None:
+        policy += f"cache: {redis_store(server.url)}\n"
+    running = await sidecar(policy, env={"KEY": "k"})
+    async with aiohttp.ClientSession() as session:
+        if stream:
+            live_state, live = await _stream(session, running, "gemini")
+            if server is not None:
+                await stored(server.url)
+            hit_state, hit = await _stream(session, running, "gemini")
+        else:
+            live_state, live = await _whole(session, running, "gemini")
+            if server is not None:
+                await stored(server.url)
+            hit_state, hit = await _whole(session, running, "gemini")
+    assert (live_state, hit_state) == ("miss", "hit")
+    assert without(hit, FRESH) == without(live, FRESH)
+    assert len(upstream.requests) == 1
 
 
 @pytest.mark.parametrize("redis", [False, True], ids=["memory", "redis"])
