@@ -9,7 +9,7 @@ the same text in the same fragments, the same finish and the same token counts."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -50,6 +50,23 @@ async def _whole(session: aiohttp.ClientSession, running: RunningSidecar, caller
         return answer.headers["x-sidecar-cache"], orjson.loads(await answer.read())
 
 
+Read = Callable[[aiohttp.ClientSession, RunningSidecar, str], Awaitable[tuple[str, Any]]]
+
+
+async def _live_then_hit(
+    running: RunningSidecar, read: Read, caller: str, redis: RedisServer | None = None
+) -> tuple[Any, Any]:
+    """The ``caller``'s answer read by ``read`` (``_whole`` or ``_stream``) twice, a miss then a hit (with
+    ``redis``: once the first is stored there): the live answer and the hit."""
+    async with aiohttp.ClientSession() as session:
+        live_state, live = await read(session, running, caller)
+        if redis is not None:
+            await stored(redis.url)
+        hit_state, hit = await read(session, running, caller)
+    assert (live_state, hit_state) == ("miss", "hit")
+    return live, hit
+
+
 @pytest.mark.parametrize("caller", DIALECTS)
 @pytest.mark.parametrize("provider", DIALECTS)
 async def test_a_whole_hit_is_the_live_answer_field_by_field(
@@ -58,10 +75,7 @@ async def test_a_whole_hit_is_the_live_answer_field_by_field(
     """A ``caller`` app's whole answer from a ``provider`` upstream, live then from the cache: equal but
     for the id and time."""
     running = await sidecar(cache_policy([await fake("f0")], speaks=provider))
-    async with aiohttp.ClientSession() as session:
-        live_state, live = await _whole(session, running, caller)
-        hit_state, hit = await _whole(session, running, caller)
-    assert (live_state, hit_state) == ("miss", "hit")
+    live, hit = await _live_then_hit(running, _whole, caller)
     assert without(hit, FRESH) == without(live, FRESH)
     assert without(hit, FRESH) != hit  # the hit has an id of its own
 
@@ -135,10 +149,7 @@ async def test_a_same_dialect_streamed_hit_is_the_live_stream_event_by_event(
     JSON equal but the id and time (an OpenAI hit asked for usage has ``"usage": null`` on each chunk
     before the usage chunk and ``"refusal": null`` in the role chunk, as the live stream)."""
     running = await sidecar(cache_policy([await fake("f0")], speaks=dialect))
-    async with aiohttp.ClientSession() as session:
-        live_state, live = await _stream(session, running, dialect)
-        hit_state, hit = await _stream(session, running, dialect)
-    assert (live_state, hit_state) == ("miss", "hit")
+    live, hit = await _live_then_hit(running, _stream, dialect)
     assert without(hit, FRESH) == without(live, FRESH)
 
 
@@ -185,18 +196,7 @@ async def test_a_gemini_hit_has_the_usage_on_every_fragment_and_the_avg_logprobs
     if server is not None:
         policy += f"cache: {redis_store(server.url)}\n"
     running = await sidecar(policy, env={"KEY": "k"})
-    async with aiohttp.ClientSession() as session:
-        if stream:
-            live_state, live = await _stream(session, running, "gemini")
-            if server is not None:
-                await stored(server.url)
-            hit_state, hit = await _stream(session, running, "gemini")
-        else:
-            live_state, live = await _whole(session, running, "gemini")
-            if server is not None:
-                await stored(server.url)
-            hit_state, hit = await _whole(session, running, "gemini")
-    assert (live_state, hit_state) == ("miss", "hit")
+    live, hit = await _live_then_hit(running, _stream if stream else _whole, "gemini", server)
     assert without(hit, FRESH) == without(live, FRESH)
     assert len(upstream.requests) == 1
 
