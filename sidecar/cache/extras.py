@@ -143,10 +143,11 @@ def with_stream_extras(
     written again. The top-level fields (OpenAI's fingerprint and tier, which its encoder never writes)
     go into every unnamed event, written in after its opening brace; ``top_level`` False leaves them out,
     for ``with_top_extras`` to add to the stream's bytes in one pass. The first event's usage so far
-    (``RUNNING``: Gemini's) goes into each unnamed event without usage, written in before its closing brace."""
+    (``RUNNING``: Gemini's) goes into each unnamed event without usage, written in before its closing brace
+    (``top_level`` False: left to ``with_top_extras`` too)."""
     found = _found(extras, dialect)
     top = _top_level(found) if top_level else b""
-    running = [(name, value) for path, name, value in found if path[:1] == [RUNNING]]
+    running = _running(found) if top_level else []
     found = [item for item in found if item[0] and item[0][0] != RUNNING]
     if not found and not top and not running:
         return events
@@ -171,6 +172,21 @@ def _opening(parents: list[str | int], name: str) -> bytes:
     """How the first parent of a nested field opens in an event's compact JSON: ``"usage":{``, ``"candidates":[``."""
     inner = parents[1] if len(parents) > 1 else name
     return b'"%s":%s' % (str(parents[0]).encode(), b"[" if type(inner) is int else b"{")
+
+
+def _running(found: list[tuple[list[str | int], str, Any]]) -> list[tuple[str, Any]]:
+    """The usage so far among ``found`` (``RUNNING``'s) as (name, value)."""
+    return [(name, value) for path, name, value in found if path[:1] == [RUNNING]]
+
+
+def _with_running_bytes(stream: bytes, name: str, value: Any) -> bytes:
+    """``_with_running`` over a whole stream's bytes: an event's JSON holds no line break, so ``}`` and a
+    blank line end an unnamed JSON event and nothing else; each such event (``data: {``) without
+    ``"name":`` gets it before its closing brace."""
+    marker = orjson.dumps(name) + b":"
+    member = b"," + marker + orjson.dumps(value) + b"}\n\n"
+    *events, rest = stream.split(b"}\n\n")
+    return b"".join([e + (member if e[:7] == b"data: {" and marker not in e else b"}\n\n") for e in events]) + rest
 
 
 def _with_running(events: list[SSEEvent], name: str, value: Any) -> list[SSEEvent]:
@@ -199,8 +215,12 @@ def with_top_extras(stream: bytes, extras: str | None, dialect: Dialect) -> byte
     """A whole stream's bytes (``with_stream_extras(..., top_level=False)``'s events, each encoded) with the
     top-level extras written in after the opening brace of each unnamed event's data (OpenAI's chunks):
     one replacement over the bytes. An unnamed event starts the stream or follows a blank line (``data:
-    {`` after two line ends: never inside an event, whose JSON holds no line break)."""
-    top = _top_level(_found(extras, dialect))
+    {`` after two line ends: never inside an event, whose JSON holds no line break); and the usage so far
+    (``RUNNING``) in each unnamed event without usage (``_with_running_bytes``)."""
+    found = _found(extras, dialect)
+    for name, value in _running(found):
+        stream = _with_running_bytes(stream, name, value)
+    top = _top_level(found)
     if not top:
         return stream
     head = b"\n\ndata: {"
