@@ -1224,7 +1224,7 @@ def test_the_answer_fields_caching_md_says_an_entry_keeps_are_the_dialects() -> 
     from sidecar.dialects.registry import DIALECTS, wire
 
     text = flat((ROOT / "docs" / "caching.md").read_text().split("## What is stored", 1)[1].split("\n## ", 1)[0])
-    kept = {".".join(path) for dialect in DIALECTS for path in wire(dialect).answer_extras}
+    kept = {".".join(map(str, path)) for dialect in DIALECTS for path in wire(dialect).answer_extras}
     assert len(kept) >= 10
     assert sorted(path for path in kept if not re.search(rf"`(?:\w+\.)*{path.split('.')[-1]}`", text)) == []
     assert f"at most {MAX_CHARS:,} characters" in text

@@ -207,6 +207,8 @@ def template(entry: Entry, dialect: Dialect, form: Form) -> bytes:
         entry, dialect, model=entry.model, include_usage=form == "stream_usage", response_id=_ID_MARK, top_level=False
     )
     stream = with_top_extras(b"".join(event.encode() for event in events), entry.extras, dialect)
+    if dialect is not Dialect.OPENAI:  # only OpenAI's chunks carry a time: no scan of the others' bytes
+        return stream
     return _CREATED.sub(_CREATED_MARK_BYTES, stream)
 
 

@@ -314,10 +314,14 @@ class WireDialect(ABC):
     response_id_base64: bool = False
     """A cache hit's fresh response id is 22 URL-safe base64 characters, the shape of the provider's own
     (Gemini's ``responseId``); False: ``response_id_prefix`` and 24 hex digits."""
-    answer_extras: tuple[tuple[str, ...], ...] = ()
+    answer_extras: tuple[tuple[str | int, ...], ...] = ()
     """Paths of a whole chat answer's fields the common form does not carry (OpenAI's
-    ``system_fingerprint``...): a cached answer keeps them, and a hit in this dialect gives them back
-    (``cache.extras``)."""
+    ``system_fingerprint``...; an int steps into a list): a cached answer keeps them, and a hit in this
+    dialect gives them back (``cache.extras``)."""
+    running_usage: str | None = None
+    """The member each event of its stream carries the usage so far in, not only the last (Gemini's
+    ``usageMetadata``): a cached stream keeps its first event's, and a hit gives it to each event
+    without one (``cache.extras``)."""
     answer_keys: frozenset[str] = frozenset()
     """Top-level keys at least one of which every 200 answer of its operations holds (OpenAI's
     ``choices``...): a 200 without any is not an answer, a failed attempt (``malformed_response``).

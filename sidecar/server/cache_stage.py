@@ -329,7 +329,9 @@ async def _stale(
 def _target_of(route: Route, entry: Entry) -> Target | None:
     """The chain's target that made ``entry``: the one of its name; after a reload that renamed it (its
     provider and upstream model are in the key, so the chain still holds it), the only one of its provider,
-    or of its provider and model. None when none is told apart."""
+    or of its provider and model: the entry's model is the one the answer named, the target's or the
+    provider's dated name for it (``gpt-4o-mini-2024-07-18`` for ``gpt-4o-mini``), so the target whose
+    model it is, or the longest it begins with before a ``-``. None when none is told apart."""
     chain = route.chain
     for target in chain:
         if target.name == entry.target:
@@ -337,7 +339,9 @@ def _target_of(route: Route, entry: Entry) -> Target | None:
     same = [target for target in chain if target.provider.name == entry.provider]
     if len(same) == 1:
         return same[0]
-    return next((target for target in same if target.upstream_model == entry.model), None)
+    model = entry.model
+    named = [t for t in same if model == t.upstream_model or model.startswith(t.upstream_model + "-")]
+    return max(named, key=lambda target: len(target.upstream_model), default=None)
 
 
 class StoreTap:

@@ -151,3 +151,31 @@ def test_the_top_level_fields_added_to_a_streams_bytes_are_those_added_per_event
         "id": "c",
         "choices": [{"delta": {"content": "data: {"}}],
     }
+
+
+def test_a_gemini_streams_first_usage_goes_on_each_replayed_fragment_without_usage() -> None:
+    """A Gemini stream's first fragment's ``usageMetadata`` (the usage so far) goes on each replayed
+    fragment that has none, a text that spells ``"usageMetadata":`` included; the last keeps its own,
+    with the candidate's ``avgLogprobs``; written into the stream's bytes (``with_top_extras``), the same;
+    a whole answer's extras have no usage so far to give."""
+    so_far = {"promptTokenCount": 9, "totalTokenCount": 9}
+    first = {"candidates": [{"content": {"parts": [{"text": "a"}]}}], "usageMetadata": so_far}
+    last = {"candidates": [{"avgLogprobs": -0.5, "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 9}}
+    extras = extras_of_stream((first, last), Dialect.GEMINI)
+    fragments = [
+        json_event({"candidates": [{"content": {"parts": [{"text": 'say "usageMetadata": 1'}]}}]}),
+        json_event({"candidates": [{"finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 9}}),
+    ]
+    spelled, ending = (orjson.loads(e.data) for e in with_stream_extras(fragments, extras, Dialect.GEMINI))
+    assert spelled["usageMetadata"] == so_far and spelled["candidates"][0]["content"]["parts"][0]["text"].startswith(
+        "say"
+    )
+    assert ending == {
+        "candidates": [{"finishReason": "STOP", "avgLogprobs": -0.5}],
+        "usageMetadata": {"promptTokenCount": 9},
+    }
+    per_event = b"".join(e.encode() for e in with_stream_extras(fragments, extras, Dialect.GEMINI))
+    held = with_stream_extras(fragments, extras, Dialect.GEMINI, top_level=False)
+    assert with_top_extras(b"".join(e.encode() for e in held), extras, Dialect.GEMINI) == per_event  # in bytes
+    whole = extras_of(last, Dialect.GEMINI)
+    assert orjson.loads(with_stream_extras(fragments[:1], whole, Dialect.GEMINI)[0].data).get("usageMetadata") is None

@@ -9,7 +9,7 @@ the same text in the same fragments, the same finish and the same token counts."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -20,7 +20,7 @@ from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..redis_server import RedisServer
 from ..sdk_clients import openai_client
 from ..translate.responses import openai_body
-from ..upstream.raw import ServerConn, UpstreamFactory, response
+from ..upstream.raw import ServerConn, UpstreamFactory, response, whole_or_streamed
 from .cache_helpers import cache_policy, redis_store, stored, without
 
 DIALECTS = ("openai", "anthropic", "gemini")
@@ -50,6 +50,23 @@ async def _whole(session: aiohttp.ClientSession, running: RunningSidecar, caller
         return answer.headers["x-sidecar-cache"], orjson.loads(await answer.read())
 
 
+Read = Callable[[aiohttp.ClientSession, RunningSidecar, str], Awaitable[tuple[str, Any]]]
+
+
+async def _live_then_hit(
+    running: RunningSidecar, read: Read, caller: str, redis: RedisServer | None = None
+) -> tuple[Any, Any]:
+    """The ``caller``'s answer read by ``read`` (``_whole`` or ``_stream``) twice, a miss then a hit (with
+    ``redis``: once the first is stored there): the live answer and the hit."""
+    async with aiohttp.ClientSession() as session:
+        live_state, live = await read(session, running, caller)
+        if redis is not None:
+            await stored(redis.url)
+        hit_state, hit = await read(session, running, caller)
+    assert (live_state, hit_state) == ("miss", "hit")
+    return live, hit
+
+
 @pytest.mark.parametrize("caller", DIALECTS)
 @pytest.mark.parametrize("provider", DIALECTS)
 async def test_a_whole_hit_is_the_live_answer_field_by_field(
@@ -58,10 +75,7 @@ async def test_a_whole_hit_is_the_live_answer_field_by_field(
     """A ``caller`` app's whole answer from a ``provider`` upstream, live then from the cache: equal but
     for the id and time."""
     running = await sidecar(cache_policy([await fake("f0")], speaks=provider))
-    async with aiohttp.ClientSession() as session:
-        live_state, live = await _whole(session, running, caller)
-        hit_state, hit = await _whole(session, running, caller)
-    assert (live_state, hit_state) == ("miss", "hit")
+    live, hit = await _live_then_hit(running, _whole, caller)
     assert without(hit, FRESH) == without(live, FRESH)
     assert without(hit, FRESH) != hit  # the hit has an id of its own
 
@@ -125,6 +139,66 @@ async def test_a_streamed_hit_replays_the_live_stream(
     assert (live_state, hit_state) == ("miss", "hit")
     live_read, hit_read = _read(caller, live), _read(caller, hit)
     assert len(live_read[0]) > 1 and hit_read == live_read
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_a_same_dialect_streamed_hit_is_the_live_stream_event_by_event(
+    fake: FakeFactory, sidecar: SidecarFactory, dialect: str
+) -> None:
+    """A ``dialect`` app's stream from a ``dialect`` upstream, live then from the cache: every event's
+    JSON equal but the id and time (an OpenAI hit asked for usage has ``"usage": null`` on each chunk
+    before the usage chunk and ``"refusal": null`` in the role chunk, as the live stream)."""
+    running = await sidecar(cache_policy([await fake("f0")], speaks=dialect))
+    live, hit = await _live_then_hit(running, _stream, dialect)
+    assert without(hit, FRESH) == without(live, FRESH)
+
+
+# Gemini's own stream: usageMetadata on every fragment (the usage so far: the prompt's), the whole usage and
+# the candidate's avgLogprobs (given unasked) on the last; its whole answer the same fields.
+_SO_FAR = {"promptTokenCount": 9, "totalTokenCount": 9, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 9}]}
+_USAGE = {**_SO_FAR, "candidatesTokenCount": 3, "totalTokenCount": 12}
+_FINISHED = {"finishReason": "STOP", "avgLogprobs": -0.2503}
+
+
+def _gemini_answer(parts: list[str], last: bool) -> dict[str, Any]:
+    candidate = {"content": {"parts": [{"text": p} for p in parts], "role": "model"}, "index": 0}
+    usage = _USAGE if last else _SO_FAR
+    answer = {"candidates": [{**candidate, **(_FINISHED if last else {})}], "usageMetadata": usage}
+    return {**answer, "modelVersion": "gemini-2.5-flash", "responseId": "mXbAaJLuNc-p1MkPnJ7xsQ"}
+
+
+@pytest.mark.parametrize("redis", [False, True], ids=["memory", "redis"])
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+async def test_a_gemini_hit_has_the_usage_on_every_fragment_and_the_avg_logprobs_as_live(
+    raw_upstream: UpstreamFactory,
+    sidecar: SidecarFactory,
+    start_redis: Callable[..., RedisServer],
+    stream: bool,
+    redis: bool,
+) -> None:
+    """A Gemini app's answer from Gemini, live then from the cache (memory or Redis): equal but the id; a
+    stream's every fragment has ``usageMetadata`` (the usage so far, then the whole), its last the
+    candidate's ``avgLogprobs``, as Gemini's own; a whole answer its ``avgLogprobs``."""
+    pieces = ["sunny ", "and ", "mild"]
+    events = [
+        b"data: " + orjson.dumps(_gemini_answer([piece], i == len(pieces) - 1)) + b"\r\n\r\n"
+        for i, piece in enumerate(pieces)
+    ]
+    whole = orjson.dumps(_gemini_answer(["".join(pieces)], True))
+    upstream = await raw_upstream(whole_or_streamed(whole, events, lambda request: b"alt=sse" in request.head))
+    server = start_redis() if redis else None
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: gemini, base_url: '{upstream.base}', api_key: {{env: KEY}}}}\n"
+        "models:\n  m: {provider: p, model: gemini-2.5-flash}\n"
+        "routes:\n  - {name: cached, match: {model: cached}, target: [m], cache: {enabled: true}}\n"
+    )
+    if server is not None:
+        policy += f"cache: {redis_store(server.url)}\n"
+    running = await sidecar(policy, env={"KEY": "k"})
+    live, hit = await _live_then_hit(running, _stream if stream else _whole, "gemini", server)
+    assert without(hit, FRESH) == without(live, FRESH)
+    assert len(upstream.requests) == 1
 
 
 @pytest.mark.parametrize("redis", [False, True], ids=["memory", "redis"])

@@ -4,11 +4,14 @@ answer makes another entry; what does not (request ids, ``user``...) finds the s
 from __future__ import annotations
 
 import openai
+import orjson
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
 from ..sdk_clients import anthropic_client, openai_client
+from ..upstream.raw import UpstreamFactory, answering, chunked
 from .cache_helpers import PROMPT, ask, cache_policy, upstream_calls
+from .openai_streams import CHUNK
 
 
 async def test_an_anthropic_beta_is_not_served_an_answer_made_without_it(
@@ -149,3 +152,53 @@ async def test_a_hit_after_a_reload_that_renamed_its_model_names_the_model_by_it
             )
         )
     assert served == [("hit", "first", "p0", "up0", "first"), ("hit", "second", "p1", "up1", "second")]
+
+
+async def test_a_renamed_model_of_a_two_target_provider_is_named_on_a_hit_of_a_dated_stream(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """A route over two models of one provider (``up`` and ``up-mini``); the first answers a stream naming
+    its dated id (``up-2024-07-18``, as OpenAI names ``gpt-4o-mini``'s). After a reload renaming both
+    models, the streamed hit names the model that made it by its new name and its upstream model
+    (``x-sidecar-model``, ``x-sidecar-upstream-model``), and its chunks the dated id, as the live stream did."""
+    chunk = {**CHUNK, "model": "up-2024-07-18"}
+    events = [
+        b"data: "
+        + orjson.dumps({**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        + b"\n\n"
+        for delta, finish in (
+            ({"role": "assistant", "content": "sunny "}, None),
+            ({"content": "today"}, None),
+            ({}, "stop"),
+        )
+    ]
+    upstream = await raw_upstream(
+        answering(chunked(*events, b"data: [DONE]\n\n", headers="content-type: text/event-stream\r\n"))
+    )
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: KEY}}}}\n"
+        "models:\n  m0: {provider: p, model: up}\n  m1: {provider: p, model: up-mini}\n"
+        "routes:\n  - {name: cached, match: {model: cached}, target: [m0, m1], cache: {enabled: true}}\n"
+    )
+    running = await sidecar(policy, env={"KEY": "sk-x"})
+    served = []
+    for reload in (False, True):
+        if reload:
+            await running.reload(policy.replace("m0", "first").replace("m1", "second"))
+        async with openai_client(running) as client:
+            raw = await client.chat.completions.with_raw_response.create(
+                model="cached", messages=PROMPT, temperature=0, stream=True
+            )
+            models = {chunk.model async for chunk in raw.parse()}
+        headers = raw.headers
+        served.append(
+            (
+                headers["x-sidecar-cache"],
+                headers.get("x-sidecar-model"),
+                headers.get("x-sidecar-upstream-model"),
+                models,
+            )
+        )
+    assert served == [("miss", "m0", "up", {"up-2024-07-18"}), ("hit", "first", "up", {"up-2024-07-18"})]
+    assert len(upstream.requests) == 1

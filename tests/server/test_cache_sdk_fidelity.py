@@ -19,6 +19,7 @@ from google.genai import types
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..redis_server import RedisServer
 from ..sdk_clients import anthropic_client, openai_client
+from ..upstream.raw import UpstreamFactory, whole_or_streamed
 from .cache_helpers import cache_policy, redis_store, stored, upstream_calls, without
 
 DIALECTS = ("openai", "anthropic", "gemini")
@@ -183,3 +184,80 @@ def _usage_details(dialect: str, answer: dict[str, Any]) -> Any:
         return usage["cache_creation"], usage["service_tier"]
     usage = answer["usage_metadata"]
     return usage["cached_content_token_count"], usage["prompt_tokens_details"]
+
+
+# An Anthropic answer's usage with the fields the SDK's typed ``Usage`` reads beyond the fake provider's:
+# where the message is served (``inference_geo``) and at what speed.
+_ANTHROPIC_USAGE = {
+    "input_tokens": 9,
+    "cache_creation_input_tokens": 0,
+    "cache_read_input_tokens": 0,
+    "output_tokens": 3,
+    "service_tier": "standard",
+    "inference_geo": "us",
+    "speed": "standard",
+}
+_ANTHROPIC_MESSAGE = {
+    "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5-20250929",
+    "content": [{"type": "text", "text": "sunny and mild"}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": _ANTHROPIC_USAGE,
+}
+
+
+def _anthropic_events() -> list[bytes]:
+    start = {
+        **_ANTHROPIC_MESSAGE,
+        "content": [],
+        "stop_reason": None,
+        "usage": {**_ANTHROPIC_USAGE, "output_tokens": 1},
+    }
+    delta_usage = {
+        k: _ANTHROPIC_USAGE[k]
+        for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
+    }
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("message_start", {"message": start}),
+        ("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+        ("ping", {}),
+        *[
+            ("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}})
+            for text in ("sunny ", "and mild")
+        ],
+        ("content_block_stop", {"index": 0}),
+        ("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": delta_usage}),
+        ("message_stop", {}),
+    ]
+    return [b"event: %s\ndata: %s\n\n" % (name.encode(), orjson.dumps({"type": name, **data})) for name, data in events]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+async def test_an_anthropic_hit_keeps_the_usages_inference_geo_and_speed(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """An Anthropic app's answer from Anthropic whose usage says where and at what speed it was served
+    (``inference_geo``, ``speed``), live then from the cache: the SDK reads them from the hit too (in the
+    message, and in a stream's ``message_start``), every field equal but the id."""
+    upstream = await raw_upstream(
+        whole_or_streamed(
+            orjson.dumps(_ANTHROPIC_MESSAGE), _anthropic_events(), lambda request: b'"stream":true' in request.body
+        )
+    )
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: KEY}}}}\n"
+        "models:\n  m: {provider: p, model: claude-sonnet-4-5}\n"
+        "routes:\n  - {name: cached, match: {model: cached}, target: [m], cache: {enabled: true}}\n"
+    )
+    running = await sidecar(policy, env={"KEY": "k"})
+    ask = _ask_stream if stream else _ask
+    live, _ = await ask(running, "anthropic", None)
+    hit, _ = await ask(running, "anthropic", None)
+    assert len(upstream.requests) == 1
+    assert without(hit, FRESH) == without(live, FRESH)
+    usage = (live[0]["message"] if stream else live)["usage"]  # type: ignore[call-overload]
+    assert (usage["inference_geo"], usage["speed"]) == ("us", "standard")

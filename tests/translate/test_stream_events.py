@@ -28,10 +28,13 @@ def _json(events: list[SSEEvent]) -> list[Any]:
 
 
 def test_openai_caller_sequence() -> None:
-    """Role chunk first, tool calls announced with id/type/name, finish chunk, usage chunk, [DONE]."""
+    """Role chunk first (with ``refusal: null``, as OpenAI's), tool calls announced with id/type/name,
+    finish chunk, usage chunk, [DONE]; asked for usage, every chunk before the usage chunk has
+    ``"usage": null``, as OpenAI's."""
     events = _run(Dialect.ANTHROPIC, Dialect.OPENAI, "tools")
     chunks = _json(events)
-    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": "", "refusal": None}
+    assert all("usage" in chunk and chunk["usage"] is None for chunk in chunks[:-1])
     first_calls = [
         c["choices"][0]["delta"]["tool_calls"][0]
         for c in chunks
@@ -120,7 +123,11 @@ def test_anthropic_ping_produces_nothing_and_thinking_becomes_reasoning_content(
     translator.feed(events[0])
     out = [e for event in events[1:5] for e in translator.feed(event)]  # thinking start, delta, signature, stop
     deltas = [json.loads(e.data)["choices"][0]["delta"] for e in out]  # the role chunk opens the answer
-    assert deltas == [{"role": "assistant", "content": ""}, {"reasoning_content": "User wants weather."}]
+    assert deltas == [
+        {"role": "assistant", "content": "", "refusal": None},
+        {"reasoning_content": "User wants weather."},
+    ]
+    assert all("usage" not in json.loads(e.data) for e in out)  # not asked for usage: no usage member
     assert translator.feed(SSEEvent(b'{"type": "ping"}', "ping")) == []
 
 

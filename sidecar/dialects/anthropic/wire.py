@@ -53,7 +53,9 @@ class AnthropicWire(WireDialect):
     bodies = _bodies
     feature_walkers = _features.WALKERS
     response_id_prefix = "msg_"
-    answer_extras = (("usage", "cache_creation"), ("usage", "service_tier"), ("usage", "server_tool_use"))
+    answer_extras = tuple(
+        ("usage", name) for name in ("cache_creation", "service_tier", "server_tool_use", "inference_geo", "speed")
+    )
     answer_keys = frozenset({"content", "input_tokens"})  # messages; count_tokens
     request_id_header = "request-id"  # its SDK's ``_request_id``
     transport_fields = _bodies.TRANSPORT_FIELDS

@@ -55,17 +55,21 @@ class GeminiWire(WireDialect):
     feature_walkers = _features.WALKERS
     response_id_prefix = ""
     response_id_base64 = True  # Gemini's responseId: 22 or so URL-safe base64 characters
-    answer_extras = tuple(
-        ("usageMetadata", name)
-        for name in (
-            "cachedContentTokenCount",
-            "promptTokensDetails",
-            "candidatesTokensDetails",
-            "cacheTokensDetails",
-            "toolUsePromptTokenCount",
-            "toolUsePromptTokensDetails",
-        )
+    answer_extras = (
+        *(
+            ("usageMetadata", name)
+            for name in (
+                "cachedContentTokenCount",
+                "promptTokensDetails",
+                "candidatesTokensDetails",
+                "cacheTokensDetails",
+                "toolUsePromptTokenCount",
+                "toolUsePromptTokensDetails",
+            )
+        ),
+        ("candidates", 0, "avgLogprobs"),  # the mean log-probability Gemini gives unasked
     )
+    running_usage = "usageMetadata"
     # generateContent (a blocked prompt: promptFeedback alone); countTokens; embedContent, batchEmbedContents
     answer_keys = frozenset({"candidates", "promptFeedback", "totalTokens", "embedding", "embeddings"})
     answer_lists = frozenset({"candidates"})  # no candidate and no promptFeedback: nothing was answered

@@ -7,6 +7,9 @@ one, so that an app accumulating the chunks gets ``content`` None for a tool-onl
 A ``ScoredText``'s tokens go in the ``logprobs`` of the chunk carrying its text. Citations (``Cited``)
 are held and sent together in one chunk of their own (``delta.annotations``) before the finish chunk,
 as OpenAI's search models send them: openai-python's stream helper cannot join two lists of them.
+Every chunk carries what OpenAI's do: ``"logprobs": null`` where it has none, the role chunk's
+``"refusal": null``, and, when the request asked for usage (``stream_options.include_usage``),
+``"usage": null`` on each chunk before the usage chunk.
 """
 
 from __future__ import annotations
@@ -39,10 +42,9 @@ from . import citations, response
 from .logprobs import choice_logprobs
 
 _NO_FINISH = b',"finish_reason":null,"logprobs":null}]}'
+_NO_FINISH_NO_USAGE_YET = b',"finish_reason":null,"logprobs":null}],"usage":null}'  # with include_usage
 _CONTENT = b'{"content":'
-_CONTENT_END = b"}" + _NO_FINISH
 _DATA = wire_prefix()
-_TEXT_TAIL = _CONTENT_END + b"\n\n"
 
 
 class OpenAIEncoder:
@@ -52,15 +54,18 @@ class OpenAIEncoder:
         "_bare_tools",
         "_cited",
         "_closed",
+        "_content_end",
         "_created",
         "_finished",
         "_head",
         "_id",
         "_include_usage",
         "_model",
+        "_no_finish",
         "_opened",
         "_started",
         "_text_head",
+        "_text_tail",
         "_usage",
     )
 
@@ -78,20 +83,24 @@ class OpenAIEncoder:
         self._cited: list[Citation] = []  # citations held for the annotations chunk
         self._head = b""  # every chunk's JSON up to its delta, once the id is known
         self._text_head = b""  # a text chunk's wire bytes up to the text, once started
+        self._no_finish = _NO_FINISH_NO_USAGE_YET if include_usage else _NO_FINISH  # a chunk's end, after its delta
+        self._content_end = b"}" + self._no_finish  # a text chunk's data after the text
+        self._text_tail = self._content_end + b"\n\n"  # a text chunk's wire bytes after the text
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> SSEEvent:
         if finish is None and logprobs is None and self._head:  # the fixed part made once per stream
-            return framed(self._head + orjson.dumps(delta) + _NO_FINISH, None, _DATA)
+            return framed(self._head + orjson.dumps(delta) + self._no_finish, None, _DATA)
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": logprobs}
-        return json_event(
-            {
-                "id": self._id,
-                "object": "chat.completion.chunk",
-                "created": self._created,
-                "model": self._model,
-                "choices": [choice],
-            }
-        )
+        chunk = {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self._model,
+            "choices": [choice],
+        }
+        if self._include_usage:
+            chunk["usage"] = None
+        return json_event(chunk)
 
     def _start(self, ident: str | None) -> None:
         if self._started:
@@ -115,18 +124,18 @@ class OpenAIEncoder:
             return []
         self._start(None)
         self._opened = True
-        return [self._chunk({"role": "assistant", "content": ""})]
+        return [self._chunk({"role": "assistant", "content": "", "refusal": None})]
 
     def text_wire(self, text: str) -> bytes | None:
         """A text chunk's wire bytes (``feed(Text(text))``'s, rendered), None before the role chunk or
         after the close."""
         if self._opened and not self._closed:
-            return self._text_head + orjson.dumps(text) + _TEXT_TAIL
+            return self._text_head + orjson.dumps(text) + self._text_tail
         return None
 
     def feed(self, delta: Delta) -> list[SSEEvent]:
         if type(delta) is Text and self._opened and not self._closed:  # the usual delta, first
-            return [framed(self._head + _CONTENT + orjson.dumps(delta.text) + _CONTENT_END, None, _DATA)]
+            return [framed(self._head + _CONTENT + orjson.dumps(delta.text) + self._content_end, None, _DATA)]
         if self._closed:
             return []
         if isinstance(delta, Start):
@@ -148,7 +157,7 @@ class OpenAIEncoder:
         if isinstance(delta, ToolStart) and not self._opened:  # a tool call opens the answer
             self._start(None)
             self._opened = True
-            return [self._tool_start(delta, {"role": "assistant", "content": None})]
+            return [self._tool_start(delta, {"role": "assistant", "content": None, "refusal": None})]
         out = self._open()
         if isinstance(delta, Text):
             out.append(self._chunk({"content": delta.text}, None, _logprobs_of(delta)))
