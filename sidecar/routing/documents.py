@@ -8,8 +8,8 @@ read, because the providers bill it by its size:
 - a PDF: ``PAGE_TOKENS`` per page (every provider bills a page's extracted text and its image; the
   figure and the providers' own are in docs/routing.md). Its pages are its page objects
   (``/Type /Page``), counted in its decoded bytes and in its compressed object streams (``/ObjStm``,
-  inflated up to ``OBJECT_STREAM_BYTES`` each); a PDF in which none is found (encrypted, another
-  filter) counts one page per ``BYTES_PER_PAGE`` of its size;
+  inflated up to ``OBJECT_STREAM_BYTES`` each and ``INFLATED_BYTES`` in all); a PDF in which none is
+  found (encrypted, another filter) counts one page per ``BYTES_PER_PAGE`` of its size;
 - a text file (``text/*``, JSON, XML): its decoded text, by ``tokens.estimate_bytes``;
 - any other type: ``FILE_TOKENS``.
 
@@ -32,6 +32,7 @@ FILE_TOKENS = 1500  # a file the walker cannot read: about one PDF page as text 
 PAGE_TOKENS = 1500  # a PDF page: Anthropic 1,500-3,000 text tokens and the page's image, Gemini 258
 BYTES_PER_PAGE = 100_000  # a PDF whose pages are not found: one page per 100 KB (a scanned page's size)
 OBJECT_STREAM_BYTES = 4 << 20  # the most of one object stream inflated to look for pages
+INFLATED_BYTES = 32 << 20  # the most of all its object streams inflated (a PDF of deflate bombs stops there)
 CHUNK = 1 << 20  # base64 characters decoded at a time (a multiple of 4)
 
 _PAGE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")  # a page object (not /Pages, the tree's nodes)
@@ -90,12 +91,14 @@ def _decoded(data: str) -> Iterator[bytes]:
 def _streamed_pages(data: str) -> Iterator[int]:
     """The page objects in each Flate-compressed object stream of the PDF whose base64 is ``data``."""
     pdf = b"".join(_decoded(data))
+    left = INFLATED_BYTES
     for found in _OBJECT_STREAM.finditer(pdf):
         start = _STREAM_START.search(pdf, found.end())
-        if start is None:
+        if start is None or left <= 0:
             return
         try:
-            inflated = zlib.decompressobj().decompress(memoryview(pdf)[start.end() :], OBJECT_STREAM_BYTES)
+            inflated = zlib.decompressobj().decompress(memoryview(pdf)[start.end() :], min(left, OBJECT_STREAM_BYTES))
         except zlib.error:  # another filter than FlateDecode: its pages are not counted
             continue
+        left -= len(inflated)
         yield sum(1 for _ in _PAGE.finditer(inflated))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import zlib
 
 import pytest
 
@@ -10,6 +11,8 @@ from sidecar.routing.documents import (
     BYTES_PER_PAGE,
     CHUNK,
     FILE_TOKENS,
+    INFLATED_BYTES,
+    OBJECT_STREAM_BYTES,
     PAGE_TOKENS,
     document_tokens,
     pdf_pages,
@@ -63,3 +66,17 @@ def test_a_text_file_counts_its_text_and_an_unreadable_file_one_page() -> None:
     assert document_tokens("application/pdf", "\u00e9t\u00e9") == FILE_TOKENS
     assert document_tokens("application/pdf", "") == FILE_TOKENS
     assert document_tokens("application/zip", base64.b64encode(text).decode()) == FILE_TOKENS
+
+
+def test_object_streams_are_inflated_up_to_a_bound_in_all() -> None:
+    """A PDF of deflate bombs (object streams of spaces, 8 MiB each from 8 KB) is inflated up to
+    INFLATED_BYTES in all: an object stream of pages after that much is not read, and the PDF counts
+    a page per BYTES_PER_PAGE instead."""
+    bomb = zlib.compress(b" " * (8 << 20), 9)
+    stream = b"<< /Type /ObjStm /N 1 /First 0 /Filter /FlateDecode >>\nstream\n" + bomb + b"\nendstream\n"
+    bombs = INFLATED_BYTES // OBJECT_STREAM_BYTES  # each read up to OBJECT_STREAM_BYTES
+    pages = pdf(5, object_stream=True)
+    below = b"%PDF-1.5\n" + stream * (bombs - 1) + pages
+    at = b"%PDF-1.5\n" + stream * bombs + pages
+    assert pdf_pages(base64.b64encode(below).decode()) == 5
+    assert pdf_pages(base64.b64encode(at).decode()) == max(1, len(at) // BYTES_PER_PAGE)
