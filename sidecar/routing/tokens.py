@@ -2,7 +2,8 @@
 
 ``estimate_tokens(text)`` counts, with a handful of C-level bytes operations (one ``translate`` to
 byte classes, then a ``count`` per class; digits, line breaks and each length of UTF-8 character,
-absent from most prompts, only when the text has one), the letters, digits, spaces, runs of indentation, line
+absent from most prompts, only when the text has one; an ASCII text's punctuation by what the other
+classes leave), the letters, digits, spaces, runs of indentation, line
 breaks, punctuation and UTF-8 lead bytes (2-, 3- and 4-byte characters: accented Latin and Cyrillic,
 CJK, emoji) of the text, and weighs each count by a coefficient fitted by least squares against
 OpenAI's ``o200k_base`` tokenizer on sample English prose, code, JSON, CJK and numbers
