@@ -45,7 +45,8 @@ DEFAULT_BYTES_PER_TOKEN = 3.6
 
 WALK_MARKERS = (b"image", b"audio", b"video", b"file", b"document", b"inline", b"data:", b"\\u")
 """Substrings of a body the byte estimate might misjudge, in any dialect: media (part types, MIME types,
-Gemini's ``inlineData``; the walk counts them at fixed costs, not their base64 bytes or their URL) and
+Gemini's ``inlineData``; the walk counts them at fixed costs, an inline PDF by its pages, not their
+base64 bytes or their URL) and
 ``\\u`` escapes (non-ASCII text escaped by its SDK: 6 bytes a character, digits among them). A dialect
 ``MEDIA_MARKERS`` does not list (a newly added one) is walked when its body names any of them."""
 

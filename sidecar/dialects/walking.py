@@ -20,7 +20,8 @@ class Tally(Protocol):
     """What a walker collects (``routing.features.Tally`` is the one implementation).
 
     ``text`` every text the prompt carries (estimated for tokens; a walker holding a non-empty ``str``
-    may append it to ``texts`` itself), ``media`` every media part,
+    may append it to ``texts`` itself), ``media`` every media part sent by reference or whose size is
+    not read, ``document`` a file sent inline (its MIME type and base64: a PDF's pages are counted),
     ``structured`` values estimated from their JSON (tool schemas, call arguments), ``system`` the
     system prompt's texts, ``last_user`` the texts of the last user message that carries text (tool
     results are not the user's words), ``messages`` the turns, ``thinking`` whether it asks the model to think
@@ -45,6 +46,8 @@ class Tally(Protocol):
     def text(self, value: Any) -> None: ...
 
     def media(self, mime: Any, kind: str = "") -> None: ...
+
+    def document(self, mime: Any, data: Any) -> None: ...
 
     def output_limit(self, value: Any) -> None: ...
 

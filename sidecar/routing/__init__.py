@@ -13,6 +13,7 @@ Modules:
 
     tokens      prompt-token estimator: byte-class counts x fitted coefficients (no vocabulary)
     features    RequestFeatures, the Tally the walkers fill, the text windows rules read
+    documents   a document sent inline, in tokens: a PDF's pages, a text file's text
     bodies      the request's own output maximum, checked (the walkers are the dialects': ``features.py``
                 in each dialect's package)
     spec        the policy blocks: routing (tiers, classes, complexity, learned), select, split, caps,

@@ -18,8 +18,9 @@ last ``SYSTEM_TAIL`` of the system prompt. An app states its task at the start o
 or at the end of a pasted document, and a bounded window keeps routing's cost flat: scanning a
 32 KB prompt with a regular expression costs milliseconds, a window of at most 1.3 KB tens of microseconds.
 
-Media are counted at fixed token costs (``IMAGE_TOKENS`` etc.; images, audio, video and files vary by
-provider and size, see docs/routing.md); every message adds ``MESSAGE_TOKENS`` for its framing.
+Media are counted at fixed token costs (``IMAGE_TOKENS`` etc.; images, audio and video vary by
+provider and size, see docs/routing.md), but for a document sent inline: a PDF by its pages, a text
+file by its text (``documents.document_tokens``); every message adds ``MESSAGE_TOKENS`` for its framing.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import orjson
 
 from ..dialects import Dialect, Operation
 from ..dialects.registry import FEATURE_WALKERS
+from .documents import FILE_TOKENS, document_tokens
 from .tokens import estimate_bytes, estimate_joined
 
 USER_HEAD, USER_TAIL = 1024, 256
@@ -39,7 +41,6 @@ MESSAGE_TOKENS = 4  # role and separators around each message (OpenAI documents 
 IMAGE_TOKENS = 800  # OpenAI high detail 1024x1024: 765; Anthropic up to ~1,600; Gemini 258
 AUDIO_TOKENS = 1000  # about 30 s (Gemini counts 32 tokens per second)
 VIDEO_TOKENS = 8000  # about 30 s at Gemini's 263 tokens per second
-FILE_TOKENS = 1500  # about one PDF page as text plus its image
 
 
 class RequestFeatures(NamedTuple):
@@ -75,6 +76,7 @@ class Tally:
 
     __slots__ = (
         "audio",
+        "file_tokens",
         "files",
         "images",
         "json_mode",
@@ -97,7 +99,7 @@ class Tally:
         self.structured: list[Any] = []
         self.system: list[str] = []
         self.last_user: list[str] = []
-        self.messages = self.tools = self.images = self.audio = self.video = self.files = 0
+        self.messages = self.tools = self.images = self.audio = self.video = self.files = self.file_tokens = 0
         self.tool_choice_forced = self.json_mode = self.json_schema = self.stream = self.thinking = False
         self.max_output_tokens: int | None = None
 
@@ -116,6 +118,16 @@ class Tally:
             self.video += 1
         else:
             self.files += 1
+            self.file_tokens += FILE_TOKENS
+
+    def document(self, mime: Any, data: Any) -> None:
+        """One file sent inline: ``data`` its base64, ``mime`` its type (a PDF counts its pages, a text
+        file its text: ``documents.document_tokens``); an image, audio or video is ``media``."""
+        if isinstance(mime, str) and mime.partition("/")[0] in ("image", "audio", "video"):
+            self.media(mime)
+            return
+        self.files += 1
+        self.file_tokens += document_tokens(mime if isinstance(mime, str) else "", data)
 
     def output_limit(self, value: Any) -> None:
         """The request's output maximum when ``value`` is one (``bodies.positive``, without the call)."""
@@ -131,10 +143,7 @@ class Tally:
                 tokens += sum(len(str(value)) for value in self.structured) // 3
         if self.images or self.audio or self.video or self.files:
             tokens += (
-                IMAGE_TOKENS * self.images
-                + AUDIO_TOKENS * self.audio
-                + VIDEO_TOKENS * self.video
-                + FILE_TOKENS * self.files
+                IMAGE_TOKENS * self.images + AUDIO_TOKENS * self.audio + VIDEO_TOKENS * self.video + self.file_tokens
             )
         last_user, system = self.last_user, self.system
         user = last_user[0] if len(last_user) == 1 else "\n".join(last_user)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import anthropic
 import openai
 import pytest
 
+from sidecar.routing.documents import PAGE_TOKENS
+
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import sdk_client
+from .pdfs import pdf
 from .policies import MODELS, SELECT_ROUTE, routing_policy
 
 IMAGE = (
@@ -379,3 +383,40 @@ async def test_an_image_and_a_tool_go_to_a_model_with_both_in_every_dialect(
     line = running.log_lines()[-1]
     assert line["served_model"] == "big"
     assert (line["features"]["images"], line["features"]["tools"]) == (1, 1)
+
+
+async def _pdf_by_openai_chat(running: RunningSidecar, gemini_client: Any, pdf: bytes) -> None:
+    data = f"data:application/pdf;base64,{base64.b64encode(pdf).decode()}"
+    content: Any = [{"type": "file", "file": {"filename": "report.pdf", "file_data": data}}, _QUESTION]
+    await ask(running, [{"role": "user", "content": content}])
+
+
+async def _pdf_by_anthropic(running: RunningSidecar, gemini_client: Any, pdf: bytes) -> None:
+    source = {"type": "base64", "media_type": "application/pdf", "data": base64.b64encode(pdf).decode()}
+    content = [{"type": "document", "source": source}, _QUESTION]
+    async with sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="app-key") as sdk:
+        await sdk.messages.create(model="auto", max_tokens=50, messages=[{"role": "user", "content": content}])
+
+
+async def _pdf_by_gemini(running: RunningSidecar, gemini_client: Any, pdf: bytes) -> None:
+    from google.genai import types
+
+    document = types.Part.from_bytes(data=pdf, mime_type="application/pdf")
+    await gemini_client(running.url).aio.models.generate_content(model="auto", contents=[document, "Summarise it."])
+
+
+_QUESTION = {"type": "text", "text": "Summarise it."}
+
+
+@pytest.mark.parametrize("send", [_pdf_by_openai_chat, _pdf_by_anthropic, _pdf_by_gemini])
+async def test_a_long_pdf_is_not_routed_as_a_short_prompt_in_every_dialect(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, send: Any
+) -> None:
+    """Through each official SDK, a 20-page PDF (its pages packed in a compressed object stream) with a
+    short question is estimated at its pages' tokens, so it skips every model whose window it does not
+    fit (mini's 4,000 to tooled's 32,000) for big's; counted as one file of 1,500 tokens it went to mini."""
+    running = await start(fake, sidecar)
+    await send(running, gemini_client, pdf(20, object_stream=True))
+    line = running.log_lines()[-1]
+    assert (line["features"]["files"], line["features"]["prompt_tokens"] >= 20 * PAGE_TOKENS) == (1, True)
+    assert (line["complexity"], line["served_model"]) == ("simple", "big")

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 import quicktok
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sidecar.routing import tokens
@@ -83,10 +83,21 @@ def test_empty_text_is_zero_tokens() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(text=st.text(alphabet=st.characters(max_codepoint=0x1F600), max_size=6000))
+@given(
+    text=st.one_of(
+        st.text(alphabet=st.characters(max_codepoint=0x1F600), max_size=6000),
+        st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=6000),
+    )
+)
+@example(text="Say hello to the benchmark, in one short sentence please.")
+@example(text="def f(x):\n\treturn x  # 2 spaces\r\n")
+@example(text="col1\tcol2\r\n" * 600)
+@example(text="ASCII, then caf\u00e9 4.5\n")
 def test_estimate_weighs_each_byte_class_count_in_order(text: str) -> None:
     """The estimate is the coefficients times ``byte_class_counts`` of the (sampled) bytes, added in
-    the coefficients' order, scaled and rounded: what the counts documented by the module give."""
+    the coefficients' order, scaled and rounded: what the counts documented by the module give (an
+    ASCII text's punctuation taken as the bytes no other class counts, with and without tabs and
+    carriage returns, included)."""
     data = text.encode("utf-8", "surrogatepass")
     sampled, scale = tokens.sample(data)
     total = 0.0

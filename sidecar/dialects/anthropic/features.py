@@ -1,6 +1,7 @@
 """Routing's feature walker for Anthropic request bodies (``walking.FeatureWalker``; ``WALKERS`` by
 operation is the dialect's ``WireDialect.feature_walkers``): /v1/messages and count_tokens read
-``system``, ``messages`` (text, image, document, tool_use, tool_result and thinking blocks),
+``system``, ``messages`` (text, image, document, tool_use, tool_result and thinking blocks; a document's
+text, its content blocks, a base64 PDF's pages),
 ``tools``, ``tool_choice`` any/tool, ``output_config.format``/``output_format``, ``max_tokens``,
 ``stream``, ``thinking`` (enabled or adaptive).
 """
@@ -31,11 +32,7 @@ def _blocks(content: Any, tally: Tally) -> list[str]:
                 tally.text(text)
                 texts.append(text)
         elif kind in ("image", "document"):
-            source = mapping(block.get("source"))
-            if source.get("type") == "text":
-                tally.text(source.get("data"))
-            else:
-                tally.media(source.get("media_type"), "image" if kind == "image" else "file")
+            _source(mapping(block.get("source")), kind, tally)
         elif kind == "tool_use":
             tally.text(block.get("name"))
             tally.structured.append(block.get("input"))
@@ -44,6 +41,20 @@ def _blocks(content: Any, tally: Tally) -> list[str]:
         elif kind == "thinking":
             tally.text(block.get("thinking"))
     return texts
+
+
+def _source(source: dict[str, Any], kind: str, tally: Tally) -> None:
+    """Count an image's or a document's source: a document's text or its content blocks' (not the user's
+    words), a base64 PDF's pages; an image, or a source sent by reference, as one media part."""
+    source_type = source.get("type")
+    if source_type == "text":
+        tally.text(source.get("data"))
+    elif source_type == "content":
+        _blocks(source.get("content"), tally)
+    elif source_type == "base64" and kind == "document":
+        tally.document(source.get("media_type") or "application/pdf", source.get("data"))
+    else:
+        tally.media(source.get("media_type"), "image" if kind == "image" else "file")
 
 
 def messages(body: dict[str, Any], tally: Tally) -> None:

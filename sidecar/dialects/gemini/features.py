@@ -2,9 +2,9 @@
 operation is the dialect's ``WireDialect.feature_walkers``); keys come in camelCase or snake_case:
 
 - ``generate``    generateContent and countTokens (also wrapped in ``generateContentRequest``):
-                  ``systemInstruction``, ``contents`` (text, inlineData, fileData by MIME type, a
-                  YouTube fileUri without one a video; functionCall, functionResponse parts; thoughts
-                  skipped), ``tools``, ``toolConfig`` mode ANY,
+                  ``systemInstruction``, ``contents`` (text, inlineData, fileData by MIME type, an
+                  inline PDF by its pages, a YouTube fileUri without one a video; functionCall,
+                  functionResponse parts; thoughts skipped), ``tools``, ``toolConfig`` mode ANY,
                   ``generationConfig`` (maxOutputTokens, responseMimeType, responseSchema,
                   thinkingConfig: a positive thinkingBudget or a thinkingLevel asks for thinking);
                   streaming is in the URL, not the body (routing is told it)
@@ -34,7 +34,10 @@ def _parts(parts: Any, tally: Tally) -> list[str]:
                 texts.append(text)
             continue
         inline = either(part, "inlineData", "inline_data")
-        media = inline if isinstance(inline, dict) else either(part, "fileData", "file_data")
+        if isinstance(inline, dict):  # sent inline: a PDF's pages, a text file's text
+            tally.document(either(inline, "mimeType", "mime_type"), inline.get("data"))
+            continue
+        media = either(part, "fileData", "file_data")
         if isinstance(media, dict):
             tally.media(either(media, "mimeType", "mime_type"), _kind(either(media, "fileUri", "file_uri")))
             continue

@@ -2,7 +2,8 @@
 operation is the dialect's ``WireDialect.feature_walkers``):
 
 - ``chat``        /v1/chat/completions: ``messages`` (``_chat_messages``: system/developer, user parts
-                  text, image_url, input_audio, file; assistant tool_calls; tool), ``tools`` and legacy
+                  text, image_url, input_audio, file (``file_data`` read: a PDF's pages); assistant
+                  tool_calls; tool), ``tools`` and legacy
                   ``functions``, ``tool_choice``/``function_call``, ``response_format``,
                   ``max_completion_tokens``/``max_tokens``, ``stream``, ``reasoning_effort`` (thinking)
 - ``responses``   /v1/responses: ``instructions``, ``input`` (a string or items: messages with
@@ -45,9 +46,19 @@ def _parts(content: Any, tally: Tally) -> list[str]:
         elif kind == "input_audio":
             tally.media("audio")
         elif kind in ("file", "input_file"):
-            data = part.get("file_data") or mapping(part.get("file")).get("file_data")
-            tally.media(data_uri_type(data), "file")
+            file = part if "file_data" in part else mapping(part.get("file"))
+            data = file.get("file_data")
+            mime = data_uri_type(data) or _named_type(file.get("filename"))
+            if isinstance(data, str) and data:  # sent inline: a PDF's pages, a text file's text
+                tally.document(mime, data)
+            else:
+                tally.media(mime, "file")
     return texts
+
+
+def _named_type(filename: Any) -> str:
+    """A PDF's MIME type when ``filename`` ends in ``.pdf`` (``file_data`` as bare base64), else empty."""
+    return "application/pdf" if isinstance(filename, str) and filename.lower().endswith(".pdf") else ""
 
 
 def _tools(body: dict[str, Any], tally: Tally) -> None:

@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 
 from sidecar.dialects import Dialect, Operation
+from sidecar.routing.documents import PAGE_TOKENS
 from sidecar.routing.features import RequestFeatures, extract_features
+
+from ...routing.pdfs import pdf_base64
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 WEATHER_TOOL = {"name": "weather", "description": "Weather in a city", "parameters": {"type": "object"}}
@@ -105,3 +108,23 @@ def test_anthropic_thinking_enabled_or_adaptive_asks_for_thinking(thinking: dict
     """``thinking`` enabled or adaptive asks the model to think; disabled does not."""
     f = anthropic({"max_tokens": 4096, "messages": [{"role": "user", "content": "hi"}], "thinking": thinking})
     assert f.thinking is thinks
+
+
+def test_anthropic_documents_count_a_pdfs_pages_and_a_content_documents_text() -> None:
+    """A base64 PDF document counts its pages (PAGE_TOKENS each), a document of content blocks its
+    texts as a text document does, neither being the user's words."""
+    question = {"type": "text", "text": "summarise"}
+    pdf_block = {
+        "type": "document",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": pdf_base64(40)},
+    }
+    text = "The quarterly numbers rose by four percent. " * 200
+    content_block = {"type": "document", "source": {"type": "content", "content": [{"type": "text", "text": text}]}}
+    asked = anthropic({"messages": [{"role": "user", "content": [question]}], "max_tokens": 10})
+    with_pdf = anthropic({"messages": [{"role": "user", "content": [pdf_block, question]}], "max_tokens": 10})
+    with_text = anthropic({"messages": [{"role": "user", "content": [content_block, question]}], "max_tokens": 10})
+    assert (with_pdf.files, with_pdf.prompt_tokens - asked.prompt_tokens) == (1, 40 * PAGE_TOKENS)
+    text_source = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": text}}
+    as_text = anthropic({"messages": [{"role": "user", "content": [text_source, question]}], "max_tokens": 10})
+    assert with_text.prompt_tokens == as_text.prompt_tokens > asked.prompt_tokens + 1000
+    assert with_pdf.last_user_text == with_text.last_user_text == "summarise"

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from sidecar.dialects import Dialect, Operation
+from sidecar.routing.documents import FILE_TOKENS, PAGE_TOKENS
 from sidecar.routing.features import RequestFeatures, extract_features
+from sidecar.routing.tokens import estimate_bytes
+
+from ...routing.pdfs import pdf_base64
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 WEATHER_TOOL = {"name": "weather", "description": "Weather in a city", "parameters": {"type": "object"}}
@@ -111,3 +116,19 @@ def test_gemini_a_positive_thinking_budget_or_a_level_asks_for_thinking() -> Non
 
     assert thinks({"thinkingBudget": 1024}) and thinks({"thinking_budget": 8}) and thinks({"thinkingLevel": "low"})
     assert not thinks({"thinkingBudget": 0}) and not thinks({"thinkingBudget": -1, "includeThoughts": True})
+
+
+def test_gemini_an_inline_pdf_counts_its_pages_and_an_inline_text_file_its_text() -> None:
+    """inlineData of application/pdf counts its pages (PAGE_TOKENS each), of text/plain its text's
+    tokens; a fileData PDF (by URI) counts one file's FILE_TOKENS."""
+    text = b"The quarterly numbers rose by four percent. " * 200
+
+    def asked(*parts: dict[str, Any]) -> int:
+        return gemini({"contents": [{"role": "user", "parts": [*parts, {"text": "summarise"}]}]}).prompt_tokens
+
+    pdf_part = {"inlineData": {"mimeType": "application/pdf", "data": pdf_base64(25)}}
+    text_part = {"inline_data": {"mime_type": "text/plain", "data": base64.b64encode(text).decode()}}
+    by_uri = {"fileData": {"mimeType": "application/pdf", "fileUri": "gs://b/report.pdf"}}
+    assert asked(pdf_part) - asked() == 25 * PAGE_TOKENS
+    assert asked(text_part) - asked() == estimate_bytes(text)
+    assert asked(by_uri) - asked() == FILE_TOKENS

@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 
 from sidecar.dialects import Dialect, Operation
+from sidecar.routing.documents import FILE_TOKENS, PAGE_TOKENS
 from sidecar.routing.features import IMAGE_TOKENS, RequestFeatures, extract_features
+
+from ...routing.pdfs import pdf_base64
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 WEATHER_TOOL = {"name": "weather", "description": "Weather in a city", "parameters": {"type": "object"}}
@@ -208,3 +211,21 @@ def test_openai_without_reasoning_effort_asks_for_no_thinking() -> None:
     """A plain chat body (the fast path) and a Responses body without ``reasoning`` think nothing."""
     assert openai({"messages": [{"role": "user", "content": "hi"}]}).thinking is False
     assert responses({"input": "hi"}).thinking is False
+
+
+def test_openai_a_pdfs_file_data_counts_its_pages_in_chat_and_responses() -> None:
+    """A chat ``file`` part's and a Responses ``input_file``'s PDF (a data URL, or bare base64 named
+    .pdf) counts its pages, PAGE_TOKENS each; a file sent by id counts one file's FILE_TOKENS."""
+    data = pdf_base64(30)
+    chat_part = {"type": "file", "file": {"filename": "report.pdf", "file_data": f"data:application/pdf;base64,{data}"}}
+    bare_part = {"type": "file", "file": {"filename": "report.pdf", "file_data": data}}
+    by_id = {"type": "file", "file": {"file_id": "file-abc"}}
+    input_file = {"type": "input_file", "filename": "report.pdf", "file_data": f"data:application/pdf;base64,{data}"}
+    asked = openai({"messages": [{"role": "user", "content": [{"type": "text", "text": "summarise"}]}]})
+    for part, tokens in ((chat_part, 30 * PAGE_TOKENS), (bare_part, 30 * PAGE_TOKENS), (by_id, FILE_TOKENS)):
+        f = openai({"messages": [{"role": "user", "content": [part, {"type": "text", "text": "summarise"}]}]})
+        assert (f.files, f.prompt_tokens - asked.prompt_tokens) == (1, tokens)
+    text = [{"type": "input_text", "text": "summarise"}]
+    asked_responses = responses({"input": [{"role": "user", "content": text}]})
+    f = responses({"input": [{"role": "user", "content": [input_file, *text]}]})
+    assert (f.files, f.prompt_tokens - asked_responses.prompt_tokens) == (1, 30 * PAGE_TOKENS)

@@ -1,0 +1,82 @@
+"""The prompt tokens of a document sent inline (``sidecar/routing/documents.py``)."""
+
+from __future__ import annotations
+
+import base64
+import zlib
+
+import pytest
+
+from sidecar.routing.documents import (
+    BYTES_PER_PAGE,
+    CHUNK,
+    FILE_TOKENS,
+    INFLATED_BYTES,
+    OBJECT_STREAM_BYTES,
+    PAGE_TOKENS,
+    document_tokens,
+    pdf_pages,
+)
+from sidecar.routing.tokens import estimate_bytes
+
+from .pdfs import pdf, pdf_base64
+
+
+@pytest.mark.parametrize("pages", [1, 7, 200])
+@pytest.mark.parametrize("object_stream", [False, True])
+def test_a_pdf_counts_its_page_objects_plain_or_in_a_compressed_object_stream(pages: int, object_stream: bool) -> None:
+    """A PDF's pages are its page objects (not the page tree's /Pages), written plainly or packed in a
+    Flate-compressed object stream as pdfTeX and Word write them; each page counts PAGE_TOKENS."""
+    data = pdf_base64(pages, object_stream=object_stream)
+    assert pdf_pages(data) == pages
+    assert document_tokens("application/pdf", data) == pages * PAGE_TOKENS
+
+
+def test_page_objects_across_the_decoded_slices_are_each_counted_once() -> None:
+    """A PDF whose base64 spans several decoded slices (CHUNK characters each) counts every page once,
+    a page object split between two slices included."""
+    data = pdf_base64(20_000)
+    assert len(data) > 2 * CHUNK
+    assert pdf_pages(data) == 20_000
+
+
+def test_url_safe_unpadded_base64_and_a_data_url_count_the_same_pages() -> None:
+    """The same PDF as URL-safe base64 without padding, or inside a data URL, counts the same pages."""
+    raw = pdf(31, padding=1000)
+    plain = base64.b64encode(raw).decode()
+    assert plain.endswith("=")  # the padding the URL-safe form drops
+    url_safe = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    assert "-" in url_safe or "_" in url_safe
+    assert pdf_pages(plain) == pdf_pages(url_safe) == pdf_pages(f"data:application/pdf;base64,{plain}") == 31
+
+
+def test_a_pdf_without_page_objects_counts_a_page_per_bytes_per_page() -> None:
+    """A PDF in which no page object is found (encrypted, another filter) counts one page per
+    BYTES_PER_PAGE of its size, at least one."""
+    scanned = base64.b64encode(b"%PDF-1.7\n" + b"\x00\x01" * (3 * BYTES_PER_PAGE)).decode()
+    assert pdf_pages(scanned) == 6
+    assert pdf_pages(base64.b64encode(b"%PDF-1.7\n").decode()) == 1
+
+
+def test_a_text_file_counts_its_text_and_an_unreadable_file_one_page() -> None:
+    """A text file sent inline counts its text's tokens; a value that is not base64, an empty one, or
+    a type neither PDF nor text counts FILE_TOKENS."""
+    text = b"The quarterly numbers rose by four percent. " * 500
+    assert document_tokens("text/plain", base64.b64encode(text).decode()) == estimate_bytes(text)
+    assert document_tokens("application/pdf", "\u00e9t\u00e9") == FILE_TOKENS
+    assert document_tokens("application/pdf", "") == FILE_TOKENS
+    assert document_tokens("application/zip", base64.b64encode(text).decode()) == FILE_TOKENS
+
+
+def test_object_streams_are_inflated_up_to_a_bound_in_all() -> None:
+    """A PDF of deflate bombs (object streams of spaces, 8 MiB each from 8 KB) is inflated up to
+    INFLATED_BYTES in all: an object stream of pages after that much is not read, and the PDF counts
+    a page per BYTES_PER_PAGE instead."""
+    bomb = zlib.compress(b" " * (8 << 20), 9)
+    stream = b"<< /Type /ObjStm /N 1 /First 0 /Filter /FlateDecode >>\nstream\n" + bomb + b"\nendstream\n"
+    bombs = INFLATED_BYTES // OBJECT_STREAM_BYTES  # each read up to OBJECT_STREAM_BYTES
+    pages = pdf(5, object_stream=True)
+    below = b"%PDF-1.5\n" + stream * (bombs - 1) + pages
+    at = b"%PDF-1.5\n" + stream * bombs + pages
+    assert pdf_pages(base64.b64encode(below).decode()) == 5
+    assert pdf_pages(base64.b64encode(at).decode()) == max(1, len(at) // BYTES_PER_PAGE)
