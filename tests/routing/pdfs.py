@@ -10,12 +10,15 @@ def _page(number: int) -> bytes:
     return f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {number + 1000} 0 R >>".encode()
 
 
-def pdf(pages: int, *, object_stream: bool = False, padding: int = 0) -> bytes:
+def pdf(pages: int, *, object_stream: bool = False, padding: int = 0, tree: bool = True) -> bytes:
     """A PDF of ``pages`` page objects, as plain objects or all in one Flate-compressed ``/ObjStm``
-    (as pdfTeX and Word write them); ``padding`` bytes of a binary stream after them (a page's image)."""
+    (as pdfTeX and Word write them); ``padding`` bytes of a binary stream after them (a page's image);
+    without ``tree``, no page tree root (``/Type /Pages ... /Count``) is written (as when a long PDF's
+    root lies past what is read)."""
     kids = " ".join(f"{3 + n} 0 R" for n in range(pages))
     head = b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-    head += f"2 0 obj\n<< /Type /Pages /Kids [{kids}] /Count {pages} >>\nendobj\n".encode()
+    if tree:
+        head += f"2 0 obj\n<< /Type /Pages /Kids [{kids}] /Count {pages} >>\nendobj\n".encode()
     if object_stream:
         objects = b"\n".join(_page(n) for n in range(pages))
         packed = zlib.compress(objects)

@@ -9,11 +9,12 @@ import pytest
 
 from sidecar.routing.documents import (
     BYTES_PER_PAGE,
-    CHUNK,
     FILE_TOKENS,
     INFLATED_BYTES,
+    MIN_PAGE_BYTES,
     OBJECT_STREAM_BYTES,
     PAGE_TOKENS,
+    SAMPLE_CHARS,
     document_tokens,
     pdf_pages,
 )
@@ -32,12 +33,27 @@ def test_a_pdf_counts_its_page_objects_plain_or_in_a_compressed_object_stream(pa
     assert document_tokens("application/pdf", data) == pages * PAGE_TOKENS
 
 
-def test_page_objects_across_the_decoded_slices_are_each_counted_once() -> None:
-    """A PDF whose base64 spans several decoded slices (CHUNK characters each) counts every page once,
-    a page object split between two slices included."""
-    data = pdf_base64(20_000)
-    assert len(data) > 2 * CHUNK
-    assert pdf_pages(data) == 20_000
+def test_a_pdf_longer_than_the_sample_counts_its_page_trees_count() -> None:
+    """A PDF whose base64 is longer than SAMPLE_CHARS (pages followed by 8 MB of images) counts the
+    ``/Count`` of its page tree's root, found in the sample: its pages, not its size scaled."""
+    data = pdf_base64(120, padding=8_000_000)
+    assert len(data) > 2 * SAMPLE_CHARS
+    assert pdf_pages(data) == 120
+
+
+def test_a_long_pdf_without_its_page_tree_in_the_sample_scales_its_page_objects() -> None:
+    """A PDF longer than the sample whose page tree's root is not in it counts the page objects of the
+    sample scaled by its whole size (40,000 evenly written pages: within 2 % of them)."""
+    data = pdf_base64(40_000, tree=False)
+    assert len(data) > SAMPLE_CHARS
+    assert abs(pdf_pages(data) - 40_000) <= 800
+
+
+def test_a_page_count_past_one_page_per_min_page_bytes_is_not_believed() -> None:
+    """A page tree claiming more pages than its bytes could hold (``/Count 999999999`` in a PDF of some 300 bytes)
+    counts one page per MIN_PAGE_BYTES of its size."""
+    raw = pdf(1).replace(b"/Count 1", b"/Count 999999999")
+    assert pdf_pages(base64.b64encode(raw).decode()) == len(raw) // MIN_PAGE_BYTES
 
 
 def test_url_safe_unpadded_base64_and_a_data_url_count_the_same_pages() -> None:
@@ -75,7 +91,7 @@ def test_object_streams_are_inflated_up_to_a_bound_in_all() -> None:
     bomb = zlib.compress(b" " * (8 << 20), 9)
     stream = b"<< /Type /ObjStm /N 1 /First 0 /Filter /FlateDecode >>\nstream\n" + bomb + b"\nendstream\n"
     bombs = INFLATED_BYTES // OBJECT_STREAM_BYTES  # each read up to OBJECT_STREAM_BYTES
-    pages = pdf(5, object_stream=True)
+    pages = pdf(5, object_stream=True, tree=False)
     below = b"%PDF-1.5\n" + stream * (bombs - 1) + pages
     at = b"%PDF-1.5\n" + stream * bombs + pages
     assert pdf_pages(base64.b64encode(below).decode()) == 5
