@@ -203,6 +203,8 @@ def _add_usage_fields(fields: dict[str, Any], usage: Usage) -> None:
         fields["cache_write_tokens"] = usage.cache_write_tokens
         if usage.cache_write_1h_tokens:  # the part written for an hour, priced apart again
             fields["cache_write_1h_tokens"] = usage.cache_write_1h_tokens
+    if usage.web_search_calls:  # the provider's web searches, billed per 1,000
+        fields["web_search_calls"] = usage.web_search_calls
 
 
 def _add_stage_fields(fields: dict[str, Any], exchange: Exchange, routing: dict[str, Any] | None) -> None:
