@@ -271,8 +271,8 @@ async def test_an_answers_usage_reaches_its_access_line_metrics_and_client_span(
     fake: FakeFactory, sidecar: SidecarFactory, route: str
 ) -> None:
     """A proxied answer's usage (read by the handler just before the answer's head on a route no stage
-    reads it before; as it passes on a cached one): the access line's tokens and cost, the token metric and the CLIENT span's
-    usage attributes say what the provider reported."""
+    reads it before; as it passes on a cached one): the access line's tokens and cost, the token metric
+    and the CLIENT span's usage attributes say what the provider reported."""
     extra = ", cache: {enabled: true, cacheable: always, ttl_s: 60}" if route == "cached" else ""
     running = await sidecar(priced_policy(await fake("f"), extra))
     reader, writer = await asyncio.open_connection("127.0.0.1", port_of(running))
