@@ -8,7 +8,8 @@ counts are parts of ``Usage.input_tokens``, the hour's a part of the writes. The
 included, at ``output_per_mtok``, its audio part at ``audio_output_per_mtok``. A call whose prompt counts
 more than the price's ``long_context.above_input_tokens`` has them all at the long-context tier's prices,
 a call the provider says it served at a service tier the price names (``service_tiers``) at that tier's
-(``PriceSpec.for_call``).
+(``PriceSpec.for_call``). The provider's server tools are billed per call, whatever the tier
+(``tool_fees_usd``): the web searches it ran (``Usage.web_search_calls``) at ``web_search_per_1k_calls``.
 
 Before an answer, two estimates of the same prices:
 
@@ -16,8 +17,10 @@ Before an answer, two estimates of the same prices:
   and an output maximum may cost, the highest over the tiers it may be billed at
   (``PriceSpec.for_estimate``), its prompt at the dearest input price it may be billed (a cache write,
   a 1-hour write when the request asks for them, audio) and its output at the dearer of the output and
-  audio output prices. The budgets reserve it (``budgets.pricing``) and charge it an answer whose
-  provider reported no usage; the access line's ``cost_usd`` of that answer is the same figure.
+  audio output prices (not the server tools' fees: a request does not say how many searches the model
+  will run; they are charged when the answer says). The budgets reserve it (``budgets.pricing``) and
+  charge it an answer whose provider reported no usage; the access line's ``cost_usd`` of that answer is
+  the same figure.
 - ``expected_usd``: what routing expects a request to cost (``select: cheapest``'s order,
   ``x-sidecar-estimated-cost``): its prompt and expected output at the tier the prompt is billed at
   (the long-context tier above its threshold, else the standard tier: not a service tier, which the
@@ -49,10 +52,22 @@ def cost_usd(price: PriceSpec | None, usage: Usage | None) -> float | None:
     if price.long_context is not None or price.service_tiers:
         prices = price.for_call(inputs, usage.service_tier)
     if not (
-        usage.cached_input_tokens or usage.cache_write_tokens or usage.audio_input_tokens or usage.audio_output_tokens
+        usage.cached_input_tokens
+        or usage.cache_write_tokens
+        or usage.audio_input_tokens
+        or usage.audio_output_tokens
+        or usage.web_search_calls
     ):
         return (inputs * prices.input_per_mtok + usage.output_tokens * prices.output_per_mtok) / 1_000_000  # most
-    return _in_parts(prices, usage) / 1_000_000
+    return _in_parts(prices, usage) / 1_000_000 + tool_fees_usd(price, usage)
+
+
+def tool_fees_usd(price: PriceSpec, usage: Usage) -> float:
+    """What the provider bills per call of its server tools, not per token: the web searches it ran at
+    ``web_search_per_1k_calls`` (none priced: nothing)."""
+    searches = usage.web_search_calls
+    per_1k = price.web_search_per_1k_calls
+    return searches * per_1k / 1000 if searches and per_1k else 0.0
 
 
 def estimate_micro_usd(price: PriceSpec, input_tokens: int, output_tokens: int, hour_writes: bool = False) -> float:

@@ -80,3 +80,19 @@ def test_the_audio_parts_are_at_the_audio_prices_or_the_text_prices_when_none_ar
     audio = PriceSpec(input_per_mtok=2.5, output_per_mtok=10, audio_input_per_mtok=40, audio_output_per_mtok=80)
     assert cost_usd(audio, usage) == (40 * 2.5 + 60 * 40 + 10 * 10 + 30 * 80) / 1e6
     assert cost_usd(PriceSpec(input_per_mtok=2.5, output_per_mtok=10), usage) == (100 * 2.5 + 40 * 10) / 1e6
+
+
+def test_web_searches_are_priced_per_thousand_at_every_tier_and_not_without_a_search_price() -> None:
+    """3 searches at $10 per 1,000 add $0.03 to the tokens' cost, at a named service tier's prices too;
+    a price without ``web_search_per_1k_calls`` counts the tokens alone."""
+    searched = PriceSpec(
+        input_per_mtok=2.5,
+        output_per_mtok=10,
+        web_search_per_1k_calls=10,
+        service_tiers={"flex": PriceSpec(input_per_mtok=1.25, output_per_mtok=5)},
+    )
+    usage = Usage(input_tokens=100, output_tokens=40, web_search_calls=3)
+    assert cost_usd(searched, usage) == (100 * 2.5 + 40 * 10) / 1e6 + 0.03
+    flex = Usage(input_tokens=100, output_tokens=40, service_tier="flex", web_search_calls=3)
+    assert cost_usd(searched, flex) == (100 * 1.25 + 40 * 5) / 1e6 + 0.03
+    assert cost_usd(PriceSpec(input_per_mtok=2.5, output_per_mtok=10), usage) == (100 * 2.5 + 40 * 10) / 1e6

@@ -103,7 +103,7 @@ class Lane:
         output = usage.output_tokens
         if not self._priced:
             return 0, inputs + output, 1
-        if inputs > self._long_above:
+        if inputs > self._long_above or usage.web_search_calls:  # a tier's prices, or per-search fees
             return actual_units(self._price, usage)
         cached = usage.cached_input_tokens
         if cached > inputs:  # subsets of the input: a provider claiming more lies

@@ -8,7 +8,9 @@
   OpenAI's long-context models above 272k).
 - ``PriceSpec``: the standard tier, and optionally the long-context one (``long_context``) and the prices
   of the service tiers the provider may say it served a call at (``service_tiers``: OpenAI's ``flex`` at
-  half, ``priority`` at about twice the standard prices; ``Usage.service_tier``).
+  half, ``priority`` at about twice the standard prices; ``Usage.service_tier``), and the fee per 1,000
+  web searches the provider runs (``web_search_per_1k_calls``: ``Usage.web_search_calls``), billed apart
+  from the tokens at every tier.
 """
 
 from __future__ import annotations
@@ -83,6 +85,16 @@ class PriceSpec(TokenPrices):
         "says it (OpenAI's service_tier: flex, priority; Anthropic's usage.service_tier: priority), whatever the "
         "prompt's length. A tier not named here (OpenAI's default, Anthropic's standard) is at the prices above. "
         "A reservation prices a call at the highest of them all.",
+    )
+
+    web_search_per_1k_calls: float | None = Field(
+        None,
+        ge=0,
+        description="US dollars per 1,000 web searches the provider runs for a call, billed apart from its tokens "
+        "(Anthropic's web_search tool, usage.server_tool_use.web_search_requests: 10; OpenAI's web search, a "
+        "Responses answer's web_search_call items, or a chat answer of a search model citing the web, one "
+        "search: 10 to 50 by model and search context size), at every tier. Default: none, searches not "
+        "priced. The budgets charge it once the answer says; a reservation does not include it.",
     )
 
     def tiered(self) -> bool:

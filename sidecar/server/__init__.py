@@ -26,7 +26,8 @@ usage of a stream whose events carry the totals so far, read at its end; ``strea
 that ends a failed stream; ``stream_ends``: a stream that did not end cleanly, failed or cut, what
 its provider is charged and what the caller gets; ``stream_answer``: a stream answer's head, a whole
 stream sent at once, a streamed answer held back), ``last_resort``,
-``answer_headers`` (the ``x-sidecar-*`` headers of every answer), ``access`` (the access line),
+``answer_headers`` (the ``x-sidecar-*`` headers of every answer), ``bill`` (what a request cost: the
+access line's ``cost_usd`` and a whole answer's ``x-sidecar-cost``), ``access`` (the access line),
 ``targets`` (per-target health state), ``admin`` (health, status, models, metrics), ``listener``
 (aiohttp's server with connection and head caps, the receive deadline, refusals; ``listening_socket``:
 its socket still open and accepting; ``request_kinds``: the requests it makes, ``100 Continue`` sent as a

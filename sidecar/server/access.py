@@ -13,24 +13,17 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from ..budgets.estimate import estimate_request
-from ..cost import cost_usd
-from ..dialects import Operation
 from ..request_facts import MODEL_SHOWN_CHARS, readable_text, shown_model
 from ..routing.report import count_savings, line_fields
 from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
 from ..translate import Usage
-from .billed import reserved_cost_usd, reserved_use
-from .budget_use import uncharged_cuts
+from .bill import bill, rounded_usd
 from .exchange import Exchange
-
-if TYPE_CHECKING:
-    from ..policy.compiled import Target
 
 
 class AccessLog:
@@ -56,23 +49,7 @@ class AccessLog:
         """Finish the request's trace and metrics, then write its access line (if info is enabled)."""
         facts = exchange.facts
         served = exchange.answered_by if status < 400 else None  # an upstream's own error served nothing
-        usage = exchange.usage
-        cost = served_cost = cost_usd(served.price, usage) if served is not None else None
-        estimated = exchange.stream_error is not None  # a stream that stopped early: its output at least its text
-        if exchange.cancelled_use is not None:  # the app went away: what the budgets charged for the call
-            usage, priced_as = exchange.cancelled_use
-            cost = cost_usd(priced_as.price, usage)
-            estimated = True
-        elif (status == 499 or exchange.drain_cut) and usage is None and (cut := _used_when_cut(exchange)) is not None:
-            usage, priced_as = cut  # no budget charged the call: what it used so far, estimated
-            cost = cost_usd(priced_as.price, usage)
-            estimated = True
-        elif usage is None and served is not None and unreported(exchange):
-            usage = reserved_use(exchange, served)  # what the budgets charge an answer without usage
-            cost = reserved_cost_usd(exchange, served, usage)  # at the reservation's prices, as they do
-            estimated = True
-        if exchange.unserved_cost_usd:  # every call counts: ensemble members, a judge, rejected answers
-            cost = (cost or 0.0) + exchange.unserved_cost_usd
+        _, usage, cost, served_cost, estimated = bill(exchange, status)
         counted = usage
         if exchange.unserved_tokens:  # and its tokens, every part (a chain's calls, an ensemble's members, judge)
             counted = _with_unserved(usage, exchange)
@@ -144,37 +121,6 @@ class AccessLog:
         self._buffer.write(line)
 
 
-def _used_when_cut(exchange: Exchange) -> tuple[Usage, Target] | None:
-    """A request the app left (or the drain cut) while a call was in flight (its attempt recorded
-    ``cancelled``) and no budget charged (``exchange.cancelled_use``): a committed or held stream's use
-    so far (``exchange.cut_use``: the provider's counts, its output at least the text sent or held,
-    estimated), priced as the streaming target; else that call's prompt estimate, priced as its target
-    (the provider bills the prompt it received). None when no call was in flight."""
-    if exchange.cut_use is not None:
-        return exchange.cut_use
-    cut = [record.target for record in uncharged_cuts(exchange)]  # a race's cut call: in the unserved cost
-    target = exchange.policy.models.get(cut[-1]) if cut else None
-    if target is None:
-        return None
-    return Usage(estimate_request(exchange.facts, exchange.raw)[0], 0), target
-
-
-def unreported(exchange: Exchange) -> bool:
-    """Whether the answer served (without usage) came whole from a call of the chain, whose provider reported
-    no usage: not from the cache or a last resort (no call answered), nor a stream that stopped early (its
-    use is counted so), nor an ensemble (its calls are counted each: ``call_costs``, and those answered
-    without usage their estimate, ``children.charge_unreported``), nor a token count
-    (free: the budgets do not count it)."""
-    return (
-        exchange.calls > 0
-        and exchange.facts.operation is not Operation.COUNT_TOKENS
-        and exchange.degraded is None
-        and exchange.stream_error is None
-        and exchange.call_costs is None
-        and exchange.cache != "hit"
-    )
-
-
 def _outcome(exchange: Exchange, status: int) -> str:
     """The request's ``outcome`` (docs/logs.md): what became of it, from the exchange and the status."""
     if exchange.drain_cut:
@@ -215,7 +161,7 @@ def _add_optional_fields(
         if estimated:
             fields["tokens_estimated"] = True
     if cost is not None:
-        fields["cost_usd"] = (cost * 1e8).__round__() / 1e8  # 8 decimals, as ``latency_ms``
+        fields["cost_usd"] = rounded_usd(cost)  # 8 decimals, as ``latency_ms`` 3 and ``x-sidecar-cost``
     _add_stage_fields(fields, exchange, routing)
     trace = exchange.trace
     if trace.trace_id:
@@ -257,6 +203,8 @@ def _add_usage_fields(fields: dict[str, Any], usage: Usage) -> None:
         fields["cache_write_tokens"] = usage.cache_write_tokens
         if usage.cache_write_1h_tokens:  # the part written for an hour, priced apart again
             fields["cache_write_1h_tokens"] = usage.cache_write_1h_tokens
+    if usage.web_search_calls:  # the provider's web searches, billed per 1,000
+        fields["web_search_calls"] = usage.web_search_calls
 
 
 def _add_stage_fields(fields: dict[str, Any], exchange: Exchange, routing: dict[str, Any] | None) -> None:

@@ -19,6 +19,9 @@ name and nothing a caller sent can split the head. ``x-sidecar-dropped-params`` 
 the caller's own fields, and an app's HTTP client refuses a header past 8 KiB (aiohttp, Node), so a
 request with thousands of unknown fields would get an answer its own client cannot read.
 
+The bill (``x-sidecar-cost``) is put on a whole answer's head by the handler (``bill.add_cost_header``),
+from the same figure as the access line's ``cost_usd``; a stream's head goes out before its usage.
+
 ``x-sidecar-attempts`` counts the upstream calls made when the answer's head is sent (a target skipped
 without a call is not one): for a stream, the call that is streaming included.
 """

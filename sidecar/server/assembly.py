@@ -14,8 +14,8 @@ decided once when the pipeline is built for a policy (``Pipelines.for_policy``),
     shadow          a route with ``shadow:``
     gates           a route with ``gates:``
 
-A policy that uses none of them pays for none (its answers' usage is even read only after the answer is
-out: ``Pipelines.usage_after_answer``): no coroutine frame, no attribute test, and no memory for
+A policy that uses none of them pays for none (its answers' usage is even read only by the handler, just
+before the answer's head: ``Pipelines.usage_after_answer``): no coroutine frame, no attribute test, and no memory for
 the feature's request-path code: a stage given as ``Deferred(make)`` is built (its modules imported) the
 first time a policy that uses it is folded. A hot reload to a policy that does gets the stage when it is
 applied (``SidecarApp`` folds the new policy's pipeline right after the swap, before its first request;
@@ -89,7 +89,8 @@ class Pipelines:
         ``for_policy``): no feature stage but the route's (``READS_NO_USAGE``: the cache, the budgets,
         routing, shadows, gates, an extra stage may read it as the answer passes) and no hedged route (a
         race's two answers). Its requests' answers
-        then leave their usage to be read after the answer is out (``Exchange.usage_later``)."""
+        then leave their usage to the handler, which reads it just before the answer's head
+        (``Exchange.usage_later``, for ``x-sidecar-cost``)."""
         return self._usage_after_answer if policy is self._policy else False
 
     def used(self, policy: Policy) -> list[FeatureStage]:

@@ -23,8 +23,9 @@ Who fills what, in pipeline order:
   and, for a whole answer, ``upstream_answer`` (the upstream's body already parsed, so the cache need
   not parse it again); ``usage``, ``bytes_out``, ``stream_error`` as it is sent, ``upstream_error_code``
   (the upstream's error code, when the app got its error in another provider's words) (``usage_later``
-  instead of ``usage`` when no stage reads it before the answer is out: read from ``upstream_answer``
-  by the handler after it);
+  instead of ``usage`` when no stage reads it before the answer's head: read from ``upstream_answer``
+  by the handler just before it, for ``x-sidecar-cost``); ``billed``, the bill that head said
+  (``bill.add_cost_header``), which the access line reuses;
   ``degraded`` when the route's last resort answered;
 - the cache stage (``cache_stage``): ``cache`` (hit, miss, stale, bypass) and ``cache_age_s``, and
   ``stale_answer``, which the last resort ``kind: cache`` calls.
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from ..budgets.call_holds import CallCost
     from ..gates.checks import GateFailure
     from ..telemetry import AttemptTrace, RequestTrace
+    from .bill import Bill
     from .hooks import ChainHook, StreamTap
     from .stream_answer import StreamHold
 
@@ -114,6 +116,7 @@ class Exchange:
     fallback_reason: str | None = None
     degraded: str | None = None  # the route's last resort answered: "static", "cache-unavailable"
     usage: Usage | None = None
+    billed: Bill | None = None  # the bill the answer's head said (``x-sidecar-cost``), for the access line
     bytes_out: int = 0
     stream_error: str | None = None  # set when a committed stream ended with an error event
     # The upstream's own error code, when the app got the error in its own provider's words (another dialect)
@@ -124,10 +127,10 @@ class Exchange:
     # The handler's own exchange (not a child's: an ensemble member, a shadow call): its answer goes out
     # before its telemetry, its successful calls' included (``Calls.call``, ``AttemptTrace.finish(keep=)``)
     answer_first: bool = False
-    # No stage reads a whole answer's usage before the answer is out (``Pipelines.usage_after_answer``): the
+    # No stage reads a whole answer's usage before the answer's head (``Pipelines.usage_after_answer``): the
     # answering call leaves it unread (``attempt._answered``), ``deliver`` leaves here the call's kept
-    # telemetry, which awaits it, and ``read_usage_later`` reads it from ``upstream_answer`` after the answer
-    # is handed to the socket, before the access line and the request's telemetry
+    # telemetry, which awaits it, and ``read_usage_later`` reads it from ``upstream_answer`` just before the
+    # handler writes the head (its ``x-sidecar-cost``), before the access line and the request's telemetry
     usage_after_answer: bool = False
     usage_later: AttemptTrace | None = None
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
@@ -188,8 +191,9 @@ class Exchange:
         return self.params
 
     def read_usage_later(self) -> None:
-        """The answer's usage left unread until the answer was out (``usage_later``): read now, for the
-        access line, the budgets' and cost's sake, and the answering call's kept telemetry."""
+        """The answer's usage left unread by the stages (``usage_later``): read now, just before the answer's
+        head (its ``x-sidecar-cost``), for the access line, cost's sake, and the answering call's kept
+        telemetry."""
         attempt, answer = self.usage_later, self.upstream_answer
         if attempt is not None and answer is not None:  # ``deliver`` sets both
             self.usage_later = None

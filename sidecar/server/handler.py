@@ -5,12 +5,14 @@ dialect for a path the table does not know.
 ``proxy`` opens the request's record (``exchange.Exchange``: a request id, the trace, the request's
 facts), runs it through the pipeline of the policy that serves when it arrives (kept to its end), puts
 the sidecar's headers (``answer_headers``, a request id in the caller's dialect among them) on
-whatever answers, turns a failure into an error in the caller's dialect (a ``RequestFailed`` as it is;
-anything else a 500 with the request id, its traceback logged), answers 503 for a request the drain
-timeout cut (one the app hung up on stays cancelled: 499). Then the answer is handed to the socket
-(``routes.begin`` and its end written; a whole answer over ``held_bytes.WRITTEN_FROM`` bytes counted in
-the process's account until the app has read it), and only then, in the same task, comes the bookkeeping: the
-answer's usage when no stage needed it before (``Exchange.read_usage_later``), the access line, the
+whatever answers, and on a whole answer its bill (``bill.add_cost_header``: ``x-sidecar-cost``; the
+answer's usage, when no stage read it before, is read for it just before the head:
+``Exchange.read_usage_later``), turns a failure into an error in the caller's dialect (a
+``RequestFailed`` as it is; anything else a 500 with the request id, its traceback logged), answers 503
+for a request the drain timeout cut (one the app hung up on stays cancelled: 499). Then the answer is
+handed to the socket (``routes.begin`` and its end written; a whole answer over
+``held_bytes.WRITTEN_FROM`` bytes counted in the process's account until the app has read it), and only
+then, in the same task, comes the bookkeeping: the access line (the bill the head said, reused), the
 request's metrics and the end of its span (``access``), and the telemetry its answered calls kept
 (``AttemptTrace.release``). An app that went away while its answer was being written is
 logged with the answer's status. The drain waits for the handler, so for this bookkeeping too; a
@@ -36,6 +38,7 @@ from ..telemetry.logging import get_logger
 from .access import AccessLog
 from .answer_headers import add_sidecar_headers
 from .assembly import Pipelines
+from .bill import add_cost_header
 from .drain import DRAIN_STATUS, cut_by_drain, drain_answer
 from .errors import RequestFailed, error_response
 from .exchange import Exchange
@@ -108,7 +111,9 @@ async def proxy(
             with trace:  # log lines written during the request carry its trace ids
                 response = await pipeline(exchange)
             if not response.prepared:  # a stream got its headers when it was committed
+                exchange.read_usage_later()  # the bill is on the head (``x-sidecar-cost``)
                 add_sidecar_headers(response.headers, exchange)
+                add_cost_header(response.headers, exchange, response.status)
                 if isinstance(response, web.Response) and isinstance(response.body, bytes):
                     exchange.bytes_out = size = len(response.body)
                     if size > WRITTEN_FROM:  # counted until the app has read it (a slow reader's)
@@ -166,6 +171,7 @@ def _error(exchange: Exchange, failure: RequestFailed) -> web.Response:
     """``failure`` in the caller's dialect, with the sidecar's headers."""
     response = error_response(exchange.facts.dialect, failure)
     add_sidecar_headers(response.headers, exchange)
+    add_cost_header(response.headers, exchange, response.status)
     exchange.bytes_out = response.content_length or 0
     return response
 
@@ -175,7 +181,7 @@ def _book(access: AccessLog, exchange: Exchange, status: int, telemetry: Telemet
     (``access``). A failure there is logged once and goes no further: the answer stands, the connection
     stays open."""
     try:
-        exchange.read_usage_later()  # an answer's usage no stage needed before it was out
+        exchange.read_usage_later()  # an answer's usage no stage needed before (an error's head: read here)
         access.record(exchange, status, telemetry)
     except Exception as exc:
         log.error(

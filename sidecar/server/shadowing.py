@@ -56,7 +56,7 @@ from ..shadow.stats import OTHER_TASK
 from ..telemetry.logging import get_logger
 from ..translate import TranslationError
 from ..translate.deltas import Finish, Text, ToolArgs, ToolStart
-from .access import unreported
+from .bill import unreported
 from .billed import reserved_cost_usd, reserved_use
 from .children import (
     charge_in_flight,

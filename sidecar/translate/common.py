@@ -64,6 +64,9 @@ class Usage:
     ``service_tier`` is the tier the provider says it served the call at (OpenAI's ``service_tier``:
     ``default``, ``flex``, ``priority``; Anthropic's ``usage.service_tier``: ``standard``, ``priority``),
     None when it says none; a price may name the tier's prices (``PriceSpec.service_tiers``).
+    ``web_search_calls`` counts the web searches the provider ran for the call, billed per search, not per
+    token (Anthropic's ``usage.server_tool_use.web_search_requests``, OpenAI's Responses
+    ``web_search_call`` output items, a chat answer citing the web: ``PriceSpec.web_search_per_1k_calls``).
     """
 
     input_tokens: int = 0
@@ -75,6 +78,7 @@ class Usage:
     audio_input_tokens: int = 0
     audio_output_tokens: int = 0
     service_tier: str | None = None
+    web_search_calls: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -93,6 +97,7 @@ class Usage:
             self.audio_input_tokens + other.audio_input_tokens,
             self.audio_output_tokens + other.audio_output_tokens,
             self.service_tier,
+            self.web_search_calls + other.web_search_calls,
         )
 
     def merge(self, later: Usage) -> Usage:
@@ -109,6 +114,7 @@ class Usage:
             and later.audio_input_tokens >= self.audio_input_tokens
             and later.audio_output_tokens >= self.audio_output_tokens
             and (later.service_tier is not None or self.service_tier is None)
+            and later.web_search_calls >= self.web_search_calls
         ):
             return later
         return Usage(
@@ -121,6 +127,7 @@ class Usage:
             max(self.audio_input_tokens, later.audio_input_tokens),
             max(self.audio_output_tokens, later.audio_output_tokens),
             later.service_tier if later.service_tier is not None else self.service_tier,
+            max(self.web_search_calls, later.web_search_calls),
         )
 
 

@@ -270,9 +270,9 @@ def priced_policy(url: str, extra: str = "") -> str:
 async def test_an_answers_usage_reaches_its_access_line_metrics_and_client_span(
     fake: FakeFactory, sidecar: SidecarFactory, route: str
 ) -> None:
-    """A proxied answer's usage (read after the answer is out on a route no stage reads it before; as it
-    passes on a cached one): the access line's tokens and cost, the token metric and the CLIENT span's
-    usage attributes say what the provider reported."""
+    """A proxied answer's usage (read by the handler just before the answer's head on a route no stage
+    reads it before; as it passes on a cached one): the access line's tokens and cost, the token metric
+    and the CLIENT span's usage attributes say what the provider reported."""
     extra = ", cache: {enabled: true, cacheable: always, ttl_s: 60}" if route == "cached" else ""
     running = await sidecar(priced_policy(await fake("f"), extra))
     reader, writer = await asyncio.open_connection("127.0.0.1", port_of(running))
@@ -296,7 +296,7 @@ async def test_an_app_that_hangs_up_while_its_answer_is_written_still_has_its_us
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
     """The app reads the head of a large answer and closes the connection: its access line still has the
-    tokens and cost of the answer it was sent (read after the answer was handed to the socket)."""
+    tokens and cost of the answer it was sent (read before its head, logged after the app left)."""
     running = await sidecar(priced_policy(await fake("f", reply=BIG_REPLY)))
     await hang_up_after_the_head(running)
     [line] = access_lines(running)

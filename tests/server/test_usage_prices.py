@@ -5,7 +5,10 @@
   names them (``price.service_tiers``): OpenAI's ``service_tier`` beside the usage (whole, and on each chunk
   of a stream), Anthropic's ``usage.service_tier`` (in ``message_start``; its ``message_delta`` leaves it out);
 - the audio parts of the prompt and the output OpenAI counts are charged the audio prices
-  (``audio_input_per_mtok``, ``audio_output_per_mtok``).
+  (``audio_input_per_mtok``, ``audio_output_per_mtok``);
+- the web searches a provider ran are charged ``web_search_per_1k_calls`` each thousand: Anthropic's
+  ``usage.server_tool_use.web_search_requests`` (whole, and a stream's last ``message_delta``), OpenAI's
+  Responses ``web_search_call`` items (whole, and ``response.completed``), an OpenAI chat answer citing the web.
 """
 
 from __future__ import annotations
@@ -120,3 +123,92 @@ async def test_openai_audio_tokens_are_charged_the_audio_prices(
     running = await started(raw_upstream, sidecar, openai_upstream("default", usage), "openai", AUDIO_PRICE)
     await openai_asked(running, stream)
     await agree(running, (40 * IN + 60 * 8 * IN + 20 * OUT + 30 * 4 * OUT) / 1e6, 150)
+
+
+SEARCH = 10.0  # dollars per 1,000 web searches: Anthropic's web_search tool
+SEARCHED = PRICE[:-1] + f", web_search_per_1k_calls: {SEARCH}}}"
+TOKENS_COST = (100 * IN + 50 * OUT) / 1e6
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_anthropic_web_searches_are_charged_per_thousand(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """Through the Anthropic SDK, an answer whose ``usage.server_tool_use.web_search_requests`` is 3 (a
+    stream's ``message_start`` says 0, its ``message_delta`` 3) costs its tokens and 3 searches at $10 per
+    1,000, in the line (``web_search_calls``), the budgets and the metric (before: the tokens alone)."""
+    usage: dict[str, Any] = {"input_tokens": 100, "output_tokens": 50, "server_tool_use": {"web_search_requests": 3}}
+    start = {**usage, "output_tokens": 1, "server_tool_use": {"web_search_requests": 0}}
+    handler = anthropic_upstream(usage, start) if stream else anthropic_upstream(usage)
+    running = await started(raw_upstream, sidecar, handler, "anthropic", SEARCHED)
+    await anthropic_asked(running, stream)
+    assert access(running)["web_search_calls"] == 3
+    await agree(running, TOKENS_COST + 3 * SEARCH / 1000, 150)
+
+
+def responses_upstream(searches: int) -> Any:
+    """An OpenAI Responses server whose answer ran ``searches`` web searches (a ``web_search_call`` item
+    each, then the message), whole or streamed (``response.created``, then ``response.completed``)."""
+    calls = [
+        {"type": "web_search_call", "id": f"ws_{n}", "status": "completed", "action": {"type": "search", "query": "q"}}
+        for n in range(searches)
+    ]
+    text = {"type": "output_text", "text": "hi", "annotations": []}
+    message = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant", "content": [text]}
+    usage = {"input_tokens": 100, "output_tokens": 50, "total_tokens": 150}
+    head = {
+        "id": "resp_1",
+        "object": "response",
+        "created_at": 1,
+        "model": "m-1",
+        "tools": [],
+        "parallel_tool_calls": True,
+    }
+    head |= {"tool_choice": "auto", "status": "completed", "output": [*calls, message], "usage": usage}
+    created = {**head, "status": "in_progress", "output": [], "usage": None}
+    events = [
+        ("response.created", {"type": "response.created", "sequence_number": 0, "response": created}),
+        ("response.completed", {"type": "response.completed", "sequence_number": 1, "response": head}),
+    ]
+    sse = [f"event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n" for name, data in events]
+    return whole_or_streamed(orjson.dumps(head), sse, lambda request: bool(orjson.loads(request.body).get("stream")))
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_openai_responses_web_search_calls_are_charged_per_thousand(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """Through openai-python's ``responses.create``, an answer with two ``web_search_call`` items (a stream's
+    in ``response.completed``) costs its tokens and 2 searches."""
+    running = await started(raw_upstream, sidecar, responses_upstream(2), "openai", SEARCHED)
+    async with openai_client(running) as client:
+        if stream:
+            async for _ in await client.responses.create(model="m", input="hi", stream=True):
+                pass
+        else:
+            assert (await client.responses.create(model="m", input="hi")).output_text == "hi"
+    assert access(running)["web_search_calls"] == 2
+    await agree(running, TOKENS_COST + 2 * SEARCH / 1000, 150)
+
+
+async def test_an_openai_chat_answer_citing_the_web_is_charged_one_search(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """A search model's chat answer (``url_citation`` annotations, gpt-4o-search-preview) costs one search;
+    the same answer's whole head says so in ``x-sidecar-cost``."""
+    cited = {
+        "type": "url_citation",
+        "url_citation": {"url": "https://e.x", "title": "e", "start_index": 0, "end_index": 2},
+    }
+    message = {"role": "assistant", "content": "hi", "annotations": [cited]}
+    whole = {"id": "c1", "object": "chat.completion", "created": 1, "model": "m-1", "usage": USAGE}
+    whole["choices"] = [{"index": 0, "message": message, "finish_reason": "stop"}]
+    handler = whole_or_streamed(orjson.dumps(whole), [], lambda request: False)
+    running = await started(raw_upstream, sidecar, handler, "openai", SEARCHED)
+    async with openai_client(running) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="m", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert access(running)["web_search_calls"] == 1
+    await agree(running, TOKENS_COST + SEARCH / 1000, 150)
+    assert float(raw.headers["x-sidecar-cost"]) == access(running)["cost_usd"]

@@ -8,7 +8,8 @@
   (a part of ``cache_creation_input_tokens``), is ``cache_write_1h_tokens``; written back as Anthropic
   splits them (``cache_creation``) when there are writes (a cache hit reports its answer's split);
   ``output_tokens_details.thinking_tokens`` (a part of ``output_tokens``) is ``reasoning_tokens``, written
-  back when there are any.
+  back when there are any; ``server_tool_use.web_search_requests`` (the web searches run, billed per
+  search) is ``web_search_calls``, written back when there are any.
 - ``FINISH_FROM`` / ``FINISH_TO``: ``end_turn|max_tokens|stop_sequence|tool_use|refusal|pause_turn|...``.
 
 - ``error_body`` / ``error_event``: ``{"type": "error", "error": {"type", "message"}}``, as a body and as
@@ -64,6 +65,7 @@ def usage_from(raw: Any) -> Usage | None:
     ttl = raw.get("cache_creation")  # {ephemeral_5m_input_tokens, ephemeral_1h_input_tokens}: written's parts
     hour = min(as_count(ttl.get("ephemeral_1h_input_tokens")), written) if isinstance(ttl, dict) else 0
     details = raw.get("output_tokens_details")  # {thinking_tokens}: a part of output_tokens
+    tools = raw.get("server_tool_use")  # {web_search_requests, web_fetch_requests}: billed per search
     return Usage(
         input_tokens=as_count(raw.get("input_tokens")) + cached + written,
         output_tokens=as_count(raw.get("output_tokens")),
@@ -72,6 +74,7 @@ def usage_from(raw: Any) -> Usage | None:
         reasoning_tokens=as_count(details.get("thinking_tokens")) if isinstance(details, dict) else 0,
         cache_write_1h_tokens=hour,
         service_tier=as_tier(tier) if (tier := raw.get("service_tier")) is not None else None,
+        web_search_calls=as_count(tools.get("web_search_requests")) if isinstance(tools, dict) else 0,
     )
 
 
@@ -214,6 +217,8 @@ def usage_to(usage: Usage | None) -> dict[str, Any]:
         body["cache_creation"] = {"ephemeral_5m_input_tokens": written - hour, "ephemeral_1h_input_tokens": hour}
     if usage.reasoning_tokens:  # another provider's reasoning tokens (OpenAI's, Gemini's thoughts)
         body["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
+    if usage.web_search_calls:  # the searches run (another provider's too), kept across a stream's deltas
+        body["server_tool_use"] = {"web_search_requests": usage.web_search_calls}
     return body
 
 

@@ -9,7 +9,10 @@
   ``completion_tokens`` (reasoning included, ``completion_tokens_details.reasoning_tokens``); read also in
   the Responses API's names (``input_tokens``, ``input_tokens_details``, ``output_tokens``,
   ``output_tokens_details``: same meanings), which an answer of ``/v1/responses`` and its stream's
-  ``response.completed`` (or ``.incomplete``, ``.failed``) event carry.
+  ``response.completed`` (or ``.incomplete``, ``.failed``) event carry. ``web_searches``: the web
+  searches an answer shows (``Usage.web_search_calls``): a Responses answer's (or ``response.completed``'s)
+  ``web_search_call`` items; a chat answer's ``url_citation`` annotations, one search (a chat stream's
+  annotations come in its deltas and are not counted).
 - ``FINISH_FROM`` / ``FINISH_TO``: ``stop|length|tool_calls|content_filter`` <-> ``FinishReason``; a
   ``stop`` whose message is a ``refusal`` (and no content) is a content-filter stop.
 
@@ -61,8 +64,9 @@ _CHAT_USAGE = ("prompt_tokens", "prompt_tokens_details", "completion_tokens", "c
 _RESPONSES_USAGE = ("input_tokens", "input_tokens_details", "output_tokens", "output_tokens_details")
 
 
-def usage_from(raw: Any, service_tier: Any = None) -> Usage | None:
-    """``raw``: a body's ``usage``; ``service_tier``: the body's (OpenAI says it beside the usage)."""
+def usage_from(raw: Any, service_tier: Any = None, searches: int = 0) -> Usage | None:
+    """``raw``: a body's ``usage``; ``service_tier``: the body's (OpenAI says it beside the usage);
+    ``searches``: the web searches its answer shows (``web_searches``)."""
     if not isinstance(raw, dict):
         return None
     names = _RESPONSES_USAGE if "prompt_tokens" not in raw and "input_tokens" in raw else _CHAT_USAGE
@@ -79,7 +83,25 @@ def usage_from(raw: Any, service_tier: Any = None) -> Usage | None:
         audio_input_tokens=as_count(prompt.get("audio_tokens")) if prompt_read else 0,
         audio_output_tokens=as_count(completion.get("audio_tokens")) if isinstance(completion, dict) else 0,
         service_tier=as_tier(service_tier) if service_tier is not None else None,
+        web_search_calls=searches,
     )
+
+
+def web_searches(body: dict[str, Any]) -> int:
+    """The web searches an answer shows, billed per call: a Responses answer's ``web_search_call`` output
+    items, one each; a chat answer (a search model's, ``gpt-4o-search-preview``) one when a choice cites
+    the web (``url_citation`` annotations: a chat answer says nothing else of its search)."""
+    output = body.get("output")
+    if output is not None:  # the Responses API
+        if type(output) is not list:
+            return 0
+        return sum(1 for item in output if type(item) is dict and item.get("type") == "web_search_call")
+    for choice in body.get("choices") or ():
+        message = choice.get("message") if type(choice) is dict else None
+        cited = message.get("annotations") if type(message) is dict else None
+        if cited and type(cited) is list and any(type(a) is dict and a.get("type") == "url_citation" for a in cited):
+            return 1
+    return 0
 
 
 # OpenAI's error types by HTTP status.
@@ -151,7 +173,7 @@ def error_event(
 
 def usage_of(body: dict[str, Any]) -> Usage | None:
     """The usage of a whole response body."""
-    return usage_from(body.get("usage"), body.get("service_tier"))
+    return usage_from(body.get("usage"), body.get("service_tier"), web_searches(body))
 
 
 def stream_usage(event: SSEEvent, earlier: Usage | None = None) -> Usage | None:
@@ -166,10 +188,10 @@ def stream_usage(event: SSEEvent, earlier: Usage | None = None) -> Usage | None:
         return None
     if not isinstance(obj, dict):
         return None
-    raw, tier = obj.get("usage"), obj.get("service_tier")
+    raw, tier, searches = obj.get("usage"), obj.get("service_tier"), 0
     if raw is None and isinstance(response := obj.get("response"), dict):  # the Responses API's last event
-        raw, tier = response.get("usage"), response.get("service_tier")
-    usage = usage_from(raw, tier)
+        raw, tier, searches = response.get("usage"), response.get("service_tier"), web_searches(response)
+    usage = usage_from(raw, tier, searches)
     return usage if earlier is None or usage is None else earlier.merge(usage)
 
 
@@ -234,7 +256,7 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
         if reason is FinishReason.STOP and msg.get("refusal") and not msg.get("content"):
             reason = FinishReason.CONTENT_FILTER  # the model refused (structured outputs): Anthropic's "refusal"
         choices.append(_with_extras({"parts": parts, "finish_reason": reason, "stop_sequence": None}, ch, msg, text))
-    usage = usage_from(body.get("usage"), body.get("service_tier"))
+    usage = usage_from(body.get("usage"), body.get("service_tier"), web_searches(body))
     return {"id": answer_id(body.get("id"), "id"), "choices": choices, "usage": usage}
 
 
