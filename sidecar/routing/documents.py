@@ -89,14 +89,21 @@ def _page_counts(pdf: bytes) -> tuple[int, int]:
 
 
 def _sample(data: str) -> tuple[bytes, int]:
-    """The first ``SAMPLE_CHARS`` base64 characters of ``data`` decoded (plain or URL-safe base64, padded or
-    not, or a data URL's: ``data:application/pdf;base64,...``), and the whole document's size in bytes."""
+    """The first ``SAMPLE_CHARS`` base64 characters of ``data`` decoded (plain, URL-safe or MIME base64,
+    padded or not, or a data URL's: ``data:application/pdf;base64,...``), and the whole document's size in
+    bytes."""
     first = data.find(",", 0, 200) + 1 if data.startswith("data:") else 0
     text = data[first : first + SAMPLE_CHARS]
+    if "\n" in text:  # MIME base64, in lines of 76
+        text = "".join(text.split())
     if "-" in text or "_" in text:
         text = text.replace("-", "+").replace("_", "/")
+    if len(data) - first > SAMPLE_CHARS:  # a sample: up to its last whole group of four characters
+        text = text[: len(text) - len(text) % 4]
+    else:  # the whole: padded if it was not
+        text += "=" * (-len(text) % 4)
     whole = (len(data) - first) * 3 // 4
-    return binascii.a2b_base64(text + "=" * (-len(text) % 4)), whole
+    return binascii.a2b_base64(text), whole
 
 
 def _object_streams(pdf: bytes) -> Iterator[bytes]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import zlib
+from collections.abc import Callable
 
 import pytest
 
@@ -33,10 +34,12 @@ def test_a_pdf_counts_its_page_objects_plain_or_in_a_compressed_object_stream(pa
     assert document_tokens("application/pdf", data) == pages * PAGE_TOKENS
 
 
-def test_a_pdf_longer_than_the_sample_counts_its_page_trees_count() -> None:
+@pytest.mark.parametrize("encode", [base64.b64encode, base64.encodebytes], ids=["plain", "mime-lines"])
+def test_a_pdf_longer_than_the_sample_counts_its_page_trees_count(encode: Callable[[bytes], bytes]) -> None:
     """A PDF whose base64 is longer than SAMPLE_CHARS (pages followed by 8 MB of images) counts the
-    ``/Count`` of its page tree's root, found in the sample: its pages, not its size scaled."""
-    data = pdf_base64(120, padding=8_000_000)
+    ``/Count`` of its page tree's root, found in the sample: its pages, not its size scaled; in MIME
+    base64's lines of 76 too (the sample cut after a group of four characters, not inside one)."""
+    data = encode(pdf(120, padding=8_000_000)).decode()
     assert len(data) > 2 * SAMPLE_CHARS
     assert pdf_pages(data) == 120
 
@@ -57,13 +60,16 @@ def test_a_page_count_past_one_page_per_min_page_bytes_is_not_believed() -> None
 
 
 def test_url_safe_unpadded_base64_and_a_data_url_count_the_same_pages() -> None:
-    """The same PDF as URL-safe base64 without padding, or inside a data URL, counts the same pages."""
+    """The same PDF as URL-safe base64 without padding, inside a data URL, or as MIME base64 in lines of 76,
+    counts the same pages."""
     raw = pdf(31, padding=1000)
     plain = base64.b64encode(raw).decode()
     assert plain.endswith("=")  # the padding the URL-safe form drops
     url_safe = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     assert "-" in url_safe or "_" in url_safe
+    mime = base64.encodebytes(raw).decode()
     assert pdf_pages(plain) == pdf_pages(url_safe) == pdf_pages(f"data:application/pdf;base64,{plain}") == 31
+    assert pdf_pages(mime) == 31
 
 
 def test_a_pdf_without_page_objects_counts_a_page_per_bytes_per_page() -> None:
