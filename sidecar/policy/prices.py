@@ -93,8 +93,9 @@ class PriceSpec(TokenPrices):
         description="US dollars per 1,000 web searches the provider runs for a call, billed apart from its tokens "
         "(Anthropic's web_search tool, usage.server_tool_use.web_search_requests: 10; OpenAI's web search, a "
         "Responses answer's web_search_call items, or a chat answer of a search model citing the web, one "
-        "search: 10 to 50 by model and search context size), at every tier. Default: none, searches not "
-        "priced. The budgets charge it once the answer says; a reservation does not include it.",
+        "search: 10 to 50 by model and search context size; Gemini's grounding with Google Search, each distinct "
+        "non-empty groundingMetadata.webSearchQueries entry: Gemini 3's 14), at every tier. Default: none, searches "
+        "not priced. The budgets charge it once the answer says; a reservation does not include it.",
     )
 
     def tiered(self) -> bool:

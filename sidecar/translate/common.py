@@ -66,7 +66,8 @@ class Usage:
     None when it says none; a price may name the tier's prices (``PriceSpec.service_tiers``).
     ``web_search_calls`` counts the web searches the provider ran for the call, billed per search, not per
     token (Anthropic's ``usage.server_tool_use.web_search_requests``, OpenAI's Responses
-    ``web_search_call`` output items, a chat answer citing the web: ``PriceSpec.web_search_per_1k_calls``).
+    ``web_search_call`` output items, a chat answer citing the web, Gemini's distinct grounding queries:
+    ``PriceSpec.web_search_per_1k_calls``).
     """
 
     input_tokens: int = 0

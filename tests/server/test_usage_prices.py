@@ -8,7 +8,8 @@
   (``audio_input_per_mtok``, ``audio_output_per_mtok``);
 - the web searches a provider ran are charged ``web_search_per_1k_calls`` each thousand: Anthropic's
   ``usage.server_tool_use.web_search_requests`` (whole, and a stream's last ``message_delta``), OpenAI's
-  Responses ``web_search_call`` items (whole, and ``response.completed``), an OpenAI chat answer citing the web.
+  Responses ``web_search_call`` items (whole, and ``response.completed``), an OpenAI chat answer citing the web,
+  Gemini's distinct non-empty grounding queries (``groundingMetadata.webSearchQueries``, whole and streamed).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import orjson
 import pytest
 
 from ..conftest import RunningSidecar, SidecarFactory
-from ..sdk_clients import openai_client
+from ..sdk_clients import openai_chat_text, openai_client
 from ..upstream.raw import UpstreamFactory, whole_or_streamed
 from .anthropic_usage import IN, OUT, anthropic_asked, anthropic_upstream
 from .usage_priced import PRICE, access, charged, policy
@@ -212,3 +213,40 @@ async def test_an_openai_chat_answer_citing_the_web_is_charged_one_search(
     assert access(running)["web_search_calls"] == 1
     await agree(running, TOKENS_COST + SEARCH / 1000, 150)
     assert float(raw.headers["x-sidecar-cost"]) == access(running)["cost_usd"]
+
+
+def gemini_grounded_upstream(queries: list[str]) -> Any:
+    """A Gemini server whose answer "hi" was grounded with Google Search: ``queries`` in its candidate's
+    ``groundingMetadata.webSearchQueries``, whole or streamed (the usage so far on every fragment, the
+    grounding on the last, as Gemini sends them)."""
+    usage = {"promptTokenCount": 100, "candidatesTokenCount": 50, "totalTokenCount": 150}
+    grounding = {"webSearchQueries": queries, "groundingChunks": [{"web": {"uri": "https://e.x", "title": "e"}}]}
+    content = {"role": "model", "parts": [{"text": "hi"}]}
+    last = {"content": content, "finishReason": "STOP", "index": 0, "groundingMetadata": grounding}
+    whole = {"candidates": [last], "usageMetadata": usage, "modelVersion": "m-1", "responseId": "r1"}
+    first = {"candidates": [{"content": content, "index": 0}], "modelVersion": "m-1", "responseId": "r1"}
+    first["usageMetadata"] = {"promptTokenCount": 100, "totalTokenCount": 100}
+    ending = {**whole, "candidates": [{**last, "content": {"role": "model", "parts": [{"text": ""}]}}]}
+    sse = [b"data: " + orjson.dumps(fragment) + b"\r\n\r\n" for fragment in (first, ending)]
+    return whole_or_streamed(orjson.dumps(whole), sse, lambda request: b"streamGenerateContent" in request.head)
+
+
+@pytest.mark.parametrize("caller", ["gemini", "openai"])
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_gemini_grounding_search_queries_are_charged_per_thousand(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any, stream: bool, caller: str
+) -> None:
+    """Through google-genai (and through openai-python, the answer translated), an answer grounded with
+    Google Search whose ``webSearchQueries`` are two distinct queries, one repeated and one empty (Gemini 3
+    bills each distinct non-empty query) costs its tokens and 2 searches (before: the tokens alone)."""
+    handler = gemini_grounded_upstream(["weather paris", "", "weather lyon", "weather paris"])
+    running = await started(raw_upstream, sidecar, handler, "gemini", SEARCHED)
+    if caller == "openai":
+        assert await openai_chat_text(running, {"model": "m", "messages": [{"role": "user", "content": "hi"}]}, stream)
+    elif stream:
+        async for _ in await gemini_client(running.url).aio.models.generate_content_stream(model="m", contents="hi"):
+            pass
+    else:
+        assert (await gemini_client(running.url).aio.models.generate_content(model="m", contents="hi")).text == "hi"
+    assert access(running)["web_search_calls"] == 2
+    await agree(running, TOKENS_COST + 2 * SEARCH / 1000, 150)

@@ -67,6 +67,7 @@ class GeminiDecoder:
             or "finishReason" in candidate
             or "logprobsResult" in candidate  # the text's tokens: a ScoredText, which ``feed`` makes
             or "citationMetadata" in candidate
+            or "groundingMetadata" in candidate  # the searches run: counted by ``feed`` with the usage
         ):
             return None
         content = candidate.get("content")
@@ -91,9 +92,10 @@ class GeminiDecoder:
         metadata, self._unread_usage = self._unread_usage, None
         return None if metadata is None else self._merged(metadata)
 
-    def _merged(self, metadata: Any) -> Usage | None:
-        """The stream's usage with a fragment's ``usageMetadata``; None when it holds none."""
-        usage = response.usage_from(metadata)
+    def _merged(self, metadata: Any, searches: int = 0) -> Usage | None:
+        """The stream's usage with a fragment's ``usageMetadata`` (and the search queries its grounding ran);
+        None when it holds none."""
+        usage = response.usage_from(metadata, searches)
         if usage is not None:
             self._usage = usage = usage if self._usage is None else self._usage.merge(usage)
         return usage
@@ -116,7 +118,7 @@ class GeminiDecoder:
         if metadata is not None or self._unread_usage is not None:  # most fragments have none: no call
             usage = self.unread_usage()  # a text fragment's before this one, not reported yet
             if metadata is not None:
-                usage = self._merged(metadata) or usage
+                usage = self._merged(metadata, response.web_searches(obj)) or usage
             if usage is not None:  # before the parts: an Anthropic caller's message_start shows it
                 out.append(UsageSeen(usage, obj))
         candidates = obj.get("candidates") or ()

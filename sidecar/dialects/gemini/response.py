@@ -12,7 +12,9 @@
   back mid-conversation, then came back to Gemini, would be stuck on that 400); a prompt
   blocked before any candidate is a content-filter stop.
 - ``usage_from`` / ``usage_to``: ``candidatesTokenCount`` excludes ``thoughtsTokenCount``; the common
-  ``output_tokens`` includes it.
+  ``output_tokens`` includes it. ``web_searches``: the Google Search queries grounding ran
+  (``Usage.web_search_calls``): the candidates' unique non-empty ``groundingMetadata.webSearchQueries``,
+  which Gemini 3 bills per query (the empty ones it ignores), whole and in a stream's fragments.
 - ``FINISH_FROM`` / ``FINISH_TO``: Gemini has no tool-call reason: ``STOP`` with calls is ``TOOL_CALLS``; the
   blocks (safety, recitation, policy) are content-filter stops, ``CONTINUATION`` (cut, to be resumed) a
   length stop, the rest (``MALFORMED_FUNCTION_CALL``, ``LANGUAGE``...) ``OTHER``.
@@ -97,7 +99,8 @@ def function_call(ident: str, name: str, args: Any) -> dict[str, Any]:
     return {"id": ident, "name": name, "args": args}
 
 
-def usage_from(raw: Any) -> Usage | None:
+def usage_from(raw: Any, searches: int = 0) -> Usage | None:
+    """``raw``: a body's ``usageMetadata``; ``searches``: the search queries its answer ran (``web_searches``)."""
     if not isinstance(raw, dict):
         return None
     thoughts = as_count(raw.get("thoughtsTokenCount"))
@@ -108,7 +111,21 @@ def usage_from(raw: Any) -> Usage | None:
         reasoning_tokens=thoughts,
         audio_input_tokens=_audio_count(raw.get("promptTokensDetails")) if "promptTokensDetails" in raw else 0,
         audio_output_tokens=_audio_count(raw.get("candidatesTokensDetails")) if "candidatesTokensDetails" in raw else 0,
+        web_search_calls=searches,
     )
+
+
+def web_searches(body: dict[str, Any]) -> int:
+    """The Google Search queries an answer's grounding ran, billed per query (Gemini 3; "for billing
+    purposes, we ignore the empty web search queries"): the unique non-empty strings of its candidates'
+    ``groundingMetadata.webSearchQueries``."""
+    queries: set[str] = set()
+    for candidate in body.get("candidates") or ():
+        grounding = candidate.get("groundingMetadata") if type(candidate) is dict else None
+        asked = grounding.get("webSearchQueries") if type(grounding) is dict else None
+        if type(asked) is list:
+            queries.update(query for query in asked if type(query) is str and query)
+    return len(queries)
 
 
 def _audio_count(details: Any) -> int:
@@ -208,7 +225,7 @@ def error_event(
 
 def usage_of(body: dict[str, Any]) -> Usage | None:
     """The usage of a whole response body."""
-    return usage_from(body.get("usageMetadata"))
+    return usage_from(body.get("usageMetadata"), web_searches(body))
 
 
 STREAM_USAGE_KEY = b'"usageMetadata"'
@@ -225,7 +242,7 @@ def stream_usage(event: SSEEvent, earlier: Usage | None = None) -> Usage | None:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
-    usage = usage_from(obj.get("usageMetadata")) if isinstance(obj, dict) else None
+    usage = usage_from(obj.get("usageMetadata"), web_searches(obj)) if isinstance(obj, dict) else None
     return usage if earlier is None or usage is None else earlier.merge(usage)
 
 
@@ -276,7 +293,7 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
         choices.append(_with_extras({"parts": parts, "finish_reason": reason, "stop_sequence": None}, cand))
     if not choices and (body.get("promptFeedback") or {}).get("blockReason"):
         choices.append({"parts": [], "finish_reason": FinishReason.CONTENT_FILTER, "stop_sequence": None})
-    return {"id": response_id, "choices": choices, "usage": usage_from(body.get("usageMetadata"))}
+    return {"id": response_id, "choices": choices, "usage": usage_from(body.get("usageMetadata"), web_searches(body))}
 
 
 def _with_extras(choice: Choice, candidate: dict[str, Any]) -> Choice:
