@@ -3,10 +3,11 @@
 ``main`` imports the command (``cli``, and with it pydantic and the policy's modules: 0.25 s on an idle
 machine, 2-3 s on a busy one) and runs it inside one handler, so that Ctrl-C at any point, while the
 modules load as while the command runs, ends the same way: ``llm-sidecar: interrupted`` on stderr and
-exit 130, without a traceback (docs/cli.md); the first Ctrl-C is the only one raised (``_interrupt_once``:
-later ones are ignored). Only modules the interpreter's start-up has already loaded
-are imported before the handler. Not covered: the interpreter's own first milliseconds (before it runs
-any of the package: its ``site`` module, ``runpy``), whose interrupt is CPython's to report.
+exit 130, without a traceback (docs/cli.md); the first Ctrl-C is the only one raised (``_Interrupts``:
+later ones are ignored for a second, then end the process at once). Only modules the interpreter's
+start-up has already loaded are imported before the handler. Not covered: the interpreter's own first
+milliseconds (before it runs any of the package: its ``site`` module, ``runpy``), whose interrupt is
+CPython's to report.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
+SWALLOWED_AFTER_S = 1.0  # a Ctrl-C this long after the first one, which has not ended the process: it was lost
+
+
 def main() -> int:
     """The command's exit code (``cli.main``); interrupted, the process ends here (``interrupted``)."""
-    signal.signal(signal.SIGINT, _interrupt_once)
+    signal.signal(signal.SIGINT, _Interrupts().handle)
     try:
         from .cli import main as command
 
@@ -29,14 +34,29 @@ def main() -> int:
         return interrupted()
 
 
-def _interrupt_once(signum: int, frame: object) -> None:
-    """SIGINT's handler until a command sets its own (the server's event loop does): the first Ctrl-C
-    raises ``KeyboardInterrupt``, and ignores every later one from that instant. With Python's default
-    handler, a second Ctrl-C landing after the first was raised and before ``interrupted`` ignored it (the
-    unwinding of a deep import, the ``except`` clause) raised again outside the handler: a traceback and
-    death by SIGINT, seen once in a loaded test run."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
+class _Interrupts:
+    """SIGINT's handler until a command sets its own (the server's event loop does): the first Ctrl-C raises
+    ``KeyboardInterrupt`` (so that what it unwinds cleans up: ``router train``'s temporary file), and a later
+    one within ``SWALLOWED_AFTER_S`` of it is ignored. With Python's default handler, a second Ctrl-C landing
+    after the first was raised and before ``interrupted`` ignored it (the unwinding of a deep import, the
+    ``except`` clause) raised again outside the handler: a traceback and death by SIGINT, seen once in a
+    loaded test run. A Ctrl-C later than that ends the process at once (``interrupted``): the first one
+    was lost, raised where Python only reports an exception (a finalizer, a callback) and goes on, and the
+    command would have gone on waiting (for stdin: a clean-clone CI saw one start-up hang so, its Ctrl-C
+    sent every 20 ms ignored for 60 s)."""
+
+    __slots__ = ("first",)
+
+    def __init__(self) -> None:
+        self.first: float | None = None  # when the first Ctrl-C came (time.monotonic)
+
+    def handle(self, signum: int, frame: object) -> None:
+        now = time.monotonic()
+        if self.first is None:
+            self.first = now
+            raise KeyboardInterrupt
+        if now - self.first >= SWALLOWED_AFTER_S:
+            interrupted()
 
 
 def interrupted() -> int:

@@ -67,3 +67,37 @@ def test_an_interrupt_during_start_up_ends_with_one_line_and_130(command: tuple[
                 sender.join()
     assert sender.ident is not None, f"the command never loaded {point}"
     assert (process.returncode, out, "".join(said)) == (130, "", "llm-sidecar: interrupted\n")
+
+
+LOSES_ITS_FIRST_INTERRUPT = """\
+import signal, time
+from sidecar.entry import _Interrupts
+signal.signal(signal.SIGINT, _Interrupts().handle)
+try:
+    signal.raise_signal(signal.SIGINT)
+except KeyboardInterrupt:
+    pass  # lost, as in a finalizer or a callback, where Python only reports it and goes on
+print("lost", flush=True)
+time.sleep(60)
+"""
+
+
+def test_ctrl_c_repeated_after_a_lost_one_ends_the_process_with_130() -> None:
+    """A process whose first Ctrl-C was lost (raised where it is only reported, and the process went on:
+    here caught and dropped) is ended by the Ctrl-C that keeps coming (every 20 ms, as a user presses it
+    again): exit 130 and the one line. Before, every later Ctrl-C was ignored: a clean-clone CI saw such a
+    start-up wait on stdin for 60 s."""
+    with subprocess.Popen(
+        [sys.executable, "-c", LOSES_ITS_FIRST_INTERRUPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline() == "lost\n"
+        sender = threading.Thread(target=interrupt_repeatedly, args=(process,))
+        sender.start()
+        try:
+            said = process.stderr.read()
+            process.wait(timeout=30)
+        finally:
+            process.kill()
+            sender.join()
+    assert (process.returncode, said) == (130, "llm-sidecar: interrupted\n")
