@@ -9,7 +9,8 @@ sidecar serves every caller of the pod), the app's credentials (``Authorization`
 boundary), ``Content-Length``, ``Content-Encoding`` and the app's protocol headers (``anthropic-version``,
 ``anthropic-beta``, ``OpenAI-Beta``, ``x-goog-upload-*``) pass as sent; ``Accept-Encoding`` too (the answer
 is relayed undecoded, in a coding the app accepts), ``identity`` when the app sent none. Then the
-provider's ``headers`` from the policy and its key, in the header its API reads.
+provider's ``headers`` from the policy and its key, in the header its API reads. ``with_trace_context``
+then puts the call's own ``traceparent`` (and ``tracestate``) in place of the app's.
 
 To the app (``answer_headers``): the provider's, except the hop-by-hop set, ``Set-Cookie``, ``Date``,
 ``Server``, ``Alt-Svc``, ``x-sidecar-*``, the names of the account the provider's key belongs to
@@ -60,6 +61,17 @@ class ForwardHeaders:
             del headers[name]
         headers.update(own)
         return headers
+
+
+TRACE_CONTEXT = frozenset({"traceparent", "tracestate"})
+
+
+def with_trace_context(headers: dict[str, str], trace_context: Mapping[str, str]) -> None:
+    """``headers`` (``ForwardHeaders``') with the sidecar's W3C trace context in place of the app's
+    (``RequestTrace.forwarding``: the call's own CLIENT span is the provider's parent, as for a chat call)."""
+    for name in [name for name in headers if name.lower() in TRACE_CONTEXT]:
+        del headers[name]
+    headers.update(trace_context)
 
 
 def _encodings_of(headers: Mapping[str, str]) -> str:

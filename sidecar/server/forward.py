@@ -13,7 +13,8 @@ What it does, in order:
 - the key: the provider's own, or the app's for ``api_key: {passthrough: true}`` (none sent: 401, 403 for
   Gemini apps, ``missing_api_key``); a key the sidecar cannot read: 503 ``no_target_available``;
 - the call (``UpstreamClient.forward``): method, path and query as sent (Gemini's ``?key=`` left out: the
-  key goes in the provider's header), the headers of ``passthrough.headers``, the body streamed
+  key goes in the provider's header), the headers of ``passthrough.headers`` with the call's own
+  ``traceparent`` in place of the app's (``RequestTrace.forwarding``), the body streamed
   (``passthrough.body``). A connection that could not be made, before a byte of the body was read, is
   tried once more on the same provider; nothing else is retried (an upload, a POST, may have been acted
   on). No fallback, no translation, no cache, no budget, no cost;
@@ -50,7 +51,7 @@ from ..credentials import CredentialError, app_key
 from ..dialects import Dialect
 from ..dialects.registry import dialect_of_path
 from ..passthrough.body import StreamedBody
-from ..passthrough.headers import AnswerHeaders, ForwardHeaders
+from ..passthrough.headers import AnswerHeaders, ForwardHeaders, with_trace_context
 from ..passthrough.table import PassRoute
 from ..policy.compiled import Policy
 from ..policy.resilience_spec import TimeoutsSpec
@@ -113,9 +114,8 @@ class Passthrough:
             raise
         finally:
             if call.calls:
-                trace.forwarded(
-                    f"{request.method} {route.prefix}", call.span_attributes(), call.start_ns, call.span_error()
-                )
+                name = f"{request.method} {route.prefix}"
+                trace.forwarded(name, call.span_attributes(), call.start_ns, call.span_error(), call.span_id)
             trace.finish(
                 status=call.status,
                 outcome=call.outcome,
@@ -155,7 +155,7 @@ class Passthrough:
         """The provider's answer relayed, or the sidecar's error in the app's dialect."""
         request, route = call.request, call.route
         try:
-            upstream = await self._call(call)
+            upstream = await self._call(call, trace)
         except RequestFailed as failure:
             call.status, call.error_type = failure.status, failure.code
             if not call.calls:
@@ -172,7 +172,7 @@ class Passthrough:
         finally:
             upstream.release()
 
-    async def _call(self, call: Call) -> aiohttp.ClientResponse:
+    async def _call(self, call: Call, trace: RequestTrace) -> aiohttp.ClientResponse:
         """The provider's response at its head; raises ``RequestFailed`` for the sidecar's own failures."""
         request, route = call.request, call.route
         provider = route.provider
@@ -181,6 +181,9 @@ class Passthrough:
             raise too_large(route)
         key = call.key = self._key(call)
         headers = self._forward(request.headers, provider, route.dialect, key)
+        call.span_id, trace_context = trace.forwarding()
+        if trace_context is not None:
+            with_trace_context(headers, trace_context)
         url = route.url(request.rel_url.raw_path, _query(request, route.dialect))  # the path as sent, not decoded
         timeouts = provider.timeouts
         has_body = request.body_exists

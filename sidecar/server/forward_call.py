@@ -33,6 +33,7 @@ class Call:
         "request",
         "request_id",
         "route",
+        "span_id",
         "start_ns",
         "started",
         "status",
@@ -46,6 +47,7 @@ class Call:
         self.request_id = request_id
         self.started = time.perf_counter()
         self.start_ns = 0  # when the first call to the provider began (its CLIENT span's start)
+        self.span_id = 0  # the CLIENT span's id, sent upstream in its ``traceparent`` (0: not recorded)
         self.upstream_status: int | None = None  # the provider's status, when it answered
         self.status = 500
         self.outcome = "failed"

@@ -51,7 +51,7 @@ from . import attributes as attr
 from . import genai
 from .attempt import AttemptTrace, ClientSpan
 from .core import Core, later
-from .propagation import child_headers
+from .propagation import child_headers, inject
 from .request_end import record_end
 
 if TYPE_CHECKING:
@@ -239,15 +239,39 @@ class RequestTrace:
         self._attempts.append(attempt)
         return attempt
 
-    def forwarded(self, name: str, attributes: dict[str, Any], start_ns: int, error_type: str | None) -> None:
+    def forwarding(self) -> tuple[int, Mapping[str, str] | None]:
+        """A passthrough's call about to be made (``server.forward``): the id drawn for its CLIENT span (0
+        when the request is not recorded) and the W3C headers it carries upstream in place of the app's, as
+        an attempt's would (``AttemptTrace.inject``): the CLIENT span's ``traceparent``; unrecorded, the
+        request's context or ``passed_on``. None (``OTEL_PROPAGATORS`` without ``tracecontext``): the app's
+        pass as they came, with the rest of its headers."""
+        core = self._core
+        if not core.trace_context:
+            return 0, None
+        ids, span = core.ids, self.span
+        if span is not None and ids is not None:
+            span_id = ids.generate_span_id()
+            return span_id, child_headers(span.get_span_context(), span_id, self.trace_id)
+        if self._context is not None:
+            carrier: dict[str, str] = {}
+            inject(self._context, carrier)
+            return 0, carrier
+        return 0, self._passed_on
+
+    def forwarded(
+        self, name: str, attributes: dict[str, Any], start_ns: int, error_type: str | None, span_id: int
+    ) -> None:
         """A passthrough's call to its provider (``server.forward``), ended now: a CLIENT span ``name``,
         child of the request's, from ``start_ns`` with ``attributes`` (and ``error.type``, status ERROR,
-        for a failure); no GenAI metric (it is no inference call). Nothing when the request is not recorded."""
-        tracer = self._core.tracer
+        for a failure), its id ``span_id`` (``forwarding``'s, sent upstream); no GenAI metric (it is no
+        inference call). Nothing when the request is not recorded."""
+        tracer, ids = self._core.tracer, self._core.ids
         if self.span is None or tracer is None:
             return
         if error_type:
             attributes[genai.ERROR_TYPE] = error_type
+        if span_id and ids is not None:
+            ids.decided_span = span_id
         span = tracer.start_span(name, self._context, SpanKind.CLIENT, attributes, start_time=start_ns)
         if error_type:
             span.set_status(Status(StatusCode.ERROR, error_type))

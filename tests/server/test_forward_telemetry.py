@@ -76,3 +76,19 @@ async def test_a_providers_error_status_is_the_client_spans_error_type(stack: St
     attributes = dict(client.attributes or {})
     assert (attributes["error.type"], attributes["http.response.status_code"]) == ("http_404", 404)
     assert client.status.status_code is StatusCode.ERROR
+
+
+async def test_the_provider_gets_the_client_spans_traceparent_in_place_of_the_apps(stack: Stack) -> None:
+    """An app in a sampled trace: the provider gets the trace context of the call's CLIENT span (the app's
+    trace id, the CLIENT span's id, sampled) and the app's ``tracestate``, not the app's ``traceparent``."""
+    running, recorder = await stack()
+    app_trace, app_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    sent = {"Traceparent": f"00-{app_trace}-{app_span}-01", "tracestate": "vendor=app"}
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/v1/files", headers=sent) as answer:
+        assert answer.status == 200
+    client = await span_of(running, "GET /v1/files", SpanKind.CLIENT)
+    server = await span_of(running, "GET /v1/files", SpanKind.SERVER)
+    assert server.parent is not None and server.parent.span_id == int(app_span, 16)
+    headers = recorder.received[-1].headers
+    assert headers["traceparent"] == f"00-{app_trace}-{client.context.span_id:016x}-01"
+    assert headers["tracestate"] == "vendor=app"
