@@ -17,8 +17,9 @@ Before an answer, two estimates of the same prices:
   and an output maximum may cost, the highest over the tiers it may be billed at
   (``PriceSpec.for_estimate``), its prompt at the dearest input price it may be billed (a cache write,
   a 1-hour write when the request asks for them, audio) and its output at the dearer of the output and
-  audio output prices (not the server tools' fees: a request does not say how many searches the model
-  will run; they are charged when the answer says). The budgets reserve it (``budgets.pricing``) and
+  audio output prices, and the web searches the request lets the provider run (the bound it gives, else
+  the budgets' ``default_web_searches``: ``budgets.estimate.searches_asked``) at ``web_search_per_1k_calls``
+  (the answer's own count is charged when it says). The budgets reserve it (``budgets.pricing``) and
   charge it an answer whose provider reported no usage; the access line's ``cost_usd`` of that answer is
   the same figure.
 - ``expected_usd``: what routing expects a request to cost (``select: cheapest``'s order,
@@ -70,20 +71,25 @@ def tool_fees_usd(price: PriceSpec, usage: Usage) -> float:
     return searches * per_1k / 1000 if searches and per_1k else 0.0
 
 
-def estimate_micro_usd(price: PriceSpec, input_tokens: int, output_tokens: int, hour_writes: bool = False) -> float:
+def estimate_micro_usd(
+    price: PriceSpec, input_tokens: int, output_tokens: int, hour_writes: bool = False, searches: int = 0
+) -> float:
     """Dollars times a million a call may cost at most (the module docstring); ``hour_writes``: the
-    request asks for 1-hour prompt-cache writes (``budgets.estimate.asks_hour_writes``)."""
+    request asks for 1-hour prompt-cache writes (``budgets.estimate.asks_hour_writes``); ``searches``: the
+    web searches it lets the provider run (``budgets.estimate.searches_asked``), at ``web_search_per_1k_calls``."""
     tiers = price.for_estimate(input_tokens)
-    return max(_dearest(prices, input_tokens, output_tokens, hour_writes) for prices in tiers)
+    tokens = max(_dearest(prices, input_tokens, output_tokens, hour_writes) for prices in tiers)
+    per_1k = price.web_search_per_1k_calls
+    return tokens + searches * per_1k * 1000 if searches and per_1k else tokens
 
 
 def estimate_usd(
-    price: PriceSpec | None, input_tokens: int, output_tokens: int, hour_writes: bool = False
+    price: PriceSpec | None, input_tokens: int, output_tokens: int, hour_writes: bool = False, searches: int = 0
 ) -> float | None:
     """``estimate_micro_usd`` in dollars; None when the model has no price."""
     if price is None:
         return None
-    return estimate_micro_usd(price, input_tokens, output_tokens, hour_writes) / 1_000_000
+    return estimate_micro_usd(price, input_tokens, output_tokens, hour_writes, searches) / 1_000_000
 
 
 def _dearest(prices: TokenPrices, input_tokens: int, output_tokens: int, hour_writes: bool) -> float:

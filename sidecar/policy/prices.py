@@ -95,7 +95,8 @@ class PriceSpec(TokenPrices):
         "Responses answer's web_search_call items, or a chat answer of a search model citing the web, one "
         "search: 10 to 50 by model and search context size; Gemini's grounding with Google Search, each distinct "
         "non-empty groundingMetadata.webSearchQueries entry: Gemini 3's 14), at every tier. Default: none, searches "
-        "not priced. The budgets charge it once the answer says; a reservation does not include it.",
+        "not priced. The budgets charge it once the answer says; a reservation includes the searches the request "
+        "allows (a search tool's bound, else budgets.default_web_searches).",
     )
 
     def tiered(self) -> bool:
