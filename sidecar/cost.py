@@ -23,12 +23,15 @@ Before an answer, two estimates of the same prices:
   charge it an answer whose provider reported no usage; the access line's ``cost_usd`` of that answer is
   the same figure.
 - ``expected_usd``: what routing expects a request to cost (``select: cheapest``'s order,
-  ``x-sidecar-estimated-cost``): its prompt and expected output at the tier the prompt is billed at
-  (the long-context tier above its threshold, else the standard tier: not a service tier, which the
-  provider says only in its answer), the audio part of the prompt at that tier's audio input price.
+  ``x-sidecar-estimated-cost``): its prompt and expected output at the tier it is billed at: the service
+  tier an OpenAI request asks for when the price names it (``requested_tier``: ``flex``, ``priority``;
+  ``auto`` and ``default`` are the standard tier), else the long-context tier above its threshold, else
+  the standard tier; the audio part of the prompt at that tier's audio input price.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from .policy.prices import TokenPrices
 from .policy.spec import PriceSpec
@@ -107,15 +110,34 @@ def _dearest(prices: TokenPrices, input_tokens: int, output_tokens: int, hour_wr
     return input_tokens * input_price + output_tokens * output_price
 
 
-def expected_usd(price: PriceSpec, prompt_tokens: int, audio_tokens: int, output_tokens: int) -> float:
+def expected_usd(
+    price: PriceSpec, prompt_tokens: int, audio_tokens: int, output_tokens: int, service_tier: str | None = None
+) -> float:
     """What routing expects a request to cost (the module docstring): ``audio_tokens`` of its
-    ``prompt_tokens`` are audio."""
-    prices = price.for_prompt(prompt_tokens)
+    ``prompt_tokens`` are audio; ``service_tier``: the tier it asks for (``requested_tier``)."""
+    prices = price.for_call(prompt_tokens, service_tier)
     input_price = prices.input_per_mtok
     total = prompt_tokens * input_price + output_tokens * prices.output_per_mtok
     if audio_tokens and prices.audio_input_per_mtok is not None:
         total += min(audio_tokens, prompt_tokens) * (prices.audio_input_per_mtok - input_price)
     return total / 1e6
+
+
+OPENAI_TIER_ANSWERED = {"auto": None, "default": None, "fast": "priority"}
+"""An OpenAI request's ``service_tier`` -> the tier its answer will say it was served at, where they differ:
+``auto`` and ``default`` the standard tier (``auto`` is the project's setting, ``default`` unless it says
+otherwise), ``fast`` answered as ``priority`` (openai-python 3.63's ``service_tier`` documentation)."""
+
+
+def requested_tier(body: dict[str, Any]) -> str | None:
+    """The service tier an OpenAI request (chat or Responses) asks for, as its answer names it: ``flex``,
+    ``priority``, ``scale``...; None for none, ``auto``, ``default``, or not a string (Anthropic's request
+    ``service_tier``, ``auto`` or ``standard_only``, says whether priority capacity may be used, not that it
+    will: its estimate stays standard, as Gemini's)."""
+    tier = body.get("service_tier")
+    if type(tier) is not str:
+        return None
+    return OPENAI_TIER_ANSWERED.get(tier, tier)
 
 
 def _in_parts(prices: TokenPrices, usage: Usage) -> float:
