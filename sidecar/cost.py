@@ -9,7 +9,8 @@ included, at ``output_per_mtok``, its audio part at ``audio_output_per_mtok``. A
 more than the price's ``long_context.above_input_tokens`` has them all at the long-context tier's prices,
 a call the provider says it served at a service tier the price names (``service_tiers``) at that tier's
 (``PriceSpec.for_call``). The provider's server tools are billed per call, whatever the tier
-(``tool_fees_usd``): the web searches it ran (``Usage.web_search_calls``) at ``web_search_per_1k_calls``.
+(``tool_fees_usd``): the web searches it ran (``Usage.web_search_calls``) at ``web_search_per_1k_calls``,
+or one when the price bills per prompt that searched (``web_search_billed_per``).
 
 Before an answer, two estimates of the same prices:
 
@@ -71,7 +72,7 @@ def tool_fees_usd(price: PriceSpec, usage: Usage) -> float:
     ``web_search_per_1k_calls`` (none priced: nothing)."""
     searches = usage.web_search_calls
     per_1k = price.web_search_per_1k_calls
-    return searches * per_1k / 1000 if searches and per_1k else 0.0
+    return price.searches_billed(searches) * per_1k / 1000 if searches and per_1k else 0.0
 
 
 def estimate_micro_usd(
@@ -83,7 +84,7 @@ def estimate_micro_usd(
     tiers = price.for_estimate(input_tokens)
     tokens = max(_dearest(prices, input_tokens, output_tokens, hour_writes) for prices in tiers)
     per_1k = price.web_search_per_1k_calls
-    return tokens + searches * per_1k * 1000 if searches and per_1k else tokens
+    return tokens + price.searches_billed(searches) * per_1k * 1000 if searches and per_1k else tokens
 
 
 def estimate_usd(

@@ -269,16 +269,26 @@ def gemini_grounded_upstream(queries: list[str]) -> Any:
     return whole_or_streamed(orjson.dumps(whole), sse, lambda request: b"streamGenerateContent" in request.head)
 
 
+@pytest.mark.parametrize(("unit", "billed"), [("search", 2), ("prompt", 1)])
 @pytest.mark.parametrize("caller", ["gemini", "openai"])
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_gemini_grounding_search_queries_are_charged_per_thousand(
-    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any, stream: bool, caller: str
+    raw_upstream: UpstreamFactory,
+    sidecar: SidecarFactory,
+    gemini_client: Any,
+    stream: bool,
+    caller: str,
+    unit: str,
+    billed: int,
 ) -> None:
     """Through google-genai (and through openai-python, the answer translated), an answer grounded with
-    Google Search whose ``webSearchQueries`` are two distinct queries, one repeated and one empty (Gemini 3
-    bills each distinct non-empty query) costs its tokens and 2 searches (before: the tokens alone)."""
+    Google Search whose ``webSearchQueries`` are two distinct queries, one repeated and one empty costs its
+    tokens and 2 searches when the price bills each query (Gemini 3: ``web_search_billed_per: search``), 1
+    when it bills the grounded prompt (Gemini 2.5: ``prompt``; before: 2, twice Google's bill); the line's
+    ``web_search_calls`` says the 2 queries either way."""
     handler = gemini_grounded_upstream(["weather paris", "", "weather lyon", "weather paris"])
-    running = await started(raw_upstream, sidecar, handler, "gemini", SEARCHED)
+    price = SEARCHED[:-1] + f", web_search_billed_per: {unit}}}"
+    running = await started(raw_upstream, sidecar, handler, "gemini", price)
     if caller == "openai":
         assert await openai_chat_text(running, {"model": "m", "messages": [{"role": "user", "content": "hi"}]}, stream)
     elif stream:
@@ -287,4 +297,4 @@ async def test_gemini_grounding_search_queries_are_charged_per_thousand(
     else:
         assert (await gemini_client(running.url).aio.models.generate_content(model="m", contents="hi")).text == "hi"
     assert access(running)["web_search_calls"] == 2
-    await agree(running, TOKENS_COST + 2 * SEARCH / 1000, 150)
+    await agree(running, TOKENS_COST + billed * SEARCH / 1000, 150)
