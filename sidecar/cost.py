@@ -9,7 +9,8 @@ included, at ``output_per_mtok``, its audio part at ``audio_output_per_mtok``. A
 more than the price's ``long_context.above_input_tokens`` has them all at the long-context tier's prices,
 a call the provider says it served at a service tier the price names (``service_tiers``) at that tier's
 (``PriceSpec.for_call``). The provider's server tools are billed per call, whatever the tier
-(``tool_fees_usd``): the web searches it ran (``Usage.web_search_calls``) at ``web_search_per_1k_calls``.
+(``tool_fees_usd``): the web searches it ran (``Usage.web_search_calls``) at ``web_search_per_1k_calls``,
+or one when the price bills per prompt that searched (``web_search_billed_per``).
 
 Before an answer, two estimates of the same prices:
 
@@ -17,17 +18,21 @@ Before an answer, two estimates of the same prices:
   and an output maximum may cost, the highest over the tiers it may be billed at
   (``PriceSpec.for_estimate``), its prompt at the dearest input price it may be billed (a cache write,
   a 1-hour write when the request asks for them, audio) and its output at the dearer of the output and
-  audio output prices (not the server tools' fees: a request does not say how many searches the model
-  will run; they are charged when the answer says). The budgets reserve it (``budgets.pricing``) and
+  audio output prices, and the web searches the request lets the provider run (the bound it gives, else
+  the budgets' ``default_web_searches``: ``budgets.estimate.searches_asked``) at ``web_search_per_1k_calls``
+  (the answer's own count is charged when it says). The budgets reserve it (``budgets.pricing``) and
   charge it an answer whose provider reported no usage; the access line's ``cost_usd`` of that answer is
   the same figure.
 - ``expected_usd``: what routing expects a request to cost (``select: cheapest``'s order,
-  ``x-sidecar-estimated-cost``): its prompt and expected output at the tier the prompt is billed at
-  (the long-context tier above its threshold, else the standard tier: not a service tier, which the
-  provider says only in its answer), the audio part of the prompt at that tier's audio input price.
+  ``x-sidecar-estimated-cost``): its prompt and expected output at the tier it is billed at: the service
+  tier an OpenAI request asks for when the price names it (``requested_tier``: ``flex``, ``priority``;
+  ``auto`` and ``default`` are the standard tier), else the long-context tier above its threshold, else
+  the standard tier; the audio part of the prompt at that tier's audio input price.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from .policy.prices import TokenPrices
 from .policy.spec import PriceSpec
@@ -67,23 +72,28 @@ def tool_fees_usd(price: PriceSpec, usage: Usage) -> float:
     ``web_search_per_1k_calls`` (none priced: nothing)."""
     searches = usage.web_search_calls
     per_1k = price.web_search_per_1k_calls
-    return searches * per_1k / 1000 if searches and per_1k else 0.0
+    return price.searches_billed(searches) * per_1k / 1000 if searches and per_1k else 0.0
 
 
-def estimate_micro_usd(price: PriceSpec, input_tokens: int, output_tokens: int, hour_writes: bool = False) -> float:
+def estimate_micro_usd(
+    price: PriceSpec, input_tokens: int, output_tokens: int, hour_writes: bool = False, searches: int = 0
+) -> float:
     """Dollars times a million a call may cost at most (the module docstring); ``hour_writes``: the
-    request asks for 1-hour prompt-cache writes (``budgets.estimate.asks_hour_writes``)."""
+    request asks for 1-hour prompt-cache writes (``budgets.estimate.asks_hour_writes``); ``searches``: the
+    web searches it lets the provider run (``budgets.estimate.searches_asked``), at ``web_search_per_1k_calls``."""
     tiers = price.for_estimate(input_tokens)
-    return max(_dearest(prices, input_tokens, output_tokens, hour_writes) for prices in tiers)
+    tokens = max(_dearest(prices, input_tokens, output_tokens, hour_writes) for prices in tiers)
+    per_1k = price.web_search_per_1k_calls
+    return tokens + price.searches_billed(searches) * per_1k * 1000 if searches and per_1k else tokens
 
 
 def estimate_usd(
-    price: PriceSpec | None, input_tokens: int, output_tokens: int, hour_writes: bool = False
+    price: PriceSpec | None, input_tokens: int, output_tokens: int, hour_writes: bool = False, searches: int = 0
 ) -> float | None:
     """``estimate_micro_usd`` in dollars; None when the model has no price."""
     if price is None:
         return None
-    return estimate_micro_usd(price, input_tokens, output_tokens, hour_writes) / 1_000_000
+    return estimate_micro_usd(price, input_tokens, output_tokens, hour_writes, searches) / 1_000_000
 
 
 def _dearest(prices: TokenPrices, input_tokens: int, output_tokens: int, hour_writes: bool) -> float:
@@ -101,15 +111,34 @@ def _dearest(prices: TokenPrices, input_tokens: int, output_tokens: int, hour_wr
     return input_tokens * input_price + output_tokens * output_price
 
 
-def expected_usd(price: PriceSpec, prompt_tokens: int, audio_tokens: int, output_tokens: int) -> float:
+def expected_usd(
+    price: PriceSpec, prompt_tokens: int, audio_tokens: int, output_tokens: int, service_tier: str | None = None
+) -> float:
     """What routing expects a request to cost (the module docstring): ``audio_tokens`` of its
-    ``prompt_tokens`` are audio."""
-    prices = price.for_prompt(prompt_tokens)
+    ``prompt_tokens`` are audio; ``service_tier``: the tier it asks for (``requested_tier``)."""
+    prices = price.for_call(prompt_tokens, service_tier)
     input_price = prices.input_per_mtok
     total = prompt_tokens * input_price + output_tokens * prices.output_per_mtok
     if audio_tokens and prices.audio_input_per_mtok is not None:
         total += min(audio_tokens, prompt_tokens) * (prices.audio_input_per_mtok - input_price)
     return total / 1e6
+
+
+OPENAI_TIER_ANSWERED = {"auto": None, "default": None, "fast": "priority"}
+"""An OpenAI request's ``service_tier`` -> the tier its answer will say it was served at, where they differ:
+``auto`` and ``default`` the standard tier (``auto`` is the project's setting, ``default`` unless it says
+otherwise), ``fast`` answered as ``priority`` (openai-python 3.63's ``service_tier`` documentation)."""
+
+
+def requested_tier(body: dict[str, Any]) -> str | None:
+    """The service tier an OpenAI request (chat or Responses) asks for, as its answer names it: ``flex``,
+    ``priority``, ``scale``...; None for none, ``auto``, ``default``, or not a string (Anthropic's request
+    ``service_tier``, ``auto`` or ``standard_only``, says whether priority capacity may be used, not that it
+    will: its estimate stays standard, as Gemini's)."""
+    tier = body.get("service_tier")
+    if type(tier) is not str:
+        return None
+    return OPENAI_TIER_ANSWERED.get(tier, tier)
 
 
 def _in_parts(prices: TokenPrices, usage: Usage) -> float:

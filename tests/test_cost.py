@@ -3,6 +3,7 @@ short way every such answer takes), to the same dollars as the four-part price o
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -96,3 +97,18 @@ def test_web_searches_are_priced_per_thousand_at_every_tier_and_not_without_a_se
     flex = Usage(input_tokens=100, output_tokens=40, service_tier="flex", web_search_calls=3)
     assert cost_usd(searched, flex) == (100 * 1.25 + 40 * 5) / 1e6 + 0.03
     assert cost_usd(PriceSpec(input_per_mtok=2.5, output_per_mtok=10), usage) == (100 * 2.5 + 40 * 10) / 1e6
+
+
+def test_a_price_billed_per_grounded_prompt_charges_one_fee_for_a_call_that_searched() -> None:
+    """Gemini 2.5's grounding (``web_search_billed_per: prompt``, $35 per 1,000 grounded prompts): a call that
+    ran 3 queries is charged one fee, one that ran none nothing; per search (Gemini 3's), each query."""
+    per_prompt = PriceSpec(
+        input_per_mtok=1, output_per_mtok=1, web_search_per_1k_calls=35, web_search_billed_per="prompt"
+    )
+    per_search = PriceSpec(
+        input_per_mtok=1, output_per_mtok=1, web_search_per_1k_calls=14, web_search_billed_per="search"
+    )
+    usage = Usage(input_tokens=100, output_tokens=40, web_search_calls=3)
+    assert cost_usd(per_prompt, usage) == pytest.approx(140 / 1e6 + 0.035)
+    assert cost_usd(per_prompt, Usage(input_tokens=100, output_tokens=40)) == pytest.approx(140 / 1e6)
+    assert cost_usd(per_search, usage) == pytest.approx(140 / 1e6 + 3 * 0.014)

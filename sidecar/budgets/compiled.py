@@ -29,7 +29,17 @@ from sidecar.policy.spec import ModelSpec, PriceSpec
 from sidecar.request_facts import readable_text
 
 from .pricing import to_units
-from .spec import TARGET_SCOPES, Action, BudgetsSpec, LimitSpec, Measure, ScopeKind, StoreSpec, Window
+from .spec import (
+    DEFAULT_WEB_SEARCHES,
+    TARGET_SCOPES,
+    Action,
+    BudgetsSpec,
+    LimitSpec,
+    Measure,
+    ScopeKind,
+    StoreSpec,
+    Window,
+)
 
 if TYPE_CHECKING:
     from .calls import Call
@@ -82,6 +92,7 @@ class BudgetRequest:
     key_hash: str | None = None
     calls: tuple[Call, ...] = ()  # an ensemble's calls at once (its members and judge: ``calls``); () one call
     hour_writes: bool = False  # it asks for 1-hour prompt-cache writes: its prompt priced so (``pricing``)
+    searches: int = 0  # the web searches it lets the provider run (``estimate.searches_asked``): priced so
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +163,11 @@ class Budgets:
     """Some limit is scoped by the caller's key (only then is the key hashed per request)."""
     spec: BudgetsSpec | None = field(default=None, compare=False, repr=False)
     """The block as written (``llm-sidecar diff`` compares it)."""
+    default_web_searches: int = DEFAULT_WEB_SEARCHES
+    """The web searches reserved for a search tool whose request gives no bound (``estimate.searches_asked``)."""
+    searches_priced: bool = False
+    """Some model's price has a fee per web search: only then is a request read for the searches it allows
+    (decided at load: the other policies' requests cost nothing more)."""
 
     def target(self, model: str) -> TargetInfo:
         """The ``TargetInfo`` of a model name (a key of ``models``)."""
@@ -214,6 +230,8 @@ def compile_budgets(
         warnings=tuple(warnings),
         needs_key=any(limit.scope is ScopeKind.KEY for limit in limits),
         spec=spec,
+        default_web_searches=spec.default_web_searches,
+        searches_priced=any(m.price is not None and m.price.web_search_per_1k_calls for m in models.values()),
     )
 
 

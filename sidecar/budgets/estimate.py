@@ -12,6 +12,8 @@
 
 ``asks_hour_writes(facts, raw)``: whether an Anthropic body asks for 1-hour prompt-cache writes (its
 reservation then prices the prompt at the 1-hour write price: ``pricing.estimate_units``).
+``searches_asked(facts, raw, default)``: the web searches the body lets its provider run (a search tool's
+bound, else ``default``), which its reservation prices at the model's ``web_search_per_1k_calls``.
 
 The byte estimate costs one ``bytes.translate`` and one ``count`` (the digits: a number is about one
 token per two or three digits, a word one per four or five letters) instead of a walk of the body
@@ -159,6 +161,37 @@ def asks_hour_writes(facts: RequestFacts, raw: bytes) -> bool:
     Only an Anthropic body can ask (the translators carry no ``ttl``); its bytes are searched for
     ``"1h"`` first, the field's pattern only then."""
     return facts.dialect is Dialect.ANTHROPIC and raw.find(b'"1h"') >= 0 and _HOUR_TTL.search(raw) is not None
+
+
+_GEMINI_SEARCH_TOOLS = ("google_search", "googleSearch", "google_search_retrieval", "googleSearchRetrieval")
+
+
+def searches_asked(facts: RequestFacts, raw: bytes, default: int) -> int:
+    """The web searches the request lets its provider run, which a reservation prices at the model's
+    ``web_search_per_1k_calls``: Anthropic's ``web_search_*`` tool, its ``max_uses``; OpenAI Responses'
+    ``web_search*`` tool, the body's ``max_tool_calls`` (every built-in tool's calls together); a chat
+    body's ``web_search_options`` (a search model's call), one; Gemini's ``google_search`` tool (or the
+    older retrieval), each; ``default`` (``Budgets.default_web_searches``) for a tool the body does not
+    bound. The body is read only when its bytes name a search ("earch": ``web_search``, ``googleSearch``)."""
+    if raw.find(b"earch") < 0:
+        return 0
+    body, dialect = facts.body, facts.dialect
+    if dialect is Dialect.OPENAI and facts.operation is Operation.CHAT:
+        return 1 if body.get("web_search_options") is not None else 0
+    tools = body.get("tools")
+    if type(tools) is not list:
+        return 0
+    searches = 0
+    for tool in tools:
+        if type(tool) is not dict:
+            continue
+        kind = tool.get("type")
+        if dialect is Dialect.GEMINI:
+            searches += default if any(name in tool for name in _GEMINI_SEARCH_TOOLS) else 0
+        elif type(kind) is str and kind.startswith("web_search"):
+            bound = tool.get("max_uses") if dialect is Dialect.ANTHROPIC else body.get("max_tool_calls")
+            searches += bound if type(bound) is int and bound >= 0 else default
+    return searches
 
 
 def answers_asked(facts: RequestFacts, raw: bytes) -> int:

@@ -25,7 +25,7 @@ from sidecar.routing.plans import request_chain
 
 from .calls import Call, call_units, ensemble_calls, total_units
 from .compiled import BudgetRequest, Budgets, Limit, hash_key
-from .estimate import asks_hour_writes, reservation_tokens
+from .estimate import asks_hour_writes, reservation_tokens, searches_asked
 from .pricing import estimate_units, from_units
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
     raw = orjson.dumps(request.body)
     prompt_tokens, own_output = reservation_tokens(request, raw, default_output)
     hour_writes = asks_hour_writes(request, raw)
+    searches = searches_asked(request, raw, budgets.default_web_searches) if budgets.searches_priced else 0
     calls = _calls(route, budgets)
     if calls is None:  # a member or judge the budgets do not know
         return []
@@ -61,7 +62,7 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
             output = own_output
             if output is None:
                 output = info.max_output_tokens or budgets.default_max_output_tokens
-            units = estimate_units(info.price, prompt_tokens, output, hour_writes)
+            units = estimate_units(info.price, prompt_tokens, output, hour_writes, searches)
             if calls:  # an ensemble: every call at its own model (one request), a quota its calls' share
                 units = _calls_units(ask, budgets, limit, value if limit.is_target_limit else None, hour_writes)
             reserve = units[limit.measure_index]

@@ -246,7 +246,7 @@ class Ledger:
         output = request.max_output_tokens
         if output is None:
             output = target.max_output_tokens or default
-        return estimate_units(target.price, request.input_tokens, output, request.hour_writes)
+        return estimate_units(target.price, request.input_tokens, output, request.hour_writes, request.searches)
 
     def call_units(
         self, request: BudgetRequest, index: int, target: TargetInfo, members: Sequence[TargetInfo | None] | None = None

@@ -9,8 +9,9 @@ up to $9 million per counter and window), tokens and requests as themselves.
   that is higher, the 1-hour write price when the request asks for 1-hour writes: an estimate must not
   be low; the audio prices when higher, when the model names them; at the long-context tier's prices
   when the prompt estimate is above its threshold, the highest of those and every service tier's:
-  ``PriceSpec.for_estimate``), rounded up. The access line prices an answer without usage by the same
-  function, so it and the budgets' settlement agree.
+  ``PriceSpec.for_estimate``), and the web searches the request lets the provider run at the model's
+  ``web_search_per_1k_calls`` (``estimate.searches_asked``), rounded up. The access line prices an
+  answer without usage by the same function, so it and the budgets' settlement agree.
 - ``actual(price, usage)``: what the answer cost, by ``sidecar.cost.cost_usd`` (cache reads and writes at
   their prices), rounded to the nearest nano-dollar. A model without a price weighs 0 USD.
 """
@@ -39,13 +40,14 @@ def from_units(measure: Measure, units: int) -> float:
 
 
 def estimate_units(
-    price: PriceSpec | None, input_tokens: int, output_tokens: int, hour_writes: bool = False
+    price: PriceSpec | None, input_tokens: int, output_tokens: int, hour_writes: bool = False, searches: int = 0
 ) -> tuple[int, int, int]:
     """The reservation of one call: (nano-USD, tokens, requests); ``hour_writes``: the request asks for
-    1-hour prompt-cache writes (``estimate.asks_hour_writes``)."""
+    1-hour prompt-cache writes (``estimate.asks_hour_writes``); ``searches``: the web searches it lets the
+    provider run (``estimate.searches_asked``), at the model's ``web_search_per_1k_calls``."""
     usd = 0
     if price is not None:
-        usd = math.ceil(cost.estimate_micro_usd(price, input_tokens, output_tokens, hour_writes) * 1000)
+        usd = math.ceil(cost.estimate_micro_usd(price, input_tokens, output_tokens, hour_writes, searches) * 1000)
     return usd, input_tokens + output_tokens, 1
 
 

@@ -5,7 +5,7 @@ These pydantic models validate what an SRE writes; ``sidecar.budgets.compiled`` 
 
     budgets:
       store: local | redis://host:6379/0 | {url, username, password, tls, timeouts, key_prefix}
-      reservation_ttl_s, default_max_output_tokens, headers, max_tracked_values
+      reservation_ttl_s, default_max_output_tokens, default_web_searches, headers, max_tracked_values
       limits:
         - name, measure (usd | tokens | requests), amount, window (minute | hour | day | month)
           scope: {by: global | app | route | model | provider | header | key, header, values, others}
@@ -34,6 +34,12 @@ _SCOPE_VALUE_MAX = 256
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
 """``default_max_output_tokens`` when the block names none (and the output a call is assumed to reach
 without budgets, when neither the request nor its model sets a maximum: ``server.billed``)."""
+
+
+DEFAULT_WEB_SEARCHES = 5
+"""``default_web_searches`` when the block names none: the searches reserved for a search tool the request
+bounds not (Anthropic's web_search tool's own documentation example bounds it at 5; a search model's chat
+call runs one, and OpenAI's Responses and Gemini's grounding a few queries a prompt)."""
 
 
 class Measure(enum.StrEnum):
@@ -321,6 +327,13 @@ class BudgetsSpec(Spec):
         DEFAULT_MAX_OUTPUT_TOKENS,
         ge=1,
         description="Output tokens reserved when neither the request nor the model sets a maximum.",
+    )
+    default_web_searches: int = Field(
+        DEFAULT_WEB_SEARCHES,
+        ge=0,
+        description="Web searches reserved, at the model's web_search_per_1k_calls, for a request that enables its "
+        "provider's web search without bounding it (Anthropic's web_search tool without max_uses, OpenAI Responses' "
+        "web_search tool without max_tool_calls, Gemini's google_search tool). 0: such a request reserves none.",
     )
     headers: bool = Field(False, description="Send x-sidecar-budget-* and RateLimit headers on answers.")
     max_tracked_values: int = Field(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..cache.plan import route_cache
 from ..cache.spec import CacheStoreSpec, RouteCacheSpec
+from ..dialects import Dialect
 from ..request_facts import CREDENTIAL_HEADERS
 from ..routing.caps import TokenCaps
 from ..routing.shadowed import always_true_rules, shadowed_rules
@@ -168,6 +169,11 @@ def _models(spec: PolicySpec, providers: dict[str, Provider], errors: list[str])
         if provider is None:
             errors.append(f"models.{name}.provider: unknown provider {m.provider!r}")
             continue
+        problem = (
+            m.price.search_unit_problem(provider.wire_dialect(Dialect.OPENAI) is Dialect.GEMINI) if m.price else None
+        )
+        if problem is not None:
+            errors.append(f"models.{name}.price.{problem}")
         models[name] = Target(
             name, provider, m.model, m.context_window, m.max_output_tokens, m.capabilities, m.price, m.quality
         )

@@ -100,8 +100,14 @@ class Target:
     """The headers of an answer it served (``x-sidecar-model``, ``-upstream-model``, ``-provider``), their
     names written once per load (``header_text``), not per answer."""
     tiered: bool = field(init=False, compare=False, repr=False)
-    """Its price has a long-context tier or an audio input price (``PriceSpec.tiered``): routing's expected
-    cost on it reads them (``routing.record.expected_cost``)."""
+    """Its price has a long-context tier, an audio input price (``PriceSpec.tiered``) or service tiers:
+    routing's expected cost on it reads them, and the tier the request asks for
+    (``routing.record.expected_cost``); a target without them costs a request no read of its body."""
+    searches_priced: bool = field(init=False, compare=False, repr=False)
+    """Its price has a fee per web search (``PriceSpec.web_search_per_1k_calls``): a same-dialect stream
+    of it looks for the searches its events show where its dialect's usage does not count them (an OpenAI
+    chat stream's ``url_citation`` annotations: ``Translation.stream_search_key``); decided at load, so
+    another model's relayed events cost nothing more."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", f"{self.provider.name}/{self.upstream_model}")
@@ -111,7 +117,11 @@ class Target:
             ("x-sidecar-provider", header_text(self.provider.name)),
         )
         object.__setattr__(self, "answer_headers", served)
-        object.__setattr__(self, "tiered", self.price is not None and self.price.tiered())
+        tiered = self.price is not None and (self.price.tiered() or bool(self.price.service_tiers))
+        object.__setattr__(self, "tiered", tiered)
+        object.__setattr__(
+            self, "searches_priced", self.price is not None and self.price.web_search_per_1k_calls is not None
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,16 @@
   of the service tiers the provider may say it served a call at (``service_tiers``: OpenAI's ``flex`` at
   half, ``priority`` at about twice the standard prices; ``Usage.service_tier``), and the fee per 1,000
   web searches the provider runs (``web_search_per_1k_calls``: ``Usage.web_search_calls``), billed apart
-  from the tokens at every tier.
+  from the tokens at every tier, per search or per prompt that searched (``web_search_billed_per``:
+  Gemini 3's grounding bills each query, Gemini 2.5's each grounded prompt; ``search_unit_problem``
+  makes a Gemini model say which, at load).
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from .base import Spec
 
@@ -95,8 +99,38 @@ class PriceSpec(TokenPrices):
         "Responses answer's web_search_call items, or a chat answer of a search model citing the web, one "
         "search: 10 to 50 by model and search context size; Gemini's grounding with Google Search, each distinct "
         "non-empty groundingMetadata.webSearchQueries entry: Gemini 3's 14), at every tier. Default: none, searches "
-        "not priced. The budgets charge it once the answer says; a reservation does not include it.",
+        "not priced. The budgets charge it once the answer says; a reservation includes the searches the request "
+        "allows (a search tool's bound, else budgets.default_web_searches).",
     )
+    web_search_billed_per: Literal["search", "prompt"] | None = Field(
+        None,
+        description="What web_search_per_1k_calls is billed per: search (each search the provider says it ran; "
+        "Gemini 3's grounding: each distinct query) or prompt (a call that searched at all, once, whatever its "
+        "queries: Gemini 2.5 and older's grounded prompts). Required for a model served by Gemini with a search "
+        "fee (the two bill differently); default: search.",
+    )
+
+    @model_validator(mode="after")
+    def _search_unit_names_a_fee(self) -> PriceSpec:
+        if self.web_search_billed_per is not None and self.web_search_per_1k_calls is None:
+            raise ValueError("web_search_billed_per: names no fee (set web_search_per_1k_calls, or drop it)")
+        return self
+
+    def search_unit_problem(self, gemini: bool) -> str | None:
+        """What is wrong with the unit of the search fee for a model whose provider speaks Gemini
+        (``gemini``) or another dialect: Gemini's grounding needs one said; only Gemini bills per prompt."""
+        if gemini and self.web_search_per_1k_calls is not None and self.web_search_billed_per is None:
+            return (
+                "web_search_billed_per: required with web_search_per_1k_calls for a Gemini model: search "
+                "(Gemini 3: each grounding query) or prompt (Gemini 2.5 and older: each grounded prompt)"
+            )
+        if not gemini and self.web_search_billed_per == "prompt":
+            return "web_search_billed_per: prompt is Gemini's grounding only; this provider bills each search"
+        return None
+
+    def searches_billed(self, searches: int) -> int:
+        """The searches a call is billed for when it ran ``searches`` (``web_search_billed_per``)."""
+        return min(searches, 1) if self.web_search_billed_per == "prompt" else searches
 
     def tiered(self) -> bool:
         """Whether an expected cost needs more than the standard input and output prices: a long-context

@@ -19,17 +19,20 @@ line, the span and the metrics:
 
 ``expected_cost(target)`` is the estimated cost of the request on that model: the estimated
 prompt tokens and the expected output (the request's max output tokens, else the class's expected
-output; the smaller of the two), the same figure a cheapest selection orders by: a price with a
-long-context tier or an audio input price by ``cost.expected_usd`` (the long-context tier's prices when
-the estimated prompt is above its threshold, the request's audio at the audio input price; the standard
-tier's, never a service tier's: the request's ``service_tier`` is not read).
+output; the smaller of the two): a price with a long-context tier, an audio input price or service
+tiers (``Target.tiered``, decided at load) by ``cost.expected_usd``: the prices of the service tier an
+OpenAI request asks for when the price names it (``cost.requested_tier``: ``flex``, ``priority``; the
+request's body is read only for such a price), else the long-context tier's when the estimated prompt
+is above its threshold, the request's audio at the audio input price. A cheapest selection orders by the
+same figure without the service tier (``select``: not read there yet).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..cost import expected_usd
+from ..cost import expected_usd, requested_tier
+from ..dialects import Dialect
 from .features import AUDIO_TOKENS
 
 if TYPE_CHECKING:
@@ -119,7 +122,8 @@ def expected_cost(facts: RequestFacts, record: Routed, target: Target) -> float 
         output = min(requested, DEFAULT_OUTPUT_TOKENS) if requested else DEFAULT_OUTPUT_TOKENS
     if not target.tiered:  # the usual price, two numbers (decided at load: reading the price's fields costs)
         cost = (features.prompt_tokens * price.input_per_mtok + output * price.output_per_mtok) / 1e6
-    else:  # the long-context tier above its threshold, the audio part of the prompt at its price
-        cost = expected_usd(price, features.prompt_tokens, features.audio * AUDIO_TOKENS, output)
+    else:  # the service tier asked for, the long-context tier above its threshold, the audio at its price
+        tier = requested_tier(facts.body) if price.service_tiers and facts.dialect is Dialect.OPENAI else None
+        cost = expected_usd(price, features.prompt_tokens, features.audio * AUDIO_TOKENS, output, tier)
     record.estimated_for, record.estimated = price, cost
     return cost

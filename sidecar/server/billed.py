@@ -57,7 +57,7 @@ import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..answers import AnswerView, answer_of_body, answer_of_deltas
-from ..budgets.estimate import asks_hour_writes, estimate_request, reservation_tokens
+from ..budgets.estimate import asks_hour_writes, estimate_request, reservation_tokens, searches_asked
 from ..budgets.spec import DEFAULT_MAX_OUTPUT_TOKENS
 from ..cost import cost_usd, estimate_usd
 from ..dialects import Operation, registry
@@ -122,11 +122,13 @@ def reserved_cost_usd(exchange: Exchange, target: Target, use: Usage) -> float |
     """What the budgets charge an answer of ``target`` without usage whose reservation held ``use``
     (``reserved_use``), in US dollars: the reservation's dearest prices (``cost.estimate_usd``: cache
     writes, 1-hour writes when the request asks for them, audio, every service tier), not the standard
-    ones; None when the model has no price."""
+    ones, and the web searches the request lets run (``estimate.searches_asked``); None when the model
+    has no price."""
     if target.price is None:
         return None
-    hour_writes = asks_hour_writes(exchange.facts, exchange.raw)
-    return estimate_usd(target.price, use.input_tokens, use.output_tokens, hour_writes)
+    facts, raw, budgets = exchange.facts, exchange.raw, exchange.policy.budgets
+    searches = searches_asked(facts, raw, budgets.default_web_searches) if budgets is not None else 0
+    return estimate_usd(target.price, use.input_tokens, use.output_tokens, asks_hour_writes(facts, raw), searches)
 
 
 def charge_unreported(exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> None:

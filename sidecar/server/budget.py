@@ -10,7 +10,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
                 route the one routing chose (``routing.plans.request_chain``, as ``explain`` says); on
                 an ensemble every call it may make at once, each at its own model (``budgets.calls``);
                 the prompt at the 1-hour write price when the request asks for 1-hour cache writes
-                (``estimate.asks_hour_writes``: not the plain path, whose lane has the usual prices)
+                (``estimate.asks_hour_writes``: not the plain path, whose lane has the usual prices), and
+                the web searches it lets its provider run at the model's search fee (``estimate.searches_asked``,
+                read only when some model has one: not the plain path either)
       deny      -> 429 in the caller's dialect: Retry-After until the window resets, the limit named in
                    the message (x-should-retry: false when that is over a minute away, so that the SDKs
                    raise at once instead of waiting it out: ``errors.retry_headers``)
@@ -61,7 +63,7 @@ from aiohttp.web import StreamResponse
 
 from ..budgets import Admission, BudgetRequest, Budgets, Ledger, hash_key
 from ..budgets.calls import ensemble_calls
-from ..budgets.estimate import asks_hour_writes, reservation_tokens
+from ..budgets.estimate import asks_hour_writes, reservation_tokens, searches_asked
 from ..budgets.keeper import LedgerKeeper
 from ..budgets.lane import Lane
 from ..credentials import APP_KEY_HEADERS, app_key
@@ -167,14 +169,16 @@ class BudgetStage:
         prompt_tokens, output = reservation_tokens(facts, exchange.raw, lane.output)
         key_hash = self._key_hash(facts.headers, exchange) if ledger.budgets.needs_key else None
         hour_writes = asks_hour_writes(facts, exchange.raw)  # priced apart: not the lane's prices
+        budgets = ledger.budgets  # the searches it lets run, when some model is priced for them: so are they
+        searches = searches_asked(facts, exchange.raw, budgets.default_web_searches) if budgets.searches_priced else 0
         admission = (
             None
-            if self._keeper.shared or hour_writes
+            if self._keeper.shared or hour_writes or searches
             else _admit_plain(exchange, ledger, lane, prompt_tokens, output, key_hash)
         )
         if admission is None:  # a shared store, or a case the plain admission leaves to the full one
             request = BudgetRequest(
-                prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls, hour_writes
+                prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls, hour_writes, searches
             )
             admission = await _admit(exchange, ledger, request, lane.chain)
             if admission is None:

@@ -123,7 +123,7 @@ class _Relay(StreamEnds):
         was held back before it, to be sent."""
         readany, read, is_preamble, relay_text, skim = (
             self.response.readany,
-            self.read,
+            self.read if self.search_key is None else self.read_searching,
             self.upstream.is_preamble,
             self.relay_text,
             self.skim,
@@ -333,7 +333,8 @@ async def _relay_committed(
     each read relayed to ``client`` as it came (one write per read), the two fast paths inline; whether
     the stream ended (``ended``: with the chunk that committed; False: the upstream's body ended first).
     The first ``SENT_SAMPLE_BYTES`` written are kept in ``sent``."""
-    exchange, trace, read, deltas, taps = relay.exchange, relay.trace, relay.read, relay.deltas, relay.taps
+    exchange, trace, deltas, taps = relay.exchange, relay.trace, relay.deltas, relay.taps
+    read = relay.read if relay.search_key is None else relay.read_searching  # a search model's: every event looked at
     sample_end = exchange.bytes_out + SENT_SAMPLE_BYTES
     sampling = True
     readany, relay_text, keep_usage = relay.response.readany, relay.relay_text, relay.keep_usage
@@ -345,7 +346,7 @@ async def _relay_committed(
     # JSON objects in one call (``events_are_json``).
     # The byte searches run per read: ``find``, not ``in``, which costs twice as much on a chunk this size.
     skim = relay.skim  # False: the policy validates every event (``defaults.streams.validate_events``)
-    forward_whole = relay.translator is None and deltas is None
+    forward_whole = relay.translator is None and deltas is None and relay.search_key is None
     # a read of comments only passes as it came, unless the caller's SDK fails on a comment (then it is parsed)
     bare_ends = _EVENT_ENDS if parser.comments is not None else ()
     while True:

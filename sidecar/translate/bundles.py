@@ -112,6 +112,11 @@ class Translation:
     """The key of an event's usage when every event that carries it says the stream's totals so far
     (Gemini's ``"usageMetadata"``, quoted): a relay may then read only the last such event, at the
     stream's end; None: each event's usage is read as it passes (``stream_usage``)."""
+    stream_search_key: bytes | None = None
+    """Bytes a chat stream's event holds when it shows a web search its usage does not count (OpenAI's
+    ``"url_citation"``, quoted: a search model's ``delta.annotations``; one search a call, as its whole
+    answer's ``response.web_searches``): a same-dialect relay of a model whose price has a search fee
+    (``Target.searches_priced``) looks for them; None: the usage counts every search."""
     condition_statuses: Mapping[ErrorCondition, int] = field(default_factory=dict)
     """The HTTP status this dialect's provider sends for an error condition where another provider's
     status for it differs (the dialect's ``response.CONDITION_STATUSES``): an upstream error of another

@@ -18,6 +18,7 @@ from sidecar.budgets.estimate import (
     byte_estimate,
     estimate_request,
     needs_walk,
+    searches_asked,
     walk_markers,
 )
 from sidecar.dialects import Dialect, Operation
@@ -202,3 +203,27 @@ def test_only_an_anthropic_cache_control_of_one_hour_asks_for_hour_writes() -> N
     assert not asks(system("5m"))
     assert not asks({**CHAT, "messages": [{"role": "user", "content": 'wait "1h" then retry'}]})
     assert not asks(system("1h"), Dialect.OPENAI)
+
+
+def test_the_searches_a_request_allows_are_its_search_tools_bound_or_the_default() -> None:
+    """Anthropic's ``web_search`` tool allows its ``max_uses`` (default 7 without); OpenAI Responses'
+    ``web_search`` tool the body's ``max_tool_calls`` (7 without); a chat body's ``web_search_options`` one;
+    Gemini's ``google_search`` (or ``googleSearch``) tool 7; a body without a search tool, or whose text
+    merely says web_search, none."""
+
+    def allowed(body: dict[str, Any], dialect: Dialect, operation: Operation = Operation.CHAT) -> int:
+        return searches_asked(facts(body, dialect, operation), orjson.dumps(body), 7)
+
+    tool = {"type": "web_search_20250305", "name": "web_search"}
+    assert allowed({**CHAT, "tools": [{**tool, "max_uses": 3}]}, Dialect.ANTHROPIC) == 3
+    assert allowed({**CHAT, "tools": [tool]}, Dialect.ANTHROPIC) == 7
+    assert allowed({**CHAT, "tools": [{"name": "web_search", "input_schema": {}}]}, Dialect.ANTHROPIC) == 0
+    responses = {"model": "m", "input": "hi", "tools": [{"type": "web_search_preview"}]}
+    assert allowed(responses, Dialect.OPENAI, Operation.RESPONSES) == 7
+    assert allowed({**responses, "max_tool_calls": 2}, Dialect.OPENAI, Operation.RESPONSES) == 2
+    assert allowed({**CHAT, "web_search_options": {}}, Dialect.OPENAI) == 1
+    assert allowed({**CHAT, "tools": [{"type": "web_search"}]}, Dialect.OPENAI) == 0  # not a chat tool
+    contents = {"contents": [{"parts": [{"text": "hi"}]}]}
+    assert allowed({**contents, "tools": [{"google_search": {}}]}, Dialect.GEMINI) == 7
+    assert allowed({**contents, "tools": [{"googleSearch": {}}, {"codeExecution": {}}]}, Dialect.GEMINI) == 7
+    assert allowed({**CHAT, "messages": [{"role": "user", "content": "use web_search"}]}, Dialect.ANTHROPIC) == 0

@@ -80,6 +80,32 @@ ERRORS = [
         "budgets.limits[0].measure: usd, but model gemini-pro has no price: set models.gemini-pro.price",
     ),
     (
+        "Gemini search fee without what it is billed per",
+        Edit(
+            "{input_per_mtok: 1.25, output_per_mtok: 10.0}",
+            "{input_per_mtok: 1.25, output_per_mtok: 10.0, web_search_per_1k_calls: 35}",
+        ),
+        "models.gemini-pro.price.web_search_billed_per: required with web_search_per_1k_calls for a Gemini model:"
+        " search (Gemini 3: each grounding query) or prompt (Gemini 2.5 and older: each grounded prompt)",
+    ),
+    (
+        "search fee per prompt on a provider that bills each search",
+        Edit(
+            "{input_per_mtok: 0.15, output_per_mtok: 0.6}",
+            "{input_per_mtok: 0.15, output_per_mtok: 0.6, web_search_per_1k_calls: 25, web_search_billed_per: prompt}",
+        ),
+        "models.gpt-4o-mini.price.web_search_billed_per: prompt is Gemini's grounding only; this provider bills"
+        " each search",
+    ),
+    (
+        "search unit without a search fee",
+        Edit(
+            "{input_per_mtok: 1.25, output_per_mtok: 10.0}",
+            "{input_per_mtok: 1.25, output_per_mtok: 10.0, web_search_billed_per: prompt}",
+        ),
+        "models.gemini-pro.price: web_search_billed_per: names no fee (set web_search_per_1k_calls, or drop it)",
+    ),
+    (
         "regex that does not compile",
         Edit("regex: '```|def \\w+\\(|", "regex: '```|def \\w+\\(|(", ROUTING),
         "routing.classes[0].rules[0].regex[0]: invalid regular expression: missing ), unterminated subpattern"

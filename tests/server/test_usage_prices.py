@@ -8,7 +8,8 @@
   (``audio_input_per_mtok``, ``audio_output_per_mtok``);
 - the web searches a provider ran are charged ``web_search_per_1k_calls`` each thousand: Anthropic's
   ``usage.server_tool_use.web_search_requests`` (whole, and a stream's last ``message_delta``), OpenAI's
-  Responses ``web_search_call`` items (whole, and ``response.completed``), an OpenAI chat answer citing the web,
+  Responses ``web_search_call`` items (whole, and ``response.completed``), an OpenAI chat answer citing the web
+  (whole, and a stream's ``delta.annotations``, relayed and translated),
   Gemini's distinct non-empty grounding queries (``groundingMetadata.webSearchQueries``, whole and streamed).
 """
 
@@ -192,20 +193,36 @@ async def test_openai_responses_web_search_calls_are_charged_per_thousand(
     await agree(running, TOKENS_COST + 2 * SEARCH / 1000, 150)
 
 
-async def test_an_openai_chat_answer_citing_the_web_is_charged_one_search(
-    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
-) -> None:
-    """A search model's chat answer (``url_citation`` annotations, gpt-4o-search-preview) costs one search;
-    the same answer's whole head says so in ``x-sidecar-cost``."""
+def cited_chat_upstream() -> Any:
+    """An OpenAI search model (gpt-4o-search-preview) answering "hi" with a ``url_citation``: whole, in
+    ``message.annotations``; streamed, in a chunk of its own (``delta.annotations``) after the text, then
+    the finish and the usage chunk, as OpenAI streams it (openai-python 3.63's ``ChoiceDelta`` does not
+    type ``annotations``: they reach the app as an extra field)."""
     cited = {
         "type": "url_citation",
         "url_citation": {"url": "https://e.x", "title": "e", "start_index": 0, "end_index": 2},
     }
     message = {"role": "assistant", "content": "hi", "annotations": [cited]}
-    whole = {"id": "c1", "object": "chat.completion", "created": 1, "model": "m-1", "usage": USAGE}
+    head = {"id": "c1", "created": 1, "model": "m-1"}
+    whole = {**head, "object": "chat.completion", "usage": USAGE}
     whole["choices"] = [{"index": 0, "message": message, "finish_reason": "stop"}]
-    handler = whole_or_streamed(orjson.dumps(whole), [], lambda request: False)
-    running = await started(raw_upstream, sidecar, handler, "openai", SEARCHED)
+    chunk = {**head, "object": "chat.completion.chunk"}
+    deltas = [{"role": "assistant", "content": "hi"}, {"annotations": [cited]}]
+    chunks = [{**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]} for delta in deltas]
+    chunks += [
+        {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {**chunk, "choices": [], "usage": USAGE},
+    ]
+    sse = [b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
+    return whole_or_streamed(orjson.dumps(whole), sse, lambda request: bool(orjson.loads(request.body).get("stream")))
+
+
+async def test_an_openai_chat_answer_citing_the_web_is_charged_one_search(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """A search model's chat answer (``url_citation`` annotations, gpt-4o-search-preview) costs one search;
+    the same answer's whole head says so in ``x-sidecar-cost``."""
+    running = await started(raw_upstream, sidecar, cited_chat_upstream(), "openai", SEARCHED)
     async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(
             model="m", messages=[{"role": "user", "content": "hi"}]
@@ -213,6 +230,27 @@ async def test_an_openai_chat_answer_citing_the_web_is_charged_one_search(
     assert access(running)["web_search_calls"] == 1
     await agree(running, TOKENS_COST + SEARCH / 1000, 150)
     assert float(raw.headers["x-sidecar-cost"]) == access(running)["cost_usd"]
+
+
+@pytest.mark.parametrize("caller", ["openai", "anthropic"])
+async def test_an_openai_chat_stream_citing_the_web_is_charged_one_search(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, caller: str
+) -> None:
+    """A search model's chat stream, whose citations come in a delta, costs one search as its whole answer
+    does, relayed to openai-python as it came and translated to the Anthropic SDK (before: the tokens alone)."""
+    running = await started(raw_upstream, sidecar, cited_chat_upstream(), "openai", SEARCHED)
+    if caller == "anthropic":
+        await anthropic_asked(running, True)
+    else:
+        ask: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+        async with openai_client(running) as client:
+            chunks = await client.chat.completions.create(**ask, stream=True, stream_options={"include_usage": True})
+            cited = [c.choices[0].delta.model_extra.get("annotations") async for c in chunks if c.choices]
+        assert [{"url": "https://e.x", "title": "e", "start_index": 0, "end_index": 2}] in [
+            [a["url_citation"] for a in annotations] for annotations in cited if annotations
+        ]
+    assert access(running)["web_search_calls"] == 1
+    await agree(running, TOKENS_COST + SEARCH / 1000, 150)
 
 
 def gemini_grounded_upstream(queries: list[str]) -> Any:
@@ -231,16 +269,26 @@ def gemini_grounded_upstream(queries: list[str]) -> Any:
     return whole_or_streamed(orjson.dumps(whole), sse, lambda request: b"streamGenerateContent" in request.head)
 
 
+@pytest.mark.parametrize(("unit", "billed"), [("search", 2), ("prompt", 1)])
 @pytest.mark.parametrize("caller", ["gemini", "openai"])
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_gemini_grounding_search_queries_are_charged_per_thousand(
-    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any, stream: bool, caller: str
+    raw_upstream: UpstreamFactory,
+    sidecar: SidecarFactory,
+    gemini_client: Any,
+    stream: bool,
+    caller: str,
+    unit: str,
+    billed: int,
 ) -> None:
     """Through google-genai (and through openai-python, the answer translated), an answer grounded with
-    Google Search whose ``webSearchQueries`` are two distinct queries, one repeated and one empty (Gemini 3
-    bills each distinct non-empty query) costs its tokens and 2 searches (before: the tokens alone)."""
+    Google Search whose ``webSearchQueries`` are two distinct queries, one repeated and one empty costs its
+    tokens and 2 searches when the price bills each query (Gemini 3: ``web_search_billed_per: search``), 1
+    when it bills the grounded prompt (Gemini 2.5: ``prompt``; before: 2, twice Google's bill); the line's
+    ``web_search_calls`` says the 2 queries either way."""
     handler = gemini_grounded_upstream(["weather paris", "", "weather lyon", "weather paris"])
-    running = await started(raw_upstream, sidecar, handler, "gemini", SEARCHED)
+    price = SEARCHED[:-1] + f", web_search_billed_per: {unit}}}"
+    running = await started(raw_upstream, sidecar, handler, "gemini", price)
     if caller == "openai":
         assert await openai_chat_text(running, {"model": "m", "messages": [{"role": "user", "content": "hi"}]}, stream)
     elif stream:
@@ -249,4 +297,4 @@ async def test_gemini_grounding_search_queries_are_charged_per_thousand(
     else:
         assert (await gemini_client(running.url).aio.models.generate_content(model="m", contents="hi")).text == "hi"
     assert access(running)["web_search_calls"] == 2
-    await agree(running, TOKENS_COST + 2 * SEARCH / 1000, 150)
+    await agree(running, TOKENS_COST + billed * SEARCH / 1000, 150)

@@ -2,7 +2,8 @@
 every decoder).
 
 A content chunk's ``logprobs`` (asked by the request) makes its ``Text`` a ``ScoredText``; a chunk's
-``delta.annotations`` (a search model's citations, once, after the text) a ``Cited``.
+``delta.annotations`` (a search model's citations, once, after the text) a ``Cited``, and the usage
+that follows them one web search (``Usage.web_search_calls``, as a whole answer citing the web).
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ class OpenAIDecoder:
                 out.append(Finish(reason, raw))
         raw_usage = obj.get("usage")
         if raw_usage is not None:  # only the last chunk has one: no call for the others
-            usage = response.usage_from(raw_usage, obj.get("service_tier"))
+            # a search model's citations (before the usage chunk) show its one search, as a whole answer's
+            usage = response.usage_from(raw_usage, obj.get("service_tier"), 1 if self._cited else 0)
             if usage is not None:
                 self._usage = usage = usage if self._usage is None else self._usage.merge(usage)
                 out.append(UsageSeen(usage, obj))

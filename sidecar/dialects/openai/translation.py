@@ -48,6 +48,7 @@ TRANSLATION = Translation(
     encoder=OpenAIEncoder,
     usage=response.usage_of,
     stream_usage=response.stream_usage,
+    stream_search_key=response.STREAM_SEARCH_KEY,
     request_params=request.openai_params,
     error_body=response.error_body,
     error_event=response.error_event,
