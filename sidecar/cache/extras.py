@@ -5,7 +5,8 @@ Which fields they are is the dialect's (``WireDialect.answer_extras``: OpenAI's 
 ``service_tier`` and usage details; Anthropic's ``usage.cache_creation`` and ``usage.service_tier``;
 Gemini's token details by modality and its candidate's ``avgLogprobs``...), named by their paths in a
 whole answer (an int: a list's item); and, of a stream whose every event carries the usage so far
-(``WireDialect.running_usage``: Gemini's), its first event's, under the path ``RUNNING``. Read from the
+(``WireDialect.running_usage``: Gemini's), its first event's, under the path ``RUNNING`` (of a whole
+answer, the one its live stream would carry: ``WireDialect.usage_so_far``). Read from the
 upstream's own answer when the caller speaks the upstream's dialect (an entry only ever answers its
 key's dialect):
 
@@ -63,16 +64,19 @@ def model_of(body: dict[str, Any] | None) -> str | None:
 
 def extras_of(body: dict[str, Any], dialect: Dialect) -> str | None:
     """``body``'s fields outside the common form (``dialect``'s ``answer_extras``) as the JSON text an
-    entry keeps; None when it has none, or more than ``MAX_CHARS``."""
-    return extras_of_stream((body,), dialect)
+    entry keeps, and the usage so far its live stream's events would carry (``WireDialect.usage_so_far``
+    of its ``running_usage``: kept as ``RUNNING``); None when it has none, or more than ``MAX_CHARS``."""
+    return extras_of_stream((body,), dialect, whole=True)
 
 
-def extras_of_stream(objects: Sequence[dict[str, Any] | None], dialect: Dialect) -> str | None:
+def extras_of_stream(objects: Sequence[dict[str, Any] | None], dialect: Dialect, *, whole: bool = False) -> str | None:
     """``extras_of`` over several objects of one answer (a stream's events, in order; None: skipped), a
     later one's value winning; and the usage so far of the first, when the dialect's stream carries it
-    in each event (``running_usage``) and a later one is the last's (kept as ``RUNNING``)."""
+    in each event (``running_usage``) and a later one is the last's (kept as ``RUNNING``); ``whole``: the
+    one object is a whole answer, whose usage so far is derived from its usage (``extras_of``)."""
     found: dict[tuple[str | int, ...], Any] = {}
-    paths = wire(dialect).answer_extras
+    dialect_wire = wire(dialect)
+    paths = dialect_wire.answer_extras
     for body in objects:
         for path in paths if body is not None else ():
             value: Any = body
@@ -80,9 +84,11 @@ def extras_of_stream(objects: Sequence[dict[str, Any] | None], dialect: Dialect)
                 value = _step(value, name)
             if value is not None:
                 found[path] = value
-    running = wire(dialect).running_usage
+    running = dialect_wire.running_usage
     first = objects[0] if len(objects) > 1 and objects[-1] is not objects[0] else None
     so_far = first.get(running) if first is not None and running is not None else None
+    if whole and running is not None and objects[0] is not None:
+        so_far = dialect_wire.usage_so_far(objects[0].get(running))
     if isinstance(so_far, dict) and running is not None:
         found[(RUNNING, running)] = so_far
     if not found:
