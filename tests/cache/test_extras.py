@@ -157,7 +157,7 @@ def test_a_gemini_streams_first_usage_goes_on_each_replayed_fragment_without_usa
     """A Gemini stream's first fragment's ``usageMetadata`` (the usage so far) goes on each replayed
     fragment that has none, a text that spells ``"usageMetadata":`` included; the last keeps its own,
     with the candidate's ``avgLogprobs``; written into the stream's bytes (``with_top_extras``), the same;
-    a whole answer's extras have no usage so far to give."""
+    a whole answer's extras give the usage so far its live stream would have: its prompt's counts."""
     so_far = {"promptTokenCount": 9, "totalTokenCount": 9}
     first = {"candidates": [{"content": {"parts": [{"text": "a"}]}}], "usageMetadata": so_far}
     last = {"candidates": [{"avgLogprobs": -0.5, "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 9}}
@@ -178,4 +178,7 @@ def test_a_gemini_streams_first_usage_goes_on_each_replayed_fragment_without_usa
     held = with_stream_extras(fragments, extras, Dialect.GEMINI, top_level=False)
     assert with_top_extras(b"".join(e.encode() for e in held), extras, Dialect.GEMINI) == per_event  # in bytes
     whole = extras_of(last, Dialect.GEMINI)
-    assert orjson.loads(with_stream_extras(fragments[:1], whole, Dialect.GEMINI)[0].data).get("usageMetadata") is None
+    assert orjson.loads(with_stream_extras(fragments[:1], whole, Dialect.GEMINI)[0].data)["usageMetadata"] == {
+        "promptTokenCount": 9,
+        "totalTokenCount": 9,
+    }

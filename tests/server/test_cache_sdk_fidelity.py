@@ -254,10 +254,69 @@ async def test_an_anthropic_hit_keeps_the_usages_inference_geo_and_speed(
         "routes:\n  - {name: cached, match: {model: cached}, target: [m], cache: {enabled: true}}\n"
     )
     running = await sidecar(policy, env={"KEY": "k"})
-    ask = _ask_stream if stream else _ask
-    live, _ = await ask(running, "anthropic", None)
-    hit, _ = await ask(running, "anthropic", None)
+    live, _ = await _ask_stream(running, "anthropic", None)
+    hit, _ = await _ask_stream(running, "anthropic", None)
     assert len(upstream.requests) == 1
     assert without(hit, FRESH) == without(live, FRESH)
     usage = (live[0]["message"] if stream else live)["usage"]  # type: ignore[call-overload]
     assert (usage["inference_geo"], usage["speed"]) == ("us", "standard")
+
+
+# An Anthropic answer that wrote the prompt to Anthropic's cache and spent output tokens thinking: its
+# message_start's usage splits the writes (``cache_creation``); its message_delta's has the cumulative
+# counts and ``output_tokens_details`` alone (the SDK's ``MessageDeltaUsage``).
+_WRITING_USAGE = {
+    **_ANTHROPIC_USAGE,
+    "cache_creation_input_tokens": 2048,
+    "cache_creation": {"ephemeral_5m_input_tokens": 2048, "ephemeral_1h_input_tokens": 0},
+    "output_tokens": 30,
+    "output_tokens_details": {"thinking_tokens": 20},
+}
+
+
+def _writing_events() -> list[bytes]:
+    events = _anthropic_events()
+    start = {
+        **_ANTHROPIC_MESSAGE,
+        "content": [],
+        "stop_reason": None,
+        "usage": {k: v for k, v in {**_WRITING_USAGE, "output_tokens": 1}.items() if k != "output_tokens_details"},
+    }
+    delta_usage = {
+        k: _WRITING_USAGE[k]
+        for k in (
+            "input_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+            "output_tokens",
+            "output_tokens_details",
+        )
+    }
+    events[0] = b"event: message_start\ndata: %s\n\n" % orjson.dumps({"type": "message_start", "message": start})
+    delta = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": delta_usage}
+    events[-2] = b"event: message_delta\ndata: %s\n\n" % orjson.dumps(delta)
+    return events
+
+
+async def test_an_anthropic_streamed_hit_that_wrote_the_cache_and_thought_has_the_live_usage(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """An Anthropic app's stream from Anthropic that wrote the prompt cache and counted thinking tokens, live
+    then from the cache: the SDK reads the same usage from the hit's ``message_start`` (no
+    ``output_tokens_details``: its thinking tokens are not yet counted) and ``message_delta`` (its
+    ``output_tokens_details``, and no ``cache_creation`` split, as Anthropic's ``message_delta`` has none)."""
+    whole = orjson.dumps({**_ANTHROPIC_MESSAGE, "usage": _WRITING_USAGE})
+    upstream = await raw_upstream(
+        whole_or_streamed(whole, _writing_events(), lambda request: b'"stream":true' in request.body)
+    )
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: KEY}}}}\n"
+        "models:\n  m: {provider: p, model: claude-sonnet-4-5}\n"
+        "routes:\n  - {name: cached, match: {model: cached}, target: [m], cache: {enabled: true}}\n"
+    )
+    running = await sidecar(policy, env={"KEY": "k"})
+    live, _ = await _ask_stream(running, "anthropic", None)
+    hit, _ = await _ask_stream(running, "anthropic", None)
+    assert len(upstream.requests) == 1
+    assert without(hit, FRESH) == without(live, FRESH)
