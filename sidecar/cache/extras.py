@@ -32,7 +32,9 @@ wrote is ignored (never a failed hit).
 
 from __future__ import annotations
 
+from base64 import urlsafe_b64encode
 from collections.abc import Sequence
+from random import getrandbits
 from typing import Any
 
 import orjson
@@ -49,7 +51,13 @@ RUNNING = "~running"
 """The parent under which the extras keep a stream's first usage so far (``WireDialect.running_usage``):
 a name no answer has, so a whole body never gets it."""
 
+PADDED = "~padded"
+"""The parent under which the extras note that a stream's events carried random padding
+(``WireDialect.stream_padding``: OpenAI's ``obfuscation``), as ``[PADDED, member]: true``."""
+
 _DATA = wire_prefix()
+_PADDING_STEP = 16
+"""Each padded event's JSON is made a multiple of this many bytes long by its padding's length (1 to 16)."""
 
 
 def model_of(body: dict[str, Any] | None) -> str | None:
@@ -91,6 +99,9 @@ def extras_of_stream(objects: Sequence[dict[str, Any] | None], dialect: Dialect,
         so_far = dialect_wire.usage_so_far(objects[0].get(running))
     if isinstance(so_far, dict) and running is not None:
         found[(RUNNING, running)] = so_far
+    padding = dialect_wire.stream_padding
+    if padding is not None and not whole and objects[0] is not None and type(objects[0].get(padding)) is str:
+        found[(PADDED, padding)] = True
     if not found:
         return None
     try:
@@ -154,7 +165,7 @@ def with_stream_extras(
     found = _found(extras, dialect)
     top = _top_level(found) if top_level else b""
     running = _running(found) if top_level else []
-    found = [item for item in found if item[0] and item[0][0] != RUNNING]
+    found = [item for item in found if item[0] and item[0][0] not in (RUNNING, PADDED)]
     if not found and not top and not running:
         return events
     out = [_with_top(event, top) for event in events] if top else list(events)
@@ -246,3 +257,29 @@ def _with_found(
     for path, name, value in found:
         _put(obj if place is None else place, path, name, value)
     return json_event(obj, event.event)
+
+
+def padding_of(extras: str | None, dialect: Dialect) -> str | None:
+    """The member a stream's events carried random padding in (``PADDED``: OpenAI's ``obfuscation``), when
+    ``extras`` are ``dialect``'s and note it; None else."""
+    return next((name for path, name, value in _found(extras, dialect) if path[:1] == [PADDED] and value), None)
+
+
+def with_padding(stream: bytes, name: str) -> bytes:
+    """A whole stream's bytes with the member ``name`` holding random URL-safe characters written in before
+    the closing brace of each unnamed JSON event (``data: {``...``}`` and a blank line: an event's JSON
+    holds no line break), 1 to ``_PADDING_STEP`` of them, so that each event's JSON is a multiple of
+    ``_PADDING_STEP`` bytes long (the sizes evened out as the live stream's padding does: it is random
+    characters, never read)."""
+    marker = b"," + orjson.dumps(name) + b':"'
+    *events, rest = stream.split(b"}\n\n")
+    out: list[bytes] = []
+    for event in events:
+        if event[:7] == b"data: {":
+            size = len(event) - 4 + len(marker)  # the JSON's length once padded with no character
+            count = -size % _PADDING_STEP or _PADDING_STEP
+            noise = urlsafe_b64encode(getrandbits(96).to_bytes(12, "big"))[:count]
+            out.append(event + marker + noise + b'"}\n\n')
+        else:
+            out.append(event + b"}\n\n")
+    return b"".join(out) + rest

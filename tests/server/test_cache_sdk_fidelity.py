@@ -254,8 +254,9 @@ async def test_an_anthropic_hit_keeps_the_usages_inference_geo_and_speed(
         "routes:\n  - {name: cached, match: {model: cached}, target: [m], cache: {enabled: true}}\n"
     )
     running = await sidecar(policy, env={"KEY": "k"})
-    live, _ = await _ask_stream(running, "anthropic", None)
-    hit, _ = await _ask_stream(running, "anthropic", None)
+    ask = _ask_stream if stream else _ask
+    live, _ = await ask(running, "anthropic", None)
+    hit, _ = await ask(running, "anthropic", None)
     assert len(upstream.requests) == 1
     assert without(hit, FRESH) == without(live, FRESH)
     usage = (live[0]["message"] if stream else live)["usage"]  # type: ignore[call-overload]
@@ -320,3 +321,76 @@ async def test_an_anthropic_streamed_hit_that_wrote_the_cache_and_thought_has_th
     hit, _ = await _ask_stream(running, "anthropic", None)
     assert len(upstream.requests) == 1
     assert without(hit, FRESH) == without(live, FRESH)
+
+
+# An OpenAI stream as OpenAI writes it by default: each chunk with random characters in ``obfuscation``.
+_OPENAI_CHUNK = {
+    "id": "chatcmpl-CdXyM0b1ZLkPq2Rr3sTt4uVv5wWx",
+    "object": "chat.completion.chunk",
+    "created": 1764990000,
+    "model": "gpt-4o-mini-2024-07-18",
+    "service_tier": "default",
+    "system_fingerprint": "fp_560af6e559",
+}
+
+
+def _openai_padded_events() -> list[bytes]:
+    deltas: list[tuple[dict[str, Any], str | None]] = [
+        ({"role": "assistant", "content": "", "refusal": None}, None),
+        ({"content": "sunny "}, None),
+        ({"content": "and mild"}, None),
+        ({}, "stop"),
+    ]
+    chunks: list[dict[str, Any]] = [
+        {**_OPENAI_CHUNK, "choices": [{"index": 0, "delta": d, "logprobs": None, "finish_reason": f}], "usage": None}
+        for d, f in deltas
+    ]
+    usage = {
+        "prompt_tokens": 9,
+        "completion_tokens": 3,
+        "total_tokens": 12,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+    chunks.append({**_OPENAI_CHUNK, "choices": [], "usage": usage})
+    padded = [{**chunk, "obfuscation": "x7Qp"[: 1 + n % 4]} for n, chunk in enumerate(chunks)]
+    return [b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in padded] + [b"data: [DONE]\n\n"]
+
+
+async def test_an_openai_streamed_hit_pads_its_chunks_as_live_unless_the_request_turns_it_off(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """An OpenAI app's stream from OpenAI, whose chunks carry ``obfuscation`` (random characters, OpenAI's
+    default), live then from the cache: every hit chunk has an ``obfuscation`` string too, the rest equal
+    but the id and time; asked with ``stream_options.include_obfuscation: false``, the hit's chunks have none."""
+    upstream = await raw_upstream(whole_or_streamed(b"", _openai_padded_events(), lambda request: True))
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: KEY}}}}\n"
+        "models:\n  m: {provider: p, model: gpt-4o-mini}\n"
+        "routes:\n  - {name: cached, match: {model: cached}, target: [m], cache: {enabled: true}}\n"
+    )
+    running = await sidecar(policy, env={"KEY": "k"})
+    live, _ = await _ask_stream(running, "openai", None)
+    hit, _ = await _ask_stream(running, "openai", None)
+    assert len(upstream.requests) == 1
+    assert [type(chunk["obfuscation"]) for chunk in hit] == [str] * len(live)
+    assert all(chunk["obfuscation"] for chunk in hit)
+    padding = FRESH | {"obfuscation"}
+    assert without(hit, padding) == without(live, padding)
+    async with openai_client(running) as client:
+        chunks = await client.chat.completions.create(
+            model="cached",
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True, "include_obfuscation": False},
+            messages=[{"role": "user", "content": PROMPT}],
+        )
+        bare = [chunk.model_dump() async for chunk in chunks]
+    assert [chunk["obfuscation"] for chunk in bare] == [None] * len(live)
+    assert without(bare, padding) == without(live, padding)
