@@ -186,6 +186,18 @@ def _usage_details(dialect: str, answer: dict[str, Any]) -> Any:
     return usage["cached_content_token_count"], usage["prompt_tokens_details"]
 
 
+async def _cached(sidecar: SidecarFactory, dialect: str, base: str, model: str) -> RunningSidecar:
+    """A sidecar with one caching route (model ``cached``) to the ``dialect`` provider at ``base`` (its
+    ``model``), the API key ``k``."""
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: {dialect}, base_url: '{base}', api_key: {{env: KEY}}}}\n"
+        f"models:\n  m: {{provider: p, model: {model}}}\n"
+        "routes:\n  - {name: cached, match: {model: cached}, target: [m], cache: {enabled: true}}\n"
+    )
+    return await sidecar(policy, env={"KEY": "k"})
+
+
 # An Anthropic answer's usage with the fields the SDK's typed ``Usage`` reads beyond the fake provider's:
 # where the message is served (``inference_geo``) and at what speed.
 _ANTHROPIC_USAGE = {
@@ -247,13 +259,7 @@ async def test_an_anthropic_hit_keeps_the_usages_inference_geo_and_speed(
             orjson.dumps(_ANTHROPIC_MESSAGE), _anthropic_events(), lambda request: b'"stream":true' in request.body
         )
     )
-    policy = (
-        "version: 1\nproviders:\n"
-        f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: KEY}}}}\n"
-        "models:\n  m: {provider: p, model: claude-sonnet-4-5}\n"
-        "routes:\n  - {name: cached, match: {model: cached}, target: [m], cache: {enabled: true}}\n"
-    )
-    running = await sidecar(policy, env={"KEY": "k"})
+    running = await _cached(sidecar, "anthropic", upstream.base, "claude-sonnet-4-5")
     ask = _ask_stream if stream else _ask
     live, _ = await ask(running, "anthropic", None)
     hit, _ = await ask(running, "anthropic", None)
@@ -310,13 +316,7 @@ async def test_an_anthropic_streamed_hit_that_wrote_the_cache_and_thought_has_th
     upstream = await raw_upstream(
         whole_or_streamed(whole, _writing_events(), lambda request: b'"stream":true' in request.body)
     )
-    policy = (
-        "version: 1\nproviders:\n"
-        f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: KEY}}}}\n"
-        "models:\n  m: {provider: p, model: claude-sonnet-4-5}\n"
-        "routes:\n  - {name: cached, match: {model: cached}, target: [m], cache: {enabled: true}}\n"
-    )
-    running = await sidecar(policy, env={"KEY": "k"})
+    running = await _cached(sidecar, "anthropic", upstream.base, "claude-sonnet-4-5")
     live, _ = await _ask_stream(running, "anthropic", None)
     hit, _ = await _ask_stream(running, "anthropic", None)
     assert len(upstream.requests) == 1
@@ -369,13 +369,7 @@ async def test_an_openai_streamed_hit_pads_its_chunks_as_live_unless_the_request
     default), live then from the cache: every hit chunk has an ``obfuscation`` string too, the rest equal
     but the id and time; asked with ``stream_options.include_obfuscation: false``, the hit's chunks have none."""
     upstream = await raw_upstream(whole_or_streamed(b"", _openai_padded_events(), lambda request: True))
-    policy = (
-        "version: 1\nproviders:\n"
-        f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: KEY}}}}\n"
-        "models:\n  m: {provider: p, model: gpt-4o-mini}\n"
-        "routes:\n  - {name: cached, match: {model: cached}, target: [m], cache: {enabled: true}}\n"
-    )
-    running = await sidecar(policy, env={"KEY": "k"})
+    running = await _cached(sidecar, "openai", upstream.base + "/v1", "gpt-4o-mini")
     live, _ = await _ask_stream(running, "openai", None)
     hit, _ = await _ask_stream(running, "openai", None)
     assert len(upstream.requests) == 1
