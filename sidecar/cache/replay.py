@@ -18,10 +18,10 @@
 - ``template(entry, dialect, form)`` / ``fill_body(template, dialect)``: the whole response
   (``form`` "body", ``body_template``) or the whole stream ("stream", "stream_usage": with OpenAI's
   usage chunk; each also "_unpadded": without the random padding, OpenAI's ``obfuscation``, that a
-  stored OpenAI stream's chunks had, ``extras.with_padding``) encoded once, with marks where the response id (and OpenAI's ``created``) go, and
-  filled per hit by two byte replacements: the memory store keeps the templates of its hits next to
-  the entry (``store.Kept``) and Redis keeps the whole body's with the entry (``entry.frame``), so a
-  repeated hit neither builds nor encodes its answer again.
+  stored OpenAI stream's chunks had, ``extras.with_padding``) encoded once, with marks where the
+  response id (and OpenAI's ``created``) go, and filled per hit by two byte replacements: the memory
+  store keeps the templates of its hits next to the entry (``store.Kept``) and Redis keeps the whole
+  body's with the entry (``entry.frame``), so a repeated hit neither builds nor encodes its answer again.
 
 Each replay has a fresh response id (and ``created`` time): a cached answer is a new answer to a new
 request.
