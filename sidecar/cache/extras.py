@@ -5,7 +5,8 @@ Which fields they are is the dialect's (``WireDialect.answer_extras``: OpenAI's 
 ``service_tier`` and usage details; Anthropic's ``usage.cache_creation`` and ``usage.service_tier``;
 Gemini's token details by modality and its candidate's ``avgLogprobs``...), named by their paths in a
 whole answer (an int: a list's item); and, of a stream whose every event carries the usage so far
-(``WireDialect.running_usage``: Gemini's), its first event's, under the path ``RUNNING``. Read from the
+(``WireDialect.running_usage``: Gemini's), its first event's, under the path ``RUNNING`` (of a whole
+answer, the one its live stream would carry: ``WireDialect.usage_so_far``). Read from the
 upstream's own answer when the caller speaks the upstream's dialect (an entry only ever answers its
 key's dialect):
 
@@ -31,7 +32,9 @@ wrote is ignored (never a failed hit).
 
 from __future__ import annotations
 
+from base64 import urlsafe_b64encode
 from collections.abc import Sequence
+from random import getrandbits
 from typing import Any
 
 import orjson
@@ -48,7 +51,13 @@ RUNNING = "~running"
 """The parent under which the extras keep a stream's first usage so far (``WireDialect.running_usage``):
 a name no answer has, so a whole body never gets it."""
 
+PADDED = "~padded"
+"""The parent under which the extras note that a stream's events carried random padding
+(``WireDialect.stream_padding``: OpenAI's ``obfuscation``), as ``[PADDED, member]: true``."""
+
 _DATA = wire_prefix()
+_PADDING_STEP = 16
+"""Each padded event's JSON is made a multiple of this many bytes long by its padding's length (1 to 16)."""
 
 
 def model_of(body: dict[str, Any] | None) -> str | None:
@@ -63,28 +72,44 @@ def model_of(body: dict[str, Any] | None) -> str | None:
 
 def extras_of(body: dict[str, Any], dialect: Dialect) -> str | None:
     """``body``'s fields outside the common form (``dialect``'s ``answer_extras``) as the JSON text an
-    entry keeps; None when it has none, or more than ``MAX_CHARS``."""
-    return extras_of_stream((body,), dialect)
+    entry keeps, and the usage so far its live stream's events would carry (``WireDialect.usage_so_far``
+    of its ``running_usage``: kept as ``RUNNING``); None when it has none, or more than ``MAX_CHARS``."""
+    return extras_of_stream((body,), dialect, whole=True)
 
 
-def extras_of_stream(objects: Sequence[dict[str, Any] | None], dialect: Dialect) -> str | None:
+def extras_of_stream(objects: Sequence[dict[str, Any] | None], dialect: Dialect, *, whole: bool = False) -> str | None:
     """``extras_of`` over several objects of one answer (a stream's events, in order; None: skipped), a
     later one's value winning; and the usage so far of the first, when the dialect's stream carries it
-    in each event (``running_usage``) and a later one is the last's (kept as ``RUNNING``)."""
+    in each event (``running_usage``) and a later one is the last's (kept as ``RUNNING``); ``whole``: the
+    one object is a whole answer, whose usage so far is derived from its usage (``extras_of``)."""
     found: dict[tuple[str | int, ...], Any] = {}
-    paths = wire(dialect).answer_extras
+    dialect_wire = wire(dialect)
+    paths = dialect_wire.answer_extras
     for body in objects:
         for path in paths if body is not None else ():
             value: Any = body
-            for name in path:
-                value = _step(value, name)
+            for (
+                name
+            ) in path:  # ``_step``, written in: a miss reads every path of its answer (bench/cache_instructions.py)
+                if type(value) is dict:
+                    value = value.get(name)
+                elif type(name) is int and type(value) is list and 0 <= name < len(value):
+                    value = value[name]
+                else:
+                    value = None
+                    break
             if value is not None:
                 found[path] = value
-    running = wire(dialect).running_usage
+    running = dialect_wire.running_usage
     first = objects[0] if len(objects) > 1 and objects[-1] is not objects[0] else None
     so_far = first.get(running) if first is not None and running is not None else None
+    if whole and running is not None and objects[0] is not None:
+        so_far = dialect_wire.usage_so_far(objects[0].get(running))
     if isinstance(so_far, dict) and running is not None:
         found[(RUNNING, running)] = so_far
+    padding = dialect_wire.stream_padding
+    if padding is not None and not whole and objects[0] is not None and type(objects[0].get(padding)) is str:
+        found[(PADDED, padding)] = True
     if not found:
         return None
     try:
@@ -148,7 +173,7 @@ def with_stream_extras(
     found = _found(extras, dialect)
     top = _top_level(found) if top_level else b""
     running = _running(found) if top_level else []
-    found = [item for item in found if item[0] and item[0][0] != RUNNING]
+    found = [item for item in found if item[0] and item[0][0] not in (RUNNING, PADDED)]
     if not found and not top and not running:
         return events
     out = [_with_top(event, top) for event in events] if top else list(events)
@@ -240,3 +265,29 @@ def _with_found(
     for path, name, value in found:
         _put(obj if place is None else place, path, name, value)
     return json_event(obj, event.event)
+
+
+def padding_of(extras: str | None, dialect: Dialect) -> str | None:
+    """The member a stream's events carried random padding in (``PADDED``: OpenAI's ``obfuscation``), when
+    ``extras`` are ``dialect``'s and note it; None else."""
+    return next((name for path, name, value in _found(extras, dialect) if path[:1] == [PADDED] and value), None)
+
+
+def with_padding(stream: bytes, name: str) -> bytes:
+    """A whole stream's bytes with the member ``name`` holding random URL-safe characters written in before
+    the closing brace of each unnamed JSON event (``data: {``...``}`` and a blank line: an event's JSON
+    holds no line break), 1 to ``_PADDING_STEP`` of them, so that each event's JSON is a multiple of
+    ``_PADDING_STEP`` bytes long (the sizes evened out as the live stream's padding does: it is random
+    characters, never read)."""
+    marker = b"," + orjson.dumps(name) + b':"'
+    *events, rest = stream.split(b"}\n\n")
+    out: list[bytes] = []
+    for event in events:
+        if event[:7] == b"data: {":
+            size = len(event) - 4 + len(marker)  # the JSON's length once padded with no character
+            count = -size % _PADDING_STEP or _PADDING_STEP
+            noise = urlsafe_b64encode(getrandbits(96).to_bytes(12, "big"))[:count]
+            out.append(event + marker + noise + b'"}\n\n')
+        else:
+            out.append(event + b"}\n\n")
+    return b"".join(out) + rest

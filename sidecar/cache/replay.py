@@ -17,10 +17,11 @@
   the live answer the common form does not carry when it is the dialect that answered (``extras``).
 - ``template(entry, dialect, form)`` / ``fill_body(template, dialect)``: the whole response
   (``form`` "body", ``body_template``) or the whole stream ("stream", "stream_usage": with OpenAI's
-  usage chunk) encoded once, with marks where the response id (and OpenAI's ``created``) go, and
-  filled per hit by two byte replacements: the memory store keeps the templates of its hits next to
-  the entry (``store.Kept``) and Redis keeps the whole body's with the entry (``entry.frame``), so a
-  repeated hit neither builds nor encodes its answer again.
+  usage chunk; each also "_unpadded": without the random padding, OpenAI's ``obfuscation``, that a
+  stored OpenAI stream's chunks had, ``extras.with_padding``) encoded once, with marks where the
+  response id (and OpenAI's ``created``) go, and filled per hit by two byte replacements: the memory
+  store keeps the templates of its hits next to the entry (``store.Kept``) and Redis keeps the whole
+  body's with the entry (``entry.frame``), so a repeated hit neither builds nor encodes its answer again.
 
 Each replay has a fresh response id (and ``created`` time): a cached answer is a new answer to a new
 request.
@@ -56,7 +57,7 @@ from ..translate.deltas import (
 )
 from ..translate.stream import Replayer
 from .entry import Entry, ReasoningPiece, TextPiece, ToolPiece
-from .extras import with_extras, with_stream_extras, with_top_extras
+from .extras import padding_of, with_extras, with_padding, with_stream_extras, with_top_extras
 
 LONG_WORD = 12
 """A run of non-space characters longer than this is cut into pieces of this length."""
@@ -187,15 +188,20 @@ _CREATED_MARK_BYTES = b'"created":%d' % _CREATED_MARK
 
 _CREATED = re.compile(rb'"created":\d+')  # an OpenAI chunk's time (never inside a string: quotes are escaped)
 
-Form = Literal["body", "stream", "stream_usage"]
-"""What a template renders: the whole response, or the whole stream without or with OpenAI's usage chunk."""
+Form = Literal["body", "stream", "stream_usage", "stream_unpadded", "stream_usage_unpadded"]
+"""What a template renders: the whole response, or the whole stream without or with OpenAI's usage chunk,
+with the random padding its live stream's events had (OpenAI's ``obfuscation``), or without
+(``_unpadded``: the request turned it off)."""
 
 
-def form_of(stream: bool, include_usage: bool) -> Form:
-    """The template a request is answered from (``include_usage``: see ``replay_stream``)."""
+def form_of(stream: bool, include_usage: bool, padded: bool = True) -> Form:
+    """The template a request is answered from (``include_usage``: see ``replay_stream``; ``padded``
+    False: OpenAI's ``stream_options.include_obfuscation: false``)."""
     if not stream:
         return "body"
-    return "stream_usage" if include_usage else "stream"
+    if padded:
+        return "stream_usage" if include_usage else "stream"
+    return "stream_usage_unpadded" if include_usage else "stream_unpadded"
 
 
 def template(entry: Entry, dialect: Dialect, form: Form) -> bytes:
@@ -203,10 +209,14 @@ def template(entry: Entry, dialect: Dialect, form: Form) -> bytes:
     marks ``fill_body`` replaces."""
     if form == "body":
         return body_template(entry, dialect)
+    include_usage = form.startswith("stream_usage")
     events = replay_stream(
-        entry, dialect, model=entry.model, include_usage=form == "stream_usage", response_id=_ID_MARK, top_level=False
+        entry, dialect, model=entry.model, include_usage=include_usage, response_id=_ID_MARK, top_level=False
     )
     stream = with_top_extras(b"".join(event.encode() for event in events), entry.extras, dialect)
+    padding = padding_of(entry.extras, dialect) if not form.endswith("_unpadded") else None
+    if padding is not None:
+        stream = with_padding(stream, padding)
     if dialect is not Dialect.OPENAI:  # only OpenAI's chunks carry a time: no scan of the others' bytes
         return stream
     return _CREATED.sub(_CREATED_MARK_BYTES, stream)

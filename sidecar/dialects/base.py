@@ -322,6 +322,18 @@ class WireDialect(ABC):
     """The member each event of its stream carries the usage so far in, not only the last (Gemini's
     ``usageMetadata``): a cached stream keeps its first event's, and a hit gives it to each event
     without one (``cache.extras``)."""
+
+    stream_padding: str | None = None
+    """The member each event of its stream carries random characters in, to even out the events' sizes
+    (OpenAI's ``obfuscation``): a cached stream that had it notes so, and a hit's stream has it on each
+    event unless the request turned it off (``cache.extras``)."""
+
+    def usage_so_far(self, usage: object) -> dict[str, Any] | None:
+        """The usage so far its stream's first event carries (``running_usage``), as read from a whole
+        answer's usage (``usage``, that member's value): a whole answer cached, then streamed, gives it to
+        each event as the live stream does. None: no such usage (the dialect's default)."""
+        return None
+
     answer_keys: frozenset[str] = frozenset()
     """Top-level keys at least one of which every 200 answer of its operations holds (OpenAI's
     ``choices``...): a 200 without any is not an answer, a failed attempt (``malformed_response``).

@@ -49,7 +49,7 @@ from ..routing.plans import request_chain
 from ..telemetry.logging import get_logger
 from ..translate import TranslationError, parse_chat_response
 from ..translate.numbers import long_digit_run, read_exactly
-from .replay import asks_usage
+from .replay import asks_padding, asks_usage
 from .stream_answer import send_stream
 
 if TYPE_CHECKING:
@@ -289,8 +289,8 @@ async def _serve(
     if not facts.stream:
         return _whole(exchange, entry, state, age_s, store, key, body)
     _served_from_cache(exchange, entry, state, age_s)
-    include_usage = facts.dialect is not Dialect.OPENAI or asks_usage(facts.body)
-    form = form_of(True, include_usage)
+    openai = facts.dialect is Dialect.OPENAI
+    form = form_of(True, not openai or asks_usage(facts.body), not openai or asks_padding(facts.body))
     return await send_stream(exchange, store.answer(key, entry, facts.dialect, form))
 
 

@@ -7,7 +7,8 @@ taps): the body is read into the common form (``translate.parse_chat_response``)
 deltas a live stream of it would give (text cut at word boundaries, as the cache replays answers:
 ``cache.replay.word_pieces``) and encoded by the dialect's own stream encoder (``encoded_stream``;
 ``response_stream_bytes`` from the common form, which the static last resort uses directly).
-Reasoning parts are not replayed. ``asks_usage``: whether an OpenAI caller asked for the usage chunk.
+Reasoning parts are not replayed. ``asks_usage``: whether an OpenAI caller asked for the usage chunk;
+``asks_padding``: whether it left its stream's random padding on (a cache hit's: ``cache.replay.form_of``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ def asks_usage(body: Mapping[str, object]) -> bool:
     """Whether a streaming OpenAI request asked for the usage chunk (``stream_options.include_usage``)."""
     options = body.get("stream_options")
     return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
+def asks_padding(body: Mapping[str, object]) -> bool:
+    """Whether a streaming OpenAI request leaves its events' random padding on (OpenAI's default: only
+    ``stream_options.include_obfuscation: false`` turns it off)."""
+    options = body.get("stream_options")
+    return not isinstance(options, dict) or options.get("include_obfuscation") is not False
 
 
 def stream_replay(

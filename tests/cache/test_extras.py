@@ -11,6 +11,7 @@ from sidecar.cache.extras import (
     extras_of,
     extras_of_stream,
     with_extras,
+    with_padding,
     with_stream_extras,
     with_top_extras,
 )
@@ -157,7 +158,7 @@ def test_a_gemini_streams_first_usage_goes_on_each_replayed_fragment_without_usa
     """A Gemini stream's first fragment's ``usageMetadata`` (the usage so far) goes on each replayed
     fragment that has none, a text that spells ``"usageMetadata":`` included; the last keeps its own,
     with the candidate's ``avgLogprobs``; written into the stream's bytes (``with_top_extras``), the same;
-    a whole answer's extras have no usage so far to give."""
+    a whole answer's extras give the usage so far its live stream would have: its prompt's counts."""
     so_far = {"promptTokenCount": 9, "totalTokenCount": 9}
     first = {"candidates": [{"content": {"parts": [{"text": "a"}]}}], "usageMetadata": so_far}
     last = {"candidates": [{"avgLogprobs": -0.5, "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 9}}
@@ -178,4 +179,21 @@ def test_a_gemini_streams_first_usage_goes_on_each_replayed_fragment_without_usa
     held = with_stream_extras(fragments, extras, Dialect.GEMINI, top_level=False)
     assert with_top_extras(b"".join(e.encode() for e in held), extras, Dialect.GEMINI) == per_event  # in bytes
     whole = extras_of(last, Dialect.GEMINI)
-    assert orjson.loads(with_stream_extras(fragments[:1], whole, Dialect.GEMINI)[0].data).get("usageMetadata") is None
+    assert orjson.loads(with_stream_extras(fragments[:1], whole, Dialect.GEMINI)[0].data)["usageMetadata"] == {
+        "promptTokenCount": 9,
+        "totalTokenCount": 9,
+    }
+
+
+def test_padding_fills_each_unnamed_json_event_to_a_multiple_of_sixteen_bytes() -> None:
+    """``with_padding`` writes the member (OpenAI's ``obfuscation``) with 1 to 16 random characters into each
+    unnamed JSON event, making its JSON a multiple of 16 bytes, a text that spells ``}`` and a blank line
+    within a string untouched (escaped, a JSON string holds no line break); ``data: [DONE]`` as it was."""
+    chunks = [{"choices": [{"delta": {"content": "x" * n}}]} for n in range(20)] + [{"a": 'say "}\n\n"'}]
+    stream = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    padded = with_padding(stream, "obfuscation")
+    events = padded.split(b"\n\n")
+    assert events[-2:] == [b"data: [DONE]", b""]
+    for event, chunk in zip(events, chunks, strict=False):
+        obj = orjson.loads(event[6:])
+        assert len(event[6:]) % 16 == 0 and 1 <= len(obj.pop("obfuscation")) <= 16 and obj == chunk

@@ -153,11 +153,16 @@ async def test_a_same_dialect_streamed_hit_is_the_live_stream_event_by_event(
     assert without(hit, FRESH) == without(live, FRESH)
 
 
-# Gemini's own stream: usageMetadata on every fragment (the usage so far: the prompt's), the whole usage and
-# the candidate's avgLogprobs (given unasked) on the last; its whole answer the same fields.
+# Gemini's own stream: usageMetadata on every fragment (the usage so far: the prompt's), the whole usage
+# (with Vertex AI's trafficType) and the candidate's avgLogprobs (given unasked) and safetyRatings on the
+# last; its whole answer the same fields.
 _SO_FAR = {"promptTokenCount": 9, "totalTokenCount": 9, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 9}]}
-_USAGE = {**_SO_FAR, "candidatesTokenCount": 3, "totalTokenCount": 12}
-_FINISHED = {"finishReason": "STOP", "avgLogprobs": -0.2503}
+_USAGE = {**_SO_FAR, "candidatesTokenCount": 3, "totalTokenCount": 12, "trafficType": "ON_DEMAND"}
+_RATINGS = [
+    {"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"},
+    {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "NEGLIGIBLE"},
+]
+_FINISHED = {"finishReason": "STOP", "avgLogprobs": -0.2503, "safetyRatings": _RATINGS}
 
 
 def _gemini_answer(parts: list[str], last: bool) -> dict[str, Any]:
@@ -177,8 +182,20 @@ async def test_a_gemini_hit_has_the_usage_on_every_fragment_and_the_avg_logprobs
     redis: bool,
 ) -> None:
     """A Gemini app's answer from Gemini, live then from the cache (memory or Redis): equal but the id; a
-    stream's every fragment has ``usageMetadata`` (the usage so far, then the whole), its last the
-    candidate's ``avgLogprobs``, as Gemini's own; a whole answer its ``avgLogprobs``."""
+    stream's every fragment has ``usageMetadata`` (the usage so far, then the whole, with its
+    ``trafficType``), its last the candidate's ``avgLogprobs`` and ``safetyRatings``, as Gemini's own; a
+    whole answer its ``avgLogprobs``, ``safetyRatings`` and ``trafficType``."""
+    upstream, running, server = await _gemini_sidecar(raw_upstream, sidecar, start_redis if redis else None)
+    live, hit = await _live_then_hit(running, _stream if stream else _whole, "gemini", server)
+    assert without(hit, FRESH) == without(live, FRESH)
+    assert len(upstream.requests) == 1
+
+
+async def _gemini_sidecar(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, start_redis: Callable[..., RedisServer] | None
+) -> tuple[Any, RunningSidecar, RedisServer | None]:
+    """A caching sidecar over a raw Gemini upstream answering ``_gemini_answer``'s, whole or streamed in
+    three fragments (with ``start_redis``: its cache in a Redis it starts): the upstream, the sidecar, the Redis."""
     pieces = ["sunny ", "and ", "mild"]
     events = [
         b"data: " + orjson.dumps(_gemini_answer([piece], i == len(pieces) - 1)) + b"\r\n\r\n"
@@ -186,7 +203,7 @@ async def test_a_gemini_hit_has_the_usage_on_every_fragment_and_the_avg_logprobs
     ]
     whole = orjson.dumps(_gemini_answer(["".join(pieces)], True))
     upstream = await raw_upstream(whole_or_streamed(whole, events, lambda request: b"alt=sse" in request.head))
-    server = start_redis() if redis else None
+    server = start_redis() if start_redis is not None else None
     policy = (
         "version: 1\nproviders:\n"
         f"  p: {{dialect: gemini, base_url: '{upstream.base}', api_key: {{env: KEY}}}}\n"
@@ -195,10 +212,24 @@ async def test_a_gemini_hit_has_the_usage_on_every_fragment_and_the_avg_logprobs
     )
     if server is not None:
         policy += f"cache: {redis_store(server.url)}\n"
-    running = await sidecar(policy, env={"KEY": "k"})
-    live, hit = await _live_then_hit(running, _stream if stream else _whole, "gemini", server)
-    assert without(hit, FRESH) == without(live, FRESH)
-    assert len(upstream.requests) == 1
+    return upstream, await sidecar(policy, env={"KEY": "k"}), server
+
+
+@pytest.mark.parametrize("redis", [False, True], ids=["memory", "redis"])
+async def test_a_stored_whole_gemini_answer_streams_the_usage_so_far_on_every_fragment(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, start_redis: Callable[..., RedisServer], redis: bool
+) -> None:
+    """A Gemini app's whole answer from Gemini stored (memory or Redis), then asked as a stream: each
+    fragment but the last has the usage so far (the prompt's counts), the last the whole usage, as a live
+    Gemini stream's fragments have (before 2026-12-06 only the last had ``usageMetadata``)."""
+    upstream, running, server = await _gemini_sidecar(raw_upstream, sidecar, start_redis if redis else None)
+    async with aiohttp.ClientSession() as session:
+        assert (await _whole(session, running, "gemini"))[0] == "miss"
+        if server is not None:
+            await stored(server.url)
+        state, hit = await _stream(session, running, "gemini")
+    assert state == "hit" and len(hit) > 2 and len(upstream.requests) == 1
+    assert [fragment["usageMetadata"] for fragment in hit] == [_SO_FAR] * (len(hit) - 1) + [_USAGE]
 
 
 @pytest.mark.parametrize("redis", [False, True], ids=["memory", "redis"])

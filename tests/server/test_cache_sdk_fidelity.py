@@ -186,6 +186,18 @@ def _usage_details(dialect: str, answer: dict[str, Any]) -> Any:
     return usage["cached_content_token_count"], usage["prompt_tokens_details"]
 
 
+async def _cached(sidecar: SidecarFactory, dialect: str, base: str, model: str) -> RunningSidecar:
+    """A sidecar with one caching route (model ``cached``) to the ``dialect`` provider at ``base`` (its
+    ``model``), the API key ``k``."""
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: {dialect}, base_url: '{base}', api_key: {{env: KEY}}}}\n"
+        f"models:\n  m: {{provider: p, model: {model}}}\n"
+        "routes:\n  - {name: cached, match: {model: cached}, target: [m], cache: {enabled: true}}\n"
+    )
+    return await sidecar(policy, env={"KEY": "k"})
+
+
 # An Anthropic answer's usage with the fields the SDK's typed ``Usage`` reads beyond the fake provider's:
 # where the message is served (``inference_geo``) and at what speed.
 _ANTHROPIC_USAGE = {
@@ -247,13 +259,7 @@ async def test_an_anthropic_hit_keeps_the_usages_inference_geo_and_speed(
             orjson.dumps(_ANTHROPIC_MESSAGE), _anthropic_events(), lambda request: b'"stream":true' in request.body
         )
     )
-    policy = (
-        "version: 1\nproviders:\n"
-        f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: KEY}}}}\n"
-        "models:\n  m: {provider: p, model: claude-sonnet-4-5}\n"
-        "routes:\n  - {name: cached, match: {model: cached}, target: [m], cache: {enabled: true}}\n"
-    )
-    running = await sidecar(policy, env={"KEY": "k"})
+    running = await _cached(sidecar, "anthropic", upstream.base, "claude-sonnet-4-5")
     ask = _ask_stream if stream else _ask
     live, _ = await ask(running, "anthropic", None)
     hit, _ = await ask(running, "anthropic", None)
@@ -261,3 +267,124 @@ async def test_an_anthropic_hit_keeps_the_usages_inference_geo_and_speed(
     assert without(hit, FRESH) == without(live, FRESH)
     usage = (live[0]["message"] if stream else live)["usage"]  # type: ignore[call-overload]
     assert (usage["inference_geo"], usage["speed"]) == ("us", "standard")
+
+
+# An Anthropic answer that wrote the prompt to Anthropic's cache and spent output tokens thinking: its
+# message_start's usage splits the writes (``cache_creation``); its message_delta's has the cumulative
+# counts and ``output_tokens_details`` alone (the SDK's ``MessageDeltaUsage``).
+_WRITING_USAGE = {
+    **_ANTHROPIC_USAGE,
+    "cache_creation_input_tokens": 2048,
+    "cache_creation": {"ephemeral_5m_input_tokens": 2048, "ephemeral_1h_input_tokens": 0},
+    "output_tokens": 30,
+    "output_tokens_details": {"thinking_tokens": 20},
+}
+
+
+def _writing_events() -> list[bytes]:
+    events = _anthropic_events()
+    start = {
+        **_ANTHROPIC_MESSAGE,
+        "content": [],
+        "stop_reason": None,
+        "usage": {k: v for k, v in {**_WRITING_USAGE, "output_tokens": 1}.items() if k != "output_tokens_details"},
+    }
+    delta_usage = {
+        k: _WRITING_USAGE[k]
+        for k in (
+            "input_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+            "output_tokens",
+            "output_tokens_details",
+        )
+    }
+    events[0] = b"event: message_start\ndata: %s\n\n" % orjson.dumps({"type": "message_start", "message": start})
+    delta = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": delta_usage}
+    events[-2] = b"event: message_delta\ndata: %s\n\n" % orjson.dumps(delta)
+    return events
+
+
+async def test_an_anthropic_streamed_hit_that_wrote_the_cache_and_thought_has_the_live_usage(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """An Anthropic app's stream from Anthropic that wrote the prompt cache and counted thinking tokens, live
+    then from the cache: the SDK reads the same usage from the hit's ``message_start`` (no
+    ``output_tokens_details``: its thinking tokens are not yet counted) and ``message_delta`` (its
+    ``output_tokens_details``, and no ``cache_creation`` split, as Anthropic's ``message_delta`` has none)."""
+    whole = orjson.dumps({**_ANTHROPIC_MESSAGE, "usage": _WRITING_USAGE})
+    upstream = await raw_upstream(
+        whole_or_streamed(whole, _writing_events(), lambda request: b'"stream":true' in request.body)
+    )
+    running = await _cached(sidecar, "anthropic", upstream.base, "claude-sonnet-4-5")
+    live, _ = await _ask_stream(running, "anthropic", None)
+    hit, _ = await _ask_stream(running, "anthropic", None)
+    assert len(upstream.requests) == 1
+    assert without(hit, FRESH) == without(live, FRESH)
+
+
+# An OpenAI stream as OpenAI writes it by default: each chunk with random characters in ``obfuscation``.
+_OPENAI_CHUNK = {
+    "id": "chatcmpl-CdXyM0b1ZLkPq2Rr3sTt4uVv5wWx",
+    "object": "chat.completion.chunk",
+    "created": 1764990000,
+    "model": "gpt-4o-mini-2024-07-18",
+    "service_tier": "default",
+    "system_fingerprint": "fp_560af6e559",
+}
+
+
+def _openai_padded_events() -> list[bytes]:
+    deltas: list[tuple[dict[str, Any], str | None]] = [
+        ({"role": "assistant", "content": "", "refusal": None}, None),
+        ({"content": "sunny "}, None),
+        ({"content": "and mild"}, None),
+        ({}, "stop"),
+    ]
+    chunks: list[dict[str, Any]] = [
+        {**_OPENAI_CHUNK, "choices": [{"index": 0, "delta": d, "logprobs": None, "finish_reason": f}], "usage": None}
+        for d, f in deltas
+    ]
+    usage = {
+        "prompt_tokens": 9,
+        "completion_tokens": 3,
+        "total_tokens": 12,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+    chunks.append({**_OPENAI_CHUNK, "choices": [], "usage": usage})
+    padded = [{**chunk, "obfuscation": "x7Qp"[: 1 + n % 4]} for n, chunk in enumerate(chunks)]
+    return [b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in padded] + [b"data: [DONE]\n\n"]
+
+
+async def test_an_openai_streamed_hit_pads_its_chunks_as_live_unless_the_request_turns_it_off(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """An OpenAI app's stream from OpenAI, whose chunks carry ``obfuscation`` (random characters, OpenAI's
+    default), live then from the cache: every hit chunk has an ``obfuscation`` string too, the rest equal
+    but the id and time; asked with ``stream_options.include_obfuscation: false``, the hit's chunks have none."""
+    upstream = await raw_upstream(whole_or_streamed(b"", _openai_padded_events(), lambda request: True))
+    running = await _cached(sidecar, "openai", upstream.base + "/v1", "gpt-4o-mini")
+    live, _ = await _ask_stream(running, "openai", None)
+    hit, _ = await _ask_stream(running, "openai", None)
+    assert len(upstream.requests) == 1
+    assert [type(chunk["obfuscation"]) for chunk in hit] == [str] * len(live)
+    assert all(chunk["obfuscation"] for chunk in hit)
+    padding = FRESH | {"obfuscation"}
+    assert without(hit, padding) == without(live, padding)
+    async with openai_client(running) as client:
+        chunks = await client.chat.completions.create(
+            model="cached",
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True, "include_obfuscation": False},
+            messages=[{"role": "user", "content": PROMPT}],
+        )
+        bare = [chunk.model_dump() async for chunk in chunks]
+    assert [chunk["obfuscation"] for chunk in bare] == [None] * len(live)
+    assert without(bare, padding) == without(live, padding)

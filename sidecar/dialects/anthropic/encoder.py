@@ -18,7 +18,10 @@ start is already the app's) end the stream with an error event, which the SDK ra
 ``replayed`` shapes a whole stream known in advance (a cache hit's) as Anthropic streams it: a ``ping``
 right after the first content block starts (a relay's translated stream goes without one).
 ``message_start``'s ``usage.output_tokens`` is 1 when content follows, as Anthropic counts the first token
-there (0 when the answer has none), in a translated stream and a replay alike.
+there (0 when the answer has none), in a translated stream and a replay alike; its usage has no
+``output_tokens_details`` (the thinking tokens, at most ``output_tokens``: ``message_delta`` counts them), and
+``message_delta``'s no ``cache_creation`` when ``message_start``'s had it (Anthropic's ``MessageDeltaUsage``
+has the cumulative counts, ``output_tokens_details`` and ``server_tool_use`` only).
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class AnthropicEncoder:
         "_model",
         "_next",
         "_reasoning",
+        "_split_sent",
         "_started",
         "_text_head",
         "_text_wire_head",
@@ -112,6 +116,7 @@ class AnthropicEncoder:
         self._held: dict[int, tuple[str, str, list[str]]] = {}  # calls started while a tool block is open
         self._finish: Finish | None = None
         self._usage: Usage | None = None
+        self._split_sent = False  # message_start's usage had the writes' split (cache_creation)
         self._reasoning: list[str] = []  # thinking text held until Anthropic's signature for it arrives
 
     def _start(self, output_tokens: int = 1) -> list[SSEEvent]:
@@ -122,6 +127,10 @@ class AnthropicEncoder:
         self._started = True
         usage = response.usage_to(self._usage)
         usage["output_tokens"] = output_tokens
+        usage.pop(
+            "output_tokens_details", None
+        )  # the thinking tokens: counted by message_delta, never more than 1 here
+        self._split_sent = "cache_creation" in usage
         message: dict[str, Any] = {
             "id": self._id or new_id("msg_"),
             "type": "message",
@@ -290,12 +299,10 @@ class AnthropicEncoder:
             "stop_reason": response.FINISH_TO[finish.reason] if finish else "end_turn",
             "stop_sequence": finish.stop_sequence if finish else None,
         }
-        out.append(
-            json_event(
-                {"type": "message_delta", "delta": stop, "usage": response.usage_to(self._usage)},
-                "message_delta",
-            )
-        )
+        usage = response.usage_to(self._usage)
+        if self._split_sent:  # Anthropic's message_delta has no split of the writes: message_start gave it
+            usage.pop("cache_creation", None)
+        out.append(json_event({"type": "message_delta", "delta": stop, "usage": usage}, "message_delta"))
         out.append(json_event({"type": "message_stop"}, "message_stop"))
         return out
 

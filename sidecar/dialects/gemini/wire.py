@@ -65,11 +65,25 @@ class GeminiWire(WireDialect):
                 "cacheTokensDetails",
                 "toolUsePromptTokenCount",
                 "toolUsePromptTokensDetails",
+                "trafficType",  # Vertex AI's: pay-as-you-go or provisioned throughput
             )
         ),
         ("candidates", 0, "avgLogprobs"),  # the mean log-probability Gemini gives unasked
+        ("candidates", 0, "safetyRatings"),
     )
     running_usage = "usageMetadata"
+
+    def usage_so_far(self, usage: object) -> dict[str, Any] | None:
+        """The prompt's counts: what a Gemini stream's fragments before the last carry (``promptTokenCount``,
+        ``totalTokenCount`` as much, and ``promptTokensDetails``)."""
+        if not isinstance(usage, dict) or type(usage.get("promptTokenCount")) is not int:
+            return None
+        prompt = usage["promptTokenCount"]
+        so_far: dict[str, Any] = {"promptTokenCount": prompt, "totalTokenCount": prompt}
+        if usage.get("promptTokensDetails") is not None:
+            so_far["promptTokensDetails"] = usage["promptTokensDetails"]
+        return so_far
+
     # generateContent (a blocked prompt: promptFeedback alone); countTokens; embedContent, batchEmbedContents
     answer_keys = frozenset({"candidates", "promptFeedback", "totalTokens", "embedding", "embeddings"})
     answer_lists = frozenset({"candidates"})  # no candidate and no promptFeedback: nothing was answered

@@ -71,6 +71,7 @@ class OpenAIWire(WireDialect):
         ("usage", "prompt_tokens_details"),
         ("usage", "completion_tokens_details"),
     )
+    stream_padding = "obfuscation"  # unless stream_options.include_obfuscation is false
     answer_keys = frozenset({"choices", "data", "output"})  # completions; embeddings; responses
     answer_lists = frozenset({"choices"})  # OpenAI never answers a chat or completion with no choice
     request_id_header = "x-request-id"  # its SDK's ``_request_id``
