@@ -193,11 +193,11 @@ def unstorable(entry: Entry, *, store_truncated: bool) -> str | None:
     return None
 
 
-_ENTRY_BASE = 304
+_ENTRY_BASE = 352
 """Bytes of an entry's own objects beyond its strings and pieces: the Entry, its pieces tuple, its Usage
-and floats (measured with tracemalloc: bench/cache_bench.py, "footprint"; 8 more since the Entry is a
-named tuple, ``sys.getsizeof`` 120 against 112 for the frozen dataclass it was, 8 more for the
-``citations`` field, 8 more for ``extras``)."""
+and floats, as tracemalloc counts them (GC headers included) for an entry of one piece: 352 with the
+ten fields ``Usage`` has since ``service_tier`` and ``web_search_calls`` (304 before them, which had
+fallen short of what an entry holds: tests/cache/test_entry.py's footprint checks failed run alone)."""
 _PIECE_BASE = 72  # a piece object (a named tuple of up to five fields; 8 bytes over the dataclass it was)
 _CUTS_BASE = 40  # a tuple of fragment lengths, plus 8 bytes a length (small ints are shared objects)
 _CITATION_BASE = 256  # a citation: its dict of four keys and two indices (254 with tracemalloc)
