@@ -69,7 +69,7 @@ def bodies() -> list[tuple[str, dict[str, Any], dict[str, str], str]]:
         "json-mode": {"response_format": {"type": "json_object"}},
         "thinking": {"reasoning_effort": "high"},
     }
-    corpus = []
+    corpus: list[tuple[str, dict[str, Any], dict[str, str], str]] = []
     for text_name, text in texts.items():
         for extra_name, extra in extras.items():
             body = {"model": "auto", "messages": [{"role": "user", "content": text}], **extra}
@@ -124,7 +124,7 @@ def outcome(policy: Any, name: str, body: dict[str, Any], headers: dict[str, str
         }
     chain = record.targets if record.targets is not None else ()
     if record.arm is not None:
-        chain = route.plan.by_name[record.arm].chain  # type: ignore[union-attr]
+        chain = route.plan.by_name[record.arm].chain
     result.update(
         chain=[t.name for t in chain],
         arm=record.arm,
