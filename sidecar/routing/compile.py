@@ -5,7 +5,8 @@
   task), checking ``models.<name>.quality`` against the tiers and classes;
 - ``check_match``: ``match: {task, complexity}`` name declared classes and levels, and need a router;
 - ``select_plan`` / ``split_plan``: a route's ``target: {select: ...}`` / ``split:`` -> ``SelectPlan`` /
-  ``SplitPlan`` (None, with errors, when it is broken).
+  ``SplitPlan`` (None, with errors, when it is broken); ``fixed_by_decision``: a selection's usual
+  chain per (task, tier) a decision may name, made at load.
 
 Every problem is appended to the compiler's list with its path (``routes[2].split.arms[1].target:
 unknown model 'gpt-5x'``), so one load reports them all.
@@ -152,7 +153,25 @@ def select_plan(
         by_name=by_name,
         menu=menu,
         fixed={names: tuple(by_name[name] for name in names) for names in menu.fixed_chains()},
+        by_decision=fixed_by_decision(menu, router, min_tier, by_name),
     )
+
+
+def fixed_by_decision(
+    menu: Menu, router: Router | None, min_tier: int, by_name: Mapping[str, Target]
+) -> dict[tuple[str, str], tuple[Target, ...] | None]:
+    """Per (task, tier) a decision of ``router`` may name, the targets of the usual request's chain when
+    its order does not depend on the request (``Shortlist.fixed``), else None: the tier raised to the
+    route's floor as ``SelectPlan.chain`` raises it."""
+    if router is None:
+        return {}
+    chains: dict[tuple[str, str], tuple[Target, ...] | None] = {}
+    for task in (*router.class_by_name, router.default_class):
+        for rank, tier in enumerate(router.tiers):
+            shortlist = menu.shortlist(task, rank if rank > min_tier else min_tier)
+            names = None if shortlist is None else shortlist.fixed
+            chains[(task, tier)] = None if names is None else tuple(by_name[name] for name in names)
+    return chains
 
 
 def split_plan(

@@ -12,7 +12,8 @@ fallback work as for a written chain::
 What they chose goes on the request's record (``record.Routed``: ``targets``, ``arm``) for the
 headers, the access line, the span and ``explain``. The request path asks a ``SelectPlan`` for its chain's
 targets only (``chain``): a chain whose order cannot depend on the request (at most one priced
-candidate good enough, the usual request: ``select.Menu.fixed_chain``) is the one made at load, and the
+candidate good enough, the usual request: ``select.Menu.fixed_chain``) is the one made at load, looked up
+by the decision's (task, tier) (``by_decision``, made by ``compile.fixed_by_decision``), and the
 full ``Selection`` (expected costs, exclusions and reasons) is made when asked (``selection``:
 ``explain``, an empty chain's error, a chain ordered by the request's costs).
 
@@ -53,6 +54,9 @@ class SelectPlan:
     by_name: Mapping[str, Target]  # candidate name -> target
     menu: Menu  # ``scored`` with the tier filter done per (task, minimum tier)
     fixed: Mapping[tuple[str, ...], tuple[Target, ...]]  # the menu's fixed chains as targets
+    # per (task, tier) a decision may name, the usual request's fixed chain as targets (None: its order
+    # depends on the request's costs), the route's floor applied (``fixed_by_decision``)
+    by_decision: Mapping[tuple[str, str], tuple[Target, ...] | None]
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -102,6 +106,14 @@ class SelectPlan:
             decision = record.decision
             if decision is None or (record.router is not None and record.router is not router):
                 decision = decide(request, router)  # not decided yet (or by another router)
+            output = decision.output_tokens
+            # the usual request's chain, looked up by the decision's labels (made at load)
+            targets = self.by_decision.get((decision.task.label, decision.tier))
+            if targets is not None and self.menu.fits(features, output, router.context_headroom):
+                requested = features.max_output_tokens  # ``Selection.output_tokens``: the smaller, no call
+                record.output_tokens = requested if requested and requested < output else output
+                record.targets = targets
+                return targets
             tier = router.tier_ranks[decision.tier]
             task, output, headroom = decision.task.label, decision.output_tokens, router.context_headroom
             # ``menu.fixed_chain``, without its call: the usual request's shortlist, whose chain is fixed

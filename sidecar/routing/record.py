@@ -95,7 +95,7 @@ def decide(facts: RequestFacts, router: Router) -> Decision:
         record = facts.routing = Routed()
     decision = record.decision
     if decision is None or (record.router is not None and record.router is not router):
-        features = facts.features
+        features = facts.known_features or facts.features  # known when a route condition read it: no property call
         decision = record.decision = router.classifier.decide(features, facts.headers)  # ``Router.decide``
         record.router = router
         requested = features.max_output_tokens

@@ -241,23 +241,27 @@ class Menu:
         """The shortlist of (``task``, ``min_tier``) when the request is the usual one (no capability
         needed, every context window large enough: no candidate needs testing); else None."""
         shortlist = self._shortlists.get((task, min_tier))
-        if (
-            shortlist is None
-            or features.tools
-            or features.images
-            or features.video
-            or features.audio
-            or features.json_schema
-            or features.stream
-            or features.thinking
-        ):
+        if shortlist is None or not self.fits(features, output_tokens, headroom):
             return None
+        return shortlist
+
+    def shortlist(self, task: str, min_tier: int) -> Shortlist | None:
+        """The shortlist made at load for (``task``, ``min_tier``); None for a task it was not made for."""
+        return self._shortlists.get((task, min_tier))
+
+    def fits(self, features: RequestFeatures, output_tokens: int, headroom: float) -> bool:
+        """Whether the request is the usual one: it needs no capability and fits every candidate's
+        context window (no candidate needs testing)."""
+        # tools, images, audio, video, json_schema, stream, thinking, by position (``RequestFeatures``'
+        # order): a named field's read costs a descriptor call more
+        if features[3] or features[5] or features[6] or features[7] or features[10] or features[11] or features[15]:
+            return False
         smallest = self._smallest_window
         if smallest is not None:
             need = math.ceil(features.prompt_tokens * (1 + headroom)) + (features.max_output_tokens or output_tokens)
             if smallest < need:
-                return None
-        return shortlist
+                return False
+        return True
 
     def fixed_chain(
         self, features: RequestFeatures, task: str, min_tier: int, output_tokens: int, headroom: float
