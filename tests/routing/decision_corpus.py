@@ -32,6 +32,7 @@ RECORDED = Path(__file__).parent / "data" / "decisions.json"
 PROSE = "The committee reviewed the quarterly figures and noted that costs rose while revenue held steady. "
 CODE = "```python\ndef total(items):\n    return sum(item.price for item in items)\n```\n"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(range(64))).decode()
+CALL = {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
 TEXT_FILE = base64.b64encode(("Invoice 42: three widgets at 7.50 each.\n" * 40).encode()).decode()
 
 
@@ -100,13 +101,7 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
             "model": "gpt-4o",
             "messages": [
                 {"role": "user", "content": "What is the weather?"},
-                {
-                    "role": "assistant",
-                    "content": None,
-                    "tool_calls": [
-                        {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
-                    ],
-                },
+                {"role": "assistant", "content": None, "tool_calls": [CALL]},
                 {"role": "tool", "tool_call_id": "c1", "content": "Sunny, 21 degrees."},
                 {"role": "user", "content": "Should I take an umbrella? Why?"},
             ],
