@@ -223,7 +223,8 @@ def plain_chat(body: dict[str, Any], stream: bool | None) -> RequestFeatures | N
     return _new_features(
         RequestFeatures,
         (
-            estimate_joined(texts) + MESSAGE_TOKENS * turns,
+            # ``estimate_joined(texts)``, without its frame
+            estimate_bytes(" ".join(texts).encode("utf-8", "surrogatepass"), len(texts) - 1) + MESSAGE_TOKENS * turns,
             limit if type(limit) is int and limit > 0 else None,  # a bool is not one (its type is bool)
             turns,
             0,

@@ -91,13 +91,17 @@ def sample(data: bytes) -> tuple[bytes, float]:
 _LETTER, _DIGIT, _SPACE, _INDENT, _BREAK, _PUNCT, _LEAD2, _LEAD3, _LEAD4 = COEFFICIENTS
 
 
-def estimate_bytes(data: bytes) -> int:
+def estimate_bytes(data: bytes, joins: int = 0) -> int:
     """Estimated tokens of UTF-8 ``data``: ``COEFFICIENTS`` weighing ``byte_class_counts``, summed in
-    their order (the counts and products written out: no tuple of counts, no ``map`` per call)."""
+    their order (the counts and products written out: no tuple of counts, no ``map`` per call).
+    ``joins``: the spaces ``estimate_joined`` put between texts, whose tokens are taken off (a caller
+    that joined its texts itself calls this once, without ``estimate_joined``'s frame)."""
     if not data:
         return 0
-    if len(data) > EXACT_BYTES:
+    size = len(data)
+    if size > EXACT_BYTES:
         data, scale = sample(data)
+        size = len(data)
     else:
         scale = 1.0
     classes = data.translate(_CLASSES)
@@ -108,7 +112,7 @@ def estimate_bytes(data: bytes) -> int:
     # zero term leaves the float sum exactly what it was.
     letters = count(b"a")
     total = letters * _LETTER
-    rest = len(classes) - letters  # the bytes of the other classes
+    rest = size - letters  # the bytes of the other classes (``classes`` is as long as ``data``)
     if 48 in classes:  # b"0"
         digits = count(b"0")
         total += digits * _DIGIT
@@ -133,7 +137,12 @@ def estimate_bytes(data: bytes) -> int:
         if 52 in classes:  # b"4"
             total += count(b"4") * _LEAD4
     tokens = (total * scale).__round__()  # ``round``, without the builtin's look-up of ``__round__``
-    return tokens if tokens > 1 else 1  # ``max(1, tokens)`` without the call
+    if tokens < 1:
+        tokens = 1  # ``max(1, tokens)`` without the call
+    if not joins:
+        return tokens
+    tokens = (tokens - _SPACE * joins).__round__()
+    return tokens if tokens > 0 else 0
 
 
 def estimate_tokens(text: str) -> int:
@@ -143,11 +152,5 @@ def estimate_tokens(text: str) -> int:
 
 def estimate_joined(texts: Sequence[str]) -> int:
     """Estimated tokens of several texts, in one pass over their concatenation (joined by spaces)."""
-    count = len(texts)
-    if count == 1:
-        return estimate_bytes(texts[0].encode("utf-8", "surrogatepass"))
-    if not count:
-        return 0
-    joined = estimate_bytes(" ".join(texts).encode("utf-8", "surrogatepass"))
-    tokens = (joined - _SPACE * (count - 1)).__round__()  # ``round``, without the builtin's look-up
-    return tokens if tokens > 0 else 0
+    # one text is joined to itself, no text to b"" (0 tokens, whatever ``joins``)
+    return estimate_bytes(" ".join(texts).encode("utf-8", "surrogatepass"), len(texts) - 1)

@@ -9,6 +9,7 @@ import orjson
 from sidecar.routing.matrix import Router, routing_from_document
 from sidecar.routing.textview import TextView
 
+from .request_corpus import RECORDED, observe
 from .requests import features
 from .rules import ROOT, bench_rules
 
@@ -90,3 +91,14 @@ def test_model_decides_what_no_rule_did(router_file: Path) -> None:
         by_rules(router, text)
     decision = router.decide(features("Label the sentiment of the review: it broke"))
     assert (decision.task.label, decision.task.source) == ("classification", "model")
+
+
+def test_corpus_decided_as_recorded_from_the_base() -> None:
+    """Requests of every dialect (tools, images, documents, long and short texts, several task classes,
+    a trusted task header) get the features, decisions, headers, route and targets recorded from the
+    package before routing's features and classification were made cheaper (``request_corpus``)."""
+    recorded = orjson.loads(RECORDED.read_bytes())
+    observed = orjson.loads(orjson.dumps(observe()))
+    assert observed.keys() == recorded.keys()
+    for name, expected in recorded.items():
+        assert observed[name] == expected, name

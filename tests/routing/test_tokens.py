@@ -104,3 +104,16 @@ def test_estimate_weighs_each_byte_class_count_in_order(text: str) -> None:
     for coefficient, count in zip(tokens.COEFFICIENTS, tokens.byte_class_counts(sampled), strict=True):
         total += coefficient * count
     assert tokens.estimate_bytes(data) == (max(1, round(total * scale)) if data else 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.text(alphabet=st.characters(max_codepoint=0x7F), min_size=1, max_size=300), max_size=6))
+@example(texts=["You are terse.", "Say hello to the benchmark, in one short sentence please."])
+@example(texts=["a", "b", "c"])
+def test_joined_estimate_takes_off_the_joining_spaces(texts: list[str]) -> None:
+    """Several texts are the estimate of their join by spaces less a space's weight per join, rounded,
+    never below 0; one text is its own estimate; none is 0."""
+    joined = tokens.estimate_tokens(" ".join(texts))
+    spaces = tokens.COEFFICIENTS[2] * (len(texts) - 1)
+    expected = max(0, round(joined - spaces)) if len(texts) > 1 else joined
+    assert tokens.estimate_joined(texts) == expected
