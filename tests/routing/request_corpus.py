@@ -9,7 +9,8 @@ regenerate it only from a package whose decisions are known good, e.g. the base 
 routing's features or classification (run from that checkout's root, with this module copied into
 its tests/routing: the current directory comes first on ``sys.path``)::
 
-    cd /tmp/base-checkout && PYTHONPATH=. python -m tests.routing.request_corpus > tests/routing/data/requests_decided.json
+    cd /tmp/base-checkout && PYTHONPATH=. python -m tests.routing.request_corpus \
+        > tests/routing/data/requests_decided.json
 """
 
 from __future__ import annotations
