@@ -64,7 +64,7 @@ class RequestFeatures(NamedTuple):
     last_user_chars: int
     system_text: str
     last_user_text: str
-    thinking: bool = False  # last: the positions before it are read by index (report, generated rules)
+    thinking: bool = False  # last: the positions before it are read by index (report, generated rules, Menu.fits)
 
 
 class Tally:
