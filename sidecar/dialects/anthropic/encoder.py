@@ -127,9 +127,8 @@ class AnthropicEncoder:
         self._started = True
         usage = response.usage_to(self._usage)
         usage["output_tokens"] = output_tokens
-        usage.pop(
-            "output_tokens_details", None
-        )  # the thinking tokens: counted by message_delta, never more than 1 here
+        # the thinking tokens: counted by message_delta (never more than the 1 output token here)
+        usage.pop("output_tokens_details", None)
         self._split_sent = "cache_creation" in usage
         message: dict[str, Any] = {
             "id": self._id or new_id("msg_"),
