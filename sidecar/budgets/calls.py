@@ -89,29 +89,38 @@ def call_units(
     request_output: int | None,
     default_output: int,
     hour_writes: bool = False,
+    searches: int = 0,
     members: Sequence[TargetInfo | None] | None = None,
 ) -> tuple[int, int, int]:
     """Call ``index``'s estimate on ``target`` (its first, or a fallback of its chain): (nano-USD, tokens,
-    requests); ``hour_writes``: the request asks for 1-hour prompt-cache writes (a member relays them).
+    requests); ``hour_writes``: the request asks for 1-hour prompt-cache writes, ``searches``: the web
+    searches it lets the provider run (a member relays the request's body, so both; the judge's body is
+    the judge's prompt alone, so neither).
     The judge's prompt holds every member's answer at the output maximum of the target the member is
     held on (``members``, one per call before the judge: None for a member that holds nothing, whose
     answer never comes); without ``members``, each member's first target."""
     call = calls[index]
     if call.judge_output is None:
         output = _output(target, request_output, default_output)
-        return estimate_units(target.price, input_tokens, output, hour_writes)
+        return estimate_units(target.price, input_tokens, output, hour_writes, searches)
     held = members if members is not None else [c.target for c in calls if c.judge_output is None]
     answers = sum(_output(member, request_output, default_output) for member in held if member is not None)
     return estimate_units(target.price, input_tokens + call.judge_tokens + answers, call.judge_output)
 
 
 def total_units(
-    calls: Sequence[Call], input_tokens: int, request_output: int | None, default_output: int, hour_writes: bool = False
+    calls: Sequence[Call],
+    input_tokens: int,
+    request_output: int | None,
+    default_output: int,
+    hour_writes: bool = False,
+    searches: int = 0,
 ) -> tuple[int, int, int]:
     """Every call's estimate, each on its own first target, summed: (nano-USD, tokens, 1 request)."""
     usd = tokens = 0
     for index, call in enumerate(calls):
-        units = call_units(calls, index, call.target, input_tokens, request_output, default_output, hour_writes)
+        asks = (hour_writes, searches)
+        units = call_units(calls, index, call.target, input_tokens, request_output, default_output, *asks)
         usd += units[0]
         tokens += units[1]
     return usd, tokens, 1

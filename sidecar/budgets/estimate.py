@@ -14,6 +14,9 @@
 reservation then prices the prompt at the 1-hour write price: ``pricing.estimate_units``).
 ``searches_asked(facts, raw, default)``: the web searches the body lets its provider run (a search tool's
 bound, else ``default``), which its reservation prices at the model's ``web_search_per_1k_calls``.
+``priced_asks(facts, raw, budgets)``: both, as every reservation of a request reads them (the first one, a
+retry's, a fallback's, an ensemble member's: ``BudgetRequest.hour_writes`` and ``searches``), so that no
+reservation of a request prices less than its first.
 
 The byte estimate costs one ``bytes.translate`` and one ``count`` (the digits: a number is about one
 token per two or three digits, a word one per four or five letters) instead of a walk of the body
@@ -38,6 +41,8 @@ from sidecar.translate import extract_request_params
 
 if TYPE_CHECKING:
     from sidecar.request_facts import RequestFacts
+
+    from .compiled import Budgets
 
 BYTES_PER_TOKEN: dict[Dialect, float] = {Dialect.OPENAI: 3.6, Dialect.ANTHROPIC: 3.6, Dialect.GEMINI: 4.0}
 """Body bytes (digits thrice) per estimated prompt token; Gemini's bodies wrap each text in more JSON.
@@ -192,6 +197,16 @@ def searches_asked(facts: RequestFacts, raw: bytes, default: int) -> int:
             bound = tool.get("max_uses") if dialect is Dialect.ANTHROPIC else body.get("max_tool_calls")
             searches += bound if type(bound) is int and bound >= 0 else default
     return searches
+
+
+def priced_asks(facts: RequestFacts, raw: bytes, budgets: Budgets) -> tuple[bool, int]:
+    """What every reservation of the request prices beyond its tokens: whether it asks for 1-hour cache
+    writes (``asks_hour_writes``) and the web searches it lets its provider run (``searches_asked``, read
+    only when some model of the policy has a search fee: ``Budgets.searches_priced``, decided at load).
+    The budget stage's first reservation, a retry's (``server.budget``) and ``explain`` read them here;
+    a fallback's and an ensemble call's read them from the ``BudgetRequest`` built with them."""
+    searches = searches_asked(facts, raw, budgets.default_web_searches) if budgets.searches_priced else 0
+    return asks_hour_writes(facts, raw), searches
 
 
 def answers_asked(facts: RequestFacts, raw: bytes) -> int:

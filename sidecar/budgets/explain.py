@@ -25,7 +25,7 @@ from sidecar.routing.plans import request_chain
 
 from .calls import Call, call_units, ensemble_calls, total_units
 from .compiled import BudgetRequest, Budgets, Limit, hash_key
-from .estimate import asks_hour_writes, reservation_tokens, searches_asked
+from .estimate import priced_asks, reservation_tokens
 from .pricing import estimate_units, from_units
 
 if TYPE_CHECKING:
@@ -42,13 +42,13 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
     default_output = first.max_output_tokens or budgets.default_max_output_tokens
     raw = orjson.dumps(request.body)
     prompt_tokens, own_output = reservation_tokens(request, raw, default_output)
-    hour_writes = asks_hour_writes(request, raw)
-    searches = searches_asked(request, raw, budgets.default_web_searches) if budgets.searches_priced else 0
+    hour_writes, searches = priced_asks(request, raw, budgets)
     calls = _calls(route, budgets)
     if calls is None:  # a member or judge the budgets do not know
         return []
+    key_hash = hash_key(key) if key else None
     ask = BudgetRequest(
-        prompt_tokens, own_output, request.app, route.name, request.headers, hash_key(key) if key else None, calls
+        prompt_tokens, own_output, request.app, route.name, request.headers, key_hash, calls, hour_writes, searches
     )
     rows = []
     for limit in budgets.limits:
@@ -64,7 +64,7 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
                 output = info.max_output_tokens or budgets.default_max_output_tokens
             units = estimate_units(info.price, prompt_tokens, output, hour_writes, searches)
             if calls:  # an ensemble: every call at its own model (one request), a quota its calls' share
-                units = _calls_units(ask, budgets, limit, value if limit.is_target_limit else None, hour_writes)
+                units = _calls_units(ask, budgets, limit, value if limit.is_target_limit else None)
             reserve = units[limit.measure_index]
             rows.append(
                 {
@@ -82,21 +82,17 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
     return rows
 
 
-def _calls_units(
-    ask: BudgetRequest, budgets: Budgets, limit: Limit, value: str | None, hour_writes: bool
-) -> tuple[int, int, int]:
+def _calls_units(ask: BudgetRequest, budgets: Budgets, limit: Limit, value: str | None) -> tuple[int, int, int]:
     """What an ensemble reserves on a counter of ``limit``: every call's estimate at its own model, or, for
     a model or provider quota's counter of ``value``, the calls whose first target falls in it
     (``budgets.call_holds``: the joint reservation)."""
-    default = budgets.default_max_output_tokens
+    own = (ask.input_tokens, ask.max_output_tokens, budgets.default_max_output_tokens, ask.hour_writes, ask.searches)
     if value is None:
-        return total_units(ask.calls, ask.input_tokens, ask.max_output_tokens, default, hour_writes)
+        return total_units(ask.calls, *own)
     usd = tokens = 0
     for index, call in enumerate(ask.calls):
         if limit.scope_value(ask, call.target) == value:
-            units = call_units(
-                ask.calls, index, call.target, ask.input_tokens, ask.max_output_tokens, default, hour_writes
-            )
+            units = call_units(ask.calls, index, call.target, *own)
             usd, tokens = usd + units[0], tokens + units[1]
     return usd, tokens, 1 if usd or tokens else 0
 

@@ -252,7 +252,8 @@ class Ledger:
         self, request: BudgetRequest, index: int, target: TargetInfo, members: Sequence[TargetInfo | None] | None = None
     ) -> tuple[int, int, int]:
         """Call ``index`` of an ensemble ``request`` on ``target``; the judge's with ``members`` (``calls``)."""
-        units = (request.max_output_tokens, self.budgets.default_max_output_tokens, request.hour_writes, members)
+        default = self.budgets.default_max_output_tokens
+        units = (request.max_output_tokens, default, request.hour_writes, request.searches, members)
         return call_units(request.calls, index, target, request.input_tokens, *units)
 
     def _plain_allow(self, targets: tuple[str, ...]) -> Decision:

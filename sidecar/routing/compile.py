@@ -5,7 +5,8 @@
   task), checking ``models.<name>.quality`` against the tiers and classes;
 - ``check_match``: ``match: {task, complexity}`` name declared classes and levels, and need a router;
 - ``select_plan`` / ``split_plan``: a route's ``target: {select: ...}`` / ``split:`` -> ``SelectPlan`` /
-  ``SplitPlan`` (None, with errors, when it is broken); ``fixed_by_decision``: a selection's usual
+  ``SplitPlan`` (None, with errors, when it is broken; a ``TieredSelectPlan`` when a candidate's price
+  names service tiers: a plan per tier named, ``select.at_service_tier``); ``fixed_by_decision``: a selection's usual
   chain per (task, tier) a decision may name, made at load.
 
 Every problem is appended to the compiler's list with its path (``routes[2].split.arms[1].target:
@@ -14,13 +15,14 @@ unknown model 'gpt-5x'``), so one load reports them all.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import RoutingError
-from .plans import Arm, SelectPlan, SplitPlan
-from .select import Candidate, Menu, tiered_price
+from .plans import Arm, SelectPlan, SplitPlan, TieredSelectPlan
+from .select import Candidate, Menu, at_service_tier, tiered_price
 from .spec import RoutingSpec, SelectSpec, SplitSpec
 
 __all__ = ["SelectSpec", "candidates", "check_match", "compile_router", "select_plan", "split_plan", "tiers_of"]
@@ -142,11 +144,30 @@ def select_plan(
     if len(errors) > before or not chosen:
         return None
     chosen_scored = tuple(scored[t.name] for t in chosen)
+    plan = _select_plan(chosen, chosen_scored, router, min_tier, tiers)
+    named = sorted({tier for t in chosen if t.price is not None for tier in t.price.service_tiers})
+    if not named:  # no price names a service tier: a request is not read for one
+        return plan
+    at_tier = {}
+    for tier in named:  # per service tier a price names, the plan of a request asking for it
+        priced = tuple(at_service_tier(scored[t.name], t.price, tier) for t in chosen)
+        at_tier[tier] = _select_plan(chosen, priced, router, min_tier, tiers)
+    return TieredSelectPlan(**{f.name: getattr(plan, f.name) for f in dataclasses.fields(plan)}, at_tier=at_tier)
+
+
+def _select_plan(
+    chosen: list[Target],
+    scored: tuple[Candidate, ...],
+    router: Router | None,
+    min_tier: int,
+    tiers: tuple[str, ...],
+) -> SelectPlan:
+    """The ``SelectPlan`` of ``chosen``, seen by routing as ``scored``."""
     by_name = {t.name: t for t in chosen}
-    menu = Menu(chosen_scored, (*router.class_by_name, router.default_class) if router is not None else (), tiers)
+    menu = Menu(scored, (*router.class_by_name, router.default_class) if router is not None else (), tiers)
     return SelectPlan(
         candidates=tuple(chosen),
-        scored=chosen_scored,
+        scored=scored,
         router=router,
         min_tier=min_tier,
         tier_names=tiers,

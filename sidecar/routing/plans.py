@@ -9,6 +9,10 @@ fallback work as for a written chain::
                  called, the rest are its fallbacks in cost order
     SplitPlan    one arm's chain, by weight, the same arm for the same sticky key (``split``)
 
+A selection some of whose candidates' prices name service tiers is a ``TieredSelectPlan``: an OpenAI
+request asking for a named tier is selected by the plan made at load for it (its candidates at that
+tier's prices), so that ``select: cheapest`` orders by the cost ``record.expected_cost`` gives.
+
 What they chose goes on the request's record (``record.Routed``: ``targets``, ``arm``) for the
 headers, the access line, the span and ``explain``. The request path asks a ``SelectPlan`` for its chain's
 targets only (``chain``): a chain whose order cannot depend on the request (at most one priced
@@ -25,9 +29,11 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
+from ..cost import requested_tier
+from ..dialects import Dialect
 from .record import DEFAULT_OUTPUT_TOKENS, Routed, decide, routed
 from .select import Candidate, Menu, Selection
 from .split import WeightedSplit, sticky_key
@@ -136,6 +142,31 @@ class SelectPlan:
 
     def run(self, request: RequestFacts, walk: Walk[R]) -> Awaitable[R]:
         return walk(self.chain(request))
+
+
+@dataclass(frozen=True, slots=True)
+class TieredSelectPlan(SelectPlan):
+    """A ``SelectPlan`` some of whose candidates' prices name service tiers (``PriceSpec.service_tiers``,
+    decided at load): an OpenAI request asking for one of them (``cost.requested_tier``: ``flex``,
+    ``priority``) is selected by the plan made at load for that tier, its candidates priced at its prices
+    where they name it (``select.at_service_tier``), as ``record.expected_cost`` prices it; any other
+    request by this plan, at the standard tier. A route without such prices gets a ``SelectPlan``: its
+    requests' bodies are not read for a tier."""
+
+    at_tier: Mapping[str, SelectPlan] = field(default_factory=dict)  # a named tier -> its plan
+
+    def _plan(self, request: RequestFacts) -> SelectPlan:
+        """The plan that selects for ``request``: its asked tier's, else this one."""
+        if request.dialect is not Dialect.OPENAI:
+            return self
+        tier = requested_tier(request.body)
+        return self if tier is None else self.at_tier.get(tier, self)
+
+    def selection(self, request: RequestFacts) -> Selection:
+        return SelectPlan.selection(self._plan(request), request)
+
+    def chain(self, request: RequestFacts) -> tuple[Target, ...]:
+        return SelectPlan.chain(self._plan(request), request)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ tiers (``Target.tiered``, decided at load) by ``cost.expected_usd``: the prices 
 OpenAI request asks for when the price names it (``cost.requested_tier``: ``flex``, ``priority``; the
 request's body is read only for such a price), else the long-context tier's when the estimated prompt
 is above its threshold, the request's audio at the audio input price. A cheapest selection orders by the
-same figure without the service tier (``select``: not read there yet).
+same figure (``plans.TieredSelectPlan``: the asked tier's plan, its candidates at that tier's prices).
 """
 
 from __future__ import annotations

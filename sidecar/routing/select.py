@@ -14,7 +14,9 @@ only when it
 and orders the survivors by expected cost, ``(prompt x input price + expected output x output
 price) / 1e6`` (a price with a long-context tier or an audio input price, ``Candidate.tiered``, decided
 at load: by ``cost.expected_usd``, the long-context tier's prices when the prompt is above its
-threshold, the request's audio at the audio price), with candidates of unknown price last; ties keep
+threshold, the request's audio at the audio price; a candidate priced at a service tier,
+``at_service_tier``, at that tier's: ``plans.TieredSelectPlan`` selects so for a request asking for the
+tier, as ``record.expected_cost`` prices it), with candidates of unknown price last; ties keep
 the candidates' order. The result is the whole chain, so the first is called and the rest are its
 fallbacks in cost order, and every excluded candidate with the reason, for ``llm-sidecar explain``.
 
@@ -28,6 +30,7 @@ a ceiling, not a forecast.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
 import sys
@@ -55,15 +58,19 @@ class Candidate:
     output_per_mtok: float | None = None
     tier: int = 0  # rank in routing.tiers
     task_tiers: Mapping[str, int] = field(default_factory=lambda: _NO_TIERS)  # task class -> rank
-    # the price, when it has a long-context tier or an audio input price (``cost.expected_usd``); else None
+    # the price, when it has a long-context tier or an audio input price (``cost.expected_usd``), or when
+    # the candidate is priced at a service tier it names (``service_tier``); else None
     tiered: PriceSpec | None = field(default=None, compare=False)
     long_from: int | None = None  # the long-context tier's threshold, when it has one
+    # the service tier it is priced at (``at_service_tier``: a selection for a request asking for it); its
+    # input and output prices are then that tier's
+    service_tier: str | None = None
 
     def expected_cost(self, input_tokens: int, output_tokens: int, audio_tokens: int = 0) -> float | None:
         if self.input_per_mtok is None or self.output_per_mtok is None:
             return None
         if self.tiered is not None:
-            return expected_usd(self.tiered, input_tokens, audio_tokens, output_tokens)
+            return expected_usd(self.tiered, input_tokens, audio_tokens, output_tokens, self.service_tier)
         return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
 
 
@@ -73,6 +80,19 @@ def tiered_price(price: PriceSpec | None) -> PriceSpec | None:
     if price is None or not price.tiered():
         return None
     return price
+
+
+def at_service_tier(candidate: Candidate, price: PriceSpec | None, tier: str) -> Candidate:
+    """``candidate`` priced at the service tier ``tier`` when its ``price`` names it (its input and output
+    prices that tier's, ``cost.expected_usd`` told the tier: what ``record.expected_cost`` gives a request
+    asking for it), else ``candidate`` (the standard tier, as the provider serves it). Made at load."""
+    named = price.service_tiers.get(tier) if price is not None else None
+    if named is None:
+        return candidate
+    per_input, per_output = named.input_per_mtok, named.output_per_mtok
+    return dataclasses.replace(
+        candidate, input_per_mtok=per_input, output_per_mtok=per_output, tiered=price, service_tier=tier
+    )
 
 
 class Choice(NamedTuple):  # per request, like Selection: named tuples are cheaper to build
@@ -171,8 +191,9 @@ def select(
             else:
                 if candidate.tiered is None:
                     cost = (prompt * per_input + expected_output * per_output) / 1e6
-                else:  # a long-context tier or an audio price: the request's tier and audio
-                    cost = expected_usd(candidate.tiered, prompt, features.audio * AUDIO_TOKENS, expected_output)
+                else:  # a long-context tier, an audio price, a service tier: the request's tier and audio
+                    audio, priced_at = features.audio * AUDIO_TOKENS, candidate.service_tier
+                    cost = expected_usd(candidate.tiered, prompt, audio, expected_output, priced_at)
                 kept.append((False, cost, position, _new(Choice, (candidate, cost))))
     if len(kept) > 1:
         kept.sort()  # cheapest first, unknown prices last; ties keep the candidates' order (position)

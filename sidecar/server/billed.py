@@ -57,7 +57,7 @@ import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..answers import AnswerView, answer_of_body, answer_of_deltas
-from ..budgets.estimate import asks_hour_writes, estimate_request, reservation_tokens, searches_asked
+from ..budgets.estimate import asks_hour_writes, estimate_request, priced_asks, reservation_tokens
 from ..budgets.spec import DEFAULT_MAX_OUTPUT_TOKENS
 from ..cost import cost_usd, estimate_usd
 from ..dialects import Operation, registry
@@ -122,13 +122,13 @@ def reserved_cost_usd(exchange: Exchange, target: Target, use: Usage) -> float |
     """What the budgets charge an answer of ``target`` without usage whose reservation held ``use``
     (``reserved_use``), in US dollars: the reservation's dearest prices (``cost.estimate_usd``: cache
     writes, 1-hour writes when the request asks for them, audio, every service tier), not the standard
-    ones, and the web searches the request lets run (``estimate.searches_asked``); None when the model
-    has no price."""
+    ones, and the web searches the request lets run (``estimate.priced_asks``, as its reservation); None
+    when the model has no price."""
     if target.price is None:
         return None
     facts, raw, budgets = exchange.facts, exchange.raw, exchange.policy.budgets
-    searches = searches_asked(facts, raw, budgets.default_web_searches) if budgets is not None else 0
-    return estimate_usd(target.price, use.input_tokens, use.output_tokens, asks_hour_writes(facts, raw), searches)
+    asks = priced_asks(facts, raw, budgets) if budgets is not None else (asks_hour_writes(facts, raw), 0)
+    return estimate_usd(target.price, use.input_tokens, use.output_tokens, *asks)
 
 
 def charge_unreported(exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> None:

@@ -12,7 +12,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
                 the prompt at the 1-hour write price when the request asks for 1-hour cache writes
                 (``estimate.asks_hour_writes``: not the plain path, whose lane has the usual prices), and
                 the web searches it lets its provider run at the model's search fee (``estimate.searches_asked``,
-                read only when some model has one: not the plain path either)
+                read only when some model has one: not the plain path either), both read by
+                ``estimate.priced_asks``, which every reservation of the request reads (``_again``'s too;
+                a fallback's and an ensemble call's from the ``BudgetRequest``: ``Ledger.call_units``)
       deny      -> 429 in the caller's dialect: Retry-After until the window resets, the limit named in
                    the message (x-should-retry: false when that is over a minute away, so that the SDKs
                    raise at once instead of waiting it out: ``errors.retry_headers``)
@@ -63,7 +65,7 @@ from aiohttp.web import StreamResponse
 
 from ..budgets import Admission, BudgetRequest, Budgets, Ledger, hash_key
 from ..budgets.calls import ensemble_calls
-from ..budgets.estimate import asks_hour_writes, reservation_tokens, searches_asked
+from ..budgets.estimate import priced_asks, reservation_tokens
 from ..budgets.keeper import LedgerKeeper
 from ..budgets.lane import Lane
 from ..credentials import APP_KEY_HEADERS, app_key
@@ -85,6 +87,7 @@ if TYPE_CHECKING:
     from .exchange import Exchange
 
 _NO_QUERY: Mapping[str, str] = MappingProxyType({})
+_NOTHING_ASKED = (False, 0)  # ``priced_asks`` of a request priced at the lane's prices: no 1-hour writes, no search
 _OTHER_KEY_HEADERS = APP_KEY_HEADERS[1:]  # where ``app_key`` looks after Authorization, in its order
 
 _KEY_HASHES = 1024  # caller keys whose hash is remembered (the cache is emptied when full)
@@ -168,17 +171,15 @@ class BudgetStage:
         lane, first = known
         prompt_tokens, output = reservation_tokens(facts, exchange.raw, lane.output)
         key_hash = self._key_hash(facts.headers, exchange) if ledger.budgets.needs_key else None
-        hour_writes = asks_hour_writes(facts, exchange.raw)  # priced apart: not the lane's prices
-        budgets = ledger.budgets  # the searches it lets run, when some model is priced for them: so are they
-        searches = searches_asked(facts, exchange.raw, budgets.default_web_searches) if budgets.searches_priced else 0
+        asks = priced_asks(facts, exchange.raw, ledger.budgets)  # 1-hour writes, searches: not the lane's prices
         admission = (
             None
-            if self._keeper.shared or hour_writes or searches
+            if self._keeper.shared or asks != _NOTHING_ASKED
             else _admit_plain(exchange, ledger, lane, prompt_tokens, output, key_hash)
         )
         if admission is None:  # a shared store, or a case the plain admission leaves to the full one
             request = BudgetRequest(
-                prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls, hour_writes, searches
+                prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls, *asks
             )
             admission = await _admit(exchange, ledger, request, lane.chain)
             if admission is None:
@@ -189,7 +190,8 @@ class BudgetStage:
         """``Exchange.again`` on a route of one target without gates (no ``BudgetHook`` on its walk): before a
         retry, what the calls so far cost beyond an answer is settled and the target reserved again, as on
         a chain (``BudgetHook.before_target``; refused: the retry is not made). The request object a plain
-        admission was made without is built now, on this path alone."""
+        admission was made without is built now, on this path alone, with what the first reservation read
+        (``priced_asks``: its 1-hour writes, its searches), so that the retry is priced as the first call."""
         admission = exchange.admission
         ledger = self._keeper.ledger
         route = exchange.route
@@ -200,7 +202,8 @@ class BudgetStage:
         default = (info.max_output_tokens if info is not None else None) or ledger.budgets.default_max_output_tokens
         prompt_tokens, output = reservation_tokens(facts, exchange.raw, default)
         key_hash = self._key_hash(facts.headers, exchange) if ledger.budgets.needs_key else None
-        request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash)
+        asks = priced_asks(facts, exchange.raw, ledger.budgets)
+        request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, (), *asks)
         budgets = admission.with_request(request)  # the budgets of the ledger the reservation is on
         return await BudgetHook(admission, budgets, frozenset()).before_target(exchange, target)
 

@@ -1,12 +1,20 @@
 """Route plans (``routing.plans``): a cheapest selection's chain, taken from the one made at load for the
-usual request, is the chain, the expected output and the costs the request's full selection gives."""
+usual request, is the chain, the expected output and the costs the request's full selection gives; a
+selection over prices with service tiers orders by the tier the request asks for (``TieredSelectPlan``)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from sidecar.policy import load_policy
+from sidecar.policy.compiled import Policy
+from sidecar.request_facts import RequestFacts, describe_request
+from sidecar.routing.plans import SelectPlan, request_chain
+from sidecar.routing.record import expected_cost, routed
 
 from .decision_corpus import record_all
 
@@ -29,3 +37,54 @@ def test_decisions_and_reports_are_those_recorded_before_the_chains_made_at_load
     assert len(outcomes) == len(recorded) == 291
     for now, then in zip(outcomes, recorded, strict=True):
         assert now == then, (now["policy"], now["request"])
+
+
+TIERED_POLICY = """version: 1
+providers:
+  openai: {dialect: openai, base_url: 'http://127.0.0.1:9/v1'}
+models:
+  steady:
+    provider: openai
+    model: steady-1
+    price: {input_per_mtok: 1, output_per_mtok: 4, service_tiers: {flex: {input_per_mtok: 0.8, output_per_mtok: 3.2}}}
+  flexible:
+    provider: openai
+    model: flexible-1
+    price: {input_per_mtok: 2, output_per_mtok: 8, service_tiers: {flex: {input_per_mtok: 0.25, output_per_mtok: 1}}}
+routes:
+  - {name: chat, target: {select: cheapest, from: [steady, flexible]}}
+"""
+
+
+def tiered_request(tmp_path: Path, tier: str | None) -> tuple[Policy, RequestFacts]:
+    """The policy above and a chat asking for the service tier ``tier`` (None: asking none)."""
+    (tmp_path / "policy.yaml").write_text(TIERED_POLICY)
+    body: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
+    if tier is not None:
+        body["service_tier"] = tier
+    return load_policy(tmp_path / "policy.yaml"), describe_request("/v1/chat/completions", {}, {}, body, app="")
+
+
+@pytest.mark.parametrize(("tier", "first"), [("flex", "flexible"), (None, "steady"), ("auto", "steady")])
+def test_a_cheapest_selection_orders_by_the_service_tier_the_request_asks_for(
+    tmp_path: Path, tier: str | None, first: str
+) -> None:
+    """Two models whose standard and flex prices order them oppositely: a request asking ``service_tier:
+    flex`` goes first to the one cheaper at flex, a request asking none (or ``auto``) to the one cheaper
+    at the standard tier. At a4bda39 every request was ordered at the standard prices."""
+    policy, request = tiered_request(tmp_path, tier)
+    chain = request_chain(policy.routes[0], request)
+    assert [target.name for target in chain] == [first, *({"steady", "flexible"} - {first})]
+
+
+@pytest.mark.parametrize("tier", ["flex", None])
+def test_a_cheapest_selections_costs_are_the_expected_costs_of_the_request(tmp_path: Path, tier: str | None) -> None:
+    """What the selection (``explain``'s chain) says each candidate costs is what ``record.expected_cost``
+    (``x-sidecar-estimated-cost``, the access line) says the request costs on it, at the tier it asks for."""
+    policy, request = tiered_request(tmp_path, tier)
+    plan = policy.routes[0].plan
+    assert isinstance(plan, SelectPlan)
+    selection = plan.selection(request)
+    for choice in selection.chain:
+        target = policy.models[choice.candidate.name]
+        assert choice.expected_cost == pytest.approx(expected_cost(request, routed(request), target))
