@@ -88,15 +88,8 @@ def extras_of_stream(objects: Sequence[dict[str, Any] | None], dialect: Dialect,
     for body in objects:
         for path in paths if body is not None else ():
             value: Any = body
-            # ``_step``, written in: a miss reads every path of its answer (bench/cache_instructions.py)
             for name in path:
-                if type(value) is dict:
-                    value = value.get(name)
-                elif type(name) is int and type(value) is list and 0 <= name < len(value):
-                    value = value[name]
-                else:
-                    value = None
-                    break
+                value = _step(value, name)
             if value is not None:
                 found[path] = value
     running = dialect_wire.running_usage
