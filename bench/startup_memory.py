@@ -18,6 +18,9 @@ code and its Dockerfile's ENV) in the same rounds, one after the other (a before
 the differences within a round).
 
     python bench/startup_memory.py [--seconds 4] [--rounds 2] [--baseline REF] [--unoptimised] [--no-examples]
+        [--baseline-with NAME=VALUE[,NAME=VALUE]]...
+
+``--baseline-with`` adds the baseline again with variables set (e.g. an image ``ENV`` one at a time).
 
 Needs `apt-get install nginx-light wrk`.
 """
@@ -95,6 +98,13 @@ def main() -> int:
     parser.add_argument("--baseline", help="also measure the sidecar at this git revision (e.g. main)")
     parser.add_argument("--no-examples", action="store_true", help="only the plain and traced bench policies")
     parser.add_argument(
+        "--baseline-with",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE[,NAME=VALUE]",
+        help="also measure the --baseline revision with these variables added (repeatable: one change at a time)",
+    )
+    parser.add_argument(
         "--unoptimised", action="store_true", help="also measure each sidecar started without -OO, in the same rounds"
     )
     args = parser.parse_args()
@@ -107,9 +117,13 @@ def main() -> int:
         workdir = Path(tmp)
         nginx, upstream = nginx_on_free_port(workdir)
         script = chat_script(workdir)
-        codes: list[tuple[str, Path | None, str | None]] = [("this tree", None, None)]
+        codes: list[tuple[str, Path | None, str | None, dict[str, str]]] = [("this tree", None, None, {})]
         if args.baseline:  # its code, and its image's ENV
-            codes.append((args.baseline, checkout(args.baseline, workdir), args.baseline))
+            base = checkout(args.baseline, workdir)
+            codes.append((args.baseline, base, args.baseline, {}))
+            for added in args.baseline_with:
+                extra = dict(item.split("=", 1) for item in added.split(","))
+                codes.append((f"{args.baseline} + {added}", base, args.baseline, extra))
         plain = sidecar_policy(workdir, upstream, "chain")
         _, traced_env = variant_env("sidecar-tracing", upstream)
         settings: list[tuple[str, Path, dict[str, str], str | None]] = [
@@ -123,9 +137,11 @@ def main() -> int:
         try:
             for round_number in range(args.rounds):
                 for name, policy, env, url in settings:
-                    for label, code, image in codes:
+                    for label, code, image, extra in codes:
                         for optimised in forms:
-                            row = measure(name, policy, env, code, optimised, url, args.seconds, script, image)
+                            row = measure(
+                                name, policy, {**env, **extra}, code, optimised, url, args.seconds, script, image
+                            )
                             form = "-OO" if optimised else "no -OO"
                             print(f"| {round_number} | {label}, {form} {row}", flush=True)
         finally:
