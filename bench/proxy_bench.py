@@ -12,10 +12,12 @@ place in a round fall on every target alike.
         [--variants sidecar,sidecar-single-target,sidecar-tracing,sidecar-tracing-10%,sidecar-routing-20]
 
 ``--baseline REF`` adds the sidecar as it was at the git revision REF (its ``sidecar/`` package run from a
-temporary copy), measured in the same rounds as the others: a before/after comparison in one run.
+temporary copy, with REF's Dockerfile ENV), measured in the same rounds as the others: a before/after
+comparison in one run.
 
-Every sidecar is started the way the image starts it: ``python -OO -P -m sidecar run`` (optimised), its
-bytecode compiled first (plain and -OO, as the image's build does), so no start compiles from source.
+Every sidecar is started the way the image starts it: ``python -OO -P -m sidecar run`` (optimised) with
+the Dockerfile's ENV (``sidecar_under_test.image_env``), its bytecode compiled first (plain and -OO, as
+the image's build does), so no start compiles from source.
 ``--unoptimised`` starts ``python -m sidecar run`` instead (the form before the image ran -OO); the variant
 ``sidecar-unoptimised`` adds that form next to the optimised ``sidecar`` in the same rounds.
 
@@ -111,7 +113,7 @@ def main() -> int:
             ports = workdir / "baseline.ports"
             code = checkout(args.baseline, workdir)
             policy = sidecar_policy(workdir, upstream_port, "chain")
-            proc, startup = start_sidecar(policy, ports, {}, code, optimised=optimised)
+            proc, startup = start_sidecar(policy, ports, {}, code, optimised=optimised, image=args.baseline)
             port = read_port(ports)
             procs.append(proc)
             url = f"http://127.0.0.1:{port}/v1/chat/completions"

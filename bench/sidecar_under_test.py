@@ -2,15 +2,17 @@
 
 The sidecar: its policy on the nginx upstream (``sidecar_policy``; the ``routing`` kind adds 20 task
 classes, ``routing_block``), the variants of ``proxy_bench.py`` (``VARIANTS``: a policy kind and extra
-environment, ``variant_env``), its command line as the image starts it (``sidecar_command``,
-``OPTIMISED``; ``started_as`` says how), its bytecode compiled first (``compile_bytecode``), another git
-revision of it (``checkout``), started on a port or on port 0 (``start_sidecar``,
-``sidecar_on_port_zero``). ``start_minimal`` starts bench/minimal_proxy.py. ``ROOT`` is this checkout.
+environment, ``variant_env``), its command line and environment as the image starts it
+(``sidecar_command``: ``OPTIMISED``, the Dockerfile's ``ENV``, ``image_env``; ``started_as`` says how),
+its bytecode compiled first (``compile_bytecode``), another git revision of it (``checkout``), started on
+a port or on port 0 (``start_sidecar``, ``sidecar_on_port_zero``). ``start_minimal`` starts
+bench/minimal_proxy.py. ``ROOT`` is this checkout.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -105,22 +107,43 @@ OPTIMISED = ["-OO", "-P", "-m", "sidecar", "run"]
 UNOPTIMISED = ["-m", "sidecar", "run"]
 
 
+# The image's ENV that a sidecar under test does not take: its own PATH and policy are the bench's.
+NOT_FROM_IMAGE = {"PATH", "SIDECAR_POLICY"}
+
+
+def image_env(ref: str | None = None) -> dict[str, str]:
+    """The variables the image's final stage sets (``ENV``: ``SSL_CERT_FILE``, ``PYTHONUNBUFFERED``...), from
+    the Dockerfile of this tree or of git revision ``ref``, but for ``NOT_FROM_IMAGE``."""
+    if ref is None:
+        text = (ROOT / "Dockerfile").read_text()
+    else:
+        shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:Dockerfile"], check=True, capture_output=True)
+        text = shown.stdout.decode()
+    final = re.split(r"^FROM ", text.replace("\\\n", " "), flags=re.M)[-1]
+    settings = " ".join(line[4:] for line in final.splitlines() if line.startswith("ENV "))
+    values = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', settings))
+    return {name: value.strip('"') for name, value in values.items() if name not in NOT_FROM_IMAGE}
+
+
 def sidecar_command(
-    policy: Path, port: int | Path, env_extra: dict[str, str], optimised: bool = True
+    policy: Path, port: int | Path, env_extra: dict[str, str], optimised: bool = True, image: str | None = None
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of a sidecar under test (info level: one access line per request),
-    optimised as the image runs it unless ``optimised`` is false. ``port``: the port, or a ports file
-    (port 0: the port it got is written there, ``listening.wait_port``)."""
+    optimised as the image runs it (its ENTRYPOINT's flags and its ``ENV``, ``image_env``: of this tree, or of
+    git revision ``image``) unless ``optimised`` is false. ``port``: the port, or a ports file (port 0: the
+    port it got is written there, ``listening.wait_port``)."""
     form = OPTIMISED if optimised else UNOPTIMISED
     where = port_zero(port) if isinstance(port, Path) else ["--port", str(port)]
     command = [sys.executable, *form, "--policy", str(policy), *where]
-    return command, {**os.environ, "SIDECAR_LOG_LEVEL": "info", **env_extra}
+    as_image = image_env(image) if optimised else {}
+    return command, {**os.environ, **as_image, "SIDECAR_LOG_LEVEL": "info", **env_extra}
 
 
 def started_as(optimised: bool) -> str:
     """The line a bench prints to say how its sidecars were started."""
     form = " ".join(OPTIMISED if optimised else UNOPTIMISED)
-    how = "optimised, as the image runs it" if optimised else "unoptimised (--unoptimised)"
+    env = " ".join(f"{name}={value}" for name, value in image_env().items())
+    how = f"optimised, as the image runs it, with its ENV {env}" if optimised else "unoptimised (--unoptimised)"
     return f"sidecar started as: python {form} ({how}; bytecode compiled, plain and -OO)"
 
 
@@ -169,14 +192,16 @@ def start_sidecar(
     code: Path | None = None,
     ready_timeout_s: float = 120.0,
     optimised: bool = True,
+    image: str | None = None,
 ) -> tuple[subprocess.Popen[bytes], float]:
-    """Start the sidecar (``sidecar_command``); ``code``: a directory holding another ``sidecar`` package;
+    """Start the sidecar (``sidecar_command``; ``image``: whose image ENV it takes, default this tree's);
+    ``code``: a directory holding another ``sidecar`` package;
     ``port`` a ports file: on port 0, the port it got read with ``listening.read_port`` once started. A
     ``code`` from before port 0 (no ``sidecar/ports_file.py``) starts on a free pick instead, again on a
     new pick when it exits before ready, and the ports file is written for it."""
     if isinstance(port, Path) and code is not None and not (code / "sidecar/ports_file.py").exists():
-        return _start_sidecar_on_pick(policy, port, env_extra, code, ready_timeout_s, optimised)
-    command, env = sidecar_command(policy, port, env_extra, optimised)
+        return _start_sidecar_on_pick(policy, port, env_extra, code, ready_timeout_s, optimised, image)
+    command, env = sidecar_command(policy, port, env_extra, optimised, image)
     if code is not None:
         env["PYTHONPATH"] = str(code)
     started = time.monotonic()
@@ -200,11 +225,17 @@ def sidecar_on_port_zero(
 
 
 def _start_sidecar_on_pick(
-    policy: Path, ports_file: Path, env_extra: dict[str, str], code: Path, ready_timeout_s: float, optimised: bool
+    policy: Path,
+    ports_file: Path,
+    env_extra: dict[str, str],
+    code: Path,
+    ready_timeout_s: float,
+    optimised: bool,
+    image: str | None,
 ) -> tuple[subprocess.Popen[bytes], float]:
     for _ in range(5):
         port = free_pick()
-        command, env = sidecar_command(policy, port, env_extra, optimised)
+        command, env = sidecar_command(policy, port, env_extra, optimised, image)
         started = time.monotonic()
         proc = subprocess.Popen(command, env={**env, "PYTHONPATH": str(code)}, stdout=subprocess.DEVNULL, cwd=code)
         while proc.poll() is None and time.monotonic() - started < ready_timeout_s:

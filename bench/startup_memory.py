@@ -2,8 +2,9 @@
 most 60 MB under load", issue 17's 70 MB traced).
 
 For each setting, one fresh sidecar at a time, started as the image starts it (``python -OO -P -m sidecar
-run``, from bytecode compiled first, plain and -OO, as the image's build does); ``--unoptimised`` adds the
-same sidecar started as ``python -m sidecar run`` (the form before -OO) to every round, for the difference:
+run`` with the Dockerfile's ``ENV``, e.g. ``SSL_CERT_FILE``; from bytecode compiled first, plain and -OO,
+as the image's build does); ``--unoptimised`` adds the same sidecar started as ``python -m sidecar run``
+(the form before -OO, without the image's ENV) to every round, for the difference:
 
 - ``plain``: the policy ``bench/proxy_bench.py`` uses (two routes, a two-model chain; no feature block);
   ``traced``: the same with traces over OTLP/HTTP at 100% sampling (to nginx, which answers 200);
@@ -12,10 +13,14 @@ same sidecar started as ``python -m sidecar run`` (the form before -OO) to every
 
 Printed per sidecar: RSS once ``/readyz`` answers (``VmRSS``, anonymous and file-backed), its threads,
 and for ``plain`` and ``traced`` the peak RSS (``VmHWM``) after ``--seconds`` of wrk at 32 connections
-and 2 s at one (nginx as the upstream). ``--baseline REF`` measures the sidecar at git revision REF in the
-same rounds, one after the other (a before/after in one run; read the differences within a round).
+and 2 s at one (nginx as the upstream). ``--baseline REF`` measures the sidecar at git revision REF (its
+code and its Dockerfile's ENV) in the same rounds, one after the other (a before/after in one run; read
+the differences within a round).
 
     python bench/startup_memory.py [--seconds 4] [--rounds 2] [--baseline REF] [--unoptimised] [--no-examples]
+        [--baseline-with NAME=VALUE[,NAME=VALUE]]...
+
+``--baseline-with`` adds the baseline again with variables set (e.g. an image ``ENV`` one at a time).
 
 Needs `apt-get install nginx-light wrk`.
 """
@@ -61,10 +66,12 @@ def measure(
     load_url: str | None,
     seconds: int,
     script: Path,
+    image: str | None = None,
 ) -> str:
-    """One sidecar's row: started, settled, measured ready, then (``load_url``) loaded and measured at peak."""
+    """One sidecar's row: started, settled, measured ready, then (``load_url``) loaded and measured at peak.
+    ``image``: the git revision whose Dockerfile's ENV an optimised sidecar gets (default: this tree's)."""
     ports = script.with_name("sidecar.ports")  # in the run's work directory, with the wrk script
-    proc, port = sidecar_on_port_zero(policy, ports, env, code=code, optimised=optimised)
+    proc, port = sidecar_on_port_zero(policy, ports, env, code=code, optimised=optimised, image=image)
     try:
         time.sleep(0.5)  # the log line and the heap freeze after /readyz first answers
         ready = status_kb(proc.pid)
@@ -91,6 +98,13 @@ def main() -> int:
     parser.add_argument("--baseline", help="also measure the sidecar at this git revision (e.g. main)")
     parser.add_argument("--no-examples", action="store_true", help="only the plain and traced bench policies")
     parser.add_argument(
+        "--baseline-with",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE[,NAME=VALUE]",
+        help="also measure the --baseline revision with these variables added (repeatable: one change at a time)",
+    )
+    parser.add_argument(
         "--unoptimised", action="store_true", help="also measure each sidecar started without -OO, in the same rounds"
     )
     args = parser.parse_args()
@@ -103,9 +117,13 @@ def main() -> int:
         workdir = Path(tmp)
         nginx, upstream = nginx_on_free_port(workdir)
         script = chat_script(workdir)
-        codes: list[tuple[str, Path | None]] = [("this tree", None)]
-        if args.baseline:
-            codes.append((args.baseline, checkout(args.baseline, workdir)))
+        codes: list[tuple[str, Path | None, str | None, dict[str, str]]] = [("this tree", None, None, {})]
+        if args.baseline:  # its code, and its image's ENV
+            base = checkout(args.baseline, workdir)
+            codes.append((args.baseline, base, args.baseline, {}))
+            for added in args.baseline_with:
+                extra = dict(item.split("=", 1) for item in added.split(","))
+                codes.append((f"{args.baseline} + {added}", base, args.baseline, extra))
         plain = sidecar_policy(workdir, upstream, "chain")
         _, traced_env = variant_env("sidecar-tracing", upstream)
         settings: list[tuple[str, Path, dict[str, str], str | None]] = [
@@ -119,9 +137,11 @@ def main() -> int:
         try:
             for round_number in range(args.rounds):
                 for name, policy, env, url in settings:
-                    for label, code in codes:
+                    for label, code, image, extra in codes:
                         for optimised in forms:
-                            row = measure(name, policy, env, code, optimised, url, args.seconds, script)
+                            row = measure(
+                                name, policy, {**env, **extra}, code, optimised, url, args.seconds, script, image
+                            )
                             form = "-OO" if optimised else "no -OO"
                             print(f"| {round_number} | {label}, {form} {row}", flush=True)
         finally:

@@ -8,7 +8,6 @@ long to drain. Every variable is listed in docs/configuration.md. ``unknown_vari
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -107,8 +106,13 @@ def unknown_variables(env: Mapping[str, str]) -> list[str]:
     known name it is closest to when one is close: ``SIDECAR_DRAIN_TIMEOUT (SIDECAR_DRAIN_TIMEOUT_S?)``."""
     known = [env_name(f.name) for f in fields(Settings)]
     known += _TELEMETRY_VARIABLES
+    unknown = sorted(n for n in env if n.startswith("SIDECAR_") and n not in known)
+    if not unknown:
+        return []
+    import difflib  # only here: a start without a stray SIDECAR_* variable never loads it
+
     found = []
-    for name in sorted(n for n in env if n.startswith("SIDECAR_") and n not in known):
+    for name in unknown:
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
         found.append(f"{name} ({close[0]}?)" if close else name)
     return found

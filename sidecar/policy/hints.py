@@ -11,7 +11,6 @@ load), never per request.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -190,6 +189,8 @@ def _reads_as(text: str, number: object) -> bool:
 def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.75) -> str:
     """`` (did you mean 'X'?)`` for the closest of ``known`` to a mistyped ``name``, else nothing. Names
     (models, providers) need to be closer than fields (``evn`` is ``env``; ``gpt-5x`` is not ``gpt-4o``)."""
+    import difflib  # only here: a policy without a mistake never loads it
+
     close = difflib.get_close_matches(name, [k for k in known if k != name], n=1, cutoff=cutoff)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

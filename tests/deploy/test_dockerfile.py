@@ -147,6 +147,21 @@ def test_each_sidecar_variable_the_image_sets_is_given_in_the_configuration_docs
     assert shown and [name for name, value in shown.items() if value not in rows[name]] == []
 
 
+def test_each_other_variable_the_image_sets_is_given_in_the_configuration_docs() -> None:
+    """A variable the image's ENV sets for a library (``SSL_CERT_FILE``, ``FROZENLIST_NO_EXTENSIONS``: the
+    process's memory) has a row of docs/configuration.md that names it and says the image's value."""
+    values = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', " ".join(final().args("ENV"))))
+    others = {k: v.strip('"') for k, v in values.items() if k != "PATH" and not k.startswith(("PYTHON", "SIDECAR_"))}
+    rows = [line for line in (REPO / "docs" / "configuration.md").read_text().splitlines() if line.startswith("| `")]
+    missing = [
+        name
+        for name, value in others.items()
+        if not any(f"`{name}`" in row.split("|")[1] and f"{name}={value}`" in row for row in rows)
+        and not any(f"`{name}`" in row.split("|")[1] and f"the image sets `{value}`" in row for row in rows)
+    ]
+    assert others and missing == []
+
+
 def test_image_exposes_proxy_and_health_ports() -> None:
     """EXPOSE lists the proxy port 8080 and the health port 8081 used by the manifests."""
     exposed = " ".join(final().args("EXPOSE")).split()

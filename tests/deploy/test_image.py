@@ -208,6 +208,8 @@ def start(installed: Installed) -> Running:
         "HOME": str(installed.workdir),
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",  # as in the Dockerfile
+        "SSL_CERT_FILE": "/dev/null",  # as in the Dockerfile (the CAs looked up by hash)
+        "FROZENLIST_NO_EXTENSIONS": "1",  # as in the Dockerfile
         "SIDECAR_HEALTH_PORT": "0",
         "SIDECAR_DRAIN_TIMEOUT_S": str(DRAIN_S),
     }
