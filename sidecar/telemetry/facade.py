@@ -141,7 +141,8 @@ class Telemetry:
         it for paths that carry a model name, as Gemini's do). A request the sampler drops gets no span:
         if its app trace is not sampled either, it passes the app's context on as it came
         (``propagation.dropped_with_app``; for a ``parentbased_`` sampler, ``unsampled_app`` alone); if
-        it starts a new trace, the ``traceparent`` of that trace (``Tracing.start_root``).
+        it starts a new trace, the ``traceparent`` of that trace (``Tracing.start_root``). A request whose
+        ``traceparent`` is not valid starts a new trace, decided as one without it (``dropped_root`` first).
         """
         core = self._core
         self.instruments.in_flight.inc()
@@ -150,13 +151,14 @@ class Telemetry:
             return RequestTrace(core, None, operation, stream, None)
         if not core.trace_context or "traceparent" not in headers:  # a new trace (``extract_parent``'s ROOT)
             parent = ROOT
+        else:  # ``extract_parent``, its check made: ROOT itself for a traceparent that is not valid
+            parent = PROPAGATOR.extract(headers, ROOT, getter=HEADER_TEXT)
+            if parent is not ROOT and tracing.follows_app and (app := unsampled_app(parent)) is not None:
+                return RequestTrace(core, None, operation, stream, app_headers(app, parent, headers))  # dropped
+        if parent is ROOT:
             dropped = tracing.dropped_root()  # a ratio sampler decides on the trace id alone: before the rest
             if dropped is not None:
                 return RequestTrace(core, None, operation, stream, dropped)
-        else:
-            parent = PROPAGATOR.extract(headers, getter=HEADER_TEXT)  # ``extract_parent``, its check made
-            if tracing.follows_app and (app := unsampled_app(parent)) is not None:  # dropped, as asked or not
-                return RequestTrace(core, None, operation, stream, app_headers(app, parent, headers))
         tracer = tracing.tracer
         route = http_route or path
         attributes: dict[str, Any] = {genai.HTTP_METHOD: method, genai.HTTP_ROUTE: route, attr.DIALECT: dialect}

@@ -17,8 +17,8 @@ exporter is configured.
   own, at some 35,000 CPU instructions, and its propagator would write the same ``traceparent``
   again). Where the sampler is a ``parentbased_`` one (``Tracing.follows_app``), which drops every span
   of an unsampled remote parent, the facade takes ``unsampled_app`` for the answer without asking it
-  or making the span's name and attributes. A request without a ``traceparent`` is decided by
-  ``Tracing.start_root``.
+  or making the span's name and attributes. A request without a valid ``traceparent`` (``extract_parent``
+  gives ``ROOT`` itself) is a new trace, decided by ``Tracing.dropped_root`` and ``Tracing.start_root``.
 - ``child_headers(parent, span_id, trace_hex)``: the ``traceparent`` (and ``tracestate``) the SDK's propagator
   would write for a span ``Tracer.start_span`` makes under the recorded span context ``parent`` with
   that span id. ``RequestTrace.attempt`` sends it upstream before the CLIENT span exists: the span is
@@ -79,7 +79,7 @@ def extract_parent(headers: Mapping[str, str]) -> Context:
     or invalid."""
     if "traceparent" not in headers:
         return ROOT
-    return PROPAGATOR.extract(headers, getter=HEADER_TEXT)
+    return PROPAGATOR.extract(headers, ROOT, getter=HEADER_TEXT)  # the context given when it is not valid
 
 
 def unsampled_app(parent: Context) -> SpanContext | None:
