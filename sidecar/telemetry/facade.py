@@ -30,7 +30,7 @@ from .export import metric_exporter
 from .genai import ContentCapture
 from .instruments import BREAKER_STATES, Instruments
 from .metrics import new_registry, render
-from .propagation import HEADER_TEXT, INSTRUMENTATION, PROPAGATOR, ROOT, app_headers, dropped_with_app, unsampled_app
+from .propagation import HEADER_TEXT, INSTRUMENTATION, PROPAGATOR, ROOT, dropped_with_app, unsampled_app_headers
 from .request import RequestTrace
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ class Telemetry:
         ``http_route`` is the low-cardinality path template for the span name (default ``path``; pass
         it for paths that carry a model name, as Gemini's do). A request the sampler drops gets no span:
         if its app trace is not sampled either, it passes the app's context on as it came
-        (``propagation.dropped_with_app``; for a ``parentbased_`` sampler, ``unsampled_app`` alone); if
+        (``propagation.dropped_with_app``; for a ``parentbased_`` sampler, ``unsampled_app_headers`` alone); if
         it starts a new trace, the ``traceparent`` of that trace (``Tracing.start_root``). A request whose
         ``traceparent`` is not valid starts a new trace, decided as one without it (``dropped_root`` first).
         """
@@ -151,10 +151,11 @@ class Telemetry:
             return RequestTrace(core, None, operation, stream, None)
         if not core.trace_context or "traceparent" not in headers:  # a new trace (``extract_parent``'s ROOT)
             parent = ROOT
-        else:  # ``extract_parent``, its check made: ROOT itself for a traceparent that is not valid
+        else:
+            if tracing.follows_app and (app := unsampled_app_headers(headers)) is not None:  # dropped, as asked
+                return RequestTrace(core, None, operation, stream, app)
+            # ``extract_parent``, its check made: ROOT itself for a traceparent that is not valid
             parent = PROPAGATOR.extract(headers, ROOT, getter=HEADER_TEXT)
-            if parent is not ROOT and tracing.follows_app and (app := unsampled_app(parent)) is not None:
-                return RequestTrace(core, None, operation, stream, app_headers(app, parent, headers))  # dropped
         if parent is ROOT:
             dropped = tracing.dropped_root()  # a ratio sampler decides on the trace id alone: before the rest
             if dropped is not None:
