@@ -151,11 +151,12 @@ class Telemetry:
             return RequestTrace(core, None, operation, stream, None)
         if not core.trace_context or "traceparent" not in headers:  # a new trace (``extract_parent``'s ROOT)
             parent = ROOT
-        else:
-            if tracing.follows_app and (app := unsampled_app_headers(headers)) is not None:  # dropped, as asked
-                return RequestTrace(core, None, operation, stream, app)
-            # ``extract_parent``, its check made: ROOT itself for a traceparent that is not valid
+        elif not tracing.follows_app:  # ``extract_parent``, its check made: ROOT itself for one not valid
             parent = PROPAGATOR.extract(headers, ROOT, getter=HEADER_TEXT)
+        elif app := unsampled_app_headers(headers):  # the app's trace, not sampled: dropped with it
+            return RequestTrace(core, None, operation, stream, app)
+        else:  # sampled (None): its context read by the propagator; not valid (empty): a new trace
+            parent = ROOT if app is not None else PROPAGATOR.extract(headers, ROOT, getter=HEADER_TEXT)
         if parent is ROOT:
             dropped = tracing.dropped_root()  # a ratio sampler decides on the trace id alone: before the rest
             if dropped is not None:

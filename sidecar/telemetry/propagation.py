@@ -27,9 +27,9 @@ exporter is configured.
   (about 40,000 CPU instructions of the 50,000 such a request added, docs/benchmarks.md "Wave 44
   `trace45`"): only what passing the app's context on needs. The ``tracestate`` is still the SDK's
   (``TraceState.from_header``, as the propagator reads it); one longer than the propagator's bound, which
-  the SDK logs and leaves out, goes the propagator's way. None for a sampled or invalid one: the caller
-  extracts it. A test holds the answer equal to the propagator's over a corpus of valid and invalid
-  headers.
+  the SDK logs and leaves out, goes the propagator's way. An empty dict for one that is not valid (a new
+  trace: the propagator's ``ROOT``), None for a sampled one (the caller extracts it). A test holds the
+  answers equal to the propagator's over a corpus of valid and invalid headers.
 - ``child_headers(parent, span_id, trace_hex)``: the ``traceparent`` (and ``tracestate``) the SDK's propagator
   would write for a span ``Tracer.start_span`` makes under the recorded span context ``parent`` with
   that span id. ``RequestTrace.attempt`` sends it upstream before the CLIENT span exists: the span is
@@ -143,18 +143,18 @@ _NO_SPAN: Final = "0" * 16
 
 def unsampled_app_headers(headers: Mapping[str, str]) -> dict[str, str] | None:
     """``app_headers``' answer if the app's ``traceparent`` in ``headers`` is valid and marked not sampled,
-    read by the propagator's rules without the objects it builds (module docstring); None if it is sampled
-    or not valid."""
+    read by the propagator's rules without the objects it builds (module docstring); an empty dict if it
+    is not valid (``extract_parent`` would give ``ROOT``), None if it is sampled."""
     traceparent = headers["traceparent"]
     match = _TRACEPARENT_PATTERN.match(traceparent) if len(traceparent) <= _TRACEPARENT_MAXIMUM else None
     if match is None:
-        return None
+        return {}
     version, trace_hex, span_hex, flags, rest = match.groups()
-    if int(flags, 16) & TraceFlags.SAMPLED or trace_hex == _NO_TRACE or span_hex == _NO_SPAN or version == "ff":
+    if trace_hex == _NO_TRACE or span_hex == _NO_SPAN or version == "ff" or (rest and version == "00"):
+        return {}
+    if int(flags, 16) & TraceFlags.SAMPLED:
         return None
     if version == "00":
-        if rest:
-            return None
         carrier = {"traceparent": traceparent.strip()}  # as it came: the text the SDK would write
     else:  # a later version, with fields the SDK leaves out: as it writes it (version 00)
         carrier = {"traceparent": f"00-{trace_hex}-{span_hex}-{flags}"}

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from sidecar.telemetry.propagation import (
+    ROOT,
     app_headers,
     extract_parent,
     inject,
@@ -85,11 +86,12 @@ APP_CONTEXTS = [
 @pytest.mark.parametrize("headers", APP_CONTEXTS)
 def test_an_unsampled_app_trace_is_passed_on_as_the_sdks_propagator_reads_it(headers: dict[str, str]) -> None:
     """``unsampled_app_headers`` gives exactly what the SDK's propagator reads (``extract_parent``,
-    ``unsampled_app``, ``app_headers``) for a valid app trace context that is not sampled, and None for one
-    that is sampled or not valid."""
+    ``unsampled_app``, ``app_headers``) for a valid app trace context that is not sampled, an empty dict
+    for one the propagator finds not valid (``ROOT``: a new trace), and None for one that is sampled."""
     parent = extract_parent(headers)
     app = unsampled_app(parent)
-    assert unsampled_app_headers(headers) == (None if app is None else app_headers(app, parent, headers))
+    expected = {} if parent is ROOT else None if app is None else app_headers(app, parent, headers)
+    assert unsampled_app_headers(headers) == expected
 
 
 def test_a_sidecar_without_trace_exporters_does_not_load_the_sdks_tracing() -> None:
