@@ -151,16 +151,16 @@ class Telemetry:
             return RequestTrace(core, None, operation, stream, None)
         if not core.trace_context or "traceparent" not in headers:  # a new trace (``extract_parent``'s ROOT)
             parent = ROOT
-        elif not tracing.follows_app:  # ``extract_parent``, its check made: ROOT itself for one not valid
-            parent = PROPAGATOR.extract(headers, ROOT, getter=HEADER_TEXT)
-        elif app := unsampled_app_headers(headers):  # the app's trace, not sampled: dropped with it
-            return RequestTrace(core, None, operation, stream, app)
-        else:  # sampled (None): its context read by the propagator; not valid (empty): a new trace
-            parent = ROOT if app is not None else PROPAGATOR.extract(headers, ROOT, getter=HEADER_TEXT)
-        if parent is ROOT:
             dropped = tracing.dropped_root()  # a ratio sampler decides on the trace id alone: before the rest
-            if dropped is not None:
-                return RequestTrace(core, None, operation, stream, dropped)
+        else:
+            app = unsampled_app_headers(headers) if tracing.follows_app else None
+            if app:  # the app's trace, not sampled: dropped with it, as a ``parentbased_`` sampler does
+                return RequestTrace(core, None, operation, stream, app)
+            # Not valid (empty): a new trace; else ``extract_parent``, its check made (ROOT for one not valid)
+            parent = ROOT if app is not None else PROPAGATOR.extract(headers, ROOT, getter=HEADER_TEXT)
+            dropped = tracing.dropped_root() if parent is ROOT else None
+        if dropped is not None:
+            return RequestTrace(core, None, operation, stream, dropped)
         tracer = tracing.tracer
         route = http_route or path
         attributes: dict[str, Any] = {genai.HTTP_METHOD: method, genai.HTTP_ROUTE: route, attr.DIALECT: dialect}
