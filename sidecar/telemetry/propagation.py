@@ -24,7 +24,7 @@ exporter is configured.
   bound, ``TraceContextTextMapPropagator``'s class attributes, and its checks: ids not all zero, version
   not ``ff``, nothing after a version 00's flags; then the sampled flag) without the ``SpanContext``,
   the non-recording span and the ``Context`` the propagator builds and ``unsampled_app`` reads back
-  (about 40,000 CPU instructions of the 50,000 such a request added, docs/benchmarks.md "Wave 44
+  (about 38,600 CPU instructions of the 50,000 such a request added, docs/benchmarks.md "Wave 44
   `trace45`"): only what passing the app's context on needs. The ``tracestate`` is still the SDK's
   (``TraceState.from_header``, as the propagator reads it); one longer than the propagator's bound, which
   the SDK logs and leaves out, goes the propagator's way. An empty dict for one that is not valid (a new
