@@ -6,7 +6,11 @@ case runs this script again under ``valgrind --tool=cachegrind --cache-sim=no`` 
 counted) twice, with ``--few`` and ``--many`` repetitions; the difference of the totals divided by the
 difference of the counts is one repetition's cost, start-up cancelled out.
 
-    python bench/tracing_instructions.py [--few 1000] [--many 3000] [--cases off,unsampled,...]
+    python bench/tracing_instructions.py [--few 1000] [--many 3000] [--cases off,unsampled,...] [--baseline REF]
+
+``--baseline REF``: every case again with the ``sidecar`` package of git revision ``REF`` (extracted and
+compiled to bytecode, ``sidecar_under_test.checkout``) first on ``PYTHONPATH``, in the same run: the
+bench's own code (this script, ``telemetry_cost.py``) is this checkout's for both.
 
 Cases (``request-*``: one request with one upstream attempt driven through the facade as the pipeline
 drives it, ``bench/telemetry_cost.py``'s ``one_request``, each in an event-loop step of its own on uvloop so
@@ -15,7 +19,9 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
 
 - ``request-off``: no exporter (metrics only); ``request-unsampled``: ``parentbased_traceidratio`` at
   0, every request left out by the sampler; ``request-app-unsampled``: the app's ``traceparent`` marked
-  not sampled (flag 00), the default sampler; ``request-10%``: ratio 0.1; ``request-all``: the default
+  not sampled (flag 00), the default sampler; ``request-invalid-unsampled``: an invalid ``traceparent``
+  (an all-zero trace id) under ``parentbased_traceidratio`` at 0, a new trace the sampler leaves out;
+  ``request-10%``: ratio 0.1; ``request-all``: the default
   sampler, every request recorded. ``request-off-until-answer``, ``request-all-until-answer``: the same
   requests without their two ``finish`` calls, i.e. the facade's work before the answer is written
   (``finish`` adds a few timings and one loop callback before it; the rest, ending the spans and the
@@ -53,6 +59,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,6 +70,7 @@ CASES = (
     "request-off",
     "request-unsampled",
     "request-app-unsampled",
+    "request-invalid-unsampled",
     "request-10%",
     "request-all",
     "request-off-until-answer",
@@ -77,6 +85,8 @@ CASES = (
     "export-gzip-span",
     "sdk-request-spans",
 )
+# A traceparent the W3C rules refuse (an all-zero trace id): a new trace, as without one.
+INVALID_TRACEPARENT = f"00-{'0' * 32}-00f067aa0ba902b7-01"
 _SPANS_PER_ENCODE = 512
 _VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
 
@@ -93,13 +103,15 @@ def _request_case(case: str) -> Callable[[int], None]:
             trace.route_decided(route="default", targets=["openai/gpt-4o", "anthropic/claude"])
             start_attempt(trace).inject({})
 
-    headers = APP_UNSAMPLED if case == "request-app-unsampled" else HEADERS
+    invalid = {**HEADERS, "traceparent": INVALID_TRACEPARENT}
+    headers = {"request-app-unsampled": APP_UNSAMPLED, "request-invalid-unsampled": invalid}.get(case, HEADERS)
     body = until_answer if case.endswith("-until-answer") else one_request
     case = case.removesuffix("-until-answer")
     telemetry = {
         "request-off": lambda: Telemetry.from_env({}, service_version="bench"),
         "request-unsampled": lambda: null_traced("parentbased_traceidratio", 0.0),
         "request-app-unsampled": lambda: null_traced("parentbased_always_on"),
+        "request-invalid-unsampled": lambda: null_traced("parentbased_traceidratio", 0.0),
         "request-10%": lambda: null_traced("parentbased_traceidratio", 0.1),
         "request-all": lambda: null_traced("parentbased_always_on"),
     }[case]()
@@ -245,14 +257,18 @@ def _sdk_request_spans() -> Callable[[int], None]:
     return spans_of_a_request
 
 
-def _instructions(case: str, n: int) -> int:
-    """Total instructions of this script running ``case`` ``n`` times under valgrind."""
+def _instructions(case: str, n: int, code: Path | None = None) -> int:
+    """Total instructions of this script running ``case`` ``n`` times under valgrind (``code``: the
+    directory holding the ``sidecar`` package to run, first on the path; None: this checkout's)."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(code), env.get("PYTHONPATH"))))
     out = subprocess.run(
         [*_VALGRIND, sys.executable, __file__, "--run", case, "--n", str(n)],
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
+        env=env,
     )
     return instruction_total(out.stderr, f"{case}: valgrind's output")
 
@@ -262,6 +278,7 @@ def main() -> int:
     parser.add_argument("--few", type=int, default=1000)
     parser.add_argument("--many", type=int, default=3000)
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--baseline", help="also count every case with this git revision's package")
     parser.add_argument("--run", help=argparse.SUPPRESS)  # inside valgrind: run one case
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -269,14 +286,28 @@ def main() -> int:
     if args.run:
         (_request_case if args.run.startswith("request-") else _sdk_case)(args.run)(args.n)
         return 0
-    print(f"Command: `python bench/tracing_instructions.py --few {args.few} --many {args.many} --cases {args.cases}`")
-    print("\n| case | instructions per call |\n|---|---|")
+    codes: list[Path | None] = [None]
+    if args.baseline:
+        from sidecar_under_test import checkout
+
+        codes.append(checkout(args.baseline, Path(tempfile.mkdtemp(prefix="tracing-instructions-"))))
+    baseline = f" --baseline {args.baseline}" if args.baseline else ""
+    print(
+        f"Command: `python bench/tracing_instructions.py --few {args.few} --many {args.many} --cases {args.cases}"
+        f"{baseline}`"
+    )
+    if args.baseline:
+        print(f"\n| case | instructions per call | {args.baseline} | change |\n|---|---|---|---|")
+    else:
+        print("\n| case | instructions per call |\n|---|---|")
     for case in args.cases.split(","):
         # The encoder: one batch against three (a batch is some 200 million instructions).
         encode = case.endswith(("encode-span", "gzip-span"))
         few, many = (_SPANS_PER_ENCODE, 3 * _SPANS_PER_ENCODE) if encode else (args.few, args.many)
-        per_call = (_instructions(case, many) - _instructions(case, few)) / (many - few)
-        print(f"| {case} | {per_call:,.0f} |", flush=True)
+        counts = [(_instructions(case, many, code) - _instructions(case, few, code)) / (many - few) for code in codes]
+        cells = " | ".join(f"{count:,.0f}" for count in counts)
+        change = f" | {counts[0] - counts[1]:+,.0f}" if len(counts) > 1 else ""
+        print(f"| {case} | {cells}{change} |", flush=True)
     return 0
 
 

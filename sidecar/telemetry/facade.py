@@ -30,7 +30,7 @@ from .export import metric_exporter
 from .genai import ContentCapture
 from .instruments import BREAKER_STATES, Instruments
 from .metrics import new_registry, render
-from .propagation import HEADER_TEXT, INSTRUMENTATION, PROPAGATOR, ROOT, app_headers, dropped_with_app, unsampled_app
+from .propagation import HEADER_TEXT, INSTRUMENTATION, PROPAGATOR, ROOT, dropped_with_app, unsampled_app_headers
 from .request import RequestTrace
 
 if TYPE_CHECKING:
@@ -140,8 +140,9 @@ class Telemetry:
         ``http_route`` is the low-cardinality path template for the span name (default ``path``; pass
         it for paths that carry a model name, as Gemini's do). A request the sampler drops gets no span:
         if its app trace is not sampled either, it passes the app's context on as it came
-        (``propagation.dropped_with_app``; for a ``parentbased_`` sampler, ``unsampled_app`` alone); if
-        it starts a new trace, the ``traceparent`` of that trace (``Tracing.start_root``).
+        (``propagation.dropped_with_app``; for a ``parentbased_`` sampler, ``unsampled_app_headers`` alone); if
+        it starts a new trace, the ``traceparent`` of that trace (``Tracing.start_root``). A request whose
+        ``traceparent`` is not valid starts a new trace, decided as one without it (``dropped_root`` first).
         """
         core = self._core
         self.instruments.in_flight.inc()
@@ -151,12 +152,15 @@ class Telemetry:
         if not core.trace_context or "traceparent" not in headers:  # a new trace (``extract_parent``'s ROOT)
             parent = ROOT
             dropped = tracing.dropped_root()  # a ratio sampler decides on the trace id alone: before the rest
-            if dropped is not None:
-                return RequestTrace(core, None, operation, stream, dropped)
         else:
-            parent = PROPAGATOR.extract(headers, getter=HEADER_TEXT)  # ``extract_parent``, its check made
-            if tracing.follows_app and (app := unsampled_app(parent)) is not None:  # dropped, as asked or not
-                return RequestTrace(core, None, operation, stream, app_headers(app, parent, headers))
+            app = unsampled_app_headers(headers) if tracing.follows_app else None
+            if app:  # the app's trace, not sampled: dropped with it, as a ``parentbased_`` sampler does
+                return RequestTrace(core, None, operation, stream, app)
+            # Not valid (empty): a new trace; else ``extract_parent``, its check made (ROOT for one not valid)
+            parent = ROOT if app is not None else PROPAGATOR.extract(headers, ROOT, getter=HEADER_TEXT)
+            dropped = tracing.dropped_root() if parent is ROOT else None
+        if dropped is not None:
+            return RequestTrace(core, None, operation, stream, dropped)
         tracer = tracing.tracer
         route = http_route or path
         attributes: dict[str, Any] = {genai.HTTP_METHOD: method, genai.HTTP_ROUTE: route, attr.DIALECT: dialect}

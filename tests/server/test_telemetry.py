@@ -121,3 +121,40 @@ async def test_metrics_move_as_requests_flow(fake: FakeFactory, sidecar: Sidecar
     assert after["llm_sidecar_fallbacks_total"] >= 1
     assert after["llm_sidecar_cost_usd_total"] > 0
     assert after["gen_ai_client_token_usage_count"] >= 2
+
+
+async def test_an_unsampled_app_trace_reaches_the_provider_as_it_came(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """openai-python sending a traceparent marked not sampled (flag 00) and a tracestate: the provider gets
+    that traceparent as it came and the tracestate as the SDK's propagator reads it (blanks and empty
+    entries left out); no span is recorded (the default sampler follows the app's flag)."""
+    urls = [await fake("f0"), await fake("f1")]
+    running = await sidecar(policy(urls))
+    unsampled = f"00-{APP_TRACE}-00f067aa0ba902b7-00"
+    async with openai_client(running, traceparent=unsampled, tracestate="a=1 , b=2,,") as client:
+        await client.chat.completions.create(model="chain", messages=[{"role": "user", "content": "hi"}])
+    upstream = (await running.fake_requests(urls[0]))[-1]["headers"]
+    assert (upstream["traceparent"], upstream["tracestate"]) == (unsampled, "a=1,b=2")
+    assert running.spans.get_finished_spans() == ()
+
+
+async def test_an_invalid_traceparent_starts_the_trace_sent_upstream(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """openai-python sending a traceparent that is not valid (an all-zero trace id): the SERVER span starts
+    a new trace (no parent) and the provider gets that trace's CLIENT span, sampled, in place of the app's."""
+    urls = [await fake("f0"), await fake("f1")]
+    running = await sidecar(policy(urls))
+    async with openai_client(running, traceparent=f"00-{'0' * 32}-00f067aa0ba902b7-01") as client:
+        await client.chat.completions.create(model="chain", messages=[{"role": "user", "content": "hi"}])
+    [server], [client_span] = spans_by_kind(running)
+    assert server.parent is None
+    upstream = (await running.fake_requests(urls[0]))[-1]["headers"]
+    version, trace_id, span_id, flags = upstream["traceparent"].split("-")
+    assert (version, trace_id, span_id) == (
+        "00",
+        f"{server.context.trace_id:032x}",
+        f"{client_span.context.span_id:016x}",
+    )
+    assert int(flags, 16) & 1

@@ -7,7 +7,14 @@ import sys
 
 import pytest
 
-from sidecar.telemetry.propagation import extract_parent, inject
+from sidecar.telemetry.propagation import (
+    ROOT,
+    app_headers,
+    extract_parent,
+    inject,
+    unsampled_app,
+    unsampled_app_headers,
+)
 
 from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT
 
@@ -33,6 +40,58 @@ def test_an_invalid_traceparent_starts_a_new_trace(value: str) -> None:
     headers: dict[str, str] = {}
     inject(extract_parent({"traceparent": value}), headers)
     assert headers == {}
+
+
+_T, _S = APP_TRACE_ID, APP_SPAN_ID
+# Trace context headers an app may send: valid and not, sampled and not, every version, with a tracestate
+# well formed, refused by the SDK (an entry out of the W3C format, a key twice) or past its length bound.
+APP_CONTEXTS = [
+    *(
+        {"traceparent": traceparent}
+        for traceparent in (
+            f"00-{_T}-{_S}-00",
+            f"00-{_T}-{_S}-01",
+            f"00-{_T}-{_S}-02",
+            f"00-{_T}-{_S}-03",
+            f"00-{_T}-{_S}-fe",
+            f"00-{_T}-{_S}-ff",
+            f" \t00-{_T}-{_S}-00 \t",
+            f"00-{_T}-{_S}-00\n",
+            f"00-{_T}-{_S}-00-",
+            f"00-{_T}-{_S}-00-more",
+            f"01-{_T}-{_S}-00",
+            f"01-{_T}-{_S}-00-more-fields",
+            f"01-{_T}-{_S}-01-more",
+            f"cc-{_T}-{_S}-02",
+            f"ff-{_T}-{_S}-00",
+            f"00-{'0' * 32}-{_S}-00",
+            f"00-{_T}-{'0' * 16}-00",
+            f"00-{_T.upper()}-{_S}-00",
+            f"00-{_T}-{_S}-0",
+            f"00-{_T}x-{_S}-00",
+            f"00_{_T}-{_S}-00",
+            f"01-{_T}-{_S}-00-{'x' * 500}",
+            "",
+            "junk",
+        )
+    ),
+    *(
+        {"traceparent": f"00-{_T}-{_S}-{flags}", "tracestate": state}
+        for flags in ("00", "01")
+        for state in ("vendor=abc", " a=1 , b@x=2,,", "", "no equals", "a=1,a=2", "x=" + "y" * 9000)
+    ),
+]
+
+
+@pytest.mark.parametrize("headers", APP_CONTEXTS)
+def test_an_unsampled_app_trace_is_passed_on_as_the_sdks_propagator_reads_it(headers: dict[str, str]) -> None:
+    """``unsampled_app_headers`` gives exactly what the SDK's propagator reads (``extract_parent``,
+    ``unsampled_app``, ``app_headers``) for a valid app trace context that is not sampled, an empty dict
+    for one the propagator finds not valid (``ROOT``: a new trace), and None for one that is sampled."""
+    parent = extract_parent(headers)
+    app = unsampled_app(parent)
+    expected = {} if parent is ROOT else None if app is None else app_headers(app, parent, headers)
+    assert unsampled_app_headers(headers) == expected
 
 
 def test_a_sidecar_without_trace_exporters_does_not_load_the_sdks_tracing() -> None:

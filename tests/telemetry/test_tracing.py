@@ -188,6 +188,15 @@ def test_a_later_traceparent_version_left_out_is_passed_on_as_version_00() -> No
     assert headers == {"traceparent": f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-00"}
 
 
+# Traceparents the W3C rules refuse (the SDK's propagator reads no parent from them), with a tracestate.
+INVALID_APP = [
+    {"traceparent": "junk", "tracestate": "vendor=abc"},
+    {"traceparent": f"00-{'0' * 32}-{APP_SPAN_ID}-00", "tracestate": "vendor=abc"},  # all-zero trace id
+    {"traceparent": f"ff-{APP_TRACE_ID}-{APP_SPAN_ID}-01"},  # forbidden version
+    {"traceparent": f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-00-extra"},  # version 00 has nothing after the flags
+]
+
+
 @pytest.mark.parametrize(
     ("sampler_name", "sdk_sampler"),
     [
@@ -196,21 +205,26 @@ def test_a_later_traceparent_version_left_out_is_passed_on_as_version_00() -> No
         ("parentbased_traceidratio", ParentBased(TraceIdRatioBased(0.0))),
     ],
 )
-def test_a_dropped_new_trace_sends_upstream_what_the_sdk_would(sampler_name: str, sdk_sampler: Sampler) -> None:
-    """A new trace the sampler drops gets no span, yet sends upstream exactly the traceparent the SDK's
-    propagator writes for the non-recording span ``Tracer.start_span`` makes from the same random draws
-    (trace id, span id, flags, version 00), and no tracestate."""
-    telemetry = _ratio_traced(0.0, InMemorySpanExporter(), sampler_name)
+@pytest.mark.parametrize("app", [None, *INVALID_APP])
+def test_a_dropped_new_trace_sends_upstream_what_the_sdk_would(
+    sampler_name: str, sdk_sampler: Sampler, app: dict[str, str] | None
+) -> None:
+    """A new trace the sampler drops (no traceparent, or one that is not valid) gets no span, yet sends
+    upstream exactly the traceparent the SDK's propagator writes for the non-recording span
+    ``Tracer.start_span`` makes from the same random draws (trace id, span id, flags, version 00), and no
+    tracestate."""
+    spans = InMemorySpanExporter()
+    telemetry = _ratio_traced(0.0, spans, sampler_name)
     sdk = TracerProvider(sampler=sdk_sampler, shutdown_on_exit=False).get_tracer("sdk")
     random.seed(19)
     expected: dict[str, str] = {}
     inject(set_span_in_context(sdk.start_span("POST /v1/chat/completions", ROOT, SpanKind.SERVER)), expected)
     random.seed(19)
-    trace = start(telemetry)
+    trace = start(telemetry, app)
     headers: dict[str, str] = {}
     attempt(trace).inject(headers)
     finish(trace)
-    assert trace.span is None
+    assert trace.span is None and spans.get_finished_spans() == ()
     assert headers == expected and set(expected) == {"traceparent"}
 
 
@@ -223,13 +237,14 @@ def test_a_dropped_new_trace_sends_upstream_what_the_sdk_would(sampler_name: str
         ("parentbased_traceidratio", 0.999),
     ],
 )
-@pytest.mark.parametrize("app", [None, {"traceparent": APP_TRACEPARENT, "tracestate": "vendor=abc"}])
+@pytest.mark.parametrize("app", [None, {"traceparent": APP_TRACEPARENT, "tracestate": "vendor=abc"}, *INVALID_APP])
 def test_the_traceparent_sent_upstream_is_the_client_span_made_when_the_call_ends(
     sampler_name: str, ratio: float, app: dict[str, str] | None
 ) -> None:
     """A recorded request's CLIENT span is made when its call ends; the traceparent (and tracestate) sent
     upstream at its start is exactly what the SDK's propagator writes for that span, a child of the
-    request's SERVER span, with every sampler the sidecar builds, in a new trace or the app's."""
+    request's SERVER span, with every sampler the sidecar builds, in a new trace (no traceparent, or one
+    that is not valid: the SERVER span then has no parent) or the app's."""
     random.seed(20)
     spans = InMemorySpanExporter()
     telemetry = _ratio_traced(ratio, spans, sampler_name)
@@ -242,12 +257,15 @@ def test_the_traceparent_sent_upstream_is_the_client_span_made_when_the_call_end
         finish(trace)
         if trace.span is None:
             continue
-        client = next(s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT)
+        recorded = spans.get_finished_spans()
+        client = next(s for s in recorded if s.kind is SpanKind.CLIENT)
         spans.clear()
         expected: dict[str, str] = {}
         inject(set_span_in_context(NonRecordingSpan(client.context)), expected)
         assert headers == expected
         assert client.parent is not None and client.parent.span_id == int(trace.span_id, 16)
+        [server] = [s for s in recorded if s.kind is SpanKind.SERVER]
+        assert (server.parent is not None) is (app is not None and app["traceparent"] == APP_TRACEPARENT)
 
 
 class _DropsEverything(TraceIdRatioBased):
