@@ -91,8 +91,9 @@ def chat_cited() -> list[bytes]:
     return [b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks]
 
 
-def gemini_grounded() -> list[bytes]:
-    """A Gemini stream whose second fragment was grounded with two queries, broken off after its third."""
+def gemini_grounded(finished: bool = False) -> list[bytes]:
+    """A Gemini stream whose second fragment was grounded with two queries, broken off after its third
+    (``finished``: the third ends it, ``finishReason: STOP``)."""
     grounding = {
         "webSearchQueries": ["weather paris", "weather lyon"],
         "groundingChunks": [{"web": {"uri": "https://e.x"}}],
@@ -102,14 +103,17 @@ def gemini_grounded() -> list[bytes]:
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": words}]}, "index": 0}
         if n == 1:
             candidate["groundingMetadata"] = grounding
+        if n == 2 and finished:
+            candidate["finishReason"] = "STOP"
         usage = {"promptTokenCount": 100, "candidatesTokenCount": 2 * (n + 1), "totalTokenCount": 102 + 2 * n}
         fragments.append({"candidates": [candidate], "usageMetadata": usage, "modelVersion": "m-1", "responseId": "r1"})
     return [b"data: " + orjson.dumps(fragment) + b"\r\n\r\n" for fragment in fragments]
 
 
-def cut_stream(events: list[bytes]) -> Handler:
+def cut_stream(events: list[bytes], cut: bool = True) -> Handler:
     """A handler answering each request with ``events`` (a chunk each), then closing the connection
-    without the chunked body's end: the stream breaks off."""
+    without the chunked body's end: the stream breaks off (``cut``; else the body ends, then the
+    connection closes)."""
 
     async def handler(conn: ServerConn) -> None:
         if await conn.read_request() is None:
@@ -117,6 +121,8 @@ def cut_stream(events: list[bytes]) -> Handler:
         await conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
         for event in events:
             await conn.send(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+        if not cut:
+            await conn.send(b"0\r\n\r\n")
         conn.writer.close()
 
     return handler

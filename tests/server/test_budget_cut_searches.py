@@ -110,3 +110,18 @@ async def test_a_stream_cut_after_its_searches_is_charged_them(
     assert line["cost_usd"] == pytest.approx(cost)
     assert await use(running, cost) == pytest.approx(cost)
     assert await cost_metric(running) == pytest.approx(cost)
+
+
+async def test_a_gemini_stream_grounded_before_its_last_fragment_is_charged_its_queries(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """A Gemini stream relayed to google-genai to its end, whose second of three fragments was grounded with
+    two queries (the relay reads the usage of the last fragment alone, which names none) is charged the two
+    searches (before: none, the grounding of a fragment before the last left out)."""
+    upstream = await raw_upstream(cut_stream(gemini_grounded(finished=True), cut=False))
+    running = await sidecar(searching_policy("gemini", upstream.base, ""), env={"P_KEY": "sk-x"})
+    async for _ in await gemini_client(running.url).aio.models.generate_content_stream(model="m", contents="hi"):
+        pass
+    line = access_line(running)
+    assert line.get("web_search_calls") == 2
+    assert line["cost_usd"] == pytest.approx((line["input_tokens"] + line["output_tokens"]) * TOKEN + 2 * SEARCH)
