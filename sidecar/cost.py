@@ -10,7 +10,8 @@ more than the price's ``long_context.above_input_tokens`` has them all at the lo
 a call the provider says it served at a service tier the price names (``service_tiers``) at that tier's
 (``PriceSpec.for_call``). The provider's server tools are billed per call, whatever the tier
 (``tool_fees_usd``): the web searches it ran (``Usage.web_search_calls``) at ``web_search_per_1k_calls``,
-or one when the price bills per prompt that searched (``web_search_billed_per``).
+or one when the price bills per prompt that searched, or one whatever it ran when the price bills per call
+(``web_search_billed_per: call``, a model that searches on every call: ``PriceSpec.searches_billed``).
 
 Before an answer, two estimates of the same prices:
 
@@ -20,7 +21,8 @@ Before an answer, two estimates of the same prices:
   a 1-hour write when the request asks for them, audio) and its output at the dearer of the output and
   audio output prices, and the web searches the request lets the provider run (the bound it gives, else
   the budgets' ``default_web_searches``: ``budgets.estimate.searches_asked``) at ``web_search_per_1k_calls``
-  (the answer's own count is charged when it says). The budgets reserve it (``budgets.pricing``) and
+  (the answer's own count is charged when it says), one for a call of a model billed per call whatever
+  the request asks (``web_search_billed_per: call``). The budgets reserve it (``budgets.pricing``) and
   charge it an answer whose provider reported no usage; the access line's ``cost_usd`` of that answer is
   the same figure.
 - ``expected_usd``: what routing expects a request to cost (``select: cheapest``'s order,
@@ -62,6 +64,7 @@ def cost_usd(price: PriceSpec | None, usage: Usage | None) -> float | None:
         or usage.audio_input_tokens
         or usage.audio_output_tokens
         or usage.web_search_calls
+        or price.web_search_billed_per == "call"
     ):
         return (inputs * prices.input_per_mtok + usage.output_tokens * prices.output_per_mtok) / 1_000_000  # most
     return _in_parts(prices, usage) / 1_000_000 + tool_fees_usd(price, usage)
@@ -69,10 +72,9 @@ def cost_usd(price: PriceSpec | None, usage: Usage | None) -> float | None:
 
 def tool_fees_usd(price: PriceSpec, usage: Usage) -> float:
     """What the provider bills per call of its server tools, not per token: the web searches it ran at
-    ``web_search_per_1k_calls`` (none priced: nothing)."""
-    searches = usage.web_search_calls
+    ``web_search_per_1k_calls`` (none priced: nothing), as ``PriceSpec.searches_billed`` counts them."""
     per_1k = price.web_search_per_1k_calls
-    return price.searches_billed(searches) * per_1k / 1000 if searches and per_1k else 0.0
+    return price.searches_billed(usage.web_search_calls) * per_1k / 1000 if per_1k else 0.0
 
 
 def estimate_micro_usd(
@@ -84,7 +86,7 @@ def estimate_micro_usd(
     tiers = price.for_estimate(input_tokens)
     tokens = max(_dearest(prices, input_tokens, output_tokens, hour_writes) for prices in tiers)
     per_1k = price.web_search_per_1k_calls
-    return tokens + price.searches_billed(searches) * per_1k * 1000 if searches and per_1k else tokens
+    return tokens + price.searches_billed(searches) * per_1k * 1000 if per_1k else tokens
 
 
 def estimate_usd(

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sidecar.cost import cost_usd
+from sidecar.cost import cost_usd, estimate_usd
 from sidecar.policy.spec import PriceSpec
 from sidecar.translate import Usage
 
@@ -112,3 +112,14 @@ def test_a_price_billed_per_grounded_prompt_charges_one_fee_for_a_call_that_sear
     assert cost_usd(per_prompt, usage) == pytest.approx(140 / 1e6 + 0.035)
     assert cost_usd(per_prompt, Usage(input_tokens=100, output_tokens=40)) == pytest.approx(140 / 1e6)
     assert cost_usd(per_search, usage) == pytest.approx(140 / 1e6 + 3 * 0.014)
+
+
+def test_a_price_billed_per_call_charges_one_search_whatever_the_answer_shows() -> None:
+    """An OpenAI search model (``web_search_billed_per: call``, $25 per 1,000 calls) searches on every call:
+    an answer that cites nothing is charged one search, one whose citations count one as well, and its
+    estimate holds one search without any asked (``estimate_usd``)."""
+    per_call = PriceSpec(input_per_mtok=1, output_per_mtok=1, web_search_per_1k_calls=25, web_search_billed_per="call")
+    assert cost_usd(per_call, Usage(input_tokens=100, output_tokens=40)) == pytest.approx(140 / 1e6 + 0.025)
+    assert cost_usd(per_call, Usage(100, 40, web_search_calls=1)) == pytest.approx(140 / 1e6 + 0.025)
+    assert estimate_usd(per_call, 100, 40) == pytest.approx(140 / 1e6 + 0.025)
+    assert estimate_usd(per_call, 100, 40, searches=3) == pytest.approx(140 / 1e6 + 0.025)

@@ -7,8 +7,9 @@ plain admission reserves on), the output maximum reserved when the request sets 
 ``default_max_output_tokens``), and that target's prices, so that ``units`` prices an estimate in a few
 arithmetic operations (``pricing.estimate_units``'s result), and ``used`` what an answer from it used
 (``pricing.actual_units``'s); a prompt above the price's long-context threshold, and every call of a
-model whose price names service tiers or audio prices, is priced by those functions themselves (the
-long-context tier, the service tier the answer says, its audio). An ensemble's lane prices each of its
+model whose price names service tiers or audio prices or bills a search per call, is priced by those
+functions themselves (the long-context tier, the service tier the answer says, its audio, the search of
+``web_search_billed_per: call``). An ensemble's lane prices each of its
 calls at its own model (``calls.total_units``), but never admits plainly: its calls are reserved on
 their own targets' counters at once (``call_holds``).
 """
@@ -71,10 +72,10 @@ class Lane:
         self._priced = price is not None
         long_context = price.long_context if price is not None else None
         self._long_above = long_context.above_input_tokens if long_context is not None else MAX_REPORTED_TOKENS
-        if price is not None and (price.service_tiers or _priced_audio(price)):
+        if price is not None and (price.service_tiers or _priced_audio(price) or price.web_search_billed_per == "call"):
             self._long_above = -1
         """A prompt of more tokens is priced by ``pricing``, not the fields here: at the long-context tier;
-        -1, every prompt: the price names service tiers or audio prices."""
+        -1, every prompt: the price names service tiers or audio prices, or a search on every call."""
         self._input_price = price.input_per_mtok if price is not None else 0.0  # dollars per million tokens
         self._output_price = price.output_per_mtok if price is not None else 0.0
         cached = price.cached_input_per_mtok if price is not None else None

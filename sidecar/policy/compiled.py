@@ -104,9 +104,9 @@ class Target:
     routing's expected cost on it reads them, and the tier the request asks for
     (``routing.record.expected_cost``); a target without them costs a request no read of its body."""
     searches_priced: bool = field(init=False, compare=False, repr=False)
-    """Its price has a fee per web search (``PriceSpec.web_search_per_1k_calls``): a same-dialect stream
-    of it looks for the searches its events show where its dialect's usage does not count them (an OpenAI
-    chat stream's ``url_citation`` annotations: ``Translation.stream_search_key``); decided at load, so
+    """Its price has a fee per web search (``PriceSpec.web_search_per_1k_calls``): a stream of it counts
+    the searches its events show (``Translation.stream_searches``: those a cut leaves unreported, or an
+    OpenAI chat stream's ``url_citation`` annotations, which its usage never counts); decided at load, so
     another model's relayed events cost nothing more."""
 
     def __post_init__(self) -> None:

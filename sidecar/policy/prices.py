@@ -10,9 +10,10 @@
   of the service tiers the provider may say it served a call at (``service_tiers``: OpenAI's ``flex`` at
   half, ``priority`` at about twice the standard prices; ``Usage.service_tier``), and the fee per 1,000
   web searches the provider runs (``web_search_per_1k_calls``: ``Usage.web_search_calls``), billed apart
-  from the tokens at every tier, per search or per prompt that searched (``web_search_billed_per``:
-  Gemini 3's grounding bills each query, Gemini 2.5's each grounded prompt; ``search_unit_problem``
-  makes a Gemini model say which, at load).
+  from the tokens at every tier, per search, per prompt that searched or per call (``web_search_billed_per``:
+  Gemini 3's grounding bills each query, Gemini 2.5's each grounded prompt, OpenAI's search models one
+  search on every chat call, with or without ``web_search_options``; ``search_unit_problem`` makes a
+  Gemini model say which of its two, at load).
 """
 
 from __future__ import annotations
@@ -102,12 +103,15 @@ class PriceSpec(TokenPrices):
         "not priced. The budgets charge it once the answer says; a reservation includes the searches the request "
         "allows (a search tool's bound, else budgets.default_web_searches).",
     )
-    web_search_billed_per: Literal["search", "prompt"] | None = Field(
+    web_search_billed_per: Literal["search", "prompt", "call"] | None = Field(
         None,
         description="What web_search_per_1k_calls is billed per: search (each search the provider says it ran; "
-        "Gemini 3's grounding: each distinct query) or prompt (a call that searched at all, once, whatever its "
-        "queries: Gemini 2.5 and older's grounded prompts). Required for a model served by Gemini with a search "
-        "fee (the two bill differently); default: search.",
+        "Gemini 3's grounding: each distinct query), prompt (a call that searched at all, once, whatever its "
+        "queries: Gemini 2.5 and older's grounded prompts) or call (the model searches on every call, once, "
+        "whatever the request asks or the answer shows: OpenAI's search models, gpt-4o-search-preview, "
+        "gpt-5-search-api, called with or without web_search_options; every reservation of such a call holds "
+        "one search). Required for a model served by Gemini with a search fee (the two bill differently); "
+        "default: search.",
     )
 
     @model_validator(mode="after")
@@ -126,11 +130,20 @@ class PriceSpec(TokenPrices):
             )
         if not gemini and self.web_search_billed_per == "prompt":
             return "web_search_billed_per: prompt is Gemini's grounding only; this provider bills each search"
+        if gemini and self.web_search_billed_per == "call":
+            return (
+                "web_search_billed_per: call is for a model that searches on every call (OpenAI's search models); "
+                "Gemini bills its grounding per query (search) or per grounded prompt (prompt)"
+            )
         return None
 
     def searches_billed(self, searches: int) -> int:
-        """The searches a call is billed for when it ran ``searches`` (``web_search_billed_per``)."""
-        return min(searches, 1) if self.web_search_billed_per == "prompt" else searches
+        """The searches a call is billed for when it ran (or may run) ``searches`` (``web_search_billed_per``):
+        at most one per prompt, exactly one per call."""
+        unit = self.web_search_billed_per
+        if unit is None or unit == "search":
+            return searches
+        return 1 if unit == "call" else min(searches, 1)
 
     def tiered(self) -> bool:
         """Whether an expected cost needs more than the standard input and output prices: a long-context

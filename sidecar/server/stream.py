@@ -123,7 +123,7 @@ class _Relay(StreamEnds):
         was held back before it, to be sent."""
         readany, read, is_preamble, relay_text, skim = (
             self.response.readany,
-            self.read if self.search_key is None else self.read_searching,
+            self.read if self.searches is None else self.read_searching,
             self.upstream.is_preamble,
             self.relay_text,
             self.skim,
@@ -334,7 +334,7 @@ async def _relay_committed(
     the stream ended (``ended``: with the chunk that committed; False: the upstream's body ended first).
     The first ``SENT_SAMPLE_BYTES`` written are kept in ``sent``."""
     exchange, trace, deltas, taps = relay.exchange, relay.trace, relay.deltas, relay.taps
-    read = relay.read if relay.search_key is None else relay.read_searching  # a search model's: every event looked at
+    read = relay.read if relay.searches is None else relay.read_searching  # priced per search: every event looked at
     sample_end = exchange.bytes_out + SENT_SAMPLE_BYTES
     sampling = True
     readany, relay_text, keep_usage = relay.response.readany, relay.relay_text, relay.keep_usage
@@ -346,7 +346,7 @@ async def _relay_committed(
     # JSON objects in one call (``events_are_json``).
     # The byte searches run per read: ``find``, not ``in``, which costs twice as much on a chunk this size.
     skim = relay.skim  # False: the policy validates every event (``defaults.streams.validate_events``)
-    forward_whole = relay.translator is None and deltas is None and relay.search_key is None
+    forward_whole = relay.translator is None and deltas is None and relay.searches is None
     # a read of comments only passes as it came, unless the caller's SDK fails on a comment (then it is parsed)
     bare_ends = _EVENT_ENDS if parser.comments is not None else ()
     while True:

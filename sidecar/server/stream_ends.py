@@ -41,7 +41,8 @@ class StreamEnds(EventReader):
     ) -> AttemptResult:
         """The stream failed (``exc``): before the commit point, an ``Outcome`` for the fallback loop; after
         it, the caller's stream ends with an error event after ``before`` (``end_with_error``), its usage
-        what the provider counted with the output at least the text sent (``sent``: the first bytes sent,
+        what the provider counted, with the web searches its events showed (``with_searches``: a cut before
+        the event that reports them), the output at least the text sent (``sent``: the first bytes sent,
         and ``exchange.bytes_out`` when the stream started); ``explain`` gives a timeout its words."""
         if isinstance(exc, StreamFailed):
             failed = exc
@@ -57,13 +58,14 @@ class StreamEnds(EventReader):
             result = self.result
             self.read_seen()
             output = streamed_tokens(self.exchange, before)
-            charge_failed(self.exchange, self.prepared.target, failed.outcome.error_type, result.usage, output)
+            used = self.with_searches(result.usage)  # the searches its events showed: billed, as its tokens
+            charge_failed(self.exchange, self.prepared.target, failed.outcome.error_type, used, output)
             return AttemptResult(failed.outcome, upstream_status=self.response.status)
         result = self.result
         output = relayed_tokens(self.exchange, *sent, before)
         await end_with_error(self.exchange, client, failed, self.translator, result, before)
         self.read_seen()
-        result.usage = used_so_far(self.exchange, result.usage, output)
+        result.usage = used_so_far(self.exchange, self.with_searches(result.usage), output)
         for tap in self.taps:
             tap.close(False)
         result.response = client
@@ -71,9 +73,11 @@ class StreamEnds(EventReader):
 
     def cut(self, sent: list[bytes], sent_from: int, held: list[bytes]) -> None:
         """The app went away, or the drain cut the stream, after its commit point or while it was held
-        (``held``): what the provider counted so far, its output at least the text sent or held,
-        estimated (``billed.used_so_far``), priced as this target, for the access line and the budgets."""
+        (``held``): what the provider counted so far and the web searches its events showed, its output at
+        least the text sent or held, estimated (``billed.used_so_far``), priced as this target, for the
+        access line and the budgets."""
         result = self.result
         self.read_seen()
         output = relayed_tokens(self.exchange, sent, sent_from, held)
-        self.exchange.cut_use = (used_so_far(self.exchange, result.usage, output), self.prepared.target)
+        used = used_so_far(self.exchange, self.with_searches(result.usage), output)
+        self.exchange.cut_use = (used, self.prepared.target)

@@ -8,10 +8,13 @@ A same-dialect stream's usage is read from each event that carries it, unless it
 the totals so far (``Translation.stream_usage_key``: Gemini's, on every fragment): then the events (or
 reads of whole events, ``keep_usage``) whose bytes hold the key are kept unread, and only the last of
 them that holds usage is read, at the stream's end, clean, failed or cut (``read_seen``;
-``stream_totals.KeptTotals``: a function call's arguments may hold the key). A same-dialect chat stream of
-a model priced per web search whose dialect's usage does not count them (OpenAI's search models cite the
-web in a delta: ``Translation.stream_search_key``) is read by ``read_searching``, chosen once per stream
-(``Target.searches_priced``, decided at load), which looks for them; ``read_seen`` counts the search.
+``stream_totals.KeptTotals``: a function call's arguments may hold the key). A stream (relayed or
+translated) of a model priced per web search is read by ``read_searching``, chosen once per stream
+(``Target.searches_priced``, decided at load), which hands the events that may show a search to the
+dialect's tally (``Translation.stream_searches``: Anthropic's ``web_search`` blocks, OpenAI Responses'
+``web_search_call`` items, a search model's chat citations, Gemini's grounding queries); its count is
+merged into the usage at the stream's end (``read_seen``; a failed or cut stream's, ``with_searches``):
+a stream cut before the event that reports its searches is charged the searches it ran.
 
 ``EventReader`` holds what stays the same from a stream's first event to its last: the upstream's
 ``WireDialect``, the translator (None: the same dialect), the listeners (the stages' taps, a held
@@ -26,10 +29,11 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from ..dialects import Operation, registry
+from ..dialects import registry
 from ..resilience.classify import Outcome, classify_stream_event
 from ..sse import SSEEvent
 from ..translate import StreamTranslator, decode_event, new_stream_translator
+from ..translate.bundles import SearchTally
 from ..translate.common import Usage
 from ..translate.deltas import Delta
 from .key_redaction import event_without_key
@@ -41,7 +45,6 @@ if TYPE_CHECKING:
     from .exchange import Exchange
     from .hooks import StreamTap
 
-_ONE_SEARCH = Usage(web_search_calls=1)
 _NOT_JSON = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
 
 
@@ -59,8 +62,7 @@ class EventReader:
         "prepared",
         "relay_text",
         "result",
-        "search_key",
-        "searched",
+        "searches",
         "skim",
         "strip_usage",
         "taps",
@@ -92,13 +94,11 @@ class EventReader:
         # end (``read_seen``), not each; at ``KEEP_BYTES`` they are cut to the last with usage
         self.usage_key = upstream.translation.stream_usage_key if translator is None else None
         self.kept = KeptTotals(upstream.translation.stream_usage)
-        # A same-dialect chat stream of a model priced per web search looks for the searches its events show
-        # that its usage does not count (OpenAI's ``url_citation`` annotations: ``read_searching``); decided
-        # at load (``Target.searches_priced``): another stream's events cost nothing more
-        search_key = upstream.translation.stream_search_key
-        searching = translator is None and prepared.target.searches_priced and self.operation is Operation.CHAT
-        self.search_key = search_key if searching else None
-        self.searched = False
+        # A stream of a model priced per web search counts the searches its events show (``read_searching``),
+        # which a cut may leave its usage without; decided at load (``Target.searches_priced``): another
+        # model's events cost nothing more
+        tally = upstream.translation.stream_searches if prepared.target.searches_priced else None
+        self.searches: SearchTally | None = tally(self.operation) if tally is not None else None
         # After the commit point an event whose data begins and ends as a JSON object passes unparsed,
         # unless the policy asks every event parsed (``defaults.streams.validate_events``)
         route = exchange.route
@@ -140,12 +140,23 @@ class EventReader:
         return ended
 
     def read_searching(self, event: SSEEvent, out: list[bytes], skim: bool, ended: bool) -> bool:
-        """``read``, for a stream that looks for the web searches its events show (``search_key``: the
-        relay reads with this one instead, chosen once per stream); ``read_seen`` counts one."""
-        key = self.search_key
-        if key is not None and not self.searched and event.data.find(key) >= 0:
-            self.searched = True
+        """``read``, for a stream that counts the web searches its events show (``searches``: the relay
+        reads with this one instead, chosen once per stream); ``read_seen`` merges the count."""
+        searches = self.searches
+        if searches is not None and event.data.find(searches.key) >= 0:
+            searches.see(event.data)
         return self.read(event, out, skim, ended)
+
+    def with_searches(self, usage: Usage | None) -> Usage | None:
+        """``usage`` with the web searches the stream's events showed (``read_searching``), the larger of
+        the two counts; usage of the searches alone when the provider counted nothing yet (a failed or cut
+        stream's: ``billed.used_so_far`` adds the prompt estimate and the text sent)."""
+        searches = self.searches
+        count = searches.count() if searches is not None else 0
+        if not count:
+            return usage
+        seen = Usage(web_search_calls=count)
+        return seen if usage is None else usage.merge(seen)
 
     def _raise_on_error(self, event: SSEEvent) -> SSEEvent:
         """``event`` without the provider key; raises ``StreamFailed`` when it is the upstream's error."""
@@ -175,7 +186,8 @@ class EventReader:
         """What the stream's events said, read at its end (clean, failed or cut): a translated stream's
         usage, finish reason and id as its translator saw them; a same-dialect stream's usage from the last
         event kept unread that holds it (``usage_key``; of a read of several events, the last of them with
-        usage), and the web search its events showed (``read_searching``)."""
+        usage), and the web searches its events showed (``read_searching``) when it has usage (a stream
+        without any is charged its reservation; a failed or cut one, ``with_searches``)."""
         result, translator = self.result, self.translator
         if translator is not None:
             result.usage = translator.usage or result.usage
@@ -185,8 +197,8 @@ class EventReader:
         usage = self.kept.usage(result.usage)
         if usage is not None:
             result.usage = usage
-        if self.searched and result.usage is not None:  # one search a call, as a whole answer's
-            result.usage = result.usage.merge(_ONE_SEARCH)
+        if self.searches is not None and result.usage is not None:
+            result.usage = self.with_searches(result.usage)
 
     def _translate(self, translator: StreamTranslator, event: SSEEvent, out: list[bytes], ended: bool) -> None:
         decoded = translator.decode(event)

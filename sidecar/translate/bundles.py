@@ -80,6 +80,22 @@ class ErrorEvent(Protocol):
     ) -> SSEEvent: ...
 
 
+class SearchTally(Protocol):
+    """The web searches one upstream stream's events show so far, counted as its provider bills them
+    (``Usage.web_search_calls``): the relay hands it every event whose data holds ``key`` (bytes, quoted
+    so that an answer's text, escaped in its JSON string, rarely holds them; a false match is read and
+    counts nothing) and merges ``count()`` into the stream's usage at its end, clean, failed or cut
+    (``Usage.merge``: the larger of the events' count and the usage's own)."""
+
+    key: bytes
+
+    def see(self, data: bytes) -> None:
+        """Count what one event's ``data`` (which holds ``key``) shows."""
+
+    def count(self) -> int:
+        """The searches the events seen so far ran."""
+
+
 @dataclass(frozen=True, slots=True)
 class Translation:
     """One dialect's functions: chat requests, responses and streams to and from the common form, the
@@ -112,11 +128,11 @@ class Translation:
     """The key of an event's usage when every event that carries it says the stream's totals so far
     (Gemini's ``"usageMetadata"``, quoted): a relay may then read only the last such event, at the
     stream's end; None: each event's usage is read as it passes (``stream_usage``)."""
-    stream_search_key: bytes | None = None
-    """Bytes a chat stream's event holds when it shows a web search its usage does not count (OpenAI's
-    ``"url_citation"``, quoted: a search model's ``delta.annotations``; one search a call, as its whole
-    answer's ``response.web_searches``): a same-dialect relay of a model whose price has a search fee
-    (``Target.searches_priced``) looks for them; None: the usage counts every search."""
+    stream_searches: Callable[[Operation], SearchTally | None] | None = None
+    """A new tally of the web searches one stream of an operation shows in its events (``SearchTally``;
+    None: the operation's events show none), for the relay of a model whose price has a search fee
+    (``Target.searches_priced``): what a stream cut before the event that reports its searches (or whose
+    usage never counts them: an OpenAI search model's chat) ran and its provider bills."""
     condition_statuses: Mapping[ErrorCondition, int] = field(default_factory=dict)
     """The HTTP status this dialect's provider sends for an error condition where another provider's
     status for it differs (the dialect's ``response.CONDITION_STATUSES``): an upstream error of another

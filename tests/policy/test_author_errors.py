@@ -98,6 +98,15 @@ ERRORS = [
         " each search",
     ),
     (
+        "search fee per call on a Gemini model",
+        Edit(
+            "{input_per_mtok: 1.25, output_per_mtok: 10.0}",
+            "{input_per_mtok: 1.25, output_per_mtok: 10.0, web_search_per_1k_calls: 35, web_search_billed_per: call}",
+        ),
+        "models.gemini-pro.price.web_search_billed_per: call is for a model that searches on every call (OpenAI's"
+        " search models); Gemini bills its grounding per query (search) or per grounded prompt (prompt)",
+    ),
+    (
         "search unit without a search fee",
         Edit(
             "{input_per_mtok: 1.25, output_per_mtok: 10.0}",

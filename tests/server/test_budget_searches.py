@@ -20,9 +20,11 @@ MAX_TOKENS = 20
 SEARCH_TOOL = {"type": "web_search_20250305", "name": "web_search"}
 
 
-def searching_policy(url: str, settings: str = "") -> str:
-    """Model ``big`` priced per token and per search, a budget too small for any request."""
-    price = "{input_per_mtok: 1000, output_per_mtok: 1000, web_search_per_1k_calls: 100}"
+def searching_policy(url: str, settings: str = "", billed_per: str = "search") -> str:
+    """Model ``big`` priced per token and per search (``web_search_billed_per``), a budget too small for any
+    request."""
+    fees = f"web_search_per_1k_calls: 100, web_search_billed_per: {billed_per}"
+    price = f"{{input_per_mtok: 1000, output_per_mtok: 1000, {fees}}}"
     return (
         "version: 1\nproviders:\n"
         + provider_block("one", url)
@@ -88,3 +90,60 @@ async def test_an_openai_responses_web_search_reserves_max_tool_calls(
                 await client.responses.create(model="chat", input="Weather in Paris?", max_output_tokens=20, **extra)
             asks.append(needed(raised.value.message))
     assert searches_in(asks[1], asks[0]) == 4
+
+
+async def test_a_model_that_searches_on_every_call_reserves_one_search_without_web_search_options(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Through openai-python, a chat without ``web_search_options`` to a model whose price says it searches
+    on every call (``web_search_billed_per: call``: OpenAI's search models) reserves one search beyond the
+    same chat to a model billed per search, and one too with ``web_search_options`` (before: none without
+    them, so the call settled above its reservation by a search's fee, past a ``deny`` limit)."""
+    asks: list[float] = []
+    for billed_per, extra in (("search", {}), ("call", {}), ("call", {"web_search_options": {}})):
+        running = await sidecar(searching_policy(await fake(billed_per), billed_per=billed_per))
+        async with sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="app-key") as client:
+            with pytest.raises(openai.RateLimitError) as raised:
+                await client.chat.completions.create(
+                    model="chat", messages=[{"role": "user", "content": "Weather in Paris?"}], max_tokens=20, **extra
+                )
+        asks.append(needed(raised.value.message))
+    assert [searches_in(ask, asks[0]) for ask in asks[1:]] == [1, 1]
+
+
+def judged_policy(urls: list[str], judge_billed_per: str) -> str:
+    """A judged ensemble of ``big`` and ``alt`` (priced per search) whose judge is ``judge``, its search fee
+    billed per ``judge_billed_per``; a budget too small for any request."""
+    fees = "web_search_per_1k_calls: 100, web_search_billed_per"
+    models = "".join(
+        f"  {name}: {{provider: {name}, model: {name}-1, price: {{input_per_mtok: 1000, output_per_mtok: 1000, "
+        f"{fees}: {billed_per}}}}}\n"
+        for name, billed_per in (("big", "search"), ("alt", "search"), ("judge", judge_billed_per))
+    )
+    return (
+        "version: 1\nproviders:\n"
+        + "".join(provider_block(name, url) for name, url in zip(("big", "alt", "judge"), urls, strict=True))
+        + f"models:\n{models}"
+        + "routes:\n  - {name: chat, ensemble: {members: [big, alt], strategy: judge, judge: {target: judge}}}\n"
+        + "budgets:\n  limits:\n    - {name: usd-month, measure: usd, amount: 0.000001, window: month}\n"
+    )
+
+
+async def test_an_ensemble_judge_that_searches_on_every_call_reserves_its_search(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Through openai-python, an ensemble whose judge's model searches on every call (``web_search_billed_per:
+    call``) reserves one search more than the same ensemble whose judge is billed per search: the judge's
+    body (the sidecar's prompt, no tools, no ``cache_control``) lets no other model search or write to the
+    cache for an hour, but this one searches all the same."""
+    asks: list[float] = []
+    for billed_per in ("search", "call"):
+        urls = [await fake(f"{name}-{billed_per}") for name in ("big", "alt", "judge")]
+        running = await sidecar(judged_policy(urls, billed_per))
+        async with sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="app-key") as client:
+            with pytest.raises(openai.RateLimitError) as raised:
+                await client.chat.completions.create(
+                    model="chat", messages=[{"role": "user", "content": "Weather in Paris?"}], max_tokens=20
+                )
+        asks.append(needed(raised.value.message))
+    assert searches_in(asks[1], asks[0]) == 1

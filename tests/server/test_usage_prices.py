@@ -9,7 +9,8 @@
 - the web searches a provider ran are charged ``web_search_per_1k_calls`` each thousand: Anthropic's
   ``usage.server_tool_use.web_search_requests`` (whole, and a stream's last ``message_delta``), OpenAI's
   Responses ``web_search_call`` items (whole, and ``response.completed``), an OpenAI chat answer citing the web
-  (whole, and a stream's ``delta.annotations``, relayed and translated),
+  (whole, and a stream's ``delta.annotations``, relayed and translated), one for every chat call of a model
+  billed per call (``web_search_billed_per: call``: OpenAI's search models) whatever its answer shows,
   Gemini's distinct non-empty grounding queries (``groundingMetadata.webSearchQueries``, whole and streamed).
 """
 
@@ -250,6 +251,20 @@ async def test_an_openai_chat_stream_citing_the_web_is_charged_one_search(
             [a["url_citation"] for a in annotations] for annotations in cited if annotations
         ]
     assert access(running)["web_search_calls"] == 1
+    await agree(running, TOKENS_COST + SEARCH / 1000, 150)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_chat_of_a_model_billed_per_call_is_charged_one_search_citing_nothing(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """Through openai-python, a search model's answer that cites nothing (asked without
+    ``web_search_options``), whose price says it searches on every call (``web_search_billed_per: call``),
+    costs its tokens and one search, whole and streamed, in the line, the budgets and the metric (before:
+    ``call`` was refused; a model billed per search, the tokens alone)."""
+    per_call = SEARCHED[:-1] + ", web_search_billed_per: call}"
+    running = await started(raw_upstream, sidecar, openai_upstream("default"), "openai", per_call)
+    await openai_asked(running, stream)
     await agree(running, TOKENS_COST + SEARCH / 1000, 150)
 
 

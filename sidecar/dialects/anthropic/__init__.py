@@ -11,6 +11,7 @@ Map of the package::
     thinking     its thinking field <-> the common form's ``Thinking`` (``translate.thinking``)
     shape        CHAT_REQUEST: the JSON types of a chat request's fields, named in a 400 (translate.shapes)
     response     chat responses <-> the common form, usage, finish reasons, error body and error event
+    searches     the web searches a stream's events show (``web_search`` blocks less failed results), for a cut
     decoder      upstream stream events -> common deltas
     encoder      common deltas -> a caller's stream events
     bodies       what the features read and write in its request bodies (output limit, re-ask, cache)

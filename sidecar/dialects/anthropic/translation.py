@@ -9,7 +9,7 @@ from ...translate.names import ToolNameRule
 from ...translate.stream import StreamEncoder
 from .. import Dialect, Operation
 from ..gemini import count_tokens
-from . import request, response, shape
+from . import request, response, searches, shape
 from .decoder import AnthropicDecoder
 from .encoder import AnthropicEncoder
 
@@ -36,6 +36,7 @@ TRANSLATION = Translation(
     encoder=_anthropic_encoder,
     usage=response.usage_of,
     stream_usage=response.stream_usage,
+    stream_searches=searches.stream_searches,
     request_params=request.anthropic_params,
     error_body=response.error_body,
     error_event=response.error_event,

@@ -18,6 +18,7 @@ Map of the package::
     response     chat responses <-> the common form, usage, finish reasons, error body and error event
     citations    a candidate's ``citationMetadata`` <-> the common form's citations
     logprobs     log-probabilities: ``responseLogprobs``/``logprobs``, the answer's ``logprobsResult``
+    searches     the web searches a stream's fragments show (grounding queries), for a relay that reads one usage
     decoder      upstream stream events -> common deltas
     encoder      common deltas -> a caller's stream events
     bodies       what the features read and write in its request bodies (output limit, re-ask, cache)

@@ -118,14 +118,19 @@ def usage_from(raw: Any, searches: int = 0) -> Usage | None:
 def web_searches(body: dict[str, Any]) -> int:
     """The Google Search queries an answer's grounding ran, billed per query (Gemini 3; "for billing
     purposes, we ignore the empty web search queries"): the unique non-empty strings of its candidates'
-    ``groundingMetadata.webSearchQueries``."""
+    ``groundingMetadata.webSearchQueries`` (``search_queries``)."""
+    return len(search_queries(body))
+
+
+def search_queries(body: dict[str, Any]) -> set[str]:
+    """The unique non-empty ``groundingMetadata.webSearchQueries`` of a body's (or a fragment's) candidates."""
     queries: set[str] = set()
     for candidate in body.get("candidates") or ():
         grounding = candidate.get("groundingMetadata") if type(candidate) is dict else None
         asked = grounding.get("webSearchQueries") if type(grounding) is dict else None
         if type(asked) is list:
             queries.update(query for query in asked if type(query) is str and query)
-    return len(queries)
+    return queries
 
 
 def _audio_count(details: Any) -> int:

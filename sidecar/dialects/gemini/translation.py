@@ -9,7 +9,7 @@ from ...translate.names import ToolNameRule
 from ...translate.options import Drops, TranslateOptions
 from ...translate.stream import StreamEncoder
 from .. import Dialect, Operation
-from . import count_tokens, embeddings, request, response, shape
+from . import count_tokens, embeddings, request, response, searches, shape
 from .decoder import GeminiDecoder
 from .encoder import GeminiEncoder
 
@@ -43,6 +43,7 @@ TRANSLATION = Translation(
     usage=response.usage_of,
     stream_usage=response.stream_usage,
     stream_usage_key=response.STREAM_USAGE_KEY,
+    stream_searches=searches.stream_searches,
     request_params=request.gemini_params,
     error_body=response.error_body,
     error_event=response.error_event,

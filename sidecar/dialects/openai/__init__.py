@@ -13,6 +13,7 @@ Map of the package::
     response     chat responses <-> the common form, usage, finish reasons, error body and error event
     citations    ``message.annotations`` (url citations) <-> the common form's citations
     logprobs     log-probabilities: the request's ``logprobs``/``top_logprobs``, the answer's <-> the common form
+    searches     the web searches a stream's events show (chat citations, Responses ``web_search_call`` items)
     decoder      upstream stream events -> common deltas
     encoder      common deltas -> a caller's stream events
     responses_request  Responses API requests -> the common form (pure): top-level settings and features,

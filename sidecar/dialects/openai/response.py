@@ -12,8 +12,8 @@
   ``response.completed`` (or ``.incomplete``, ``.failed``) event carry. ``web_searches``: the web
   searches an answer shows (``Usage.web_search_calls``): a Responses answer's (or ``response.completed``'s)
   ``web_search_call`` items; a chat answer's ``url_citation`` annotations, one search (a chat stream's
-  come in its deltas: ``STREAM_SEARCH_KEY`` marks them for a same-dialect relay, the decoder counts a
-  translated stream's).
+  come in its deltas: ``searches.ChatCitations`` counts them for the relay, the decoder a translated
+  stream's).
 - ``FINISH_FROM`` / ``FINISH_TO``: ``stop|length|tool_calls|content_filter`` <-> ``FinishReason``; a
   ``stop`` whose message is a ``refusal`` (and no content) is a content-filter stop.
 
@@ -103,12 +103,6 @@ def web_searches(body: dict[str, Any]) -> int:
         if cited and type(cited) is list and any(type(a) is dict and a.get("type") == "url_citation" for a in cited):
             return 1
     return 0
-
-
-STREAM_SEARCH_KEY = b'"url_citation"'
-"""What a chat stream's event holds when it shows the call's web search (a search model's
-``delta.annotations``; one search a call, as ``web_searches`` counts a whole answer's): quoted, so an
-answer's text saying it (escaped in its JSON string) does not match (``Translation.stream_search_key``)."""
 
 
 # OpenAI's error types by HTTP status.

@@ -10,7 +10,7 @@ from ...translate.names import ToolNameRule
 from ...translate.options import Drops, TranslateOptions
 from .. import Dialect, Operation
 from ..gemini import embeddings
-from . import request, response, responses_answer, responses_request, responses_shape, shape
+from . import request, response, responses_answer, responses_request, responses_shape, searches, shape
 from .decoder import OpenAIDecoder
 from .encoder import OpenAIEncoder
 from .responses_encoder import ResponsesEncoder
@@ -48,7 +48,7 @@ TRANSLATION = Translation(
     encoder=OpenAIEncoder,
     usage=response.usage_of,
     stream_usage=response.stream_usage,
-    stream_search_key=response.STREAM_SEARCH_KEY,
+    stream_searches=searches.stream_searches,
     request_params=request.openai_params,
     error_body=response.error_body,
     error_event=response.error_event,
