@@ -12,6 +12,11 @@ literals of regexes, written with ``repr``). The function, in order:
 3. per window a digit-led pattern reads (``literal.leads_with_digit``): whether it may hold a digit
    (``D_<window>``: False only for an ASCII text without one; when the window's keywords hold no
    digit, read from the words' own ``translate``, which writes every digit as ``0``);
+   per window with a word set, whether it may hold one of the ASCII punctuation marks its regexes'
+   leading literals start with (``F<n>_<window>``, ``_marks``: the words' ``translate`` writes the classes'
+   marks as form feeds and the levels' as vertical tabs, whitespace to ``bytes.split`` as the space it
+   writes for other punctuation, so the words are the same): the usual request's literal tests of
+   ``#``, ``?``, ``'``... become one byte test per index;
 4. the task: the trusted header's class (``task_header: trust``), else the class rules in file order;
    the complexity: the level rules, highest level first. Each index is one ``if``/``elif`` chain per
    rule; when the index's cheap tests say no keyword and no regex of it can match (no word of its
