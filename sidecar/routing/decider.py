@@ -12,6 +12,11 @@ literals of regexes, written with ``repr``). The function, in order:
 3. per window a digit-led pattern reads (``literal.leads_with_digit``): whether it may hold a digit
    (``D_<window>``: False only for an ASCII text without one; when the window's keywords hold no
    digit, read from the words' own ``translate``, which writes every digit as ``0``);
+   per window with a word set, whether it may hold one of the ASCII punctuation marks its regexes'
+   leading literals start with (``F<n>_<window>``, ``_marks``: the words' ``translate`` writes the classes'
+   marks as form feeds and the levels' as vertical tabs, whitespace to ``bytes.split`` as the space it
+   writes for other punctuation, so the words are the same): the usual request's literal tests of
+   ``#``, ``?``, ``'``... become one byte test per index;
 4. the task: the trusted header's class (``task_header: trust``), else the class rules in file order;
    the complexity: the level rules, highest level first. Each index is one ``if``/``elif`` chain per
    rule; when the index's cheap tests say no keyword and no regex of it can match (no word of its
@@ -31,6 +36,7 @@ window's word set, then ``Rule.matches``; any other rule (features and a regex, 
 from __future__ import annotations
 
 import operator
+import string
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +52,10 @@ ASCII_WORDS_LOWERED_DIGITS_AS_ZERO = ASCII_WORDS_LOWERED.translate(
 )
 """``textview.ASCII_WORDS_LOWERED`` with every ASCII digit as ``0``: the words of a window and whether it
 holds a digit (``48 in``) from one ``translate``."""
+
+FORM_FEED, VERTICAL_TAB = 12, 11
+_MARKABLE = frozenset(string.punctuation) - {"_"}
+"""The characters whose bytes ``ASCII_WORDS_LOWERED`` writes as a space: a form feed instead splits the same."""
 
 if TYPE_CHECKING:
     import re
@@ -88,6 +98,9 @@ class _Writer:
         }
         self._counts: dict[str, int] = {}
         self.memo: dict[tuple[str, int, str], str] = {}  # (source, flags, window) -> its memo local
+        # (index: 0 the classes, 1 the levels; window) -> the local saying whether the window may hold one
+        # of the marks (``_marks``) that index's probes start with, and those marks
+        self.folded: dict[tuple[int, str], tuple[str, str]] = {}
 
     def bind(self, prefix: str, value: Any) -> str:
         number = self._counts.get(prefix, 0)
@@ -122,10 +135,12 @@ def write_decider(router: Router, columns: int) -> tuple[str, dict[str, Any]]:
     lines.append("    view = None")
     for window in _WINDOWS:
         keywords = keyword_windows.get(window)
+        digits = window in digit_windows
         digit_free = keywords is not None and not any(
             byte in DIGIT_BYTES for word in writer.names[keywords[0]] for byte in word
         )
-        lines += _window_lines(window, keywords, window in digit_windows, digit_free)
+        marks = _marks(writer, indexes, window) if keywords is not None else {}
+        lines += _window_lines(writer, window, keywords, marks, digits, digit_free)
     for key, uses in searched.items():
         if uses > 1:
             writer.memo[key] = local = f"M{len(writer.memo)}"
@@ -140,12 +155,12 @@ def write_decider(router: Router, columns: int) -> tuple[str, dict[str, Any]]:
             "    row = -1 if named is None else HEADER_ROWS.get(named, -1)",
             "    if row < 0:",
         ]
-        lines += _index_lines(writer, router.task_rules, "row", None if has_model else task_rows, "        ")
+        lines += _index_lines(writer, 0, router.task_rules, "row", None if has_model else task_rows, "        ")
     else:
-        lines += _index_lines(writer, router.task_rules, "row", None if has_model else task_rows, "    ")
+        lines += _index_lines(writer, 0, router.task_rules, "row", None if has_model else task_rows, "    ")
     lines.append("    # the complexity: levels, highest first")
     levels = len(router.level_rules.entries)
-    lines += _index_lines(writer, router.level_rules, "column", None if has_model else levels, "    ")
+    lines += _index_lines(writer, 1, router.level_rules, "column", None if has_model else levels, "    ")
     if has_model:
         lines += [
             "    if row < 0 or column < 0:  # the learned model decides what no rule did",
@@ -161,26 +176,40 @@ def write_decider(router: Router, columns: int) -> tuple[str, dict[str, Any]]:
     return "\n".join(lines) + "\n", writer.names
 
 
-def _window_lines(window: str, keywords: tuple[str, str] | None, digits: bool, digit_free: bool) -> list[str]:
+def _window_lines(
+    writer: _Writer,
+    window: str,
+    keywords: tuple[str, str] | None,
+    marks: dict[str, tuple[int, str]],
+    digits: bool,
+    digit_free: bool,
+) -> list[str]:
     """A window's word set when a keyword rule's word is in it (``W_<window>``, else None) and whether it
     may hold a digit (``D_<window>``), an ASCII window encoded once for both. ``digit_free``: no ASCII
     keyword of the window holds a digit, so the words may have their digits as ``0`` (a word with a
     digit matches no keyword either way) and the digit test reads the same bytes, with no second
-    ``translate``."""
+    ``translate``. ``marks``: per local (``F<n>_<window>``), a byte and the punctuation its index's regex
+    literals start with (``_marks``), which the words' table writes as that byte (a form feed or a
+    vertical tab: whitespace to ``bytes.split``, as the space it writes for other punctuation, so the
+    same words), so that one test says whether the window may hold one of them (False only for an
+    ASCII window holding neither a mark nor that byte)."""
     if keywords is None and not digits:
         return []
     lines = [f"    if {window}.isascii():", f'        _data = {window}.encode("ascii")']
     if keywords is not None:
         ascii_words, words = keywords
-        lowered = "_data.translate(LOWERED)"
-        if digits and digit_free:
-            lines.append("        _lowered = _data.translate(LOWERED_DIGITS_AS_ZERO)")
-            lowered = "_lowered"
+        table = ASCII_WORDS_LOWERED_DIGITS_AS_ZERO if digits and digit_free else ASCII_WORDS_LOWERED
+        if marks:
+            marked = {ord(char): byte for byte, chars in marks.values() for char in chars}
+            table = bytes(marked.get(byte, table[byte]) for byte in range(256))
+        name = writer.bind("WT", table) if marks else "LOWERED_DIGITS_AS_ZERO" if digits and digit_free else "LOWERED"
         lines += [
+            f"        _lowered = _data.translate({name})",
             f"        W_{window} = None",
-            f"        if not {ascii_words}.isdisjoint({lowered}.split()):",
+            f"        if not {ascii_words}.isdisjoint(_lowered.split()):",
             f"            W_{window} = frozenset(split_words({window}.lower()))",
         ]
+        lines += [f"        {local} = {byte} in _lowered  # one of {chars!r}" for local, (byte, chars) in marks.items()]
     if digits:
         if keywords is not None and digit_free:
             lines.append(f"        D_{window} = 48 in _lowered  # an ASCII digit (each a 0 in the words)")
@@ -192,9 +221,41 @@ def _window_lines(window: str, keywords: tuple[str, str] | None, digits: bool, d
             f"        _words = split_words({window}.lower())",
             f"        W_{window} = frozenset(_words) if not {words}.isdisjoint(_words) else None",
         ]
+        lines += [f"        {local} = True  # not read as bytes" for local in marks]
     if digits:
         lines.append(f"        D_{window} = True  # another script's digits")
     return lines
+
+
+def _marks(writer: _Writer, indexes: Sequence[RuleIndex], window: str) -> dict[str, tuple[int, str]]:
+    """The marks of ``window`` (a window whose words are made by a ``translate``): per index, the ASCII
+    punctuation (not ``_``, a word's character) that the leading literals of its regex rules over the
+    window start with (``#`` of ``#travel-``, ``?``), each index's written as its own byte (a form feed,
+    a vertical tab) when the two share none, else both as a form feed; per local, its byte and marks
+    (and ``writer.folded`` says each index's local)."""
+    found = [
+        {
+            literal[0]
+            for _, rule in index.entries
+            if _kind(rule) == "regex"
+            for term_window, pattern in _terms(rule)
+            if term_window == window
+            for literal in leading_literals(pattern)
+            if literal[0] in _MARKABLE
+        }
+        for index in indexes
+    ]
+    shared = not found[0].isdisjoint(found[1])
+    marks: dict[str, tuple[int, str]] = {}
+    for number, chars in enumerate(found):
+        if not chars:
+            continue
+        byte = FORM_FEED if shared or number == 0 else VERTICAL_TAB
+        local = f"F{0 if shared else number}_{window}"
+        written = "".join(sorted(found[0] | found[1] if shared else chars))
+        marks[local] = (byte, written)
+        writer.folded[number, window] = (local, written)
+    return marks
 
 
 def _terms(rule: Rule) -> list[tuple[str, re.Pattern[str]]]:
@@ -220,7 +281,9 @@ def _keyword_windows(writer: _Writer, rules: Sequence[Rule]) -> dict[str, tuple[
     }
 
 
-def _index_lines(writer: _Writer, index: RuleIndex, result: str, default: int | None, indent: str) -> list[str]:
+def _index_lines(
+    writer: _Writer, number: int, index: RuleIndex, result: str, default: int | None, indent: str
+) -> list[str]:
     """The ``if``/``elif`` chains setting ``result`` to the first matching rule's position (``default``,
     or -1 when None, when none matches): every rule when a keyword or a regex of the index may match,
     else the others."""
@@ -246,7 +309,11 @@ def _index_lines(writer: _Writer, index: RuleIndex, result: str, default: int | 
         return _chain(writer, everything, result, default, indent)
     probes = [f"W_{window} is not None" for window in dict.fromkeys(words)]
     for window, texts in literals.items():
-        probes += [f"{literal!r} in {window}" for literal in _probes(texts)]
+        local, marks = writer.folded.get((number, window), ("", ""))
+        marked = [f"{literal!r} in {window}" for literal in _probes(texts) if literal[0] in marks]
+        probes += [f"{literal!r} in {window}" for literal in _probes(texts) if literal[0] not in marks]
+        if marked:  # looked for only when the window may hold one of their first characters
+            probes.append(f"({local} and ({' or '.join(marked)}))")
     probes += [f"D_{window}" for window in dict.fromkeys(digits)]
     others = [(i, rule) for i, rule in everything if _kind(rule) in ("features", "other")]
     lines = [f"{indent}if {' or '.join(probes)}:  # a keyword or a regex may match"]

@@ -87,12 +87,15 @@ def count_savings(
         requested_cost = cost_usd(requested.price, usage)
         if requested_cost is None:
             return None
-    estimated = expected_cost(facts, record, served) if served is not None else None
+    trace = exchange.trace
+    # the estimate goes on the span only: not read for a request without one (``expected_cost`` keeps it
+    # on the record anyway for the access line when the answer's header made it)
+    estimated = expected_cost(facts, record, served) if served is not None and trace.span is not None else None
     decision = record.decision
     task = decision.task.label if decision is not None else ""
     route = exchange.route
     # positional: a call with keywords matches each by name
-    exchange.trace.routing_cost(route.name if route is not None else "", task, served_cost, requested_cost, estimated)
+    trace.routing_cost(route.name if route is not None else "", task, served_cost, requested_cost, estimated)
     return requested_cost
 
 

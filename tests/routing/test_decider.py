@@ -100,3 +100,54 @@ def test_digits_in_keywords_and_patterns_decide_as_rule_by_rule() -> None:
         ("hello", "no numbers here", {}),
     ]
     decide_as_rules(DIGITS, cases)
+
+
+def marked(level_regex: str) -> dict[str, Any]:
+    """Classes whose regexes start with punctuation (``#``, ``-``) beside a keyword rule in the same window,
+    and a complex level whose regex starts with ``level_regex``'s first character."""
+    return {
+        "classes": [
+            {"name": "invoices", "rules": [{"keywords": ["invoice"], "in": ["last_user"]}]},
+            {"name": "tagged", "rules": [{"regex": r"#tag-\d+", "in": ["last_user"]}]},
+            {"name": "arrows", "rules": [{"regex": r"->\w|=>", "in": ["last_user"]}]},
+        ],
+        "complexity": {
+            "default": "medium",
+            "levels": [
+                {"name": "simple", "tier": "economy"},
+                {"name": "medium", "tier": "standard"},
+                {"name": "complex", "tier": "premium", "rules": [{"regex": level_regex, "in": ["last_user"]}]},
+            ],
+        },
+    }
+
+
+MARKED_CASES: list[tuple[str, str | None, dict[str, Any]]] = [
+    ("plain words only", None, {}),
+    ("see #tag-12 please", None, {}),
+    ("a # alone, #tag- without digits", None, {}),
+    ("map x -> y, then a=>b", None, {}),
+    ("x ->y", None, {}),
+    ("why? and how? both", None, {}),
+    ("one question?", None, {}),
+    ("#hard one", None, {}),
+    ("the invoice #tag-3 => why? really?", None, {}),
+    ("form\x0cfeed #tag-1", None, {}),
+    ("vertical\x0btab why? why?", None, {}),
+    ("form\x0cfeed and vertical\x0btab alone", None, {}),
+    ("não #tag-9 porquê? sim?", None, {}),
+]
+
+
+def test_marks_read_from_the_words_translate_decide_as_rule_by_rule() -> None:
+    """The punctuation a window's regexes start with is marked by the words' ``translate`` (the classes'
+    as form feeds, the levels' as vertical tabs when the two share none; both as form feeds when they
+    share one), and the probes run only when the window may hold a mark: texts with each mark, with a
+    raw form feed or vertical tab, with none, and non-ASCII, decide as the rules tried one by one."""
+    disjoint, shared = marked(r"\?[^?]{2,}\?"), marked(r"#hard")
+    source = routing_from_document({"routing": disjoint}, base_dir=ROOT).classifier.source
+    assert "F0_last_user = 12 in _lowered" in source and "F1_last_user = 11 in _lowered" in source
+    source = routing_from_document({"routing": shared}, base_dir=ROOT).classifier.source
+    assert "F0_last_user = 12 in _lowered" in source and "F1_last_user" not in source
+    decide_as_rules(disjoint, MARKED_CASES)
+    decide_as_rules(shared, MARKED_CASES)
