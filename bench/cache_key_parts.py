@@ -7,8 +7,10 @@ operations in process on bench/cache_path.py's cacheable request (an OpenAI chat
 bytes), each piece alone (not cumulative):
 
 - ``loop``: the loop itself (what the other rows include);
-- ``key``: the whole key, ``RouteCache.key`` (every piece below, and its own calls);
-- ``control``: the app's directive (``client_control``);
+- ``key``: the app's directive and the whole key, as the cache stage does them first
+  (bench/cache_hit_parts.py's ``directive_and_key``: ``client_control``, then ``RouteCache.key``: every
+  piece below, and its own calls);
+- ``control``: the app's directive alone (``client_control``);
 - ``uncacheable``: the dialect's check for what a hit could not give back, and ``cacheable``;
 - ``scope``: the caller's scope (``caller_scope``: the two app names as JSON);
 - ``canonical``: the canonical body (``canonical_body``: transport fields dropped, keys sorted);
@@ -29,6 +31,7 @@ import sys
 from collections.abc import Callable
 
 import orjson
+from cache_hit_parts import directive_and_key
 from cache_path import CACHED_REQUEST
 from parts_command import measured_code, parts_arguments, valgrind_script
 
@@ -51,7 +54,7 @@ def piece(name: str) -> Callable[[], object]:
     from sidecar.cache.control import client_control
     from sidecar.cache.key import cache_key, caller_scope, canonical_body, header_part, route_identity, uncacheable
     from sidecar.cache.plan import RouteCache
-    from sidecar.dialects import Dialect, Operation
+    from sidecar.dialects import Dialect
 
     settings = RouteCacheSpec(enabled=True, cacheable="always")
     identity = route_identity("cached", [("nginx/bench-upstream", None)], "drop")
@@ -65,19 +68,6 @@ def piece(name: str) -> Callable[[], object]:
     parts = b"\0".join((b"openai", b"cached-model", scope.encode(), canonical))
     started = hashlib.sha256(identity + b"\0")
 
-    def key() -> object:
-        return plan.key(
-            dialect=openai,
-            operation=Operation.CHAT,
-            model="cached-model",
-            body=body,
-            raw=raw,
-            deployment_app="default",
-            app="default",
-            caller_key=None,
-            headers=headers,
-        )
-
     def copied() -> str:
         digest = started.copy()
         digest.update(b"\0".join((b"openai", b"cached-model", scope.encode(), canonical)))
@@ -85,7 +75,7 @@ def piece(name: str) -> Callable[[], object]:
 
     pieces: dict[str, Callable[[], object]] = {
         "loop": lambda: None,
-        "key": key,
+        "key": lambda: directive_and_key(plan, headers, body, raw, settings.ttl_s),
         "control": lambda: client_control(headers, allowed=settings.client_control),
         "uncacheable": lambda: uncacheable(openai, body, raw, "always"),
         "scope": lambda: caller_scope(
