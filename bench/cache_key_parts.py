@@ -18,7 +18,7 @@ bytes), each piece alone (not cumulative):
 - ``hash``: the key's SHA-256 over its parts, in hex (``cache_key``);
 - ``hash, started copy``: the same digest from a copy of a SHA-256 that read the route identity at
   policy load (``hashlib``'s ``copy``), the parts after it (what wave 42's cache43 suggested);
-- ``hash, BLAKE2b``: a 32-byte BLAKE2b of the same bytes (not the key's: a new key version).
+- ``hash, BLAKE2b``: a 32-byte BLAKE2b of the same parts, joined alike (not the key's: a new key version).
 
 The difference of the totals over the difference of the counts is one operation's instructions.
 ``--baseline REF``: the same with the ``sidecar`` package of git revision REF. Needs valgrind.
@@ -65,13 +65,16 @@ def piece(name: str) -> Callable[[], object]:
     openai = Dialect.OPENAI
     canonical = canonical_body(openai, body)
     scope = caller_scope(deployment_app="default", app="default", caller_key=None, share_across_apps=False)
-    parts = b"\0".join((b"openai", b"cached-model", scope.encode(), canonical))
     started = hashlib.sha256(identity + b"\0")
 
     def copied() -> str:
         digest = started.copy()
         digest.update(b"\0".join((b"openai", b"cached-model", scope.encode(), canonical)))
         return digest.hexdigest()
+
+    def blake2b() -> str:
+        joined = b"\0".join((identity, b"openai", b"cached-model", scope.encode(), canonical))
+        return hashlib.blake2b(joined, digest_size=32).hexdigest()
 
     pieces: dict[str, Callable[[], object]] = {
         "loop": lambda: None,
@@ -85,7 +88,7 @@ def piece(name: str) -> Callable[[], object]:
         "headers": lambda: header_part(openai, headers),
         "hash": lambda: cache_key(identity, openai, "cached-model", scope, canonical),
         "hash, started copy": copied,
-        "hash, BLAKE2b": lambda: hashlib.blake2b(identity + b"\0" + parts, digest_size=32).hexdigest(),
+        "hash, BLAKE2b": blake2b,
     }
     return pieces[name]
 
