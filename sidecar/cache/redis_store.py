@@ -91,9 +91,10 @@ def build_redis_backend(spec: RedisStoreSpec, env: Mapping[str, str] = os.enviro
 
 
 class KeptReads:
-    """``GET`` on connections kept out of ``client``'s pool (see the module docstring): a client whose
-    command fails or is cancelled (the store's timeout) drops its connection, and its next command
-    connects again, as the pool's would."""
+    """``GET`` on connections kept out of ``client``'s pool (see the module docstring): before each
+    command its connection is checked as the pool checks one it hands out (``ensure_connection``: one
+    Redis dropped is connected again first); a client whose command fails or is cancelled (the store's
+    timeout) drops its connection, and its next command connects again, as the pool's would."""
 
     def __init__(self, client: Any, most: int) -> None:
         self._client = client  # aiocache's redis-py client: its pool
@@ -112,6 +113,9 @@ class KeptReads:
             value: bytes | None = await self._client.get(key)
             return value
         try:
+            if reader.connection is not None:  # checked as the pool checks one it hands out: one Redis
+                # closed (a restart, a failover) is connected again before the command, not found dead by it
+                await self._client.connection_pool.ensure_connection(reader.connection)
             got: bytes | None = await reader.get(key)
             return got
         finally:

@@ -108,6 +108,23 @@ async def test_lookups_beyond_the_kept_connections_use_the_pool(redis_server: Re
         await cache.close()
 
 
+async def test_the_first_lookup_after_redis_restarted_finds_its_entry(redis_server: RedisServer) -> None:
+    """A lookup after Redis restarted (its connections all closed) is a hit for an entry stored since: the
+    connection kept for reads is connected again before its command, as a pooled one is, not found dead
+    by it (a miss, a timeout against the breaker)."""
+    cache = ResponseCache.from_spec(_spec(redis_server.url, timeout_s=0.5))
+    try:
+        await cache.store("k", _entry(), SETTINGS, Dialect.OPENAI)
+        assert (await cache.lookup("k", SETTINGS, Dialect.OPENAI)).state == "hit"
+        redis_server.kill()
+        redis_server.start()
+        assert await cache.store("k", _entry(), SETTINGS, Dialect.OPENAI) is None
+        assert (await cache.lookup("k", SETTINGS, Dialect.OPENAI)).state == "hit"
+        assert cache.stats.errors == 0
+    finally:
+        await cache.close()
+
+
 async def test_a_value_rewritten_after_a_hit_is_checked_again(redis_server: RedisServer) -> None:
     """After a hit, the key's value replaced by hand with the same entry and a ``{}`` body is refused (a
     miss, counted damaged, deleted): only the exact bytes already checked are taken as they were."""
