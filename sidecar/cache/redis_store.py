@@ -20,7 +20,7 @@
   included), at most half of ``max_connections`` of them, one per lookup running at once; a lookup that
   finds them all busy uses the pool. The pool's take and give-back per command (two locks, its
   connection-count records, an event dispatched: about 43,000 instructions of a bare 190,000-instruction
-  ``GET``, 28,000-31,000 of a whole Redis hit: docs/benchmarks.md, "Wave 44", branch cache45) are paid
+  ``GET``, 27,000-31,000 of a whole Redis hit: docs/benchmarks.md, "Wave 44", branch cache45) are paid
   once per kept connection.
 
 ``describe`` renders the store for logs and /status without any secret.
