@@ -10,7 +10,9 @@ The value is a 2 KB answer's stored entry, framed with its whole body (about 4.5
 writes it). Cases:
 
 - redis-py ``GET`` with a ``socket_timeout`` (main at 1394fb3 configured one: every command's send
-  runs in ``asyncio.wait_for``, a task) and without one (this branch: the store's timeout bounds it);
+  runs in ``asyncio.wait_for``, a task) and without one (the store's timeout bounds it), on a pooled
+  connection taken and given back per command (main at d2ad146) or on one kept by the client
+  (``single_connection_client``: the store's lookups since branch cache45, ``redis_store.KeptReads``);
 - the store's ``get`` (``GuardedStore``: breaker, ``asyncio.timeout``, counters) with the client as
   main configured it and as it is now;
 - ``ResponseCache.lookup`` (the store's ``get`` plus the entry's decode and freshness): a hit's whole
@@ -54,8 +56,19 @@ async def run(port: int, count: int, ops: int) -> None:
     entry = Entry((TextPiece(text),), FinishReason.STOP, None, Usage(31, 400), "m", "t", "p", time.time(), 0.001)
     spec = CacheStoreSpec.model_validate({"redis": {"url": f"redis://127.0.0.1:{port}/0", "timeout_s": 1}})
     print("| case | CPU per operation (us) | wall per operation (us) |\n|---|---|---|")
-    for label, socket_timeout in (("socket_timeout 1 s (main)", 1.0), ("no socket_timeout (this branch)", None)):
-        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=socket_timeout, socket_keepalive=True)
+    bare = (
+        ("socket_timeout 1 s (main at 1394fb3)", 1.0, False),
+        ("no socket_timeout, pooled (main at d2ad146)", None, False),
+        ("no socket_timeout, a kept connection (the store's reads since cache45)", None, True),
+    )
+    for label, socket_timeout, kept in bare:
+        client = redis.Redis(
+            host="127.0.0.1",
+            port=port,
+            socket_timeout=socket_timeout,
+            socket_keepalive=True,
+            single_connection_client=kept,
+        )
         await client.set("bare", b"x" * 4500)
         await rounds(f"redis-py GET, {label}", lambda c=client: c.get("bare"), count, ops)  # type: ignore[misc]
         await client.aclose()

@@ -44,7 +44,7 @@ from ..resilience.breaker import BreakerConfig, CircuitBreaker
 from .decoded import DecodedValues
 from .entry import Entry, EntryFormatError, encode, footprint, frame, unframe, unstorable
 from .flight import SingleFlight
-from .redis_store import build_redis_backend, close_redis_backend, describe
+from .redis_store import KeptReads, build_redis_backend, close_redis_backend, describe
 from .replay import Form, body_template, fill_body, template
 from .spec import CacheStoreSpec, RouteCacheSpec
 from .stats import CacheStats
@@ -113,6 +113,7 @@ class ResponseCache:
             probe_timeout_s=max(spec.redis.timeout_s * 10, 1.0),
         )
         name = describe(spec.redis)
+        reads = KeptReads(backend.client, spec.redis.max_connections // 2)  # the rest: writes, busy times
         store = GuardedStore(
             backend,
             name=name,
@@ -120,10 +121,12 @@ class ResponseCache:
             timeout_s=spec.redis.timeout_s,
             breaker=CircuitBreaker(f"cache {name}", config),
             log_interval_s=spec.log_interval_s,
+            read=reads.get,
         )
 
         async def close() -> None:
             await store.stop()  # requests in flight on it (a reload replaced it) no longer reach Redis
+            await reads.close()
             await close_redis_backend(backend)
 
         return cls(store, max_entry_bytes=spec.max_entry_bytes, close=close)

@@ -23,7 +23,8 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
   targets), so while Redis is down a lookup costs a few hundred nanoseconds, not a timeout. A read
   (``get``, on the request path) is one ``GET`` on the backend's Redis client under aiocache's key
   (``build_key``), without aiocache's per-call wrappers (its own timeout, plugin hooks and debug log:
-  this store has its own timeout, and values are bytes, so nothing is lost); writes and deletes go
+  this store has its own timeout, and values are bytes, so nothing is lost), on a connection kept out
+  of the pool when given one (``read``: ``redis_store.KeptReads``); writes and deletes go
   through aiocache's API. ``stop`` (a reload replaced the store, or shutdown) refuses every later
   operation (a miss, nothing written: requests still in flight on the old store must not reopen the
   connections its close is about to shut) and waits for those running, each bounded by its timeout.
@@ -34,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..dialects import Dialect
@@ -182,6 +183,7 @@ class GuardedStore:
         breaker: CircuitBreaker,
         log_interval_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        read: Callable[[str], Awaitable[bytes | None]] | None = None,
     ) -> None:
         self.backend = backend
         self.name = name  # for logs: the Redis URL without credentials
@@ -190,7 +192,8 @@ class GuardedStore:
         self._breaker = breaker
         self._failures = FailureLog("sidecar.cache", "cache_store_failing", log_interval_s, clock)
         self._build_key: Callable[[str], str] = backend.build_key  # the key under aiocache's namespace
-        self._client_get: Callable[[str], Any] = backend.client.get
+        # a lookup's GET: ``read`` (``redis_store.KeptReads``: a kept connection), else the backend's client
+        self._client_get: Callable[[str], Any] = read or backend.client.get
         self._running = 0  # operations under way
         self._stopped: asyncio.Event | None = None  # set by ``stop``: no new operation; set once none runs
 

@@ -4,6 +4,7 @@ from the URL, TLS, and the settings it refuses."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 from collections.abc import Callable
@@ -90,6 +91,36 @@ async def test_a_hot_keys_value_is_decoded_once(redis_server: RedisServer) -> No
         first, second = [await cache.lookup("k", SETTINGS, Dialect.OPENAI) for _ in range(2)]
         assert first.state == second.state == "hit"
         assert first.entry is not None and second.entry is first.entry and second.body is first.body
+    finally:
+        await cache.close()
+
+
+async def test_lookups_beyond_the_kept_connections_use_the_pool(redis_server: RedisServer) -> None:
+    """Lookups at once outnumbering the connections kept for reads (half of ``max_connections``) all find
+    their entry: the ones that find every kept connection busy read through the pool."""
+    cache = ResponseCache.from_spec(_spec(redis_server.url, max_connections=4))
+    try:
+        await cache.store("k", _entry(), SETTINGS, Dialect.OPENAI)
+        lookups = await asyncio.gather(*(cache.lookup("k", SETTINGS, Dialect.OPENAI) for _ in range(3)))
+        assert [lookup.state for lookup in lookups] == ["hit"] * 3
+        assert cache.stats.errors == 0
+    finally:
+        await cache.close()
+
+
+async def test_the_first_lookup_after_redis_restarted_finds_its_entry(redis_server: RedisServer) -> None:
+    """A lookup after Redis restarted (its connections all closed) is a hit for an entry stored since: the
+    connection kept for reads is connected again before its command, as a pooled one is, not found dead
+    by it (a miss, a timeout against the breaker)."""
+    cache = ResponseCache.from_spec(_spec(redis_server.url, timeout_s=0.5))
+    try:
+        await cache.store("k", _entry(), SETTINGS, Dialect.OPENAI)
+        assert (await cache.lookup("k", SETTINGS, Dialect.OPENAI)).state == "hit"
+        redis_server.kill()
+        redis_server.start()
+        assert await cache.store("k", _entry(), SETTINGS, Dialect.OPENAI) is None
+        assert (await cache.lookup("k", SETTINGS, Dialect.OPENAI)).state == "hit"
+        assert cache.stats.errors == 0
     finally:
         await cache.close()
 
