@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import aiohttp
@@ -46,6 +47,14 @@ async def ask(running: RunningSidecar, *, headers: dict[str, str] | None = None,
     async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(**params, extra_headers=headers or {})
     return raw.parse(), raw
+
+
+def age_within(raw: Any, least: int, since: float) -> bool:
+    """Whether the answer's ``Age`` is at least ``least`` seconds (the time the test let pass since the entry
+    was stored) and at most the seconds since ``since`` (``time.monotonic()`` taken before the request that
+    stored it was sent): on a loaded machine the next request may come a second or more later than planned."""
+    age = int(raw.headers["age"])
+    return least <= age <= time.monotonic() - since
 
 
 def without(value: Any, names: frozenset[str]) -> Any:
