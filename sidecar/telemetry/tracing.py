@@ -258,7 +258,7 @@ class Tracing:
         (``root_sampler``): ``start_root`` then asks it before any span is made. ``follows_app``: that
         sampler is the SDK's ``ParentBased`` with its default delegates, which drops every span whose
         remote parent is not sampled (``ALWAYS_OFF``) whatever its name and attributes: the facade then
-        drops such a request without asking it (``propagation.unsampled_app``)."""
+        drops such a request without asking it (``propagation.unsampled_app_headers``)."""
         from .. import __version__
 
         ids = provider.id_generator
