@@ -40,8 +40,9 @@ def _tracing(spans: InMemorySpanExporter, sampler_name: str, ratio: float, *, at
     return Telemetry(TelemetryConfig(), service_version="t", tracing=build)
 
 
-def _request(telemetry: Telemetry, headers: dict[str, str]) -> bool:
-    """A request with a fallback, a skip, a cache event, a budget event and a 502: whether it was recorded."""
+def _request(telemetry: Telemetry, headers: dict[str, str]) -> tuple[bool, dict[str, str]]:
+    """A request with a fallback, a skip, a cache event, a budget event and a 502: whether it was recorded, and
+    the trace context its first call sent upstream."""
     trace = start(telemetry, headers)
     with trace:
         trace.request_parsed(requested_model="gpt-4o", stream=False)
@@ -49,7 +50,8 @@ def _request(telemetry: Telemetry, headers: dict[str, str]) -> bool:
         trace.cache_result(result="miss")
         trace.skipped(target="azure/gpt-4o", reason="breaker_open")
         first = attempt(trace)
-        first.inject({})
+        upstream: dict[str, str] = {}
+        first.inject(upstream)
         first.finish(status=503, error_type="http_503")
         trace.fallback(from_target="openai/gpt-4o", reason="http_503")
         attributes: dict[str, Any] = {"sidecar.budget.verdict": "warn", "sidecar.budget.targets": ["a", "b"]}
@@ -57,7 +59,7 @@ def _request(telemetry: Telemetry, headers: dict[str, str]) -> bool:
         attributes["sidecar.budget.verdict"] = "changed after the event"  # the event keeps what it was given
         attempt(trace, "anthropic/claude", resend_count=1).finish(status=502, error_type="http_502")
     finish(trace, status=502, outcome="failed", attempts=2, fallback_reason="http_503")
-    return trace.span is not None
+    return trace.span is not None, upstream
 
 
 def _seen(span: ReadableSpan) -> tuple[Any, ...]:
@@ -75,7 +77,13 @@ def _seen(span: ReadableSpan) -> tuple[Any, ...]:
     [("parentbased_always_on", 1.0), ("parentbased_traceidratio", 0.7), ("traceidratio", 0.7), ("always_on", 1.0)],
 )
 @pytest.mark.parametrize(
-    "headers", [{}, {"traceparent": APP_TRACEPARENT, "tracestate": "vendor=abc"}, {"traceparent": "junk"}]
+    "headers",
+    [
+        {},
+        {"traceparent": APP_TRACEPARENT, "tracestate": "vendor=abc"},
+        {"traceparent": APP_TRACEPARENT.removesuffix("01") + "03"},  # the app's trace id random (W3C level 2)
+        {"traceparent": "junk"},
+    ],
 )
 def test_a_server_span_made_at_its_end_is_the_span_started_at_once(
     sampler_name: str, ratio: float, headers: dict[str, str]
@@ -83,16 +91,17 @@ def test_a_server_span_made_at_its_end_is_the_span_started_at_once(
     """With every sampler the sidecar builds, in a new trace or the app's, the spans of a request whose SERVER
     span is made at its end are those of the same request with it started at once: the same ids (drawn in
     the same order), flags, trace state, parent, name, attributes, events (with what they were given) and
-    status; its CLIENT spans its children."""
+    status; its CLIENT spans its children, and the same trace context sent upstream."""
     found = []
     for at_end in (True, False):
         random.seed(46)
         spans = InMemorySpanExporter()
         telemetry = _tracing(spans, sampler_name, ratio, at_end=at_end)
-        recorded = [_request(telemetry, headers) for _ in range(6)]
-        found.append((recorded, [_seen(span) for span in spans.get_finished_spans()]))
+        requests = [_request(telemetry, headers) for _ in range(6)]
+        found.append((requests, [_seen(span) for span in spans.get_finished_spans()]))
     assert found[0] == found[1]
-    recorded, seen = found[0]
+    requests, seen = found[0]
+    recorded = [r for r, _ in requests]
     assert any(recorded)
     servers = [s for s in seen if s[1] is SpanKind.SERVER]
     assert len(servers) == sum(recorded)
