@@ -19,7 +19,8 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
 
 - ``request-off``: no exporter (metrics only); ``request-unsampled``: ``parentbased_traceidratio`` at
   0, every request left out by the sampler; ``request-app-unsampled``: the app's ``traceparent`` marked
-  not sampled (flag 00), the default sampler; ``request-invalid-unsampled``: an invalid ``traceparent``
+  not sampled (flag 00), the default sampler; ``request-app-sampled``: the same marked sampled (flag 01),
+  every request recorded, continuing the app's trace; ``request-invalid-unsampled``: an invalid ``traceparent``
   (an all-zero trace id) under ``parentbased_traceidratio`` at 0, a new trace the sampler leaves out;
   ``request-10%``: ratio 0.1; ``request-all``: the default
   sampler, every request recorded. ``request-off-until-answer``, ``request-all-until-answer``: the same
@@ -47,6 +48,9 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
   CLIENT span in one ``start_span`` with explicit times, into the SDK's own ``BatchSpanProcessor`` (the
   sidecar's batch settings) with an exporter that does nothing. ``request-all`` less ``request-off``
   less this is the sidecar's own part of a sampled request's work on the event loop.
+  ``sdk-request-spans-at-end``: the same two spans with the SERVER span made at its end, as the sidecar makes
+  it since wave 45 (``sidecar/telemetry/server_span.py``): the ids drawn first, a non-recording span of them the
+  CLIENT span's parent, then one ``start_span`` with every attribute and the start time, and ``end``.
 
 Needs ``apt-get install valgrind``. Instructions are not time; they are what the shared machine's load
 does not blur.
