@@ -19,7 +19,8 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
 
 - ``request-off``: no exporter (metrics only); ``request-unsampled``: ``parentbased_traceidratio`` at
   0, every request left out by the sampler; ``request-app-unsampled``: the app's ``traceparent`` marked
-  not sampled (flag 00), the default sampler; ``request-invalid-unsampled``: an invalid ``traceparent``
+  not sampled (flag 00), the default sampler; ``request-app-sampled``: the same marked sampled (flag 01),
+  every request recorded, continuing the app's trace; ``request-invalid-unsampled``: an invalid ``traceparent``
   (an all-zero trace id) under ``parentbased_traceidratio`` at 0, a new trace the sampler leaves out;
   ``request-10%``: ratio 0.1; ``request-all``: the default
   sampler, every request recorded. ``request-off-until-answer``, ``request-all-until-answer``: the same
@@ -47,6 +48,9 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
   CLIENT span in one ``start_span`` with explicit times, into the SDK's own ``BatchSpanProcessor`` (the
   sidecar's batch settings) with an exporter that does nothing. ``request-all`` less ``request-off``
   less this is the sidecar's own part of a sampled request's work on the event loop.
+  ``sdk-request-spans-at-end``: the same two spans with the SERVER span made at its end, as the sidecar makes
+  it since wave 45 (``sidecar/telemetry/server_span.py``): the ids drawn first, a non-recording span of them the
+  CLIENT span's parent, then one ``start_span`` with every attribute and the start time, and ``end``.
 
 Needs ``apt-get install valgrind``. Instructions are not time; they are what the shared machine's load
 does not blur.
@@ -70,6 +74,7 @@ CASES = (
     "request-off",
     "request-unsampled",
     "request-app-unsampled",
+    "request-app-sampled",
     "request-invalid-unsampled",
     "request-10%",
     "request-all",
@@ -84,6 +89,7 @@ CASES = (
     "export-encode-span",
     "export-gzip-span",
     "sdk-request-spans",
+    "sdk-request-spans-at-end",
 )
 # A traceparent the W3C rules refuse (an all-zero trace id): a new trace, as without one.
 INVALID_TRACEPARENT = f"00-{'0' * 32}-00f067aa0ba902b7-01"
@@ -104,13 +110,19 @@ def _request_case(case: str) -> Callable[[int], None]:
             start_attempt(trace).inject({})
 
     invalid = {**HEADERS, "traceparent": INVALID_TRACEPARENT}
-    headers = {"request-app-unsampled": APP_UNSAMPLED, "request-invalid-unsampled": invalid}.get(case, HEADERS)
+    sampled = {**HEADERS, "traceparent": APP_UNSAMPLED["traceparent"].removesuffix("-00") + "-01"}
+    headers = {
+        "request-app-unsampled": APP_UNSAMPLED,
+        "request-app-sampled": sampled,
+        "request-invalid-unsampled": invalid,
+    }.get(case, HEADERS)
     body = until_answer if case.endswith("-until-answer") else one_request
     case = case.removesuffix("-until-answer")
     telemetry = {
         "request-off": lambda: Telemetry.from_env({}, service_version="bench"),
         "request-unsampled": lambda: null_traced("parentbased_traceidratio", 0.0),
         "request-app-unsampled": lambda: null_traced("parentbased_always_on"),
+        "request-app-sampled": lambda: null_traced("parentbased_always_on"),
         "request-invalid-unsampled": lambda: null_traced("parentbased_traceidratio", 0.0),
         "request-10%": lambda: null_traced("parentbased_traceidratio", 0.1),
         "request-all": lambda: null_traced("parentbased_always_on"),
@@ -140,8 +152,8 @@ def _sdk_case(case: str) -> Callable[[int], None]:
     from sidecar.telemetry.propagation import ROOT, inject
     from sidecar.telemetry.tracing import Tracing, lean_for_export
 
-    if case == "sdk-request-spans":
-        return _sdk_request_spans()
+    if case in ("sdk-request-spans", "sdk-request-spans-at-end"):
+        return _sdk_request_spans(at_end=case.endswith("-at-end"))
     if case in ("sdk-encode-span", "export-encode-span", "export-gzip-span"):
         spans = InMemorySpanExporter()
         traced = Telemetry(
@@ -207,12 +219,15 @@ def _gzip(body: bytes) -> Callable[[int], None]:
     return compress
 
 
-def _sdk_request_spans() -> Callable[[int], None]:
+def _sdk_request_spans(*, at_end: bool = False) -> Callable[[int], None]:
     """``sdk-request-spans`` (module docstring): the spans of one traced request, captured, then made again
-    by ``Tracer.start_span`` alone per repetition."""
+    by ``Tracer.start_span`` alone per repetition. ``at_end`` (``sdk-request-spans-at-end``): the SERVER
+    span made at its end instead, in one ``start_span`` with all its attributes and its start time, on ids
+    drawn at the start (a non-recording span of those ids the CLIENT span's parent), as the CLIENT span is
+    made."""
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from opentelemetry.trace import SpanKind, set_span_in_context
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, set_span_in_context
     from telemetry_cost import Null, one_request
 
     from sidecar.telemetry import Telemetry
@@ -254,7 +269,19 @@ def _sdk_request_spans() -> Callable[[int], None]:
             span.set_attributes(server_attributes)
             span.end(end)
 
-    return spans_of_a_request
+    ids = tracing.ids
+    all_server_attributes = {**at_start, **server_attributes}
+    flags = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
+
+    def spans_made_at_end(n: int) -> None:
+        for _ in range(n):
+            trace_id, span_id = ids.generate_trace_id(), ids.generate_span_id()
+            parent = set_span_in_context(NonRecordingSpan(SpanContext(trace_id, span_id, False, flags)))
+            tracer.start_span(client.name, parent, SpanKind.CLIENT, client_attributes, start_time=start).end(end)
+            ids.decided, ids.decided_span = trace_id, span_id
+            tracer.start_span(server.name, ROOT, SpanKind.SERVER, all_server_attributes, start_time=start).end(end)
+
+    return spans_made_at_end if at_end else spans_of_a_request
 
 
 def _instructions(case: str, n: int, code: Path | None = None) -> int:

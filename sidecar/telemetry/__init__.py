@@ -11,6 +11,7 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
       |                       metrics_text, shutdown. Owns its providers and registry (no global ones)
       +- request.RequestTrace   one per request: SERVER span + request metrics
       |    +- attempt.AttemptTrace  one per upstream call: CLIENT span + GenAI client metrics
+      |    +- server_span.ServerSpan  its SERVER span until it ends, made then by the SDK in one start_span
       |    +- request_end.record_end  its end: request metrics, the SERVER span's last attributes, its end
       |    +- core.later            what their ``finish`` leaves until the answer is written
       +- instruments.Instruments    the metric catalog: names, labels, units, buckets (the request

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 
 from . import attributes as attr
@@ -30,7 +31,7 @@ from .export import metric_exporter
 from .genai import ContentCapture
 from .instruments import BREAKER_STATES, Instruments
 from .metrics import new_registry, render
-from .propagation import HEADER_TEXT, INSTRUMENTATION, PROPAGATOR, ROOT, dropped_with_app, unsampled_app_headers
+from .propagation import HEADER_TEXT, INSTRUMENTATION, PROPAGATOR, ROOT, app_trace, dropped_with_app
 from .request import RequestTrace
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ class Telemetry:
         ``http_route`` is the low-cardinality path template for the span name (default ``path``; pass
         it for paths that carry a model name, as Gemini's do). A request the sampler drops gets no span:
         if its app trace is not sampled either, it passes the app's context on as it came
-        (``propagation.dropped_with_app``; for a ``parentbased_`` sampler, ``unsampled_app_headers`` alone); if
+        (``propagation.dropped_with_app``; for a ``parentbased_`` sampler, ``app_trace`` alone); if
         it starts a new trace, the ``traceparent`` of that trace (``Tracing.start_root``). A request whose
         ``traceparent`` is not valid starts a new trace, decided as one without it (``dropped_root`` first).
         """
@@ -152,16 +153,14 @@ class Telemetry:
         if not core.trace_context or "traceparent" not in headers:  # a new trace (``extract_parent``'s ROOT)
             parent = ROOT
             dropped = tracing.dropped_root()  # a ratio sampler decides on the trace id alone: before the rest
-        else:
-            app = unsampled_app_headers(headers) if tracing.follows_app else None
-            if app:  # the app's trace, not sampled: dropped with it, as a ``parentbased_`` sampler does
+        else:  # read once (``parentbased_``: the parent, ROOT for one not valid, or the unsampled one's headers)
+            app = app_trace(headers) if tracing.follows_app else PROPAGATOR.extract(headers, ROOT, getter=HEADER_TEXT)
+            if not isinstance(app, Context):  # the app's trace, not sampled: dropped with it, as ``parentbased_`` does
                 return RequestTrace(core, None, operation, stream, app)
-            # Not valid (empty): a new trace; else ``extract_parent``, its check made (ROOT for one not valid)
-            parent = ROOT if app is not None else PROPAGATOR.extract(headers, ROOT, getter=HEADER_TEXT)
+            parent = app  # ``extract_parent``'s, its check made (ROOT for one not valid)
             dropped = tracing.dropped_root() if parent is ROOT else None
         if dropped is not None:
             return RequestTrace(core, None, operation, stream, dropped)
-        tracer = tracing.tracer
         route = http_route or path
         attributes: dict[str, Any] = {genai.HTTP_METHOD: method, genai.HTTP_ROUTE: route, attr.DIALECT: dialect}
         if path != route:
@@ -182,7 +181,7 @@ class Telemetry:
             passed_on = dropped_with_app(tracing, parent, headers, name, SpanKind.SERVER, attributes)
         if passed_on is not None:
             return RequestTrace(core, None, operation, stream, passed_on)
-        span = tracer.start_span(name, parent, SpanKind.SERVER, attributes)
+        span = tracing.start_child_of_app(name, SpanKind.SERVER, parent, attributes)  # sampled, or asked now
         return RequestTrace(core, span, operation, stream, None)
 
     def policy_loaded(self, loaded_at: float) -> None:

@@ -18,19 +18,22 @@ Lifecycle, as the pipeline calls it::
     trace.finish(...)                           # request metrics; ends the SERVER span; in-flight -1
 
 Both ``finish`` methods are idempotent; ``RequestTrace.finish`` also ends any attempt left open.
-``span`` is the recording SDK span, or None when tracing is off (no exporter) or the sampler dropped the
-request; then only the metrics are touched, and an unsampled request still passes its trace context
-upstream (flag 00). Facts come only from the explicit arguments; no header but ``traceparent`` and
-``tracestate`` is ever read.
+``span`` is the recording span (the SDK's; a SERVER span a ``ServerSpan``), or None when tracing is off
+(no exporter) or the sampler dropped the request; then only the metrics are touched, and an unsampled
+request still passes its trace context upstream (flag 00). Facts come only from the explicit arguments;
+no header but ``traceparent`` and ``tracestate`` is ever read.
 
 What it costs where (docs/observability.md, "Cost"): the work that must precede the upstream call is
-done at once (starting the SERVER span; drawing the CLIENT span's id, which goes upstream in
-``traceparent``). The rest is kept off the answer's way:
+done at once (the sampling decision and the SERVER span's ids; drawing the CLIENT span's id, which goes
+upstream in ``traceparent``). The rest is kept off the answer's way:
 
-- The SERVER span starts with the attributes a sampler may read. Those learnt during the request
-  (``request_parsed``, ``route_decided``, ``rejected``, ``cache_result``) are kept and set together
-  with those known at the end, in one ``set_attributes`` call. A CLIENT span is made when its call
-  ends, in one ``start_span`` with all its attributes and its start time (``attempt`` module).
+- The SERVER span is made when the request ends (``server_span.ServerSpan``, where the sampler is one the
+  configuration names: ``Tracing.new``), in one ``start_span`` with every attribute, its start time, its
+  events and status; until then the request holds its context (the ids drawn at the start) and what it
+  learns. Attributes learnt during the request (``request_parsed``, ``route_decided``, ``rejected``,
+  ``cache_result``) are kept here and given with those known at the end, in one ``set_attributes`` call
+  (``request_end``). A CLIENT span is made when its call ends, in one ``start_span`` with all its
+  attributes and its start time (``attempt`` module).
 - Both ``finish`` methods of a recorded trace take their timings at once (durations, the span's end
   time) and leave the rest, metric updates and ending the span (the request's: ``request_end``), to
   ``core.later``: with an event loop running, until the loop's current step is over, i.e. after the

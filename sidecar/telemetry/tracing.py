@@ -54,7 +54,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
@@ -62,14 +62,16 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.sdk.util import BoundedList
-from opentelemetry.trace import Span, SpanKind, TraceFlags
+from opentelemetry.trace import Span, SpanKind, TraceFlags, get_current_span
 
 from .config import BatchConfig, TelemetryConfig
 from .export import span_exporter
 from .genai import SCHEMA_URL
 from .propagation import INSTRUMENTATION, ROOT
+from .server_span import made_at_end
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.util.types import Attributes
 
@@ -251,6 +253,7 @@ class Tracing:
         *,
         new_traces: Sampler | None = None,
         follows_app: bool = False,
+        made_at_end: bool = False,
     ) -> None:
         """``provider``: its id generator a ``DecidedIdGenerator``, its sampler one that records every
         child of a recorded span (the SDK's do; ``child_headers``). ``new_traces``: given when that
@@ -258,7 +261,7 @@ class Tracing:
         (``root_sampler``): ``start_root`` then asks it before any span is made. ``follows_app``: that
         sampler is the SDK's ``ParentBased`` with its default delegates, which drops every span whose
         remote parent is not sampled (``ALWAYS_OFF``) whatever its name and attributes: the facade then
-        drops such a request without asking it (``propagation.unsampled_app_headers``)."""
+        drops such a request without asking it (``propagation.app_trace``)."""
         from .. import __version__
 
         ids = provider.id_generator
@@ -272,6 +275,8 @@ class Tracing:
         self._new_traces = new_traces
         self._root_bound = root_bound(new_traces)
         self.follows_app = follows_app
+        self.made_at_end = made_at_end  # a sampled span of ``start_root``/``start_child_of_app``: a ServerSpan
+        self._random_ids = ids.is_trace_id_random()
         # The flags of a new trace the sampler drops, as ``Tracer.start_span`` would set them, in the
         # ``traceparent`` text.
         unsampled = TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else TraceFlags.DEFAULT
@@ -283,17 +288,29 @@ class Tracing:
         docstring)."""
         new_traces = self._new_traces
         ids = self.ids
-        if new_traces is None or ids.decided:  # every new trace sampled, or ``dropped_root`` kept this one
-            return self.tracer.start_span(name, ROOT, kind, attributes)
-        trace_id = _random_trace_id(ids)  # the SDK's draw (nothing is decided now), without our frame
-        result = new_traces.should_sample(ROOT, trace_id, name, kind, attributes)
-        if result.decision.is_recording():  # type: ignore[no-untyped-call]
+        if new_traces is not None and not ids.decided:  # not decided by ``dropped_root``: asked now
+            trace_id = _random_trace_id(ids)  # the SDK's draw (nothing is decided now), without our frame
+            result = new_traces.should_sample(ROOT, trace_id, name, kind, attributes)
+            if not result.decision.is_recording():  # type: ignore[no-untyped-call]
+                headers = self._dropped_headers(trace_id)
+                if result.trace_state:
+                    headers["tracestate"] = result.trace_state.to_header()
+                return headers
             ids.decided = trace_id
-            return self.tracer.start_span(name, ROOT, kind, attributes)
-        headers = self._dropped_headers(trace_id)
-        if result.trace_state:
-            headers["tracestate"] = result.trace_state.to_header()
-        return headers
+        if self.made_at_end:  # the trace id decided, else drawn now (every new trace sampled); no trace state
+            trace_id, ids.decided = ids.decided or _random_trace_id(ids), 0
+            return made_at_end(self.tracer, ids, name, kind, ROOT, trace_id, self._random_ids, None, attributes)
+        return self.tracer.start_span(name, ROOT, kind, attributes)
+
+    def start_child_of_app(self, name: str, kind: SpanKind, parent: Context, attributes: dict[str, Any]) -> Span:
+        """The span of a request continuing the app's trace ``parent`` (not dropped by the sampler: sampled,
+        where ``follows_app``): made at its end (``server_span``) where ``made_at_end`` and ``follows_app``
+        (``ParentBased`` records every child of a sampled remote parent), else started now."""
+        if not (self.made_at_end and self.follows_app):
+            return self.tracer.start_span(name, parent, kind, attributes)
+        app, tracer, ids = get_current_span(parent).get_span_context(), self.tracer, self.ids
+        random_id = bool(app.trace_flags & TraceFlags.RANDOM_TRACE_ID)
+        return made_at_end(tracer, ids, name, kind, parent, app.trace_id, random_id, app.trace_state, attributes)
 
     def dropped_root(self) -> dict[str, str] | None:
         """Decide a new trace before its span's name and attributes are made, where the sampler that
@@ -336,6 +353,7 @@ class Tracing:
             counted,
             new_traces=new_traces if drops_roots(sampler_name, ratio) else None,
             follows_app=chosen is not new_traces,
+            made_at_end=True,
         )
 
     @classmethod

@@ -6,10 +6,13 @@ import subprocess
 import sys
 
 import pytest
+from opentelemetry.context import Context
+from opentelemetry.trace import NonRecordingSpan, get_current_span
 
 from sidecar.telemetry.propagation import (
     ROOT,
     app_headers,
+    app_trace,
     extract_parent,
     inject,
     unsampled_app,
@@ -92,6 +95,33 @@ def test_an_unsampled_app_trace_is_passed_on_as_the_sdks_propagator_reads_it(hea
     app = unsampled_app(parent)
     expected = {} if parent is ROOT else None if app is None else app_headers(app, parent, headers)
     assert unsampled_app_headers(headers) == expected
+
+
+@pytest.mark.parametrize("headers", APP_CONTEXTS)
+def test_the_app_trace_read_once_is_what_the_sdks_propagator_reads(headers: dict[str, str]) -> None:
+    """``app_trace`` reads the app's trace context as the SDK's propagator does: for a valid sampled one the
+    parent context ``extract_parent`` gives (a non-recording span of the same span context: ids, remote
+    flag, trace flags, trace state; a context of the same keys), ``ROOT`` itself for one not valid, and for
+    one not sampled ``app_headers``' answer."""
+    parent = extract_parent(headers)
+    app = unsampled_app(parent)
+    read = app_trace(headers)
+    if parent is ROOT:
+        assert read is ROOT
+    elif app is not None:
+        assert read == app_headers(app, parent, headers)
+    else:
+        assert isinstance(read, Context)
+        assert read.keys() == parent.keys()
+        span, wanted = get_current_span(read), get_current_span(parent).get_span_context()
+        assert type(span) is NonRecordingSpan
+        context = span.get_span_context()
+        assert context == wanted
+        assert (context.is_remote, context.trace_flags, context.trace_state.to_header()) == (
+            wanted.is_remote,
+            wanted.trace_flags,
+            wanted.trace_state.to_header(),
+        )
 
 
 def test_a_sidecar_without_trace_exporters_does_not_load_the_sdks_tracing() -> None:

@@ -1,0 +1,150 @@
+"""``ServerSpan``: a recorded request's SERVER span until it ends, when the SDK makes it, as a CLIENT span
+is made when its call ends (``attempt``).
+
+What a request needs of its SERVER span while it runs is its context (the ids its CLIENT spans'
+``traceparent`` carries, their parent, the ids its log lines carry) and a place for what it learns
+(attributes, events, status). ``ServerSpan`` is an OpenTelemetry API ``Span`` that holds them: its
+``SpanContext`` is the one ``Tracer.start_span`` gives the span it makes at the end (the ids drawn at the
+start, the trace id too for a new trace, which the provider's ``DecidedIdGenerator`` hands to that
+``start_span``; the sampled and random-trace-id flags as ``start_span`` sets them; the parent's trace
+state, which the SDK's samplers pass on), and ``end`` makes the SDK's span in one ``start_span`` with
+every attribute and the start time, gives it the events and status it holds, with their times, and ends
+it. One ``start_span`` with every attribute costs the SDK about 61,000 CPU instructions less than a span
+started with some and given the others when it ends (``set_attributes`` cleans and locks them one by one;
+docs/benchmarks.md, "Wave 45 `trace46`"), and nothing of the SDK's span work is left before the answer.
+
+``Tracing`` makes one only where the sampler is one of the SDK's that ``Tracing.new`` builds and it keeps
+the span: those decide on the trace id and the parent alone, so the ``start_span`` at the end, which asks
+the sampler again (with every attribute), records it too; a span that a sampler then dropped would make a
+non-recording span, exported by no one. Event attributes are copied when they are given (a caller may
+reuse its dict); their values are read at the end, as the span's attributes are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from time import time_ns
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+
+from .propagation import ROOT
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Tracer
+    from opentelemetry.util import types
+
+    from .tracing import DecidedIdGenerator
+
+
+class ServerSpan(Span):
+    """A recorded span made by the SDK when it ends (module docstring): the SERVER span of a request."""
+
+    __slots__ = (
+        "_attributes",
+        "_context",
+        "_ended",
+        "_ids",
+        "_kind",
+        "_later",
+        "_name",
+        "_parent",
+        "_start",
+        "_tracer",
+    )
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        ids: DecidedIdGenerator,
+        name: str,
+        kind: SpanKind,
+        parent: Context,
+        context: SpanContext,
+        attributes: dict[str, Any],
+    ) -> None:
+        """``context``: the one ``tracer.start_span(name, parent, kind, ...)`` gives the span at the end;
+        ``parent`` the app's (its trace id is then the context's) or ``ROOT`` (a new trace: the context's
+        trace id is handed to the id generator). ``attributes`` becomes the span's (not copied)."""
+        self._tracer = tracer
+        self._ids = ids
+        self._name = name
+        self._kind = kind
+        self._parent = parent
+        self._context = context
+        self._attributes = attributes
+        self._start = time_ns()
+        self._later: list[tuple[str, tuple[Any, ...]]] = []  # events, exceptions, status: (Span method, arguments)
+        self._ended = False
+
+    def get_span_context(self) -> SpanContext:
+        return self._context
+
+    def is_recording(self) -> bool:
+        return not self._ended
+
+    def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
+        self._attributes.update(attributes)
+
+    def set_attribute(self, key: str, value: types.AttributeValue) -> None:
+        self._attributes[key] = value
+
+    def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
+        self._later.append(("add_event", (name, dict(attributes or {}), timestamp or time_ns())))
+
+    def update_name(self, name: str) -> None:
+        self._name = name
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        self._later.append(("set_status", (status, description)))
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        attributes = None if attributes is None else dict(attributes)
+        self._later.append(("record_exception", (exception, attributes, timestamp or time_ns(), escaped)))
+
+    def end(self, end_time: int | None = None) -> None:
+        """Make the SDK's span with what this one holds, on its ids, and end it (at ``end_time``, else now)."""
+        if self._ended:
+            return
+        self._ended = True
+        ids, context = self._ids, self._context
+        if self._parent is ROOT:  # a new trace, whose id start_span draws
+            ids.decided = context.trace_id
+        ids.decided_span = context.span_id
+        span = self._tracer.start_span(self._name, self._parent, self._kind, self._attributes, start_time=self._start)
+        for method, arguments in self._later:
+            getattr(span, method)(*arguments)
+        span.end(end_time)
+
+
+def made_at_end(
+    tracer: Tracer,
+    ids: DecidedIdGenerator,
+    name: str,
+    kind: SpanKind,
+    parent: Context,
+    trace_id: int,
+    random_trace_id: bool,
+    trace_state: TraceState | None,
+    attributes: types.Attributes,
+) -> ServerSpan:
+    """The span the sampler records on ``trace_id``, made at its end: its span id drawn now (the SDK's
+    draw), its context the one ``Tracer.start_span`` gives a recorded span (not remote; sampled, and the
+    random-trace-id flag where the id generator, or the parent, says the trace id is random; ``trace_state``,
+    the sampler's: the parent's)."""
+    flags = _SAMPLED_RANDOM if random_trace_id else _SAMPLED
+    context = SpanContext(trace_id, _random_span_id(ids), False, flags, trace_state)
+    return ServerSpan(tracer, ids, name, kind, parent, context, dict(attributes or {}))
+
+
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_SAMPLED_RANDOM = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
+_random_span_id = RandomIdGenerator.generate_span_id  # the SDK's draw, never the decided one
