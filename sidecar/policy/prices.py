@@ -147,8 +147,11 @@ class PriceSpec(TokenPrices):
 
     def tiered(self) -> bool:
         """Whether an expected cost needs more than the standard input and output prices: a long-context
-        tier or an audio input price (``cost.expected_usd``; decided at load, ``Target.tiered``)."""
-        return self.long_context is not None or self.audio_input_per_mtok is not None
+        tier, an audio input price or a web-search fee (``cost.expected_usd``; decided at load,
+        ``Target.tiered``)."""
+        return (
+            self.long_context is not None or self.audio_input_per_mtok is not None or bool(self.web_search_per_1k_calls)
+        )
 
     def for_prompt(self, input_tokens: int) -> TokenPrices:
         """The tier a call whose prompt counts ``input_tokens`` is billed at."""
