@@ -101,7 +101,8 @@ class PriceSpec(TokenPrices):
         "search: 10 to 50 by model and search context size; Gemini's grounding with Google Search, each distinct "
         "non-empty groundingMetadata.webSearchQueries entry: Gemini 3's 14), at every tier. Default: none, searches "
         "not priced. The budgets charge it once the answer says; a reservation includes the searches the request "
-        "allows (a search tool's bound, else budgets.default_web_searches).",
+        "allows (a search tool's bound, else budgets.default_web_searches); routing's expected cost the searches it is "
+        "expected to run (one per search tool it offers).",
     )
     web_search_billed_per: Literal["search", "prompt", "call"] | None = Field(
         None,

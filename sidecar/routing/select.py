@@ -16,7 +16,8 @@ price) / 1e6`` (a price with a long-context tier or an audio input price, ``Cand
 at load: by ``cost.expected_usd``, the long-context tier's prices when the prompt is above its
 threshold, the request's audio at the audio price; a candidate priced at a service tier,
 ``at_service_tier``, at that tier's: ``plans.TieredSelectPlan`` selects so for a request asking for the
-tier, as ``record.expected_cost`` prices it), with candidates of unknown price last; ties keep
+tier, as ``record.expected_cost`` prices it; a price with a web-search fee, the searches the request is
+expected to run, ``searches``: ``record.expected_searches``), with candidates of unknown price last; ties keep
 the candidates' order. The result is the whole chain, so the first is called and the rest are its
 fallbacks in cost order, and every excluded candidate with the reason, for ``llm-sidecar explain``.
 
