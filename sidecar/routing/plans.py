@@ -148,7 +148,10 @@ class SelectPlan:
         return targets
 
     def run(self, request: RequestFacts, walk: Walk[R]) -> Awaitable[R]:
-        return walk(self.chain(request))
+        """Walk the chain the routing stage chose (``record.targets``: not asked again), else ``chain``'s."""
+        record = request.routing
+        targets = record.targets if record is not None else None
+        return walk(targets if targets is not None else self.chain(request))
 
 
 @dataclass(frozen=True, slots=True)
