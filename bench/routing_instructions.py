@@ -18,7 +18,7 @@ Each step runs under ``valgrind --tool=cachegrind`` twice (``--few`` and ``--man
 cancelled out), ``PYTHONHASHSEED=0``. ``--code DIR`` runs another checkout's ``sidecar`` package (e.g.
 ``git worktree add /tmp/base <ref>``), for a baseline in the same session.
 
-    python bench/routing_instructions.py [--few 200] [--many 2000] [--code DIR] [--pieces]
+    python bench/routing_instructions.py [--few 200] [--many 2000] [--code DIR] [--pieces [--only a,b]]
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ PIECES = (
     "chain",  # SelectPlan.chain on a decided request (the usual request's fixed chain)
     "headers",  # report.add_answer_headers on a decided, selected request (the estimate computed anew)
     "logged",  # report.logged_features: the access line's features
+    "stage",  # stage.apply_routing on a decided request (its chain asked anew: ``chain`` is a part of it)
+    "asked_again",  # SelectPlan.run: the fallback loop asking for the chain the stage chose
+    "line",  # orjson.dumps of routing's access-line fields alone (report.line_fields' dict, as written)
+    "wire",  # aiohttp's _serialize_headers of a status line and routing's four answer headers
+    "wire_none",  # the same with no header: ``wire`` less this is what the four headers cost on the wire
 )
 
 
@@ -153,6 +158,32 @@ def pieces() -> dict[str, Callable[[], object]]:
         record.estimated_for = None  # the estimate anew, as the answer's headers make it
         report.add_answer_headers({}, request, record, target)
 
+    from aiohttp.http_writer import _serialize_headers
+    from multidict import CIMultiDict
+
+    from sidecar.routing.stage import apply_routing
+
+    def staged() -> None:
+        record.targets = None
+        apply_routing(request, router, route)
+
+    plan.chain(request)
+
+    def asked_again() -> None:
+        plan.run(request, tuple)  # ``tuple`` as the walk: the chain it is given, returned
+
+    routing_headers: dict[str, str] = {}
+    report.add_answer_headers(routing_headers, request, record, target)
+    on_the_wire, none = CIMultiDict(routing_headers), CIMultiDict()
+    decision = record.decision
+    assert decision is not None
+    line_fields = {
+        **decision.fields,
+        "features": report.logged_features(features),
+        "estimated_cost_usd": 0.00012345,
+        "requested_model_cost_usd": 0.00023456,
+    }
+
     return {
         "empty": empty,
         "walk": lambda: plain_chat(body, None),
@@ -163,6 +194,11 @@ def pieces() -> dict[str, Callable[[], object]]:
         "chain": chain,
         "headers": headers_added,
         "logged": lambda: report.logged_features(features),
+        "stage": staged,
+        "asked_again": asked_again,
+        "line": lambda: orjson.dumps(line_fields),
+        "wire": lambda: _serialize_headers("HTTP/1.1 200 OK", on_the_wire),
+        "wire_none": lambda: _serialize_headers("HTTP/1.1 200 OK", none),
     }
 
 
@@ -192,6 +228,7 @@ def main() -> int:
     parser.add_argument("--many", type=int, default=2000)
     parser.add_argument("--code", type=Path, default=None, help="a checkout whose sidecar package to run")
     parser.add_argument("--pieces", action="store_true", help="each piece of the steps alone (PIECES)")
+    parser.add_argument("--only", default="", help="with --pieces: these pieces only (comma-separated)")
     parser.add_argument("--run", nargs=2, metavar=("STEP", "CALLS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -202,11 +239,12 @@ def main() -> int:
             call()
         return 0
     pieces_flag = " --pieces" if args.pieces else ""
+    pieces_flag += f" --only {args.only}" if args.only else ""
     print(f"Command: `python bench/routing_instructions.py --few {args.few} --many {args.many}{pieces_flag}`", end="")
     print(f" (code: {args.code or 'this checkout'})\n")
     if args.pieces:
         print("| piece (alone) | instructions per call |\n|---|---|")
-        for piece in PIECES:
+        for piece in args.only.split(",") if args.only else PIECES:
             few, many = count(f"piece:{piece}", args.few, args.code), count(f"piece:{piece}", args.many, args.code)
             print(f"| {piece} | {(many - few) // (args.many - args.few):,} |", flush=True)
         return 0

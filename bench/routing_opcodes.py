@@ -7,7 +7,10 @@ variants' counts per request are diffed per function. Bytecodes are not instruct
 ``bytes.count`` or a regex search is one bytecode), but they say where the Python work is and they do
 not depend on the machine's load.
 
-    python bench/routing_opcodes.py [--warm 100] [--requests 10] [--variants chain,routing] [--top 40]
+    python bench/routing_opcodes.py [--warm 100] [--requests 10] [--variants chain,routing] [--top 40] [--everywhere]
+
+``--everywhere`` counts every Python frame, not only the package's: another package's (aiohttp, structlog,
+the standard library's ``abc``) named ``~<its path>``, so that what a routed request makes them do shows.
 """
 
 from __future__ import annotations
@@ -41,12 +44,19 @@ def traced_main(out: str, argv: list[str]) -> int:
     calls: collections.Counter[str] = collections.Counter()
     package = os.sep + "sidecar" + os.sep
 
+    everywhere = os.environ.get("ROUTING_OPCODES_EVERYWHERE") == "1"  # ``--everywhere``
+
     def tracer(frame: FrameType, event: str, _: Any) -> Any:
         code = frame.f_code
-        if package not in code.co_filename:
+        filename = code.co_filename
+        if package in filename:
+            where = filename.split(package, 1)[1]
+        elif everywhere:  # another package's (aiohttp, the standard library...): named from its package
+            where = "~" + filename.rsplit("site-packages" + os.sep, 1)[-1].rsplit("python3.11" + os.sep, 1)[-1]
+        else:
             return None
         frame.f_trace_opcodes = True
-        key = f"{code.co_filename.split(package, 1)[1]}:{code.co_firstlineno} {code.co_name}"
+        key = f"{where}:{code.co_firstlineno} {code.co_name}"
         if event == "call":
             calls[key] += 1
         elif event == "opcode":
@@ -69,12 +79,14 @@ def traced_main(out: str, argv: list[str]) -> int:
     return main(argv)
 
 
-def count(variant: str, warm: int, requests: int, work: Path) -> dict[str, dict[str, int]]:
+def count(variant: str, warm: int, requests: int, work: Path, everywhere: bool = False) -> dict[str, dict[str, int]]:
     nginx, upstream = nginx_on_free_port(work)
     out = work / f"opcodes-{variant}.json"
     try:
         ports = work / f"{variant}.ports"
         command, env = sidecar_command(sidecar_policy(work, upstream, variant), ports, {})
+        if everywhere:
+            env["ROUTING_OPCODES_EVERYWHERE"] = "1"
         # the CLI's arguments (``run --policy ...``): what follows ``-m sidecar``
         command = [
             sys.executable,
@@ -120,12 +132,17 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--variants", default="chain,routing", help="proxy_bench policy variants: plain,routed")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument(
+        "--everywhere", action="store_true", help="every Python frame (aiohttp's, the standard library's: named ~...)"
+    )
     parser.add_argument("--serve", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         return traced_main(args.serve[0], args.serve[1:])
     plain_name, routed_name = args.variants.split(",")
-    plain, routed = (count(v, args.warm, args.requests, Path(tempfile.mkdtemp())) for v in (plain_name, routed_name))
+    plain, routed = (
+        count(v, args.warm, args.requests, Path(tempfile.mkdtemp()), args.everywhere) for v in (plain_name, routed_name)
+    )
     n = args.requests
     rows = []
     for key in set(plain["opcodes"]) | set(routed["opcodes"]) | set(plain["calls"]) | set(routed["calls"]):
@@ -134,7 +151,11 @@ def main() -> int:
         if opcodes or calls:
             rows.append((opcodes, calls, key))
     rows.sort(key=lambda row: -abs(row[0]))
-    print(f"Command: `python bench/routing_opcodes.py --warm {args.warm} --requests {n} --variants {args.variants}`\n")
+    flag = " --everywhere" if args.everywhere else ""
+    print(
+        f"Command: `python bench/routing_opcodes.py --warm {args.warm} --requests {n} "
+        f"--variants {args.variants}{flag}`\n"
+    )
     total_plain = sum(plain["opcodes"].values()) / n
     total = sum(r[0] for r in rows)
     print(f"{plain_name}: {total_plain:,.0f} bytecodes a request in the sidecar package", end="")

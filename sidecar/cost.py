@@ -29,7 +29,10 @@ Before an answer, two estimates of the same prices:
   ``x-sidecar-estimated-cost``): its prompt and expected output at the tier it is billed at: the service
   tier an OpenAI request asks for when the price names it (``requested_tier``: ``flex``, ``priority``;
   ``auto`` and ``default`` are the standard tier), else the long-context tier above its threshold, else
-  the standard tier; the audio part of the prompt at that tier's audio input price.
+  the standard tier; the audio part of the prompt at that tier's audio input price; and the web searches
+  it is expected to run (one per search tool it offers, at most the tool's bound:
+  ``routing.record.expected_searches``; not the budgets' bound) at ``web_search_per_1k_calls`` as the
+  price bills them (one for a model billed per call, whatever the request asks).
 """
 
 from __future__ import annotations
@@ -114,15 +117,24 @@ def _dearest(prices: TokenPrices, input_tokens: int, output_tokens: int, hour_wr
 
 
 def expected_usd(
-    price: PriceSpec, prompt_tokens: int, audio_tokens: int, output_tokens: int, service_tier: str | None = None
+    price: PriceSpec,
+    prompt_tokens: int,
+    audio_tokens: int,
+    output_tokens: int,
+    service_tier: str | None = None,
+    searches: int = 0,
 ) -> float:
     """What routing expects a request to cost (the module docstring): ``audio_tokens`` of its
-    ``prompt_tokens`` are audio; ``service_tier``: the tier it asks for (``requested_tier``)."""
+    ``prompt_tokens`` are audio; ``service_tier``: the tier it asks for (``requested_tier``); ``searches``:
+    the web searches it is expected to run (``routing.record.expected_searches``)."""
     prices = price.for_call(prompt_tokens, service_tier)
     input_price = prices.input_per_mtok
     total = prompt_tokens * input_price + output_tokens * prices.output_per_mtok
     if audio_tokens and prices.audio_input_per_mtok is not None:
         total += min(audio_tokens, prompt_tokens) * (prices.audio_input_per_mtok - input_price)
+    per_1k = price.web_search_per_1k_calls
+    if per_1k:  # dollars times a million, as ``total``
+        total += price.searches_billed(searches) * per_1k * 1000
     return total / 1e6
 
 

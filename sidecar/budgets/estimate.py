@@ -13,7 +13,9 @@
 ``asks_hour_writes(facts, raw)``: whether an Anthropic body asks for 1-hour prompt-cache writes (its
 reservation then prices the prompt at the 1-hour write price: ``pricing.estimate_units``).
 ``searches_asked(facts, raw, default)``: the web searches the body lets its provider run (a search tool's
-bound, else ``default``), which its reservation prices at the model's ``web_search_per_1k_calls``.
+bound, else ``default``), which its reservation prices at the model's ``web_search_per_1k_calls``
+(``searches_offered``: the same count read from the body alone, each tool's capped when asked: routing's
+expectation).
 ``priced_asks(facts, raw, budgets)``: both, as every reservation of a request reads them (the first one, a
 retry's, a fallback's, an ensemble member's: ``BudgetRequest.hour_writes`` and ``searches``), so that no
 reservation of a request prices less than its first.
@@ -180,6 +182,13 @@ def searches_asked(facts: RequestFacts, raw: bytes, default: int) -> int:
     bound. The body is read only when its bytes name a search ("earch": ``web_search``, ``googleSearch``)."""
     if raw.find(b"earch") < 0:
         return 0
+    return searches_offered(facts, default)
+
+
+def searches_offered(facts: RequestFacts, default: int, each: int | None = None) -> int:
+    """``searches_asked`` of the request's body (unread before it: its bytes not tested), each search
+    tool's count at most ``each`` when given (routing's expected searches, one a tool:
+    ``routing.record.expected_searches``)."""
     body, dialect = facts.body, facts.dialect
     if dialect is Dialect.OPENAI and facts.operation is Operation.CHAT:
         return 1 if body.get("web_search_options") is not None else 0
@@ -192,10 +201,12 @@ def searches_asked(facts: RequestFacts, raw: bytes, default: int) -> int:
             continue
         kind = tool.get("type")
         if dialect is Dialect.GEMINI:
-            searches += default if any(name in tool for name in _GEMINI_SEARCH_TOOLS) else 0
+            if any(name in tool for name in _GEMINI_SEARCH_TOOLS):
+                searches += default if each is None or default < each else each
         elif type(kind) is str and kind.startswith("web_search"):
             bound = tool.get("max_uses") if dialect is Dialect.ANTHROPIC else body.get("max_tool_calls")
-            searches += bound if type(bound) is int and bound >= 0 else default
+            bound = bound if type(bound) is int and bound >= 0 else default
+            searches += bound if each is None or bound < each else each
     return searches
 
 

@@ -101,7 +101,8 @@ class PriceSpec(TokenPrices):
         "search: 10 to 50 by model and search context size; Gemini's grounding with Google Search, each distinct "
         "non-empty groundingMetadata.webSearchQueries entry: Gemini 3's 14), at every tier. Default: none, searches "
         "not priced. The budgets charge it once the answer says; a reservation includes the searches the request "
-        "allows (a search tool's bound, else budgets.default_web_searches).",
+        "allows (a search tool's bound, else budgets.default_web_searches); routing's expected cost the searches it is "
+        "expected to run (one per search tool it offers).",
     )
     web_search_billed_per: Literal["search", "prompt", "call"] | None = Field(
         None,
@@ -147,8 +148,11 @@ class PriceSpec(TokenPrices):
 
     def tiered(self) -> bool:
         """Whether an expected cost needs more than the standard input and output prices: a long-context
-        tier or an audio input price (``cost.expected_usd``; decided at load, ``Target.tiered``)."""
-        return self.long_context is not None or self.audio_input_per_mtok is not None
+        tier, an audio input price or a web-search fee (``cost.expected_usd``; decided at load,
+        ``Target.tiered``)."""
+        return (
+            self.long_context is not None or self.audio_input_per_mtok is not None or bool(self.web_search_per_1k_calls)
+        )
 
     def for_prompt(self, input_tokens: int) -> TokenPrices:
         """The tier a call whose prompt counts ``input_tokens`` is billed at."""

@@ -11,7 +11,9 @@ fallback work as for a written chain::
 
 A selection some of whose candidates' prices name service tiers is a ``TieredSelectPlan``: an OpenAI
 request asking for a named tier is selected by the plan made at load for it (its candidates at that
-tier's prices), so that ``select: cheapest`` orders by the cost ``record.expected_cost`` gives.
+tier's prices), so that ``select: cheapest`` orders by the cost ``record.expected_cost`` gives. A plan
+some of whose candidates' prices have a web-search fee (``searched``, decided at load) reads a request's
+expected searches (``record.expected_searches``) for its selection, for the same reason.
 
 What they chose goes on the request's record (``record.Routed``: ``targets``, ``arm``) for the
 headers, the access line, the span and ``explain``. The request path asks a ``SelectPlan`` for its chain's
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ..cost import requested_tier
 from ..dialects import Dialect
-from .record import DEFAULT_OUTPUT_TOKENS, Routed, decide, routed
+from .record import DEFAULT_OUTPUT_TOKENS, Routed, decide, expected_searches, routed
 from .select import Candidate, Menu, Selection
 from .split import WeightedSplit, sticky_key
 
@@ -63,6 +65,9 @@ class SelectPlan:
     # per (task, tier) a decision may name, the usual request's fixed chain as targets (None: its order
     # depends on the request's costs), the route's floor applied (``fixed_by_decision``)
     by_decision: Mapping[tuple[str, str], tuple[Target, ...] | None]
+    # some candidate's price has a web-search fee (decided at load): a request's expected searches are
+    # read for its selection (``record.expected_searches``); else its body is not read for them
+    searched: bool
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -87,9 +92,11 @@ class SelectPlan:
                 tier if tier > self.min_tier else self.min_tier,
                 decision.output_tokens,
                 router.context_headroom,
+                expected_searches(request) if self.searched else 0,
             )
         else:
-            selection = self.menu.select(request.features, "", self.min_tier, DEFAULT_OUTPUT_TOKENS, 0.1)
+            searches = expected_searches(request) if self.searched else 0
+            selection = self.menu.select(request.features, "", self.min_tier, DEFAULT_OUTPUT_TOKENS, 0.1, searches)
         record.selection = selection
         record.output_tokens = selection.output_tokens
         return selection
@@ -141,7 +148,10 @@ class SelectPlan:
         return targets
 
     def run(self, request: RequestFacts, walk: Walk[R]) -> Awaitable[R]:
-        return walk(self.chain(request))
+        """Walk the chain the routing stage chose (``record.targets``: not asked again), else ``chain``'s."""
+        record = request.routing
+        targets = record.targets if record is not None else None
+        return walk(targets if targets is not None else self.chain(request))
 
 
 @dataclass(frozen=True, slots=True)

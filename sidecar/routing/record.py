@@ -23,14 +23,18 @@ output; the smaller of the two): a price with a long-context tier, an audio inpu
 tiers (``Target.tiered``, decided at load) by ``cost.expected_usd``: the prices of the service tier an
 OpenAI request asks for when the price names it (``cost.requested_tier``: ``flex``, ``priority``; the
 request's body is read only for such a price), else the long-context tier's when the estimated prompt
-is above its threshold, the request's audio at the audio input price. A cheapest selection orders by the
-same figure (``plans.TieredSelectPlan``: the asked tier's plan, its candidates at that tier's prices).
+is above its threshold, the request's audio at the audio input price, and the web searches it is
+expected to run (``expected_searches``: one per search tool it offers) at a price's search fee (the
+request's body is read for them only for a price with one). A cheapest selection orders by the same
+figure (``plans.TieredSelectPlan``: the asked tier's plan, its candidates at that tier's prices; a
+plan some of whose candidates have a search fee: ``SelectPlan.searched``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..budgets.estimate import searches_offered
 from ..cost import expected_usd, requested_tier
 from ..dialects import Dialect
 from .features import AUDIO_TOKENS
@@ -124,6 +128,17 @@ def expected_cost(facts: RequestFacts, record: Routed, target: Target) -> float 
         cost = (features.prompt_tokens * price.input_per_mtok + output * price.output_per_mtok) / 1e6
     else:  # the service tier asked for, the long-context tier above its threshold, the audio at its price
         tier = requested_tier(facts.body) if price.service_tiers and facts.dialect is Dialect.OPENAI else None
-        cost = expected_usd(price, features.prompt_tokens, features.audio * AUDIO_TOKENS, output, tier)
+        searches = expected_searches(facts) if price.web_search_per_1k_calls else 0
+        cost = expected_usd(price, features.prompt_tokens, features.audio * AUDIO_TOKENS, output, tier, searches)
     record.estimated_for, record.estimated = price, cost
     return cost
+
+
+def expected_searches(facts: RequestFacts) -> int:
+    """The web searches the request is expected to run: one per search tool it offers (OpenAI's
+    ``web_search_options`` or Responses ``web_search`` tool, Anthropic's ``web_search`` tool, Gemini's
+    ``google_search``), none for a tool whose bound is 0 (``max_uses``, ``max_tool_calls``). An
+    expectation, not the budgets' bound (``budgets.estimate.searches_asked``: a tool's ``max_uses``,
+    else ``default_web_searches``): what the request is likely to cost, as its expected output is the
+    class's and not its maximum. Read only for a price with a search fee (decided at load)."""
+    return searches_offered(facts, 1, 1)

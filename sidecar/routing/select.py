@@ -16,7 +16,8 @@ price) / 1e6`` (a price with a long-context tier or an audio input price, ``Cand
 at load: by ``cost.expected_usd``, the long-context tier's prices when the prompt is above its
 threshold, the request's audio at the audio price; a candidate priced at a service tier,
 ``at_service_tier``, at that tier's: ``plans.TieredSelectPlan`` selects so for a request asking for the
-tier, as ``record.expected_cost`` prices it), with candidates of unknown price last; ties keep
+tier, as ``record.expected_cost`` prices it; a price with a web-search fee, the searches the request is
+expected to run, ``searches``: ``record.expected_searches``), with candidates of unknown price last; ties keep
 the candidates' order. The result is the whole chain, so the first is called and the rest are its
 fallbacks in cost order, and every excluded candidate with the reason, for ``llm-sidecar explain``.
 
@@ -58,25 +59,29 @@ class Candidate:
     output_per_mtok: float | None = None
     tier: int = 0  # rank in routing.tiers
     task_tiers: Mapping[str, int] = field(default_factory=lambda: _NO_TIERS)  # task class -> rank
-    # the price, when it has a long-context tier or an audio input price (``cost.expected_usd``), or when
-    # the candidate is priced at a service tier it names (``service_tier``); else None
+    # the price, when it has a long-context tier, an audio input price or a web-search fee
+    # (``cost.expected_usd``), or when the candidate is priced at a service tier it names
+    # (``service_tier``); else None
     tiered: PriceSpec | None = field(default=None, compare=False)
     long_from: int | None = None  # the long-context tier's threshold, when it has one
     # the service tier it is priced at (``at_service_tier``: a selection for a request asking for it); its
     # input and output prices are then that tier's
     service_tier: str | None = None
 
-    def expected_cost(self, input_tokens: int, output_tokens: int, audio_tokens: int = 0) -> float | None:
+    def expected_cost(
+        self, input_tokens: int, output_tokens: int, audio_tokens: int = 0, searches: int = 0
+    ) -> float | None:
         if self.input_per_mtok is None or self.output_per_mtok is None:
             return None
         if self.tiered is not None:
-            return expected_usd(self.tiered, input_tokens, audio_tokens, output_tokens, self.service_tier)
+            return expected_usd(self.tiered, input_tokens, audio_tokens, output_tokens, self.service_tier, searches)
         return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
 
 
 def tiered_price(price: PriceSpec | None) -> PriceSpec | None:
     """``price`` when routing's expected cost depends on more than its input and output prices (a
-    long-context tier, an audio input price: ``Candidate.tiered``), decided at load; else None."""
+    long-context tier, an audio input price, a web-search fee: ``Candidate.tiered``), decided at load;
+    else None."""
     if price is None or not price.tiered():
         return None
     return price
@@ -140,8 +145,10 @@ def select_cheapest(
     output_tokens: int,
     headroom: float = 0.1,
     tier_names: Sequence[str] = (),
+    searches: int = 0,
 ) -> Selection:
-    return select(candidates, features, task, min_tier, output_tokens, headroom, tier_names)
+    """``searches``: the web searches the request is expected to run (``record.expected_searches``)."""
+    return select(candidates, features, task, min_tier, output_tokens, headroom, tier_names, searches)
 
 
 def select(
@@ -152,6 +159,7 @@ def select(
     output_tokens: int,
     headroom: float,
     tier_names: Sequence[str],
+    searches: int = 0,
 ) -> Selection:
     """``select_cheapest`` with positional arguments (the request path's call: no keywords to match)."""
     requested = features.max_output_tokens
@@ -191,9 +199,9 @@ def select(
             else:
                 if candidate.tiered is None:
                     cost = (prompt * per_input + expected_output * per_output) / 1e6
-                else:  # a long-context tier, an audio price, a service tier: the request's tier and audio
+                else:  # a long-context tier, an audio price, a service tier, a search fee: the request's
                     audio, priced_at = features.audio * AUDIO_TOKENS, candidate.service_tier
-                    cost = expected_usd(candidate.tiered, prompt, audio, expected_output, priced_at)
+                    cost = expected_usd(candidate.tiered, prompt, audio, expected_output, priced_at, searches)
                 kept.append((False, cost, position, _new(Choice, (candidate, cost))))
     if len(kept) > 1:
         kept.sort()  # cheapest first, unknown prices last; ties keep the candidates' order (position)
@@ -218,19 +226,23 @@ class Menu:
     """``select`` for one route's candidates with the tier filter done at load: per (task, minimum
     tier) a ``Shortlist``. A request that needs no capability and fits every candidate's context window
     (the usual one) only prices the shortlist's priced candidates and sorts them when there are several;
-    any other request (a prompt above a candidate's long-context threshold among them), or a task no
-    shortlist was made for, goes through ``select``. Both answer the
+    any other request (a prompt above a candidate's long-context threshold among them, a request expected
+    to search, any request when a candidate pays a search fee on every call), or a task no shortlist was
+    made for, goes through ``select``. Both answer the
     same ``Selection`` (the chain, the excluded candidates in the candidates' order, with their reasons)."""
 
-    __slots__ = ("_long_from", "_shortlists", "_smallest_window", "candidates", "tier_names")
+    __slots__ = ("_select_above", "_shortlists", "_smallest_window", "candidates", "tier_names")
 
     def __init__(self, candidates: Sequence[Candidate], tasks: Sequence[str], tier_names: Sequence[str]) -> None:
         self.candidates = tuple(candidates)
         self.tier_names = tuple(tier_names)
         windows = [c.context_window for c in self.candidates if c.context_window is not None]
         self._smallest_window = min(windows) if windows else None
-        # a prompt above it is priced at some candidate's long-context tier: through ``select``
-        self._long_from = min((c.long_from for c in self.candidates if c.long_from is not None), default=sys.maxsize)
+        # a prompt above it goes through ``select``: priced at some candidate's long-context tier; every
+        # prompt (-1) when a candidate pays a search fee on every call (``web_search_billed_per: call``)
+        long_from = min((c.long_from for c in self.candidates if c.long_from is not None), default=sys.maxsize)
+        per_call = any(c.tiered is not None and c.tiered.searches_billed(0) for c in self.candidates)
+        self._select_above = -1 if per_call else long_from
         self._shortlists = {
             (task, min_tier): self._shortlist(task, min_tier)
             for task in dict.fromkeys(("", *tasks))
@@ -294,15 +306,23 @@ class Menu:
         return None if shortlist is None else shortlist.fixed
 
     def select(
-        self, features: RequestFeatures, task: str, min_tier: int, output_tokens: int, headroom: float
+        self,
+        features: RequestFeatures,
+        task: str,
+        min_tier: int,
+        output_tokens: int,
+        headroom: float,
+        searches: int = 0,
     ) -> Selection:
-        """``select(self.candidates, features, task, min_tier, output_tokens, headroom, self.tier_names)``."""
+        """``select(self.candidates, features, task, min_tier, output_tokens, headroom, self.tier_names,
+        searches)``."""
         requested = features.max_output_tokens
         prompt = features.prompt_tokens
         expected_output = requested if requested and requested < output_tokens else output_tokens  # min, no call
         shortlist = self.usual(features, task, min_tier, output_tokens, headroom)
-        if shortlist is None or prompt > self._long_from:
-            return select(self.candidates, features, task, min_tier, output_tokens, headroom, self.tier_names)
+        if shortlist is None or prompt > self._select_above or searches:
+            candidates, names = self.candidates, self.tier_names
+            return select(candidates, features, task, min_tier, output_tokens, headroom, names, searches)
         priced = shortlist.priced
         if len(priced) == 1:
             _, candidate, per_input, per_output = priced[0]

@@ -88,3 +88,54 @@ def test_a_cheapest_selections_costs_are_the_expected_costs_of_the_request(tmp_p
     for choice in selection.chain:
         target = policy.models[choice.candidate.name]
         assert choice.expected_cost == pytest.approx(expected_cost(request, routed(request), target))
+
+
+SEARCHING_POLICY = """version: 1
+providers:
+  openai: {dialect: openai, base_url: 'http://127.0.0.1:9/v1'}
+models:
+  searcher: {provider: openai, model: s, price: {input_per_mtok: 0.5, output_per_mtok: 2, web_search_per_1k_calls: 25}}
+  plain: {provider: openai, model: p-1, price: {input_per_mtok: 2, output_per_mtok: 8}}
+  always: {provider: openai, model: a-1, price: {input_per_mtok: 0.1, output_per_mtok: 0.4,
+    web_search_per_1k_calls: 25, web_search_billed_per: call}}
+routes:
+  - {name: chat, target: {select: cheapest, from: [searcher, plain]}}
+  - {name: always, target: {select: cheapest, from: [always, plain]}}
+"""
+
+
+def searching_request(tmp_path: Path, search: bool) -> tuple[Policy, RequestFacts]:
+    """The policy above and a chat offering a web search (``web_search_options``) or not."""
+    (tmp_path / "policy.yaml").write_text(SEARCHING_POLICY)
+    body: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
+    if search:
+        body["web_search_options"] = {}
+    return load_policy(tmp_path / "policy.yaml"), describe_request("/v1/chat/completions", {}, {}, body, app="")
+
+
+@pytest.mark.parametrize(
+    ("search", "route", "first"), [(True, 0, "plain"), (False, 0, "searcher"), (False, 1, "plain")]
+)
+def test_a_cheapest_selection_orders_by_the_search_fees_the_request_is_expected_to_pay(
+    tmp_path: Path, search: bool, route: int, first: str
+) -> None:
+    """A model cheaper by its tokens but with a search fee comes after one without it for a request that
+    offers a search, and before it for one that does not; a model billed its fee on every call comes
+    after it whatever the request asks. At c06764c the order was by the tokens alone."""
+    policy, request = searching_request(tmp_path, search)
+    chain = request_chain(policy.routes[route], request)
+    assert chain[0].name == first
+
+
+@pytest.mark.parametrize(("search", "route"), [(True, 0), (False, 0), (False, 1)])
+def test_a_cheapest_selections_search_fees_are_the_expected_costs_of_the_request(
+    tmp_path: Path, search: bool, route: int
+) -> None:
+    """What the selection (``explain``'s chain) says each candidate costs, its search fee included, is what
+    ``record.expected_cost`` (``x-sidecar-estimated-cost``) says the request costs on it."""
+    policy, request = searching_request(tmp_path, search)
+    plan = policy.routes[route].plan
+    assert isinstance(plan, SelectPlan)
+    for choice in plan.selection(request).chain:
+        target = policy.models[choice.candidate.name]
+        assert choice.expected_cost == pytest.approx(expected_cost(request, routed(request), target))

@@ -67,3 +67,87 @@ def test_an_anthropic_request_asking_auto_is_estimated_at_the_standard_prices(tm
     for asked in ("auto", "standard_only"):
         cost, standard = estimate(tmp_path, "claude", "/v1/messages", {"service_tier": asked})
         assert cost == pytest.approx(standard)
+
+
+SEARCHING = """version: 1
+providers:
+  openai: {dialect: openai, base_url: 'http://127.0.0.1:9/v1'}
+  anthropic: {dialect: anthropic, base_url: 'http://127.0.0.1:9'}
+  gemini: {dialect: gemini, base_url: 'http://127.0.0.1:9'}
+models:
+  gpt: {provider: openai, model: gpt-x, price: {input_per_mtok: 2, output_per_mtok: 8, web_search_per_1k_calls: 10}}
+  claude: {provider: anthropic, model: claude-x, price: {input_per_mtok: 2, output_per_mtok: 8,
+    web_search_per_1k_calls: 10}}
+  gemini: {provider: gemini, model: gemini-x, price: {input_per_mtok: 2, output_per_mtok: 8,
+    web_search_per_1k_calls: 14, web_search_billed_per: search}}
+  grounded: {provider: gemini, model: gemini-old, price: {input_per_mtok: 2, output_per_mtok: 8,
+    web_search_per_1k_calls: 35, web_search_billed_per: prompt}}
+  searcher: {provider: openai, model: gpt-search, price: {input_per_mtok: 2, output_per_mtok: 8,
+    web_search_per_1k_calls: 25, web_search_billed_per: call}}
+routes:
+  - {name: gpt, target: [gpt]}
+"""
+GEMINI_PATH = "/v1beta/models/gemini-x:generateContent"
+WEB_SEARCH = {"type": "web_search_20250305", "name": "web_search"}
+
+
+def search_estimate(tmp_path: Path, model: str, path: str, body: dict[str, Any]) -> tuple[float | None, float]:
+    """The expected cost of ``body`` on ``model`` of the policy above, and its tokens' part (prompt and
+    output at the model's token prices)."""
+    (tmp_path / "policy.yaml").write_text(SEARCHING)
+    policy = load_policy(tmp_path / "policy.yaml")
+    request = describe_request(path, {}, {}, body, app="")
+    output = request.features.max_output_tokens or 512
+    tokens = (request.features.prompt_tokens * 2 + min(output, 512) * 8) / 1e6
+    return expected_cost(request, routed(request), policy.models[model]), tokens
+
+
+def chat(**extra: Any) -> dict[str, Any]:
+    return {"model": "gpt", "messages": [{"role": "user", "content": "news?"}], "max_tokens": 100, **extra}
+
+
+def messages(*tools: dict[str, Any]) -> dict[str, Any]:
+    body = {"model": "claude", "messages": [{"role": "user", "content": "news?"}], "max_tokens": 100}
+    return body | ({"tools": list(tools)} if tools else {})
+
+
+def gemini(*tools: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": "news?"}]}]}
+    return body | ({"tools": list(tools)} if tools else {})
+
+
+@pytest.mark.parametrize(
+    ("model", "path", "body", "fee"),
+    [
+        ("gpt", "/v1/chat/completions", chat(web_search_options={}), 0.01),
+        ("gpt", "/v1/chat/completions", chat(), 0),
+        ("gpt", "/v1/responses", {"model": "gpt", "input": "news?", "tools": [{"type": "web_search"}]}, 0.01),
+        ("gpt", "/v1/responses", {"model": "gpt", "input": "news?", "tools": [{"type": "web_search_preview"}]}, 0.01),
+        (
+            "gpt",
+            "/v1/responses",
+            {"model": "gpt", "input": "n?", "tools": [{"type": "web_search"}], "max_tool_calls": 0},
+            0,
+        ),
+        ("claude", "/v1/messages", messages(WEB_SEARCH), 0.01),
+        ("claude", "/v1/messages", messages(WEB_SEARCH | {"max_uses": 5}), 0.01),
+        ("claude", "/v1/messages", messages(WEB_SEARCH | {"max_uses": 0}), 0),
+        ("claude", "/v1/messages", messages(), 0),
+        ("gemini", GEMINI_PATH, gemini({"google_search": {}}), 0.014),
+        ("gemini", GEMINI_PATH, gemini({"googleSearch": {}}, {"google_search_retrieval": {}}), 0.028),
+        ("grounded", GEMINI_PATH, gemini({"googleSearch": {}}, {"google_search_retrieval": {}}), 0.035),
+        ("gemini", GEMINI_PATH, gemini(), 0),
+        ("searcher", "/v1/chat/completions", chat(), 0.025),
+        ("searcher", "/v1/chat/completions", chat(web_search_options={}), 0.025),
+    ],
+)
+def test_a_requests_expected_cost_includes_the_searches_it_is_expected_to_run(
+    tmp_path: Path, model: str, path: str, body: dict[str, Any], fee: float
+) -> None:
+    """A request offering a web search (OpenAI's ``web_search_options`` or Responses ``web_search`` tool,
+    Anthropic's ``web_search`` tool with or without ``max_uses``, Gemini's ``google_search``) is expected to
+    run one per search tool (none when its bound is 0), priced at the model's ``web_search_per_1k_calls`` as
+    it bills them (once per prompt for Gemini's older grounding; once on every call for a model billed per
+    call, whatever the request asks). At c06764c the estimate was its tokens alone."""
+    cost, tokens = search_estimate(tmp_path, model, path, body)
+    assert cost == pytest.approx(tokens + fee)

@@ -1,0 +1,84 @@
+"""A ``select: cheapest`` route between a model with a web-search fee and one without, end to end: the
+official SDKs -> the sidecar -> fake providers; ``explain`` of the same request agrees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from sidecar.explain import explain_report
+from sidecar.policy import load_policy
+from sidecar.request_facts import describe_request
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..sdk_clients import sdk_client
+
+CAPABILITIES = "[chat, streaming, tools, json]"
+PRICES = {
+    # the cheaper by its tokens, with a fee of 2.5 cents a search
+    "searcher": "{input_per_mtok: 0.5, output_per_mtok: 2, web_search_per_1k_calls: 25}",
+    "plain": "{input_per_mtok: 2, output_per_mtok: 8}",
+}
+WEB_SEARCH = {"type": "web_search_20250305", "name": "web_search"}
+
+
+async def start(fake: FakeFactory, sidecar: SidecarFactory, speaks: str) -> RunningSidecar:
+    """Both models on fake providers speaking ``speaks``, one cheapest-selection route over them."""
+    text = "version: 1\nproviders:\n"
+    for name in PRICES:
+        text += provider_block(f"p-{name}", await fake(name), speaks)
+    text += "models:\n"
+    for name, price in PRICES.items():
+        text += f"  {name}: {{provider: p-{name}, model: up-{name}, capabilities: {CAPABILITIES}, price: {price}}}\n"
+    return await sidecar(text + "routes:\n  - {name: auto, target: {select: cheapest}}\n")
+
+
+def explained(running: RunningSidecar, path: str, body: dict[str, Any]) -> tuple[str, float]:
+    """``explain``'s first model for ``body`` and its expected cost."""
+    request = describe_request(path, {}, {}, body, app="")
+    first = explain_report(load_policy(running.policy_path), request)["routing"]["selection"]["chain"][0]
+    return first["model"], first["expected_cost_usd"]
+
+
+@pytest.mark.parametrize(("search", "served"), [(True, "plain"), (False, "searcher")])
+async def test_an_openai_chat_offering_a_search_goes_to_the_model_cheaper_with_its_search_fee(
+    fake: FakeFactory, sidecar: SidecarFactory, search: bool, served: str
+) -> None:
+    """A chat with ``web_search_options`` is served by the model without a search fee (the other's fee
+    makes it the dearer), and ``x-sidecar-estimated-cost`` is that model's cost, as ``explain`` says; a
+    chat without it by the model cheaper by its tokens. At c06764c both went to the one with the fee, the
+    header its tokens' cost alone."""
+    running = await start(fake, sidecar, "openai")
+    body: dict[str, Any] = {"model": "auto", "messages": [{"role": "user", "content": "Any news today?"}]}
+    if search:
+        body["web_search_options"] = {}
+    async with sdk_client(openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="k") as sdk:
+        raw = await sdk.chat.completions.with_raw_response.create(**body)
+    assert raw.headers["x-sidecar-model"] == served
+    model, cost = explained(running, "/v1/chat/completions", body)
+    assert model == served
+    assert float(raw.headers["x-sidecar-estimated-cost"]) == pytest.approx(cost, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("tool", "served"),
+    [(WEB_SEARCH, "plain"), (WEB_SEARCH | {"max_uses": 3}, "plain"), (WEB_SEARCH | {"max_uses": 0}, "searcher")],
+)
+async def test_an_anthropic_request_with_a_web_search_tool_is_priced_with_its_expected_search(
+    fake: FakeFactory, sidecar: SidecarFactory, tool: dict[str, Any], served: str
+) -> None:
+    """Anthropic's ``web_search`` tool, with or without ``max_uses``, is expected to run one search: the
+    model with the fee is the dearer, the header is the other's cost, as ``explain`` says; ``max_uses: 0``
+    lets it run none: the model cheaper by its tokens serves it. At c06764c every one went to the model
+    with the fee."""
+    running = await start(fake, sidecar, "anthropic")
+    body = {"model": "auto", "max_tokens": 200, "messages": [{"role": "user", "content": "News?"}], "tools": [tool]}
+    async with sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="k") as sdk:
+        raw = await sdk.messages.with_raw_response.create(**body)
+    assert raw.headers["x-sidecar-model"] == served
+    model, cost = explained(running, "/v1/messages", body)
+    assert model == served
+    assert float(raw.headers["x-sidecar-estimated-cost"]) == pytest.approx(cost, abs=1e-6)
