@@ -7,32 +7,76 @@ block (``policy.access_log``) may sample it: the decision comes after the reques
 savings counters among it) and before the line is built (routing's fields among it), and a line written
 at a rate below 1 carries ``sample_rate``. ``write`` writes a line built elsewhere (a passthrough's,
 sampled by ``server.forward`` with the same block) through the same buffer.
+
+The line is decided, timed (``latency_ms``, ``ts``) and priced when the request ends, but built and written
+later (``write_pending``): when the next upstream call's request is out and the event loop would wait for
+its answer (``deadline.Deadline``'s arming calls it), or ``LINE_WAIT_S`` later when no call comes first, and
+before anyone reads the log (``flush``). At one connection the app sends its next request as soon as it has
+the answer, and the loop reads it only once the handler's bookkeeping is done: a line built there (some
+40,000 instructions) delays that request; built while the loop waits on a provider, it costs no one's
+latency (docs/benchmarks.md, wave 45 ``plain46``). Lines built so may reach the log in another order than
+their requests ended: their ``ts`` is their request's end.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import Any
+import traceback
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..request_facts import MODEL_SHOWN_CHARS, readable_text, shown_model
+from ..resilience.classify import describe_exception
 from ..routing.report import count_savings, line_fields
 from ..telemetry import Telemetry
-from ..telemetry.logging import LineBuffer, LogOutput
+from ..telemetry.logging import LineBuffer, LogOutput, get_logger
 from ..translate import Usage
 from .bill import bill, rounded_usd
 from .exchange import Exchange
+
+if TYPE_CHECKING:
+    from ..policy.compiled import Target
+
+log = get_logger("sidecar.server")
+LINE_WAIT_S = 0.005  # the longest a line waits for an upstream call's wait before it is written anyway
 
 
 class AccessLog:
     def __init__(self, output: LogOutput) -> None:
         self._enabled = output.enabled(logging.INFO)
         self._buffer = LineBuffer(output.stream)
+        self._pending: list[tuple[Any, ...]] = []  # the lines decided, not yet built (``_line``'s arguments)
+        self._timer: asyncio.TimerHandle | None = None  # ``LINE_WAIT_S`` after the first of them
 
     def flush(self) -> None:
+        """Every line decided written to the log's stream (the ones left for later built first)."""
+        self.write_pending()
         self._buffer.flush()
+
+    def write_pending(self) -> None:
+        """Build and write the lines left for later (the module docstring); a failure is logged and goes
+        no further."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        for line in pending:
+            try:
+                self._line(*line)
+            except Exception as exc:
+                log.error(
+                    "bookkeeping_error",
+                    request_id=line[0].request_id,
+                    error=describe_exception(exc),
+                    traceback=traceback.format_exc(),
+                )
+
+    def _waited(self) -> None:
+        self._timer = None
+        self.write_pending()
 
     def write(self, fields: dict[str, Any]) -> None:
         """One access line of ``fields`` as they are (a passthrough's, ``server.forward``), if info is
@@ -84,12 +128,40 @@ class AccessLog:
                 telemetry.instruments.access_lines_sampled_out.inc((route or "",), 1)
                 return
             weight = drawn
+        ts = time.time_ns() // 1000 / 1e6  # microseconds, as round(time.time(), 6) at a third of its cost
+        self._pending.append(
+            (exchange, status, outcome, route, served, counted, cost, estimated, requested_cost, latency_ms, ts, weight)
+        )
+        if self._timer is None:
+            try:
+                self._timer = asyncio.get_running_loop().call_later(LINE_WAIT_S, self._waited)
+            except RuntimeError:  # no loop running (a script): now
+                self.write_pending()
+
+    def _line(
+        self,
+        exchange: Exchange,
+        status: int,
+        outcome: str,
+        route: str | None,
+        served: Target | None,
+        counted: Usage | None,
+        cost: float | None,
+        estimated: bool,
+        requested_cost: float | None,
+        latency_ms: float,
+        ts: float,
+        weight: float,
+    ) -> None:
+        """Build and write the access line ``record`` decided."""
+        facts = exchange.facts
         model = facts.model
+        routed = facts.routing
         fields: dict[str, Any] = {
             "component": "sidecar.access",
             "event": "access",
             "level": "info",
-            "ts": time.time_ns() // 1000 / 1e6,  # microseconds, as round(time.time(), 6) at a third of its cost
+            "ts": ts,
             "request_id": exchange.request_id,
             "method": exchange.request.method,
             "path": exchange.request.path,

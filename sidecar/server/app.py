@@ -113,10 +113,10 @@ class SidecarApp:
     ) -> None:
         """``stages``: more stages, run after routing and before the terminal one (a feature's);
         ``resolver_class``: what looks up the providers' names (``UpstreamClient``)."""
-        self.state = state
-        settings = state.settings
+        self.state, settings = state, state.settings
         self.client = UpstreamClient(settings, state.proxies, resolver_class, state.held)
-        executor = Executor(Attempt(self.client, state.credentials), state.targets, state.telemetry)
+        attempt = Attempt(self.client, state.credentials, state.access.write_pending)  # lines built as calls wait
+        executor = Executor(attempt, state.targets, state.telemetry)
         self.shadow: ShadowRunner | None = None  # built with the shadow stage
         # Outermost first; each folded in only for a policy that uses it (``assembly``), and the deferred
         # ones built (their modules imported) only then: a policy without the feature does not load it.
