@@ -92,7 +92,7 @@ def build_state(
         credentials=Credentials(env),
         targets=targets,
         log_output=log_output,
-        access=AccessLog(log_output),
+        access=AccessLog(log_output, telemetry),
         proxies=EnvProxies(env),
         budgets=LedgerKeeper(policy.budgets, env),
         held=ceiling_for(settings.max_held_bytes),  # the container's memory limit read here, once
@@ -115,7 +115,7 @@ class SidecarApp:
         ``resolver_class``: what looks up the providers' names (``UpstreamClient``)."""
         self.state, settings = state, state.settings
         self.client = UpstreamClient(settings, state.proxies, resolver_class, state.held)
-        attempt = Attempt(self.client, state.credentials, state.access.write_pending)  # lines built as calls wait
+        attempt = Attempt(self.client, state.credentials, state.access.settle)  # bookkeeping as calls wait
         executor = Executor(attempt, state.targets, state.telemetry)
         self.shadow: ShadowRunner | None = None  # built with the shadow stage
         # Outermost first; each folded in only for a policy that uses it (``assembly``), and the deferred
