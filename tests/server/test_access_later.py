@@ -17,13 +17,18 @@ from ..waiting import until
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
+POLICY = """version: 1
+providers:
+{provider}models:
+  m: {{provider: p, model: up, price: {{input_per_mtok: 1, output_per_mtok: 2}}}}
+routes:
+  - {{name: rest, target: m}}
+"""
+
+
 def chain_policy(url: str) -> str:
-    return (
-        "version: 1\nproviders:\n"
-        + provider_block("p", url, "openai")
-        + "models:\n  m: {provider: p, model: up, price: {input_per_mtok: 1, output_per_mtok: 2}}\n"
-        + "routes:\n  - {name: rest, target: m}\n"
-    )
+    """One priced model behind one route, its provider the fake at ``url`` speaking OpenAI."""
+    return POLICY.format(provider=provider_block("p", url, "openai"))
 
 
 async def test_each_request_of_a_sequence_gets_its_own_line_once(fake: FakeFactory, sidecar: SidecarFactory) -> None:
