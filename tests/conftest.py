@@ -178,21 +178,14 @@ async def sidecar(tmp_path: Path) -> AsyncIterator[SidecarFactory]:
         capture_content: bool = False,
         stages: Sequence[Stage] = (),
         resolver_class: Callable[[], AbstractResolver] | None = None,
-        traced: bool = True,
         **settings: Any,
     ) -> RunningSidecar:
-        """``traced``: every request's spans to ``RunningSidecar.spans``; False: no tracing (as a sidecar
-        without a trace exporter runs)."""
         path = tmp_path / "policy.yaml"
         path.write_text(policy_yaml)
         logs = io.BytesIO()
         log_output = configure_logging("info", stream=logs, cache=False)
         exporter = InMemorySpanExporter()
-        telemetry = (
-            Telemetry.for_tests(exporter, capture_content=capture_content)
-            if traced
-            else Telemetry.from_env({}, service_version="test")
-        )
+        telemetry = Telemetry.for_tests(exporter, capture_content=capture_content)
         options = {"policy_path": str(path), "reload_interval_s": 0.1, **settings}
         state = build_state(Settings(**options), load_policy(path), telemetry, env or {}, log_output)
         state.listening = True

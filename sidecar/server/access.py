@@ -7,97 +7,32 @@ block (``policy.access_log``) may sample it: the decision comes after the reques
 savings counters among it) and before the line is built (routing's fields among it), and a line written
 at a rate below 1 carries ``sample_rate``. ``write`` writes a line built elsewhere (a passthrough's,
 sampled by ``server.forward`` with the same block) through the same buffer.
-
-A request's bookkeeping (``book``: its telemetry and its line, made by ``record``) is timed when the handler
-hands its answer to the socket (``latency_ms``, ``ts``, the request's duration), and done then for a request
-whose span is recorded (its span's end is left to ``core.later`` anyway); for any other it is left for later
-(``settle``): when the next upstream call's request is out and the event loop would wait for its answer
-(``deadline.Deadline``'s arming calls it), or ``BOOKKEEPING_WAIT_S`` later when no call comes first, and
-before anyone reads what it records (``flush`` for the log, ``Telemetry.settle`` for the metrics, the
-shutdown's ``flush``). At one connection the app sends its next request as soon as it has the answer, and the
-loop reads it only once the handler is done: bookkeeping done there (some 70,000 instructions, half of
-them the line) delays that request; done while the loop waits on a provider, it costs no one's latency
-(docs/benchmarks.md, wave 45 ``plain46``). Lines made so may reach the log in another order than their
-requests ended: their ``ts`` is their request's end.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-import traceback
 from typing import Any
 
 import orjson
 
 from ..request_facts import MODEL_SHOWN_CHARS, readable_text, shown_model
-from ..resilience.classify import describe_exception
 from ..routing.report import count_savings, line_fields
 from ..telemetry import Telemetry
-from ..telemetry.logging import LineBuffer, LogOutput, get_logger
+from ..telemetry.logging import LineBuffer, LogOutput
 from ..translate import Usage
 from .bill import bill
 from .exchange import Exchange
 
-log = get_logger("sidecar.server")
-BOOKKEEPING_WAIT_S = 0.005  # the longest a request's bookkeeping waits for an upstream call's wait
-
 
 class AccessLog:
-    def __init__(self, output: LogOutput, telemetry: Telemetry) -> None:
-        """``telemetry``: the bookkeeping left for later is done before its metrics are read (``settle``)."""
+    def __init__(self, output: LogOutput) -> None:
         self._enabled = output.enabled(logging.INFO)
         self._buffer = LineBuffer(output.stream)
-        self._pending: list[tuple[Exchange, int, Telemetry, float, float]] = []  # ``_book``'s arguments
-        self._timer: asyncio.TimerHandle | None = None  # ``BOOKKEEPING_WAIT_S`` after the first of them
-        telemetry.settle = self.settle
 
     def flush(self) -> None:
-        """Every line written to the log's stream (the bookkeeping left for later done first)."""
-        self.settle()
         self._buffer.flush()
-
-    def book(self, exchange: Exchange, status: int, telemetry: Telemetry) -> None:
-        """The request's bookkeeping, its answer handed to the socket (the handler's last step): ended and timed
-        now; done now for a request with a recorded span, else left for later (the module docstring)."""
-        ended, ts = time.perf_counter(), time.time_ns() // 1000 / 1e6  # ``ts`` to the microsecond (``record``)
-        if exchange.trace.span is not None:
-            self._book(exchange, status, telemetry, ended, ts)
-            return
-        self._pending.append((exchange, status, telemetry, ended, ts))
-        if self._timer is None:
-            try:
-                self._timer = asyncio.get_running_loop().call_later(BOOKKEEPING_WAIT_S, self._waited)
-            except RuntimeError:  # no loop running (a script): now
-                self.settle()
-
-    def settle(self) -> None:
-        """Do the bookkeeping left for later (the module docstring)."""
-        pending = self._pending
-        if pending:
-            self._pending = []
-            for args in pending:
-                self._book(*args)
-
-    def _waited(self) -> None:
-        self._timer = None
-        self.settle()
-
-    def _book(self, exchange: Exchange, status: int, telemetry: Telemetry, ended: float, ts: float) -> None:
-        """The request's usage if no stage read it (an error's head), its telemetry and its access line. A
-        failure there is logged once and goes no further: the answer stands, the connection stays open."""
-        try:
-            exchange.read_usage_later()
-            self.record(exchange, status, telemetry, ended, ts)
-        except Exception as exc:
-            log.error(
-                "bookkeeping_error",
-                request_id=exchange.request_id,
-                error=describe_exception(exc),
-                traceback=traceback.format_exc(),
-            )
-        exchange.upstream_answer = None  # read: a shadow call, which keeps the exchange, keeps not this answer
 
     def write(self, fields: dict[str, Any]) -> None:
         """One access line of ``fields`` as they are (a passthrough's, ``server.forward``), if info is
@@ -110,9 +45,8 @@ class AccessLog:
             line = orjson.dumps(_readable(fields), option=orjson.OPT_APPEND_NEWLINE)
         self._buffer.write(line)
 
-    def record(self, exchange: Exchange, status: int, telemetry: Telemetry, ended: float, ts: float) -> None:
-        """Finish the request's trace and metrics, then write its access line (if info is enabled), the request
-        ended at ``ended`` (``perf_counter``), ``ts`` (Unix seconds)."""
+    def record(self, exchange: Exchange, status: int, telemetry: Telemetry) -> None:
+        """Finish the request's trace and metrics, then write its access line (if info is enabled)."""
         facts = exchange.facts
         served = exchange.answered_by if status < 400 else None  # an upstream's own error served nothing
         _, usage, cost, served_cost, estimated, shown = bill(exchange, status)
@@ -120,7 +54,7 @@ class AccessLog:
         if exchange.unserved_tokens:  # and its tokens, every part (a chain's calls, an ensemble's members, judge)
             counted = _with_unserved(usage, exchange)
             estimated = estimated or exchange.unserved_estimated
-        latency_ms = (ended - exchange.started) * 1000
+        latency_ms = (time.perf_counter() - exchange.started) * 1000
         outcome = _outcome(exchange, status)
         route = exchange.route.name if exchange.route else None
         trace = exchange.trace
@@ -139,7 +73,6 @@ class AccessLog:
             cost_usd=cost,
             error_type=exchange.stream_error or (None if status < 400 else str(status)),
             streamed=facts.stream,
-            ended=ended,
         )
         if not self._enabled:
             return
@@ -156,7 +89,7 @@ class AccessLog:
             "component": "sidecar.access",
             "event": "access",
             "level": "info",
-            "ts": ts,
+            "ts": time.time_ns() // 1000 / 1e6,  # microseconds, as round(time.time(), 6) at a third of its cost
             "request_id": exchange.request_id,
             "method": exchange.request.method,
             "path": exchange.request.path,

@@ -92,7 +92,7 @@ def build_state(
         credentials=Credentials(env),
         targets=targets,
         log_output=log_output,
-        access=AccessLog(log_output, telemetry),
+        access=AccessLog(log_output),
         proxies=EnvProxies(env),
         budgets=LedgerKeeper(policy.budgets, env),
         held=ceiling_for(settings.max_held_bytes),  # the container's memory limit read here, once
@@ -113,10 +113,10 @@ class SidecarApp:
     ) -> None:
         """``stages``: more stages, run after routing and before the terminal one (a feature's);
         ``resolver_class``: what looks up the providers' names (``UpstreamClient``)."""
-        self.state, settings = state, state.settings
+        self.state = state
+        settings = state.settings
         self.client = UpstreamClient(settings, state.proxies, resolver_class, state.held)
-        attempt = Attempt(self.client, state.credentials, state.access.settle)  # bookkeeping as calls wait
-        executor = Executor(attempt, state.targets, state.telemetry)
+        executor = Executor(Attempt(self.client, state.credentials), state.targets, state.telemetry)
         self.shadow: ShadowRunner | None = None  # built with the shadow stage
         # Outermost first; each folded in only for a policy that uses it (``assembly``), and the deferred
         # ones built (their modules imported) only then: a policy without the feature does not load it.

@@ -20,7 +20,6 @@ are handed to ``stream.relay_stream`` which owns the commit point.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
@@ -179,13 +178,11 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
 
 class Attempt:
     """Makes attempts over the process's one upstream client (``client``, whose ``held`` is the process's
-    account of held bytes); holds the header filters, which remember each header name's verdict. ``waiting``
-    is called when a call's request is out and the loop waits for its head (``Deadline``)."""
+    account of held bytes); holds the header filters, which remember each header name's verdict."""
 
-    def __init__(self, client: UpstreamClient, credentials: Credentials, waiting: Callable[[], None] | None) -> None:
+    def __init__(self, client: UpstreamClient, credentials: Credentials) -> None:
         self.client = client
         self._credentials = credentials
-        self._waiting = waiting
         self._sent = UpstreamHeaders()  # the app's headers to the provider's
         self._relayed = RelayHeaders(ANSWER_DROP)  # a whole answer's headers to the app's
         self._streamed = RelayHeaders(STREAM_DROP)  # a stream's
@@ -234,7 +231,7 @@ class Attempt:
         response: UpstreamResponse | None = None
         phase: TimeoutPhase = "first_byte"
         try:
-            deadline = Deadline(loop, first_byte_by, self._waiting)  # waiting for a connection, connecting, the head
+            deadline = Deadline(loop, first_byte_by)  # waiting for a connection, connecting, the head
             try:
                 response = await self.client.post(provider, prepared.url, headers, prepared.body, timeouts)
             except asyncio.CancelledError:

@@ -25,24 +25,19 @@ next turn): the timer is set after the request is written, while the provider wo
 time is fixed when it is made, so arming it later changes nothing: a time already past when it is armed
 fires at the loop's next turn, as it would have; a deadline lifted before it was armed sets no timer.
 Making a deadline on the request's path went from about 8 to 4 us (docs/benchmarks.md, wave 23 ``lat23``).
-
-``waiting``, when given, is called once the timer is set: the call's request is out and the loop would wait
-for its head, the moment for work that is no one's latency (``access.AccessLog.write_pending``: the access
-lines of requests already answered; docs/benchmarks.md, wave 45 ``plain46``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 
 class Deadline:
     """Cancels the running task at loop time ``when`` unless lifted before."""
 
-    __slots__ = ("_cancelling", "_fired", "_handle", "_loop", "_task", "_waiting", "_when")
+    __slots__ = ("_cancelling", "_fired", "_handle", "_loop", "_task", "_when")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, when: float, waiting: Callable[[], None] | None = None) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("a deadline needs a running task")
@@ -51,7 +46,6 @@ class Deadline:
         self._fired = False
         self._loop = loop
         self._when = when
-        self._waiting = waiting
         # armed two turns of the loop later (``_arm``); until then the handle is the callback's that will
         self._handle: asyncio.Handle | None = loop.call_soon(self._next_turn)
 
@@ -60,8 +54,6 @@ class Deadline:
 
     def _arm(self) -> None:
         self._handle = self._loop.call_at(self._when, self._fire)
-        if self._waiting is not None:
-            self._waiting()
 
     def _fire(self) -> None:
         self._handle = None

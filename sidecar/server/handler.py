@@ -12,12 +12,11 @@ answer's usage, when no stage read it before, is read for it just before the hea
 for a request the drain timeout cut (one the app hung up on stays cancelled: 499). Then the answer is
 handed to the socket (``routes.begin`` and its end written; a whole answer over
 ``held_bytes.WRITTEN_FROM`` bytes counted in the process's account until the app has read it), and only
-then comes the bookkeeping (``AccessLog.book``): the access line (the bill the head said, reused), the
-request's metrics and the end of its span, and the telemetry its answered calls kept
-(``AttemptTrace.release``), timed at that hand-off, and done there for a recorded request, else while the
-loop next waits on an upstream call (``access``). An app that went away while its answer was being written
-is logged with the answer's status. The shutdown does what bookkeeping is left after the drain; a failure
-in it is logged (``bookkeeping_error``) and reaches neither the app nor its connection.
+then, in the same task, comes the bookkeeping: the access line (the bill the head said, reused), the
+request's metrics and the end of its span (``access``), and the telemetry its answered calls kept
+(``AttemptTrace.release``). An app that went away while its answer was being written is
+logged with the answer's status. The drain waits for the handler, so for this bookkeeping too; a
+failure in it is logged (``bookkeeping_error``) and reaches neither the app nor its connection.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from ..dialects.registry import dialect_of_path
 from ..held_bytes import WRITTEN, WRITTEN_FROM
 from ..request_facts import UNSERVED_HINT, RequestFacts, app_of
 from ..resilience.classify import describe_exception
+from ..telemetry import Telemetry
 from ..telemetry.logging import get_logger
 from .access import AccessLog
 from .answer_headers import add_sidecar_headers
@@ -141,7 +141,8 @@ async def proxy(
     finally:
         if writing:
             state.held.give(writing)
-        access.book(exchange, status if response is None else _status(exchange, response), state.telemetry)
+        _book(access, exchange, status if response is None else _status(exchange, response), state.telemetry)
+        exchange.upstream_answer = None  # read: a shadow call, which keeps the exchange, keeps not this answer
     assert response is not None  # None only when raised
     return response
 
@@ -173,3 +174,19 @@ def _error(exchange: Exchange, failure: RequestFailed) -> web.Response:
     add_cost_header(response.headers, exchange, response.status)
     exchange.bytes_out = response.content_length or 0
     return response
+
+
+def _book(access: AccessLog, exchange: Exchange, status: int, telemetry: Telemetry) -> None:
+    """The request's bookkeeping once its answer is out (or the app gone): its telemetry and access line
+    (``access``). A failure there is logged once and goes no further: the answer stands, the connection
+    stays open."""
+    try:
+        exchange.read_usage_later()  # an answer's usage no stage needed before (an error's head: read here)
+        access.record(exchange, status, telemetry)
+    except Exception as exc:
+        log.error(
+            "bookkeeping_error",
+            request_id=exchange.request_id,
+            error=describe_exception(exc),
+            traceback=traceback.format_exc(),
+        )

@@ -77,7 +77,6 @@ class Telemetry:
             self._tracing.ids if self._tracing is not None else None,
         )
         self._closed = False
-        self.settle: Callable[[], None] = lambda: None  # the work left for later, done before metrics are read
         self._cache_seen: dict[str, float] = {}  # the cache store's counters at the last reading
         self._unkept_seen = 0  # the cache's writes left without a store, at the last reading
 
@@ -324,8 +323,7 @@ class Telemetry:
         self._cache_counts(closed, retired)
 
     def metrics_text(self) -> bytes:
-        """Every metric in the Prometheus text exposition format 0.0.4 (for ``GET /metrics``), ``settle`` first."""
-        self.settle()
+        """Every metric in the Prometheus text exposition format 0.0.4 (for ``GET /metrics``)."""
         return render(self.registry)
 
     async def shutdown(self, timeout_s: float = 5.0) -> None:

@@ -355,16 +355,15 @@ class RequestTrace:
         cost_usd: float | None,
         error_type: str | None,
         streamed: bool,
-        ended: float | None = None,
     ) -> None:
-        """End the request: its duration (to ``ended``, a ``perf_counter`` time, else now) and end time now;
-        its metrics and the end of its SERVER span, if recorded, once the answer is written (``core.later``).
-        Later calls do nothing; attempts left open end first, and the telemetry of those that kept it
-        (``AttemptTrace.finish(keep=True)``) is recorded first."""
+        """End the request: its duration and end time now; its metrics and the end of its SERVER span, if
+        recorded, once the answer is written (``core.later``). Later calls do nothing; attempts left open
+        end first, and the telemetry of those that kept it (``AttemptTrace.finish(keep=True)``) is
+        recorded first."""
         if self._done:
             return
         self._done = True
-        elapsed = (perf_counter() if ended is None else ended) - self._started
+        elapsed = perf_counter() - self._started
         end = time_ns() if self.span is not None else None
         for attempt in self._attempts:
             if not attempt.done:  # a call cut by the request's end (those that ended are not called again)

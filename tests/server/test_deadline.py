@@ -96,29 +96,3 @@ async def test_a_deadline_lifted_before_its_timer_is_set_never_fires(turns: int)
     await asyncio.sleep(0.1)  # past the deadline: no CancelledError here
     task = asyncio.current_task()
     assert task is not None and task.cancelling() == 0
-
-
-async def test_waiting_is_called_once_when_the_timer_is_set() -> None:
-    """``waiting`` runs once, two turns of the loop after the deadline is made (the call's request is out
-    and the loop waits), not when it is made."""
-    loop = asyncio.get_running_loop()
-    called: list[float] = []
-    deadline = Deadline(loop, loop.time() + 5, lambda: called.append(loop.time()))
-    assert called == []
-    await asyncio.sleep(0)
-    assert called == []
-    await asyncio.sleep(0)
-    assert len(called) == 1
-    await asyncio.sleep(0.01)
-    assert len(called) == 1
-    deadline.lift()
-
-
-async def test_waiting_is_not_called_for_a_deadline_lifted_before_its_timer_is_set() -> None:
-    """A call that got its answer before the loop waited for it (the deadline lifted at once): no wait, so
-    ``waiting`` is not called."""
-    loop = asyncio.get_running_loop()
-    called: list[int] = []
-    Deadline(loop, loop.time() + 5, lambda: called.append(1)).lift()
-    await asyncio.sleep(0.01)
-    assert called == []
