@@ -22,7 +22,7 @@ from ..routing.report import count_savings, line_fields
 from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
 from ..translate import Usage
-from .bill import bill, rounded_usd
+from .bill import bill
 from .exchange import Exchange
 
 
@@ -49,7 +49,7 @@ class AccessLog:
         """Finish the request's trace and metrics, then write its access line (if info is enabled)."""
         facts = exchange.facts
         served = exchange.answered_by if status < 400 else None  # an upstream's own error served nothing
-        _, usage, cost, served_cost, estimated = bill(exchange, status)
+        _, usage, cost, served_cost, estimated, shown = bill(exchange, status)
         counted = usage
         if exchange.unserved_tokens:  # and its tokens, every part (a chain's calls, an ensemble's members, judge)
             counted = _with_unserved(usage, exchange)
@@ -111,7 +111,7 @@ class AccessLog:
             "policy_version": exchange.policy.version,
         }
         routing = line_fields(exchange, routed, served, requested_cost) if routed is not None else None
-        _add_optional_fields(fields, exchange, outcome, counted, cost, routing, estimated=estimated)
+        _add_optional_fields(fields, exchange, outcome, counted, shown, routing, estimated=estimated)
         if weight < 1.0:  # drawn at this rate: the line stands for 1 / sample_rate requests
             fields["sample_rate"] = weight
         try:
@@ -146,13 +146,14 @@ def _add_optional_fields(
     exchange: Exchange,
     outcome: str,
     usage: Usage | None,
-    cost: float | None,
+    shown: float | None,
     routing: dict[str, Any] | None,
     *,
     estimated: bool,
 ) -> None:
     """The access line's fields that only some requests have (docs/logs.md), in their order on the line;
-    ``estimated``: the tokens are in part the sidecar's estimates (``tokens_estimated``)."""
+    ``estimated``: the tokens are in part the sidecar's estimates (``tokens_estimated``); ``shown``: the
+    bill's cost to 8 decimals (``Bill.shown``, as ``x-sidecar-cost`` and ``latency_ms`` to 3)."""
     if exchange.policy.logged_headers:
         _add_logged_headers(fields, exchange)
     _add_walk_fields(fields, exchange, outcome)
@@ -160,8 +161,8 @@ def _add_optional_fields(
         _add_usage_fields(fields, usage)
         if estimated:
             fields["tokens_estimated"] = True
-    if cost is not None:
-        fields["cost_usd"] = rounded_usd(cost)  # 8 decimals, as ``latency_ms`` 3 and ``x-sidecar-cost``
+    if shown is not None:
+        fields["cost_usd"] = shown
     _add_stage_fields(fields, exchange, routing)
     trace = exchange.trace
     if trace.trace_id:

@@ -304,18 +304,18 @@ class Attempt:
             result = AttemptResult(outcome, upstream_status=status, upstream_body=body)
             result.upstream_headers = relayed
             return result
-        billed = partial(_billed, exchange, prepared)  # an answer it cannot use: its text is charged too
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:
             invalid = Outcome.failure("malformed_response", "upstream sent invalid JSON")
-            return billed(invalid, output_tokens=answer_tokens(body))
+            return _billed(exchange, prepared, invalid, output_tokens=answer_tokens(body))
         if not isinstance(parsed, dict):
             not_object = Outcome.failure("malformed_response", "upstream sent a non-object body")
-            return billed(not_object, output_tokens=answer_tokens(body))
+            return _billed(exchange, prepared, not_object, output_tokens=answer_tokens(body))
         if too_deep(body, parsed):  # translated or relayed, the answer is written again: orjson cannot
             reason = f"upstream sent a body nested more than {MAX_BODY_DEPTH} levels deep"
-            return billed(Outcome.failure("malformed_response", reason), output_tokens=answer_tokens(body))
+            too_deep_answer = Outcome.failure("malformed_response", reason)
+            return _billed(exchange, prepared, too_deep_answer, output_tokens=answer_tokens(body))
         upstream = registry.wire(wire)
         keys = upstream.answer_keys or _ANY_ANSWER
         if not _holds_answer(parsed, keys, upstream.answer_lists):  # no answer in it, relayed or translated alike
@@ -323,7 +323,7 @@ class Attempt:
                 return AttemptResult(Outcome.failure("error_in_success", "upstream sent an error with status 200"))
             if keys is not _ANY_ANSWER:
                 no_answer = Outcome.failure("malformed_response", "upstream sent a 200 that holds no answer")
-                return billed(no_answer)
+                return _billed(exchange, prepared, no_answer)
         result = _answered(exchange, wire, status, parsed, trace)
         relayed["content-type"] = response.headers.get("content-type", "application/json")
         if wire is not caller:
@@ -341,7 +341,7 @@ class Attempt:
             except TranslationError:  # a body of the wrong shape (a string for a message...): the upstream's fault
                 reason = f"upstream sent a {wire.value} body of the wrong shape"
                 wrong = Outcome.failure("malformed_response", reason)
-                return billed(wrong, result.usage, output_tokens=answer_tokens(body))
+                return _billed(exchange, prepared, wrong, result.usage, output_tokens=answer_tokens(body))
             body = orjson.dumps(out)
             if prepared.names is not None:  # the upstream's answer has the target's tool names: not the app's
                 result.parsed = None

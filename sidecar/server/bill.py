@@ -38,13 +38,15 @@ NOTHING_BILLED = "0.00000000"  # the header of an answer no billed call made: a 
 class Bill(NamedTuple):
     """A request's bill as it ended with ``status``: the answer's ``usage`` (or what is charged in its place),
     the ``cost`` of every call it paid for (None: nothing priced), the answer's own call's ``served_cost``
-    (routing's savings), and whether the tokens are in part the sidecar's estimates."""
+    (routing's savings), whether the tokens are in part the sidecar's estimates, and the cost ``shown``: to 8
+    decimals, for ``x-sidecar-cost`` and the access line's ``cost_usd`` (rounded once for both)."""
 
     status: int
     usage: Usage | None
     cost: float | None
     served_cost: float | None
     estimated: bool
+    shown: float | None
 
 
 def bill(exchange: Exchange, status: int) -> Bill:
@@ -70,7 +72,7 @@ def bill(exchange: Exchange, status: int) -> Bill:
         estimated = True
     if exchange.unserved_cost_usd:  # every call counts: ensemble members, a judge, rejected answers
         cost = (cost or 0.0) + exchange.unserved_cost_usd
-    return Bill(status, usage, cost, served_cost, estimated)
+    return Bill(status, usage, cost, served_cost, estimated, None if cost is None else rounded_usd(cost))
 
 
 def rounded_usd(cost: float) -> float:
@@ -83,10 +85,10 @@ def add_cost_header(headers: MutableMapping[str, str], exchange: Exchange, statu
     (8 decimals); 0 when nothing was billed (a cache hit, a request refused before a call, an error or a
     last resort's answer after calls the providers refused: those are not billed); none when the model
     that answered has no price (nothing is known of its bill)."""
-    billed = exchange.billed = bill(exchange, status)
-    cost = billed.cost
-    if cost is not None:
-        headers[COST_HEADER] = f"{rounded_usd(cost):.8f}"
+    shown = (billed := bill(exchange, status)).shown
+    exchange.billed = billed
+    if shown is not None:
+        headers[COST_HEADER] = f"{shown:.8f}"
     elif (target := exchange.answered_by) is None or status >= 400 or target.price is not None:
         headers[COST_HEADER] = NOTHING_BILLED
 
