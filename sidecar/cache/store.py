@@ -42,6 +42,7 @@ from ..dialects import Dialect
 from ..resilience.breaker import CircuitBreaker
 from ..telemetry.failure_log import FailureLog
 from .entry import Entry, encode
+from .padding import Rendered, size_of
 from .replay import Form, fill_body, template
 from .stats import CacheStats
 
@@ -72,7 +73,7 @@ class Kept:
     def __init__(self, entry: Entry, stored_s: float) -> None:
         self.entry = entry
         self.stored_s = stored_s
-        self.bodies: dict[tuple[Dialect, Form], bytes] | None = None
+        self.bodies: dict[tuple[Dialect, Form], Rendered] | None = None
 
 
 KEPT_OVERHEAD = 80
@@ -137,11 +138,11 @@ class MemoryStore:
             rendered = template(entry, dialect, form)
             if bodies is None:
                 bodies = {which: rendered}
-                grown = _size(bodies) + _size(rendered)
+                grown = _size(bodies) + size_of(rendered)
             else:
                 before = _size(bodies)
                 bodies[which] = rendered
-                grown = _size(bodies) - before + _size(rendered)
+                grown = _size(bodies) - before + size_of(rendered)
             if self.backend.grow(key, grown):
                 kept.bodies = bodies
             elif kept.bodies is not None:

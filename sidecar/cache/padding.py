@@ -1,0 +1,77 @@
+"""A replayed stream's random padding (OpenAI's ``obfuscation``), drawn afresh for every hit.
+
+OpenAI writes random URL-safe characters into a member of each chunk (``obfuscation``, its default; a
+request's ``stream_options.include_obfuscation: false`` turns it off) so that the chunks' sizes do not
+tell the tokens' lengths; the characters are noise, never read, and differ from stream to stream. A
+streamed hit's template (``replay.template``) is rendered once per entry and form and written again for
+every hit, so its padding is not in it but marked:
+
+- ``padded(stream, name)``: the stream with each unnamed JSON event (``data: {``...``}`` and a blank
+  line: an event's JSON holds no line break) given the member ``name``, its characters left out, as a
+  ``Padded``: the stream as a ``%``-format (its own ``%`` doubled) with one ``%s`` where each event's
+  characters go, and their counts (1 to ``STEP``, so that each event's JSON is a multiple of ``STEP``
+  bytes long, the sizes evened out as the live stream's are) as a ``struct`` layout.
+- ``Padded.fill()``: one hit's stream: every event's characters drawn at once (one draw of the process's
+  PRNG, URL-safe base64, one ``struct.unpack``, one ``%``: no Python step per event), so no two hits
+  write the same padding.
+- ``size_of(rendered)``: the bytes a rendered template holds (the memory store counts its templates).
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from base64 import urlsafe_b64encode
+from random import getrandbits
+
+import orjson
+
+STEP = 16
+"""Each padded event's JSON is made a multiple of this many bytes long by its padding's length (1 to 16)."""
+
+
+class Padded:
+    """A stream whose events' padding is drawn per hit (see the module docstring)."""
+
+    __slots__ = ("chars", "format", "layout")
+
+    def __init__(self, format: bytes, counts: list[int]) -> None:
+        self.format = format  # the stream, ``%`` doubled, a ``%s`` per event's padding
+        self.layout = struct.Struct("".join(f"{n}s" for n in counts))  # each event's characters, in order
+        self.chars = sum(counts)
+
+    def fill(self) -> bytes:
+        """The stream with fresh random characters in every event's padding."""
+        whole = -(-self.chars // 4) * 3  # base64 writes 4 characters for every 3 bytes
+        noise = urlsafe_b64encode(getrandbits(8 * whole).to_bytes(whole, "big")) if whole else b""
+        return self.format % self.layout.unpack_from(noise)
+
+
+Rendered = bytes | Padded
+"""A template: the answer's bytes, or a stream whose padding each hit draws (``Padded``)."""
+
+
+def padded(stream: bytes, name: str, growth: int = 0) -> Padded:
+    """``stream`` with the member ``name`` marked for padding in each unnamed JSON event (see the module
+    docstring), each event's JSON taken to grow by ``growth`` bytes when filled (its marks replaced by a
+    hit's id and time); any other event (``data: [DONE]``, a named event) as it was."""
+    marker = b"," + orjson.dumps(name) + b':"'
+    *events, rest = stream.split(b"}\n\n")
+    out: list[bytes] = []
+    counts: list[int] = []
+    for event in events:
+        if event[:7] == b"data: {":
+            size = len(event) - 4 + len(marker) + growth  # the JSON's length once filled, with no padding
+            counts.append(-size % STEP or STEP)
+            out.append(event.replace(b"%", b"%%") + marker + b'%s"}\n\n')
+        else:
+            out.append(event.replace(b"%", b"%%") + b"}\n\n")
+    out.append(rest.replace(b"%", b"%%"))
+    return Padded(b"".join(out), counts)
+
+
+def size_of(rendered: Rendered) -> int:
+    """The bytes ``rendered`` holds (a ``Padded``: its object, format and layout)."""
+    if isinstance(rendered, bytes):
+        return sys.getsizeof(rendered)
+    return sys.getsizeof(rendered) + sys.getsizeof(rendered.format) + sys.getsizeof(rendered.layout)

@@ -1,0 +1,52 @@
+"""A replayed stream's padding (OpenAI's ``obfuscation``): marked once, its characters drawn per hit."""
+
+from __future__ import annotations
+
+import orjson
+
+from sidecar.cache.padding import padded, size_of
+
+
+def _stream() -> tuple[list[dict[str, object]], bytes]:
+    chunks = [{"choices": [{"delta": {"content": "x" * n}}]} for n in range(20)]
+    chunks.append({"a": 'say "}\n\n" at 100%s %%'})
+    stream = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    return chunks, stream
+
+
+def test_a_filled_padded_stream_has_each_json_event_padded_to_a_multiple_of_sixteen_bytes() -> None:
+    """``padded(...).fill()`` writes the member (OpenAI's ``obfuscation``) with 1 to 16 URL-safe characters
+    into each unnamed JSON event, making its JSON a multiple of 16 bytes; a text that spells ``}`` and a
+    blank line, or ``%s``, within a string untouched; ``data: [DONE]`` as it was."""
+    chunks, stream = _stream()
+    events = padded(stream, "obfuscation").fill().split(b"\n\n")
+    assert events[-2:] == [b"data: [DONE]", b""]
+    for event, chunk in zip(events, chunks, strict=False):
+        obj = orjson.loads(event[6:])
+        noise = obj.pop("obfuscation")
+        assert len(event[6:]) % 16 == 0 and 1 <= len(noise) <= 16 and obj == chunk
+        assert noise.replace("-", "").replace("_", "").isalnum()
+
+
+def test_each_fill_draws_new_characters_of_the_same_lengths() -> None:
+    """Two fills of one padded stream differ only in the padding's characters, not its lengths."""
+    _, stream = _stream()
+    template = padded(stream, "obfuscation")
+    first, second = (template.fill().split(b"\n\n") for _ in range(2))
+    assert first != second
+    assert [len(a) for a in first] == [len(b) for b in second]
+
+
+def test_a_fill_counts_the_growth_its_marks_will_have() -> None:
+    """``growth``: each event's JSON is taken to grow by that many bytes when its marks are filled, so the
+    padding makes the filled event a multiple of 16 bytes."""
+    _, stream = _stream()
+    events = padded(stream, "obfuscation", growth=3).fill().split(b"\n\n")[:-2]
+    assert all((len(event[6:]) + 3) % 16 == 0 for event in events)
+
+
+def test_a_padded_streams_size_counts_its_format_and_layout() -> None:
+    """``size_of`` a padded stream is more than its format's bytes (its layout is counted too)."""
+    _, stream = _stream()
+    template = padded(stream, "obfuscation")
+    assert size_of(template) > size_of(template.format) > len(stream)
