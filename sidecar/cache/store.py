@@ -41,13 +41,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..dialects import Dialect
 from ..resilience.breaker import CircuitBreaker
 from ..telemetry.failure_log import FailureLog
-from .entry import Entry, encode
+from .entry import Entry, encode, footprint
 from .padding import Rendered, size_of
 from .replay import Form, fill_body, template
 from .stats import CacheStats
 
 if TYPE_CHECKING:
     from .memory import BoundedMemoryBackend
+    from .pending import Pending
 
 
 class Store(Protocol):
@@ -76,6 +77,17 @@ class Kept:
         self.bodies: dict[tuple[Dialect, Form], Rendered] | None = None
 
 
+class KeptPending:
+    """An answer in the memory store whose entry is made when its key is first read (``pending.Pending``),
+    and when it was kept (as ``Kept.stored_s``)."""
+
+    __slots__ = ("pending", "stored_s")
+
+    def __init__(self, pending: Pending, stored_s: float) -> None:
+        self.pending = pending
+        self.stored_s = stored_s
+
+
 KEPT_OVERHEAD = 80
 """The bytes of a ``Kept`` object and its ``stored_s`` float (its entry and templates are counted apart)."""
 
@@ -98,7 +110,7 @@ class MemoryStore:
         self.name = "memory"
 
     async def get(self, key: str) -> bytes | None:
-        value: Kept | bytes | None = self.backend.read(key)
+        value = self.read_kept(key)
         if isinstance(value, Kept):  # kept as objects: encoded on demand (never on the request path)
             value = encode(value.entry)
         if value is not None:
@@ -112,9 +124,29 @@ class MemoryStore:
         return value.entry if isinstance(value, Kept) else value
 
     def read_kept(self, key: str) -> Kept | bytes | None:
-        """``read_entry`` with the entry's ``Kept`` (when it was kept: ``stored_s``)."""
-        value: Kept | bytes | None = self.backend.read(key)
-        return value
+        """``read_entry`` with the entry's ``Kept`` (when it was kept: ``stored_s``); a pending answer's
+        entry made now and kept in its place, counted at its size from now on (one whose body does not read
+        as an entry: dropped, counted damaged, None)."""
+        value: Kept | KeptPending | bytes | None = self.backend.read(key)
+        if not isinstance(value, KeptPending):
+            return value
+        pending = value.pending
+        entry = pending.entry()
+        if entry is None:
+            self.stats.damaged += 1
+            self.backend.remove(key)
+            return None
+        kept = Kept(entry, value.stored_s)
+        self.backend.swap(key, kept, footprint(entry) + KEPT_SLACK - pending.size)
+        return kept
+
+    def write_pending(self, key: str, pending: Pending, ttl_s: float) -> bool:
+        """Keep ``pending`` until its key is first read, counted as its ``size``; False when not kept."""
+        size = pending.size
+        stored = self.backend.write(key, KeptPending(pending, self.backend.clock()), ttl_s, size + KEPT_OVERHEAD)
+        if stored:
+            self.stats.bytes_written += size
+        return stored
 
     def write_entry(self, key: str, entry: Entry, size: int, ttl_s: float) -> bool:
         """Keep ``entry`` as it is, counted as ``size`` bytes (``entry.footprint``), stamped with the

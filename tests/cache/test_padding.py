@@ -45,8 +45,8 @@ def test_a_fill_counts_the_growth_its_marks_will_have() -> None:
     assert all((len(event[6:]) + 3) % 16 == 0 for event in events)
 
 
-def test_a_padded_streams_size_counts_its_format_and_layout() -> None:
-    """``size_of`` a padded stream is more than its format's bytes (its layout is counted too)."""
+def test_a_padded_streams_size_counts_its_segments_and_layout() -> None:
+    """``size_of`` a padded stream is more than its segments' bytes (its layout is counted too)."""
     _, stream = _stream()
     template = padded(stream, "obfuscation")
-    assert size_of(template) > size_of(template.format) > len(stream)
+    assert size_of(template) > sum(map(size_of, template.segments)) > len(stream)
