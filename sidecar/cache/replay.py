@@ -220,7 +220,8 @@ def template(entry: Entry, dialect: Dialect, form: Form) -> Rendered:
         return stream
     stream = _CREATED.sub(_CREATED_MARK_BYTES, stream)
     padding = padding_of(entry.extras, dialect) if not form.endswith("_unpadded") else None
-    return stream if padding is None else padded(stream, padding, _filled_growth(dialect))
+    marks = (_ID_MARK_BYTES, _CREATED_MARK_BYTES)
+    return stream if padding is None else padded(stream, padding, _filled_growth(dialect), marks)
 
 
 def _filled_growth(dialect: Dialect) -> int:
@@ -244,8 +245,10 @@ def fill_body(template: Rendered, dialect: Dialect) -> bytes:
     shape the provider's own has (the dialect's prefix and 24 hex digits, as ``translate.parts.new_id``
     makes; Gemini: 22 URL-safe base64 characters), drawn from the process's PRNG: an id, not a secret, so
     no ``getrandom`` system call per hit."""
-    if not isinstance(template, bytes):
-        template = template.fill()
     fresh = b':"' + _FRESH_IDS[dialect]() + b'"'
-    body = template.replace(_ID_MARK_BYTES, fresh)
-    return body.replace(_CREATED_MARK_BYTES, b'"created":' + str(int(time.time())).encode())
+    created = b'"created":' + str(int(time.time())).encode()
+    if not isinstance(template, bytes):
+        if template.marked:  # cut at the marks too: filled in the same join
+            return template.fill(fresh, created)
+        template = template.fill(fresh, created)
+    return template.replace(_ID_MARK_BYTES, fresh).replace(_CREATED_MARK_BYTES, created)

@@ -10,7 +10,9 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
   (``replay.template``: the whole body, or the whole stream, made on an entry's first hit in that form
   and counted at their size too), and the time it was kept on the backend's monotonic clock
   (``Kept.stored_s``): ``response_cache`` tells a kept entry's age by the clock its deadline is on, so a
-  step of the wall clock neither ages it nor keeps it young.
+  step of the wall clock neither ages it nor keeps it young. A miss's answer kept pending
+  (``KeptPending``: ``pending.Pending``, counted at its bytes) becomes its ``Kept`` on the key's first
+  read (``read_kept``), counted at the entry's footprint from then on.
 - ``GuardedStore``: any aiocache backend that goes over the network (Redis), through aiocache's API::
 
       get/set --breaker open?--> no operation: a miss (``breaker_skips``)

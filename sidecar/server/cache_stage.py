@@ -16,7 +16,8 @@ attribute test. On a caching route::
     single flight: a follower waits for the leader's entry -> replayed (hit); none -> its own call
         (a refresh never follows an answer already made and held for its write to Redis: its own call)
     miss: the chain, the answer watched (a StreamTap for a stream, the body for a whole answer),
-          a good answer stored in the common form and handed to the followers
+          a good answer stored in the common form and handed to the followers (a whole OpenAI answer
+          for the memory store, no follower: kept as its bytes, made an entry on its first read)
     every target failed and last_resort kind: cache -> ``exchange.stale_answer`` (stale, Age)
 
 A hit makes no upstream call: its usage and cost are the cache's *saved* counters, never the spent

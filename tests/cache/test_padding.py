@@ -19,7 +19,7 @@ def test_a_filled_padded_stream_has_each_json_event_padded_to_a_multiple_of_sixt
     into each unnamed JSON event, making its JSON a multiple of 16 bytes; a text that spells ``}`` and a
     blank line, or ``%s``, within a string untouched; ``data: [DONE]`` as it was."""
     chunks, stream = _stream()
-    events = padded(stream, "obfuscation").fill().split(b"\n\n")
+    events = padded(stream, "obfuscation").fill(b"", b"").split(b"\n\n")
     assert events[-2:] == [b"data: [DONE]", b""]
     for event, chunk in zip(events, chunks, strict=False):
         obj = orjson.loads(event[6:])
@@ -32,7 +32,7 @@ def test_each_fill_draws_new_characters_of_the_same_lengths() -> None:
     """Two fills of one padded stream differ only in the padding's characters, not its lengths."""
     _, stream = _stream()
     template = padded(stream, "obfuscation")
-    first, second = (template.fill().split(b"\n\n") for _ in range(2))
+    first, second = (template.fill(b"", b"").split(b"\n\n") for _ in range(2))
     assert first != second
     assert [len(a) for a in first] == [len(b) for b in second]
 
@@ -41,7 +41,7 @@ def test_a_fill_counts_the_growth_its_marks_will_have() -> None:
     """``growth``: each event's JSON is taken to grow by that many bytes when its marks are filled, so the
     padding makes the filled event a multiple of 16 bytes."""
     _, stream = _stream()
-    events = padded(stream, "obfuscation", growth=3).fill().split(b"\n\n")[:-2]
+    events = padded(stream, "obfuscation", growth=3).fill(b"", b"").split(b"\n\n")[:-2]
     assert all((len(event[6:]) + 3) % 16 == 0 for event in events)
 
 
@@ -50,3 +50,19 @@ def test_a_padded_streams_size_counts_its_segments_and_layout() -> None:
     _, stream = _stream()
     template = padded(stream, "obfuscation")
     assert size_of(template) > sum(map(size_of, template.segments)) > len(stream)
+
+
+def test_a_stream_whose_events_hold_the_marks_once_is_cut_at_them_and_filled_in_one_join() -> None:
+    """Each JSON event holding the id mark and then the time mark once: ``marked``, and ``fill`` writes the
+    hit's id and time in their places (none left); an event holding a mark twice: not ``marked``."""
+    chunks = [{"id": "ID", "created": 42, "choices": [{"delta": {"content": "x" * n}}]} for n in range(5)]
+    stream = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    marks = (b':"ID"', b'"created":42')
+    template = padded(stream, "obfuscation", marks=marks)
+    assert template.marked
+    events = template.fill(b':"fresh"', b'"created":7').split(b"\n\n")
+    for event, chunk in zip(events, chunks, strict=False):
+        obj = orjson.loads(event[6:])
+        assert obj.pop("obfuscation") and obj == {**chunk, "id": "fresh", "created": 7}
+    twice = stream.replace(b'"choices"', b'"again":"ID","choices"', 1)  # the id mark twice in the first event
+    assert not padded(twice, "obfuscation", marks=marks).marked
