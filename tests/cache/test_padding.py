@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 
+from sidecar.cache.entry import Entry, TextPiece
+from sidecar.cache.extras import extras_of
 from sidecar.cache.padding import padded, size_of
+from sidecar.cache.replay import fill_body, template
+from sidecar.dialects import Dialect
+from sidecar.translate.common import FinishReason
 
 
 def _stream() -> tuple[list[dict[str, object]], bytes]:
@@ -66,3 +73,18 @@ def test_a_stream_whose_events_hold_the_marks_once_is_cut_at_them_and_filled_in_
         assert obj.pop("obfuscation") and obj == {**chunk, "id": "fresh", "created": 7}
     twice = stream.replace(b'"choices"', b'"again":"ID","choices"', 1)  # the id mark twice in the first event
     assert not padded(twice, "obfuscation", marks=marks).marked
+
+
+def test_a_replayed_openai_streams_filled_chunks_are_padded_to_sixteen_bytes_with_no_mark_left() -> None:
+    """A whole OpenAI answer's streamed template (``replay.template``) filled for a hit: every chunk's JSON a
+    multiple of 16 bytes with its hit's id, time and padding in it (the marks' lengths accounted for)."""
+    body = {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}
+    text = "a few words of a cached answer, " * 5
+    entry = Entry((TextPiece(text),), FinishReason.STOP, None, None, "gpt-4o-mini", "t", "p", time.time(), None,
+                  None, (), extras_of(body, Dialect.OPENAI))  # fmt: skip
+    stream = fill_body(template(entry, Dialect.OPENAI, "stream_usage"), Dialect.OPENAI)
+    chunks = stream.split(b"\n\n")[:-2]
+    assert len(chunks) > 10 and all(len(chunk[6:]) % 16 == 0 for chunk in chunks)
+    parsed = [orjson.loads(chunk[6:]) for chunk in chunks]
+    assert len({chunk["id"] for chunk in parsed}) == 1 and parsed[0]["id"].startswith("chatcmpl-")
+    assert all(chunk["obfuscation"] and abs(chunk["created"] - time.time()) < 60 for chunk in parsed)
