@@ -6,7 +6,7 @@ package is the whole cache behind the seams that stage and the last resort call.
 Map of the package::
 
     spec            policy blocks: CacheStoreSpec (top-level ``cache:``), RouteCacheSpec (per route)
-    key             the key: route identity + dialect + model + caller scope + canonical body (SHA-256);
+    key             the key: route identity + dialect + model + caller scope + canonical body (BLAKE2b);
                     which requests are cacheable
     plan            RouteCache, compiled per route at policy load: key(...) -> KeyDecision
     entry           Entry (pieces, finish, usage, model, stored_at, cost, citations), its byte encoding,
