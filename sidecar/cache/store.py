@@ -139,13 +139,16 @@ class MemoryStore:
             self.backend.remove(key)
             return None
         kept = Kept(entry, value.stored_s)
-        self.backend.swap(key, kept, footprint(entry) + KEPT_SLACK - pending.size)
+        self.backend.swap(key, kept, footprint(entry) - pending.size)
         return kept
 
     def write_pending(self, key: str, pending: Pending, ttl_s: float) -> bool:
-        """Keep ``pending`` until its key is first read, counted as its ``size``; False when not kept."""
+        """Keep ``pending`` until its key is first read, counted as its ``size`` with the slack of a kept
+        entry (measured: without it 10,000 pending answers of 2 KB grew the process by 1.17 of the bytes
+        counted); False when not kept."""
         size = pending.size
-        stored = self.backend.write(key, KeptPending(pending, self.backend.clock()), ttl_s, size + KEPT_OVERHEAD)
+        kept = KeptPending(pending, self.backend.clock())  # its bytes, too, pin pages among a request's temporaries
+        stored = self.backend.write(key, kept, ttl_s, size + KEPT_OVERHEAD + KEPT_SLACK)
         if stored:
             self.stats.bytes_written += size
         return stored
