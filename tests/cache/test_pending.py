@@ -93,3 +93,21 @@ def test_a_pending_answer_that_does_not_read_is_dropped_and_counted_damaged() ->
     assert cache.lookup_in_memory("k", SETTINGS).state == "miss"
     assert cache.stats.damaged == 1
     assert cache.storage.gauges()["entries"] == 0
+
+
+def test_a_pending_answers_entry_keeps_the_body_rendered_for_its_first_hit() -> None:
+    """The entry made on the first read keeps the body rendered for its first hit (counted once): its later
+    hits are served that rendering, the store's bytes unchanged."""
+    cache = ResponseCache.from_spec(CacheStoreSpec())
+    raw = orjson.dumps(_answer({"content": "sunny and mild"}))
+    pending = Pending(raw, model="up", target="t", provider="p", stored_at=time.time(), cost_usd=None)
+    cache.store_in_memory("k", pending, SETTINGS)
+    served, counted = [], []
+    for _ in range(3):
+        lookup = cache.lookup_in_memory("k", SETTINGS, Dialect.OPENAI)
+        assert lookup.state == "hit" and lookup.entry is not None
+        served.append(orjson.loads(cache.answer("k", lookup.entry, Dialect.OPENAI, "body"))["choices"])
+        counted.append(cache.storage.gauges()["bytes"])
+    entry_alone = footprint(lookup.entry) + KEPT_OVERHEAD + KEPT_SLACK + len("k") + ENTRY_OVERHEAD
+    assert served[0] == served[1] == served[2]
+    assert counted[0] == counted[1] == counted[2] > entry_alone  # the rendering counted with it, once
