@@ -991,7 +991,7 @@ def test_every_sidecar_version_the_docs_and_manifests_give_is_the_packages() -> 
 
 
 def test_the_cache_key_version_the_docs_give_is_the_codes() -> None:
-    """The cache keys the docs show (``"<key_prefix>:v2:<sha256>"``) carry the key version the code
+    """The cache keys the docs show (``"<key_prefix>:v3:<blake2b>"``) carry the key version the code
     writes, so an SRE looking keys up in Redis finds them."""
     from sidecar.cache.key import KEY_VERSION
 

@@ -6,14 +6,17 @@ package is the whole cache behind the seams that stage and the last resort call.
 Map of the package::
 
     spec            policy blocks: CacheStoreSpec (top-level ``cache:``), RouteCacheSpec (per route)
-    key             the key: route identity + dialect + model + caller scope + canonical body (SHA-256);
+    key             the key: route identity + dialect + model + caller scope + canonical body (BLAKE2b);
                     which requests are cacheable
     plan            RouteCache, compiled per route at policy load: key(...) -> KeyDecision
     entry           Entry (pieces, finish, usage, model, stored_at, cost, citations), its byte encoding,
                     unstorable()
     extras          an answer's fields outside the common form (whole or streamed), given back to its dialect's hits
+    pending         Pending: a miss's whole OpenAI answer kept as its bytes (whole_verdict: may it be stored),
+                    made into its Entry when its key is first read (memory store)
     assemble        StreamAssembler: common stream deltas -> Entry, only for a clean end
     replay          Entry -> deltas -> a dialect's stream events, or a dialect's whole body
+    padding         a replayed OpenAI stream's obfuscation padding, marked in its template, drawn per hit
     decoded         DecodedValues: Redis values already decoded and checked, by their bytes (bounded, LRU)
     memory          BoundedMemoryBackend: aiocache's memory backend with entry/byte bounds and LRU
     redis_store     aiocache's RedisCache from RedisStoreSpec (URL, password from env/file, TLS, timeouts)
@@ -37,7 +40,8 @@ A request's way through it (the cache stage, before the fallback loop)::
         | (a refresh: join(key, made=False): no Follower of an answer made and held for its write)
         | Leader                                                     --None--> own upstream call
         |                                                            --abandoned--> join again
-    fallback loop; the answer's deltas -> StreamAssembler (or the upstream's parsed body -> entry_from_response)
+    fallback loop; the answer's deltas -> StreamAssembler (or the upstream's parsed body -> entry_from_response;
+    a whole OpenAI answer for the memory store with no follower: whole_verdict -> Pending, its entry made on a read)
     clean end -> cache.store(key, entry) and leader.publish(entry); caller gone -> leader.abandon();
     else leader.publish(None)
     every target failed and last_resort kind: cache -> cache.stale(key, lookup) -> replay (stale, Age)

@@ -47,12 +47,12 @@ from ..dialects.registry import DIALECTS
 from ..translate import TranslationError, parse_chat_response
 from ..translate.common import ChatResponse, Choice, Citation, FinishReason, Part, Usage
 from ..translate.parts import parse_arguments
+from .pending import GOOD_FINISH, unstorable_by
 
 FORMAT_VERSION = 1
 Origin = str  # the name of the dialect whose reasoning signature it is
 _ORIGINS: frozenset[str] = frozenset(map(str, DIALECTS))
-_GOOD_FINISH = frozenset((FinishReason.STOP, FinishReason.STOP_SEQUENCE, FinishReason.TOOL_CALLS))
-_SERVABLE_FINISH = _GOOD_FINISH | {FinishReason.LENGTH}  # what a stored answer may end with
+_SERVABLE_FINISH = GOOD_FINISH | {FinishReason.LENGTH}  # what a stored answer may end with
 _FINISH_BY_VALUE = {reason.value: reason for reason in FinishReason}
 
 
@@ -178,19 +178,8 @@ def entry_from_response(
 
 
 def unstorable(entry: Entry, *, store_truncated: bool) -> str | None:
-    """Why the entry must not be stored, or None when it may be."""
-    reason = entry.finish_reason
-    if reason is None:
-        return "unfinished"
-    if reason is FinishReason.LENGTH:
-        return None if store_truncated and entry.pieces else "truncated"
-    if reason is FinishReason.CONTENT_FILTER:
-        return "refused"
-    if reason not in _GOOD_FINISH:
-        return "unfinished"
-    if not entry.pieces:
-        return "empty"
-    return None
+    """Why the entry must not be stored, or None when it may be (``pending.unstorable_by``)."""
+    return unstorable_by(entry.finish_reason, bool(entry.pieces), store_truncated=store_truncated)
 
 
 _ENTRY_BASE = 352

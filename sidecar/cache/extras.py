@@ -6,7 +6,8 @@ Which fields they are is the dialect's (``WireDialect.answer_extras``: OpenAI's 
 Gemini's token details by modality and its candidate's ``avgLogprobs``...), named by their paths in a
 whole answer (an int: a list's item); and, of a stream whose every event carries the usage so far
 (``WireDialect.running_usage``: Gemini's), its first event's, under the path ``RUNNING`` (of a whole
-answer, the one its live stream would carry: ``WireDialect.usage_so_far``). Read from the
+answer, the one its live stream would carry: ``WireDialect.usage_so_far``); and whether its stream is
+padded (``PADDED``: OpenAI's ``obfuscation``, which a whole OpenAI answer's stream has by default). Read from the
 upstream's own answer when the caller speaks the upstream's dialect (an entry only ever answers its
 key's dialect):
 
@@ -32,9 +33,7 @@ wrote is ignored (never a failed hit).
 
 from __future__ import annotations
 
-from base64 import urlsafe_b64encode
 from collections.abc import Sequence
-from random import getrandbits
 from typing import Any
 
 import orjson
@@ -52,12 +51,12 @@ RUNNING = "~running"
 a name no answer has, so a whole body never gets it."""
 
 PADDED = "~padded"
-"""The parent under which the extras note that a stream's events carried random padding
-(``WireDialect.stream_padding``: OpenAI's ``obfuscation``), as ``[PADDED, member]: true``."""
+"""The parent under which the extras note that the answer's stream carries random padding
+(``WireDialect.stream_padding``: OpenAI's ``obfuscation``), as ``[PADDED, member]: true``: a stream whose
+events had it, and any whole answer of a dialect whose streams have it by default (its streamed hit is
+padded as the live stream would be, unless the request turns it off; ``padding``)."""
 
 _DATA = wire_prefix()
-_PADDING_STEP = 16
-"""Each padded event's JSON is made a multiple of this many bytes long by its padding's length (1 to 16)."""
 
 
 def model_of(body: dict[str, Any] | None) -> str | None:
@@ -100,7 +99,7 @@ def extras_of_stream(objects: Sequence[dict[str, Any] | None], dialect: Dialect,
     if isinstance(so_far, dict) and running is not None:
         found[(RUNNING, running)] = so_far
     padding = dialect_wire.stream_padding
-    if padding is not None and not whole and objects[0] is not None and type(objects[0].get(padding)) is str:
+    if padding is not None and objects[0] is not None and (whole or type(objects[0].get(padding)) is str):
         found[(PADDED, padding)] = True
     if not found:
         return None
@@ -263,23 +262,3 @@ def padding_of(extras: str | None, dialect: Dialect) -> str | None:
     """The member a stream's events carried random padding in (``PADDED``: OpenAI's ``obfuscation``), when
     ``extras`` are ``dialect``'s and note it; None else."""
     return next((name for path, name, value in _found(extras, dialect) if path[:1] == [PADDED] and value), None)
-
-
-def with_padding(stream: bytes, name: str) -> bytes:
-    """A whole stream's bytes with the member ``name`` holding random URL-safe characters written in before
-    the closing brace of each unnamed JSON event (``data: {``...``}`` and a blank line: an event's JSON
-    holds no line break), 1 to ``_PADDING_STEP`` of them, so that each event's JSON is a multiple of
-    ``_PADDING_STEP`` bytes long (the sizes evened out as the live stream's padding does: it is random
-    characters, never read)."""
-    marker = b"," + orjson.dumps(name) + b':"'
-    *events, rest = stream.split(b"}\n\n")
-    out: list[bytes] = []
-    for event in events:
-        if event[:7] == b"data: {":
-            size = len(event) - 4 + len(marker)  # the JSON's length once padded with no character
-            count = -size % _PADDING_STEP or _PADDING_STEP
-            noise = urlsafe_b64encode(getrandbits(96).to_bytes(12, "big"))[:count]
-            out.append(event + marker + noise + b'"}\n\n')
-        else:
-            out.append(event + b"}\n\n")
-    return b"".join(out) + rest

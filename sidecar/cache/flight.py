@@ -78,6 +78,11 @@ class Leader:
         held_until.add_done_callback(lambda _: self._flights._end(self))
 
     @property
+    def followed(self) -> bool:
+        """A follower waits for its answer (``shared`` was called)."""
+        return self._future is not None
+
+    @property
     def published(self) -> bool:
         """Its answer (or None) is out; a flight still joinable is held until its write is done."""
         return self._done

@@ -122,6 +122,13 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
             self.evictions += 1
         return True
 
+    def swap(self, key: str, value: Any, n: int) -> None:
+        """Put ``value`` in the place of ``key``'s (its deadline and order kept), counted ``n`` bytes more
+        (``grow``'s eviction when that is over the bound; ``n`` may be negative). ``key`` must be present."""
+        self._cache[key] = value
+        if not self.grow(key, n):  # alone over the whole bound: not kept
+            self.remove(key)
+
     def _live(self, key: str) -> Any:
         value = self._cache.get(key)
         if value is None:

@@ -15,13 +15,15 @@
   latency; bench/cache_redis_get.py).
 - Values are stored as the bytes given (``NullSerializer(encoding=None)``), keys under
   ``key_prefix:`` (aiocache's namespace), so several deployments can share one Redis apart.
-- A lookup's ``GET`` runs on a connection kept out of the pool (``KeptReads``: redis-py clients with
-  ``single_connection_client``, each holding one of the pool's connections, its settings and password
-  included), at most half of ``max_connections`` of them, one per lookup running at once; a lookup that
-  finds them all busy uses the pool. The pool's take and give-back per command (two locks, its
-  connection-count records, an event dispatched: about 43,000 instructions of a bare 190,000-instruction
-  ``GET``, 27,000-31,000 of a whole Redis hit: docs/benchmarks.md, "Wave 44", branch cache45) are paid
-  once per kept connection.
+- A lookup's ``GET`` runs on a connection kept out of the pool (``KeptReads``: one of the pool's
+  connections, its settings and password included), at most half of ``max_connections`` of them, one
+  per lookup running at once; a lookup that finds them all busy uses the pool. The pool's take and
+  give-back per command (two locks, its connection-count records, an event dispatched: about 43,000
+  instructions of a bare 190,000-instruction ``GET``, 27,000-31,000 of a whole Redis hit:
+  docs/benchmarks.md, "Wave 44", branch cache45) are paid once per kept connection; the command is sent
+  and its reply read on the connection itself (``send_command``, ``read_response``), without a client's
+  command path (its lock, retry wrapper, response callback lookup and operation-duration record:
+  docs/benchmarks.md, "Wave 45", branch cache46).
 
 ``describe`` renders the store for logs and /status without any secret.
 """
@@ -91,47 +93,46 @@ def build_redis_backend(spec: RedisStoreSpec, env: Mapping[str, str] = os.enviro
 
 
 class KeptReads:
-    """``GET`` on connections kept out of ``client``'s pool (see the module docstring): before each
-    command its connection is checked as the pool checks one it hands out (``ensure_connection``: one
-    Redis dropped is connected again first); a client whose command fails or is cancelled (the store's
-    timeout) drops its connection, and its next command connects again, as the pool's would."""
+    """``GET`` on connections kept out of ``client``'s pool (see the module docstring), one command at a time
+    each, sent and read on the connection itself (redis-py's ``send_command`` and ``read_response``: no
+    client's command path around them). Before each command its connection is checked as the pool checks
+    one it hands out (``ensure_connection``: connected again when Redis dropped it, a restart or a
+    failover); a command that fails or is cancelled (the store's timeout) leaves its connection
+    disconnected (redis-py's connection does so itself), and the next one connects it again. A failure is
+    raised to the store (a miss), not retried: the store's timeout bounds the lookup, and its breaker
+    counts it."""
 
     def __init__(self, client: Any, most: int) -> None:
         self._client = client  # aiocache's redis-py client: its pool
         self._most = most
-        self._idle: list[Any] = []  # kept clients running no command (the last used first)
+        self._idle: list[Any] = []  # kept connections running no command (the last used first)
         self._kept: list[Any] = []
 
     async def get(self, key: str) -> bytes | None:
         """The value under ``key`` (aiocache's key: the prefix included), or None."""
+        pool = self._client.connection_pool
         idle = self._idle
         if idle:
-            reader = idle.pop()
+            connection = idle.pop()
         elif len(self._kept) < self._most:
-            reader = self._new()
+            connection = await pool.get_connection()  # connected and checked by the pool; kept from now on
+            self._kept.append(connection)
         else:  # every kept connection busy: the pool's
             value: bytes | None = await self._client.get(key)
             return value
         try:
-            if reader.connection is not None:  # checked as the pool checks one it hands out: one Redis
-                # closed (a restart, a failover) is connected again before the command, not found dead by it
-                await self._client.connection_pool.ensure_connection(reader.connection)
-            got: bytes | None = await reader.get(key)
+            await pool.ensure_connection(connection)
+            await connection.send_command("GET", key)
+            got: bytes | None = await connection.read_response()  # raises Redis's error reply
             return got
         finally:
-            idle.append(reader)
-
-    def _new(self) -> Any:
-        from redis.asyncio import Redis
-
-        reader = Redis(connection_pool=self._client.connection_pool, single_connection_client=True)
-        self._kept.append(reader)
-        return reader
+            idle.append(connection)
 
     async def close(self) -> None:
         """Give the kept connections back to the pool (which its client's close then shuts)."""
-        for reader in self._kept:
-            await reader.aclose()
+        pool = self._client.connection_pool
+        for connection in self._kept:
+            await pool.release(connection)
         self._kept.clear()
         self._idle.clear()
 

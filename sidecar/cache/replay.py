@@ -17,9 +17,10 @@
   the live answer the common form does not carry when it is the dialect that answered (``extras``).
 - ``template(entry, dialect, form)`` / ``fill_body(template, dialect)``: the whole response
   (``form`` "body", ``body_template``) or the whole stream ("stream", "stream_usage": with OpenAI's
-  usage chunk; each also "_unpadded": without the random padding, OpenAI's ``obfuscation``, that a
-  stored OpenAI stream's chunks had, ``extras.with_padding``) encoded once, with marks where the
-  response id (and OpenAI's ``created``) go, and filled per hit by two byte replacements: the memory
+  usage chunk; each also "_unpadded": without the random padding, OpenAI's ``obfuscation``, that an
+  OpenAI answer's stream has, ``padding.padded``) encoded once, with marks where the response id (and
+  OpenAI's ``created``, and the padding's characters) go, filled per hit by two byte replacements (and
+  one ``%`` of fresh characters: ``padding.Padded.fill``, so no two hits share their padding): the memory
   store keeps the templates of its hits next to the entry (``store.Kept``) and Redis keeps the whole
   body's with the entry (``entry.frame``), so a repeated hit neither builds nor encodes its answer again.
 
@@ -57,7 +58,8 @@ from ..translate.deltas import (
 )
 from ..translate.stream import Replayer
 from .entry import Entry, ReasoningPiece, TextPiece, ToolPiece
-from .extras import padding_of, with_extras, with_padding, with_stream_extras, with_top_extras
+from .extras import padding_of, with_extras, with_stream_extras, with_top_extras
+from .padding import Rendered, padded
 
 LONG_WORD = 12
 """A run of non-space characters longer than this is cut into pieces of this length."""
@@ -204,9 +206,9 @@ def form_of(stream: bool, include_usage: bool, padded: bool = True) -> Form:
     return "stream_usage_unpadded" if include_usage else "stream_unpadded"
 
 
-def template(entry: Entry, dialect: Dialect, form: Form) -> bytes:
+def template(entry: Entry, dialect: Dialect, form: Form) -> Rendered:
     """``entry`` rendered once as ``form`` for a ``dialect`` caller, the entry's model reported, with the
-    marks ``fill_body`` replaces."""
+    marks ``fill_body`` replaces (a padded stream: a ``padding.Padded``, whose characters each hit draws)."""
     if form == "body":
         return body_template(entry, dialect)
     include_usage = form.startswith("stream_usage")
@@ -214,12 +216,19 @@ def template(entry: Entry, dialect: Dialect, form: Form) -> bytes:
         entry, dialect, model=entry.model, include_usage=include_usage, response_id=_ID_MARK, top_level=False
     )
     stream = with_top_extras(b"".join(event.encode() for event in events), entry.extras, dialect)
-    padding = padding_of(entry.extras, dialect) if not form.endswith("_unpadded") else None
-    if padding is not None:
-        stream = with_padding(stream, padding)
     if dialect is not Dialect.OPENAI:  # only OpenAI's chunks carry a time: no scan of the others' bytes
         return stream
-    return _CREATED.sub(_CREATED_MARK_BYTES, stream)
+    stream = _CREATED.sub(_CREATED_MARK_BYTES, stream)
+    padding = padding_of(entry.extras, dialect) if not form.endswith("_unpadded") else None
+    marks = (_ID_MARK_BYTES, _CREATED_MARK_BYTES)
+    return stream if padding is None else padded(stream, padding, _filled_growth(dialect), marks)
+
+
+def _filled_growth(dialect: Dialect) -> int:
+    """How many bytes an OpenAI chunk's JSON grows by when ``fill_body`` replaces its marks (its one id and
+    one ``created``): a padded chunk is a multiple of the padding's step once filled, as OpenAI's."""
+    fresh_id = len(_FRESH_IDS[dialect]()) - len(_ID_MARK)
+    return fresh_id + len(str(int(time.time()))) - len(str(_CREATED_MARK))
 
 
 def body_template(entry: Entry, dialect: Dialect) -> bytes:
@@ -230,11 +239,16 @@ def body_template(entry: Entry, dialect: Dialect) -> bytes:
     return orjson.dumps(body)
 
 
-def fill_body(template: bytes, dialect: Dialect) -> bytes:
-    """A template (whole body or stream) with a fresh response id (and the current ``created``): one
-    hit's answer. The id is the shape the provider's own has (the dialect's prefix and 24 hex digits, as
-    ``translate.parts.new_id`` makes; Gemini: 22 URL-safe base64 characters), drawn from the process's
-    PRNG: an id, not a secret, so no ``getrandom`` system call per hit."""
+def fill_body(template: Rendered, dialect: Dialect) -> bytes:
+    """A template (whole body or stream) with a fresh response id (and the current ``created``, and a
+    padded stream's characters drawn afresh: ``padding.Padded.fill``): one hit's answer. The id is the
+    shape the provider's own has (the dialect's prefix and 24 hex digits, as ``translate.parts.new_id``
+    makes; Gemini: 22 URL-safe base64 characters), drawn from the process's PRNG: an id, not a secret, so
+    no ``getrandom`` system call per hit."""
     fresh = b':"' + _FRESH_IDS[dialect]() + b'"'
-    body = template.replace(_ID_MARK_BYTES, fresh)
-    return body.replace(_CREATED_MARK_BYTES, b'"created":' + str(int(time.time())).encode())
+    created = b'"created":' + str(int(time.time())).encode()
+    if not isinstance(template, bytes):
+        if template.marked:  # cut at the marks too: filled in the same join
+            return template.fill(fresh, created)
+        template = template.fill(fresh, created)
+    return template.replace(_ID_MARK_BYTES, fresh).replace(_CREATED_MARK_BYTES, created)

@@ -44,6 +44,7 @@ from ..resilience.breaker import BreakerConfig, CircuitBreaker
 from .decoded import DecodedValues
 from .entry import Entry, EntryFormatError, encode, footprint, frame, unframe, unstorable
 from .flight import SingleFlight
+from .pending import Pending
 from .redis_store import KeptReads, build_redis_backend, close_redis_backend, describe
 from .replay import Form, body_template, fill_body, template
 from .spec import CacheStoreSpec, RouteCacheSpec
@@ -227,23 +228,30 @@ class ResponseCache:
         return entry, age
 
     async def store(
-        self, key: str, entry: Entry, settings: RouteCacheSpec, dialect: Dialect | None = None
+        self, key: str, entry: Entry | Pending, settings: RouteCacheSpec, dialect: Dialect | None = None
     ) -> str | None:
         """Store a complete answer (to a ``dialect`` caller); None when stored, else why not
         (``unstorable``, ``too_large``, ``store_failed``). Redis keeps the whole body template of
         ``dialect`` (the one its key serves) with it."""
         if self.in_memory:
             return self.store_in_memory(key, entry, settings)
+        if isinstance(entry, Pending):  # kept pending only in memory: its entry now
+            made = entry.entry()
+            if made is None:
+                return self._count("unstorable")
+            entry = made
         data, reason = self._encoded(entry, settings, dialect)
         if reason is None and not await self.storage.set(key, data, settings.ttl_s + settings.stale_s):
             reason = "store_failed"
         return self._count(reason)
 
-    def store_in_memory(self, key: str, entry: Entry, settings: RouteCacheSpec) -> str | None:
+    def store_in_memory(self, key: str, entry: Entry | Pending, settings: RouteCacheSpec) -> str | None:
         """``store`` without a coroutine or a task, for the memory store (``in_memory``): the entry is kept
-        as an object (no encoding), counted at its ``footprint``."""
+        as an object (no encoding), counted at its ``footprint``; a ``Pending`` as it is (``store_pending``)."""
         storage = self.storage
         assert isinstance(storage, MemoryStore)
+        if isinstance(entry, Pending):
+            return self.store_pending(key, entry, settings)
         reason = unstorable(entry, store_truncated=settings.store_truncated)
         if reason is None:
             size = footprint(entry)
@@ -251,6 +259,18 @@ class ResponseCache:
                 reason = "too_large"
             elif not storage.write_entry(key, entry, size, settings.ttl_s + settings.stale_s):
                 reason = "store_failed"
+        return self._count(reason)
+
+    def store_pending(self, key: str, pending: Pending, settings: RouteCacheSpec) -> str | None:
+        """``store_in_memory`` of an answer whose entry is made on its key's first read (``pending``: found
+        storable by ``pending.whole_verdict``)."""
+        storage = self.storage
+        assert isinstance(storage, MemoryStore)
+        reason = None
+        if pending.size > self.max_entry_bytes:
+            reason = "too_large"
+        elif not storage.write_pending(key, pending, settings.ttl_s + settings.stale_s):
+            reason = "store_failed"
         return self._count(reason)
 
     @property

@@ -16,7 +16,8 @@ attribute test. On a caching route::
     single flight: a follower waits for the leader's entry -> replayed (hit); none -> its own call
         (a refresh never follows an answer already made and held for its write to Redis: its own call)
     miss: the chain, the answer watched (a StreamTap for a stream, the body for a whole answer),
-          a good answer stored in the common form and handed to the followers
+          a good answer stored in the common form and handed to the followers (a whole OpenAI answer
+          for the memory store, no follower: kept as its bytes, made an entry on its first read)
     every target failed and last_resort kind: cache -> ``exchange.stale_answer`` (stale, Age)
 
 A hit makes no upstream call: its usage and cost are the cache's *saved* counters, never the spent
@@ -40,6 +41,7 @@ from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_con
 from ..cache.entry import unstorable
 from ..cache.extras import extras_of, model_of
 from ..cache.flight import Follower, Leader
+from ..cache.pending import FULL, Pending, whole_verdict
 from ..cache.replay import form_of
 from ..cache.response_cache import MISS, Lookup
 from ..cost import cost_usd
@@ -62,6 +64,7 @@ if TYPE_CHECKING:
     from .response_caches import ResponseCaches
 
 log = get_logger("sidecar.cache")
+OPENAI = Dialect.OPENAI
 
 
 def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
@@ -195,11 +198,15 @@ def _keep(
     """The answer's entry, if it may be stored: written, and to the followers at once (and to the requests
     for its key that come while its write to Redis is on its way: ``Leader.publish``'s ``held_until``)."""
     entry = write = None
-    try:
-        entry = _answer_entry(exchange, response, tap, store.max_entry_bytes)
-        if entry is not None and unstorable(entry, store_truncated=settings.store_truncated) is not None:
+    try:  # kept pending (its entry made on its first hit: ``cache.pending``) in memory, when no follower waits
+        lazy = store.in_memory and (leader is None or not leader.followed)
+        made = _answer_entry(exchange, response, tap, store.max_entry_bytes, settings.store_truncated, lazy)
+        if isinstance(made, Pending):
+            caches.write(store, key, made, settings, exchange.facts.dialect)
+        elif isinstance(made, str) or (made and unstorable(made, store_truncated=settings.store_truncated)):
             caches.skip(store)
-            entry = None
+        else:
+            entry = made
         if entry is not None:
             write = caches.write(store, key, entry, settings, exchange.facts.dialect)
     finally:
@@ -208,10 +215,16 @@ def _keep(
 
 
 def _answer_entry(
-    exchange: Exchange, response: web.StreamResponse, tap: StoreTap | None, max_bytes: int
-) -> Entry | None:
+    exchange: Exchange,
+    response: web.StreamResponse,
+    tap: StoreTap | None,
+    max_bytes: int,
+    store_truncated: bool,
+    lazy: bool,
+) -> Entry | Pending | str | None:
     """The caller's answer as an entry, when it is a model's good answer (never an error, the last
-    resort's, or a stream that did not end cleanly)."""
+    resort's, or a stream that did not end cleanly); ``lazy``: a whole OpenAI answer to its own dialect
+    as a ``Pending``, or why it must not be stored (``pending.whole_verdict``)."""
     target = exchange.answered_by
     if target is None or exchange.degraded is not None or exchange.stream_error is not None:
         return None
@@ -226,6 +239,12 @@ def _answer_entry(
         return None
     try:
         body, wire, same = _delivered(exchange, response, response.body)
+        verdict = whole_verdict(body, store_truncated=store_truncated) if lazy and same and wire is OPENAI else FULL
+        if verdict is None:
+            where = {"model": target.upstream_model, "target": target.name, "provider": target.provider.name}
+            return Pending(response.body, stored_at=time.time(), cost_usd=cost, **where)
+        if verdict != FULL:
+            return verdict
         answer = parse_chat_response(body, wire)
         if wire is not Dialect.OPENAI and _calls_tools(answer) and long_digit_run(response.body):
             # a tool's arguments as an object (Anthropic's input, Gemini's args) may hold an integer beyond 64

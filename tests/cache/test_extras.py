@@ -10,8 +10,8 @@ from sidecar.cache.extras import (
     MAX_CHARS,
     extras_of,
     extras_of_stream,
+    padding_of,
     with_extras,
-    with_padding,
     with_stream_extras,
     with_top_extras,
 )
@@ -77,8 +77,17 @@ def test_another_dialects_body_gets_none_of_them() -> None:
 
 def test_an_answer_without_extras_or_with_too_many_keeps_none() -> None:
     """No listed field: None; more than MAX_CHARS of them: None (the hit goes without, as before)."""
-    assert extras_of({"choices": []}, Dialect.OPENAI) is None
+    assert extras_of({"content": []}, Dialect.ANTHROPIC) is None
     assert extras_of({"system_fingerprint": "f" * MAX_CHARS}, Dialect.OPENAI) is None
+
+
+def test_a_whole_openai_answer_notes_that_its_stream_is_padded() -> None:
+    """A whole OpenAI answer, even one without a listed field, notes the padding (``obfuscation``) its live
+    stream has by default; a stream notes it only when its first chunk had it."""
+    assert padding_of(extras_of({"choices": []}, Dialect.OPENAI), Dialect.OPENAI) == "obfuscation"
+    assert padding_of(extras_of_stream(({"choices": []}, {"usage": {}}), Dialect.OPENAI), Dialect.OPENAI) is None
+    padded = ({"choices": [], "obfuscation": "x"}, {"usage": {}})
+    assert padding_of(extras_of_stream(padded, Dialect.OPENAI), Dialect.OPENAI) == "obfuscation"
 
 
 def test_text_that_is_not_extras_is_ignored() -> None:
@@ -92,7 +101,7 @@ def test_a_streams_later_event_wins_and_every_chunk_gets_them_back() -> None:
     """Read from an OpenAI stream's first and usage chunks (the usage chunk's value kept where both have
     one), the extras go back on every chunk, the usage details on the usage chunk only; ``[DONE]`` as it
     was."""
-    first = {"id": "c", "system_fingerprint": "fp_old", "choices": [], "usage": None}
+    first = {"id": "c", "system_fingerprint": "fp_old", "choices": [], "usage": None, "obfuscation": "Qx"}
     extras = extras_of_stream((first, None, OPENAI_LIVE), Dialect.OPENAI)
     assert extras == extras_of(OPENAI_LIVE, Dialect.OPENAI)
     done = frame(b"[DONE]")
@@ -183,17 +192,3 @@ def test_a_gemini_streams_first_usage_goes_on_each_replayed_fragment_without_usa
         "promptTokenCount": 9,
         "totalTokenCount": 9,
     }
-
-
-def test_padding_fills_each_unnamed_json_event_to_a_multiple_of_sixteen_bytes() -> None:
-    """``with_padding`` writes the member (OpenAI's ``obfuscation``) with 1 to 16 random characters into each
-    unnamed JSON event, making its JSON a multiple of 16 bytes, a text that spells ``}`` and a blank line
-    within a string untouched (escaped, a JSON string holds no line break); ``data: [DONE]`` as it was."""
-    chunks = [{"choices": [{"delta": {"content": "x" * n}}]} for n in range(20)] + [{"a": 'say "}\n\n"'}]
-    stream = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
-    padded = with_padding(stream, "obfuscation")
-    events = padded.split(b"\n\n")
-    assert events[-2:] == [b"data: [DONE]", b""]
-    for event, chunk in zip(events, chunks, strict=False):
-        obj = orjson.loads(event[6:])
-        assert len(event[6:]) % 16 == 0 and 1 <= len(obj.pop("obfuscation")) <= 16 and obj == chunk

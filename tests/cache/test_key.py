@@ -14,9 +14,9 @@ from .keys import BODY, cache_key, key_decision, route_plan
 
 
 def test_key_is_the_same_in_every_process() -> None:
-    """The key is a SHA-256 of bytes (no ``hash()``, no dict order): this request's key is fixed, so
+    """The key is a BLAKE2b of bytes (no ``hash()``, no dict order): this request's key is fixed, so
     sidecars share entries across restarts. A change here must bump KEY_VERSION."""
-    assert cache_key(BODY) == "v2:43b8f84b53003fe07b909f6cbd0f12d79bbe16cd69c79e398d5bf203dffb951c"
+    assert cache_key(BODY) == "v3:f0756f244270092af99f6e8ec7e08cdd4eaea509d5539e21cfb32fa308ec68ed"
 
 
 def test_json_key_order_does_not_change_the_key() -> None:

@@ -1,0 +1,90 @@
+"""A replayed stream's padding (OpenAI's ``obfuscation``): marked once, its characters drawn per hit."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+
+from sidecar.cache.entry import Entry, TextPiece
+from sidecar.cache.extras import extras_of
+from sidecar.cache.padding import padded, size_of
+from sidecar.cache.replay import fill_body, template
+from sidecar.dialects import Dialect
+from sidecar.translate.common import FinishReason
+
+
+def _stream() -> tuple[list[dict[str, object]], bytes]:
+    chunks = [{"choices": [{"delta": {"content": "x" * n}}]} for n in range(20)]
+    chunks.append({"a": 'say "}\n\n" at 100%s %%'})
+    stream = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    return chunks, stream
+
+
+def test_a_filled_padded_stream_has_each_json_event_padded_to_a_multiple_of_sixteen_bytes() -> None:
+    """``padded(...).fill()`` writes the member (OpenAI's ``obfuscation``) with 1 to 16 URL-safe characters
+    into each unnamed JSON event, making its JSON a multiple of 16 bytes; a text that spells ``}`` and a
+    blank line, or ``%s``, within a string untouched; ``data: [DONE]`` as it was."""
+    chunks, stream = _stream()
+    events = padded(stream, "obfuscation").fill(b"", b"").split(b"\n\n")
+    assert events[-2:] == [b"data: [DONE]", b""]
+    for event, chunk in zip(events, chunks, strict=False):
+        obj = orjson.loads(event[6:])
+        noise = obj.pop("obfuscation")
+        assert len(event[6:]) % 16 == 0 and 1 <= len(noise) <= 16 and obj == chunk
+        assert noise.replace("-", "").replace("_", "").isalnum()
+
+
+def test_each_fill_draws_new_characters_of_the_same_lengths() -> None:
+    """Two fills of one padded stream differ only in the padding's characters, not its lengths."""
+    _, stream = _stream()
+    template = padded(stream, "obfuscation")
+    first, second = (template.fill(b"", b"").split(b"\n\n") for _ in range(2))
+    assert first != second
+    assert [len(a) for a in first] == [len(b) for b in second]
+
+
+def test_a_fill_counts_the_growth_its_marks_will_have() -> None:
+    """``growth``: each event's JSON is taken to grow by that many bytes when its marks are filled, so the
+    padding makes the filled event a multiple of 16 bytes."""
+    _, stream = _stream()
+    events = padded(stream, "obfuscation", growth=3).fill(b"", b"").split(b"\n\n")[:-2]
+    assert all((len(event[6:]) + 3) % 16 == 0 for event in events)
+
+
+def test_a_padded_streams_size_counts_its_segments_and_layout() -> None:
+    """``size_of`` a padded stream is more than its segments' bytes (its layout is counted too)."""
+    _, stream = _stream()
+    template = padded(stream, "obfuscation")
+    assert size_of(template) > sum(map(size_of, template.segments)) > len(stream)
+
+
+def test_a_stream_whose_events_hold_the_marks_once_is_cut_at_them_and_filled_in_one_join() -> None:
+    """Each JSON event holding the id mark and then the time mark once: ``marked``, and ``fill`` writes the
+    hit's id and time in their places (none left); an event holding a mark twice: not ``marked``."""
+    chunks = [{"id": "ID", "created": 42, "choices": [{"delta": {"content": "x" * n}}]} for n in range(5)]
+    stream = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    marks = (b':"ID"', b'"created":42')
+    template = padded(stream, "obfuscation", marks=marks)
+    assert template.marked
+    events = template.fill(b':"fresh"', b'"created":7').split(b"\n\n")
+    for event, chunk in zip(events, chunks, strict=False):
+        obj = orjson.loads(event[6:])
+        assert obj.pop("obfuscation") and obj == {**chunk, "id": "fresh", "created": 7}
+    twice = stream.replace(b'"choices"', b'"again":"ID","choices"', 1)  # the id mark twice in the first event
+    assert not padded(twice, "obfuscation", marks=marks).marked
+
+
+def test_a_replayed_openai_streams_filled_chunks_are_padded_to_sixteen_bytes_with_no_mark_left() -> None:
+    """A whole OpenAI answer's streamed template (``replay.template``) filled for a hit: every chunk's JSON a
+    multiple of 16 bytes with its hit's id, time and padding in it (the marks' lengths accounted for)."""
+    body = {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}
+    text = "a few words of a cached answer, " * 5
+    entry = Entry((TextPiece(text),), FinishReason.STOP, None, None, "gpt-4o-mini", "t", "p", time.time(), None,
+                  None, (), extras_of(body, Dialect.OPENAI))  # fmt: skip
+    stream = fill_body(template(entry, Dialect.OPENAI, "stream_usage"), Dialect.OPENAI)
+    chunks = stream.split(b"\n\n")[:-2]
+    assert len(chunks) > 10 and all(len(chunk[6:]) % 16 == 0 for chunk in chunks)
+    parsed = [orjson.loads(chunk[6:]) for chunk in chunks]
+    assert len({chunk["id"] for chunk in parsed}) == 1 and parsed[0]["id"].startswith("chatcmpl-")
+    assert all(chunk["obfuscation"] and abs(chunk["created"] - time.time()) < 60 for chunk in parsed)
