@@ -19,8 +19,9 @@
   (``form`` "body", ``body_template``) or the whole stream ("stream", "stream_usage": with OpenAI's
   usage chunk; each also "_unpadded": without the random padding, OpenAI's ``obfuscation``, that an
   OpenAI answer's stream has, ``padding.padded``) encoded once, with marks where the response id (and
-  OpenAI's ``created``, and the padding's characters) go, filled per hit by two byte replacements (and
-  one ``%`` of fresh characters: ``padding.Padded.fill``, so no two hits share their padding): the memory
+  OpenAI's ``created``, and the padding's characters) go, filled per hit by two byte replacements (a padded
+  stream: one join of its segments with the id, the time and fresh characters, ``padding.Padded.fill``, so no
+  two hits share their padding): the memory
   store keeps the templates of its hits next to the entry (``store.Kept``) and Redis keeps the whole
   body's with the entry (``entry.frame``), so a repeated hit neither builds nor encodes its answer again.
 

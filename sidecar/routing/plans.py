@@ -81,6 +81,7 @@ class SelectPlan:
         elif record.selection is not None:
             return record.selection
         router = self.router
+        searches = expected_searches(request) if self.searched else 0
         if router is not None:
             decision = record.decision
             if decision is None or (record.router is not None and record.router is not router):
@@ -92,10 +93,9 @@ class SelectPlan:
                 tier if tier > self.min_tier else self.min_tier,
                 decision.output_tokens,
                 router.context_headroom,
-                expected_searches(request) if self.searched else 0,
+                searches,
             )
         else:
-            searches = expected_searches(request) if self.searched else 0
             selection = self.menu.select(request.features, "", self.min_tier, DEFAULT_OUTPUT_TOKENS, 0.1, searches)
         record.selection = selection
         record.output_tokens = selection.output_tokens
