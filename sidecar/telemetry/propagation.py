@@ -20,17 +20,16 @@ exporter is configured.
   answer for an unsampled one without asking the sampler or making the span's name and attributes. A request
   without a valid ``traceparent`` (``extract_parent`` gives ``ROOT`` itself) is a new trace, decided by
   ``Tracing.dropped_root`` and ``Tracing.start_root``.
-- ``app_trace(headers)``: for a ``parentbased_`` sampler, the app's ``traceparent`` read once, by the SDK
+- ``app_trace(headers)``: for a ``parentbased_`` sampler, the app's ``traceparent`` read by the SDK
   propagator's own rules (its pattern and length bound, ``TraceContextTextMapPropagator``'s class
   attributes, and its checks: ids not all zero, version not ``ff``, nothing after a version 00's flags;
   then the sampled flag). For a valid one that is not sampled, ``app_headers``' answer, without the
   ``SpanContext``, the non-recording span and the ``Context`` the propagator builds and ``unsampled_app``
   reads back (about 38,600 CPU instructions of the 50,000 such a request added, docs/benchmarks.md "Wave 44
   `trace45`"): only what passing the app's context on needs. For a valid sampled one, the parent context the
-  propagator gives, made by its own steps on the API's objects (``SpanContext``, ``NonRecordingSpan``,
-  ``set_span_in_context``) from that one reading, where the propagator would read the header again (about
-  20,000 instructions a request continuing a sampled app trace, "Wave 45 `trace46`"). ``ROOT`` for one that is
-  not valid (a new trace). The ``tracestate`` is the SDK's (``TraceState.from_header``, as the propagator reads
+  propagator gives (it reads the header again: building that context is the SDK's, left to it, for some
+  15,000 instructions on a request whose spans cost some 500,000). ``ROOT`` for one that is not valid (a new
+  trace). The ``tracestate`` is the SDK's (``TraceState.from_header``, as the propagator reads
   it); one longer than the propagator's bound, which the SDK logs and leaves out, goes the propagator's way.
   ``unsampled_app_headers`` gives its answer for an unsampled one (an empty dict for one not valid, None for a
   sampled one). Tests hold both equal to the propagator's over a corpus of valid and invalid headers.
@@ -54,7 +53,7 @@ from typing import TYPE_CHECKING, Final
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
+from opentelemetry.trace import SpanContext, SpanKind, TraceFlags, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.span import _TRACECONTEXT_MAXIMUM_TRACESTATE_LENGTH
 
@@ -150,7 +149,7 @@ def app_trace(headers: Mapping[str, str]) -> Context | dict[str, str]:
     without the objects it builds for an unsampled one (module docstring): ``ROOT`` itself if it is not
     valid (as ``extract_parent`` gives it: a new trace); for a valid one marked not sampled,
     ``app_headers``' answer (the headers to pass on); for a valid sampled one, the parent context
-    ``extract_parent`` gives, its ``SpanContext`` made as the propagator makes it (API objects only)."""
+    ``extract_parent`` gives (the propagator's own)."""
     traceparent = headers["traceparent"]
     match = _TRACEPARENT_PATTERN.match(traceparent) if len(traceparent) <= _TRACEPARENT_MAXIMUM else None
     if match is None:
@@ -159,15 +158,13 @@ def app_trace(headers: Mapping[str, str]) -> Context | dict[str, str]:
     if trace_hex == _NO_TRACE or span_hex == _NO_SPAN or version == "ff" or (rest and version == "00"):
         return ROOT
     state = headers.get("tracestate")
-    if state is not None and len(state) > _TRACESTATE_MAXIMUM:  # the SDK warns and leaves it out: its own way
+    if int(flags, 16) & TraceFlags.SAMPLED or (state is not None and len(state) > _TRACESTATE_MAXIMUM):
+        # the span's parent, as the SDK's propagator makes it (it reads the header again); or a tracestate
+        # over its bound, which the SDK warns of and leaves out: its own way
         parent = PROPAGATOR.extract(headers, ROOT, getter=HEADER_TEXT)
         app = unsampled_app(parent)
         return parent if app is None else app_headers(app, parent, headers)
     trace_state = None if state is None else TraceState.from_header([state])
-    trace_flags = int(flags, 16)
-    if trace_flags & TraceFlags.SAMPLED:  # TraceContextTextMapPropagator.extract's context, step for step
-        context = SpanContext(int(trace_hex, 16), int(span_hex, 16), True, TraceFlags(trace_flags), trace_state)
-        return trace.set_span_in_context(NonRecordingSpan(context), ROOT)
     if version == "00":
         carrier = {"traceparent": traceparent.strip()}  # as it came: the text the SDK would write
     else:  # a later version, with fields the SDK leaves out: as it writes it (version 00)

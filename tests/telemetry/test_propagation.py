@@ -98,7 +98,7 @@ def test_an_unsampled_app_trace_is_passed_on_as_the_sdks_propagator_reads_it(hea
 
 
 @pytest.mark.parametrize("headers", APP_CONTEXTS)
-def test_the_app_trace_read_once_is_what_the_sdks_propagator_reads(headers: dict[str, str]) -> None:
+def test_the_app_trace_is_what_the_sdks_propagator_reads(headers: dict[str, str]) -> None:
     """``app_trace`` reads the app's trace context as the SDK's propagator does: for a valid sampled one the
     parent context ``extract_parent`` gives (a non-recording span of the same span context: ids, remote
     flag, trace flags, trace state; a context of the same keys), ``ROOT`` itself for one not valid, and for
