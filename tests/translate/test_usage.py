@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, fields, replace
 from typing import Any
 
 import orjson
@@ -399,3 +399,16 @@ def test_request_params_take_only_values_of_the_right_type(dialect: Dialect, bod
     params = extract_request_params(dialect, body)
     assert params == _expected(dialect, body)
     assert [type(value) for value in params] == [type(value) for value in _expected(dialect, body)]
+
+
+def test_usage_keeps_every_field_it_is_given_and_stays_frozen() -> None:
+    """``Usage``'s written-out ``__init__`` (the slots' setters) keeps each field given, by position and by
+    name, in the fields' order; defaults fill the rest; the instance refuses assignment and hashes by value."""
+    names = [field.name for field in fields(Usage)]
+    values = [f"tier-{i}" if name == "service_tier" else i + 1 for i, name in enumerate(names)]
+    by_name, by_position = Usage(**dict(zip(names, values, strict=True))), Usage(*values)
+    assert [getattr(by_name, name) for name in names] == values == [getattr(by_position, name) for name in names]
+    assert Usage() == Usage(0, 0) and Usage().service_tier is None
+    assert hash(by_name) == hash(by_position) and by_name == by_position
+    with pytest.raises(FrozenInstanceError):
+        by_name.input_tokens = 3  # type: ignore[misc]
