@@ -1,8 +1,8 @@
 """The common form every dialect is read into and written from.
 
 Requests and responses travel as ``TypedDict``s (plain dicts at run time: building one costs what a dict
-costs, no validation); ``Usage`` is a frozen dataclass (its ``__init__`` written out: the slots' setters), ``RequestParams`` a named tuple (built for every
-traced request).
+costs, no validation); ``Usage`` is a frozen dataclass (its ``__init__`` written out with its slots'
+setters: one is made for every answer), ``RequestParams`` a named tuple (built for every traced request).
 
 Request side::
 
