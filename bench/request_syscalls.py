@@ -10,10 +10,17 @@ attaches ``strace -f -c`` to all its threads twice for the same wall time: once 
 over ``--requests`` is one request's system calls, by name, and the polls that returned events (the
 loop woken by I/O; the other polls return at once with none, the loop having callbacks ready).
 
-    python bench/request_syscalls.py [--case plain|hit|redis-hit|miss|minimal] [--warm 100] [--requests 400]
-        [--code DIR]
+``--connections N`` loads it with wrk at N connections for ``--seconds`` instead (as proxy_bench.py does:
+the per-request counts are over wrk's requests), and adds the process's CPU a request in user and kernel
+time (``/proc/<pid>/stat`` utime and stime over a second, untraced wrk run of as long): under load the
+loop batches, so the wake-ups a request are fewer than at one connection, and what strace cannot show
+(the kernel's share of the CPU) is read there.
 
-Needs nginx, strace (and redis-server for ``redis-hit``). Results: docs/benchmarks.md, wave 33 ``redis33``.
+    python bench/request_syscalls.py [--case plain|hit|redis-hit|miss|minimal] [--warm 100] [--requests 400]
+        [--connections N --seconds S] [--code DIR]
+
+Needs nginx, strace (wrk for ``--connections``; redis-server for ``redis-hit``). Results:
+docs/benchmarks.md, wave 33 ``redis33``, wave 46 ``plain47`` (32 connections).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from pathlib import Path
 
 from instructions import sender
 from listening import start_redis, wait_port
-from measuring import tools_present, wait_http
+from measuring import chat_script, tools_present, wait_http
 from nginx_upstream import nginx_on_free_port
 from request_profile import target_of
 
@@ -63,14 +70,35 @@ def traced(pid: int, out: Path, work: object) -> tuple[dict[str, int], float]:
     return counts, took
 
 
+def loaded(url: str, connections: int, seconds: int, script: Path) -> int:
+    """Requests wrk completed at ``connections`` for ``seconds`` (any answer but 200 raises)."""
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s", "-s", str(script), url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(out)
+    return int(re.search(r"(\d+) requests in", out)[1])  # type: ignore[index]
+
+
+def cpu_ticks(pid: int) -> tuple[int, int]:
+    """The process's user and kernel CPU so far, all threads, in clock ticks (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--case", choices=("plain", "hit", "redis-hit", "miss", "minimal"), default="hit")
     parser.add_argument("--warm", type=int, default=100)
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--connections", type=int, default=0, help="load with wrk at this many connections")
+    parser.add_argument("--seconds", type=int, default=3, help="wrk's time, traced and untraced (--connections)")
     parser.add_argument("--code", help="a directory holding the sidecar package (a snapshot)")
     args = parser.parse_args()
-    if not tools_present("nginx", "strace"):
+    if not tools_present("nginx", "strace", *(["wrk"] if args.connections else [])):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="request-syscalls-"))
     nginx, upstream = nginx_on_free_port(workdir)
@@ -88,7 +116,25 @@ def main() -> int:
         wait_http(f"http://127.0.0.1:{port}{ready}", timeout=timeout)
         connection, send = sender(port, body)
         send(args.warm)
-        busy, took = traced(proc.pid, workdir / "busy.txt", lambda: send(args.requests))
+        cpu = ""
+        if args.connections:
+            url, script, done = f"http://127.0.0.1:{port}/v1/chat/completions", chat_script(workdir), []
+            loaded(url, args.connections, 1, script)  # warm at that load
+            before, began = cpu_ticks(proc.pid), time.monotonic()
+            untraced = loaded(url, args.connections, args.seconds, script)
+            after, wall = cpu_ticks(proc.pid), time.monotonic() - began
+            tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
+            user, system = ((a - b) * tick_us / untraced for a, b in zip(after, before, strict=True))
+            cpu = (
+                f"; untraced: {untraced} requests in {wall:.1f} s, {untraced / wall:.0f} req/s, CPU a request "
+                f"{user:.1f} us user + {system:.1f} us kernel ({system / (user + system):.0%} kernel)"
+            )
+            busy, took = traced(
+                proc.pid, workdir / "busy.txt", lambda: done.append(loaded(url, args.connections, args.seconds, script))
+            )
+            args.requests = done[0]
+        else:
+            busy, took = traced(proc.pid, workdir / "busy.txt", lambda: send(args.requests))
         idle, _ = traced(proc.pid, workdir / "idle.txt", lambda: time.sleep(took))
         connection.close()
     finally:
@@ -96,10 +142,11 @@ def main() -> int:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
     per = {name: (busy.get(name, 0) - idle.get(name, 0)) / args.requests for name in busy.keys() | idle.keys()}
+    load = f"--connections {args.connections} --seconds {args.seconds}" if args.connections else "--requests"
     print(
-        f"Command: `python bench/request_syscalls.py --case {args.case} --warm {args.warm} --requests "
-        f"{args.requests}` (code {args.code or 'this checkout'}, {time.strftime('%Y-%m-%d %H:%M')} UTC; "
-        f"{took:.1f} s traced busy, as long idle)\n"
+        f"Command: `python bench/request_syscalls.py --case {args.case} --warm {args.warm} {load}` (code "
+        f"{args.code or 'this checkout'}, {time.strftime('%Y-%m-%d %H:%M')} UTC, load {os.getloadavg()[0]:.1f}; "
+        f"{args.requests} requests in {took:.1f} s traced busy, as long idle{cpu})\n"
     )
     print("| system call | per request | busy window | idle window |\n|---|---|---|---|")
     for name in sorted(per, key=lambda n: -abs(per[n])):

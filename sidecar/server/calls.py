@@ -139,7 +139,7 @@ class Calls:
 
         ``bypass_breaker``: a panic call, which neither needs a permit nor reports to the breaker.
         """
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._attempt.client.loop)  # the loop named: no ``getpid`` system call
         if task is not None and task.cancelling():
             # Cancelled (the app left, a hedge lost) and the CancelledError dropped on its way by a library
             # (Python 3.11's ``asyncio.wait_for`` returns a result that was ready when the cancel came): the

@@ -38,7 +38,7 @@ class Deadline:
     __slots__ = ("_cancelling", "_fired", "_handle", "_loop", "_task", "_when")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
-        task = asyncio.current_task()
+        task = asyncio.current_task(loop)  # the loop named: no ``getpid`` system call (``get_running_loop``)
         if task is None:
             raise RuntimeError("a deadline needs a running task")
         self._task = task

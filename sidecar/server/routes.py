@@ -203,7 +203,7 @@ class Routes:
         if not isinstance(conn, Connection):  # pragma: no cover - every connection is one (``Listener.start``)
             return await handler(request)
         conn.in_request = True
-        conn.handler = current_task()
+        conn.handler = current_task(conn.listener.loop)  # the loop named: no ``getpid`` system call
         try:
             response = await handler(request)
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, fields, replace
 from typing import Any
 
 import orjson
@@ -171,6 +172,51 @@ def test_a_billion_tokens_is_still_a_count() -> None:
     """The bound itself is a count (a long-context batch may be large; only the absurd is dropped)."""
     body = {"usage": {"prompt_tokens": 1_000_000_000, "completion_tokens": 0}}
     assert extract_usage(OAI, body) == Usage(1_000_000_000, 0)
+
+
+# Counts of another JSON type (a bool, a float, a string, null) in every field OpenAI's usage has, and
+# details that are not objects: each reads as not reported (0), the integer counts beside them kept.
+NOT_COUNTS: list[Any] = [True, False, 3.0, "3", None, [3], {"n": 3}]
+
+
+@pytest.mark.parametrize("value", NOT_COUNTS)
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("prompt_tokens", "prompt_tokens_details", "completion_tokens", "completion_tokens_details"),
+        ("input_tokens", "input_tokens_details", "output_tokens", "output_tokens_details"),
+    ],
+)
+def test_an_openai_count_that_is_not_an_integer_reads_as_not_reported(value: Any, names: tuple[str, ...]) -> None:
+    """A bool, float, string, null, list or object where OpenAI writes a token count (the input, the output,
+    the cached, cache-written, reasoning and audio parts) reads as 0; the other counts are read as sent."""
+    inputs, input_details, outputs, output_details = names
+    prompt_details = {"cached_tokens": 4, "cache_write_tokens": 3, "audio_tokens": 2}
+    output_details_sent = {"reasoning_tokens": 5, "audio_tokens": 1}
+    whole = Usage(90, 40, 4, 3, 5, audio_input_tokens=2, audio_output_tokens=1)
+    sent = {inputs: 90, outputs: 40, input_details: prompt_details, output_details: output_details_sent}
+    assert extract_usage(OAI, {"usage": sent}) == whole
+    for where, key, field in [
+        (None, inputs, "input_tokens"),
+        (None, outputs, "output_tokens"),
+        (input_details, "cached_tokens", "cached_input_tokens"),
+        (input_details, "cache_write_tokens", "cache_write_tokens"),
+        (input_details, "audio_tokens", "audio_input_tokens"),
+        (output_details, "reasoning_tokens", "reasoning_tokens"),
+        (output_details, "audio_tokens", "audio_output_tokens"),
+    ]:
+        usage = orjson.loads(orjson.dumps(sent))
+        (usage if where is None else usage[where])[key] = value
+        assert extract_usage(OAI, {"usage": usage}) == replace(whole, **{field: 0}), (key, value)
+
+
+@pytest.mark.parametrize("details", [[4], "4", 4, True])
+def test_openai_usage_details_that_are_not_objects_are_not_read(details: Any) -> None:
+    """``prompt_tokens_details`` or ``completion_tokens_details`` that is not an object (a list, a string,
+    a number) counts no part; the input and output counts are read."""
+    body = {"prompt_tokens": 9, "completion_tokens": 4}
+    usage = {**body, "prompt_tokens_details": details, "completion_tokens_details": details}
+    assert extract_usage(OAI, {"usage": usage}) == Usage(9, 4)
 
 
 @pytest.mark.parametrize(
@@ -353,3 +399,16 @@ def test_request_params_take_only_values_of_the_right_type(dialect: Dialect, bod
     params = extract_request_params(dialect, body)
     assert params == _expected(dialect, body)
     assert [type(value) for value in params] == [type(value) for value in _expected(dialect, body)]
+
+
+def test_usage_keeps_every_field_it_is_given_and_stays_frozen() -> None:
+    """``Usage``'s written-out ``__init__`` (the slots' setters) keeps each field given, by position and by
+    name, in the fields' order; defaults fill the rest; the instance refuses assignment and hashes by value."""
+    names = [field.name for field in fields(Usage)]
+    values = [f"tier-{i}" if name == "service_tier" else i + 1 for i, name in enumerate(names)]
+    by_name, by_position = Usage(**dict(zip(names, values, strict=True))), Usage(*values)
+    assert [getattr(by_name, name) for name in names] == values == [getattr(by_position, name) for name in names]
+    assert Usage() == Usage(0, 0) and Usage().service_tier is None
+    assert hash(by_name) == hash(by_position) and by_name == by_position
+    with pytest.raises(FrozenInstanceError):
+        by_name.input_tokens = 3  # type: ignore[misc]

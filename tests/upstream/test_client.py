@@ -168,6 +168,22 @@ def test_default_limits_hold_two_thousand_streams_per_target() -> None:
     assert settings.upstream_connections_per_host >= 2000 and settings.upstream_connections >= 2000
 
 
+def test_the_loop_of_a_client_not_opened_is_refused() -> None:
+    """``UpstreamClient.loop`` (read by the attempt instead of ``asyncio.get_running_loop()``) before
+    ``open``: a clear error, not None."""
+    from sidecar.settings import Settings
+    from sidecar.upstream import EnvProxies
+
+    unopened = UpstreamClient(Settings(), EnvProxies({}))
+    with pytest.raises(RuntimeError, match="not open"):
+        assert unopened.loop is None
+
+
+async def test_the_loop_of_an_open_client_is_the_one_it_was_opened_in(client: UpstreamClient) -> None:
+    """An open client's ``loop`` is the running loop it was opened in (every call runs in it)."""
+    assert client.loop is asyncio.get_running_loop()
+
+
 # -- timeouts, by phase -------------------------------------------------------------------------------------
 
 

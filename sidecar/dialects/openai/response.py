@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
-from ...translate.common import ChatResponse, Choice, FinishReason, Part, Usage, as_count, as_tier
+from ...translate.common import MAX_REPORTED_TOKENS, ChatResponse, Choice, FinishReason, Part, Usage, as_tier
 from ...translate.parts import answer_id, answer_string, new_id, parse_arguments, reasoning_of
 from ..errors import ANTHROPIC_ONLY_STATUSES, ErrorCondition
 from . import citations, logprobs
@@ -67,22 +67,29 @@ _RESPONSES_USAGE = ("input_tokens", "input_tokens_details", "output_tokens", "ou
 
 def usage_from(raw: Any, service_tier: Any = None, searches: int = 0) -> Usage | None:
     """``raw``: a body's ``usage``; ``service_tier``: the body's (OpenAI says it beside the usage);
-    ``searches``: the web searches its answer shows (``web_searches``)."""
+    ``searches``: the web searches its answer shows (``web_searches``). Each count is ``as_count``'s reading
+    (an integer from 0 to ``MAX_REPORTED_TOKENS``, else 0), written out here: this runs on every OpenAI
+    answer, and seven calls cost more than the reading (docs/benchmarks.md, "Wave 46 `plain47`")."""
     if not isinstance(raw, dict):
         return None
     names = _RESPONSES_USAGE if "prompt_tokens" not in raw and "input_tokens" in raw else _CHAT_USAGE
     inputs, input_details, outputs, output_details = names
+    top = MAX_REPORTED_TOKENS
     prompt = raw.get(input_details) or {}
+    if not isinstance(prompt, dict):
+        prompt = {}
     completion = raw.get(output_details) or {}
-    prompt_read = isinstance(prompt, dict)
+    if not isinstance(completion, dict):
+        completion = {}
+    # ``type(n) is int``: a bool is not a count (JSON's numbers are never another subclass of int)
     return Usage(
-        input_tokens=as_count(raw.get(inputs)),
-        output_tokens=as_count(raw.get(outputs)),
-        cached_input_tokens=as_count(prompt.get("cached_tokens")) if prompt_read else 0,
-        cache_write_tokens=as_count(prompt.get("cache_write_tokens")) if prompt_read else 0,
-        reasoning_tokens=as_count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
-        audio_input_tokens=as_count(prompt.get("audio_tokens")) if prompt_read else 0,
-        audio_output_tokens=as_count(completion.get("audio_tokens")) if isinstance(completion, dict) else 0,
+        input_tokens=n if type(n := raw.get(inputs)) is int and 0 <= n <= top else 0,
+        output_tokens=n if type(n := raw.get(outputs)) is int and 0 <= n <= top else 0,
+        cached_input_tokens=n if type(n := prompt.get("cached_tokens")) is int and 0 <= n <= top else 0,
+        cache_write_tokens=n if type(n := prompt.get("cache_write_tokens")) is int and 0 <= n <= top else 0,
+        reasoning_tokens=n if type(n := completion.get("reasoning_tokens")) is int and 0 <= n <= top else 0,
+        audio_input_tokens=n if type(n := prompt.get("audio_tokens")) is int and 0 <= n <= top else 0,
+        audio_output_tokens=n if type(n := completion.get("audio_tokens")) is int and 0 <= n <= top else 0,
         service_tier=as_tier(service_tier) if service_tier is not None else None,
         web_search_calls=searches,
     )

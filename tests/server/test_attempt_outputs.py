@@ -1,0 +1,45 @@
+"""What a call that failed once and then answered leaves behind, read through openai-python (its own retries
+off) against a real sidecar and a fake OpenAI provider on loopback: the answer and its usage as the SDK
+parses them, the ``x-sidecar-*`` headers, the access line's attempts, tokens and cost. The path the
+request runs (``Calls.call``, ``TargetTries.run``, ``Attempt.run``, ``usage_from``) is the one every plain
+request runs; this is its outputs kept whole."""
+
+from __future__ import annotations
+
+from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..sdk_clients import openai_client
+
+PRICE = "{input_per_mtok: 1000, output_per_mtok: 2000}"
+
+
+async def test_a_call_that_failed_once_then_answered_reports_both_calls_and_the_answers_usage(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A 500 then an answer from the route's one target: the SDK gets the answer and its usage; the headers
+    say two attempts, the model and the reason; the access line lists the failed call and the answered one,
+    the answer's tokens, and ``cost_usd`` equal to ``x-sidecar-cost``."""
+    url = await fake("f0")
+    policy = (
+        "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.02}}\nproviders:\n"
+        + provider_block("p0", url, "openai")
+        + f"models:\n  m0: {{provider: p0, model: up0, price: {PRICE}}}\n"
+        + "routes:\n  - name: one\n    match: {model: one}\n    target: [m0]\n"
+    )
+    running = await sidecar(policy)
+    async with openai_client(running) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="one",
+            messages=[{"role": "user", "content": "hello"}],
+            extra_headers={"x-fake-fault": "f0:status=500;times=1"},
+        )
+    answer = raw.parse()
+    assert answer.choices[0].message.content and answer.usage is not None
+    usage = answer.usage
+    assert (raw.headers["x-sidecar-attempts"], raw.headers["x-sidecar-model"]) == ("2", "m0")
+    assert raw.headers["x-sidecar-fallback-reason"] == "http_500"
+    [line] = [line for line in running.log_lines() if line.get("event") == "access"]
+    assert (line["attempts"], line["attempt_log"]) == (2, ["m0:http_500", "m0:ok"])
+    assert (line["input_tokens"], line["output_tokens"]) == (usage.prompt_tokens, usage.completion_tokens)
+    expected = (usage.prompt_tokens * 1000 + usage.completion_tokens * 2000) / 1e6
+    assert abs(line["cost_usd"] - expected) < 1e-9
+    assert float(raw.headers["x-sidecar-cost"]) == line["cost_usd"]
