@@ -65,15 +65,14 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Span, SpanKind, TraceFlags, get_current_span
 
 from .config import BatchConfig, TelemetryConfig
-from .export import span_exporter
+from .export import arrays_as_lists, span_exporter
 from .genai import SCHEMA_URL
 from .propagation import INSTRUMENTATION, ROOT
-from .server_span import made_at_end
+from .server_span import ServerSpan
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.util.types import Attributes
 
 
 def drops_roots(name: str, ratio: float) -> bool:
@@ -227,6 +226,7 @@ class _CountingExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         self._processor.taken(len(spans))
+        arrays_as_lists(spans)  # in the worker thread: cheaper for the encoder (``export``)
         try:
             result = self.exporter.export(spans)
         except Exception:
@@ -282,10 +282,11 @@ class Tracing:
         unsampled = TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else TraceFlags.DEFAULT
         self._unsampled_flags = f"-{unsampled:02x}"
 
-    def start_root(self, name: str, kind: SpanKind, attributes: Attributes) -> Span | dict[str, str]:
+    def start_root(self, name: str, kind: SpanKind, attributes: dict[str, Any]) -> Span | dict[str, str]:
         """The span of a new trace (``ROOT`` parent), or, if the sampler drops it, the W3C headers to send
         upstream instead (``traceparent``, and ``tracestate`` if the sampler gave one; module
-        docstring)."""
+        docstring). A span made at its end (``made_at_end``: a ``ServerSpan``, the kind ``SERVER``) takes
+        ``attributes`` as its own dict (not copied)."""
         new_traces = self._new_traces
         ids = self.ids
         if new_traces is not None and not ids.decided:  # not decided by ``dropped_root``: asked now
@@ -299,18 +300,19 @@ class Tracing:
             ids.decided = trace_id
         if self.made_at_end:  # the trace id decided, else drawn now (every new trace sampled); no trace state
             trace_id, ids.decided = ids.decided or _random_trace_id(ids), 0
-            return made_at_end(self.tracer, ids, name, kind, ROOT, trace_id, self._random_ids, None, attributes)
+            return ServerSpan(self.tracer, ids, name, ROOT, trace_id, self._random_ids, None, attributes)
         return self.tracer.start_span(name, ROOT, kind, attributes)
 
     def start_child_of_app(self, name: str, kind: SpanKind, parent: Context, attributes: dict[str, Any]) -> Span:
         """The span of a request continuing the app's trace ``parent`` (not dropped by the sampler: sampled,
-        where ``follows_app``): made at its end (``server_span``) where ``made_at_end`` and ``follows_app``
-        (``ParentBased`` records every child of a sampled remote parent), else started now."""
+        where ``follows_app``): made at its end (``server_span``, the kind ``SERVER``, ``attributes`` its own
+        dict) where ``made_at_end`` and ``follows_app`` (``ParentBased`` records every child of a sampled
+        remote parent), else started now."""
         if not (self.made_at_end and self.follows_app):
             return self.tracer.start_span(name, parent, kind, attributes)
         app, tracer, ids = get_current_span(parent).get_span_context(), self.tracer, self.ids
         random_id = bool(app.trace_flags & TraceFlags.RANDOM_TRACE_ID)
-        return made_at_end(tracer, ids, name, kind, parent, app.trace_id, random_id, app.trace_state, attributes)
+        return ServerSpan(tracer, ids, name, parent, app.trace_id, random_id, app.trace_state, attributes)
 
     def dropped_root(self) -> dict[str, str] | None:
         """Decide a new trace before its span's name and attributes are made, where the sampler that
