@@ -15,7 +15,6 @@ import orjson
 import pytest
 import trustme
 from aiohttp import web
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
@@ -24,15 +23,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.sdk.trace import SpanLimits, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
 
 from sidecar.telemetry import Telemetry, TelemetryConfigError, Usage
-from sidecar.telemetry.export import arrays_as_lists
-from sidecar.telemetry.propagation import ROOT
-from sidecar.telemetry.tracing import lean_for_export
 
 from .helpers import attempt, finish, start, value
 
@@ -325,22 +317,3 @@ async def test_a_proxy_variable_sends_the_spans_through_the_proxy(
     monkeypatch.setenv("HTTP_PROXY", str(proxy.make_url("")).rstrip("/"))
     await _export_one({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector.invalid:4318/v1/traces"})
     assert _span_names(received) == ["POST /v1/chat/completions", "chat gpt-4o"]
-
-
-@pytest.mark.parametrize("limits", [None, SpanLimits(max_span_attributes=3)])
-def test_array_attributes_handed_as_lists_encode_to_the_same_otlp_bytes_and_json(limits: SpanLimits | None) -> None:
-    """``arrays_as_lists`` (what the batch processor's exporter does first) makes each tuple attribute of a
-    span ``lean_for_export`` gave a plain dict a list: the OTLP request and the console JSON are byte for
-    byte what they were; a span whose attributes the SDK still holds (some dropped by its limits) is left."""
-    spans = InMemorySpanExporter()
-    provider = TracerProvider(shutdown_on_exit=False, span_limits=limits)
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    attributes = {"sidecar.route": "default", "sidecar.route.targets": ["a", "b"], "n": 1, "flags": [True, False]}
-    provider.get_tracer("t").start_span("POST /v1/chat/completions", ROOT, SpanKind.SERVER, attributes).end()
-    [span] = spans.get_finished_spans()
-    lean_for_export(span)
-    before = (encode_spans([span]).SerializeToString(), span.to_json(indent=None))
-    arrays_as_lists([span])
-    assert (encode_spans([span]).SerializeToString(), span.to_json(indent=None)) == before
-    kinds = {type(value) for value in span.attributes.values() if not isinstance(value, (str, int))}
-    assert kinds == ({list} if limits is None else {tuple})
