@@ -35,8 +35,7 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
   ``traceparent``), ``sdk-context`` (``set_span_in_context``), ``sdk-encode-span`` (the SDK's OTLP
   encoder, per span of a 512-span batch of these requests' spans, serialised: the export thread's work);
   ``export-encode-span``: the same spans as ``CountedBatchSpanProcessor`` hands them to its exporter
-  (``tracing.lean_for_export``: plain attribute dicts, events and links as tuples; then, per batch, what
-  its exporter does first, ``export.arrays_as_lists``: tuple values as lists);
+  (``tracing.lean_for_export``: plain attribute dicts, events and links as tuples);
   ``export-gzip-span``: that batch's serialised request gzipped, per span, as the SDK's OTLP/HTTP
   client does with ``OTEL_EXPORTER_OTLP_COMPRESSION=gzip`` (``gzip.GzipFile``, its default level 9:
   ``_OTLPHTTPClient._compress`` in ``opentelemetry.exporter.otlp.common.http``, 0.66b2): what turning
@@ -65,9 +64,8 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from instructions import instruction_total
 
@@ -167,16 +165,11 @@ def _sdk_case(case: str) -> Callable[[int], None]:
         if case != "sdk-encode-span":
             for span in batch:
                 lean_for_export(span)
-        exporter_gets = _exporter_gets() if case != "sdk-encode-span" else None
         if case == "export-gzip-span":
-            if exporter_gets is not None:
-                exporter_gets(batch)
             return _gzip(encode_spans(batch).SerializeToString())
 
         def encode(n: int) -> None:
             for _ in range(n // _SPANS_PER_ENCODE):
-                if exporter_gets is not None:
-                    exporter_gets(batch)  # what the processor's exporter does first with each batch
                 encode_spans(batch).SerializeToString()
 
         return encode
@@ -209,16 +202,6 @@ def _sdk_case(case: str) -> Callable[[int], None]:
 
     cases = {"sdk-start-unsampled": start, "start-root-unsampled": start_root, "dropped-root": dropped_root}
     return {**cases, "sdk-inject": propagate, "sdk-context": in_context}[case]
-
-
-def _exporter_gets() -> Callable[[Sequence[Any]], None] | None:
-    """What ``CountedBatchSpanProcessor``'s exporter does to a batch before the SDK's encoder reads it
-    (``export.arrays_as_lists``, since wave 46), or None for a package without it (a ``--baseline``)."""
-    try:
-        from sidecar.telemetry.export import arrays_as_lists
-    except ImportError:
-        return None
-    return arrays_as_lists
 
 
 def _gzip(body: bytes) -> Callable[[int], None]:

@@ -24,13 +24,6 @@
   override the configured file; here the OpenTelemetry one wins). Endpoint, headers, compression,
   timeout and retries are the SDK exporter's own, above the transport. pyproject pins the exporter's
   minor version, and a test fails if the keyword or the transport goes.
-- ``arrays_as_lists(spans)``: what ``CountedBatchSpanProcessor``'s exporter does first with a batch, in the
-  processor's worker thread: an attribute that is a tuple (the SDK's cleaning turns every sequence into one)
-  made a list of the same values, where ``tracing.lean_for_export`` gave the span a plain dict. The SDK's
-  OTLP encoder asks ``isinstance(value, Sequence)`` of an array value, which ``abc`` answers from its cache
-  for a list and on its slow path, in Python, for a tuple (registered with ``Sequence`` directly): about
-  2,700 CPU instructions an array attribute in the export thread, for some 60 an attribute to look
-  (docs/benchmarks.md, "Wave 46 `trace47`"). The same values: the same OTLP bytes and console JSON.
 - ``console``: one JSON object per line (the SDK's default is indented JSON over many lines), written
   to the given stream (stderr by default: stdout carries the access log).
 """
@@ -48,7 +41,7 @@ from urllib.request import getproxies_environment
 from .config import OtlpTarget, TelemetryConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
 
     from opentelemetry.exporter.http.transport._base import BaseHTTPTransport
     from opentelemetry.sdk.metrics.export import MetricExporter, MetricsData
@@ -180,17 +173,6 @@ def _check_tls_files(otlp: OtlpTarget) -> None:
         raise TelemetryConfigError(
             f"OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE / CLIENT_CERTIFICATE / CLIENT_KEY: cannot load: {error}"
         ) from None
-
-
-def arrays_as_lists(spans: Sequence[ReadableSpan]) -> None:
-    """Make each tuple among the plain attribute dicts of ``spans`` a list of the same values (module
-    docstring). A span whose attributes are still the SDK's ``BoundedAttributes`` (immutable) is left."""
-    for span in spans:
-        attributes = getattr(span, "_attributes", None)
-        if type(attributes) is dict:
-            for key, value in attributes.items():
-                if type(value) is tuple:
-                    attributes[key] = list(value)  # the same key: the dict is not resized while read
 
 
 def _span_line(span: ReadableSpan) -> str:
