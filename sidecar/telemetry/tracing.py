@@ -65,7 +65,7 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Span, SpanKind, TraceFlags, get_current_span
 
 from .config import BatchConfig, TelemetryConfig
-from .export import arrays_as_lists, span_exporter
+from .export import span_exporter
 from .genai import SCHEMA_URL
 from .propagation import INSTRUMENTATION, ROOT
 from .server_span import ServerSpan
@@ -226,7 +226,6 @@ class _CountingExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         self._processor.taken(len(spans))
-        arrays_as_lists(spans)  # in the worker thread: cheaper for the encoder (``export``)
         try:
             result = self.exporter.export(spans)
         except Exception:
