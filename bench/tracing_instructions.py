@@ -51,6 +51,10 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
   ``sdk-request-spans-at-end``: the same two spans with the SERVER span made at its end, as the sidecar makes
   it since wave 45 (``sidecar/telemetry/server_span.py``): the ids drawn first, a non-recording span of them the
   CLIENT span's parent, then one ``start_span`` with every attribute and the start time, and ``end``.
+- ``server-span``: a new trace's SERVER span as the sidecar makes it (``Tracing.start_root``: a ``ServerSpan``
+  since wave 45), put in a context, its ids read, given the attributes a request learns and ended, into a
+  span processor that does nothing; ``sdk-server-span``: the same span in the SDK's one ``start_span`` with
+  every attribute and its start time, and ``end``. The difference is ``ServerSpan``'s own cost.
 
 Needs ``apt-get install valgrind``. Instructions are not time; they are what the shared machine's load
 does not blur.
@@ -90,6 +94,8 @@ CASES = (
     "export-gzip-span",
     "sdk-request-spans",
     "sdk-request-spans-at-end",
+    "server-span",
+    "sdk-server-span",
 )
 # A traceparent the W3C rules refuse (an all-zero trace id): a new trace, as without one.
 INVALID_TRACEPARENT = f"00-{'0' * 32}-00f067aa0ba902b7-01"
@@ -152,6 +158,8 @@ def _sdk_case(case: str) -> Callable[[int], None]:
     from sidecar.telemetry.propagation import ROOT, inject
     from sidecar.telemetry.tracing import Tracing, lean_for_export
 
+    if case in ("server-span", "sdk-server-span"):
+        return _server_span(sdk=case.startswith("sdk-"))
     if case in ("sdk-request-spans", "sdk-request-spans-at-end"):
         return _sdk_request_spans(at_end=case.endswith("-at-end"))
     if case in ("sdk-encode-span", "export-encode-span", "export-gzip-span"):
@@ -217,6 +225,49 @@ def _gzip(body: bytes) -> Callable[[int], None]:
                 gz.write(body)
 
     return compress
+
+
+def _server_span(*, sdk: bool) -> Callable[[int], None]:
+    """``server-span`` and ``sdk-server-span`` (module docstring): a SERVER span of ``request-all``'s
+    attributes, those a request starts with and those it learns."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import SpanProcessor
+    from opentelemetry.trace import SpanKind, set_span_in_context
+
+    from sidecar.telemetry.propagation import ROOT
+    from sidecar.telemetry.tracing import Tracing
+
+    tracing = Tracing.new("parentbased_always_on", 1.0, Resource({"service.name": "b"}), [SpanProcessor()])
+    tracer = tracing.tracer
+    name = "POST /v1/chat/completions"
+    at_start = {"http.request.method": "POST", "http.route": "/v1/chat/completions", "sidecar.dialect": "openai"}
+    learnt = {
+        "sidecar.request.model": "gpt-4o",
+        "sidecar.route": "default",
+        "sidecar.route.targets": ["openai/gpt-4o", "anthropic/claude"],
+        "http.response.status_code": 200,
+        "sidecar.outcome": "ok",
+        "sidecar.served_model": "gpt-4o",
+        "sidecar.cost_usd": 0.0004,
+    }
+
+    def sidecar_span(n: int) -> None:
+        for _ in range(n):
+            span = tracing.start_root(name, SpanKind.SERVER, dict(at_start))
+            assert not isinstance(span, dict)
+            set_span_in_context(span)
+            span.get_span_context()
+            span.set_attributes(dict(learnt))
+            span.end()
+
+    def sdk_span(n: int) -> None:
+        for _ in range(n):
+            span = tracer.start_span(name, ROOT, SpanKind.SERVER, {**at_start, **learnt}, start_time=1)
+            set_span_in_context(span)
+            span.get_span_context()
+            span.end()
+
+    return sdk_span if sdk else sidecar_span
 
 
 def _sdk_request_spans(*, at_end: bool = False) -> Callable[[int], None]:

@@ -150,11 +150,13 @@ class Telemetry:
         tracing = self._tracing
         if tracing is None:
             return RequestTrace(core, None, operation, stream, None)
-        if not core.trace_context or "traceparent" not in headers:  # a new trace (``extract_parent``'s ROOT)
+        traceparent = headers.get("traceparent") if core.trace_context else None  # looked up once
+        if traceparent is None:  # a new trace (``extract_parent``'s ROOT)
             parent = ROOT
             dropped = tracing.dropped_root()  # a ratio sampler decides on the trace id alone: before the rest
         else:  # read once (``parentbased_``: the parent, ROOT for one not valid, or the unsampled one's headers)
-            app = app_trace(headers) if tracing.follows_app else PROPAGATOR.extract(headers, ROOT, getter=HEADER_TEXT)
+            follows = tracing.follows_app
+            app = app_trace(headers, traceparent) if follows else PROPAGATOR.extract(headers, ROOT, getter=HEADER_TEXT)
             if not isinstance(app, Context):  # the app's trace, not sampled: dropped with it, as ``parentbased_`` does
                 return RequestTrace(core, None, operation, stream, app)
             parent = app  # ``extract_parent``'s, its check made (ROOT for one not valid)

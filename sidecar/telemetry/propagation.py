@@ -20,16 +20,17 @@ exporter is configured.
   answer for an unsampled one without asking the sampler or making the span's name and attributes. A request
   without a valid ``traceparent`` (``extract_parent`` gives ``ROOT`` itself) is a new trace, decided by
   ``Tracing.dropped_root`` and ``Tracing.start_root``.
-- ``app_trace(headers)``: for a ``parentbased_`` sampler, the app's ``traceparent`` read by the SDK
-  propagator's own rules (its pattern and length bound, ``TraceContextTextMapPropagator``'s class
-  attributes, and its checks: ids not all zero, version not ``ff``, nothing after a version 00's flags;
-  then the sampled flag). For a valid one that is not sampled, ``app_headers``' answer, without the
-  ``SpanContext``, the non-recording span and the ``Context`` the propagator builds and ``unsampled_app``
-  reads back (about 38,600 CPU instructions of the 50,000 such a request added, docs/benchmarks.md "Wave 44
-  `trace45`"): only what passing the app's context on needs. For a valid sampled one, the parent context the
-  propagator gives (it reads the header again: building that context is the SDK's, left to it, for some
-  15,000 instructions on a request whose spans cost some 500,000). ``ROOT`` for one that is not valid (a new
-  trace). The ``tracestate`` is the SDK's (``TraceState.from_header``, as the propagator reads
+- ``app_trace(headers, traceparent)``: for a ``parentbased_`` sampler, the app's ``traceparent`` read by the SDK
+  propagator's own rules (its pattern and length bounds, as the sidecar's own constants that the corpus test
+  holds to the propagator's answers, not its private class attributes; and its checks: ids not all zero, version
+  not ``ff``, nothing after a version 00's flags; then the sampled flag). The facade hands it the header's text
+  it read (one lookup of the request's headers, not two). For a valid one that is not sampled, ``app_headers``'
+  answer, without the ``SpanContext``, the non-recording span and the ``Context`` the propagator builds and
+  ``unsampled_app`` reads back (about 38,600 CPU instructions of the 50,000 such a request added,
+  docs/benchmarks.md "Wave 44 `trace45`"): only what passing the app's context on needs. For a valid sampled
+  one, the parent context the propagator gives (it reads the header again: building that context is the SDK's,
+  left to it, for some 15,000 instructions on a request whose spans cost some 500,000). ``ROOT`` for one that is
+  not valid (a new trace). The ``tracestate`` is the SDK's (``TraceState.from_header``, as the propagator reads
   it); one longer than the propagator's bound, which the SDK logs and leaves out, goes the propagator's way.
   ``unsampled_app_headers`` gives its answer for an unsampled one (an empty dict for one not valid, None for a
   sampled one). Tests hold both equal to the propagator's over a corpus of valid and invalid headers.
@@ -47,6 +48,7 @@ exporter is configured.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Final
 
@@ -55,7 +57,6 @@ from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from opentelemetry.trace.span import _TRACECONTEXT_MAXIMUM_TRACESTATE_LENGTH
 
 if TYPE_CHECKING:
     from opentelemetry.util.types import Attributes
@@ -135,22 +136,29 @@ def app_headers(app: SpanContext, parent: Context, headers: Mapping[str, str]) -
     return carrier
 
 
-# The SDK propagator's rules for a traceparent (``TraceContextTextMapPropagator.extract``): its pattern (its
-# groups: version, trace id, span id, flags, what follows the flags) and the bounds past which it reads nothing.
-_TRACEPARENT_PATTERN: Final = TraceContextTextMapPropagator._TRACEPARENT_HEADER_FORMAT_RE
-_TRACEPARENT_MAXIMUM: Final = TraceContextTextMapPropagator._TRACEPARENT_MAXIMUM_LENGTH
-_TRACESTATE_MAXIMUM: Final = _TRACECONTEXT_MAXIMUM_TRACESTATE_LENGTH
+# The SDK propagator's rules for a traceparent (``TraceContextTextMapPropagator.extract``, 1.45): its pattern
+# (its groups: version, trace id, span id, flags, what follows the flags) and the lengths past which it reads
+# nothing (the traceparent's; the tracestate's, which it then leaves out). The sidecar's own constants, not the
+# SDK's private ones; tests/telemetry/test_propagation.py holds ``app_trace``'s answers equal to the
+# propagator's over a corpus of headers, at these lengths' edges too.
+_TRACEPARENT_PATTERN: Final = re.compile(
+    r"^[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:(-.*)|[ \t]*)$"
+)
+_TRACEPARENT_MAXIMUM: Final = 512
+_TRACESTATE_MAXIMUM: Final = 8192
 _NO_TRACE: Final = "0" * 32
 _NO_SPAN: Final = "0" * 16
 
 
-def app_trace(headers: Mapping[str, str]) -> Context | dict[str, str]:
+def app_trace(headers: Mapping[str, str], traceparent: str | None = None) -> Context | dict[str, str]:
     """The app's ``traceparent`` (and ``tracestate``) in ``headers``, read once by the propagator's rules
     without the objects it builds for an unsampled one (module docstring): ``ROOT`` itself if it is not
     valid (as ``extract_parent`` gives it: a new trace); for a valid one marked not sampled,
     ``app_headers``' answer (the headers to pass on); for a valid sampled one, the parent context
-    ``extract_parent`` gives (the propagator's own)."""
-    traceparent = headers["traceparent"]
+    ``extract_parent`` gives (the propagator's own). ``traceparent``: the header's text, where the caller
+    has read it (else it is read here)."""
+    if traceparent is None:
+        traceparent = headers["traceparent"]
     match = _TRACEPARENT_PATTERN.match(traceparent) if len(traceparent) <= _TRACEPARENT_MAXIMUM else None
     if match is None:
         return ROOT

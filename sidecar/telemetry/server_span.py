@@ -18,6 +18,12 @@ the span: those decide on the trace id and the parent alone, so the ``start_span
 the sampler again (with every attribute), records it too; a span that a sampler then dropped would make a
 non-recording span, exported by no one. Event attributes are copied when they are given (a caller may
 reuse its dict); their values are read at the end, as the span's attributes are.
+
+What the object costs beside the SDK's one ``start_span`` (docs/benchmarks.md, "Wave 46 `trace47`"): about
+14,000 CPU instructions a span (16,000 before wave 46), its ``SpanContext`` some 4,700 of them (the SDK makes
+its own in ``start_span`` and takes none from its caller; this one is the CLIENT spans' parent and the log
+lines' ids), the object and its calls the rest. It takes the attribute dict it is given (the facade's, made
+for it) and makes the list of what it keeps for later only when something is kept.
 """
 
 from __future__ import annotations
@@ -42,48 +48,42 @@ if TYPE_CHECKING:
 class ServerSpan(Span):
     """A recorded span made by the SDK when it ends (module docstring): the SERVER span of a request."""
 
-    __slots__ = (
-        "_attributes",
-        "_context",
-        "_ended",
-        "_ids",
-        "_kind",
-        "_later",
-        "_name",
-        "_parent",
-        "_start",
-        "_tracer",
-    )
+    __slots__ = ("_attributes", "_context", "_ids", "_later", "_name", "_parent", "_start", "_tracer")
 
     def __init__(
         self,
         tracer: Tracer,
         ids: DecidedIdGenerator,
         name: str,
-        kind: SpanKind,
         parent: Context,
-        context: SpanContext,
+        trace_id: int,
+        random_trace_id: bool,
+        trace_state: TraceState | None,
         attributes: dict[str, Any],
     ) -> None:
-        """``context``: the one ``tracer.start_span(name, parent, kind, ...)`` gives the span at the end;
-        ``parent`` the app's (its trace id is then the context's) or ``ROOT`` (a new trace: the context's
-        trace id is handed to the id generator). ``attributes`` becomes the span's (not copied)."""
+        """The span the sampler records on ``trace_id``, to be made by ``tracer.start_span(name, parent,
+        SpanKind.SERVER, ...)`` at its end: its span id drawn now (the SDK's draw), its context the one
+        ``Tracer.start_span`` gives a recorded span (not remote; sampled, and the random-trace-id flag where
+        the id generator, or the parent, says the trace id is random; ``trace_state``, the sampler's: the
+        parent's). ``parent``: the app's (its trace id is ``trace_id``) or ``ROOT`` (a new trace:
+        ``trace_id`` is handed to the id generator at the end). ``attributes`` becomes the span's (not
+        copied: what is set on this span is set in it)."""
+        flags = _SAMPLED_RANDOM if random_trace_id else _SAMPLED
+        self._context = SpanContext(trace_id, _random_span_id(ids), False, flags, trace_state)
         self._tracer = tracer
         self._ids = ids
         self._name = name
-        self._kind = kind
         self._parent = parent
-        self._context = context
         self._attributes = attributes
         self._start = time_ns()
-        self._later: list[tuple[str, tuple[Any, ...]]] = []  # events, exceptions, status: (Span method, arguments)
-        self._ended = False
+        # events, exceptions, status as (Span method, arguments): a list from the first on; None once ended
+        self._later: list[tuple[str, tuple[Any, ...]]] | tuple[()] | None = ()
 
     def get_span_context(self) -> SpanContext:
         return self._context
 
     def is_recording(self) -> bool:
-        return not self._ended
+        return self._later is not None
 
     def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
         self._attributes.update(attributes)
@@ -92,13 +92,13 @@ class ServerSpan(Span):
         self._attributes[key] = value
 
     def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
-        self._later.append(("add_event", (name, dict(attributes or {}), timestamp or time_ns())))
+        self._do_later("add_event", (name, dict(attributes or {}), timestamp or time_ns()))
 
     def update_name(self, name: str) -> None:
         self._name = name
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
-        self._later.append(("set_status", (status, description)))
+        self._do_later("set_status", (status, description))
 
     def record_exception(
         self,
@@ -108,43 +108,33 @@ class ServerSpan(Span):
         escaped: bool = False,
     ) -> None:
         attributes = None if attributes is None else dict(attributes)
-        self._later.append(("record_exception", (exception, attributes, timestamp or time_ns(), escaped)))
+        self._do_later("record_exception", (exception, attributes, timestamp or time_ns(), escaped))
+
+    def _do_later(self, method: str, arguments: tuple[Any, ...]) -> None:
+        """Keep a call of ``method`` for the SDK's span, made at the end (none once ended, as the SDK's)."""
+        later = self._later
+        if later:
+            later.append((method, arguments))
+        elif later is not None:
+            self._later = [(method, arguments)]
 
     def end(self, end_time: int | None = None) -> None:
         """Make the SDK's span with what this one holds, on its ids, and end it (at ``end_time``, else now)."""
-        if self._ended:
+        later = self._later
+        if later is None:
             return
-        self._ended = True
+        self._later = None
         ids, context = self._ids, self._context
         if self._parent is ROOT:  # a new trace, whose id start_span draws
             ids.decided = context.trace_id
         ids.decided_span = context.span_id
-        span = self._tracer.start_span(self._name, self._parent, self._kind, self._attributes, start_time=self._start)
-        for method, arguments in self._later:
+        span = self._tracer.start_span(self._name, self._parent, _SERVER, self._attributes, start_time=self._start)
+        for method, arguments in later:
             getattr(span, method)(*arguments)
         span.end(end_time)
 
 
-def made_at_end(
-    tracer: Tracer,
-    ids: DecidedIdGenerator,
-    name: str,
-    kind: SpanKind,
-    parent: Context,
-    trace_id: int,
-    random_trace_id: bool,
-    trace_state: TraceState | None,
-    attributes: types.Attributes,
-) -> ServerSpan:
-    """The span the sampler records on ``trace_id``, made at its end: its span id drawn now (the SDK's
-    draw), its context the one ``Tracer.start_span`` gives a recorded span (not remote; sampled, and the
-    random-trace-id flag where the id generator, or the parent, says the trace id is random; ``trace_state``,
-    the sampler's: the parent's)."""
-    flags = _SAMPLED_RANDOM if random_trace_id else _SAMPLED
-    context = SpanContext(trace_id, _random_span_id(ids), False, flags, trace_state)
-    return ServerSpan(tracer, ids, name, kind, parent, context, dict(attributes or {}))
-
-
+_SERVER = SpanKind.SERVER
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _SAMPLED_RANDOM = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
 _random_span_id = RandomIdGenerator.generate_span_id  # the SDK's draw, never the decided one

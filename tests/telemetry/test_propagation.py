@@ -103,6 +103,53 @@ def test_the_app_trace_is_what_the_sdks_propagator_reads(headers: dict[str, str]
     parent context ``extract_parent`` gives (a non-recording span of the same span context: ids, remote
     flag, trace flags, trace state; a context of the same keys), ``ROOT`` itself for one not valid, and for
     one not sampled ``app_headers``' answer."""
+    _assert_read_as_the_propagator_reads(headers)
+
+
+def _tracestate(length: int) -> str:
+    """A well-formed ``tracestate`` of ``length`` characters: 32 entries (the W3C's most), values of at most
+    256 characters (the last one's cut to the length)."""
+    entries = [f"k{i:02d}=" + "v" * 256 for i in range(32)]
+    text = ",".join(entries)[:length]
+    assert len(text) == length and not text.endswith(("=", ","))
+    return text
+
+
+_VERSION_01 = f"01-{_T}-{_S}-"  # a later version may carry fields after its flags: any length up to the bound
+# Headers at the edges of the propagator's rules that ``app_trace`` reads by its own constants: the
+# traceparent's length bound (512 characters), the tracestate's (8,192), the pattern's blanks and case.
+EDGE_CONTEXTS = [
+    *(
+        {"traceparent": f"{_VERSION_01}{flags}-{'x' * (length - len(_VERSION_01) - 3)}"}
+        for flags in ("00", "01")
+        for length in (511, 512, 513)
+    ),
+    *(
+        {"traceparent": f"00-{_T}-{_S}-{flags}", "tracestate": _tracestate(length)}
+        for flags in ("00", "01")
+        for length in (8191, 8192, 8193)
+    ),
+    {"traceparent": f"\t 00-{_T}-{_S}-00\t \t"},
+    {"traceparent": f"00-{_T}-{_S}-00 x"},
+    {"traceparent": f"00-{_T}-{_S}-0A"},
+    {"traceparent": f"0a-{_T}-{_S}-00"},
+    {"traceparent": f"0A-{_T}-{_S}-00"},
+    {"traceparent": f"00-{_T}-{_S}-00\n\n"},
+    {"traceparent": f"\n00-{_T}-{_S}-00"},
+    {"traceparent": f"01-{_T}-{_S}-00\t-x"},
+]
+
+
+@pytest.mark.parametrize("headers", EDGE_CONTEXTS)
+def test_the_app_traces_pattern_and_bounds_are_the_sdks_propagators(headers: dict[str, str]) -> None:
+    """``app_trace``'s own pattern and length bounds (not the SDK's private constants) give the SDK
+    propagator's answers at their edges: a traceparent of 511, 512 and 513 characters, a tracestate of 8,191,
+    8,192 and 8,193, blanks, case and line ends around the fields."""
+    _assert_read_as_the_propagator_reads(headers)
+
+
+def _assert_read_as_the_propagator_reads(headers: dict[str, str]) -> None:
+    """``app_trace(headers)`` is what the SDK's propagator reads (``test_the_app_trace_is_...``)."""
     parent = extract_parent(headers)
     app = unsampled_app(parent)
     read = app_trace(headers)

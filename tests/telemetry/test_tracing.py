@@ -329,8 +329,8 @@ def _ended(spans: InMemorySpanExporter, limits: SpanLimits | None = None) -> Rea
 @pytest.mark.parametrize("limits", [None, SpanLimits(max_span_attributes=2, max_events=0)])
 def test_a_span_handed_to_the_exporter_encodes_to_the_same_otlp_bytes(limits: SpanLimits | None) -> None:
     """``lean_for_export`` (the batch processor's ``on_end``) gives the SDK's OTLP encoder the span's
-    attributes as a plain dict and its events and links as tuples: the encoded span is byte for byte
-    what it was, and where the SDK dropped some (span limits) it keeps the SDK's containers and their
+    attributes and its events' as plain dicts and its events and links as tuples: the encoded span is byte
+    for byte what it was, and where the SDK dropped some (span limits) it keeps the SDK's containers and their
     dropped counts."""
     spans = InMemorySpanExporter()
     span = _ended(spans, limits)
@@ -339,5 +339,6 @@ def test_a_span_handed_to_the_exporter_encodes_to_the_same_otlp_bytes(limits: Sp
     assert encode_spans([span]).SerializeToString() == before
     if limits is None:  # what the SDK 1.45 holds: fails if an upgrade moves its private fields
         assert type(span._attributes) is dict and type(span._events) is tuple and span._links == ()
+        assert type(span._events[0]._attributes) is dict
     else:
         assert span.dropped_attributes == 2 and span.dropped_events == 1
