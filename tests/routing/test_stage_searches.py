@@ -25,13 +25,15 @@ PRICES = {
 WEB_SEARCH = {"type": "web_search_20250305", "name": "web_search"}
 
 
-async def start(fake: FakeFactory, sidecar: SidecarFactory, speaks: str) -> RunningSidecar:
-    """Both models on fake providers speaking ``speaks``, one cheapest-selection route over them."""
+async def start(
+    fake: FakeFactory, sidecar: SidecarFactory, speaks: str, prices: dict[str, str] = PRICES
+) -> RunningSidecar:
+    """The models of ``prices`` on fake providers speaking ``speaks``, one cheapest-selection route over them."""
     text = "version: 1\nproviders:\n"
-    for name in PRICES:
+    for name in prices:
         text += provider_block(f"p-{name}", await fake(name), speaks)
     text += "models:\n"
-    for name, price in PRICES.items():
+    for name, price in prices.items():
         text += f"  {name}: {{provider: p-{name}, model: up-{name}, capabilities: {CAPABILITIES}, price: {price}}}\n"
     return await sidecar(text + "routes:\n  - {name: auto, target: {select: cheapest}}\n")
 
@@ -82,3 +84,30 @@ async def test_an_anthropic_request_with_a_web_search_tool_is_priced_with_its_ex
     model, cost = explained(running, "/v1/messages", body)
     assert model == served
     assert float(raw.headers["x-sidecar-estimated-cost"]) == pytest.approx(cost, abs=1e-6)
+
+
+@pytest.mark.parametrize("billed", ["search", "prompt"])
+@pytest.mark.parametrize(("search", "served"), [(True, "plain"), (False, "searcher")])
+async def test_a_gemini_request_with_a_google_search_tool_goes_to_the_model_cheaper_with_its_search_fee(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, billed: str, search: bool, served: str
+) -> None:
+    """google-genai's ``google_search`` tool (sent as ``googleSearch``) is expected to run one search, billed
+    per search (Gemini 3) or per grounded prompt (Gemini 2.5): the model with the fee is the dearer, so the
+    other serves it and ``x-sidecar-estimated-cost`` is its cost, as ``explain`` says of the same body;
+    without the tool the model cheaper by its tokens serves it."""
+    from google.genai import types
+
+    prices = PRICES | {"searcher": PRICES["searcher"].replace("}", f", web_search_billed_per: {billed}}}")}
+    running = await start(fake, sidecar, "gemini", prices)
+    tools = [types.Tool(google_search=types.GoogleSearch())] if search else None
+    response = await gemini_client(running.url).aio.models.generate_content(
+        model="auto", contents="Any news today?", config=types.GenerateContentConfig(tools=tools)
+    )
+    headers = response.sdk_http_response.headers
+    assert headers["x-sidecar-model"] == served
+    body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": "Any news today?"}]}]}
+    if search:
+        body["tools"] = [{"googleSearch": {}}]
+    model, cost = explained(running, "/v1beta/models/auto:generateContent", body)
+    assert model == served
+    assert float(headers["x-sidecar-estimated-cost"]) == pytest.approx(cost, abs=1e-6)
