@@ -87,17 +87,29 @@ async def test_an_anthropic_request_with_a_web_search_tool_is_priced_with_its_ex
 
 
 @pytest.mark.parametrize("billed", ["search", "prompt"])
-@pytest.mark.parametrize(("search", "served"), [(True, "plain"), (False, "searcher")])
-async def test_a_gemini_request_with_a_google_search_tool_goes_to_the_model_cheaper_with_its_search_fee(
-    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, billed: str, search: bool, served: str
+@pytest.mark.parametrize(
+    ("search", "plain_output", "served"), [(True, 8, "plain"), (False, 8, "searcher"), (True, 100, "searcher")]
+)
+async def test_a_gemini_request_with_a_google_search_tool_is_priced_with_its_expected_search(
+    fake: FakeFactory,
+    sidecar: SidecarFactory,
+    gemini_client: Any,
+    billed: str,
+    search: bool,
+    plain_output: float,
+    served: str,
 ) -> None:
     """google-genai's ``google_search`` tool (sent as ``googleSearch``) is expected to run one search, billed
     per search (Gemini 3) or per grounded prompt (Gemini 2.5): the model with the fee is the dearer, so the
-    other serves it and ``x-sidecar-estimated-cost`` is its cost, as ``explain`` says of the same body;
-    without the tool the model cheaper by its tokens serves it."""
+    other serves it; without the tool the model cheaper by its tokens serves it; when the other is dearer
+    still (its output at $100 a million), the model with the fee serves it and ``x-sidecar-estimated-cost``
+    includes its 2.5 cents. The header is always the served model's cost as ``explain`` says of the body."""
     from google.genai import types
 
-    prices = PRICES | {"searcher": PRICES["searcher"].replace("}", f", web_search_billed_per: {billed}}}")}
+    prices = {
+        "searcher": PRICES["searcher"].replace("}", f", web_search_billed_per: {billed}}}"),
+        "plain": f"{{input_per_mtok: 2, output_per_mtok: {plain_output}}}",
+    }
     running = await start(fake, sidecar, "gemini", prices)
     tools = [types.Tool(google_search=types.GoogleSearch())] if search else None
     response = await gemini_client(running.url).aio.models.generate_content(
@@ -110,4 +122,6 @@ async def test_a_gemini_request_with_a_google_search_tool_goes_to_the_model_chea
         body["tools"] = [{"googleSearch": {}}]
     model, cost = explained(running, "/v1beta/models/auto:generateContent", body)
     assert model == served
-    assert float(headers["x-sidecar-estimated-cost"]) == pytest.approx(cost, abs=1e-6)
+    estimated = float(headers["x-sidecar-estimated-cost"])
+    assert estimated == pytest.approx(cost, abs=1e-6)
+    assert (estimated > 0.025) is (search and served == "searcher")
