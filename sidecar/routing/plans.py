@@ -129,7 +129,7 @@ class SelectPlan:
             # request is the usual one (``Menu.fits``, inline: tools, images, audio, video, json_schema,
             # stream, thinking by position, then the smallest context window); its expected output is
             # the one ``decide`` (or the caps, ``stage``) left on the record
-            targets = self.by_decision.get((decision.task.label, decision.tier))
+            targets = self.by_decision.get(decision.chain_key)
             if targets is not None and not (
                 features[3] or features[5] or features[6] or features[7] or features[10] or features[11] or features[15]
             ):
