@@ -10,13 +10,11 @@ import anthropic
 import openai
 import pytest
 
-from sidecar.explain import explain_report
-from sidecar.policy import load_policy
-from sidecar.request_facts import describe_request
-
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import sdk_client
+from .routing_cheapest_route import explained, start
 
+CAPABILITIES = "[chat, streaming]"
 SERVICE_TIERED = {
     # the cheaper at the standard tier; at flex the dearer
     "steady": "{input_per_mtok: 1, output_per_mtok: 4, service_tiers: {flex: {input_per_mtok: 0.8,"
@@ -32,24 +30,6 @@ LONG_CONTEXT = {
 }
 
 
-async def start(fake: FakeFactory, sidecar: SidecarFactory, speaks: str, prices: dict[str, str]) -> RunningSidecar:
-    """The models of ``prices`` on fake providers speaking ``speaks``, one cheapest-selection route over them."""
-    text = "version: 1\nproviders:\n"
-    for name in prices:
-        text += provider_block(f"p-{name}", await fake(name), speaks)
-    text += "models:\n"
-    for name, price in prices.items():
-        text += f"  {name}: {{provider: p-{name}, model: up-{name}, capabilities: [chat, streaming], price: {price}}}\n"
-    return await sidecar(text + "routes:\n  - {name: auto, target: {select: cheapest}}\n")
-
-
-def explained(running: RunningSidecar, path: str, body: dict[str, Any]) -> tuple[str, float]:
-    """``explain``'s first model for ``body`` and its expected cost."""
-    request = describe_request(path, {}, {}, body, app="")
-    first = explain_report(load_policy(running.policy_path), request)["routing"]["selection"]["chain"][0]
-    return first["model"], first["expected_cost_usd"]
-
-
 @pytest.mark.parametrize(("tier", "served"), [("flex", "flexible"), (None, "steady"), ("auto", "steady")])
 async def test_an_openai_chat_asking_a_service_tier_goes_to_the_model_cheapest_at_that_tier(
     fake: FakeFactory, sidecar: SidecarFactory, tier: str | None, served: str
@@ -57,7 +37,7 @@ async def test_an_openai_chat_asking_a_service_tier_goes_to_the_model_cheapest_a
     """openai-python's ``service_tier="flex"`` is served by the model cheapest at flex, a chat asking none (or
     ``auto``) by the one cheapest at the standard tier; ``x-sidecar-estimated-cost`` is the served model's
     cost at that tier, as ``explain`` says."""
-    running = await start(fake, sidecar, "openai", SERVICE_TIERED)
+    running = await start(fake, sidecar, "openai", SERVICE_TIERED, CAPABILITIES)
     body: dict[str, Any] = {"model": "auto", "max_tokens": 100, "messages": [{"role": "user", "content": "Hi."}]}
     if tier is not None:
         body["service_tier"] = tier
@@ -76,7 +56,7 @@ async def test_an_anthropic_prompt_above_a_long_context_threshold_goes_to_the_mo
     """Through the Anthropic SDK, a prompt estimated above a model's ``long_context.above_input_tokens`` is
     priced at that tier, which makes the other model the cheaper: it serves it; a short prompt goes to the
     model cheaper at its standard prices; the header is the served model's cost, as ``explain`` says."""
-    running = await start(fake, sidecar, "anthropic", LONG_CONTEXT)
+    running = await start(fake, sidecar, "anthropic", LONG_CONTEXT, CAPABILITIES)
     body = {"model": "auto", "max_tokens": 100, "messages": [{"role": "user", "content": "word " * words}]}
     async with sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="k") as sdk:
         raw = await sdk.messages.with_raw_response.create(**body)
