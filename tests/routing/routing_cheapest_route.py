@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from sidecar.explain import explain_report
 from sidecar.policy import load_policy
 from sidecar.request_facts import describe_request
@@ -32,3 +34,16 @@ def explained(running: RunningSidecar, path: str, body: dict[str, Any]) -> tuple
     request = describe_request(path, {}, {}, body, app="")
     first = explain_report(load_policy(running.policy_path), request)["routing"]["selection"]["chain"][0]
     return first["model"], first["expected_cost_usd"]
+
+
+def served_as_explained(
+    running: RunningSidecar, path: str, body: dict[str, Any], headers: Mapping[str, str], served: str
+) -> float:
+    """Check that the answer's ``headers`` name ``served`` as the model, that ``explain`` puts it first for
+    ``body`` and that ``x-sidecar-estimated-cost`` is the expected cost ``explain`` gives it; that cost."""
+    assert headers["x-sidecar-model"] == served
+    model, cost = explained(running, path, body)
+    assert model == served
+    estimated = float(headers["x-sidecar-estimated-cost"])
+    assert estimated == pytest.approx(cost, abs=1e-6)
+    return estimated

@@ -11,7 +11,7 @@ import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import sdk_client
-from .routing_cheapest_route import explained, start
+from .routing_cheapest_route import served_as_explained, start
 
 CAPABILITIES = "[chat, streaming, tools, json]"
 PRICES = {
@@ -36,10 +36,7 @@ async def test_an_openai_chat_offering_a_search_goes_to_the_model_cheaper_with_i
         body["web_search_options"] = {}
     async with sdk_client(openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="k") as sdk:
         raw = await sdk.chat.completions.with_raw_response.create(**body)
-    assert raw.headers["x-sidecar-model"] == served
-    model, cost = explained(running, "/v1/chat/completions", body)
-    assert model == served
-    assert float(raw.headers["x-sidecar-estimated-cost"]) == pytest.approx(cost, abs=1e-6)
+    served_as_explained(running, "/v1/chat/completions", body, raw.headers, served)
 
 
 @pytest.mark.parametrize(
@@ -57,10 +54,7 @@ async def test_an_anthropic_request_with_a_web_search_tool_is_priced_with_its_ex
     body = {"model": "auto", "max_tokens": 200, "messages": [{"role": "user", "content": "News?"}], "tools": [tool]}
     async with sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="k") as sdk:
         raw = await sdk.messages.with_raw_response.create(**body)
-    assert raw.headers["x-sidecar-model"] == served
-    model, cost = explained(running, "/v1/messages", body)
-    assert model == served
-    assert float(raw.headers["x-sidecar-estimated-cost"]) == pytest.approx(cost, abs=1e-6)
+    served_as_explained(running, "/v1/messages", body, raw.headers, served)
 
 
 @pytest.mark.parametrize("billed", ["search", "prompt"])
@@ -92,13 +86,9 @@ async def test_a_gemini_request_with_a_google_search_tool_is_priced_with_its_exp
     response = await gemini_client(running.url).aio.models.generate_content(
         model="auto", contents="Any news today?", config=types.GenerateContentConfig(tools=tools)
     )
-    headers = response.sdk_http_response.headers
-    assert headers["x-sidecar-model"] == served
     body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": "Any news today?"}]}]}
     if search:
         body["tools"] = [{"googleSearch": {}}]
-    model, cost = explained(running, "/v1beta/models/auto:generateContent", body)
-    assert model == served
-    estimated = float(headers["x-sidecar-estimated-cost"])
-    assert estimated == pytest.approx(cost, abs=1e-6)
+    path = "/v1beta/models/auto:generateContent"
+    estimated = served_as_explained(running, path, body, response.sdk_http_response.headers, served)
     assert (estimated > 0.025) is (search and served == "searcher")
