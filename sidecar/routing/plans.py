@@ -19,7 +19,9 @@ What they chose goes on the request's record (``record.Routed``: ``targets``, ``
 headers, the access line, the span and ``explain``. The request path asks a ``SelectPlan`` for its chain's
 targets only (``chain``): a chain whose order cannot depend on the request (at most one priced
 candidate good enough, the usual request: ``select.Menu.fixed_chain``) is the one made at load, looked up
-by the decision's (task, tier) (``by_decision``, made by ``compile.fixed_by_decision``), and the
+by the decision's (task, tier) (``by_decision``, made by ``compile.fixed_by_decision``; the key made
+with the decision, ``Decision.chain_key``) when the request is the usual one (``Menu.fits``, run inline
+on the plan's copy of the smallest window), and the
 full ``Selection`` (expected costs, exclusions and reasons) is made when asked (``selection``:
 ``explain``, an empty chain's error, a chain ordered by the request's costs).
 
