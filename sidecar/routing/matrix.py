@@ -66,6 +66,9 @@ class Decision(NamedTuple):
     output_tokens: int  # expected output tokens, for cost
     headers: Mapping[str, str]  # x-sidecar-task, -complexity, -tier (``report.add_answer_headers``)
     fields: Mapping[str, Any]  # the access line's task, complexity and tier fields (``report.observe``)
+    # (task label, tier): the key a ``select: cheapest`` plan looks its usual chain up by
+    # (``plans.SelectPlan.by_decision``), made once with the decision
+    chain_key: tuple[str, str]
 
 
 def make_decision(
@@ -82,7 +85,7 @@ def make_decision(
     }
     if escalated_from is not None:
         fields["tier_escalated_from"] = escalated_from
-    return Decision(task, complexity, tier, escalated_from, output_tokens, headers, fields)
+    return Decision(task, complexity, tier, escalated_from, output_tokens, headers, fields, (task.label, tier))
 
 
 @dataclass(frozen=True, slots=True)

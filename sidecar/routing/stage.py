@@ -102,7 +102,12 @@ def _apply_caps(facts: RequestFacts, caps: TokenCaps) -> None:
     if limit is not None:
         facts.body = set_output_limit(facts.body, facts.dialect, facts.operation, limit)
         facts.features = features._replace(max_output_tokens=limit)  # windows and cost count the cap
-        routed(facts).capped_to = limit
+        record = routed(facts)
+        record.capped_to = limit
+        decision = record.decision
+        if decision is not None:  # the expected output ``decide`` left, of the capped request: the smaller
+            expected = decision.output_tokens
+            record.output_tokens = limit if limit < expected else expected
 
 
 def _nothing_can_serve(route: str, selection: Selection) -> RequestFailed:

@@ -171,8 +171,9 @@ class RequestTrace:
     ) -> None:
         """What the served model cost and what the requested one would have (the savings metric)."""
         ins = self._core.instruments
-        ins.routing_served_cost.inc((route, task), served_usd)
-        ins.routing_requested_cost.inc((route, task), requested_usd)
+        labels = (route, task)  # one tuple for both counters
+        ins.routing_served_cost.inc(labels, served_usd)
+        ins.routing_requested_cost.inc(labels, requested_usd)
         if self.span is not None and estimated is not None:
             self._pending[attr.ROUTING_ESTIMATED_COST] = estimated
 
