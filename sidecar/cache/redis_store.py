@@ -31,7 +31,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -96,15 +96,23 @@ class KeptReads:
     """``GET`` on connections kept out of ``client``'s pool (see the module docstring), one command at a time
     each, sent and read on the connection itself (redis-py's ``send_command`` and ``read_response``: no
     client's command path around them). Before each command its connection is checked as the pool checks
-    one it hands out (``ensure_connection``: connected again when Redis dropped it, a restart or a
-    failover); a command that fails or is cancelled (the store's timeout) leaves its connection
-    disconnected (redis-py's connection does so itself), and the next one connects it again. A failure is
-    raised to the store (a miss), not retried: the store's timeout bounds the lookup, and its breaker
-    counts it."""
+    one it hands out (``ensure_connection``: connected again when Redis's close of it was already seen, a
+    restart or a failover); a command that fails or is cancelled (the store's timeout) leaves its
+    connection disconnected (redis-py's connection does so itself). A connection error on a connection
+    used before (its death not yet seen: a reset by a middlebox that dropped it idle, Redis's close arriving
+    with the command) is told to ``retried`` (the store counts it as an error) and the ``GET`` sent once
+    more on that connection connected afresh, as redis-py's client retried it; any other failure (a
+    connect that failed, a refused password, an error reply, the store's timeout) is raised to the store:
+    a miss, counted against its breaker."""
 
-    def __init__(self, client: Any, most: int) -> None:
+    def __init__(self, client: Any, most: int, retried: Callable[[BaseException], None]) -> None:
         self._client = client  # aiocache's redis-py client: its pool
         self._most = most
+        self._retried = retried
+        from redis.exceptions import AuthenticationError, AuthorizationError, ConnectionError  # a Redis store's only
+
+        self._retry_on = ConnectionError
+        self._not_retried = (AuthenticationError, AuthorizationError)  # a fresh connection would meet them again
         self._idle: list[Any] = []  # kept connections running no command (the last used first)
         self._kept: list[Any] = []
 
@@ -121,10 +129,20 @@ class KeptReads:
             value: bytes | None = await self._client.get(key)
             return value
         try:
+            used = connection.is_connected  # False: (re)connected below, so a failure is not a stale socket's
+            try:
+                await pool.ensure_connection(connection)
+                await connection.send_command("GET", key)
+                got: bytes | None = await connection.read_response()  # raises Redis's error reply
+                return got
+            except self._retry_on as exc:
+                if not used or isinstance(exc, self._not_retried):
+                    raise
+                self._retried(exc)  # the connection is disconnected (redis-py's read did it): connect afresh
             await pool.ensure_connection(connection)
             await connection.send_command("GET", key)
-            got: bytes | None = await connection.read_response()  # raises Redis's error reply
-            return got
+            again: bytes | None = await connection.read_response()
+            return again
         finally:
             idle.append(connection)
 
