@@ -129,9 +129,9 @@ class KeptReads:
             value: bytes | None = await self._client.get(key)
             return value
         try:
-            used = connection.is_connected  # False: (re)connected below, so a failure is not a stale socket's
+            used = connection.is_connected  # False: connected now, so a failure is not a stale socket's
+            await pool.ensure_connection(connection)  # a connect that fails here is raised, not retried
             try:
-                await pool.ensure_connection(connection)
                 await connection.send_command("GET", key)
                 got: bytes | None = await connection.read_response()  # raises Redis's error reply
                 return got
