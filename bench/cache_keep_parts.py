@@ -27,16 +27,12 @@ import argparse
 import asyncio
 import gc
 import sys
-import tempfile
-import time
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
 from cache_path import answer_2k
-from parts_command import valgrind_script
-from sidecar_under_test import checkout
+from parts_command import measured_code, valgrind_script
 
 TEXT = ("The sidecar answers repeated requests from its cache without calling a provider. " * 30)[:2000]
 CALL = {"city": "Paris", "unit": "celsius", "days": 3}
@@ -130,11 +126,8 @@ def main() -> int:
     if args.run is not None:
         asyncio.run(keep(args.run[0], args.run[1], int(args.run[2])))
         return 0
-    codes: list[tuple[str, Path | None]] = [("this checkout", None)]
-    if args.baseline:
-        codes.append((args.baseline, checkout(args.baseline, Path(tempfile.mkdtemp(prefix="cache-keep-parts-")))))
-    command = f"python bench/cache_keep_parts.py --few {args.few} --many {args.many} --answers {args.answers}"
-    print(f"Command: `{command}{f' --baseline {args.baseline}' if args.baseline else ''}` ({time.strftime('%H:%M')})")
+    codes = measured_code(__file__, args)
+    print(f"Answers: {args.answers}")
     print("\n| answer | code | setup | a miss's `_keep` | its first read | both |\n|---|---|---|---|---|---|")
     for answer in args.answers.split(","):
         for label, code in codes:
