@@ -84,7 +84,7 @@ async def keep(answer: str, part: str, n: int) -> None:
     from sidecar.server.response_caches import ResponseCaches
 
     dialect_name, body = _bodies()[answer]
-    dialect = Dialect(dialect_name)
+    dialect = getattr(Dialect, dialect_name.upper())  # the one instance (``is`` compares them), not a new name
     settings = RouteCacheSpec(enabled=True, cacheable="always")
     caches = ResponseCaches({})
     caches.update(CacheStoreSpec.model_validate({"memory": {"max_entries": 100_000, "max_bytes": 1 << 30}}))
@@ -113,6 +113,8 @@ async def keep(answer: str, part: str, n: int) -> None:
             assert lookup.state == "hit", lookup.state
     if part != "setup":
         assert store.stats.stores == n, (store.stats.stores, store.stats.store_skips)
+        if part == "keep":  # the kinds the code keeps pending are so kept, the others made at once
+            print(f"kept as: {type(store.storage.backend.read(work[-1][0])).__name__}", file=sys.stderr)
 
 
 def main() -> int:

@@ -30,7 +30,9 @@ from ..dialects import Dialect
 from ..dialects.anthropic.response import FINISH_FROM as ANTHROPIC_FINISH
 from ..dialects.gemini.response import finish_from as gemini_finish
 from ..dialects.openai.response import FINISH_FROM
+from ..translate import TranslationError, parse_chat_response
 from ..translate.common import FinishReason
+from ..translate.numbers import long_digit_run, read_exactly
 from ..translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE
 
 if TYPE_CHECKING:
@@ -223,9 +225,7 @@ class Pending:
 
     def entry(self) -> Entry | None:
         """The entry the miss would have made of the answer; None when its body does not read as one."""
-        from ..translate import TranslationError, parse_chat_response
-        from ..translate.numbers import long_digit_run, read_exactly
-        from .entry import entry_from_response
+        from .entry import entry_from_response  # entry imports this module
         from .extras import extras_of, model_of
 
         dialect = self.dialect
