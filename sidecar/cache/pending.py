@@ -69,7 +69,8 @@ def whole_verdict(body: dict[str, Any], dialect: Dialect, *, store_truncated: bo
     """Of a whole answer in ``dialect`` (``body`` parsed): None when it may be kept pending, ``unstorable_by``'s
     reason when it must not be stored, ``FULL`` when its entry is to be made now (a shape the check does not
     read: what the common form's parser reads and checks)."""
-    judged = _JUDGES[dialect](body)
+    judge = _JUDGES.get(dialect)  # a dialect added as a package (not one of the three): made at once
+    judged = judge(body) if judge is not None else None
     if judged is None:
         return FULL
     reason, answered = judged
