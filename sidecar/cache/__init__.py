@@ -12,7 +12,7 @@ Map of the package::
     entry           Entry (pieces, finish, usage, model, stored_at, cost, citations), its byte encoding,
                     unstorable()
     extras          an answer's fields outside the common form (whole or streamed), given back to its dialect's hits
-    pending         Pending: a miss's whole OpenAI answer kept as its bytes (whole_verdict: may it be stored),
+    pending         Pending: a miss's whole answer to its dialect kept as its bytes (whole_verdict: storable?),
                     made into its Entry when its key is first read (memory store)
     assemble        StreamAssembler: common stream deltas -> Entry, only for a clean end
     replay          Entry -> deltas -> a dialect's stream events, or a dialect's whole body
@@ -41,7 +41,7 @@ A request's way through it (the cache stage, before the fallback loop)::
         | Leader                                                     --None--> own upstream call
         |                                                            --abandoned--> join again
     fallback loop; the answer's deltas -> StreamAssembler (or the upstream's parsed body -> entry_from_response;
-    a whole OpenAI answer for the memory store with no follower: whole_verdict -> Pending, its entry made on a read)
+    a whole answer to its dialect, memory store, no follower: whole_verdict -> Pending, its entry made on a read)
     clean end -> cache.store(key, entry) and leader.publish(entry); caller gone -> leader.abandon();
     else leader.publish(None)
     every target failed and last_resort kind: cache -> cache.stale(key, lookup) -> replay (stale, Age)

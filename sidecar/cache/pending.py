@@ -2,15 +2,18 @@
 
 A miss's answer becomes an entry after the answer is written (``server.cache_stage._keep``): the body in the
 common form, the extras, the entry's ``footprint``. Most entries of many caches are never read again; for
-those the work is spent for nothing. So a whole OpenAI answer to an OpenAI caller, stored in memory with no
-follower waiting for it (single flight's), is kept as ``Pending``: the answer's bytes as the caller got
-them and what the entry's other fields come from (the target, provider and model, when, the cost), with
-only what deciding to keep it needs read at once from the body the fallback loop already parsed
-(``whole_verdict``: its finish reason and whether it holds an answer, the reasons of ``unstorable_by``).
-The entry is made on the first read of the key (``Pending.entry``: the memory store's ``read_kept``,
-which keeps it in the pending one's place and counts its size from then on). Any other answer (a stream,
-another dialect, tool calls, a shape the check does not read: ``FULL``) is made into its entry at once,
-as before. Its hits cannot tell: the entry is the one the miss would have made.
+those the work is spent for nothing. So a whole answer to a caller of its own dialect (OpenAI's chat
+completion, Anthropic's message, Gemini's ``generateContent`` answer; text, tool calls), stored in memory
+with no follower waiting for it (single flight's), is kept as ``Pending``: the answer's bytes as the
+caller got them, their dialect, and what the entry's other fields come from (the target, provider and
+model, when, the cost), with only what deciding to keep it needs read at once from the body the fallback
+loop already parsed (``whole_verdict``: its finish reason and whether it holds an answer, the reasons of
+``unstorable_by``). The entry is made on the first read of the key (``Pending.entry``: the memory store's
+``read_kept``, which keeps it in the pending one's place and counts its size from then on). Any other
+answer (a stream, a translated one, reasoning, several choices, a block or member the check does not
+read: ``FULL``) is made into its entry at once, as before. Its hits cannot tell: the entry is the one the
+miss would have made (an OpenAI call's arguments kept as the model wrote them, an Anthropic or Gemini
+call's integers beyond 64 bits read exactly, as ``cache_stage`` does for an entry made at once).
 
 ``unstorable_by`` is ``entry.unstorable``'s rule, on the two facts it reads.
 """
@@ -18,13 +21,19 @@ as before. Its hits cannot tell: the entry is the one the miss would have made.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..dialects import Dialect
+from ..dialects.anthropic.response import FINISH_FROM as ANTHROPIC_FINISH
+from ..dialects.gemini.response import finish_from as gemini_finish
 from ..dialects.openai.response import FINISH_FROM
+from ..translate import TranslationError, parse_chat_response
 from ..translate.common import FinishReason
+from ..translate.numbers import long_digit_run, read_exactly
+from ..translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE
 
 if TYPE_CHECKING:
     from .entry import Entry
@@ -34,7 +43,9 @@ GOOD_FINISH = frozenset((FinishReason.STOP, FinishReason.STOP_SEQUENCE, FinishRe
 FULL = "full"
 """``whole_verdict``: the answer is to be made into its entry now (the check does not read its shape)."""
 
-PENDING_OVERHEAD = 120
+ANSWER_TOOLS = (RESPONSE_TOOL, RESPONSE_TOOL_VALUE)
+
+PENDING_OVERHEAD = 128
 """The bytes of a ``Pending`` object (its slots; the strings it shares with the policy not counted)."""
 
 
@@ -54,37 +65,154 @@ def unstorable_by(reason: FinishReason | None, answered: bool, *, store_truncate
     return None
 
 
-def whole_verdict(body: dict[str, Any], *, store_truncated: bool) -> str | None:
-    """Of a whole OpenAI answer (``body`` parsed): None when it may be kept pending, ``unstorable_by``'s
-    reason when it must not be stored, ``FULL`` when its entry is to be made now (several choices, tool
-    calls, a member of another type than OpenAI's: what the common form's parser reads and checks)."""
+def whole_verdict(body: dict[str, Any], dialect: Dialect, *, store_truncated: bool) -> str | None:
+    """Of a whole answer in ``dialect`` (``body`` parsed): None when it may be kept pending, ``unstorable_by``'s
+    reason when it must not be stored, ``FULL`` when its entry is to be made now (a shape the check does not
+    read: what the common form's parser reads and checks)."""
+    judge = _JUDGES.get(dialect)  # a dialect added as a package (not one of the three): made at once
+    judged = judge(body) if judge is not None else None
+    if judged is None:
+        return FULL
+    reason, answered = judged
+    return unstorable_by(reason, answered, store_truncated=store_truncated)
+
+
+def _openai(body: dict[str, Any]) -> tuple[FinishReason | None, bool] | None:
+    """A chat completion's finish reason and whether it answers; None for several choices, content parts,
+    an odd member's type (as ``openai.response.parse_response`` reads them)."""
     choices = body.get("choices")
     if type(choices) is not list or len(choices) != 1 or type(choices[0]) is not dict:
-        return FULL
+        return None
     choice = choices[0]
     message = choice.get("message")
-    if type(message) is not dict or message.get("tool_calls") or type(body.get("id")) is not str:
-        return FULL
+    if type(message) is not dict or type(body.get("id")) is not str:
+        return None
     content, refusal = message.get("content"), message.get("refusal")
     reasoning = message.get("reasoning_content") or message.get("reasoning")
     if any(value is not None and type(value) is not str for value in (content, refusal, reasoning)):
-        return FULL
+        return None
+    calls = message.get("tool_calls")
+    if calls and not _openai_calls(calls):
+        return None
     raw = choice.get("finish_reason")
+    if raw is not None and type(raw) is not str:
+        return None
     reason = FINISH_FROM.get(raw, FinishReason.OTHER) if raw else None
     if reason is FinishReason.STOP and refusal and not content:
         reason = FinishReason.CONTENT_FILTER  # as the parser reads a refusal (openai.response.parse_response)
-    return unstorable_by(reason, bool(content or refusal or reasoning), store_truncated=store_truncated)
+    return reason, bool(content or refusal or reasoning or calls)
+
+
+def _openai_calls(calls: Any) -> bool:
+    """Tool calls as OpenAI writes them: each with a string id, and a function of a string name and arguments."""
+    if type(calls) is not list:
+        return False
+    for call in calls:
+        function = call.get("function") if type(call) is dict else None
+        if type(function) is not dict or type(call.get("id")) is not str:
+            return False
+        if type(function.get("name")) is not str or type(function.get("arguments")) is not str:
+            return False
+    return True
+
+
+def _anthropic(body: dict[str, Any]) -> tuple[FinishReason | None, bool] | None:
+    """A message's stop reason and whether it answers; None for thinking, an answer tool's call (structured
+    output, read as text), any other block or an odd member (as ``anthropic.response.parse_response`` reads)."""
+    content = body.get("content")
+    if type(content) is not list or type(body.get("id")) is not str:
+        return None
+    for block in content:
+        kind = block.get("type") if type(block) is dict else None
+        if kind == "text":
+            if type(block.get("text")) is not str:
+                return None
+        elif kind == "tool_use":
+            name = block.get("name")
+            if (
+                type(name) is not str
+                or name in (RESPONSE_TOOL, RESPONSE_TOOL_VALUE)
+                or type(block.get("id")) is not str
+            ):
+                return None
+            if type(block.get("input")) is not dict:
+                return None
+        else:
+            return None
+    raw = body.get("stop_reason")
+    if raw is not None and type(raw) is not str:
+        return None
+    return (ANTHROPIC_FINISH.get(raw, FinishReason.OTHER) if raw else None), bool(content)
+
+
+def _gemini(body: dict[str, Any]) -> tuple[FinishReason | None, bool] | None:
+    """A ``generateContent`` answer's finish reason and whether it answers; None for several candidates,
+    thoughts or their signatures, any part but text and a function call (as ``gemini.response.parse_response``)."""
+    candidates = body.get("candidates")
+    if type(candidates) is not list or len(candidates) != 1 or type(candidates[0]) is not dict:
+        return None
+    content = candidates[0].get("content")
+    parts = content.get("parts") if type(content) is dict else None
+    if type(parts) is not list:
+        return None
+    answered = calls = False
+    for part in parts:
+        if type(part) is not dict or len(part) != 1:
+            return None
+        if "text" in part:
+            if type(part["text"]) is not str:
+                return None
+            answered = answered or bool(part["text"])
+        elif type(call := part.get("functionCall")) is dict and type(call.get("name")) is str:
+            if type(call.get("args", {})) is not dict:
+                return None
+            answered = calls = True
+        else:
+            return None
+    raw = candidates[0].get("finishReason")
+    if raw is not None and type(raw) is not str:
+        return None
+    return gemini_finish(raw, calls), answered
+
+
+_JUDGES: dict[Dialect, Callable[[dict[str, Any]], tuple[FinishReason | None, bool] | None]] = {
+    Dialect.OPENAI: _openai,
+    Dialect.ANTHROPIC: _anthropic,
+    Dialect.GEMINI: _gemini,
+}
+
+
+def written_arguments(body: dict[str, Any]) -> tuple[object, ...]:
+    """An OpenAI answer's tool calls' ``arguments`` as the model wrote them (JSON text: its spacing, escapes
+    and numbers), in order, for the entry to keep (``entry_from_response``); ``body`` parsed as an answer
+    calling tools, so its first choice's message holds them."""
+    calls = body["choices"][0]["message"]["tool_calls"]
+    return tuple((call.get("function") or {}).get("arguments") for call in calls)
+
+
+def calls_tools(answer: Any) -> bool:
+    """Whether a ``ChatResponse``'s (first) choice calls a tool."""
+    return any(part["type"] == "tool_call" for choice in answer["choices"][:1] for part in choice["parts"])
 
 
 class Pending:
-    """A whole OpenAI answer kept as its bytes until its entry is first needed (see the module docstring)."""
+    """A whole answer kept as its bytes until its entry is first needed (see the module docstring)."""
 
-    __slots__ = ("cost_usd", "model", "provider", "raw", "stored_at", "target")
+    __slots__ = ("cost_usd", "dialect", "model", "provider", "raw", "stored_at", "target")
 
     def __init__(
-        self, raw: bytes, *, model: str, target: str, provider: str, stored_at: float, cost_usd: float | None
+        self,
+        raw: bytes,
+        *,
+        model: str,
+        target: str,
+        provider: str,
+        stored_at: float,
+        cost_usd: float | None,
+        dialect: Dialect = Dialect.OPENAI,
     ) -> None:
         self.raw = raw  # the answer's body as the caller got it
+        self.dialect = dialect  # the caller's and the upstream's
         self.model = model  # the upstream model, when the body names none
         self.target = target
         self.provider = provider
@@ -98,13 +226,17 @@ class Pending:
 
     def entry(self) -> Entry | None:
         """The entry the miss would have made of the answer; None when its body does not read as one."""
-        from ..translate import TranslationError, parse_chat_response
-        from .entry import entry_from_response
+        from .entry import entry_from_response  # entry imports this module
         from .extras import extras_of, model_of
 
+        dialect = self.dialect
         try:
             body = orjson.loads(self.raw)
-            answer = parse_chat_response(body, Dialect.OPENAI)
+            answer = parse_chat_response(body, dialect)
+            calls = calls_tools(answer)
+            if calls and dialect is not Dialect.OPENAI and long_digit_run(self.raw):
+                body = read_exactly(self.raw)  # a call's integer beyond 64 bits, read exactly (``translate.numbers``)
+                answer = parse_chat_response(body, dialect)
         except (ValueError, TranslationError):
             return None
         return entry_from_response(
@@ -114,5 +246,6 @@ class Pending:
             provider=self.provider,
             stored_at=self.stored_at,
             cost_usd=self.cost_usd,
-            extras=extras_of(body, Dialect.OPENAI),
+            extras=extras_of(body, dialect),
+            arguments=written_arguments(body) if calls and dialect is Dialect.OPENAI else (),
         )

@@ -21,9 +21,11 @@
   give-back per command (two locks, its connection-count records, an event dispatched: about 43,000
   instructions of a bare 190,000-instruction ``GET``, 27,000-31,000 of a whole Redis hit:
   docs/benchmarks.md, "Wave 44", branch cache45) are paid once per kept connection; the command is sent
-  and its reply read on the connection itself (``send_command``, ``read_response``), without a client's
-  command path (its lock, retry wrapper, response callback lookup and operation-duration record:
-  docs/benchmarks.md, "Wave 45", branch cache46).
+  and its reply read on the connection itself (``send_packed_command`` of the ``GET`` packed here in one
+  format, ``read_response``), without a client's command path (its lock, retry wrapper, response callback
+  lookup and operation-duration record: docs/benchmarks.md, "Wave 45", branch cache46). Without that
+  path's retry, ``KeptReads`` retries a ``GET`` that failed on a connection whose death it had not seen
+  yet, once, on that connection connected afresh (docs/caching.md, "The cache never fails a request").
 
 ``describe`` renders the store for logs and /status without any secret.
 """
@@ -31,7 +33,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -92,19 +94,35 @@ def build_redis_backend(spec: RedisStoreSpec, env: Mapping[str, str] = os.enviro
     )
 
 
+def get_command(key: str) -> bytes:
+    """``GET key`` as RESP (what redis-py's ``pack_command("GET", key)`` joins, made in one format: its
+    packer splits the command's name, encodes each argument through its encoder and builds a list)."""
+    name = key.encode()
+    return b"*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n" % (len(name), name)
+
+
 class KeptReads:
     """``GET`` on connections kept out of ``client``'s pool (see the module docstring), one command at a time
-    each, sent and read on the connection itself (redis-py's ``send_command`` and ``read_response``: no
-    client's command path around them). Before each command its connection is checked as the pool checks
-    one it hands out (``ensure_connection``: connected again when Redis dropped it, a restart or a
-    failover); a command that fails or is cancelled (the store's timeout) leaves its connection
-    disconnected (redis-py's connection does so itself), and the next one connects it again. A failure is
-    raised to the store (a miss), not retried: the store's timeout bounds the lookup, and its breaker
-    counts it."""
+    each, sent and read on the connection itself (redis-py's ``send_packed_command`` of ``get_command``,
+    without the health check's coroutine: the pool's connections have no health-check interval; and
+    ``read_response``: no client's command path around them). Before each command its connection is
+    checked as the pool checks one it hands out (``ensure_connection``: connected again when Redis's close
+    of it was already seen, a restart or a failover); a command that fails or is cancelled (the store's
+    timeout) leaves its connection disconnected (redis-py's connection does so itself). A connection error
+    on a connection used before (its death not yet seen: a reset by a middlebox that dropped it idle,
+    Redis's close arriving with the command) is told to ``retried`` (the store counts it as an error) and
+    the ``GET`` sent once more on that connection connected afresh, as redis-py's client retried it; any
+    other failure (a connect that failed, a refused password, an error reply, the store's timeout) is
+    raised to the store: a miss, counted against its breaker."""
 
-    def __init__(self, client: Any, most: int) -> None:
+    def __init__(self, client: Any, most: int, retried: Callable[[BaseException], None]) -> None:
         self._client = client  # aiocache's redis-py client: its pool
         self._most = most
+        self._retried = retried
+        from redis.exceptions import AuthenticationError, AuthorizationError, ConnectionError  # a Redis store's only
+
+        self._retry_on = ConnectionError
+        self._not_retried = (AuthenticationError, AuthorizationError)  # a fresh connection would meet them again
         self._idle: list[Any] = []  # kept connections running no command (the last used first)
         self._kept: list[Any] = []
 
@@ -121,10 +139,21 @@ class KeptReads:
             value: bytes | None = await self._client.get(key)
             return value
         try:
+            used = connection.is_connected  # False: connected now, so a failure is not a stale socket's
+            await pool.ensure_connection(connection)  # a connect that fails here is raised, not retried
+            command = get_command(key)
+            try:
+                await connection.send_packed_command(command, check_health=False)
+                got: bytes | None = await connection.read_response()  # raises Redis's error reply
+                return got
+            except self._retry_on as exc:
+                if not used or isinstance(exc, self._not_retried):
+                    raise
+                self._retried(exc)  # the connection is disconnected (redis-py's read did it): connect afresh
             await pool.ensure_connection(connection)
-            await connection.send_command("GET", key)
-            got: bytes | None = await connection.read_response()  # raises Redis's error reply
-            return got
+            await connection.send_packed_command(command, check_health=False)
+            again: bytes | None = await connection.read_response()
+            return again
         finally:
             idle.append(connection)
 

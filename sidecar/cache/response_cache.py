@@ -114,7 +114,11 @@ class ResponseCache:
             probe_timeout_s=max(spec.redis.timeout_s * 10, 1.0),
         )
         name = describe(spec.redis)
-        reads = KeptReads(backend.client, spec.redis.max_connections // 2)  # the rest: writes, busy times
+
+        def retried(exc: BaseException) -> None:  # a GET sent again on a fresh connection: its failure counted
+            store.failed("get", exc)
+
+        reads = KeptReads(backend.client, spec.redis.max_connections // 2, retried)  # the rest: writes, busy times
         store = GuardedStore(
             backend,
             name=name,

@@ -288,14 +288,14 @@ class GuardedStore:
         except TimeoutError as exc:
             permit.record_failure()
             self.stats.timeouts += 1
-            self._failed(operation, exc)
+            self.failed(operation, exc)
             return None
         except asyncio.CancelledError:
             permit.release()
             raise
         except Exception as exc:
             permit.record_failure()
-            self._failed(operation, exc)
+            self.failed(operation, exc)
             return None
         finally:
             self._running -= 1
@@ -304,7 +304,8 @@ class GuardedStore:
         permit.record_success()
         return result
 
-    def _failed(self, operation: str, exc: BaseException) -> None:
+    def failed(self, operation: str, exc: BaseException) -> None:
+        """Count a failed operation as an error and log it (at most one line per interval)."""
         self.stats.errors += 1
         self._failures.failed(
             store=self.name,

@@ -16,8 +16,8 @@ attribute test. On a caching route::
     single flight: a follower waits for the leader's entry -> replayed (hit); none -> its own call
         (a refresh never follows an answer already made and held for its write to Redis: its own call)
     miss: the chain, the answer watched (a StreamTap for a stream, the body for a whole answer),
-          a good answer stored in the common form and handed to the followers (a whole OpenAI answer
-          for the memory store, no follower: kept as its bytes, made an entry on its first read)
+          a good answer stored in the common form and handed to the followers (a whole answer to its
+          own dialect for the memory store, no follower: kept as its bytes, made an entry on its first read)
     every target failed and last_resort kind: cache -> ``exchange.stale_answer`` (stale, Age)
 
 A hit makes no upstream call: its usage and cost are the cache's *saved* counters, never the spent
@@ -41,7 +41,7 @@ from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_con
 from ..cache.entry import unstorable
 from ..cache.extras import extras_of, model_of
 from ..cache.flight import Follower, Leader
-from ..cache.pending import FULL, Pending, whole_verdict
+from ..cache.pending import FULL, Pending, calls_tools, whole_verdict, written_arguments
 from ..cache.replay import form_of
 from ..cache.response_cache import MISS, Lookup
 from ..cost import cost_usd
@@ -57,7 +57,6 @@ from .stream_answer import send_stream
 if TYPE_CHECKING:
     from ..cache.spec import RouteCacheSpec
     from ..policy.compiled import Route, Target
-    from ..translate.common import ChatResponse
     from ..translate.deltas import Delta
     from .exchange import Exchange
     from .pipeline import Handler, Stage
@@ -223,8 +222,8 @@ def _answer_entry(
     lazy: bool,
 ) -> Entry | Pending | str | None:
     """The caller's answer as an entry, when it is a model's good answer (never an error, the last
-    resort's, or a stream that did not end cleanly); ``lazy``: a whole OpenAI answer to its own dialect
-    as a ``Pending``, or why it must not be stored (``pending.whole_verdict``)."""
+    resort's, or a stream that did not end cleanly); ``lazy``: a whole answer to its own dialect as a
+    ``Pending``, or why it must not be stored (``pending.whole_verdict``)."""
     target = exchange.answered_by
     if target is None or exchange.degraded is not None or exchange.stream_error is not None:
         return None
@@ -239,14 +238,14 @@ def _answer_entry(
         return None
     try:
         body, wire, same = _delivered(exchange, response, response.body)
-        verdict = whole_verdict(body, store_truncated=store_truncated) if lazy and same and wire is OPENAI else FULL
+        verdict = whole_verdict(body, wire, store_truncated=store_truncated) if lazy and same else FULL
         if verdict is None:
             where = {"model": target.upstream_model, "target": target.name, "provider": target.provider.name}
-            return Pending(response.body, stored_at=time.time(), cost_usd=cost, **where)
+            return Pending(response.body, stored_at=time.time(), cost_usd=cost, dialect=wire, **where)
         if verdict != FULL:
             return verdict
         answer = parse_chat_response(body, wire)
-        if wire is not Dialect.OPENAI and _calls_tools(answer) and long_digit_run(response.body):
+        if wire is not Dialect.OPENAI and calls_tools(answer) and long_digit_run(response.body):
             # a tool's arguments as an object (Anthropic's input, Gemini's args) may hold an integer beyond 64
             # bits, which orjson read as a double (``translate.numbers``): the caller's bytes read exactly
             body, wire = read_exactly(response.body), exchange.facts.dialect
@@ -264,16 +263,8 @@ def _answer_entry(
         stored_at=time.time(),
         cost_usd=cost,
         extras=extras_of(body, wire) if same else None,
-        arguments=_written_arguments(body) if same and wire is Dialect.OPENAI and _calls_tools(answer) else (),
+        arguments=written_arguments(body) if same and wire is Dialect.OPENAI and calls_tools(answer) else (),
     )
-
-
-def _written_arguments(body: dict[str, Any]) -> tuple[object, ...]:
-    """An OpenAI answer's tool calls' ``arguments`` as the model wrote them (JSON text: its spacing, escapes
-    and numbers), in order, for the entry to keep (``entry_from_response``); ``body`` parsed as an answer
-    calling tools (``_calls_tools``), so its first choice's message holds them."""
-    calls = body["choices"][0]["message"]["tool_calls"]
-    return tuple((call.get("function") or {}).get("arguments") for call in calls)
 
 
 def _delivered(exchange: Exchange, response: web.StreamResponse, raw: bytes) -> tuple[dict[str, Any], Dialect, bool]:
@@ -285,11 +276,6 @@ def _delivered(exchange: Exchange, response: web.StreamResponse, raw: bytes) -> 
     if delivered is None or delivered[0] is not response:
         return orjson.loads(raw), caller, True
     return delivered[2], delivered[1], delivered[1] is caller
-
-
-def _calls_tools(answer: ChatResponse) -> bool:
-    """Whether the answer's (first) choice calls a tool."""
-    return any(part["type"] == "tool_call" for choice in answer["choices"][:1] for part in choice["parts"])
 
 
 async def _serve(

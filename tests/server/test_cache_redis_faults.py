@@ -15,7 +15,8 @@ import redis.exceptions
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..redis_server import RedisServer
 from ..waiting import until
-from .cache_helpers import REDIS_WAITS, ask, cache_policy, metrics_text, stored
+from .cache_helpers import REDIS_WAITS, ask, cache_policy, metrics_text, redis_store, stored
+from .cache_relay_helpers import RedisRelay
 
 QUICK_BREAKER = "breaker: {minimum_calls: 2, open_s: 0.5, open_max_s: 1}"
 
@@ -83,3 +84,22 @@ async def test_a_full_redis_refuses_entries_and_every_request_is_answered(
     text = await metrics_text(running)
     assert 'llm_sidecar_cache_store_errors_total{kind="error"} 3.0' in text
     assert running.logs.getvalue().decode().count('"cache_store_failing"') == 1
+
+
+async def test_a_lookup_on_a_connection_dropped_on_the_way_is_retried_and_hits(
+    fake: FakeFactory, sidecar: SidecarFactory, redis_server: RedisServer
+) -> None:
+    """A middlebox between the sidecar and Redis forgets the idle connections (an idle timeout) and resets
+    each when it is next used: the next request's ``GET`` fails on its dead connection, is sent again once
+    on a fresh connection and hits; the failed one is counted as a store error."""
+    relay = await RedisRelay.start(redis_server.port)
+    try:
+        running = await sidecar(cache_policy([await fake("f0")], store=redis_store(relay.url)))
+        await ask(running)
+        await stored(redis_server.url)
+        assert await _states(running, 1) == ["hit"]
+        relay.forget()
+        assert await _states(running, 1) == ["hit"]
+        assert 'llm_sidecar_cache_store_errors_total{kind="error"} 1.0' in await metrics_text(running)
+    finally:
+        await relay.close()
