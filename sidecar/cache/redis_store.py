@@ -21,9 +21,10 @@
   give-back per command (two locks, its connection-count records, an event dispatched: about 43,000
   instructions of a bare 190,000-instruction ``GET``, 27,000-31,000 of a whole Redis hit:
   docs/benchmarks.md, "Wave 44", branch cache45) are paid once per kept connection; the command is sent
-  and its reply read on the connection itself (``send_packed_command`` of the ``GET`` packed here in one
-  format, ``read_response``), without a client's command path (its lock, retry wrapper, response callback
-  lookup and operation-duration record: docs/benchmarks.md, "Wave 45", branch cache46). Without that
+  and its reply read on the connection itself (``send_packed_command`` of the ``GET`` as redis-py's
+  ``pack_command`` encodes it, ``read_response``), without a client's command path (its lock, retry
+  wrapper, response callback lookup and operation-duration record: docs/benchmarks.md, "Wave 45", branch
+  cache46). Without that
   path's retry, ``KeptReads`` retries a ``GET`` that failed on a connection whose death it had not seen
   yet, once, on that connection connected afresh (docs/caching.md, "The cache never fails a request").
 
@@ -94,16 +95,9 @@ def build_redis_backend(spec: RedisStoreSpec, env: Mapping[str, str] = os.enviro
     )
 
 
-def get_command(key: str) -> bytes:
-    """``GET key`` as RESP (what redis-py's ``pack_command("GET", key)`` joins, made in one format: its
-    packer splits the command's name, encodes each argument through its encoder and builds a list)."""
-    name = key.encode()
-    return b"*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n" % (len(name), name)
-
-
 class KeptReads:
     """``GET`` on connections kept out of ``client``'s pool (see the module docstring), one command at a time
-    each, sent and read on the connection itself (redis-py's ``send_packed_command`` of ``get_command``,
+    each, sent and read on the connection itself (redis-py's ``send_packed_command`` of its ``pack_command``,
     without the health check's coroutine: the pool's connections have no health-check interval; and
     ``read_response``: no client's command path around them). Before each command its connection is
     checked as the pool checks one it hands out (``ensure_connection``: connected again when Redis's close
@@ -141,7 +135,7 @@ class KeptReads:
         try:
             used = connection.is_connected  # False: connected now, so a failure is not a stale socket's
             await pool.ensure_connection(connection)  # a connect that fails here is raised, not retried
-            command = get_command(key)
+            command = connection.pack_command("GET", key)  # redis-py's RESP encoder, not one of ours
             try:
                 await connection.send_packed_command(command, check_health=False)
                 got: bytes | None = await connection.read_response()  # raises Redis's error reply
