@@ -176,8 +176,6 @@ def _select_plan(
         fixed={names: tuple(by_name[name] for name in names) for names in menu.fixed_chains()},
         by_decision=fixed_by_decision(menu, router, min_tier, by_name),
         searched=any(c.tiered is not None and c.tiered.web_search_per_1k_calls for c in scored),
-        smallest_window=menu.smallest_window,
-        window_factor=1 + router.context_headroom if router is not None else 1.1,
     )
 
 

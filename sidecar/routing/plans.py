@@ -20,8 +20,7 @@ headers, the access line, the span and ``explain``. The request path asks a ``Se
 targets only (``chain``): a chain whose order cannot depend on the request (at most one priced
 candidate good enough, the usual request: ``select.Menu.fixed_chain``) is the one made at load, looked up
 by the decision's (task, tier) (``by_decision``, made by ``compile.fixed_by_decision``; the key made
-with the decision, ``Decision.chain_key``) when the request is the usual one (``Menu.fits``, run inline
-on the plan's copy of the smallest window), and the
+with the decision, ``Decision.chain_key``) when the request is the usual one (``Menu.fits``), and the
 full ``Selection`` (expected costs, exclusions and reasons) is made when asked (``selection``:
 ``explain``, an empty chain's error, a chain ordered by the request's costs).
 
@@ -31,7 +30,6 @@ route's chain): what ``explain`` shows and what the budget stage reserves on (it
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
@@ -71,11 +69,6 @@ class SelectPlan:
     # some candidate's price has a web-search fee (decided at load): a request's expected searches are
     # read for its selection (``record.expected_searches``); else its body is not read for them
     searched: bool
-    # ``menu``'s smallest context window (None: no candidate states one) and the factor a prompt's
-    # estimate is raised by before it is compared with it (1 + the router's ``context_headroom``):
-    # ``Menu.fits``, which ``chain`` runs inline
-    smallest_window: int | None
-    window_factor: float
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -127,20 +120,13 @@ class SelectPlan:
             decision = record.decision
             if decision is None or (record.router is not None and record.router is not router):
                 decision = decide(request, router)  # not decided yet (or by another router)
-            # the usual request's chain, looked up by the decision's labels (made at load), when the
-            # request is the usual one (``Menu.fits``, inline: tools, images, audio, video, json_schema,
-            # stream, thinking by position, then the smallest context window); its expected output is
-            # the one ``decide`` (or the caps, ``stage``) left on the record
+            # the usual request's chain, looked up by the decision's labels (made at load; the key made with
+            # the decision), when the request is the usual one (``Menu.fits``); its expected output is the one
+            # ``decide`` (or the caps, ``stage``) left on the record
             targets = self.by_decision.get(decision.chain_key)
-            if targets is not None and not (
-                features[3] or features[5] or features[6] or features[7] or features[10] or features[11] or features[15]
-            ):
-                smallest = self.smallest_window
-                if smallest is None or smallest >= math.ceil(features[0] * self.window_factor) + (
-                    features[1] or decision.output_tokens
-                ):
-                    record.targets = targets
-                    return targets
+            if targets is not None and self.menu.fits(features, decision.output_tokens, router.context_headroom):
+                record.targets = targets
+                return targets
             tier = router.tier_ranks[decision.tier]
             task, output, headroom = decision.task.label, decision.output_tokens, router.context_headroom
             # ``menu.fixed_chain``, without its call: the usual request's shortlist, whose chain is fixed

@@ -231,13 +231,13 @@ class Menu:
     made for, goes through ``select``. Both answer the
     same ``Selection`` (the chain, the excluded candidates in the candidates' order, with their reasons)."""
 
-    __slots__ = ("_select_above", "_shortlists", "candidates", "smallest_window", "tier_names")
+    __slots__ = ("_select_above", "_shortlists", "_smallest_window", "candidates", "tier_names")
 
     def __init__(self, candidates: Sequence[Candidate], tasks: Sequence[str], tier_names: Sequence[str]) -> None:
         self.candidates = tuple(candidates)
         self.tier_names = tuple(tier_names)
         windows = [c.context_window for c in self.candidates if c.context_window is not None]
-        self.smallest_window = min(windows) if windows else None
+        self._smallest_window = min(windows) if windows else None
         # a prompt above it goes through ``select``: priced at some candidate's long-context tier; every
         # prompt (-1) when a candidate pays a search fee on every call (``web_search_billed_per: call``)
         long_from = min((c.long_from for c in self.candidates if c.long_from is not None), default=sys.maxsize)
@@ -289,7 +289,7 @@ class Menu:
         # order): a named field's read costs a descriptor call more
         if features[3] or features[5] or features[6] or features[7] or features[10] or features[11] or features[15]:
             return False
-        smallest = self.smallest_window
+        smallest = self._smallest_window
         if smallest is not None:
             need = math.ceil(features.prompt_tokens * (1 + headroom)) + (features.max_output_tokens or output_tokens)
             if smallest < need:
