@@ -11,10 +11,13 @@ built from the bench policy as ``llm-sidecar run`` builds it, heap frozen; ``--t
 bench/minimal_proxy.py's handler, ``footprint_floor.proxy_app``), sends ``--warm`` requests through it,
 then ``--profiled`` more with a profile hook that counts the Python frames each request calls, then
 reads every called frame's instructions as they are now (``dis.get_instructions(adaptive=True)``). It
-prints, per request: frames called, instructions of theirs quickened, specialized and left
-``*_ADAPTIVE`` (each weighted by its frame's calls a request: a frame's sites are counted once a call,
-whatever its loops or branches run), and the frames with the most adaptive sites a request, with each
-site's opcode and line.
+prints, per request: frames called, instructions of theirs quickened, specialized and left generic
+(``*_ADAPTIVE`` with a counter backing off: run, and the specializer failed; one whose counter is 0 never
+ran), each weighted by its frame's calls a request (a frame's sites counted once a call, whatever its loops
+or branches run; a coroutine's every resume is a call to the profile hook, so its sites count once a
+resume); the generic attribute reads by name and module; and the frames with the most generic sites a
+request, with each site's opcode, line and name. The process runs as this command was started (the
+image's ``-OO``, which drops the asserts' sites, only when given to it).
 
     python bench/request_specialization.py [--target sidecar|minimal] [--warm 500] [--profiled 200] [--top 25]
 
