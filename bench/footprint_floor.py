@@ -3,8 +3,7 @@
 By instructions the sidecar is ~0.59 of bench/minimal_proxy.py at 32 connections, by CPU ~0.49: each of its
 instructions takes longer. One candidate is the footprint: the sidecar's modules, policy and app make a
 heap and code some ten times the minimal proxy's, which may cost caches and TLB entries on every request.
-This runs the minimal proxy's very handler (``minimal_proxy``'s code, copied below as ``proxy_app``) in
-three processes:
+This runs the minimal proxy's very handler (``minimal_proxy.proxy_app``) in three processes:
 
 - ``minimal``: alone, as proxy_bench.py runs it;
 - ``minimal-frozen``: alone, with ``gc.freeze()`` after start (the sidecar freezes its start-up heap, so the
@@ -39,35 +38,10 @@ from pathlib import Path
 
 from listening import read_port, wait_port, write_ports_file
 from measuring import chat_script, in_turn, peak_rss_mb, tools_present, wait_http, wrk
+from minimal_proxy import proxy_app
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import ROOT, sidecar_on_port_zero, sidecar_policy
 from thread_cpu import TICKS_PER_S, thread_cpu
-
-
-def proxy_app(upstream: str) -> object:
-    """bench/minimal_proxy.py's app, handler for handler."""
-    import aiohttp
-    import orjson
-    from aiohttp import web
-
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024))
-
-    async def proxy(request: web.Request) -> web.Response:
-        body = orjson.loads(await request.read())
-        body["model"] = "rewritten"
-        async with session.post(
-            upstream + request.path, data=orjson.dumps(body), headers={"content-type": "application/json"}
-        ) as response:
-            data = await response.read()
-            return web.Response(status=response.status, body=data, content_type="application/json")
-
-    async def healthz(request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", proxy)
-    app.router.add_get("/healthz", healthz)
-    return app
 
 
 async def serve(ports_file: Path, upstream: str, frozen: bool, policy: str | None) -> None:
@@ -88,7 +62,7 @@ async def serve(ports_file: Path, upstream: str, frozen: bool, policy: str | Non
         _, server = await start_app(state, "127.0.0.1", 0, connect_stores=False)
         state.listening = True
         sidecar_port = server.port
-    runner = web.AppRunner(proxy_app(upstream), access_log=None)  # type: ignore[arg-type]
+    runner = web.AppRunner(proxy_app(upstream), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     if policy is not None:

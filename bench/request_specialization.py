@@ -8,7 +8,7 @@ generic path, several times the instructions of a specialized one, and a counter
 
 This serves the bench's chat request in one process (nginx behind; ``--target sidecar``: a whole sidecar
 built from the bench policy as ``llm-sidecar run`` builds it, heap frozen; ``--target minimal``:
-bench/minimal_proxy.py's handler, ``footprint_floor.proxy_app``), sends ``--warm`` requests through it,
+bench/minimal_proxy.py's handler, ``minimal_proxy.proxy_app``), sends ``--warm`` requests through it,
 then ``--profiled`` more with a profile hook that counts the Python frames each request calls, then
 reads every called frame's instructions as they are now (``dis.get_instructions(adaptive=True)``). It
 prints, per request: frames called, instructions of theirs quickened, specialized and left generic
@@ -37,8 +37,8 @@ import types
 from collections import Counter
 from pathlib import Path
 
-from footprint_floor import proxy_app
 from measuring import REQUEST, tools_present
+from minimal_proxy import proxy_app
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import sidecar_policy
 
@@ -69,7 +69,7 @@ async def start(target: str, upstream: int, workdir: Path) -> int:
         return server.port
     from aiohttp import web
 
-    runner = web.AppRunner(proxy_app(f"http://127.0.0.1:{upstream}"), access_log=None)  # type: ignore[arg-type]
+    runner = web.AppRunner(proxy_app(f"http://127.0.0.1:{upstream}"), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     return int(runner.addresses[0][1])

@@ -16,20 +16,23 @@ APP_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{APP_TRACE}-00f067aa0ba902b7-01"
 
 
+def one_target_policy(url: str) -> str:
+    """A route ``one`` whose one target ``m0`` (model ``up0``, priced) is the fake provider at ``url``."""
+    return (
+        "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.02}}\nproviders:\n"
+        + provider_block("p0", url, "openai")
+        + f"models:\n  m0: {{provider: p0, model: up0, price: {PRICE}}}\n"
+        + "routes:\n  - name: one\n    match: {model: one}\n    target: [m0]\n"
+    )
+
+
 async def test_a_call_that_failed_once_then_answered_reports_both_calls_and_the_answers_usage(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
     """A 500 then an answer from the route's one target: the SDK gets the answer and its usage; the headers
     say two attempts, the model and the reason; the access line lists the failed call and the answered one,
     the answer's tokens, and ``cost_usd`` equal to ``x-sidecar-cost``."""
-    url = await fake("f0")
-    policy = (
-        "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.02}}\nproviders:\n"
-        + provider_block("p0", url, "openai")
-        + f"models:\n  m0: {{provider: p0, model: up0, price: {PRICE}}}\n"
-        + "routes:\n  - name: one\n    match: {model: one}\n    target: [m0]\n"
-    )
-    running = await sidecar(policy)
+    running = await sidecar(one_target_policy(await fake("f0")))
     async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(
             model="one",
@@ -55,14 +58,7 @@ async def test_a_call_retried_on_its_one_target_makes_a_client_span_for_each_cal
     """A 500 then an answer from the route's one target, the app's trace sampled: two CLIENT spans of that
     target in the app's trace, the first with the 500's ``error.type``, the second a resend (``resend_count``
     1) without one."""
-    url = await fake("f0")
-    policy = (
-        "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.02}}\nproviders:\n"
-        + provider_block("p0", url, "openai")
-        + f"models:\n  m0: {{provider: p0, model: up0, price: {PRICE}}}\n"
-        + "routes:\n  - name: one\n    match: {model: one}\n    target: [m0]\n"
-    )
-    running = await sidecar(policy)
+    running = await sidecar(one_target_policy(await fake("f0")))
     async with openai_client(running) as client:
         await client.chat.completions.create(
             model="one",
