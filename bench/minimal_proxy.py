@@ -18,7 +18,9 @@ from aiohttp import web
 from listening import write_ports_file
 
 
-async def main(port: int, upstream: str, ports_file: str | None) -> None:
+def proxy_app(upstream: str) -> web.Application:
+    """The proxy's app (in the running loop: its client session is made here). bench/footprint_floor.py
+    serves it too, in a process with a whole sidecar beside it."""
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024))
 
     async def proxy(request: web.Request) -> web.Response:
@@ -36,7 +38,11 @@ async def main(port: int, upstream: str, ports_file: str | None) -> None:
     app = web.Application()
     app.router.add_post("/{tail:.*}", proxy)
     app.router.add_get("/healthz", healthz)
-    runner = web.AppRunner(app, access_log=None)
+    return app
+
+
+async def main(port: int, upstream: str, ports_file: str | None) -> None:
+    runner = web.AppRunner(proxy_app(upstream), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     if ports_file is not None:

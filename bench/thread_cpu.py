@@ -5,7 +5,8 @@ then for each round loads every sidecar in turn (in an order that changes every 
 ``measuring.in_turn``) with wrk (32 connections, the same chat request as proxy_bench.py) and reads
 each thread's CPU time from /proc/PID/task/TID/stat before and after. Prints, per round and sidecar:
 req/s and microseconds of user and system CPU per request for every thread that used any (the event
-loop's thread first, then e.g. the span export worker).
+loop's thread first, then e.g. the span export worker), each with its name and its voluntary + involuntary
+context switches a request (``/proc/PID/task/TID/status``: a thread woken per request shows ~1 here).
 
     python bench/thread_cpu.py [--seconds 8] [--rounds 3] [--variants sidecar,sidecar-tracing] [--baseline REF]
 
@@ -34,14 +35,34 @@ from sidecar_under_test import checkout, sidecar_on_port_zero, sidecar_policy, s
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
-def thread_cpu(pid: int) -> dict[int, tuple[int, int]]:
-    """Thread id -> (user, system) CPU ticks so far."""
+def thread_cpu(pid: int) -> dict[int, tuple[int, int, int, int]]:
+    """Thread id -> (user, system) CPU ticks so far, and its (voluntary, involuntary) context switches."""
     times = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         with open(f"/proc/{pid}/task/{tid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
-        times[int(tid)] = (int(fields[11]), int(fields[12]))
+        switches = {}
+        with open(f"/proc/{pid}/task/{tid}/status") as status:
+            for line in status:
+                if "ctxt_switches" in line:
+                    name, count = line.split(":")
+                    switches[name] = int(count)
+        times[int(tid)] = (
+            int(fields[11]),
+            int(fields[12]),
+            switches.get("voluntary_ctxt_switches", 0),
+            switches.get("nonvoluntary_ctxt_switches", 0),
+        )
     return times
+
+
+def thread_name(pid: int, tid: int) -> str:
+    """The thread's name (``comm``), e.g. the log writer's or the export worker's."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/comm") as comm:
+            return comm.read().strip()
+    except OSError:
+        return "?"
 
 
 def main() -> int:
@@ -81,7 +102,10 @@ def main() -> int:
             f"Command: `python bench/thread_cpu.py --seconds {args.seconds} --rounds {args.rounds} "
             f"--variants {args.variants}{baseline}` ({time.strftime('%Y-%m-%d %H:%M')})\n"
         )
-        print("| round | sidecar | req/s @32 | CPU per request by thread, us (user + system) |")
+        print(
+            "| round | sidecar | req/s @32 | per thread: CPU a request, us (user + system); "
+            "context switches a request (voluntary + involuntary) |"
+        )
         print("|---|---|---|---|")
         for round_number in range(1, args.rounds + 1):
             for name, (proc, port) in in_turn(list(sidecars.items()), round_number - 1):
@@ -91,10 +115,14 @@ def main() -> int:
                 requests = result["rps"] * args.seconds
                 used = []
                 for tid in sorted(after):
-                    user, system = (now - then for now, then in zip(after[tid], before.get(tid, (0, 0)), strict=True))
-                    if user or system:
+                    user, system, voluntary, involuntary = (
+                        now - then for now, then in zip(after[tid], before.get(tid, (0, 0, 0, 0)), strict=True)
+                    )
+                    if user or system or voluntary or involuntary:
                         used.append(
-                            f"{user / TICKS_PER_S / requests * 1e6:.1f} + {system / TICKS_PER_S / requests * 1e6:.1f}"
+                            f"{thread_name(proc.pid, tid)}: {user / TICKS_PER_S / requests * 1e6:.1f} + "
+                            f"{system / TICKS_PER_S / requests * 1e6:.1f} us, switches a request "
+                            f"{voluntary / requests:.3f} + {involuntary / requests:.3f}"
                         )
                 print(f"| {round_number} | {name} | {result['rps']:,.0f} | {'; '.join(used)} |")
     finally:
