@@ -64,7 +64,29 @@ def add_answer_headers(headers: dict[str, str], facts: RequestFacts, record: Rou
     if target is not None:
         cost = expected_cost(facts, record, target)
         if cost is not None:
-            headers["x-sidecar-estimated-cost"] = f"{cost:.6f}"
+            router = record.router
+            if router is None:  # a decision given (a logged request's), or a route without a ``routing`` block
+                headers["x-sidecar-estimated-cost"] = cost.__format__(".6f")  # f"{cost:.6f}", a call cheaper
+                return
+            texts = router.cost_texts  # the policy's texts by estimate: ``cost_text``
+            text = texts.get(cost)
+            headers["x-sidecar-estimated-cost"] = text if text is not None else cost_text(texts, cost)
+
+
+COST_TEXTS = 4096
+"""At most this many distinct estimates' header texts kept per policy (``Router.cost_texts``); beyond, an
+estimate not kept is formatted per answer, as every one was before."""
+
+
+def cost_text(texts: dict[float, str], cost: float) -> str:
+    """``x-sidecar-estimated-cost``'s text of ``cost`` (``f"{cost:.6f}"``), kept in ``texts`` while they
+    hold fewer than ``COST_TEXTS``: the same estimate (the same prompt tokens and expected output at the
+    same price) is formatted once per policy, not per answer. A zero is not kept (``0.0 == -0.0``, whose
+    texts differ); any other two equal floats are the same number, so the same text."""
+    text = cost.__format__(".6f")
+    if cost and len(texts) < COST_TEXTS:
+        texts[cost] = text
+    return text
 
 
 def count_savings(

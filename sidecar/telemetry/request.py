@@ -61,10 +61,12 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span
 
+    from ..routing.matrix import Decision
     from .genai import Tokens
 
 # The sidecar's operation names -> gen_ai.operation.name (the Responses API is a chat operation).
 _OPERATIONS: Final = {"responses": "chat"}
+_UNDECIDED: Final = ("", "", "")  # the decision metric's task, complexity and tier of a request with no decision
 
 
 class RequestTrace:
@@ -153,16 +155,28 @@ class RequestTrace:
             # the list's answer, never a tuple's: tuple is registered with Sequence itself).
             self._pending[attr.ROUTE_TARGETS] = list(targets)
 
-    def routed(self, route: str, task: str, complexity: str, tier: str, arm: str, source: str) -> None:
-        """Routing's decision (``routing.stage``): the decision metric now, span attributes at the end."""
-        self._core.instruments.routing_decisions.inc((route, task, complexity, tier, arm))
+    def routed(self, route: str, decision: Decision | None, arm: str | None) -> None:
+        """Routing's decision (``routing.stage``; None: a route without a ``routing`` block): the decision
+        metric now, span attributes at the end. The metric's series is the counter's cell kept on the core
+        by route, then by the decision's ``labels`` (made with it) and the arm: two look-ups of keys made
+        once, not a 5-label tuple built and hashed per request."""
+        by_route = self._core.routing_series.get(route)
+        if by_route is None:
+            by_route = self._core.routing_series[route] = {}
+        labels = decision.labels if decision is not None else _UNDECIDED
+        key = labels if arm is None else (labels, arm)
+        cell = by_route.get(key)
+        if cell is None:
+            cell = by_route[key] = self._core.instruments.routing_decisions.cell((route, *labels, arm or ""))
+        cell[0] += 1
         if self.span is not None:
             pending = self._pending
-            if task:
-                pending[attr.ROUTING_TASK] = task
-                pending[attr.ROUTING_TASK_SOURCE] = source
-                pending[attr.ROUTING_COMPLEXITY] = complexity
-                pending[attr.ROUTING_TIER] = tier
+            if decision is not None:
+                task = decision.task
+                pending[attr.ROUTING_TASK] = task.label
+                pending[attr.ROUTING_TASK_SOURCE] = task.source
+                pending[attr.ROUTING_COMPLEXITY] = decision.complexity.label
+                pending[attr.ROUTING_TIER] = decision.tier
             if arm:
                 pending[attr.ROUTING_ARM] = arm
 
