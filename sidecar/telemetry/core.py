@@ -53,3 +53,5 @@ class Core:
     # the arm (``RequestTrace.routed``): the counter's own cells, found without a label tuple per request;
     # kept here, so a core made anew (a new ``Telemetry``) starts its own
     routing_series: dict[str, dict[Any, list[float]]] = field(default_factory=dict)
+    # the savings counters' cells (served, requested) by route, then task (``RequestTrace.routing_cost``)
+    routing_costs: dict[str, dict[str, tuple[list[float], list[float]]]] = field(default_factory=dict)

@@ -183,11 +183,18 @@ class RequestTrace:
     def routing_cost(
         self, route: str, task: str, served_usd: float, requested_usd: float, estimated: float | None
     ) -> None:
-        """What the served model cost and what the requested one would have (the savings metric)."""
-        ins = self._core.instruments
-        labels = (route, task)  # one tuple for both counters
-        ins.routing_served_cost.inc(labels, served_usd)
-        ins.routing_requested_cost.inc(labels, requested_usd)
+        """What the served model cost and what the requested one would have (the savings metric): the two
+        counters' cells kept on the core by route and task (``Core.routing_costs``), found by two look-ups."""
+        core = self._core
+        by_route = core.routing_costs.get(route)
+        if by_route is None:
+            by_route = core.routing_costs[route] = {}
+        cells = by_route.get(task)
+        if cells is None:
+            ins, labels = core.instruments, (route, task)
+            cells = by_route[task] = (ins.routing_served_cost.cell(labels), ins.routing_requested_cost.cell(labels))
+        cells[0][0] += served_usd
+        cells[1][0] += requested_usd
         if self.span is not None and estimated is not None:
             self._pending[attr.ROUTING_ESTIMATED_COST] = estimated
 
