@@ -5,7 +5,8 @@ fields are built only for a line the policy's ``access_log`` block keeps (``line
 
 Headers: ``x-sidecar-task``, ``x-sidecar-complexity``, ``x-sidecar-tier``, ``x-sidecar-split-arm``,
 ``x-sidecar-estimated-cost`` (the estimate for the model that answered, in US dollars, from the
-estimated prompt and the expected output: the figure a cheapest selection orders by).
+estimated prompt and the expected output: the figure a cheapest selection orders by; its text formatted once
+per distinct figure and policy, ``Router.cost_texts``, ``cost_text``).
 
 The savings metric is two counters per route and task: what the served model cost (its price and the
 reported usage) and what the model the app asked for would have cost for the same tokens; savings are
