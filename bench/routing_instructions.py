@@ -219,15 +219,8 @@ def metric_calls(route: Any, record: Any) -> tuple[Callable[[], object], Callabl
     from sidecar.telemetry.facade import Telemetry
 
     telemetry = Telemetry(TelemetryConfig(), service_version="bench")
-    trace = telemetry.start_request(
-        method="POST",
-        path="/v1/chat/completions",
-        headers={},
-        dialect="openai",
-        operation="chat",
-        requested_model="bench-model",
-        stream=False,
-    )
+    asked = {"method": "POST", "path": "/v1/chat/completions", "headers": {}, "dialect": "openai"}
+    trace = telemetry.start_request(**asked, operation="chat", requested_model="bench-model", stream=False)
     by_decision = len(inspect.signature(trace.routed).parameters) == 3
 
     def metric() -> None:
