@@ -56,20 +56,19 @@ from .attempt import AttemptTrace, ClientSpan
 from .core import Core, later
 from .propagation import child_headers, inject
 from .request_end import record_end
+from .routing_calls import RoutingCalls
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span
 
-    from ..routing.matrix import Decision
     from .genai import Tokens
 
 # The sidecar's operation names -> gen_ai.operation.name (the Responses API is a chat operation).
 _OPERATIONS: Final = {"responses": "chat"}
-_UNDECIDED: Final = ("", "", "")  # the decision metric's task, complexity and tier of a request with no decision
 
 
-class RequestTrace:
+class RequestTrace(RoutingCalls):
     """Telemetry of one proxied request. ``trace_id``/``span_id`` are hex, ``""`` when not recorded."""
 
     __slots__ = (
@@ -154,49 +153,6 @@ class RequestTrace:
             # isinstance(value, Sequence) is some 2,000 CPU instructions quicker on a list (``abc`` caches
             # the list's answer, never a tuple's: tuple is registered with Sequence itself).
             self._pending[attr.ROUTE_TARGETS] = list(targets)
-
-    def routed(self, route: str, decision: Decision | None, arm: str | None) -> None:
-        """Routing's decision (``routing.stage``; None: a route without a ``routing`` block): the decision
-        metric now, span attributes at the end. The metric's series is the counter's cell kept on the core
-        by route, then by the decision's ``labels`` (made with it) and the arm: two look-ups of keys made
-        once, not a 5-label tuple built and hashed per request."""
-        by_route = self._core.routing_series.get(route)
-        if by_route is None:
-            by_route = self._core.routing_series[route] = {}
-        labels = decision.labels if decision is not None else _UNDECIDED
-        key = labels if arm is None else (labels, arm)
-        cell = by_route.get(key)
-        if cell is None:
-            cell = by_route[key] = self._core.instruments.routing_decisions.cell((route, *labels, arm or ""))
-        cell[0] += 1
-        if self.span is not None:
-            pending = self._pending
-            if decision is not None:
-                task = decision.task
-                pending[attr.ROUTING_TASK] = task.label
-                pending[attr.ROUTING_TASK_SOURCE] = task.source
-                pending[attr.ROUTING_COMPLEXITY] = decision.complexity.label
-                pending[attr.ROUTING_TIER] = decision.tier
-            if arm:
-                pending[attr.ROUTING_ARM] = arm
-
-    def routing_cost(
-        self, route: str, task: str, served_usd: float, requested_usd: float, estimated: float | None
-    ) -> None:
-        """What the served model cost and what the requested one would have (the savings metric): the two
-        counters' cells kept on the core by route and task (``Core.routing_costs``), found by two look-ups."""
-        core = self._core
-        by_route = core.routing_costs.get(route)
-        if by_route is None:
-            by_route = core.routing_costs[route] = {}
-        cells = by_route.get(task)
-        if cells is None:
-            ins, labels = core.instruments, (route, task)
-            cells = by_route[task] = (ins.routing_served_cost.cell(labels), ins.routing_requested_cost.cell(labels))
-        cells[0][0] += served_usd
-        cells[1][0] += requested_usd
-        if self.span is not None and estimated is not None:
-            self._pending[attr.ROUTING_ESTIMATED_COST] = estimated
 
     def rejected(self, *, status: int, reason: str) -> None:
         """Refused before any upstream call (bad JSON, no route, denied, body too large, ...)."""
