@@ -31,6 +31,7 @@ import tempfile
 from collections.abc import Callable
 from itertools import compress
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 STEPS = ("facts", "features", "decide", "select", "report")
@@ -49,6 +50,8 @@ PIECES = (
     "line",  # orjson.dumps of routing's access-line fields alone (report.line_fields' dict, as written)
     "wire",  # aiohttp's _serialize_headers of a status line and routing's four answer headers
     "wire_none",  # the same with no header: ``wire`` less this is what the four headers cost on the wire
+    "metric",  # the routing stage's call of RequestTrace.routed: the decision metric (no span)
+    "savings",  # RequestTrace.routing_cost: the two savings counters (no span)
 )
 
 
@@ -184,6 +187,8 @@ def pieces() -> dict[str, Callable[[], object]]:
         "requested_model_cost_usd": 0.00023456,
     }
 
+    metric, savings = metric_calls(route, record)
+
     return {
         "empty": empty,
         "walk": lambda: plain_chat(body, None),
@@ -199,7 +204,37 @@ def pieces() -> dict[str, Callable[[], object]]:
         "line": lambda: orjson.dumps(line_fields),
         "wire": lambda: _serialize_headers("HTTP/1.1 200 OK", on_the_wire),
         "wire_none": lambda: _serialize_headers("HTTP/1.1 200 OK", none),
+        "metric": metric,
+        "savings": savings,
     }
+
+
+def metric_calls(route: Any, record: Any) -> tuple[Callable[[], object], Callable[[], object]]:
+    """The routing stage's call of ``RequestTrace.routed`` on a request of ``route`` decided as ``record``
+    says, and ``routing_cost``'s, on a trace without a span (metrics only). A checkout before wave 47
+    (``--code``) passes ``routed`` the decision's five labels (its call as the stage made it then)."""
+    import inspect
+
+    from sidecar.telemetry.config import TelemetryConfig
+    from sidecar.telemetry.facade import Telemetry
+
+    telemetry = Telemetry(TelemetryConfig(), service_version="bench")
+    asked = {"method": "POST", "path": "/v1/chat/completions", "headers": {}, "dialect": "openai"}
+    trace = telemetry.start_request(**asked, operation="chat", requested_model="bench-model", stream=False)
+    by_decision = len(inspect.signature(trace.routed).parameters) == 3
+
+    def metric() -> None:
+        if by_decision:
+            trace.routed(route.name, record.decision, record.arm)
+            return
+        decision = record.decision
+        task = decision.task
+        trace.routed(route.name, task.label, decision.complexity.label, decision.tier, record.arm or "", task.source)
+
+    def savings() -> None:
+        trace.routing_cost(route.name, "extraction", 0.0001, 0.0002, None)
+
+    return metric, savings
 
 
 def count(step: str, calls: int, code: Path | None) -> int:

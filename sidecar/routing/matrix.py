@@ -69,6 +69,9 @@ class Decision(NamedTuple):
     # (task label, tier): the key a ``select: cheapest`` plan looks its usual chain up by
     # (``plans.SelectPlan.by_decision``), made once with the decision
     chain_key: tuple[str, str]
+    # (task label, complexity label, tier): the decision metric's labels but the route's and the arm's, by
+    # which the telemetry core keeps its series (``RequestTrace.routed``), made once with the decision
+    labels: tuple[str, str, str]
 
 
 def make_decision(
@@ -85,7 +88,8 @@ def make_decision(
     }
     if escalated_from is not None:
         fields["tier_escalated_from"] = escalated_from
-    return Decision(task, complexity, tier, escalated_from, output_tokens, headers, fields, (task.label, tier))
+    labels = (task.label, complexity.label, tier)
+    return Decision(task, complexity, tier, escalated_from, output_tokens, headers, fields, (task.label, tier), labels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,8 @@ class Router:
     tier_ranks: Mapping[str, int] = field(init=False)  # tier name -> rank
     # the request path's ``decide`` (``classify.Classifier``)
     classifier: Classifier = field(init=False, compare=False, repr=False)
+    # ``x-sidecar-estimated-cost``'s text per estimate, formatted once per distinct figure (``report``)
+    cost_texts: dict[float, str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         task_rules = RuleIndex.build([(c.name, c.rules) for c in self.classes])
@@ -150,6 +156,7 @@ class Router:
             "default_complexity": Verdict(self.default_level, "default"),
             "outcomes": outcomes,
             "tier_ranks": {tier: rank for rank, tier in enumerate(self.tiers)},
+            "cost_texts": {},
         }
         for name, value in built.items():
             object.__setattr__(self, name, value)

@@ -58,14 +58,7 @@ async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamRespons
         return await call_next(exchange)
     if record.capped_to is not None:  # the body sent asks for the cap: a same-dialect Gemini call sends the raw
         exchange.raw = orjson.dumps(facts.body)
-    decision = record.decision
-    if decision is not None:  # positional: a call with keywords matches each by name
-        task = decision.task
-        exchange.trace.routed(
-            route.name, task.label, decision.complexity.label, decision.tier, record.arm or "", task.source
-        )
-    else:
-        exchange.trace.routed(route.name, "", "", "", record.arm or "", "")
+    exchange.trace.routed(route.name, record.decision, record.arm)  # the metric's series found by the decision
     return await call_next(exchange)
 
 

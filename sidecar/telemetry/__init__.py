@@ -13,6 +13,7 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
       |    +- attempt.AttemptTrace  one per upstream call: CLIENT span + GenAI client metrics
       |    +- server_span.ServerSpan  its SERVER span until it ends, made then by the SDK in one start_span
       |    +- request_end.record_end  its end: request metrics, the SERVER span's last attributes, its end
+      |    +- routing_calls.RoutingCalls  its routing calls (decision and savings metrics: cells kept on the core)
       |    +- core.later            what their ``finish`` leaves until the answer is written
       +- instruments.Instruments    the metric catalog: names, labels, units, buckets (the request
       |    |                      pipeline's; the features' in feature_instruments.FeatureInstruments)

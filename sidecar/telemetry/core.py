@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .genai import ContentCapture
@@ -49,3 +49,9 @@ class Core:
     capture: ContentCapture
     trace_context: bool = True  # W3C trace context read from the app and sent upstream (OTEL_PROPAGATORS)
     ids: DecidedIdGenerator | None = None  # the tracer's id generator (with ``tracer``)
+    # the routing decision metric's series by route, then by the decision's (task, complexity, tier) and
+    # the arm (``RequestTrace.routed``): the counter's own cells, found without a label tuple per request;
+    # kept here, so a core made anew (a new ``Telemetry``) starts its own
+    routing_series: dict[str, dict[Any, list[float]]] = field(default_factory=dict)
+    # the savings counters' cells (served, requested) by route, then task (``RequestTrace.routing_cost``)
+    routing_costs: dict[str, dict[str, tuple[list[float], list[float]]]] = field(default_factory=dict)

@@ -56,6 +56,7 @@ from .attempt import AttemptTrace, ClientSpan
 from .core import Core, later
 from .propagation import child_headers, inject
 from .request_end import record_end
+from .routing_calls import RoutingCalls
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -67,7 +68,7 @@ if TYPE_CHECKING:
 _OPERATIONS: Final = {"responses": "chat"}
 
 
-class RequestTrace:
+class RequestTrace(RoutingCalls):
     """Telemetry of one proxied request. ``trace_id``/``span_id`` are hex, ``""`` when not recorded."""
 
     __slots__ = (
@@ -152,30 +153,6 @@ class RequestTrace:
             # isinstance(value, Sequence) is some 2,000 CPU instructions quicker on a list (``abc`` caches
             # the list's answer, never a tuple's: tuple is registered with Sequence itself).
             self._pending[attr.ROUTE_TARGETS] = list(targets)
-
-    def routed(self, route: str, task: str, complexity: str, tier: str, arm: str, source: str) -> None:
-        """Routing's decision (``routing.stage``): the decision metric now, span attributes at the end."""
-        self._core.instruments.routing_decisions.inc((route, task, complexity, tier, arm))
-        if self.span is not None:
-            pending = self._pending
-            if task:
-                pending[attr.ROUTING_TASK] = task
-                pending[attr.ROUTING_TASK_SOURCE] = source
-                pending[attr.ROUTING_COMPLEXITY] = complexity
-                pending[attr.ROUTING_TIER] = tier
-            if arm:
-                pending[attr.ROUTING_ARM] = arm
-
-    def routing_cost(
-        self, route: str, task: str, served_usd: float, requested_usd: float, estimated: float | None
-    ) -> None:
-        """What the served model cost and what the requested one would have (the savings metric)."""
-        ins = self._core.instruments
-        labels = (route, task)  # one tuple for both counters
-        ins.routing_served_cost.inc(labels, served_usd)
-        ins.routing_requested_cost.inc(labels, requested_usd)
-        if self.span is not None and estimated is not None:
-            self._pending[attr.ROUTING_ESTIMATED_COST] = estimated
 
     def rejected(self, *, status: int, reason: str) -> None:
         """Refused before any upstream call (bad JSON, no route, denied, body too large, ...)."""

@@ -212,6 +212,39 @@ async def test_savings_metric_counts_served_and_requested_cost(fake: FakeFactory
     assert f"llm_sidecar_routing_decisions_total{{{labels}}} 1.0" in text
 
 
+async def test_decision_and_savings_series_count_every_request_in_a_scrape(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A Prometheus scrape of /metrics after several SDK requests shows each decision's series with its
+    count (two decisions on the select route, the split route's arm as a label) and the savings counters'
+    sums of the access lines' costs: every request of a series adds to the same one."""
+    running = await start(fake, sidecar, SELECT_ROUTE.replace("{model: auto}", "{model: big}") + SPLIT)
+    for text in ("Extract the city: Paris.", "Extract the city: Oslo.", "Extract the date: May 3.", "Prove 2 > 1."):
+        await ask(running, text, model="big")
+    await ask(running, "Extract the city: Rome.", model="other", extra_headers={"x-user": "u1"})
+    async with client(running) as sdk:
+        text = (await sdk._client.get(f"{running.url}/metrics")).text
+    arm = running.log_lines()[-1]["split_arm"]
+    series = {
+        'arm="",complexity="simple",route="auto",task="extraction",tier="economy"': 3.0,
+        'arm="",complexity="complex",route="auto",task="math",tier="premium"': 1.0,
+        f'arm="{arm}",complexity="simple",route="canary",task="extraction",tier="economy"': 1.0,
+    }
+    counted = {
+        row.split("{", 1)[1].split("}", 1)[0]: float(row.rsplit(" ", 1)[1])
+        for row in text.splitlines()
+        if row.startswith("llm_sidecar_routing_decisions_total{")
+    }
+    assert counted == series
+    auto = [line for line in running.access_lines() if line.get("route") == "auto"]
+    served = next(
+        float(row.rsplit(" ", 1)[1])
+        for row in text.splitlines()
+        if row.startswith('llm_sidecar_routing_served_cost_usd_total{route="auto",task="extraction"}')
+    )
+    assert served == pytest.approx(sum(line["cost_usd"] for line in auto if line["task"] == "extraction"))
+
+
 SPLIT = (
     "  - name: canary\n    split:\n      sticky_by: header:x-user\n      arms:\n"
     "        - {target: mini, weight: 50}\n        - {target: [seeing, big], weight: 50, name: candidate}\n"

@@ -8,6 +8,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from prometheus_client.parser import text_string_to_metric_families
 
+from sidecar.routing.matrix import Verdict, make_decision
 from sidecar.telemetry import AttemptTrace, RequestTrace, Telemetry, Usage
 
 APP_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -103,7 +104,7 @@ def drive_every_metric(telemetry: Telemetry) -> None:
     trace = start(telemetry, stream=True)
     trace.cache_result(result="miss")
     telemetry.cache_store(CACHE_SNAPSHOT)
-    trace.routed(route="r", task="extraction", complexity="simple", tier="economy", arm="", source="rule")
+    trace.routed("r", make_decision(Verdict("extraction", "rule"), Verdict("simple", "rule"), "economy", None, 0), None)
     trace.routing_cost(route="r", task="extraction", served_usd=0.001, requested_usd=0.01, estimated=0.002)
     trace.skipped(target="anthropic/claude", reason="breaker_open")
     trace.waited_for_slot(target="openai/gpt-4o", seconds=0.2, outcome="slot")

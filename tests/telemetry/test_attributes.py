@@ -10,6 +10,7 @@ from pathlib import Path
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from sidecar.routing.matrix import Verdict, make_decision
 from sidecar.telemetry import Telemetry, Usage, attributes, genai
 from sidecar.translate.common import RequestParams
 
@@ -82,7 +83,7 @@ def spans_of_every_kind() -> list[ReadableSpan]:
     )
     trace.request_parsed(requested_model="gemini-flash", stream=True)
     trace.route_decided(route="r", targets=["openai/gpt-4o", "anthropic/claude"])
-    trace.routed(route="r", task="extraction", complexity="simple", tier="economy", arm="a", source="rule")
+    trace.routed("r", make_decision(Verdict("extraction", "rule"), Verdict("simple", "rule"), "economy", None, 0), "a")
     trace.routing_cost(route="r", task="extraction", served_usd=0.001, requested_usd=0.01, estimated=0.002)
     trace.cache_result(result="bypass", reason="nondeterministic")
     trace.cache_result(result="hit")
