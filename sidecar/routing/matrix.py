@@ -136,8 +136,6 @@ class Router:
     tier_ranks: Mapping[str, int] = field(init=False)  # tier name -> rank
     # the request path's ``decide`` (``classify.Classifier``)
     classifier: Classifier = field(init=False, compare=False, repr=False)
-    # ``x-sidecar-estimated-cost``'s text per estimate, formatted once per distinct figure (``report``)
-    cost_texts: dict[float, str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         task_rules = RuleIndex.build([(c.name, c.rules) for c in self.classes])
@@ -156,7 +154,6 @@ class Router:
             "default_complexity": Verdict(self.default_level, "default"),
             "outcomes": outcomes,
             "tier_ranks": {tier: rank for rank, tier in enumerate(self.tiers)},
-            "cost_texts": {},
         }
         for name, value in built.items():
             object.__setattr__(self, name, value)

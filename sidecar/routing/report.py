@@ -5,8 +5,7 @@ fields are built only for a line the policy's ``access_log`` block keeps (``line
 
 Headers: ``x-sidecar-task``, ``x-sidecar-complexity``, ``x-sidecar-tier``, ``x-sidecar-split-arm``,
 ``x-sidecar-estimated-cost`` (the estimate for the model that answered, in US dollars, from the
-estimated prompt and the expected output: the figure a cheapest selection orders by; its text formatted once
-per distinct figure and policy, ``Router.cost_texts``, ``cost_text``).
+estimated prompt and the expected output: the figure a cheapest selection orders by).
 
 The savings metric is two counters per route and task: what the served model cost (its price and the
 reported usage) and what the model the app asked for would have cost for the same tokens; savings are
@@ -65,29 +64,7 @@ def add_answer_headers(headers: dict[str, str], facts: RequestFacts, record: Rou
     if target is not None:
         cost = expected_cost(facts, record, target)
         if cost is not None:
-            router = record.router
-            if router is None:  # a decision given (a logged request's), or a route without a ``routing`` block
-                headers["x-sidecar-estimated-cost"] = cost.__format__(".6f")  # f"{cost:.6f}", a call cheaper
-                return
-            texts = router.cost_texts  # the policy's texts by estimate: ``cost_text``
-            text = texts.get(cost)
-            headers["x-sidecar-estimated-cost"] = text if text is not None else cost_text(texts, cost)
-
-
-COST_TEXTS = 4096
-"""At most this many distinct estimates' header texts kept per policy (``Router.cost_texts``); beyond, an
-estimate not kept is formatted per answer, as every one was before."""
-
-
-def cost_text(texts: dict[float, str], cost: float) -> str:
-    """``x-sidecar-estimated-cost``'s text of ``cost`` (``f"{cost:.6f}"``), kept in ``texts`` while they
-    hold fewer than ``COST_TEXTS``: the same estimate (the same prompt tokens and expected output at the
-    same price) is formatted once per policy, not per answer. A zero is not kept (``0.0 == -0.0``, whose
-    texts differ); any other two equal floats are the same number, so the same text."""
-    text = cost.__format__(".6f")
-    if cost and len(texts) < COST_TEXTS:
-        texts[cost] = text
-    return text
+            headers["x-sidecar-estimated-cost"] = cost.__format__(".6f")  # f"{cost:.6f}", a call cheaper
 
 
 def count_savings(
