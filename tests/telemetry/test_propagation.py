@@ -137,6 +137,18 @@ EDGE_CONTEXTS = [
     {"traceparent": f"00-{_T}-{_S}-00\n\n"},
     {"traceparent": f"\n00-{_T}-{_S}-00"},
     {"traceparent": f"01-{_T}-{_S}-00\t-x"},
+    # the checks the pattern makes while reading: a version not ff, ids not all zero (one digit off: valid)
+    {"traceparent": f"ff-{_T}-{_S}-01"},
+    {"traceparent": f" \tff-{_T}-{_S}-01"},
+    {"traceparent": f"fe-{_T}-{_S}-01"},
+    {"traceparent": f"0f-{_T}-{_S}-01"},
+    {"traceparent": f"00-{'0' * 31}1-{_S}-01"},
+    {"traceparent": f"00-1{'0' * 31}-{_S}-01"},
+    {"traceparent": f"00-{_T}-{'0' * 15}1-01"},
+    {"traceparent": f"00-{'0' * 32}-{'0' * 16}-01"},
+    {"traceparent": f"01-{'0' * 32}-{_S}-01-x"},
+    {"traceparent": f"01-{_T}-{'0' * 16}-00-x"},
+    {"traceparent": f"00-{'0' * 33}-{_S}-01"},
 ]
 
 
@@ -144,7 +156,8 @@ EDGE_CONTEXTS = [
 def test_the_app_traces_pattern_and_bounds_are_the_sdks_propagators(headers: dict[str, str]) -> None:
     """``app_trace``'s own pattern and length bounds (not the SDK's private constants) give the SDK
     propagator's answers at their edges: a traceparent of 511, 512 and 513 characters, a tracestate of 8,191,
-    8,192 and 8,193, blanks, case and line ends around the fields."""
+    8,192 and 8,193, blanks, case and line ends around the fields, the version and the ids the pattern checks
+    (``ff``, all zero, one digit off)."""
     _assert_read_as_the_propagator_reads(headers)
 
 
