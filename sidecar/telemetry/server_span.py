@@ -130,9 +130,7 @@ class ServerSpan(Span):
         if self._parent is ROOT:  # a new trace, whose id start_span draws
             ids.decided = context.trace_id
         ids.decided_span = context.span_id
-        span = self._tracer.start_span(
-            self._name, self._parent, _SERVER, self.held_attributes, start_time=self._start
-        )
+        span = self._tracer.start_span(self._name, self._parent, _SERVER, self.held_attributes, start_time=self._start)
         for method, arguments in later:
             getattr(span, method)(*arguments)
         span.end(end_time)
