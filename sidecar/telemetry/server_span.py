@@ -24,7 +24,7 @@ What the object costs beside the SDK's one ``start_span`` (docs/benchmarks.md, "
 its own in ``start_span`` and takes none from its caller; this one is the CLIENT spans' parent and the log
 lines' ids), the object and its calls the rest. It takes the attribute dict it is given (the facade's, made
 for it) as ``held_attributes``, into which the request's trace (``request.RequestTrace``) writes what it learns
-and which it hands back at the end (no second dict, no update: 1,450 instructions less a sampled request,
+and which it hands back at the end (no second dict, no update: about 2,200 instructions less a sampled request,
 docs/benchmarks.md "Wave 47 `trace48`"), and makes the list of what it keeps for later only when something is
 kept. Its ``SpanContext`` made by ``tuple.__new__`` on the tuple the SDK's constructor builds would cost some
 2,800 instructions less; that is not the SDK's public API, and is not done.
