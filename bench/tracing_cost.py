@@ -22,7 +22,10 @@ sidecar listens on port 0), named ``base:VARIANT``; all sidecars run at once
 and are measured in interleaved rounds (in an order that changes every round, a variant's two
 checkouts next to each other), so the shared machine's noise falls on all alike. Per round and
 sidecar: req/s at 32 connections (wrk, ``--seconds``) with the CPU time each thread used meanwhile
-(/proc), then p50 at one connection. Printed: medians, and the ratio of
+(/proc) and the event loop's thread's time asleep (neither on a CPU nor waiting for one,
+``/proc/PID/task/PID/schedstat``) and its voluntary switches: at 32 connections the loop always has work,
+so what it sleeps beyond ``off`` it waits for the GIL (the export thread's); then p50 at one connection.
+Printed: medians, and the ratio of
 each to ``off`` of the same checkout within each round (median over rounds); peak RSS (VmHWM) at the end.
 
     python bench/tracing_cost.py [--seconds 5] [--rounds 6] [--variants off,10%,default] [--baseline DIR] [--pin]
@@ -84,6 +87,10 @@ class Sidecar:
     rps: list[float] = field(default_factory=list)
     loop_us: list[float] = field(default_factory=list)  # CPU per request of the event loop's thread
     total_us: list[float] = field(default_factory=list)  # of every thread
+    asleep_us: list[float] = field(
+        default_factory=list
+    )  # per request, the event loop's thread neither ran nor waited to
+    sleeps: list[float] = field(default_factory=list)  # per request, the times it went to sleep (voluntary switches)
     p50: list[float] = field(default_factory=list)
 
     @property
@@ -125,11 +132,27 @@ def variant_script(workdir: Path, variant: str) -> Path:
     return own
 
 
+def loop_sched(pid: int) -> tuple[int, int, int]:
+    """The event loop's thread (the main one) so far: ns on a CPU, ns waiting for one (runnable), voluntary
+    switches (the times it went to sleep: in the poll with nothing to do, or waiting for the GIL)."""
+    with open(f"/proc/{pid}/task/{pid}/schedstat") as stat:
+        on_cpu, waiting, _ = (int(value) for value in stat.read().split())
+    with open(f"/proc/{pid}/task/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("voluntary_ctxt_switches:"))
+    return on_cpu, waiting, int(line.split()[1])
+
+
 def measure(sidecar: Sidecar, seconds: int) -> None:
     before = thread_cpu(sidecar.proc.pid)
+    sched_before, started = loop_sched(sidecar.proc.pid), time.monotonic_ns()
     result = wrk(sidecar.url, 32, seconds, sidecar.script)
+    sched_after, ended = loop_sched(sidecar.proc.pid), time.monotonic_ns()
     after = thread_cpu(sidecar.proc.pid)
     requests = result["rps"] * seconds
+    # At 32 connections the loop always has work: asleep, it waits for the GIL (or for the sockets, as off does).
+    on_cpu, runnable, switches = (a - b for a, b in zip(sched_after, sched_before, strict=True))
+    sidecar.asleep_us.append((ended - started - on_cpu - runnable) / requests / 1e3)
+    sidecar.sleeps.append(switches / requests)
 
     def used_us(tid: int) -> float:
         ticks = sum(after[tid]) - sum(before.get(tid, (0, 0)))
@@ -202,16 +225,18 @@ def main() -> int:
     )
     print(
         "| sidecar | req/s @32 | req/s vs off | event-loop CPU per request (us) | vs off | all threads (us) "
-        "| p50 @1 (ms) | added p50 vs off (ms) | peak RSS (MB) |"
+        "| loop asleep per request (us) | loop sleeps per request | p50 @1 (ms) | added p50 vs off (ms) "
+        "| peak RSS (MB) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for sidecar in sidecars:
         off = next(s for s in sidecars if s.checkout == sidecar.checkout and s.variant == "off")
         added = statistics.median(a - b for a, b in zip(sidecar.p50, off.p50, strict=True))
         print(
             f"| {sidecar.name} | {statistics.median(sidecar.rps):,.0f} | {ratios(sidecar.rps, off.rps):.3f} "
             f"| {statistics.median(sidecar.loop_us):.1f} | {ratios(sidecar.loop_us, off.loop_us):.3f} "
-            f"| {statistics.median(sidecar.total_us):.1f} | {statistics.median(sidecar.p50):.3f} | {added:+.3f} "
+            f"| {statistics.median(sidecar.total_us):.1f} | {statistics.median(sidecar.asleep_us):.1f} "
+            f"| {statistics.median(sidecar.sleeps):.2f} | {statistics.median(sidecar.p50):.3f} | {added:+.3f} "
             f"| {rss[sidecar.name]:.0f} |"
         )
     return 0

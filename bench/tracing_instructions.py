@@ -22,9 +22,12 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
   not sampled (flag 00), the default sampler; ``request-app-sampled``: the same marked sampled (flag 01),
   every request recorded, continuing the app's trace; ``request-invalid-unsampled``: an invalid ``traceparent``
   (an all-zero trace id) under ``parentbased_traceidratio`` at 0, a new trace the sampler leaves out;
-  ``request-10%``: ratio 0.1; ``request-all``: the default
-  sampler, every request recorded. ``request-off-until-answer``, ``request-all-until-answer``: the same
-  requests without their two ``finish`` calls, i.e. the facade's work before the answer is written
+  ``request-10%``: ratio 0.1; ``request-all``: the default sampler, every request recorded;
+  ``request-all-on-loop``: the same, its spans ended into a span processor that does nothing (no batch
+  processor: its worker thread, counted with ``request-all``, moves that count by thousands of instructions
+  from one run to the next; this one is the event loop's work alone). ``request-off-until-answer``,
+  ``request-all-until-answer``: the same requests without their two ``finish`` calls, i.e. the facade's work
+  before the answer is written
   (``finish`` adds a few timings and one loop callback before it; the rest, ending the spans and the
   metric updates, follows the answer: ``sidecar/telemetry/core.py``). Their spans are never ended.
 - SDK pieces, one call each: ``sdk-start-unsampled`` (``Tracer.start_span`` of a root span the sampler
@@ -70,8 +73,15 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from instructions import instruction_total
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+
+    from sidecar.telemetry import Telemetry
+    from sidecar.telemetry.tracing import Tracing
 
 BENCH = Path(__file__).resolve().parent
 CASES = (
@@ -82,6 +92,7 @@ CASES = (
     "request-invalid-unsampled",
     "request-10%",
     "request-all",
+    "request-all-on-loop",
     "request-off-until-answer",
     "request-all-until-answer",
     "sdk-start-unsampled",
@@ -132,6 +143,7 @@ def _request_case(case: str) -> Callable[[int], None]:
         "request-invalid-unsampled": lambda: null_traced("parentbased_traceidratio", 0.0),
         "request-10%": lambda: null_traced("parentbased_traceidratio", 0.1),
         "request-all": lambda: null_traced("parentbased_always_on"),
+        "request-all-on-loop": _on_loop_traced,
     }[case]()
 
     async def steps(n: int) -> None:
@@ -145,6 +157,20 @@ def _request_case(case: str) -> Callable[[int], None]:
         loop.close()
 
     return run
+
+
+def _on_loop_traced() -> Telemetry:
+    """``request-all-on-loop``: the default sampler, spans ended into a processor that does nothing."""
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    from sidecar.telemetry import Telemetry
+    from sidecar.telemetry.config import TelemetryConfig
+    from sidecar.telemetry.tracing import Tracing
+
+    def tracing(resource: Resource, _: object) -> Tracing:
+        return Tracing.new("parentbased_always_on", 1.0, resource, [SpanProcessor()])
+
+    return Telemetry(TelemetryConfig(), service_version="b", tracing=tracing)
 
 
 def _sdk_case(case: str) -> Callable[[int], None]:

@@ -33,7 +33,9 @@ from sidecar.server.pipeline import Stage
 from sidecar.server.state import SidecarState
 from sidecar.settings import Settings
 from sidecar.telemetry import Telemetry
+from sidecar.telemetry.config import TelemetryConfig
 from sidecar.telemetry.logging import configure_logging
+from sidecar.telemetry.tracing import Tracing
 
 from .time_limits import (
     pytest_configure,
@@ -178,6 +180,7 @@ async def sidecar(tmp_path: Path) -> AsyncIterator[SidecarFactory]:
         capture_content: bool = False,
         stages: Sequence[Stage] = (),
         resolver_class: Callable[[], AbstractResolver] | None = None,
+        sampler: tuple[str, float] | None = None,
         **settings: Any,
     ) -> RunningSidecar:
         path = tmp_path / "policy.yaml"
@@ -185,7 +188,15 @@ async def sidecar(tmp_path: Path) -> AsyncIterator[SidecarFactory]:
         logs = io.BytesIO()
         log_output = configure_logging("info", stream=logs, cache=False)
         exporter = InMemorySpanExporter()
-        telemetry = Telemetry.for_tests(exporter, capture_content=capture_content)
+        if sampler is None:
+            telemetry = Telemetry.for_tests(exporter, capture_content=capture_content)
+        else:  # an ``OTEL_TRACES_SAMPLER`` name and ratio in place of the default sampler
+            name, ratio = sampler
+            telemetry = Telemetry(
+                TelemetryConfig(capture_content=capture_content),
+                service_version="test",
+                tracing=lambda resource, _: Tracing.for_tests(exporter, resource, sampler_name=name, ratio=ratio),
+            )
         options = {"policy_path": str(path), "reload_interval_s": 0.1, **settings}
         state = build_state(Settings(**options), load_policy(path), telemetry, env or {}, log_output)
         state.listening = True

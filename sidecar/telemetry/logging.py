@@ -1,12 +1,13 @@
 """Structured logs: one JSON object per line on stdout, rendered by orjson.
 
-``configure_logging(level)`` runs once at startup (and routes the standard library's ``logging``
-records, warnings and up, to the same JSON lines: ``_StdlibLines``); the per-call path is structlog's cached bound
-logger plus four processors: level filter (compiled into the logger), timestamp, trace ids of the
+``configure_logging(level)`` runs once at startup (and routes the standard library's ``logging`` records,
+warnings and up, to the same JSON lines: ``_StdlibLines``, all but the OpenTelemetry API's warnings of an
+app's malformed trace context headers, one a request that carries one); the per-call path is structlog's
+cached bound logger plus four processors: level filter (compiled into the logger), timestamp, trace ids of the
 current sampled OpenTelemetry span (so a line links to its trace), and a guard that blanks any field whose
-name says it holds a secret. The request path writes exactly one line per request (``access``), rendered directly by
-``server.access`` into a ``LineBuffer`` on the same stream: flushed every 50 ms or 64 KiB, so a busy
-sidecar makes one write for many requests instead of one per request. On stdout the stream is a
+name says it holds a secret. The request path writes exactly one line per request (``access``), rendered
+directly by ``server.access`` into a ``LineBuffer`` on the same stream: flushed every 50 ms or 64 KiB, so a
+busy sidecar makes one write for many requests instead of one per request. On stdout the stream is a
 ``log_pipe.LogPipe``: a stalled reader of the container's logs costs lines (counted), never the event loop.
 """
 
@@ -66,15 +67,28 @@ def _component(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMappi
     return event
 
 
+# The OpenTelemetry API's loggers that warn of nothing but an app's trace context headers as the SDK reads them
+# (a ``traceparent`` or ``tracestate`` over its length bound, a ``tracestate`` entry out of the W3C format, more
+# than 32 entries): one warning for every request that carries one, holding what the app sent. The SDK then
+# leaves the header out, as W3C Trace Context has a participant do; the sidecar writes no line of it.
+_APP_TRACE_CONTEXT_LOGGERS = frozenset({"opentelemetry.trace.span", "opentelemetry.trace.propagation.tracecontext"})
+
+
+def _not_of_app_trace_context(record: logging.LogRecord) -> bool:
+    return record.name not in _APP_TRACE_CONTEXT_LOGGERS
+
+
 class _StdlibLines(logging.Handler):
     """Records of the standard library's ``logging`` (libraries, and the few modules of ours that use it)
     written as the same JSON lines as structlog's, on the same stream, through structlog's
     ``ProcessorFormatter``: ``event`` is the record's message, ``component`` its logger's name, and an
-    exception is the ``exception`` field (its traceback)."""
+    exception is the ``exception`` field (its traceback). Not the SDK's warnings of an app's trace context
+    headers (``_APP_TRACE_CONTEXT_LOGGERS``)."""
 
     def __init__(self, stream: LineSink, level: int) -> None:
         super().__init__(level)
         self.stream = stream
+        self.addFilter(_not_of_app_trace_context)
         self.setFormatter(
             structlog.stdlib.ProcessorFormatter(
                 foreign_pre_chain=[_component, structlog.stdlib.add_log_level, _timestamp, _trace_ids],

@@ -110,6 +110,7 @@ class RequestTrace(RoutingCalls):
         self._passed_on = passed_on
         self.span: Span | None = None  # a plain attribute: the pipeline reads it per attempt
         self.trace_id = self.span_id = ""
+        self._pending: dict[str, Any] = {}  # SERVER span attributes learnt, set with ``finish``'s (recorded only)
         if span is not None:
             self._context = set_span_in_context(span)
             if span.is_recording():
@@ -117,8 +118,10 @@ class RequestTrace(RoutingCalls):
                 ids = span.get_span_context()
                 # the hex of format(id, "032x") / "016x", at half its cost
                 self.trace_id, self.span_id = ids.trace_id.to_bytes(16).hex(), ids.span_id.to_bytes(8).hex()
-        # SERVER span attributes learnt during the request, set with those of ``finish`` (recorded only).
-        self._pending: dict[str, Any] = {}
+                try:  # a ``ServerSpan``'s own dict, handed to ``start_span`` at its end: written straight in
+                    self._pending = span.held_attributes  # type: ignore[attr-defined]
+                except AttributeError:  # a span the SDK started at once: given them at the end
+                    self._pending = {}
         self._operation = _OPERATIONS.get(operation, operation)
         self._stream = stream
         self._started = perf_counter()

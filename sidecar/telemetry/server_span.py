@@ -23,7 +23,11 @@ What the object costs beside the SDK's one ``start_span`` (docs/benchmarks.md, "
 14,000 CPU instructions a span (16,000 before wave 46), its ``SpanContext`` some 4,700 of them (the SDK makes
 its own in ``start_span`` and takes none from its caller; this one is the CLIENT spans' parent and the log
 lines' ids), the object and its calls the rest. It takes the attribute dict it is given (the facade's, made
-for it) and makes the list of what it keeps for later only when something is kept.
+for it) as ``held_attributes``, into which the request's trace (``request.RequestTrace``) writes what it learns
+and which it hands back at the end (no second dict, no update: about 2,200 instructions less a sampled request,
+docs/benchmarks.md "Wave 47 `trace48`"), and makes the list of what it keeps for later only when something is
+kept. Its ``SpanContext`` made by ``tuple.__new__`` on the tuple the SDK's constructor builds would cost some
+2,800 instructions less; that is not the SDK's public API, and is not done.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ if TYPE_CHECKING:
 class ServerSpan(Span):
     """A recorded span made by the SDK when it ends (module docstring): the SERVER span of a request."""
 
-    __slots__ = ("_attributes", "_context", "_ids", "_later", "_name", "_parent", "_start", "_tracer")
+    __slots__ = ("_context", "_ids", "_later", "_name", "_parent", "_start", "_tracer", "held_attributes")
 
     def __init__(
         self,
@@ -74,7 +78,7 @@ class ServerSpan(Span):
         self._ids = ids
         self._name = name
         self._parent = parent
-        self._attributes = attributes
+        self.held_attributes = attributes  # the request's trace writes what it learns straight in
         self._start = time_ns()
         # events, exceptions, status as (Span method, arguments): a list from the first on; None once ended
         self._later: list[tuple[str, tuple[Any, ...]]] | tuple[()] | None = ()
@@ -86,10 +90,12 @@ class ServerSpan(Span):
         return self._later is not None
 
     def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
-        self._attributes.update(attributes)
+        held = self.held_attributes
+        if attributes is not held:  # the request's end hands the held dict itself (``request_end``)
+            held.update(attributes)
 
     def set_attribute(self, key: str, value: types.AttributeValue) -> None:
-        self._attributes[key] = value
+        self.held_attributes[key] = value
 
     def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
         self._do_later("add_event", (name, dict(attributes or {}), timestamp or time_ns()))
@@ -128,7 +134,7 @@ class ServerSpan(Span):
         if self._parent is ROOT:  # a new trace, whose id start_span draws
             ids.decided = context.trace_id
         ids.decided_span = context.span_id
-        span = self._tracer.start_span(self._name, self._parent, _SERVER, self._attributes, start_time=self._start)
+        span = self._tracer.start_span(self._name, self._parent, _SERVER, self.held_attributes, start_time=self._start)
         for method, arguments in later:
             getattr(span, method)(*arguments)
         span.end(end_time)

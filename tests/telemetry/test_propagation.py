@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from opentelemetry.context import Context
-from opentelemetry.trace import NonRecordingSpan, get_current_span
+from opentelemetry.trace import NonRecordingSpan, SpanKind, get_current_span
 
 from sidecar.telemetry.propagation import (
     ROOT,
@@ -19,6 +20,9 @@ from sidecar.telemetry.propagation import (
     unsampled_app_headers,
 )
 
+from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..sdk_clients import openai_client
+from ..server.chain import CONNECT
 from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT
 
 
@@ -137,6 +141,18 @@ EDGE_CONTEXTS = [
     {"traceparent": f"00-{_T}-{_S}-00\n\n"},
     {"traceparent": f"\n00-{_T}-{_S}-00"},
     {"traceparent": f"01-{_T}-{_S}-00\t-x"},
+    # the checks the pattern makes while reading: a version not ff, ids not all zero (one digit off: valid)
+    {"traceparent": f"ff-{_T}-{_S}-01"},
+    {"traceparent": f" \tff-{_T}-{_S}-01"},
+    {"traceparent": f"fe-{_T}-{_S}-01"},
+    {"traceparent": f"0f-{_T}-{_S}-01"},
+    {"traceparent": f"00-{'0' * 31}1-{_S}-01"},
+    {"traceparent": f"00-1{'0' * 31}-{_S}-01"},
+    {"traceparent": f"00-{_T}-{'0' * 15}1-01"},
+    {"traceparent": f"00-{'0' * 32}-{'0' * 16}-01"},
+    {"traceparent": f"01-{'0' * 32}-{_S}-01-x"},
+    {"traceparent": f"01-{_T}-{'0' * 16}-00-x"},
+    {"traceparent": f"00-{'0' * 33}-{_S}-01"},
 ]
 
 
@@ -144,7 +160,8 @@ EDGE_CONTEXTS = [
 def test_the_app_traces_pattern_and_bounds_are_the_sdks_propagators(headers: dict[str, str]) -> None:
     """``app_trace``'s own pattern and length bounds (not the SDK's private constants) give the SDK
     propagator's answers at their edges: a traceparent of 511, 512 and 513 characters, a tracestate of 8,191,
-    8,192 and 8,193, blanks, case and line ends around the fields."""
+    8,192 and 8,193, blanks, case and line ends around the fields, the version and the ids the pattern checks
+    (``ff``, all zero, one digit off)."""
     _assert_read_as_the_propagator_reads(headers)
 
 
@@ -182,3 +199,101 @@ def test_a_sidecar_without_trace_exporters_does_not_load_the_sdks_tracing() -> N
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "[]"
+
+
+# Trace context headers not valid, in shapes from the corpora above: a request carrying one starts a new trace.
+INVALID_TRACEPARENTS = [
+    "junk",
+    f"00-{'0' * 32}-{_S}-01",  # an all-zero trace id
+    f"00-{_T}-{'0' * 16}-01",  # an all-zero span id
+    f"ff-{_T}-{_S}-01",  # the forbidden version
+    f"00-{_T}-{_S}-01-more",  # version 00 with a field after its flags
+    f"00-{_T.upper()}-{_S}-01",  # upper-case hex
+    f"{_VERSION_01}01-{'x' * 497}",  # over the propagator's 512 characters
+]
+
+
+def _one_provider(url: str) -> str:
+    """A policy whose route ``chain`` calls one fake OpenAI provider at ``url``."""
+    return (
+        f"version: 1\ndefaults:\n  resilience: {{{CONNECT}}}\nproviders:\n{provider_block('p0', url, 'openai')}"
+        "models:\n  m0: {provider: p0, model: up0}\nroutes:\n  - {name: chain, match: {model: chain}, target: [m0]}\n"
+    )
+
+
+async def _served(
+    fake: FakeFactory, sidecar: SidecarFactory, sampler: str, headers: dict[str, str]
+) -> tuple[Any, dict[str, str]]:
+    """One chat completion through openai-python carrying ``headers``, served by a sidecar whose sampler is
+    ``sampler`` (at ratio 0): the running sidecar and the headers its provider got."""
+    url = await fake("f0")
+    running = await sidecar(_one_provider(url), sampler=(sampler, 0.0))
+    async with openai_client(running, **headers) as client:
+        answer = await client.chat.completions.create(model="chain", messages=[{"role": "user", "content": "hi"}])
+    assert answer.choices[0].message.content
+    return running, (await running.fake_requests(url))[-1]["headers"]
+
+
+def _nothing_but_access_lines(running: Any) -> None:
+    lines = running.log_lines()
+    assert [line["event"] for line in lines] == ["access"], lines
+
+
+@pytest.mark.parametrize("traceparent", INVALID_TRACEPARENTS)
+async def test_an_invalid_traceparent_under_parentbased_always_on_starts_a_recorded_trace_and_logs_nothing(
+    fake: FakeFactory, sidecar: SidecarFactory, traceparent: str
+) -> None:
+    """openai-python sending a ``traceparent`` that is not valid to a sidecar sampling ``parentbased_always_on``:
+    the request is served as a new trace, recorded (a SERVER span without a parent, not on the app's ids), the
+    provider gets that trace's sampled ``traceparent``, and nothing but the access line is logged."""
+    running, upstream = await _served(fake, sidecar, "parentbased_always_on", {"traceparent": traceparent})
+    sent = upstream["traceparent"]
+    [server] = [span for span in running.spans.get_finished_spans() if span.kind is SpanKind.SERVER]
+    assert server.parent is None
+    version, trace_id, _, flags = sent.split("-")
+    assert (version, trace_id, int(flags, 16) & 1) == ("00", f"{server.context.trace_id:032x}", 1)
+    assert _T not in sent
+    _nothing_but_access_lines(running)
+
+
+@pytest.mark.parametrize("traceparent", INVALID_TRACEPARENTS)
+async def test_an_invalid_traceparent_under_a_parentbased_ratio_of_0_is_served_untraced_and_logs_nothing(
+    fake: FakeFactory, sidecar: SidecarFactory, traceparent: str
+) -> None:
+    """openai-python sending a ``traceparent`` that is not valid to a sidecar sampling
+    ``parentbased_traceidratio`` at 0: the request is served as a new trace the sampler drops (no span), the
+    provider gets that trace's ``traceparent`` with the sampled flag off (``-02``: the random-trace-id flag), not
+    the app's, and nothing but the access line is logged."""
+    running, upstream = await _served(fake, sidecar, "parentbased_traceidratio", {"traceparent": traceparent})
+    sent = upstream["traceparent"]
+    assert running.spans.get_finished_spans() == ()
+    version, trace_id, span_id, flags = sent.split("-")
+    assert (version, flags, len(trace_id), len(span_id)) == ("00", "02", 32, 16)
+    assert trace_id != "0" * 32 and _T not in sent
+    _nothing_but_access_lines(running)
+
+
+# Trace context the SDK refuses and warns of, under the sampler that has it read it: an over-long traceparent
+# (read by the propagator for a sampler that is not ``parentbased_``), a tracestate out of the W3C format or of
+# more than 32 entries (with a sampled or an unsampled traceparent). One over 8,192 characters never gets this far
+# (aiohttp answers 431: a header line over 8,190 bytes).
+REFUSED_WITH_A_WARNING = [
+    ("traceidratio", {"traceparent": f"{_VERSION_01}01-{'x' * 497}"}),
+    ("parentbased_always_on", {"traceparent": f"00-{_T}-{_S}-01", "tracestate": "no equals"}),
+    ("parentbased_always_on", {"traceparent": f"00-{_T}-{_S}-00", "tracestate": "no equals"}),
+    (
+        "parentbased_always_on",
+        {"traceparent": f"00-{_T}-{_S}-01", "tracestate": ",".join(f"k{i}=v" for i in range(33))},
+    ),
+]
+
+
+@pytest.mark.parametrize(("sampler", "headers"), REFUSED_WITH_A_WARNING)
+async def test_trace_context_the_sdk_refuses_with_a_warning_logs_nothing(
+    fake: FakeFactory, sidecar: SidecarFactory, sampler: str, headers: dict[str, str]
+) -> None:
+    """openai-python sending a trace context header that the SDK refuses with a warning (an over-long
+    ``traceparent``, a ``tracestate`` out of the W3C format or of more than 32 entries): the request is served
+    and nothing but the access line is logged (not one warning a request, holding what the app sent)."""
+    running, _ = await _served(fake, sidecar, sampler, headers)
+    _nothing_but_access_lines(running)
