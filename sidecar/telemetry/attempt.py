@@ -136,10 +136,15 @@ class AttemptTrace:
             otel_context.detach(self._token)
 
     def inject(self, headers: MutableMapping[str, str]) -> None:
-        """Write the W3C ``traceparent`` of this call (flag 00 if unsampled) into the upstream headers
-        (nothing when ``OTEL_PROPAGATORS`` leaves ``tracecontext`` out)."""
+        """Write the W3C ``traceparent`` of this call (flag 00 if unsampled) into the upstream headers, and
+        the ``tracestate`` of its trace if it has one, in place of the app's (nothing when
+        ``OTEL_PROPAGATORS`` leaves ``tracecontext`` out). The app's ``tracestate`` never goes on beside
+        another trace's ``traceparent``: with a ``traceparent`` not valid the call is a new trace, and a
+        ``tracestate`` the SDK refused (out of the W3C format, over 32 entries) is left out (W3C Trace
+        Context: a new trace drops it; an entry list that cannot be parsed is not passed on)."""
         if not self._core.trace_context:
             return
+        headers.pop("tracestate", None)  # the forwarded app's (lower-case names): the context's own, if any
         if self._context is not None:
             inject(self._context, headers)
         elif self._passed_on is not None:

@@ -297,3 +297,42 @@ async def test_trace_context_the_sdk_refuses_with_a_warning_logs_nothing(
     and nothing but the access line is logged (not one warning a request, holding what the app sent)."""
     running, _ = await _served(fake, sidecar, sampler, headers)
     _nothing_but_access_lines(running)
+
+
+@pytest.mark.parametrize("sampler", ["parentbased_always_on", "parentbased_traceidratio"])
+@pytest.mark.parametrize("traceparent", ["junk", f"00-{'0' * 32}-{_S}-01"])
+async def test_an_apps_tracestate_beside_an_invalid_traceparent_does_not_reach_the_provider(
+    fake: FakeFactory, sidecar: SidecarFactory, sampler: str, traceparent: str
+) -> None:
+    """openai-python sending a ``traceparent`` that is not valid with a ``tracestate``: the call is a new trace
+    and the provider gets that trace's ``traceparent`` without the app's ``tracestate`` (W3C Trace Context: a
+    new trace drops it; before 2026-12-07 it went on beside the new trace's ids), recorded or not."""
+    headers = {"traceparent": traceparent, "tracestate": "vendor=abc"}
+    _, upstream = await _served(fake, sidecar, sampler, headers)
+    assert _T not in upstream["traceparent"]
+    assert "tracestate" not in upstream
+
+
+@pytest.mark.parametrize("flags", ["01", "00"])
+@pytest.mark.parametrize("tracestate", ["no equals", ",".join(f"k{i}=v" for i in range(33))])
+async def test_a_tracestate_the_sdk_refuses_does_not_reach_the_provider(
+    fake: FakeFactory, sidecar: SidecarFactory, flags: str, tracestate: str
+) -> None:
+    """openai-python sending a valid ``traceparent`` (sampled, recorded; or not sampled, passed on) with a
+    ``tracestate`` the SDK refuses (out of the W3C format, over 32 entries): the provider gets the app's trace
+    and no ``tracestate`` (before 2026-12-07 the refused one went on as it came)."""
+    headers = {"traceparent": f"00-{_T}-{_S}-{flags}", "tracestate": tracestate}
+    _, upstream = await _served(fake, sidecar, "parentbased_always_on", headers)
+    assert upstream["traceparent"].split("-")[1] == _T
+    assert "tracestate" not in upstream
+
+
+async def test_a_valid_tracestate_reaches_the_provider_with_the_apps_trace(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """openai-python sending a valid ``traceparent`` and ``tracestate``: the provider gets the app's trace and
+    its ``tracestate`` (the one the sidecar writes in place of the app's)."""
+    headers = {"traceparent": f"00-{_T}-{_S}-01", "tracestate": "vendor=abc,other=1"}
+    _, upstream = await _served(fake, sidecar, "parentbased_always_on", headers)
+    assert upstream["traceparent"].split("-")[1] == _T
+    assert upstream["tracestate"] == "vendor=abc,other=1"
