@@ -47,7 +47,7 @@ from ..dialects.registry import DIALECTS
 from ..translate import TranslationError, parse_chat_response
 from ..translate.common import ChatResponse, Choice, Citation, FinishReason, Part, Usage
 from ..translate.parts import parse_arguments
-from .pending import GOOD_FINISH, unstorable_by
+from .storable import GOOD_FINISH, unstorable_by
 
 FORMAT_VERSION = 1
 Origin = str  # the name of the dialect whose reasoning signature it is
@@ -178,7 +178,7 @@ def entry_from_response(
 
 
 def unstorable(entry: Entry, *, store_truncated: bool) -> str | None:
-    """Why the entry must not be stored, or None when it may be (``pending.unstorable_by``)."""
+    """Why the entry must not be stored, or None when it may be (``storable.unstorable_by``)."""
     return unstorable_by(entry.finish_reason, bool(entry.pieces), store_truncated=store_truncated)
 
 

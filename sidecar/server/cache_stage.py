@@ -37,11 +37,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_control, entry_from_response
+from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_control
 from ..cache.entry import unstorable
-from ..cache.extras import extras_of, model_of
 from ..cache.flight import Follower, Leader
-from ..cache.pending import FULL, Pending, calls_tools, whole_verdict, written_arguments
+from ..cache.pending import FULL, Pending, entry_of, whole_verdict
 from ..cache.replay import form_of
 from ..cache.response_cache import MISS, Lookup
 from ..cost import cost_usd
@@ -49,8 +48,7 @@ from ..credentials import app_key
 from ..dialects import Dialect
 from ..routing.plans import request_chain
 from ..telemetry.logging import get_logger
-from ..translate import TranslationError, parse_chat_response
-from ..translate.numbers import long_digit_run, read_exactly
+from ..translate import TranslationError
 from .replay import asks_padding, asks_usage
 from .stream_answer import send_stream
 
@@ -244,27 +242,19 @@ def _answer_entry(
             return Pending(response.body, stored_at=time.time(), cost_usd=cost, dialect=wire, **where)
         if verdict != FULL:
             return verdict
-        answer = parse_chat_response(body, wire)
-        if wire is not Dialect.OPENAI and calls_tools(answer) and long_digit_run(response.body):
-            # a tool's arguments as an object (Anthropic's input, Gemini's args) may hold an integer beyond 64
-            # bits, which orjson read as a double (``translate.numbers``): the caller's bytes read exactly
-            body, wire = read_exactly(response.body), exchange.facts.dialect
-            answer = parse_chat_response(body, wire)
+        return entry_of(
+            body,
+            wire,
+            response.body,
+            exchange.facts.dialect,
+            model=target.upstream_model,
+            target=target.name,
+            provider=target.provider.name,
+            stored_at=time.time(),
+            cost_usd=cost,
+        )
     except (ValueError, TranslationError):  # orjson.JSONDecodeError is a ValueError
         return None
-    # The model the caller was told: the upstream's own name in its dialect, the target's when translated;
-    # and, in its dialect, the fields its answer had outside the common form.
-    model = model_of(body) if same else None
-    return entry_from_response(
-        answer,
-        model=model or target.upstream_model,
-        target=target.name,
-        provider=target.provider.name,
-        stored_at=time.time(),
-        cost_usd=cost,
-        extras=extras_of(body, wire) if same else None,
-        arguments=written_arguments(body) if same and wire is Dialect.OPENAI and calls_tools(answer) else (),
-    )
 
 
 def _delivered(exchange: Exchange, response: web.StreamResponse, raw: bytes) -> tuple[dict[str, Any], Dialect, bool]:
