@@ -262,4 +262,5 @@ def entry_of(
         cost_usd=cost_usd,
         extras=extras_of(body, wire) if same else None,
         arguments=written_arguments(body) if same and calls and wire is Dialect.OPENAI else (),
+        asked=model,
     )

@@ -322,12 +322,25 @@ async def _stale(
 
 
 def _target_of(route: Route, entry: Entry) -> Target | None:
-    """The chain's target that made ``entry``: the one of its name; after a reload that renamed it (its
-    provider and upstream model are in the key, so the chain still holds it), the only one of its provider,
-    or of its provider and model: the entry's model is the one the answer named, the target's or the
-    provider's dated name for it (``gpt-4o-mini-2024-07-18`` for ``gpt-4o-mini``), so the target whose
-    model it is, or the longest it begins with before a ``-``. None when none is told apart."""
+    """The chain's target that made ``entry``: the one asked for the upstream model the entry keeps
+    (``Entry.asked``) at its provider, of its name when two are (a reload may have renamed it: its provider
+    and upstream model are in the key, so the chain still holds it). An entry without it (stored before it
+    was kept, or read from Redis whose answer named the model asked for): the one of its name; else the
+    only one of its provider, or of its provider and model: the entry's model is the one the answer named,
+    the target's or the provider's dated name for it (``gpt-4o-mini-2024-07-18`` for ``gpt-4o-mini``), so
+    the target whose model it is, or the longest it begins with before a ``-``. None when none is told
+    apart."""
     chain = route.chain
+    asked = entry.asked
+    if asked is not None:
+        made = None
+        for target in chain:
+            if target.upstream_model == asked and target.provider.name == entry.provider:
+                if target.name == entry.target:
+                    return target
+                made = made or target
+        if made is not None:
+            return made
     for target in chain:
         if target.name == entry.target:
             return target
