@@ -4,7 +4,8 @@
 it builds a route; ``compile_route_cache(route, settings)`` for a built one) gives a ``RouteCache`` (or None when
 the route does not cache):
 the merged ``RouteCacheSpec``, the route's identity bytes (name, chain, translation mode: see ``key``)
-and whether any target passes the caller's own API key through (then the key's hash scopes entries).
+and a BLAKE2b that has read them (copied per key), and whether any target passes the caller's own API
+key through (then the key's hash scopes entries).
 
 ``RouteCache.key(...)`` decides per request: a ``KeyDecision`` with the store key, or with the reason
 the request is not cacheable (for the span and the access line). Only chat operations cache.
@@ -12,12 +13,13 @@ the request is not cacheable (for the span and the access line). Only chat opera
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..dialects import Dialect, Operation
-from .key import cache_key, caller_scope, canonical_body, header_part, route_identity, uncacheable
+from .key import cache_key, caller_scope, canonical_body, header_part, route_identity, started_key, uncacheable
 from .spec import RouteCacheSpec
 
 if TYPE_CHECKING:
@@ -41,6 +43,11 @@ class RouteCache:
     identity: bytes
     passthrough: bool  # a target forwards the caller's API key: scope entries by it
     chosen_chain: bool = False  # a split or a selection: the chain each request walks is in its key
+    # the key's BLAKE2b with the identity read (``key.started_key``), copied per request
+    started: hashlib.blake2b = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "started", started_key(self.identity))
 
     def key(
         self,
@@ -83,7 +90,7 @@ class RouteCache:
         extra = header_part(dialect, headers)
         if chain:
             extra += b"\0chain=" + ",".join(t.key for t in chain).encode()
-        return KeyDecision(cache_key(self.identity, dialect, model, scope, canonical, extra))
+        return KeyDecision(cache_key(self.identity, dialect, model, scope, canonical, extra, started=self.started))
 
 
 _NOT_CHAT = KeyDecision(None, "operation")
