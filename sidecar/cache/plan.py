@@ -45,9 +45,12 @@ class RouteCache:
     chosen_chain: bool = False  # a split or a selection: the chain each request walks is in its key
     # the key's BLAKE2b with the identity read (``key.started_key``), copied per request
     started: hashlib.blake2b = field(init=False, repr=False, compare=False)
+    # the scopes of the apps seen, without a passthrough key (``key.caller_scope``), at most ``SCOPES_KEPT``
+    scopes: dict[tuple[str, str], str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "started", started_key(self.identity))
+        object.__setattr__(self, "scopes", {})
 
     def key(
         self,
@@ -78,21 +81,38 @@ class RouteCache:
         reason = uncacheable(dialect, body, raw, self.settings.cacheable)
         if reason is not None:
             return KeyDecision(None, reason)
-        if self.passthrough and not caller_key:
-            return KeyDecision(None, "no_caller_key")
-        scope = caller_scope(
-            deployment_app=deployment_app,
-            app=app,
-            caller_key=caller_key if self.passthrough else None,
-            share_across_apps=self.settings.share_across_apps,
-        )
+        if self.passthrough:
+            if not caller_key:
+                return KeyDecision(None, "no_caller_key")
+            scope = caller_scope(
+                deployment_app=deployment_app,
+                app=app,
+                caller_key=caller_key,
+                share_across_apps=self.settings.share_across_apps,
+            )
+        else:
+            scope = self._scope(deployment_app, app)
         canonical = canonical_body(dialect, body)
         extra = header_part(dialect, headers)
         if chain:
             extra += b"\0chain=" + ",".join(t.key for t in chain).encode()
         return KeyDecision(cache_key(self.identity, dialect, model, scope, canonical, extra, started=self.started))
 
+    def _scope(self, deployment_app: str, app: str) -> str:
+        """``caller_scope`` of the two apps (no passthrough key), made once per pair: the apps a caller names
+        are its own (``x-sidecar-app``), so only the first ``SCOPES_KEPT`` pairs are kept."""
+        scopes = self.scopes
+        scope = scopes.get((deployment_app, app))
+        if scope is None:
+            share = self.settings.share_across_apps
+            scope = caller_scope(deployment_app=deployment_app, app=app, caller_key=None, share_across_apps=share)
+            if len(scopes) < SCOPES_KEPT:
+                scopes[deployment_app, app] = scope
+        return scope
 
+
+SCOPES_KEPT = 256
+"""The app pairs whose scope a route's plan keeps (``RouteCache._scope``); others are made per request."""
 _NOT_CHAT = KeyDecision(None, "operation")
 
 
