@@ -9,6 +9,7 @@ key through (then the key's hash scopes entries).
 
 ``RouteCache.key(...)`` decides per request: a ``KeyDecision`` with the store key, or with the reason
 the request is not cacheable (for the span and the access line). Only chat operations cache.
+``target_of(chain, entry)``: the chain's target that made a stored answer (a hit names it).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .spec import RouteCacheSpec
 if TYPE_CHECKING:
     from ..policy.compiled import Route, Target
     from ..policy.spec import RouteSpec
+    from .entry import Entry
 
 _CHAT = frozenset((Operation.CHAT, Operation.GENERATE_CONTENT))
 _NO_HEADERS: Mapping[str, str] = {}
@@ -164,3 +166,34 @@ def compile_route_cache(route: Route, settings: RouteCacheSpec) -> RouteCache | 
     if route.deny is not None:
         return None
     return route_cache(route.name, route.chain, route.settings.unsupported_params, settings)
+
+
+def target_of(chain: Sequence[Target], entry: Entry) -> Target | None:
+    """The target of a route's ``chain`` that made ``entry`` (a hit's ``x-sidecar-model``, the access line's
+    ``served_model``): the one asked for the upstream model the entry keeps
+    (``Entry.asked``) at its provider, of its name when two are (a reload may have renamed it: its provider
+    and upstream model are in the key, so the chain still holds it). An entry without it (stored before it
+    was kept, or read from Redis whose answer named the model asked for): the one of its name; else the
+    only one of its provider, or of its provider and model: the entry's model is the one the answer named,
+    the target's or the provider's dated name for it (``gpt-4o-mini-2024-07-18`` for ``gpt-4o-mini``), so
+    the target whose model it is, or the longest it begins with before a ``-``. None when none is told
+    apart."""
+    asked = entry.asked
+    if asked is not None:
+        made = None
+        for target in chain:
+            if target.upstream_model == asked and target.provider.name == entry.provider:
+                if target.name == entry.target:
+                    return target
+                made = made or target
+        if made is not None:
+            return made
+    for target in chain:
+        if target.name == entry.target:
+            return target
+    same = [target for target in chain if target.provider.name == entry.provider]
+    if len(same) == 1:
+        return same[0]
+    model = entry.model
+    named = [t for t in same if model == t.upstream_model or model.startswith(t.upstream_model + "-")]
+    return max(named, key=lambda target: len(target.upstream_model), default=None)
