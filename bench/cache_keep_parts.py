@@ -117,14 +117,20 @@ async def keep(answer: str, part: str, n: int) -> None:
             print(f"kept as: {type(store.storage.backend.read(work[-1][0])).__name__}", file=sys.stderr)
 
 
-def main() -> int:
+def answer_arguments() -> argparse.Namespace:
+    """The command line of this script and bench/cache_pending_parts.py: ``--few``, ``--many``, ``--baseline``,
+    ``--answers``, and the hidden ``--run ANSWER PART N``."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--few", type=int, default=300)
     parser.add_argument("--many", type=int, default=1300)
     parser.add_argument("--baseline", help="also measure this git revision's package")
     parser.add_argument("--answers", default="openai,openai-tools,anthropic,anthropic-tools,gemini")
     parser.add_argument("--run", nargs=3, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = answer_arguments()
     if args.run is not None:
         asyncio.run(keep(args.run[0], args.run[1], int(args.run[2])))
         return 0

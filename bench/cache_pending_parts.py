@@ -21,14 +21,13 @@ miss's work it saved: ``parse`` plus what else differs. Answers: those of bench/
 
 from __future__ import annotations
 
-import argparse
 import gc
 import sys
 import time
 from types import SimpleNamespace
 
 import orjson
-from cache_keep_parts import _bodies
+from cache_keep_parts import _bodies, answer_arguments
 from parts_command import measured_code, valgrind_script
 
 PIECES = ("loop", "parse", "at-once", "pending")
@@ -71,13 +70,7 @@ def run(answer: str, piece: str, n: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--few", type=int, default=300)
-    parser.add_argument("--many", type=int, default=1300)
-    parser.add_argument("--baseline", help="also measure this git revision's package")
-    parser.add_argument("--answers", default="openai,openai-tools,anthropic,anthropic-tools,gemini")
-    parser.add_argument("--run", nargs=3, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = answer_arguments()
     if args.run is not None:
         run(args.run[0], args.run[1], int(args.run[2]))
         return 0
