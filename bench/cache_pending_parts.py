@@ -24,38 +24,25 @@ from __future__ import annotations
 import gc
 import sys
 import time
-from types import SimpleNamespace
 
 import orjson
-from cache_keep_parts import _bodies, answer_arguments
+from cache_keep_parts import answer_arguments, answered
 from parts_command import measured_code, valgrind_script
 
 PIECES = ("loop", "parse", "at-once", "pending")
 
 
 def run(answer: str, piece: str, n: int) -> None:
-    from aiohttp import web
-
     from sidecar.cache.pending import Pending
-    from sidecar.dialects import Dialect
     from sidecar.server import cache_stage
 
-    dialect_name, body = _bodies()[answer]
-    dialect = getattr(Dialect, dialect_name.upper())
-    raw = orjson.dumps(body)
-    target = SimpleNamespace(name="t", upstream_model="bench-upstream", provider=SimpleNamespace(name="p"), price=None)
-    facts = SimpleNamespace(dialect=dialect, stream=False)
     gc.disable()
-    work = []
-    for _ in range(n):
-        response = web.Response(body=raw, content_type="application/json")
-        exchange = SimpleNamespace(
-            answered_by=target, degraded=None, stream_error=None, usage=None, facts=facts,
-            upstream_answer=(response, dialect, orjson.loads(raw)),
-        )  # fmt: skip
-        pending = Pending(raw, model="bench-upstream", target="t", provider="p", stored_at=time.time(),
-                          cost_usd=None, dialect=dialect)  # fmt: skip
-        work.append((exchange, response, pending))
+    dialect, raw, answers = answered(answer, n)
+    work = [
+        (exchange, response, Pending(raw, model="bench-upstream", target="t", provider="p", stored_at=time.time(),
+                                     cost_usd=None, dialect=dialect))
+        for exchange, response in answers
+    ]  # fmt: skip
     gc.freeze()
     gc.enable()
     made = []
