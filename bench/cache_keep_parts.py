@@ -75,33 +75,43 @@ def _bodies() -> dict[str, tuple[str, dict[str, Any]]]:
     }
 
 
-async def keep(answer: str, part: str, n: int) -> None:
+def answered(answer: str, n: int) -> tuple[Any, bytes, list[tuple[SimpleNamespace, Any]]]:
+    """``answer``'s dialect, its bytes, and ``n`` answers of it as ``_keep`` reads them: each its exchange (a
+    stand-in with the attributes read) and its ``web.Response``, with the body the fallback loop parsed."""
     from aiohttp import web
 
-    from sidecar.cache import CacheStoreSpec, RouteCacheSpec
     from sidecar.dialects import Dialect
-    from sidecar.server import cache_stage
-    from sidecar.server.response_caches import ResponseCaches
 
     dialect_name, body = _bodies()[answer]
     dialect = getattr(Dialect, dialect_name.upper())  # the one instance (``is`` compares them), not a new name
-    settings = RouteCacheSpec(enabled=True, cacheable="always")
-    caches = ResponseCaches({})
-    caches.update(CacheStoreSpec.model_validate({"memory": {"max_entries": 100_000, "max_bytes": 1 << 30}}))
-    store = caches.cache
-    assert store is not None
     raw = orjson.dumps(body)
     target = SimpleNamespace(name="t", upstream_model="bench-upstream", provider=SimpleNamespace(name="p"), price=None)
     facts = SimpleNamespace(dialect=dialect, stream=False)
-    work = []
-    gc.disable()  # no collection while the work is made (where one falls would differ with the count)
-    for i in range(n):
+    made = []
+    for _ in range(n):
         response = web.Response(body=raw, content_type="application/json")
         exchange = SimpleNamespace(
             answered_by=target, degraded=None, stream_error=None, usage=None, facts=facts,
             upstream_answer=(response, dialect, orjson.loads(raw)),
         )  # fmt: skip
-        work.append((f"key-{i:08d}", exchange, response))
+        made.append((exchange, response))
+    return dialect, raw, made
+
+
+async def keep(answer: str, part: str, n: int) -> None:
+
+    from sidecar.cache import CacheStoreSpec, RouteCacheSpec
+    from sidecar.server import cache_stage
+    from sidecar.server.response_caches import ResponseCaches
+
+    settings = RouteCacheSpec(enabled=True, cacheable="always")
+    caches = ResponseCaches({})
+    caches.update(CacheStoreSpec.model_validate({"memory": {"max_entries": 100_000, "max_bytes": 1 << 30}}))
+    store = caches.cache
+    assert store is not None
+    gc.disable()  # no collection while the work is made (where one falls would differ with the count)
+    _, _, answers = answered(answer, n)
+    work = [(f"key-{i:08d}", exchange, response) for i, (exchange, response) in enumerate(answers)]
     gc.freeze()  # the objects made ahead are not scanned by the collections the kept answers set off
     gc.enable()
     for key, exchange, response in work:
@@ -117,14 +127,20 @@ async def keep(answer: str, part: str, n: int) -> None:
             print(f"kept as: {type(store.storage.backend.read(work[-1][0])).__name__}", file=sys.stderr)
 
 
-def main() -> int:
+def answer_arguments() -> argparse.Namespace:
+    """The command line of this script and bench/cache_pending_parts.py: ``--few``, ``--many``, ``--baseline``,
+    ``--answers``, and the hidden ``--run ANSWER PART N``."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--few", type=int, default=300)
     parser.add_argument("--many", type=int, default=1300)
     parser.add_argument("--baseline", help="also measure this git revision's package")
     parser.add_argument("--answers", default="openai,openai-tools,anthropic,anthropic-tools,gemini")
     parser.add_argument("--run", nargs=3, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = answer_arguments()
     if args.run is not None:
         asyncio.run(keep(args.run[0], args.run[1], int(args.run[2])))
         return 0

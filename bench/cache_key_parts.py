@@ -13,12 +13,14 @@ bytes), each piece alone (not cumulative):
 - ``control``: the app's directive alone (``client_control``);
 - ``uncacheable``: the dialect's check for what a hit could not give back, and ``cacheable``;
 - ``scope``: the caller's scope (``caller_scope``: the two app names as JSON);
+- ``scope, kept``: the scope the plan keeps for the pair (``RouteCache._scope``; nothing where the package
+  has none);
 - ``canonical``: the canonical body (``canonical_body``: transport fields dropped, keys sorted);
 - ``headers``: the request's headers that change the answer (``header_part``);
-- ``hash``: the key's SHA-256 over its parts, in hex (``cache_key``);
-- ``hash, started copy``: the same digest from a copy of a SHA-256 that read the route identity at
-  policy load (``hashlib``'s ``copy``), the parts after it (what wave 42's cache43 suggested);
-- ``hash, BLAKE2b``: a 32-byte BLAKE2b of the same parts, joined alike (not the key's: a new key version).
+- ``hash``: the key's BLAKE2b over its parts, in hex (``cache_key`` from the identity bytes);
+- ``hash, started copy``: the same key from a copy of a BLAKE2b that read the route identity at policy
+  load (``hashlib``'s ``copy``, the parts after it: the plan's ``key.started_key`` since wave 47);
+- ``hash, BLAKE2b``: a bare 32-byte BLAKE2b of the same parts, joined alike, without the version prefix.
 
 The difference of the totals over the difference of the counts is one operation's instructions.
 ``--baseline REF``: the same with the ``sidecar`` package of git revision REF. Needs valgrind.
@@ -41,6 +43,7 @@ PIECES = (
     "control",
     "uncacheable",
     "scope",
+    "scope, kept",
     "canonical",
     "headers",
     "hash",
@@ -52,7 +55,15 @@ PIECES = (
 def piece(name: str) -> Callable[[], object]:
     from sidecar.cache import RouteCacheSpec
     from sidecar.cache.control import client_control
-    from sidecar.cache.key import cache_key, caller_scope, canonical_body, header_part, route_identity, uncacheable
+    from sidecar.cache.key import (
+        KEY_VERSION,
+        cache_key,
+        caller_scope,
+        canonical_body,
+        header_part,
+        route_identity,
+        uncacheable,
+    )
     from sidecar.cache.plan import RouteCache
     from sidecar.dialects import Dialect
 
@@ -65,12 +76,14 @@ def piece(name: str) -> Callable[[], object]:
     openai = Dialect.OPENAI
     canonical = canonical_body(openai, body)
     scope = caller_scope(deployment_app="default", app="default", caller_key=None, share_across_apps=False)
-    started = hashlib.sha256(identity + b"\0")
+    started = hashlib.blake2b(identity + b"\0", digest_size=32)  # ``key.started_key``, where the package has it
 
     def copied() -> str:
         digest = started.copy()
         digest.update(b"\0".join((b"openai", b"cached-model", scope.encode(), canonical)))
-        return digest.hexdigest()
+        return KEY_VERSION + ":" + digest.hexdigest()
+
+    kept_scope = getattr(plan, "_scope", None)  # the plan's kept scopes, where the package has them
 
     def blake2b() -> str:
         joined = b"\0".join((identity, b"openai", b"cached-model", scope.encode(), canonical))
@@ -84,6 +97,7 @@ def piece(name: str) -> Callable[[], object]:
         "scope": lambda: caller_scope(
             deployment_app="default", app="default", caller_key=None, share_across_apps=False
         ),
+        "scope, kept": (lambda: kept_scope("default", "default")) if kept_scope is not None else lambda: None,
         "canonical": lambda: canonical_body(openai, body),
         "headers": lambda: header_part(openai, headers),
         "hash": lambda: cache_key(identity, openai, "cached-model", scope, canonical),

@@ -11,9 +11,11 @@ Map of the package::
     plan            RouteCache, compiled per route at policy load: key(...) -> KeyDecision
     entry           Entry (pieces, finish, usage, model, stored_at, cost, citations), its byte encoding,
                     unstorable()
+    storable        unstorable_by: which answers may be stored (their finish, whether they answer)
     extras          an answer's fields outside the common form (whole or streamed), given back to its dialect's hits
     pending         Pending: a miss's whole answer to its dialect kept as its bytes (whole_verdict: storable?),
-                    made into its Entry when its key is first read (memory store)
+                    made into its Entry when its key is first read (memory store); entry_of: a whole
+                    answer's entry, made at once or on that first read
     assemble        StreamAssembler: common stream deltas -> Entry, only for a clean end
     replay          Entry -> deltas -> a dialect's stream events, or a dialect's whole body
     padding         a replayed OpenAI stream's obfuscation padding, marked in its template, drawn per hit

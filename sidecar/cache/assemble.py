@@ -191,14 +191,16 @@ class StreamAssembler:
     ) -> Entry | None:
         """The assembled answer, or None unless the stream ended cleanly with a finish reason.
 
-        ``model`` is the target's upstream model; for a caller of the upstream's dialect, the model its
-        stream named in its first event (the upstream's dated name) is kept instead, as a whole answer's is.
+        ``model`` is the target's upstream model (the entry's ``asked``); for a caller of the upstream's
+        dialect, the model its stream named in its first event (the upstream's dated name) is kept as the
+        entry's ``model`` instead, as a whole answer's is.
 
         ``ended_cleanly`` is the relay's verdict: the dialect's terminator arrived (``[DONE]``,
         ``message_stop``, Gemini's last fragment with a finish reason) and nothing failed.
         """
         if self._failed or not ended_cleanly or self._finish is None:
             return None
+        asked = model
         if self._extras is not None:  # the caller reads the upstream's own stream: the model it named
             model = model_of(self._wire[0]) or model
         return Entry(
@@ -214,6 +216,7 @@ class StreamAssembler:
             self.response_id,
             self._citations(),
             extras_of_stream(self._wire, self._extras) if self._extras is not None else None,
+            asked,
         )
 
     def _citations(self) -> tuple[Citation, ...]:

@@ -19,14 +19,17 @@ without it read as none::
 
     {"v": 1, "p": [piece...], "f": finish, "s": stop_sequence, "u": [in, out, cached, cache_write,
      reasoning(, cache_write_1h)] | null, "m": model, "t": target, "pr": provider, "at": stored_at,
-     "c": cost | null, "id": origin_id | null, "ci": [[url, title | null, start, end]...], "x": extras}
+     "c": cost | null, "id": origin_id | null, "ci": [[url, title | null, start, end]...], "x": extras,
+     "a": asked}
     piece: ["t", text, cuts] | ["r", text, signature, origin, redacted, cuts] | ["c", id, name, args, cuts]
 
 ``ci`` is written only for an answer that cites sources, and read as none when absent: an entry an
 older sidecar wrote reads as it did, and an uncited answer's bytes are what they were (an older sidecar
 reading a cited entry serves it without its citations). ``x`` likewise: the answer's fields outside the
 common form (``extras``: JSON text, a string), written only when the upstream's answer had any; an entry
-without it (an older sidecar's) is served without them, as it always was.
+without it (an older sidecar's) is served without them, as it always was. ``a``, the upstream model asked
+for (``asked``: a hit's target, however the provider named its model), only when it is not ``m``; absent,
+``asked`` reads as None (an older sidecar's entry, or one whose answer named the model asked for).
 
 Which answers may be stored (``unstorable``): a single choice that finished by itself (stop, stop
 sequence, tool calls) with something in it (``entry_from_response``); an answer cut
@@ -47,7 +50,7 @@ from ..dialects.registry import DIALECTS
 from ..translate import TranslationError, parse_chat_response
 from ..translate.common import ChatResponse, Choice, Citation, FinishReason, Part, Usage
 from ..translate.parts import parse_arguments
-from .pending import GOOD_FINISH, unstorable_by
+from .storable import GOOD_FINISH, unstorable_by
 
 FORMAT_VERSION = 1
 Origin = str  # the name of the dialect whose reasoning signature it is
@@ -99,6 +102,7 @@ class Entry(NamedTuple):
     origin_id: str | None = None  # the upstream's response id (for logs; a hit gets a fresh id)
     citations: tuple[Citation, ...] = ()  # the sources the text cites (spans in characters of the text)
     extras: str | None = None  # the answer's fields outside the common form, for its dialect (``extras``)
+    asked: str | None = None  # the upstream model the sidecar asked for (its target's); None: stored before it was kept
 
     @property
     def streamed(self) -> bool:
@@ -143,6 +147,7 @@ def entry_from_response(
     cost_usd: float | None,
     extras: str | None = None,
     arguments: tuple[object, ...] = (),
+    asked: str | None = None,
 ) -> Entry | None:
     """An entry from a whole (non-stream) answer, its citations kept (``extras``: ``extras.extras_of`` of its
     body; ``arguments``: its calls' arguments as the model wrote them, OpenAI's text, kept as they are, not
@@ -174,19 +179,21 @@ def entry_from_response(
         response["id"],
         tuple(choice.get("citations") or ()),
         extras,
+        asked,
     )
 
 
 def unstorable(entry: Entry, *, store_truncated: bool) -> str | None:
-    """Why the entry must not be stored, or None when it may be (``pending.unstorable_by``)."""
+    """Why the entry must not be stored, or None when it may be (``storable.unstorable_by``)."""
     return unstorable_by(entry.finish_reason, bool(entry.pieces), store_truncated=store_truncated)
 
 
-_ENTRY_BASE = 352
+_ENTRY_BASE = 360
 """Bytes of an entry's own objects beyond its strings and pieces: the Entry, its pieces tuple, its Usage
 and floats, as tracemalloc counts them (GC headers included) for an entry of one piece: 352 with the
 ten fields ``Usage`` has since ``service_tier`` and ``web_search_calls`` (304 before them, which had
-fallen short of what an entry holds: tests/cache/test_entry.py's footprint checks failed run alone)."""
+fallen short of what an entry holds: tests/cache/test_entry.py's footprint checks failed run alone); 360
+with ``asked``'s slot (its string is the policy's, as ``target``'s and ``provider``'s, not counted)."""
 _PIECE_BASE = 72  # a piece object (a named tuple of up to five fields; 8 bytes over the dataclass it was)
 _CUTS_BASE = 40  # a tuple of fragment lengths, plus 8 bytes a length (small ints are shared objects)
 _CITATION_BASE = 256  # a citation: its dict of four keys and two indices (254 with tracemalloc)
@@ -258,6 +265,8 @@ def encode(entry: Entry) -> bytes:
         obj["ci"] = [[c["url"], c["title"], c["start"], c["end"]] for c in entry.citations]
     if entry.extras is not None:
         obj["x"] = entry.extras
+    if entry.asked is not None and entry.asked != entry.model:
+        obj["a"] = entry.asked
     data = orjson.dumps(obj)
     # orjson's bytes keep the capacity of its write buffer (about 16 KiB for a 2 KiB answer, measured
     # with orjson 3.13): an exact-size copy, or a memory store would hold eight times what it counts.
@@ -382,6 +391,7 @@ def decode(data: bytes) -> Entry:
             _optional_str(obj["id"]),
             _citations_in(obj.get("ci")),
             _optional_str(obj.get("x")),
+            _optional_str(obj.get("a")),
         )
     except EntryFormatError:
         raise

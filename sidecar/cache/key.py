@@ -142,16 +142,37 @@ def header_part(dialect: Dialect, headers: Mapping[str, str]) -> bytes:
 _DIALECT_BYTES: Mapping[Dialect, bytes] = {dialect: dialect.value.encode() for dialect in DIALECTS}
 
 
-def cache_key(identity: bytes, dialect: Dialect, model: str, scope: str, canonical: bytes, extra: bytes = b"") -> str:
+def started_key(identity: bytes) -> hashlib.blake2b:
+    """A BLAKE2b that has read a route's identity and the separator after it (``hashlib``'s object): made
+    once at policy load (``plan.RouteCache``), copied by ``cache_key`` for each request."""
+    return hashlib.blake2b(identity + b"\0", digest_size=32)
+
+
+def cache_key(
+    identity: bytes,
+    dialect: Dialect,
+    model: str,
+    scope: str,
+    canonical: bytes,
+    extra: bytes = b"",
+    *,
+    started: hashlib.blake2b | None = None,
+) -> str:
     """The store key: ``v3:`` and a hex 32-byte BLAKE2b of the parts joined by NUL bytes (Redis puts its
     ``key_prefix:`` before it); ``extra`` (the request's answer headers, ``header_part``, and the chain
-    it walks on a route that chooses one per request) only when there is some. BLAKE2b (CPython's own,
-    no OpenSSL digest context to set up) costs about 6,800 instructions less a key than the SHA-256 of
-    key version v2 (docs/benchmarks.md, wave 44 ``cache45``, wave 45 ``cache46``)."""
-    parts: tuple[bytes, ...] = (identity, _DIALECT_BYTES[dialect], model.encode(), scope.encode(), canonical)
+    it walks on a route that chooses one per request) only when there is some; ``started``: the route's
+    ``started_key(identity)``, copied (the same digest; about 1,600 instructions less than hashing the
+    identity again, docs/benchmarks.md, wave 47 ``cache48``). BLAKE2b (CPython's own, no OpenSSL digest
+    context to set up) costs about 6,800 instructions less a key than the SHA-256 of key version v2
+    (docs/benchmarks.md, wave 44 ``cache45``, wave 45 ``cache46``)."""
+    parts: tuple[bytes, ...] = (_DIALECT_BYTES[dialect], model.encode(), scope.encode(), canonical)
     if extra:
         parts += (extra,)
-    return _KEY_PREFIX + hashlib.blake2b(b"\0".join(parts), digest_size=32).hexdigest()
+    if started is None:
+        return _KEY_PREFIX + hashlib.blake2b(b"\0".join((identity, *parts)), digest_size=32).hexdigest()
+    digest = started.copy()
+    digest.update(b"\0".join(parts))
+    return _KEY_PREFIX + digest.hexdigest()
 
 
 _KEY_PREFIX = KEY_VERSION + ":"

@@ -8,21 +8,22 @@ with no follower waiting for it (single flight's), is kept as ``Pending``: the a
 caller got them, their dialect, and what the entry's other fields come from (the target, provider and
 model, when, the cost), with only what deciding to keep it needs read at once from the body the fallback
 loop already parsed (``whole_verdict``: its finish reason and whether it holds an answer, the reasons of
-``unstorable_by``). The entry is made on the first read of the key (``Pending.entry``: the memory store's
+``storable.unstorable_by``). The entry is made on the first read of the key (``Pending.entry``: the memory store's
 ``read_kept``, which keeps it in the pending one's place and counts its size from then on). Any other
 answer (a stream, a translated one, reasoning, several choices, a block or member the check does not
 read: ``FULL``) is made into its entry at once, as before. Its hits cannot tell: the entry is the one the
 miss would have made (an OpenAI call's arguments kept as the model wrote them, an Anthropic or Gemini
 call's integers beyond 64 bits read exactly, as ``cache_stage`` does for an entry made at once).
 
-``unstorable_by`` is ``entry.unstorable``'s rule, on the two facts it reads.
+``entry_of`` is the one builder of a whole answer's entry: the miss's, made at once, and ``Pending.entry``'s.
+``storable.unstorable_by`` is ``entry.unstorable``'s rule, on the two facts it reads.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -34,11 +35,9 @@ from ..translate import TranslationError, parse_chat_response
 from ..translate.common import FinishReason
 from ..translate.numbers import long_digit_run, read_exactly
 from ..translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE
-
-if TYPE_CHECKING:
-    from .entry import Entry
-
-GOOD_FINISH = frozenset((FinishReason.STOP, FinishReason.STOP_SEQUENCE, FinishReason.TOOL_CALLS))
+from .entry import Entry, entry_from_response
+from .extras import extras_of, model_of
+from .storable import unstorable_by
 
 FULL = "full"
 """``whole_verdict``: the answer is to be made into its entry now (the check does not read its shape)."""
@@ -47,22 +46,6 @@ ANSWER_TOOLS = (RESPONSE_TOOL, RESPONSE_TOOL_VALUE)
 
 PENDING_OVERHEAD = 128
 """The bytes of a ``Pending`` object (its slots; the strings it shares with the policy not counted)."""
-
-
-def unstorable_by(reason: FinishReason | None, answered: bool, *, store_truncated: bool) -> str | None:
-    """Why an answer ending with ``reason`` (``answered``: it holds text, reasoning or a call) must not be
-    stored, or None when it may be."""
-    if reason is None:
-        return "unfinished"
-    if reason is FinishReason.LENGTH:
-        return None if store_truncated and answered else "truncated"
-    if reason is FinishReason.CONTENT_FILTER:
-        return "refused"
-    if reason not in GOOD_FINISH:
-        return "unfinished"
-    if not answered:
-        return "empty"
-    return None
 
 
 def whole_verdict(body: dict[str, Any], dialect: Dialect, *, store_truncated: bool) -> str | None:
@@ -225,27 +208,59 @@ class Pending:
         return PENDING_OVERHEAD + sys.getsizeof(self.raw)
 
     def entry(self) -> Entry | None:
-        """The entry the miss would have made of the answer; None when its body does not read as one."""
-        from .entry import entry_from_response  # entry imports this module
-        from .extras import extras_of, model_of
-
+        """The entry the miss would have made of the answer (``entry_of``); None when its body does not read
+        as one."""
         dialect = self.dialect
         try:
-            body = orjson.loads(self.raw)
-            answer = parse_chat_response(body, dialect)
-            calls = calls_tools(answer)
-            if calls and dialect is not Dialect.OPENAI and long_digit_run(self.raw):
-                body = read_exactly(self.raw)  # a call's integer beyond 64 bits, read exactly (``translate.numbers``)
-                answer = parse_chat_response(body, dialect)
+            return entry_of(
+                orjson.loads(self.raw),
+                dialect,
+                self.raw,
+                dialect,
+                model=self.model,
+                target=self.target,
+                provider=self.provider,
+                stored_at=self.stored_at,
+                cost_usd=self.cost_usd,
+            )
         except (ValueError, TranslationError):
             return None
-        return entry_from_response(
-            answer,
-            model=model_of(body) or self.model,
-            target=self.target,
-            provider=self.provider,
-            stored_at=self.stored_at,
-            cost_usd=self.cost_usd,
-            extras=extras_of(body, dialect),
-            arguments=written_arguments(body) if calls and dialect is Dialect.OPENAI else (),
-        )
+
+
+def entry_of(
+    body: dict[str, Any],
+    wire: Dialect,
+    raw: bytes,
+    caller: Dialect,
+    *,
+    model: str,
+    target: str,
+    provider: str,
+    stored_at: float,
+    cost_usd: float | None,
+) -> Entry | None:
+    """The entry of a whole answer, made at once by the miss (``server.cache_stage``) or on a pending answer's
+    first read (``Pending.entry``): ``body`` the answer parsed, in the upstream's ``wire`` dialect; ``raw`` the
+    bytes the caller got, in its dialect ``caller`` (the same when not translated); ``model`` the upstream
+    model asked for (the entry's when the body names none, or when translated: the caller was told the
+    target's). In the caller's own dialect the answer's fields outside the common form are kept, and an
+    OpenAI call's arguments as written; an Anthropic or Gemini call's integer beyond 64 bits, which orjson
+    read as a double, is read again exactly from the caller's bytes (``translate.numbers``). None when it has
+    no single choice; ``ValueError`` or ``TranslationError`` when it does not read as an answer."""
+    same = wire is caller
+    answer = parse_chat_response(body, wire)
+    calls = calls_tools(answer)
+    if calls and wire is not Dialect.OPENAI and long_digit_run(raw):
+        body, wire = read_exactly(raw), caller
+        answer = parse_chat_response(body, wire)
+    return entry_from_response(
+        answer,
+        model=(model_of(body) if same else None) or model,
+        target=target,
+        provider=provider,
+        stored_at=stored_at,
+        cost_usd=cost_usd,
+        extras=extras_of(body, wire) if same else None,
+        arguments=written_arguments(body) if same and calls and wire is Dialect.OPENAI else (),
+        asked=model,
+    )

@@ -4,25 +4,29 @@
 it builds a route; ``compile_route_cache(route, settings)`` for a built one) gives a ``RouteCache`` (or None when
 the route does not cache):
 the merged ``RouteCacheSpec``, the route's identity bytes (name, chain, translation mode: see ``key``)
-and whether any target passes the caller's own API key through (then the key's hash scopes entries).
+and a BLAKE2b that has read them (copied per key), and whether any target passes the caller's own API
+key through (then the key's hash scopes entries).
 
 ``RouteCache.key(...)`` decides per request: a ``KeyDecision`` with the store key, or with the reason
 the request is not cacheable (for the span and the access line). Only chat operations cache.
+``target_of(chain, entry)``: the chain's target that made a stored answer (a hit names it).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..dialects import Dialect, Operation
-from .key import cache_key, caller_scope, canonical_body, header_part, route_identity, uncacheable
+from .key import cache_key, caller_scope, canonical_body, header_part, route_identity, started_key, uncacheable
 from .spec import RouteCacheSpec
 
 if TYPE_CHECKING:
     from ..policy.compiled import Route, Target
     from ..policy.spec import RouteSpec
+    from .entry import Entry
 
 _CHAT = frozenset((Operation.CHAT, Operation.GENERATE_CONTENT))
 _NO_HEADERS: Mapping[str, str] = {}
@@ -41,6 +45,14 @@ class RouteCache:
     identity: bytes
     passthrough: bool  # a target forwards the caller's API key: scope entries by it
     chosen_chain: bool = False  # a split or a selection: the chain each request walks is in its key
+    # the key's BLAKE2b with the identity read (``key.started_key``), copied per request
+    started: hashlib.blake2b = field(init=False, repr=False, compare=False)
+    # the scopes of the apps seen, without a passthrough key (``key.caller_scope``), at most ``SCOPES_KEPT``
+    scopes: dict[tuple[str, str], str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "started", started_key(self.identity))
+        object.__setattr__(self, "scopes", {})
 
     def key(
         self,
@@ -71,21 +83,38 @@ class RouteCache:
         reason = uncacheable(dialect, body, raw, self.settings.cacheable)
         if reason is not None:
             return KeyDecision(None, reason)
-        if self.passthrough and not caller_key:
-            return KeyDecision(None, "no_caller_key")
-        scope = caller_scope(
-            deployment_app=deployment_app,
-            app=app,
-            caller_key=caller_key if self.passthrough else None,
-            share_across_apps=self.settings.share_across_apps,
-        )
+        if self.passthrough:
+            if not caller_key:
+                return KeyDecision(None, "no_caller_key")
+            scope = caller_scope(
+                deployment_app=deployment_app,
+                app=app,
+                caller_key=caller_key,
+                share_across_apps=self.settings.share_across_apps,
+            )
+        else:
+            scope = self._scope(deployment_app, app)
         canonical = canonical_body(dialect, body)
         extra = header_part(dialect, headers)
         if chain:
             extra += b"\0chain=" + ",".join(t.key for t in chain).encode()
-        return KeyDecision(cache_key(self.identity, dialect, model, scope, canonical, extra))
+        return KeyDecision(cache_key(self.identity, dialect, model, scope, canonical, extra, started=self.started))
+
+    def _scope(self, deployment_app: str, app: str) -> str:
+        """``caller_scope`` of the two apps (no passthrough key), made once per pair: the apps a caller names
+        are its own (``x-sidecar-app``), so only the first ``SCOPES_KEPT`` pairs are kept."""
+        scopes = self.scopes
+        scope = scopes.get((deployment_app, app))
+        if scope is None:
+            share = self.settings.share_across_apps
+            scope = caller_scope(deployment_app=deployment_app, app=app, caller_key=None, share_across_apps=share)
+            if len(scopes) < SCOPES_KEPT:
+                scopes[deployment_app, app] = scope
+        return scope
 
 
+SCOPES_KEPT = 256
+"""The app pairs whose scope a route's plan keeps (``RouteCache._scope``); others are made per request."""
 _NOT_CHAT = KeyDecision(None, "operation")
 
 
@@ -137,3 +166,34 @@ def compile_route_cache(route: Route, settings: RouteCacheSpec) -> RouteCache | 
     if route.deny is not None:
         return None
     return route_cache(route.name, route.chain, route.settings.unsupported_params, settings)
+
+
+def target_of(chain: Sequence[Target], entry: Entry) -> Target | None:
+    """The target of a route's ``chain`` that made ``entry`` (a hit's ``x-sidecar-model``, the access line's
+    ``served_model``): the one asked for the upstream model the entry keeps
+    (``Entry.asked``) at its provider, of its name when two are (a reload may have renamed it: its provider
+    and upstream model are in the key, so the chain still holds it). An entry without it (stored before it
+    was kept, or read from Redis whose answer named the model asked for): the one of its name; else the
+    only one of its provider, or of its provider and model: the entry's model is the one the answer named,
+    the target's or the provider's dated name for it (``gpt-4o-mini-2024-07-18`` for ``gpt-4o-mini``), so
+    the target whose model it is, or the longest it begins with before a ``-``. None when none is told
+    apart."""
+    asked = entry.asked
+    if asked is not None:
+        made = None
+        for target in chain:
+            if target.upstream_model == asked and target.provider.name == entry.provider:
+                if target.name == entry.target:
+                    return target
+                made = made or target
+        if made is not None:
+            return made
+    for target in chain:
+        if target.name == entry.target:
+            return target
+    same = [target for target in chain if target.provider.name == entry.provider]
+    if len(same) == 1:
+        return same[0]
+    model = entry.model
+    named = [t for t in same if model == t.upstream_model or model.startswith(t.upstream_model + "-")]
+    return max(named, key=lambda target: len(target.upstream_model), default=None)

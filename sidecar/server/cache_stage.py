@@ -31,17 +31,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
-from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_control, entry_from_response
+from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_control
 from ..cache.entry import unstorable
-from ..cache.extras import extras_of, model_of
 from ..cache.flight import Follower, Leader
-from ..cache.pending import FULL, Pending, calls_tools, whole_verdict, written_arguments
+from ..cache.pending import FULL, Pending, entry_of, whole_verdict
+from ..cache.plan import target_of
 from ..cache.replay import form_of
 from ..cache.response_cache import MISS, Lookup
 from ..cost import cost_usd
@@ -49,14 +50,13 @@ from ..credentials import app_key
 from ..dialects import Dialect
 from ..routing.plans import request_chain
 from ..telemetry.logging import get_logger
-from ..translate import TranslationError, parse_chat_response
-from ..translate.numbers import long_digit_run, read_exactly
+from ..translate import TranslationError
 from .replay import asks_padding, asks_usage
 from .stream_answer import send_stream
 
 if TYPE_CHECKING:
     from ..cache.spec import RouteCacheSpec
-    from ..policy.compiled import Route, Target
+    from ..policy.compiled import Target
     from ..translate.deltas import Delta
     from .exchange import Exchange
     from .pipeline import Handler, Stage
@@ -119,7 +119,7 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
     return cache
 
 
-async def _missed(
+def _missed(
     exchange: Exchange,
     call_next: Handler,
     caches: ResponseCaches,
@@ -128,13 +128,32 @@ async def _missed(
     settings: RouteCacheSpec,
     directive: Directive,
     lookup: Lookup,
-) -> web.StreamResponse:
+) -> Coroutine[Any, Any, web.StreamResponse]:
     """No fresh entry (or the app asked for a new answer): single flight, then the chain's answer. A refresh
     follows a call under way, never an answer already made and still on its way to Redis (the one the app
-    asked not to be given, often right after it got it): then it makes its own call."""
+    asked not to be given, often right after it got it): then it makes its own call. A plain call giving
+    the coroutine the stage awaits (a leader's: one coroutine fewer on a miss's every resumption)."""
     flight = (
         store.flights.join(key, made=directive is not Directive.REFRESH) if settings.single_flight_wait_s > 0 else None
     )
+    if isinstance(flight, Follower):
+        return _followed(exchange, call_next, caches, store, key, settings, directive, lookup, flight)
+    _count_miss(exchange, store, key, settings, directive, lookup)
+    return _call_and_store(exchange, call_next, caches, store, key, settings, flight)
+
+
+async def _followed(
+    exchange: Exchange,
+    call_next: Handler,
+    caches: ResponseCaches,
+    store: ResponseCache,
+    key: str,
+    settings: RouteCacheSpec,
+    directive: Directive,
+    lookup: Lookup,
+    flight: Follower | Leader | None,
+) -> web.StreamResponse:
+    """``_missed`` for a follower: the leader's entry (a hit), or, when it had none, its own call."""
     waited_by = time.monotonic() + settings.single_flight_wait_s
     while isinstance(flight, Follower):
         entry = await flight.wait(waited_by - time.monotonic())
@@ -143,10 +162,17 @@ async def _missed(
         # the leader's caller left: join again (the first to wake leads); else the leader had nothing
         # to share, or the wait ran out: this request makes its own call
         flight = store.flights.join(key) if flight.abandoned else None
+    _count_miss(exchange, store, key, settings, directive, lookup)
+    return await _call_and_store(exchange, call_next, caches, store, key, settings, flight)
+
+
+def _count_miss(
+    exchange: Exchange, store: ResponseCache, key: str, settings: RouteCacheSpec, directive: Directive, lookup: Lookup
+) -> None:
+    """Record the miss (or the app's refresh) on the exchange and the trace; the last resort's stale entry."""
     exchange.cache = "miss"
     exchange.trace.cache_result(result="refresh" if directive is Directive.REFRESH else "miss")
     exchange.stale_answer = partial(_stale, store, key, settings, lookup)  # called with the exchange: no cycle
-    return await _call_and_store(exchange, call_next, caches, store, key, settings, flight)
 
 
 async def _uncached(exchange: Exchange, call_next: Handler, reason: str) -> web.StreamResponse:
@@ -244,27 +270,19 @@ def _answer_entry(
             return Pending(response.body, stored_at=time.time(), cost_usd=cost, dialect=wire, **where)
         if verdict != FULL:
             return verdict
-        answer = parse_chat_response(body, wire)
-        if wire is not Dialect.OPENAI and calls_tools(answer) and long_digit_run(response.body):
-            # a tool's arguments as an object (Anthropic's input, Gemini's args) may hold an integer beyond 64
-            # bits, which orjson read as a double (``translate.numbers``): the caller's bytes read exactly
-            body, wire = read_exactly(response.body), exchange.facts.dialect
-            answer = parse_chat_response(body, wire)
+        return entry_of(
+            body,
+            wire,
+            response.body,
+            exchange.facts.dialect,
+            model=target.upstream_model,
+            target=target.name,
+            provider=target.provider.name,
+            stored_at=time.time(),
+            cost_usd=cost,
+        )
     except (ValueError, TranslationError):  # orjson.JSONDecodeError is a ValueError
         return None
-    # The model the caller was told: the upstream's own name in its dialect, the target's when translated;
-    # and, in its dialect, the fields its answer had outside the common form.
-    model = model_of(body) if same else None
-    return entry_from_response(
-        answer,
-        model=model or target.upstream_model,
-        target=target.name,
-        provider=target.provider.name,
-        stored_at=time.time(),
-        cost_usd=cost,
-        extras=extras_of(body, wire) if same else None,
-        arguments=written_arguments(body) if same and wire is Dialect.OPENAI and calls_tools(answer) else (),
-    )
 
 
 def _delivered(exchange: Exchange, response: web.StreamResponse, raw: bytes) -> tuple[dict[str, Any], Dialect, bool]:
@@ -313,7 +331,7 @@ def _served_from_cache(exchange: Exchange, entry: Entry, state: str, age_s: floa
     assert route is not None
     exchange.cache = state
     exchange.cache_age_s = age_s
-    exchange.answered_by = _target_of(route, entry)
+    exchange.answered_by = target_of(route.chain, entry)
     exchange.trace.cache_result(result=state)
 
 
@@ -329,24 +347,6 @@ async def _stale(
         return None
     exchange.degraded = "cache"
     return await _serve(exchange, found[0], "stale", found[1], store, key)
-
-
-def _target_of(route: Route, entry: Entry) -> Target | None:
-    """The chain's target that made ``entry``: the one of its name; after a reload that renamed it (its
-    provider and upstream model are in the key, so the chain still holds it), the only one of its provider,
-    or of its provider and model: the entry's model is the one the answer named, the target's or the
-    provider's dated name for it (``gpt-4o-mini-2024-07-18`` for ``gpt-4o-mini``), so the target whose
-    model it is, or the longest it begins with before a ``-``. None when none is told apart."""
-    chain = route.chain
-    for target in chain:
-        if target.name == entry.target:
-            return target
-    same = [target for target in chain if target.provider.name == entry.provider]
-    if len(same) == 1:
-        return same[0]
-    model = entry.model
-    named = [t for t in same if model == t.upstream_model or model.startswith(t.upstream_model + "-")]
-    return max(named, key=lambda target: len(target.upstream_model), default=None)
 
 
 class StoreTap:

@@ -278,3 +278,15 @@ def test_extras_round_trip_and_an_entry_without_them_reads_as_before() -> None:
     with pytest.raises(EntryFormatError):
         decode(plain[:-1] + b',"x":["openai"]}')
     assert footprint(kept) > footprint(_entry(TextPiece("Hello there"))) + len(extras)
+
+
+def test_the_model_asked_for_round_trips_and_is_written_only_when_the_answer_named_another() -> None:
+    """``asked`` (the upstream model the sidecar asked for) comes back when the answer named another model
+    (an alias answered under a dated name); when it is the answer's model it is not written (the bytes an
+    older sidecar wrote) and reads as None; an ``a`` that is not text is damage."""
+    alias = _entry(TextPiece("hi"))._replace(model="claude-3-5-haiku-20241022", asked="claude-3-5-haiku-latest")
+    assert decode(encode(alias)) == alias
+    same = encode(_entry(TextPiece("hi"))._replace(asked="gpt-4o"))
+    assert same == encode(_entry(TextPiece("hi"))) and decode(same).asked is None
+    with pytest.raises(EntryFormatError):
+        decode(same[:-1] + b',"a":7}')

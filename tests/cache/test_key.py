@@ -168,3 +168,18 @@ def test_only_an_anthropic_version_other_than_the_sidecars_is_in_the_key() -> No
     plain = cache_key(ANTHROPIC, dialect=Dialect.ANTHROPIC)
     assert cache_key(ANTHROPIC, dialect=Dialect.ANTHROPIC, headers={"anthropic-version": "2023-06-01"}) == plain
     assert cache_key(ANTHROPIC, dialect=Dialect.ANTHROPIC, headers={"anthropic-version": "2023-01-01"}) != plain
+
+
+def test_a_key_from_the_route_s_started_hash_is_the_key_of_its_identity() -> None:
+    """``cache_key`` with the route's BLAKE2b started at policy load (``started_key``, copied) gives the key
+    made from its identity bytes, with and without the extra part, and leaves the started hash as it was."""
+    from sidecar.cache.key import cache_key as store_key
+    from sidecar.cache.key import started_key
+
+    identity = b"route\0p/up#\0error"
+    started = started_key(identity)
+    before = started.hexdigest()
+    for extra in (b"", b'{"anthropic-beta":["b"]}'):
+        parts = (Dialect.ANTHROPIC, "m", "shared", b'{"a":1}', extra)
+        assert store_key(identity, *parts, started=started) == store_key(identity, *parts)
+    assert started.hexdigest() == before

@@ -63,13 +63,14 @@ def test_a_whole_openai_answer_is_judged_as_its_entry_would_be(
 
 def test_a_pending_answers_entry_is_the_one_the_miss_would_have_made() -> None:
     """``Pending.entry``: the entry made from the body in the common form, its model and extras read from
-    it, the target, provider, time and cost as given; a body that does not read: None."""
+    it, the upstream model asked for, the target, provider, time and cost as given; a body that does not
+    read: None."""
     body = _answer({"content": "sunny and mild"})
     stored_at = time.time()
     pending = Pending(orjson.dumps(body), model="up", target="t", provider="p", stored_at=stored_at, cost_usd=0.5)
     made = entry_from_response(
         parse_chat_response(body, Dialect.OPENAI), model="gpt-4o-mini-2024-07-18", target="t", provider="p",
-        stored_at=stored_at, cost_usd=0.5, extras=extras_of(body, Dialect.OPENAI),
+        stored_at=stored_at, cost_usd=0.5, extras=extras_of(body, Dialect.OPENAI), asked="up",
     )  # fmt: skip
     assert pending.entry() == made
     damaged = Pending(b"{not json", model="up", target="t", provider="p", stored_at=stored_at, cost_usd=None)
@@ -202,14 +203,14 @@ def test_a_pending_answer_of_any_dialect_makes_the_entry_the_miss_would_have_mad
     dialect: Dialect, body: dict[str, Any]
 ) -> None:
     """``Pending.entry`` of a whole answer kept in its dialect: the entry of the body in the common form,
-    the model it names, its extras, and an OpenAI call's arguments as written."""
+    the model it names (and the one asked for), its extras, and an OpenAI call's arguments as written."""
     raw = orjson.dumps(body)
     stored_at = time.time()
     pending = Pending(raw, model="up", target="t", provider="p", stored_at=stored_at, cost_usd=0.5, dialect=dialect)
     written = (_CALL["function"]["arguments"],) if dialect is Dialect.OPENAI else ()
     made = entry_from_response(
         parse_chat_response(body, dialect), model=model_of(body) or "up", target="t", provider="p",
-        stored_at=stored_at, cost_usd=0.5, extras=extras_of(body, dialect), arguments=written,
+        stored_at=stored_at, cost_usd=0.5, extras=extras_of(body, dialect), arguments=written, asked="up",
     )  # fmt: skip
     assert made is not None and made.pieces and pending.entry() == made
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from sidecar.cache import RouteCacheSpec, compile_route_cache
+from sidecar.cache.plan import SCOPES_KEPT
 from sidecar.dialects import Operation
 from sidecar.policy import load_policy_bytes
 
@@ -65,3 +66,12 @@ routes:
     assert split is not None
     a, b = (t for t in policy.routes[0].chain)
     assert key_decision(BODY, plan=split, chain=(a,)).key != key_decision(BODY, plan=split, chain=(b,)).key
+
+
+def test_the_apps_scopes_kept_by_a_plan_are_bounded_and_keys_stay_apart_past_the_bound() -> None:
+    """A plan keeps the scope of each app pair it sees, at most ``SCOPES_KEPT`` of them (the app a caller
+    names is the caller's to choose); apps past the bound still get keys of their own, the same each time."""
+    plan = route_plan()
+    keys = {cache_key(BODY, plan=plan, app=f"app-{i}") for i in range(SCOPES_KEPT + 10)}
+    assert len(plan.scopes) == SCOPES_KEPT and len(keys) == SCOPES_KEPT + 10
+    assert cache_key(BODY, plan=plan, app=f"app-{SCOPES_KEPT + 5}") in keys

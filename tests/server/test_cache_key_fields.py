@@ -9,7 +9,7 @@ import pytest
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
 from ..sdk_clients import anthropic_client, openai_client
-from ..upstream.raw import UpstreamFactory, answering, chunked
+from ..upstream.raw import UpstreamFactory, answering, chunked, response
 from .cache_helpers import PROMPT, ask, cache_policy, upstream_calls
 from .openai_streams import CHUNK
 
@@ -201,4 +201,56 @@ async def test_a_renamed_model_of_a_two_target_provider_is_named_on_a_hit_of_a_d
             )
         )
     assert served == [("miss", "m0", "up", {"up-2024-07-18"}), ("hit", "first", "up", {"up-2024-07-18"})]
+    assert len(upstream.requests) == 1
+
+
+async def test_a_renamed_alias_answered_under_a_dated_name_is_named_on_a_hit(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """A route over two models of one Anthropic provider, the first an alias (``claude-3-5-haiku-latest``)
+    that the provider answers under another name (``claude-3-5-haiku-20241022``). After a reload renaming
+    both models, a hit through the Anthropic SDK names the model that made it by its new name and the
+    upstream model the sidecar asked for (``x-sidecar-model``, ``x-sidecar-upstream-model``, the access
+    line's ``served_model``), the body the dated name, as the live answer did."""
+    message = {
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-3-5-haiku-20241022",
+        "content": [{"type": "text", "text": "sunny today"}], "stop_reason": "end_turn", "stop_sequence": None,
+        "usage": {"input_tokens": 5, "output_tokens": 2},
+    }  # fmt: skip
+    upstream = await raw_upstream(
+        answering(response(orjson.dumps(message), headers="content-type: application/json\r\n"))
+    )
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: KEY}}}}\n"
+        "models:\n  m0: {provider: p, model: claude-3-5-haiku-latest}\n"
+        "  m1: {provider: p, model: claude-3-5-sonnet-latest}\n"
+        "routes:\n  - {name: cached, match: {model: cached}, target: [m0, m1], cache: {enabled: true}}\n"
+    )
+    running = await sidecar(policy, env={"KEY": "sk-x"})
+    served = []
+    for reload in (False, True, False):
+        if reload:
+            await running.reload(policy.replace("m0", "first").replace("m1", "second"))
+        async with anthropic_client(running) as client:
+            raw = await client.messages.with_raw_response.create(
+                model="cached", max_tokens=100, messages=PROMPT, extra_body={"temperature": 0}
+            )
+        access = [line for line in running.log_lines() if line.get("event") == "access"][-1]
+        headers = raw.headers
+        served.append(
+            (
+                headers["x-sidecar-cache"],
+                headers.get("x-sidecar-model"),
+                headers.get("x-sidecar-upstream-model"),
+                access.get("served_model"),
+                (await raw.parse()).model,
+            )
+        )
+    dated = "claude-3-5-haiku-20241022"
+    assert served == [
+        ("miss", "m0", "claude-3-5-haiku-latest", "m0", dated),
+        ("hit", "first", "claude-3-5-haiku-latest", "first", dated),
+        ("hit", "first", "claude-3-5-haiku-latest", "first", dated),
+    ]
     assert len(upstream.requests) == 1

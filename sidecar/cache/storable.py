@@ -1,0 +1,28 @@
+"""Which answers may be stored, on the two facts the rule reads: how the answer ended, and whether it holds
+anything (text, reasoning or a call).
+
+``unstorable_by`` is the one rule: ``entry.unstorable`` reads it off an entry, ``pending.whole_verdict`` off
+a whole answer's parsed body before any entry is made. A module of its own so that both may import it
+(``pending`` builds entries, ``entry`` reads the rule)."""
+
+from __future__ import annotations
+
+from ..translate.common import FinishReason
+
+GOOD_FINISH = frozenset((FinishReason.STOP, FinishReason.STOP_SEQUENCE, FinishReason.TOOL_CALLS))
+
+
+def unstorable_by(reason: FinishReason | None, answered: bool, *, store_truncated: bool) -> str | None:
+    """Why an answer ending with ``reason`` (``answered``: it holds text, reasoning or a call) must not be
+    stored, or None when it may be."""
+    if reason is None:
+        return "unfinished"
+    if reason is FinishReason.LENGTH:
+        return None if store_truncated and answered else "truncated"
+    if reason is FinishReason.CONTENT_FILTER:
+        return "refused"
+    if reason not in GOOD_FINISH:
+        return "unfinished"
+    if not answered:
+        return "empty"
+    return None
