@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -119,7 +118,7 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
     return cache
 
 
-def _missed(
+async def _missed(
     exchange: Exchange,
     call_next: Handler,
     caches: ResponseCaches,
@@ -128,32 +127,13 @@ def _missed(
     settings: RouteCacheSpec,
     directive: Directive,
     lookup: Lookup,
-) -> Coroutine[Any, Any, web.StreamResponse]:
+) -> web.StreamResponse:
     """No fresh entry (or the app asked for a new answer): single flight, then the chain's answer. A refresh
     follows a call under way, never an answer already made and still on its way to Redis (the one the app
-    asked not to be given, often right after it got it): then it makes its own call. A plain call giving
-    the coroutine the stage awaits (a leader's: one coroutine fewer on a miss's every resumption)."""
+    asked not to be given, often right after it got it): then it makes its own call."""
     flight = (
         store.flights.join(key, made=directive is not Directive.REFRESH) if settings.single_flight_wait_s > 0 else None
     )
-    if isinstance(flight, Follower):
-        return _followed(exchange, call_next, caches, store, key, settings, directive, lookup, flight)
-    _count_miss(exchange, store, key, settings, directive, lookup)
-    return _call_and_store(exchange, call_next, caches, store, key, settings, flight)
-
-
-async def _followed(
-    exchange: Exchange,
-    call_next: Handler,
-    caches: ResponseCaches,
-    store: ResponseCache,
-    key: str,
-    settings: RouteCacheSpec,
-    directive: Directive,
-    lookup: Lookup,
-    flight: Follower | Leader | None,
-) -> web.StreamResponse:
-    """``_missed`` for a follower: the leader's entry (a hit), or, when it had none, its own call."""
     waited_by = time.monotonic() + settings.single_flight_wait_s
     while isinstance(flight, Follower):
         entry = await flight.wait(waited_by - time.monotonic())
@@ -162,17 +142,10 @@ async def _followed(
         # the leader's caller left: join again (the first to wake leads); else the leader had nothing
         # to share, or the wait ran out: this request makes its own call
         flight = store.flights.join(key) if flight.abandoned else None
-    _count_miss(exchange, store, key, settings, directive, lookup)
-    return await _call_and_store(exchange, call_next, caches, store, key, settings, flight)
-
-
-def _count_miss(
-    exchange: Exchange, store: ResponseCache, key: str, settings: RouteCacheSpec, directive: Directive, lookup: Lookup
-) -> None:
-    """Record the miss (or the app's refresh) on the exchange and the trace; the last resort's stale entry."""
     exchange.cache = "miss"
     exchange.trace.cache_result(result="refresh" if directive is Directive.REFRESH else "miss")
     exchange.stale_answer = partial(_stale, store, key, settings, lookup)  # called with the exchange: no cycle
+    return await _call_and_store(exchange, call_next, caches, store, key, settings, flight)
 
 
 async def _uncached(exchange: Exchange, call_next: Handler, reason: str) -> web.StreamResponse:
