@@ -20,9 +20,9 @@ cancelled out), ``PYTHONHASHSEED=0``. ``--code DIR`` runs another checkout's ``s
 
 Against the input: ``--prompt-scale N`` sends the request with each message's text N times over (joined
 by spaces: the same words, none a keyword of the policy, N times the bytes to walk, estimate and scan);
-``--classes N`` routes by the first N classes of ``CLASSES`` (the 20 of routing-20, then ``MORE_CLASSES``:
-up to 40, each with six keywords and a ``#<name>-\\d+`` regex as routing-20's synthetic ones), the same
-three levels. The defaults (1, 20) are routing-20 on proxy_bench's request.
+``--classes N`` routes by routing-20's first N classes, then those of bench/data/routing_more_classes.yaml
+(``MORE_CLASSES``: up to 40, each with six keywords and a ``#<name>-\\d+`` regex as routing-20's synthetic
+ones), the same three levels. The defaults (1, 20) are routing-20 on proxy_bench's request.
 
     python bench/routing_instructions.py [--few 200] [--many 2000] [--code DIR] [--pieces [--only a,b]]
         [--prompt-scale 1] [--classes 20]
@@ -64,29 +64,7 @@ PIECES = (
 )
 
 
-MORE_CLASSES = {
-    # 20 classes after routing-20's (``--classes`` above 20), written as sidecar_under_test's synthetic ones
-    "astronomy": ["telescope", "galaxy", "nebula", "orbit", "comet", "asteroid"],
-    "geology": ["sediment", "basalt", "tectonic", "fossil", "erosion", "mineral"],
-    "chemistry": ["reagent", "titration", "catalyst", "solvent", "isotope", "polymer"],
-    "gardening": ["compost", "seedling", "pruning", "mulch", "perennial", "fertilizer"],
-    "automotive": ["gearbox", "clutch", "brake", "torque", "exhaust", "carburetor"],
-    "aviation": ["runway", "cockpit", "altitude", "airspeed", "fuselage", "turbulence"],
-    "shipping": ["freight", "container", "customs", "tariff", "pallet", "consignment"],
-    "realestate": ["mortgage", "landlord", "tenant", "escrow", "appraisal", "zoning"],
-    "insurance": ["premium", "deductible", "underwriting", "claimant", "policyholder", "actuary"],
-    "education": ["syllabus", "curriculum", "semester", "homework", "classroom", "tutor"],
-    "gaming": ["quest", "respawn", "loot", "multiplayer", "leaderboard", "speedrun"],
-    "fashion": ["catwalk", "couture", "fabric", "tailoring", "hemline", "wardrobe"],
-    "pets": ["puppy", "kitten", "veterinarian", "leash", "litter", "grooming"],
-    "weather": ["sleet", "humidity", "rainfall", "thunderstorm", "barometer", "drizzle"],
-    "energy": ["turbine", "photovoltaic", "battery", "kilowatt", "inverter", "grid"],
-    "retail": ["checkout", "inventory", "storefront", "coupon", "markdown", "cashier"],
-    "philosophy": ["epistemology", "ontology", "utilitarian", "stoicism", "metaphysics", "ethics"],
-    "linguistics": ["phoneme", "morphology", "syntax", "dialect", "semantics", "grammar"],
-    "architecture": ["facade", "blueprint", "cantilever", "atrium", "buttress", "colonnade"],
-    "photography": ["aperture", "shutter", "exposure", "tripod", "lens", "bokeh"],
-}
+MORE_CLASSES = HERE / "data" / "routing_more_classes.yaml"  # 20 classes after routing-20's (``--classes`` above 20)
 
 
 def bench_inputs(prompt_scale: int, classes: int) -> tuple[Path, bytes]:
@@ -101,7 +79,7 @@ def bench_inputs(prompt_scale: int, classes: int) -> tuple[Path, bytes]:
     if classes != 20:
         policy = yaml.safe_load(path.read_text())
         found = policy["routing"]["classes"]
-        for name, words in MORE_CLASSES.items():
+        for name, words in yaml.safe_load(MORE_CLASSES.read_text()).items():
             regex = {"regex": f"#{name}-\\d+", "in": ["last_user", "system"]}
             found.append({"name": name, "rules": [{"keywords": words, "in": ["last_user"]}, regex]})
         if not 1 <= classes <= len(found):
