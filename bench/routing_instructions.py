@@ -18,7 +18,14 @@ Each step runs under ``valgrind --tool=cachegrind`` twice (``--few`` and ``--man
 cancelled out), ``PYTHONHASHSEED=0``. ``--code DIR`` runs another checkout's ``sidecar`` package (e.g.
 ``git worktree add /tmp/base <ref>``), for a baseline in the same session.
 
+Against the input: ``--prompt-scale N`` sends the request with each message's text N times over (joined
+by spaces: the same words, none a keyword of the policy, N times the bytes to walk, estimate and scan);
+``--classes N`` routes by routing-20's first N classes, then those of bench/data/routing_more_classes.yaml
+(``MORE_CLASSES``: up to 40, each with six keywords and a ``#<name>-\\d+`` regex as routing-20's synthetic
+ones), the same three levels. The defaults (1, 20) are routing-20 on proxy_bench's request.
+
     python bench/routing_instructions.py [--few 200] [--many 2000] [--code DIR] [--pieces [--only a,b]]
+        [--prompt-scale 1] [--classes 20]
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import tempfile
 from collections.abc import Callable
 from itertools import compress
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -52,14 +60,41 @@ PIECES = (
     "wire_none",  # the same with no header: ``wire`` less this is what the four headers cost on the wire
     "metric",  # the routing stage's call of RequestTrace.routed: the decision metric (no span)
     "savings",  # RequestTrace.routing_cost: the two savings counters (no span)
+    "access",  # report.line_fields (the access line's routing fields, the estimate read back) and their orjson
 )
 
 
-def steps() -> dict[str, Callable[[], object]]:
-    """The cumulative steps, on the routing-20 policy (imports the ``sidecar`` found on ``sys.path``)."""
+MORE_CLASSES = HERE / "data" / "routing_more_classes.yaml"  # 20 classes after routing-20's (``--classes`` above 20)
+
+
+def bench_inputs(prompt_scale: int, classes: int) -> tuple[Path, bytes]:
+    """The policy (routing-20's with its first ``classes`` classes, ``MORE_CLASSES`` after its 20) and the
+    request (proxy_bench's with each message's text ``prompt_scale`` times over)."""
     import orjson
+    import yaml
     from measuring import REQUEST
     from sidecar_under_test import sidecar_policy
+
+    path = sidecar_policy(Path(tempfile.mkdtemp()), 9, "routing")
+    if classes != 20:
+        policy = yaml.safe_load(path.read_text())
+        found = policy["routing"]["classes"]
+        for name, words in yaml.safe_load(MORE_CLASSES.read_text()).items():
+            regex = {"regex": f"#{name}-\\d+", "in": ["last_user", "system"]}
+            found.append({"name": name, "rules": [{"keywords": words, "in": ["last_user"]}, regex]})
+        if not 1 <= classes <= len(found):
+            raise SystemExit(f"--classes: 1 to {len(found)}")
+        del found[classes:]
+        path.write_text(yaml.safe_dump(policy, allow_unicode=True))
+    body = orjson.loads(REQUEST)
+    for message in body["messages"]:
+        message["content"] = " ".join([message["content"]] * prompt_scale)
+    return path, orjson.dumps(body)
+
+
+def steps(prompt_scale: int = 1, classes: int = 20) -> dict[str, Callable[[], object]]:
+    """The cumulative steps, on the routing-20 policy (imports the ``sidecar`` found on ``sys.path``)."""
+    import orjson
 
     from sidecar.policy.load import load_policy
     from sidecar.request_facts import describe_request
@@ -67,13 +102,14 @@ def steps() -> dict[str, Callable[[], object]]:
     from sidecar.routing.plans import SelectPlan
     from sidecar.routing.record import decide
 
-    policy = load_policy(sidecar_policy(Path(tempfile.mkdtemp()), 9, "routing"))
+    path, sent = bench_inputs(prompt_scale, classes)
+    policy = load_policy(path)
     router = policy.router
     assert router is not None
     headers = {"content-type": "application/json", "authorization": "Bearer x"}
 
     def facts():  # type: ignore[no-untyped-def]
-        return describe_request("/v1/chat/completions", headers, {}, orjson.loads(REQUEST), app="bench")
+        return describe_request("/v1/chat/completions", headers, {}, orjson.loads(sent), app="bench")
 
     route = policy.route(facts())
     assert route is not None and isinstance(route.plan, SelectPlan)
@@ -115,11 +151,9 @@ def steps() -> dict[str, Callable[[], object]]:
     return {"facts": facts, "features": features, "decide": decided, "select": selected, "report": reported}
 
 
-def pieces() -> dict[str, Callable[[], object]]:
+def pieces(prompt_scale: int = 1, classes: int = 20) -> dict[str, Callable[[], object]]:
     """Each of ``PIECES`` alone, on the request's features and decision computed once beforehand."""
     import orjson
-    from measuring import REQUEST
-    from sidecar_under_test import sidecar_policy
 
     from sidecar.policy.load import load_policy
     from sidecar.request_facts import describe_request
@@ -129,11 +163,12 @@ def pieces() -> dict[str, Callable[[], object]]:
     from sidecar.routing.record import Routed, decide
     from sidecar.routing.tokens import estimate_joined
 
-    policy = load_policy(sidecar_policy(Path(tempfile.mkdtemp()), 9, "routing"))
+    path, sent = bench_inputs(prompt_scale, classes)
+    policy = load_policy(path)
     router = policy.router
     assert router is not None
     headers = {"content-type": "application/json", "authorization": "Bearer x"}
-    request = describe_request("/v1/chat/completions", headers, {}, orjson.loads(REQUEST), app="bench")
+    request = describe_request("/v1/chat/completions", headers, {}, orjson.loads(sent), app="bench")
     route = policy.route(request)
     assert route is not None and isinstance(route.plan, SelectPlan)
     plan, target = route.plan, policy.models["bench-model"]
@@ -188,6 +223,10 @@ def pieces() -> dict[str, Callable[[], object]]:
     }
 
     metric, savings = metric_calls(route, record)
+    exchange = SimpleNamespace(facts=request)  # all ``line_fields`` reads of the exchange
+
+    def access() -> None:
+        orjson.dumps(report.line_fields(exchange, record, target, 0.00023456))  # type: ignore[arg-type]
 
     return {
         "empty": empty,
@@ -206,6 +245,7 @@ def pieces() -> dict[str, Callable[[], object]]:
         "wire_none": lambda: _serialize_headers("HTTP/1.1 200 OK", none),
         "metric": metric,
         "savings": savings,
+        "access": access,
     }
 
 
@@ -237,7 +277,7 @@ def metric_calls(route: Any, record: Any) -> tuple[Callable[[], object], Callabl
     return metric, savings
 
 
-def count(step: str, calls: int, code: Path | None) -> int:
+def count(step: str, calls: int, code: Path | None, inputs: tuple[str, ...] = ()) -> int:
     """Total instructions of a process making ``calls`` calls of ``step``."""
     sys.path.insert(0, str(HERE))
     from instructions import instruction_total
@@ -245,7 +285,7 @@ def count(step: str, calls: int, code: Path | None) -> int:
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     if code is not None:
         env["PYTHONPATH"] = f"{code}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    command = [sys.executable, str(Path(__file__).resolve()), "--run", step, str(calls)]
+    command = [sys.executable, str(Path(__file__).resolve()), "--run", step, str(calls), *inputs]
     result = subprocess.run(
         ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *command],
         env=env,
@@ -264,28 +304,34 @@ def main() -> int:
     parser.add_argument("--code", type=Path, default=None, help="a checkout whose sidecar package to run")
     parser.add_argument("--pieces", action="store_true", help="each piece of the steps alone (PIECES)")
     parser.add_argument("--only", default="", help="with --pieces: these pieces only (comma-separated)")
+    parser.add_argument("--prompt-scale", type=int, default=1, help="each message's text N times over")
+    parser.add_argument("--classes", type=int, default=20, help="the policy's first N classes (1-40)")
     parser.add_argument("--run", nargs=2, metavar=("STEP", "CALLS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         sys.path.insert(0, str(HERE))
         name = args.run[0]
-        call = pieces()[name.removeprefix("piece:")] if name.startswith("piece:") else steps()[name]
+        inputs = (args.prompt_scale, args.classes)
+        call = pieces(*inputs)[name.removeprefix("piece:")] if name.startswith("piece:") else steps(*inputs)[name]
         for _ in range(int(args.run[1])):
             call()
         return 0
     pieces_flag = " --pieces" if args.pieces else ""
     pieces_flag += f" --only {args.only}" if args.only else ""
+    inputs = ("--prompt-scale", str(args.prompt_scale), "--classes", str(args.classes))
+    pieces_flag += " " + " ".join(inputs) if inputs != ("--prompt-scale", "1", "--classes", "20") else ""
     print(f"Command: `python bench/routing_instructions.py --few {args.few} --many {args.many}{pieces_flag}`", end="")
     print(f" (code: {args.code or 'this checkout'})\n")
     if args.pieces:
         print("| piece (alone) | instructions per call |\n|---|---|")
         for piece in args.only.split(",") if args.only else PIECES:
-            few, many = count(f"piece:{piece}", args.few, args.code), count(f"piece:{piece}", args.many, args.code)
+            few = count(f"piece:{piece}", args.few, args.code, inputs)
+            many = count(f"piece:{piece}", args.many, args.code, inputs)
             print(f"| {piece} | {(many - few) // (args.many - args.few):,} |", flush=True)
         return 0
     print("| step (cumulative) | instructions per call |\n|---|---|")
     for step in STEPS:
-        few, many = count(step, args.few, args.code), count(step, args.many, args.code)
+        few, many = count(step, args.few, args.code, inputs), count(step, args.many, args.code, inputs)
         print(f"| {step} | {(many - few) // (args.many - args.few):,} |", flush=True)
     return 0
 

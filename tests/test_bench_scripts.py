@@ -78,3 +78,24 @@ print(" ".join(PIECES))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=80, cwd=BENCH)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[:3] == ["empty", "walk", "estimate"]
+
+
+@pytest.mark.timeout(90)
+def test_routing_instructions_inputs_scale_the_prompt_and_the_classes() -> None:
+    """routing_instructions' ``--prompt-scale 3 --classes 40``: the pieces run on a policy of 40 classes
+    (routing-20's and ``MORE_CLASSES``) and a request whose messages hold their text three times over."""
+    code = f"""
+import sys; sys.path.insert(0, {str(BENCH)!r})
+import orjson, yaml
+from routing_instructions import bench_inputs, pieces
+path, sent = bench_inputs(3, 40)
+classes = yaml.safe_load(path.read_text())["routing"]["classes"]
+user = orjson.loads(sent)["messages"][1]["content"]
+made = pieces(3, 40)
+made["classify"]()
+made["walk"]()
+print(len(classes), len(user.split(". ")))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=80, cwd=BENCH)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["40", "3"]
