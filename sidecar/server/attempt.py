@@ -33,7 +33,7 @@ from ..dialects import Dialect, Operation, registry
 from ..ensemble.confidence import with_logprobs
 from ..held_bytes import HeldBytesFull
 from ..policy.compiled import Target
-from ..policy.resilience_spec import TimeoutsSpec
+from ..policy.resilience_plan import AttemptTimeouts
 from ..resilience.classify import (
     Outcome,
     OutcomeKind,
@@ -209,7 +209,7 @@ class Attempt:
         self,
         exchange: Exchange,
         prepared: Prepared,
-        timeouts: TimeoutsSpec,
+        timeouts: AttemptTimeouts,
         trace: AttemptTrace,
         budget_s: float,
         first_byte: asyncio.Event | None = None,

@@ -17,7 +17,7 @@ The same protocol as the standard library's ``asyncio.Timeout`` (a timer that ca
 ``CancelledError``), without what a request does not use: nesting, rescheduling, the state machine and
 the ``async with`` coroutines. ``asyncio.timeout_at`` costs about 26,000 instructions a use on Python
 3.11 under uvloop, a timer of the deadline's own (made, started and cancelled: a libuv timer each time)
-about 7,400 of them (docs/benchmarks.md, "Wave 7", "Wave 47 ``plain48``").
+about 7,400 of them (docs/benchmarks.md, "Wave 7", "Wave 47 `plain48`").
 
 **One timer for all.** A ``DeadlineClock`` files each deadline in a bucket of ``1 / TICKS_PER_S`` seconds
 (10 ms) by its time, and keeps one loop timer, armed for the end of the earliest bucket that has a
