@@ -38,9 +38,10 @@ from ..resilience.bulkhead import Bulkhead, BulkheadFull
 from ..resilience.classify import OutcomeKind
 from ..translate import TranslationError, UnsupportedParameter
 from ..upstream import NoEquivalentOperation, TLSConfigError
-from .attempt import Attempt, AttemptResult, Prepared, prepare
+from .attempt import Attempt, AttemptResult, prepare
 from .errors import RequestFailed
 from .exchange import AttemptRecord, Exchange
+from .prepared import Prepared
 from .targets import TargetState, TargetStates
 
 if TYPE_CHECKING:
