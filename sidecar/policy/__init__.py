@@ -3,7 +3,8 @@
 - ``base``        ``Spec``, the base of every policy block (feature packages define theirs on it)
 - ``spec``        pydantic models of the file; the JSON Schema comes from them (``schema``);
                   ``resilience_spec``: its resilience blocks and a provider's timeouts; ``prices``: a
-                  model's ``price``, its long-context tier
+                  model's ``price``, its long-context tier; ``resilience_plan``: the resilience and
+                  timeout specs copied into slotted records at load, as the request path reads them
 - ``names``       the names of dialects and provider kinds as pydantic types, read from the registry
 - ``plans``       a route's plan: which chain(s) of targets a request walks, chosen at load
 - ``conditions``  pre-compiled route predicates (model glob, header, app, dialect, operation)

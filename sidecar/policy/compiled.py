@@ -25,6 +25,7 @@ from .access_log import AccessSampling
 from .conditions import Condition
 from .files import DependentFile
 from .plans import Plan
+from .resilience_plan import AttemptTimeouts, Tries
 from .resilience_spec import BreakerSpec, BulkheadSpec, ResilienceSpec, RetryBudgetSpec, TimeoutsSpec
 from .spec import ApiKeySpec, Capability, DefaultsSpec, DenySpec, PriceSpec, TLSSpec
 
@@ -69,11 +70,14 @@ class Provider:
     otel_name: str = field(default="", compare=False)  # gen_ai.provider.name
     api: ProviderAPI = field(init=False, compare=False, repr=False)
     """What its kind means: the dialect it speaks, its URLs, its key header (``dialects.registry``)."""
+    attempt_timeouts: AttemptTimeouts = field(init=False, compare=False, repr=False)
+    """``timeouts`` in slots, as a call reads them (``policy.resilience_plan``)."""
 
     def __post_init__(self) -> None:
         parsed = urlsplit(self.base_url)
         api = registry.provider_api(self.kind)
         object.__setattr__(self, "api", api)
+        object.__setattr__(self, "attempt_timeouts", AttemptTimeouts.of(self.timeouts))
         object.__setattr__(self, "host", parsed.hostname or "")
         object.__setattr__(self, "port", parsed.port or (443 if parsed.scheme == "https" else 80))
         object.__setattr__(self, "otel_name", api.otel_name or str(self.speaks or "fake"))
@@ -130,6 +134,11 @@ class RouteSettings:
     unsupported_params: Literal["error", "drop"]
     cache: RouteCache | None = None  # the response cache's plan; None: the route does not cache
     validate_stream_events: bool = False  # defaults.streams.validate_events: parse every relayed event
+    tries: Tries = field(init=False, compare=False, repr=False)
+    """``resilience`` in slots, as a request's walk reads it (``policy.resilience_plan``)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tries", Tries.of(self.resilience))
 
 
 @dataclass(frozen=True, slots=True)

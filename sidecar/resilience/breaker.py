@@ -48,6 +48,11 @@ class BreakerState(enum.StrEnum):
     HALF_OPEN = "half_open"
 
 
+# Globals for ``try_acquire``, read on every call: Python 3.11 leaves an Enum member's read through its class
+# unspecialized (~975 instructions a read; docs/benchmarks.md, "Wave 47 `plain48`")
+_OPEN = BreakerState.OPEN
+_HALF_OPEN = BreakerState.HALF_OPEN
+
 TransitionListener = Callable[[str, BreakerState, BreakerState, str], None]
 
 
@@ -193,13 +198,13 @@ class CircuitBreaker:
     def try_acquire(self) -> Permit | None:
         """A permit for one call, or None when the breaker rejects it without a network call."""
         now = self._clock()
-        if self._state is BreakerState.OPEN:
+        if self._state is _OPEN:
             if now < self._open_until:
                 return None
-            self._transition(BreakerState.HALF_OPEN, "open period elapsed", now)
-        if self._state is BreakerState.HALF_OPEN:
+            self._transition(_HALF_OPEN, "open period elapsed", now)
+        if self._state is _HALF_OPEN:
             self._expire_probes(now)
-            if self._state is not BreakerState.HALF_OPEN:
+            if self._state is not _HALF_OPEN:
                 return None  # an expired probe re-opened it
             if len(self._probes) + self._probe_calls >= self.config.half_open_probes:
                 return None

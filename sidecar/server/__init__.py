@@ -16,8 +16,8 @@ Request path (``pipeline``), built once at startup; each stage may answer early:
 Modules: ``exchange`` (the per-request record), ``hooks`` (the seams stages plug into), ``errors``,
 ``pipeline``, ``fallback`` (the terminal stage and the walk of a chain), ``target_tries`` (one target's
 tries), ``hedge`` (the hedged race), ``calls`` (one call: permit, slot, span, record), ``attempt``
-(the request for one target, the call, the answer judged; ``timeout_words``: which limit a timed-out
-attempt ran into, in words), ``billed`` (what a call the provider may
+(the request for one target, the call, the answer judged; ``prepared``: that request's record;
+``timeout_words``: which limit a timed-out attempt ran into, in words), ``billed`` (what a call the provider may
 bill but whose answer the caller did not get costs the request: accepted and then failed, or cut in
 flight; and what a stream cut after its commit point used, its output estimated from the bytes sent),
 ``key_redaction`` (the provider key taken out of upstream errors), ``stream`` (the relay, its

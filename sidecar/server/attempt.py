@@ -22,18 +22,18 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 import aiohttp
 import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..credentials import Credentials, app_key
-from ..dialects import Dialect, Operation, registry
+from ..dialects import Dialect, registry
 from ..ensemble.confidence import with_logprobs
 from ..held_bytes import HeldBytesFull
 from ..policy.compiled import Target
-from ..policy.resilience_spec import TimeoutsSpec
+from ..policy.resilience_plan import AttemptTimeouts
 from ..resilience.classify import (
     Outcome,
     OutcomeKind,
@@ -73,6 +73,7 @@ from .deadline import Deadline
 from .exchange import Exchange
 from .key_redaction import headers_without_key, without_key
 from .pipeline import MAX_BODY_DEPTH, too_deep
+from .prepared import Prepared
 from .stream import relay_stream
 from .stream_answer import HeldStream
 from .timeout_words import explain_timeout
@@ -99,20 +100,6 @@ def _holds_answer(parsed: dict[str, Any], keys: frozenset[str], lists: frozenset
         if value is not None and (value or key not in lists):
             return True
     return False
-
-
-class Prepared(NamedTuple):
-    """The request for one target, computed once per target (not per retry). A named tuple: as immutable as
-    a frozen dataclass, made in one C call rather than by ``object.__setattr__`` field by field."""
-
-    target: Target
-    wire: Dialect
-    url: str
-    body: bytes
-    dropped: tuple[str, ...]
-    include_usage: bool  # the caller asked for the usage chunk of an OpenAI stream
-    operation: Operation  # the operation the target is called for (the Responses API's target: its chat)
-    names: ToolNames | None = None  # the tool names the target refuses, mapped (``translate.names``)
 
 
 @dataclass(slots=True)
@@ -208,7 +195,7 @@ class Attempt:
         self,
         exchange: Exchange,
         prepared: Prepared,
-        timeouts: TimeoutsSpec,
+        timeouts: AttemptTimeouts,
         trace: AttemptTrace,
         budget_s: float,
         first_byte: asyncio.Event | None = None,

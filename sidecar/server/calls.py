@@ -32,15 +32,16 @@ from typing import TYPE_CHECKING
 
 from ..credentials import CredentialError
 from ..policy.compiled import Target
-from ..policy.resilience_spec import ResilienceSpec, TimeoutsSpec
+from ..policy.resilience_plan import AttemptTimeouts, Tries
 from ..resilience.breaker import Permit
 from ..resilience.bulkhead import Bulkhead, BulkheadFull
 from ..resilience.classify import OutcomeKind
 from ..translate import TranslationError, UnsupportedParameter
 from ..upstream import NoEquivalentOperation, TLSConfigError
-from .attempt import Attempt, AttemptResult, Prepared, prepare
+from .attempt import Attempt, AttemptResult, prepare
 from .errors import RequestFailed
 from .exchange import AttemptRecord, Exchange
+from .prepared import Prepared
 from .targets import TargetState, TargetStates
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class Candidate:
     target: Target
     state: TargetState
     prepared: Prepared
-    timeouts: TimeoutsSpec
+    timeouts: AttemptTimeouts
     key: str | None  # the provider's key for this request (``Attempt.key_for``)
 
 
@@ -75,10 +76,10 @@ class Calls:
         self._telemetry = telemetry
 
     def candidate(
-        self, exchange: Exchange, target: Target, settings: ResilienceSpec, is_last: bool, untranslatable: list[str]
+        self, exchange: Exchange, target: Target, settings: Tries, is_last: bool, untranslatable: list[str]
     ) -> Candidate | None:
         """Prepare ``target``, or record why it is skipped (rate-limited, untranslatable)."""
-        assert exchange.route is not None and settings.rate_limit_max_wait_s is not None
+        assert exchange.route is not None
         state = self.states.get(target, exchange.policy)
         if state.breaker.is_rate_limited() and not is_last:
             wait = state.breaker.rate_limited_until - time.monotonic()
@@ -116,7 +117,7 @@ class Calls:
             except TLSConfigError as exc:
                 self._uncallable(exchange, target, state, "tls_config", str(exc), own=True)
                 return None
-        return Candidate(target, state, prepared, settings.timeouts or target.provider.timeouts, key)
+        return Candidate(target, state, prepared, settings.timeouts or target.provider.attempt_timeouts, key)
 
     def _uncallable(
         self, exchange: Exchange, target: Target, state: TargetState, reason: str, detail: str, *, own: bool

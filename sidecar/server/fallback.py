@@ -76,8 +76,7 @@ class Executor:
     async def walk(self, exchange: Exchange, chain: Sequence[Target]) -> StreamResponse:
         """Try ``chain`` in order until a target answers (see the module docstring)."""
         assert exchange.route is not None
-        settings = exchange.route.settings.resilience
-        assert settings.deadline_s is not None
+        settings = exchange.route.settings.tries  # slots, not the spec's fields (``policy.resilience_plan``)
         run = ChainRun(exchange, settings, time.monotonic() + settings.deadline_s)
         pending = [*chain]
         while pending and not run.expired():

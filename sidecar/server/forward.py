@@ -54,7 +54,7 @@ from ..passthrough.body import StreamedBody
 from ..passthrough.headers import AnswerHeaders, ForwardHeaders, with_trace_context
 from ..passthrough.table import PassRoute
 from ..policy.compiled import Policy
-from ..policy.resilience_spec import TimeoutsSpec
+from ..policy.resilience_plan import AttemptTimeouts
 from ..request_facts import app_of
 from ..resilience.classify import TimeoutPhase, classify_exception
 from ..telemetry.request import RequestTrace
@@ -185,7 +185,7 @@ class Passthrough:
         if trace_context is not None:
             with_trace_context(headers, trace_context)
         url = route.url(request.rel_url.raw_path, _query(request, route.dialect))  # the path as sent, not decoded
-        timeouts = provider.timeouts
+        timeouts = provider.attempt_timeouts
         has_body = request.body_exists
         if has_body and awaits_continue(request):
             await request.writer.write(CONTINUE)
@@ -244,7 +244,7 @@ class Passthrough:
         answer = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
         call.add_headers(answer.headers)
         await answer.prepare(request)
-        idle_s = route.provider.timeouts.idle_s
+        idle_s = route.provider.attempt_timeouts.idle_s
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(loop.time() + idle_s) as idle:
@@ -263,7 +263,7 @@ class Passthrough:
         return answer
 
 
-def _mover(deadline: asyncio.Timeout, timeouts: TimeoutsSpec) -> Callable[[bool], None]:
+def _mover(deadline: asyncio.Timeout, timeouts: AttemptTimeouts) -> Callable[[bool], None]:
     """What moves ``deadline`` as the body goes: ``idle_s`` from each chunk, ``first_byte_s`` from its end."""
     loop = asyncio.get_running_loop()
 

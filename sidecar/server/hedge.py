@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ..policy.compiled import Target
-from ..policy.resilience_spec import ResilienceSpec
+from ..policy.resilience_plan import Tries
 from .attempt import AttemptResult
 from .billed import charge_cut
 from .budget_use import in_flight
@@ -56,7 +56,7 @@ async def hedged_call(
     exchange: Exchange,
     first: Candidate,
     rest: list[Target],
-    settings: ResilienceSpec,
+    settings: Tries,
     deadline: float,
     untranslatable: list[str],
     cleared: Callable[[Exchange, Target], Awaitable[bool]],

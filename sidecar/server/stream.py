@@ -69,8 +69,9 @@ from .stream_error import StreamFailed
 from .stream_read import events_are_json, show_deltas
 
 if TYPE_CHECKING:
-    from .attempt import AttemptResult, Prepared
+    from .attempt import AttemptResult
     from .exchange import Exchange
+    from .prepared import Prepared
 
 _MAX_HELD_EVENTS = 32
 _EVENT_ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk ending so, read from an event's start, holds whole events

@@ -41,9 +41,10 @@ from .stream_error import StreamFailed
 from .stream_totals import KeptTotals
 
 if TYPE_CHECKING:
-    from .attempt import AttemptResult, Prepared
+    from .attempt import AttemptResult
     from .exchange import Exchange
     from .hooks import StreamTap
+    from .prepared import Prepared
 
 _NOT_JSON = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
 

@@ -35,7 +35,7 @@ from aiohttp.web import Response, StreamResponse
 
 from ..dialects import Dialect
 from ..policy.compiled import Target
-from ..policy.resilience_spec import ResilienceSpec
+from ..policy.resilience_plan import Tries
 from ..resilience.backoff import Backoff, rate_limited_delay
 from ..resilience.classify import OutcomeKind
 from ..translate import translate_error
@@ -56,7 +56,7 @@ class ChainRun:
     """What the tries of one chain share."""
 
     exchange: Exchange
-    settings: ResilienceSpec  # the route's, every field set
+    settings: Tries  # the route's (``RouteSettings.tries``)
     deadline: float  # time.monotonic() past which no call starts
     backoff: Backoff | None = None  # made on the first backoff
     last: tuple[Candidate, AttemptResult] | None = None  # the last failure, for the last resort
@@ -89,7 +89,6 @@ class TargetTries:
     async def run(self, run: ChainRun, target: Target, rest: list[Target]) -> Step:
         """Try ``target``; ``rest`` are the chain's targets after it (a hedge may call the first)."""
         exchange, settings = run.exchange, run.settings
-        assert settings.max_attempts_per_target is not None
         candidate = await self._first_candidate(run, target, rest)
         if candidate is None:
             return Step(called=False)
@@ -176,7 +175,6 @@ class TargetTries:
         """What a failed call leads to: the chain's ``Step`` (the upstream's own error for the caller, a
         larger context window, the next target), or None to try this target again."""
         settings, exchange = run.settings, run.exchange
-        assert settings.rate_limit_max_wait_s is not None
         run.last = (used, result)
         outcome = result.outcome
         if outcome.kind is OutcomeKind.FAIL_FAST:
@@ -215,7 +213,6 @@ class TargetTries:
     async def _wait_to_retry(self, run: ChainRun, candidate: Candidate, attempt_no: int) -> bool:
         """Wait before retry ``attempt_no``; False when no retry may be made (budget, deadline)."""
         settings = run.settings
-        assert settings.backoff is not None
         if run.backoff is None:
             run.backoff = Backoff(settings.backoff.base_s, settings.backoff.cap_s, self._calls.states.rng)
         outcome = run.last[1].outcome if run.last else None

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..policy.resilience_spec import TimeoutsSpec
+from ..policy.resilience_plan import AttemptTimeouts
 from ..resilience.classify import Outcome
 
 
-def explain_timeout(outcome: Outcome, timeouts: TimeoutsSpec, budget_s: float, *, stream: bool = False) -> Outcome:
+def explain_timeout(outcome: Outcome, timeouts: AttemptTimeouts, budget_s: float, *, stream: bool = False) -> Outcome:
     """``outcome``, a timeout's ``detail`` saying which limit was reached (``classify`` gives none)."""
     if outcome.error_type.startswith("timeout_") and not outcome.detail:
         return replace(outcome, detail=timeout_detail(outcome.error_type, timeouts, budget_s, stream=stream))
     return outcome
 
 
-def timeout_detail(error_type: str, timeouts: TimeoutsSpec, budget_s: float, *, stream: bool = False) -> str:
+def timeout_detail(error_type: str, timeouts: AttemptTimeouts, budget_s: float, *, stream: bool = False) -> str:
     """Which limit a ``timeout_*`` attempt ran into, in words; ``budget_s`` is what was left of the route's
     ``deadline_s`` when the attempt started (the first byte's wait is cut to it; for a stream, the wait
     for its first content)."""

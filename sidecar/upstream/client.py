@@ -80,7 +80,7 @@ from yarl import URL
 
 from ..held_bytes import UNLIMITED_FROM, HeldBytes
 from ..policy.compiled import Provider
-from ..policy.resilience_spec import TimeoutsSpec
+from ..policy.resilience_plan import AttemptTimeouts
 from ..settings import Settings
 from .proxy import EnvProxies, Proxy, provider_proxy
 from .resolver import BoundedResolver, bound_lookup_by
@@ -258,7 +258,7 @@ class UpstreamClient:
             self._tls.context_for(provider.tls)
 
     async def post(
-        self, provider: Provider, url: str, headers: Mapping[str, str], body: bytes, timeouts: TimeoutsSpec
+        self, provider: Provider, url: str, headers: Mapping[str, str], body: bytes, timeouts: AttemptTimeouts
     ) -> UpstreamResponse:
         """Send ``body`` to ``url`` (one of ``provider``'s); returns at the response's head.
 
@@ -286,7 +286,13 @@ class UpstreamClient:
         )
 
     async def forward(
-        self, provider: Provider, method: str, url: str, headers: Mapping[str, str], body: Any, timeouts: TimeoutsSpec
+        self,
+        provider: Provider,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: Any,
+        timeouts: AttemptTimeouts,
     ) -> aiohttp.ClientResponse:
         """A passthrough call (``server.forward``): ``method`` on ``url`` with ``body`` (None, or an async
         iterable of bytes, streamed); returns aiohttp's response at its head, its body unread and as sent
@@ -325,7 +331,7 @@ class UpstreamClient:
         self._routes[provider.name] = route
         return route
 
-    def _timeout(self, timeouts: TimeoutsSpec) -> aiohttp.ClientTimeout:
+    def _timeout(self, timeouts: AttemptTimeouts) -> aiohttp.ClientTimeout:
         """aiohttp's timeouts for a call: ``connect_s``; and ``idle_s`` for the head (``sock_read``) only when
         it is shorter than ``first_byte_s``: otherwise the caller's first-byte deadline, made before the
         call and due no later than ``first_byte_s`` after it, always ends the wait first, and aiohttp's read

@@ -6,6 +6,8 @@ request runs; this is its outputs kept whole, spans included."""
 
 from __future__ import annotations
 
+import openai
+import pytest
 from opentelemetry.trace import SpanKind
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
@@ -74,3 +76,27 @@ async def test_a_call_retried_on_its_one_target_makes_a_client_span_for_each_cal
     assert calls[0].attributes["error.type"] == "http_500"
     assert "error.type" not in calls[1].attributes
     assert calls[1].attributes["http.request.resend_count"] == 1
+
+
+async def test_a_providers_own_first_byte_timeout_cuts_a_stalled_call_and_is_named(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A provider whose own ``timeouts`` give ``first_byte_s: 0.2`` (the route sets none) stalls its head: the
+    SDK gets the 504 naming that limit, and the access line's attempt error says the same."""
+    url = await fake("f0")
+    policy = (
+        one_target_policy(url)
+        .replace("resilience: {backoff:", "resilience: {max_attempts_per_target: 1, backoff:")
+        .replace("    dialect: fake\n", "    dialect: fake\n    timeouts: {first_byte_s: 0.2}\n")
+    )
+    running = await sidecar(policy)
+    async with openai_client(running) as client:
+        with pytest.raises(openai.APIStatusError) as failed:
+            await client.chat.completions.create(
+                model="one", messages=[{"role": "user", "content": "hello"}], extra_headers={"x-fake-fault": "stall=3"}
+            )
+    why = "no response headers within first_byte_s (0.2 s)"
+    assert failed.value.status_code == 504
+    assert failed.value.message.endswith(f"upstream m0 failed: timeout_first_byte ({why})")
+    [line] = [line for line in running.log_lines() if line.get("event") == "access"]
+    assert line["attempt_errors"] == [f"m0:timeout_first_byte: {why}"]

@@ -40,6 +40,9 @@ _PATHS = {
 }
 _RESPONSES_ENDS = ("response.completed", "response.incomplete")
 _USAGE_CHUNKED = frozenset((Operation.CHAT, Operation.TEXT_COMPLETION))
+# A global for ``OpenAIAPI.wire``, called on every request to an OpenAI provider: Python 3.11 leaves an Enum
+# member's read through its class unspecialized (~975 instructions; docs/benchmarks.md, "Wave 47 `plain48`")
+_OPENAI = Dialect.OPENAI
 """The streams whose usage comes only when asked (``stream_options.include_usage``): the sidecar asks for
 it, and keeps the usage chunk from an app that did not (``stream_read``). Before 2026-12-06 only chat's:
 a streamed legacy completion brought no usage and was charged its reservation as an estimate."""
@@ -154,7 +157,7 @@ class OpenAIAPI(ProviderAPI):
     otel_name = "openai"
 
     def wire(self, caller: Dialect, speaks: Dialect | None) -> Dialect:
-        return Dialect.OPENAI
+        return _OPENAI
 
 
 class AzureOpenAIAPI(ProviderAPI):
@@ -162,7 +165,7 @@ class AzureOpenAIAPI(ProviderAPI):
     otel_name = "azure.ai.openai"
 
     def wire(self, caller: Dialect, speaks: Dialect | None) -> Dialect:
-        return Dialect.OPENAI
+        return _OPENAI
 
     def url(self, base_url: str, api_version: str | None, wire: WireDialect, path: str, model: str) -> str:
         """Chat, completions and embeddings under the deployment, with ``api_version``; the Responses API only
