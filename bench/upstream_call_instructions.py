@@ -55,7 +55,7 @@ async def calls(part: str, port: int, n: int) -> None:
     from sidecar.policy.compiled import Provider
     from sidecar.policy.resilience_spec import TimeoutsSpec
     from sidecar.policy.spec import ProviderKind
-    from sidecar.server.deadline import Deadline
+    from sidecar.server.deadline import Deadline, DeadlineClock
     from sidecar.settings import Settings
     from sidecar.upstream import EnvProxies, UpstreamClient
 
@@ -72,6 +72,7 @@ async def calls(part: str, port: int, n: int) -> None:
     timeouts = TimeoutsSpec()
     per_call = aiohttp.ClientTimeout(total=None, connect=timeouts.connect_s, sock_read=timeouts.idle_s)
     loop = asyncio.get_running_loop()
+    clock = DeadlineClock()  # one timer for every deadline of the run, as `Attempt` keeps one
 
     async def minimal_call() -> None:
         async with minimal.post(url, data=body, headers={"content-type": "application/json"}) as response:
@@ -110,7 +111,7 @@ async def calls(part: str, port: int, n: int) -> None:
             response.close()
 
     async def deadline_call() -> None:
-        deadline = Deadline(loop, loop.time() + timeouts.first_byte_s)
+        deadline = Deadline(loop, loop.time() + timeouts.first_byte_s, clock)
         try:
             response = await client.post(provider, url, dict(HEADERS), body, timeouts)
         finally:
@@ -127,7 +128,7 @@ async def calls(part: str, port: int, n: int) -> None:
     async def filters_call() -> None:
         headers = send(app_headers, provider, openai, openai, "sk-bench")
         headers["accept-encoding"] = "gzip, deflate"
-        deadline = Deadline(loop, loop.time() + timeouts.first_byte_s)
+        deadline = Deadline(loop, loop.time() + timeouts.first_byte_s, clock)
         try:
             response = await client.post(provider, url, headers, body, timeouts)
         finally:

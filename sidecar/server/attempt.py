@@ -69,7 +69,7 @@ from ..upstream import (
     waited_for_a_connection,
 )
 from .billed import answer_tokens, charge_failed, charge_unanswered
-from .deadline import Deadline
+from .deadline import Deadline, DeadlineClock
 from .exchange import Exchange
 from .key_redaction import headers_without_key, without_key
 from .pipeline import MAX_BODY_DEPTH, too_deep
@@ -175,6 +175,7 @@ class Attempt:
         self._sent = UpstreamHeaders()  # the app's headers to the provider's
         self._relayed = RelayHeaders(ANSWER_DROP)  # a whole answer's headers to the app's
         self._streamed = RelayHeaders(STREAM_DROP)  # a stream's
+        self._deadlines = DeadlineClock()  # the first byte's deadlines: one timer for all (the client's one loop)
 
     def key_for(self, exchange: Exchange, target: Target) -> str | None:
         """The key ``target``'s provider is sent for this request (None: it takes none); raises
@@ -220,7 +221,7 @@ class Attempt:
         response: UpstreamResponse | None = None
         phase: TimeoutPhase = "first_byte"
         try:
-            deadline = Deadline(loop, first_byte_by)  # waiting for a connection, connecting, the head
+            deadline = Deadline(loop, first_byte_by, self._deadlines)  # waiting for a connection, connecting, the head
             try:
                 response = await self.client.post(provider, prepared.url, headers, prepared.body, timeouts)
             except asyncio.CancelledError:
