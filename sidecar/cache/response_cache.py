@@ -271,9 +271,10 @@ class ResponseCache:
         storage = self.storage
         assert isinstance(storage, MemoryStore)
         reason = None
-        if pending.size > self.max_entry_bytes:
+        size = pending.size
+        if size > self.max_entry_bytes:
             reason = "too_large"
-        elif not storage.write_pending(key, pending, settings.ttl_s + settings.stale_s):
+        elif not storage.write_pending(key, pending, settings.ttl_s + settings.stale_s, size):
             reason = "store_failed"
         return self._count(reason)
 
