@@ -128,26 +128,43 @@ async def _missed(
     directive: Directive,
     lookup: Lookup,
 ) -> web.StreamResponse:
-    """No fresh entry (or the app asked for a new answer): single flight, then the chain's answer to the caller;
-    once it is on its way, a good one is stored and handed to the followers (``_keep``, run by the loop after
-    this request's step: off the answer's latency). A refresh follows a call under way, never an answer already
-    made and still on its way to Redis (the one the app asked not to be given, often right after it got it):
-    then it makes its own call. One coroutine: every resumption of the chain's call passes through it."""
+    """No fresh entry (or the app asked for a new answer): single flight, then the chain's answer. A refresh
+    follows a call under way, never an answer already made and still on its way to Redis (the one the app
+    asked not to be given, often right after it got it): then it makes its own call."""
     flight = (
         store.flights.join(key, made=directive is not Directive.REFRESH) if settings.single_flight_wait_s > 0 else None
     )
-    if isinstance(flight, Follower):
-        waited_by = time.monotonic() + settings.single_flight_wait_s
-        while isinstance(flight, Follower):
-            entry = await flight.wait(waited_by - time.monotonic())
-            if entry is not None:
-                return await _serve(exchange, entry, "hit", 0.0, store, key)
-            # the leader's caller left: join again (the first to wake leads); else the leader had nothing
-            # to share, or the wait ran out: this request makes its own call
-            flight = store.flights.join(key) if flight.abandoned else None
+    waited_by = time.monotonic() + settings.single_flight_wait_s
+    while isinstance(flight, Follower):
+        entry = await flight.wait(waited_by - time.monotonic())
+        if entry is not None:
+            return await _serve(exchange, entry, "hit", 0.0, store, key)
+        # the leader's caller left: join again (the first to wake leads); else the leader had nothing
+        # to share, or the wait ran out: this request makes its own call
+        flight = store.flights.join(key) if flight.abandoned else None
     exchange.cache = "miss"
     exchange.trace.cache_result(result="refresh" if directive is Directive.REFRESH else "miss")
     exchange.stale_answer = partial(_stale, store, key, settings, lookup)  # called with the exchange: no cycle
+    return await _call_and_store(exchange, call_next, caches, store, key, settings, flight)
+
+
+async def _uncached(exchange: Exchange, call_next: Handler, reason: str) -> web.StreamResponse:
+    exchange.cache = "bypass"
+    exchange.trace.cache_result(result="bypass", reason=reason)
+    return await call_next(exchange)
+
+
+async def _call_and_store(
+    exchange: Exchange,
+    call_next: Handler,
+    caches: ResponseCaches,
+    store: ResponseCache,
+    key: str,
+    settings: RouteCacheSpec,
+    leader: Leader | None,
+) -> web.StreamResponse:
+    """The chain's answer to the caller; once it is on its way, a good one is stored and handed to the
+    followers (``_keep``, run by the loop after this request's step: off the answer's latency)."""
     tap: StoreTap | None = None
     if exchange.facts.stream:
         tap = StoreTap(exchange.facts.dialect, store.max_entry_bytes)
@@ -155,21 +172,15 @@ async def _missed(
     try:
         response = await call_next(exchange)
     except asyncio.CancelledError:
-        if flight is not None:
-            flight.abandon()  # the caller left: one of the followers leads a new call
+        if leader is not None:
+            leader.abandon()  # the caller left: one of the followers leads a new call
         raise
     except BaseException:
-        if flight is not None:
-            flight.publish(None)  # the followers go their own way
+        if leader is not None:
+            leader.publish(None)  # the followers go their own way
         raise
-    asyncio.get_running_loop().call_soon(_keep, exchange, response, tap, caches, store, key, settings, flight)
+    asyncio.get_running_loop().call_soon(_keep, exchange, response, tap, caches, store, key, settings, leader)
     return response
-
-
-async def _uncached(exchange: Exchange, call_next: Handler, reason: str) -> web.StreamResponse:
-    exchange.cache = "bypass"
-    exchange.trace.cache_result(result="bypass", reason=reason)
-    return await call_next(exchange)
 
 
 def _keep(
@@ -225,22 +236,28 @@ def _answer_entry(
         cost = cost_usd(target.price, usage)
     if tap is not None:
         return tap.entry(target, cost)
-    if not isinstance(response, web.Response) or not isinstance(response.body, bytes):
-        return None
-    if len(response.body) > max_bytes * 2:  # its entry would be over the store's limit anyway
+    raw = response.body if isinstance(response, web.Response) else None  # (aiohttp's property: read once)
+    if not isinstance(raw, bytes) or len(raw) > max_bytes * 2:  # over the store's limit anyway when made an entry
         return None
     try:
-        body, wire, same = _delivered(exchange, response, response.body)
+        body, wire, same = _delivered(exchange, response, raw)
         verdict = whole_verdict(body, wire, store_truncated=store_truncated) if lazy and same else FULL
         if verdict is None:
-            where = {"model": target.upstream_model, "target": target.name, "provider": target.provider.name}
-            return Pending(response.body, stored_at=time.time(), cost_usd=cost, dialect=wire, **where)
+            return Pending(
+                raw,
+                model=target.upstream_model,
+                target=target.name,
+                provider=target.provider.name,
+                stored_at=time.time(),
+                cost_usd=cost,
+                dialect=wire,
+            )
         if verdict != FULL:
             return verdict
         return entry_of(
             body,
             wire,
-            response.body,
+            raw,
             exchange.facts.dialect,
             model=target.upstream_model,
             target=target.name,
