@@ -253,31 +253,26 @@ class ResponseCache:
 
     def store_in_memory(self, key: str, entry: Entry | Pending, settings: RouteCacheSpec) -> str | None:
         """``store`` without a coroutine or a task, for the memory store (``in_memory``): the entry is kept
-        as an object (no encoding), counted at its ``footprint``; a ``Pending`` as it is (``store_pending``)."""
+        as an object (no encoding), counted at its ``footprint``; a ``Pending`` (found storable by
+        ``pending.whole_verdict``) as it is, its entry made on its key's first read, counted at its ``size``."""
         storage = self.storage
         assert isinstance(storage, MemoryStore)
+        ttl_s = settings.ttl_s + settings.stale_s
+        reason = None
         if isinstance(entry, Pending):
-            return self.store_pending(key, entry, settings)
+            size = entry.size
+            if size > self.max_entry_bytes:
+                reason = "too_large"
+            elif not storage.write_pending(key, entry, ttl_s, size):
+                reason = "store_failed"
+            return self._count(reason)
         reason = unstorable(entry, store_truncated=settings.store_truncated)
         if reason is None:
             size = footprint(entry)
             if size > self.max_entry_bytes:
                 reason = "too_large"
-            elif not storage.write_entry(key, entry, size, settings.ttl_s + settings.stale_s):
+            elif not storage.write_entry(key, entry, size, ttl_s):
                 reason = "store_failed"
-        return self._count(reason)
-
-    def store_pending(self, key: str, pending: Pending, settings: RouteCacheSpec) -> str | None:
-        """``store_in_memory`` of an answer whose entry is made on its key's first read (``pending``: found
-        storable by ``pending.whole_verdict``)."""
-        storage = self.storage
-        assert isinstance(storage, MemoryStore)
-        reason = None
-        size = pending.size
-        if size > self.max_entry_bytes:
-            reason = "too_large"
-        elif not storage.write_pending(key, pending, settings.ttl_s + settings.stale_s, size):
-            reason = "store_failed"
         return self._count(reason)
 
     def _encoded(self, entry: Entry, settings: RouteCacheSpec, dialect: Dialect | None) -> tuple[bytes, str | None]:
