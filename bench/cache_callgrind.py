@@ -78,14 +78,9 @@ def measure(workdir: Path, upstream: int, args: argparse.Namespace) -> tuple[lis
     plain: list[Path] = []
     missed: list[Path] = []
     numbers = itertools.count(1)
+    valgrind = ["valgrind", "--tool=callgrind", "--dump-instr=no", f"--callgrind-out-file={out}"]
     with (workdir / "callgrind-cache.txt").open("w") as log:
-        proc = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", "--dump-instr=no", f"--callgrind-out-file={out}", *command],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            cwd=args.code,
-        )
+        proc = subprocess.Popen(valgrind + command, env=env, stdout=subprocess.DEVNULL, stderr=log, cwd=args.code)
         try:
             port = wait_port(ports, proc, timeout=args.ready_timeout)
             wait_http(f"http://127.0.0.1:{port}/readyz", timeout=args.ready_timeout)

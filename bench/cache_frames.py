@@ -124,9 +124,8 @@ def counted(args: argparse.Namespace, work: Path) -> list[dict[str, dict[str, in
                     send(bodies, args.requests)
                 time.sleep(0.3)  # the last request's loop callbacks inside its phase
                 proc.send_signal(signal.SIGUSR1)
-            for _ in range(100):
-                if Path(f"{out}.1").exists():
-                    break
+            deadline = time.monotonic() + 10  # the last phase's counts written by the signal's handler
+            while not Path(f"{out}.1").exists() and time.monotonic() < deadline:
                 time.sleep(0.1)
         finally:
             proc.send_signal(signal.SIGTERM)
