@@ -128,10 +128,11 @@ def counted(args: argparse.Namespace, work: Path) -> list[dict[str, dict[str, in
             while not Path(f"{out}.1").exists() and time.monotonic() < deadline:
                 time.sleep(0.1)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
+            proc.terminate()  # SIGTERM: the sidecar drains and exits
+            proc.wait(timeout=60)
     finally:
         nginx.terminate()
+        nginx.wait(timeout=10)
     return [json.loads(Path(f"{out}.{phase}").read_text()) for phase in (0, 1)]
 
 
