@@ -91,7 +91,7 @@ def answered(answer: str, n: int) -> tuple[Any, bytes, list[tuple[SimpleNamespac
     for _ in range(n):
         response = web.Response(body=raw, content_type="application/json")
         exchange = SimpleNamespace(
-            answered_by=target, degraded=None, stream_error=None, usage=None, facts=facts,
+            answered_by=target, degraded=None, stream_error=None, usage=None, facts=facts, billed=None,
             upstream_answer=(response, dialect, orjson.loads(raw)),
         )  # fmt: skip
         made.append((exchange, response))

@@ -88,7 +88,8 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         cost = size + len(key) + ENTRY_OVERHEAD
         if cost > self.max_bytes:
             return False  # larger than the whole cache: never stored
-        self._remove(key)
+        if key in self._sizes:  # written again (a refresh, or a miss that raced an entry): the old one goes
+            self._remove(key)
         cache = self._cache
         cache[key] = value
         self._sizes[key] = cost

@@ -72,7 +72,12 @@ def _openai(body: dict[str, Any]) -> tuple[FinishReason | None, bool] | None:
         return None
     content, refusal = message.get("content"), message.get("refusal")
     reasoning = message.get("reasoning_content") or message.get("reasoning")
-    if any(value is not None and type(value) is not str for value in (content, refusal, reasoning)):
+    # each a string or null (written out, not a generator over the three: a miss's verdict makes none)
+    if (
+        (content is not None and type(content) is not str)
+        or (refusal is not None and type(refusal) is not str)
+        or (reasoning is not None and type(reasoning) is not str)
+    ):
         return None
     calls = message.get("tool_calls")
     if calls and not _openai_calls(calls):
@@ -181,7 +186,7 @@ def calls_tools(answer: Any) -> bool:
 class Pending:
     """A whole answer kept as its bytes until its entry is first needed (see the module docstring)."""
 
-    __slots__ = ("cost_usd", "dialect", "model", "provider", "raw", "stored_at", "target")
+    __slots__ = ("cost_usd", "dialect", "kept_s", "model", "provider", "raw", "stored_at", "target")
 
     def __init__(
         self,
@@ -201,6 +206,7 @@ class Pending:
         self.provider = provider
         self.stored_at = stored_at
         self.cost_usd = cost_usd
+        self.kept_s = 0.0  # when the memory store kept it, on its monotonic clock (``store.MemoryStore.write_pending``)
 
     @property
     def size(self) -> int:

@@ -83,13 +83,15 @@ class ResponseCache:
         self.stats = store.stats
         self.flights = SingleFlight(self.stats)
         self.max_entry_bytes = max_entry_bytes
-        self._in_memory = isinstance(store, MemoryStore)
+        # the store is this process's memory: it never waits and cannot fail (an attribute, not a property: the
+        # request path reads it on every lookup and miss)
+        self.in_memory = isinstance(store, MemoryStore)
         self._close = close
         self._clock = clock  # the wall clock: Redis entries' ages (their ``stored_at``)
         # the clock ages are told by: the memory store's monotonic one (its ``Kept.stored_s``), else the wall's
         self._age_clock = store.backend.clock if isinstance(store, MemoryStore) else clock
         # Redis: the values already decoded and checked, by their bytes (a hot key's hits decode once)
-        self._decoded = None if self._in_memory else DecodedValues()
+        self._decoded = None if self.in_memory else DecodedValues()
 
     @classmethod
     def from_spec(cls, spec: CacheStoreSpec, env: Mapping[str, str] = os.environ) -> ResponseCache:
@@ -197,7 +199,7 @@ class ResponseCache:
         """When a decoded entry was stored, on the age clock: its ``stored_at`` (wall-clock time) for Redis;
         for bytes in the memory store (aiocache's ``set``, which keeps no stamp), its wall-clock age
         carried over to the memory store's clock."""
-        if not self._in_memory:
+        if not self.in_memory:
             return entry.stored_at
         return self._age_clock() - entry.age(self._clock())
 
@@ -251,36 +253,27 @@ class ResponseCache:
 
     def store_in_memory(self, key: str, entry: Entry | Pending, settings: RouteCacheSpec) -> str | None:
         """``store`` without a coroutine or a task, for the memory store (``in_memory``): the entry is kept
-        as an object (no encoding), counted at its ``footprint``; a ``Pending`` as it is (``store_pending``)."""
+        as an object (no encoding), counted at its ``footprint``; a ``Pending`` (found storable by
+        ``pending.whole_verdict``) as it is, its entry made on its key's first read, counted at its ``size``."""
         storage = self.storage
         assert isinstance(storage, MemoryStore)
+        ttl_s = settings.ttl_s + settings.stale_s
+        reason = None
         if isinstance(entry, Pending):
-            return self.store_pending(key, entry, settings)
+            size = entry.size
+            if size > self.max_entry_bytes:
+                reason = "too_large"
+            elif not storage.write_pending(key, entry, ttl_s, size):
+                reason = "store_failed"
+            return self._count(reason)
         reason = unstorable(entry, store_truncated=settings.store_truncated)
         if reason is None:
             size = footprint(entry)
             if size > self.max_entry_bytes:
                 reason = "too_large"
-            elif not storage.write_entry(key, entry, size, settings.ttl_s + settings.stale_s):
+            elif not storage.write_entry(key, entry, size, ttl_s):
                 reason = "store_failed"
         return self._count(reason)
-
-    def store_pending(self, key: str, pending: Pending, settings: RouteCacheSpec) -> str | None:
-        """``store_in_memory`` of an answer whose entry is made on its key's first read (``pending``: found
-        storable by ``pending.whole_verdict``)."""
-        storage = self.storage
-        assert isinstance(storage, MemoryStore)
-        reason = None
-        if pending.size > self.max_entry_bytes:
-            reason = "too_large"
-        elif not storage.write_pending(key, pending, settings.ttl_s + settings.stale_s):
-            reason = "store_failed"
-        return self._count(reason)
-
-    @property
-    def in_memory(self) -> bool:
-        """The store is this process's memory: it never waits and cannot fail."""
-        return self._in_memory
 
     def _encoded(self, entry: Entry, settings: RouteCacheSpec, dialect: Dialect | None) -> tuple[bytes, str | None]:
         reason = unstorable(entry, store_truncated=settings.store_truncated)

@@ -11,8 +11,8 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
   and counted at their size too), and the time it was kept on the backend's monotonic clock
   (``Kept.stored_s``): ``response_cache`` tells a kept entry's age by the clock its deadline is on, so a
   step of the wall clock neither ages it nor keeps it young. A miss's answer kept pending
-  (``KeptPending``: ``pending.Pending``, counted at its bytes) becomes its ``Kept`` on the key's first
-  read (``read_kept``), counted at the entry's footprint from then on.
+  (``pending.Pending``, counted at its bytes, stamped with the same clock: ``Pending.kept_s``) becomes its
+  ``Kept`` on the key's first read (``read_kept``), counted at the entry's footprint from then on.
 - ``GuardedStore``: any aiocache backend that goes over the network (Redis), through aiocache's API::
 
       get/set --breaker open?--> no operation: a miss (``breaker_skips``)
@@ -45,12 +45,12 @@ from ..resilience.breaker import CircuitBreaker
 from ..telemetry.failure_log import FailureLog
 from .entry import Entry, encode, footprint
 from .padding import Rendered, size_of
+from .pending import Pending
 from .replay import Form, fill_body, template
 from .stats import CacheStats
 
 if TYPE_CHECKING:
     from .memory import BoundedMemoryBackend
-    from .pending import Pending
 
 
 class Store(Protocol):
@@ -77,17 +77,6 @@ class Kept:
         self.entry = entry
         self.stored_s = stored_s
         self.bodies: dict[tuple[Dialect, Form], Rendered] | None = None
-
-
-class KeptPending:
-    """An answer in the memory store whose entry is made when its key is first read (``pending.Pending``),
-    and when it was kept (as ``Kept.stored_s``)."""
-
-    __slots__ = ("pending", "stored_s")
-
-    def __init__(self, pending: Pending, stored_s: float) -> None:
-        self.pending = pending
-        self.stored_s = stored_s
 
 
 KEPT_OVERHEAD = 80
@@ -129,26 +118,25 @@ class MemoryStore:
         """``read_entry`` with the entry's ``Kept`` (when it was kept: ``stored_s``); a pending answer's
         entry made now and kept in its place, counted at its size from now on (one whose body does not read
         as an entry: dropped, counted damaged, None)."""
-        value: Kept | KeptPending | bytes | None = self.backend.read(key)
-        if not isinstance(value, KeptPending):
+        value: Kept | Pending | bytes | None = self.backend.read(key)
+        if not isinstance(value, Pending):
             return value
-        pending = value.pending
-        entry = pending.entry()
+        entry = value.entry()
         if entry is None:
             self.stats.damaged += 1
             self.backend.remove(key)
             return None
-        kept = Kept(entry, value.stored_s)
-        self.backend.swap(key, kept, footprint(entry) - pending.size)
+        kept = Kept(entry, value.kept_s)
+        self.backend.swap(key, kept, footprint(entry) - value.size)
         return kept
 
-    def write_pending(self, key: str, pending: Pending, ttl_s: float) -> bool:
-        """Keep ``pending`` until its key is first read, counted as its ``size`` with the slack of a kept
-        entry (measured: without it 10,000 pending answers of 2 KB grew the process by 1.17 of the bytes
-        counted); False when not kept."""
-        size = pending.size
-        kept = KeptPending(pending, self.backend.clock())  # its bytes, too, pin pages among a request's temporaries
-        stored = self.backend.write(key, kept, ttl_s, size + KEPT_OVERHEAD + KEPT_SLACK)
+    def write_pending(self, key: str, pending: Pending, ttl_s: float, size: int) -> bool:
+        """Keep ``pending`` (of ``size``: ``Pending.size``) until its key is first read, stamped with the
+        backend's clock, counted as ``size`` with the overhead and slack of a kept entry (measured: without the
+        slack 10,000 pending answers of 2 KB grew the process by 1.17 of the bytes counted; its bytes, too, pin
+        pages among a request's temporaries); False when not kept."""
+        pending.kept_s = self.backend.clock()
+        stored = self.backend.write(key, pending, ttl_s, size + KEPT_OVERHEAD + KEPT_SLACK)
         if stored:
             self.stats.bytes_written += size
         return stored

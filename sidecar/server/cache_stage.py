@@ -38,6 +38,7 @@ import orjson
 from aiohttp import web
 
 from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_control
+from ..cache.control import USE
 from ..cache.entry import unstorable
 from ..cache.flight import Follower, Leader
 from ..cache.pending import FULL, Pending, entry_of, whole_verdict
@@ -102,7 +103,7 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
         lookup = MISS
         if directive is Directive.USE:
             dialect = facts.dialect
-            oldest = control.oldest_s(settings.ttl_s, settings.stale_s)
+            oldest = None if control is USE else control.oldest_s(settings.ttl_s, settings.stale_s)  # USE: no bound
             lookup = (
                 store.lookup_in_memory(key, settings, dialect, oldest)
                 if store.in_memory
@@ -134,14 +135,15 @@ async def _missed(
     flight = (
         store.flights.join(key, made=directive is not Directive.REFRESH) if settings.single_flight_wait_s > 0 else None
     )
-    waited_by = time.monotonic() + settings.single_flight_wait_s
-    while isinstance(flight, Follower):
-        entry = await flight.wait(waited_by - time.monotonic())
-        if entry is not None:
-            return await _serve(exchange, entry, "hit", 0.0, store, key)
-        # the leader's caller left: join again (the first to wake leads); else the leader had nothing
-        # to share, or the wait ran out: this request makes its own call
-        flight = store.flights.join(key) if flight.abandoned else None
+    if isinstance(flight, Follower):  # (a leader, most misses, reads no clock for a wait it does not make)
+        waited_by = time.monotonic() + settings.single_flight_wait_s
+        while isinstance(flight, Follower):
+            entry = await flight.wait(waited_by - time.monotonic())
+            if entry is not None:
+                return await _serve(exchange, entry, "hit", 0.0, store, key)
+            # the leader's caller left: join again (the first to wake leads); else the leader had nothing
+            # to share, or the wait ran out: this request makes its own call
+            flight = store.flights.join(key) if flight.abandoned else None
     exchange.cache = "miss"
     exchange.trace.cache_result(result="refresh" if directive is Directive.REFRESH else "miss")
     exchange.stale_answer = partial(_stale, store, key, settings, lookup)  # called with the exchange: no cycle
@@ -228,25 +230,36 @@ def _answer_entry(
         return None
     if response.status != 200:
         return None
-    cost = cost_usd(target.price, exchange.usage)
+    billed = exchange.billed  # the bill the answer's head said priced this answer's call already (``served_cost``)
+    usage = exchange.usage
+    if billed is not None and billed.status == 200 and billed.usage is usage:
+        cost = billed.served_cost
+    else:
+        cost = cost_usd(target.price, usage)
     if tap is not None:
         return tap.entry(target, cost)
-    if not isinstance(response, web.Response) or not isinstance(response.body, bytes):
-        return None
-    if len(response.body) > max_bytes * 2:  # its entry would be over the store's limit anyway
+    raw = response.body if isinstance(response, web.Response) else None  # (aiohttp's property: read once)
+    if not isinstance(raw, bytes) or len(raw) > max_bytes * 2:  # over the store's limit anyway when made an entry
         return None
     try:
-        body, wire, same = _delivered(exchange, response, response.body)
+        body, wire, same = _delivered(exchange, response, raw)
         verdict = whole_verdict(body, wire, store_truncated=store_truncated) if lazy and same else FULL
         if verdict is None:
-            where = {"model": target.upstream_model, "target": target.name, "provider": target.provider.name}
-            return Pending(response.body, stored_at=time.time(), cost_usd=cost, dialect=wire, **where)
+            return Pending(
+                raw,
+                model=target.upstream_model,
+                target=target.name,
+                provider=target.provider.name,
+                stored_at=time.time(),
+                cost_usd=cost,
+                dialect=wire,
+            )
         if verdict != FULL:
             return verdict
         return entry_of(
             body,
             wire,
-            response.body,
+            raw,
             exchange.facts.dialect,
             model=target.upstream_model,
             target=target.name,
