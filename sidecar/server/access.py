@@ -49,18 +49,22 @@ class AccessLog:
         """Finish the request's trace and metrics, then write its access line (if info is enabled)."""
         facts = exchange.facts
         served = exchange.answered_by if status < 400 else None  # an upstream's own error served nothing
-        _, usage, cost, served_cost, estimated, shown = bill(exchange, status)
+        billed = bill(exchange, status)
+        usage, cost, estimated = billed.usage, billed.cost, billed.estimated
         counted = usage
-        if exchange.unserved_tokens:  # and its tokens, every part (a chain's calls, an ensemble's members, judge)
-            counted = _with_unserved(usage, exchange)
+        unserved = exchange.unserved_usage  # ``Exchange.unserved_tokens`` read here without its property
+        if unserved.input_tokens + unserved.output_tokens:  # and its tokens, every part (a chain's calls, an
+            counted = _with_unserved(usage, exchange)  # ensemble's members, the judge)
             estimated = estimated or exchange.unserved_estimated
-        latency_ms = (time.perf_counter() - exchange.started) * 1000
+        latency_ms = (time.perf_counter() - exchange.started) * 1000.0  # a float: the specialized multiply
         outcome = _outcome(exchange, status)
         route = exchange.route.name if exchange.route else None
         trace = exchange.trace
         routed = facts.routing
         # the savings counters move for every request; routing's line fields wait for the sampling decision
-        requested_cost = count_savings(exchange, routed, served, usage, served_cost) if routed is not None else None
+        requested_cost = None
+        if routed is not None:
+            requested_cost = count_savings(exchange, routed, served, usage, billed.served_cost)
         trace.finish(
             status=status,
             outcome=outcome,
@@ -103,7 +107,7 @@ class AccessLog:
             "status": status,
             "outcome": outcome,
             # 3 decimals (an int divided: no decimal rounding); ``__round__`` without the builtin's look-up of it
-            "latency_ms": (latency_ms * 1000).__round__() / 1000,
+            "latency_ms": (latency_ms * 1000.0).__round__() / 1000,
             "stream": facts.stream,
             "bytes_in": len(exchange.raw),
             "bytes_out": exchange.bytes_out,
@@ -111,7 +115,7 @@ class AccessLog:
             "policy_version": exchange.policy.version,
         }
         routing = line_fields(exchange, routed, served, requested_cost) if routed is not None else None
-        _add_optional_fields(fields, exchange, outcome, counted, shown, routing, estimated=estimated)
+        _add_optional_fields(fields, exchange, outcome, counted, billed.shown, routing, estimated)
         if weight < 1.0:  # drawn at this rate: the line stands for 1 / sample_rate requests
             fields["sample_rate"] = weight
         try:
@@ -148,7 +152,6 @@ def _add_optional_fields(
     usage: Usage | None,
     shown: float | None,
     routing: dict[str, Any] | None,
-    *,
     estimated: bool,
 ) -> None:
     """The access line's fields that only some requests have (docs/logs.md), in their order on the line;
