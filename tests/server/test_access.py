@@ -41,6 +41,18 @@ def policy(url: str) -> str:
     )
 
 
+async def completion_server(aiohttp_server: Any) -> str:
+    """A provider on loopback answering every chat completion with ``COMPLETION``; its base URL."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(COMPLETION)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    server = await aiohttp_server(app)
+    return str(server.make_url("")).rstrip("/")
+
+
 async def access_line(running: RunningSidecar, headers: dict[str, str]) -> dict[str, Any]:
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     async with (
@@ -117,13 +129,7 @@ async def test_cached_input_tokens_are_logged_and_priced_as_cached(
 ) -> None:
     """The upstream's cached prompt tokens are in the line, and its cost prices them at the cached rate."""
 
-    async def handler(request: web.Request) -> web.Response:
-        return web.json_response(COMPLETION)
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
-    server = await aiohttp_server(app)
-    running = await sidecar(policy(str(server.make_url("")).rstrip("/")))
+    running = await sidecar(policy(await completion_server(aiohttp_server)))
     line = await access_line(running, {})
     assert (line["input_tokens"], line["cached_input_tokens"], line["output_tokens"]) == (40, 32, 2)
     assert line["cost_usd"] == round((8 * 1 + 32 * 0.5 + 2 * 2) / 1e6, 8)
@@ -225,13 +231,7 @@ async def test_a_plain_success_writes_its_fields_in_the_documented_order(
     """openai-python, a priced model answering with cached tokens on the first try: the line's fields, in
     docs/logs.md's order (the fixed ones, then the tokens and the cost), nothing more."""
 
-    async def handler(request: web.Request) -> web.Response:
-        return web.json_response(COMPLETION)
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
-    server = await aiohttp_server(app)
-    running = await sidecar(policy(str(server.make_url("")).rstrip("/")))
+    running = await sidecar(policy(await completion_server(aiohttp_server)))
     async with openai_client(running) as client:
         await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
     [line] = [line for line in running.log_lines() if line.get("event") == "access"]
