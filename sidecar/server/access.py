@@ -2,7 +2,8 @@
 
 The access line is rendered here with orjson (same fields and format as every other log line: ``ts``,
 ``level``, ``event``, ``component``) and written through a ``LineBuffer``, not through structlog's
-processor chain: it is the one log line per request, so it is kept cheap. The policy's ``access_log``
+processor chain: it is the one log line per request, so it is kept cheap (its first 22 fields, always
+written, start as a copy of ``AccessLog``'s own dict of them and are written in place). The policy's ``access_log``
 block (``policy.access_log``) may sample it: the decision comes after the request's telemetry (routing's
 savings counters among it) and before the line is built (routing's fields among it), and a line written
 at a rate below 1 carries ``sample_rate``. ``write`` writes a line built elsewhere (a passthrough's,
@@ -30,6 +31,34 @@ class AccessLog:
     def __init__(self, output: LogOutput) -> None:
         self._enabled = output.enabled(logging.INFO)
         self._buffer = LineBuffer(output.stream)
+        # Every line's first fields, in their order (docs/logs.md), the three constant ones set: a line starts
+        # as a copy of these (the keys' table copied whole) and its values are written in place, about a third
+        # of the instructions of a 22-key dict display (docs/benchmarks.md, "Wave 49 `plain50`").
+        fields: dict[str, Any] = {
+            "component": "sidecar.access",
+            "event": "access",
+            "level": "info",
+            "ts": None,
+            "request_id": None,
+            "method": None,
+            "path": None,
+            "dialect": None,
+            "operation": None,
+            "app": None,
+            "route": None,
+            "requested_model": None,
+            "served_model": None,
+            "provider": None,
+            "status": None,
+            "outcome": None,
+            "latency_ms": None,
+            "stream": None,
+            "bytes_in": None,
+            "bytes_out": None,
+            "attempts": None,
+            "policy_version": None,
+        }
+        self._first_fields = fields
 
     def flush(self) -> None:
         self._buffer.flush()
@@ -49,18 +78,22 @@ class AccessLog:
         """Finish the request's trace and metrics, then write its access line (if info is enabled)."""
         facts = exchange.facts
         served = exchange.answered_by if status < 400 else None  # an upstream's own error served nothing
-        _, usage, cost, served_cost, estimated, shown = bill(exchange, status)
+        billed = bill(exchange, status)
+        usage, cost, estimated = billed.usage, billed.cost, billed.estimated
         counted = usage
-        if exchange.unserved_tokens:  # and its tokens, every part (a chain's calls, an ensemble's members, judge)
-            counted = _with_unserved(usage, exchange)
+        unserved = exchange.unserved_usage  # ``Exchange.unserved_tokens`` read here without its property
+        if unserved.input_tokens + unserved.output_tokens:  # and its tokens, every part (a chain's calls, an
+            counted = _with_unserved(usage, exchange)  # ensemble's members, the judge)
             estimated = estimated or exchange.unserved_estimated
-        latency_ms = (time.perf_counter() - exchange.started) * 1000
+        latency_ms = (time.perf_counter() - exchange.started) * 1000.0  # a float: the specialized multiply
         outcome = _outcome(exchange, status)
         route = exchange.route.name if exchange.route else None
         trace = exchange.trace
         routed = facts.routing
         # the savings counters move for every request; routing's line fields wait for the sampling decision
-        requested_cost = count_savings(exchange, routed, served, usage, served_cost) if routed is not None else None
+        requested_cost = None
+        if routed is not None:
+            requested_cost = count_savings(exchange, routed, served, usage, billed.served_cost)
         trace.finish(
             status=status,
             outcome=outcome,
@@ -85,33 +118,29 @@ class AccessLog:
                 return
             weight = drawn
         model = facts.model
-        fields: dict[str, Any] = {
-            "component": "sidecar.access",
-            "event": "access",
-            "level": "info",
-            "ts": time.time_ns() // 1000 / 1e6,  # microseconds, as round(time.time(), 6) at a third of its cost
-            "request_id": exchange.request_id,
-            "method": exchange.request.method,
-            "path": exchange.request.path,
-            "dialect": facts.dialect,  # enum members: orjson writes their values
-            "operation": facts.operation,
-            "app": facts.app,
-            "route": route,
-            "requested_model": (model if len(model) <= MODEL_SHOWN_CHARS else shown_model(model)) or None,
-            "served_model": served.name if served else None,
-            "provider": served.provider.name if served else None,
-            "status": status,
-            "outcome": outcome,
-            # 3 decimals (an int divided: no decimal rounding); ``__round__`` without the builtin's look-up of it
-            "latency_ms": (latency_ms * 1000).__round__() / 1000,
-            "stream": facts.stream,
-            "bytes_in": len(exchange.raw),
-            "bytes_out": exchange.bytes_out,
-            "attempts": exchange.calls,
-            "policy_version": exchange.policy.version,
-        }
+        fields = self._first_fields.copy()  # in their order, written in place (``__init__``)
+        fields["ts"] = time.time_ns() // 1000 / 1e6  # microseconds, as round(time.time(), 6) at a third of its cost
+        fields["request_id"] = exchange.request_id
+        fields["method"] = exchange.request.method
+        fields["path"] = exchange.request.path
+        fields["dialect"] = facts.dialect  # enum members: orjson writes their values
+        fields["operation"] = facts.operation
+        fields["app"] = facts.app
+        fields["route"] = route
+        fields["requested_model"] = (model if len(model) <= MODEL_SHOWN_CHARS else shown_model(model)) or None
+        fields["served_model"] = served.name if served else None
+        fields["provider"] = served.provider.name if served else None
+        fields["status"] = status
+        fields["outcome"] = outcome
+        # 3 decimals (an int divided: no decimal rounding); ``__round__`` without the builtin's look-up of it
+        fields["latency_ms"] = (latency_ms * 1000.0).__round__() / 1000
+        fields["stream"] = facts.stream
+        fields["bytes_in"] = len(exchange.raw)
+        fields["bytes_out"] = exchange.bytes_out
+        fields["attempts"] = exchange.calls
+        fields["policy_version"] = exchange.policy.version
         routing = line_fields(exchange, routed, served, requested_cost) if routed is not None else None
-        _add_optional_fields(fields, exchange, outcome, counted, shown, routing, estimated=estimated)
+        _add_optional_fields(fields, exchange, outcome, counted, billed.shown, routing, estimated)
         if weight < 1.0:  # drawn at this rate: the line stands for 1 / sample_rate requests
             fields["sample_rate"] = weight
         try:
@@ -148,7 +177,6 @@ def _add_optional_fields(
     usage: Usage | None,
     shown: float | None,
     routing: dict[str, Any] | None,
-    *,
     estimated: bool,
 ) -> None:
     """The access line's fields that only some requests have (docs/logs.md), in their order on the line;

@@ -210,7 +210,8 @@ class Attempt:
         request = exchange.request
         facts = exchange.facts
         provider = prepared.target.provider
-        headers = self._sent(request.headers, provider, facts.dialect, prepared.wire, key)
+        sent = self._sent  # an instance's callable: read as an attribute (``self._sent(...)`` stays generic)
+        headers = sent(request.headers, provider, facts.dialect, prepared.wire, key)
         # Streams ask for identity so that every event is relayed the moment it arrives.
         headers["accept-encoding"] = "identity" if facts.stream else "gzip, deflate"
         trace.inject(headers)
@@ -277,7 +278,8 @@ class Attempt:
         caller = exchange.facts.dialect
         wire = prepared.wire
         status = response.status
-        relayed = headers_without_key(self._relayed(response.headers.items()), key)
+        relay = self._relayed  # an instance's callable: read as an attribute (``self._relayed(...)``: generic)
+        relayed = headers_without_key(relay(response.headers.items()), key)
         if 200 <= status < 300:
             outcome = _SUCCESS
         else:

@@ -18,7 +18,7 @@ usage: it has no header, and its bill is the access line's alone.
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from ..budgets.estimate import estimate_request
 from ..cost import cost_usd
@@ -35,18 +35,31 @@ COST_HEADER = "x-sidecar-cost"
 NOTHING_BILLED = "0.00000000"  # the header of an answer no billed call made: a cache hit, a refusal
 
 
-class Bill(NamedTuple):
+class Bill:
     """A request's bill as it ended with ``status``: the answer's ``usage`` (or what is charged in its place),
     the ``cost`` of every call it paid for (None: nothing priced), the answer's own call's ``served_cost``
     (routing's savings), whether the tokens are in part the sidecar's estimates, and the cost ``shown``: to 8
-    decimals, for ``x-sidecar-cost`` and the access line's ``cost_usd`` (rounded once for both)."""
+    decimals, for ``x-sidecar-cost`` and the access line's ``cost_usd`` (rounded once for both). A slotted
+    class, not a ``NamedTuple``: Python 3.11 leaves a named tuple's field reads and unpacking generic
+    (docs/benchmarks.md, "Wave 49 `plain50`")."""
 
-    status: int
-    usage: Usage | None
-    cost: float | None
-    served_cost: float | None
-    estimated: bool
-    shown: float | None
+    __slots__ = ("cost", "estimated", "served_cost", "shown", "status", "usage")
+
+    def __init__(
+        self,
+        status: int,
+        usage: Usage | None,
+        cost: float | None,
+        served_cost: float | None,
+        estimated: bool,
+        shown: float | None,
+    ) -> None:
+        self.status = status
+        self.usage = usage
+        self.cost = cost
+        self.served_cost = served_cost
+        self.estimated = estimated
+        self.shown = shown
 
 
 def bill(exchange: Exchange, status: int) -> Bill:

@@ -168,6 +168,19 @@ def _post_arguments(proxy: Proxy | None, context: ssl.SSLContext | bool) -> dict
     return arguments
 
 
+class _NotOpenLoop:
+    """``UpstreamClient.loop`` before ``open``: any use of it (a method, ``asyncio.current_task``'s look-up
+    of it) raises the clear error instead of running in no loop."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("the upstream client is not open")
+
+    def __hash__(self) -> int:
+        raise RuntimeError("the upstream client is not open")
+
+
 class UpstreamClient:
     """The process's one upstream client (see the module docstring)."""
 
@@ -193,18 +206,13 @@ class UpstreamClient:
         self._routes: dict[str, _Route] = {}
         # by connect_s, idle_s, first_byte_s
         self._timeouts: dict[tuple[float, float, float], aiohttp.ClientTimeout] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # The loop the client was opened in (``open``): the one every call runs in. Read instead of
+        # ``asyncio.get_running_loop()``, which makes a ``getpid`` system call each time it is called
+        # (CPython 3.11's check for a forked process; docs/benchmarks.md, "Wave 46 `plain47`"). A plain
+        # attribute, not a property (3.11 leaves a property's read generic: "Wave 49 `plain50`"); before
+        # ``open`` it is a stand-in whose every use raises the clear error.
+        self.loop: asyncio.AbstractEventLoop = _NotOpenLoop()  # type: ignore[assignment]
         self._watched: weakref.WeakSet[Any] = weakref.WeakSet()  # connections seen (response.py)
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The loop the client was opened in (``open``): the one every call runs in. Read instead of
-        ``asyncio.get_running_loop()``, which makes a ``getpid`` system call each time it is called
-        (CPython 3.11's check for a forked process; docs/benchmarks.md, "Wave 46 `plain47`")."""
-        loop = self._loop
-        if loop is None:
-            raise RuntimeError("the upstream client is not open")
-        return loop
 
     @property
     def max_body(self) -> int:
@@ -213,7 +221,7 @@ class UpstreamClient:
 
     def open(self) -> None:
         """Make the connector and the session (in the running loop)."""
-        self._loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()
         self._resolver = resolver = BoundedResolver(self._resolver_class())
         connector = _Connector(
             limit=self._limit,
@@ -266,10 +274,10 @@ class UpstreamClient:
         the sidecar will not relay) and ``TLSConfigError`` (the provider's ``tls`` files).
         """
         session = self._session
-        if session is None or self._loop is None:
+        if session is None:
             raise RuntimeError("the upstream client is not open")
         route = self._route(provider)
-        loop = self._loop
+        loop = self.loop
         total_by = loop.time() + timeouts.total_s
         if route.proxy_credentials is not None:
             headers = {**headers, **route.proxy_credentials}

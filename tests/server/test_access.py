@@ -41,6 +41,18 @@ def policy(url: str) -> str:
     )
 
 
+async def completion_server(aiohttp_server: Any) -> str:
+    """A provider on loopback answering every chat completion with ``COMPLETION``; its base URL."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(COMPLETION)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    server = await aiohttp_server(app)
+    return str(server.make_url("")).rstrip("/")
+
+
 async def access_line(running: RunningSidecar, headers: dict[str, str]) -> dict[str, Any]:
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     async with (
@@ -117,13 +129,7 @@ async def test_cached_input_tokens_are_logged_and_priced_as_cached(
 ) -> None:
     """The upstream's cached prompt tokens are in the line, and its cost prices them at the cached rate."""
 
-    async def handler(request: web.Request) -> web.Response:
-        return web.json_response(COMPLETION)
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
-    server = await aiohttp_server(app)
-    running = await sidecar(policy(str(server.make_url("")).rstrip("/")))
+    running = await sidecar(policy(await completion_server(aiohttp_server)))
     line = await access_line(running, {})
     assert (line["input_tokens"], line["cached_input_tokens"], line["output_tokens"]) == (40, 32, 2)
     assert line["cost_usd"] == round((8 * 1 + 32 * 0.5 + 2 * 2) / 1e6, 8)
@@ -210,3 +216,46 @@ async def test_an_error_the_sidecar_answers_counts_its_body_in_bytes_out(
     line = [line for line in running.log_lines() if line.get("event") == "access"][-1]
     assert (line["status"], line["outcome"]) == (400, "rejected")
     assert body and line["bytes_out"] == len(body)
+
+
+BASE_FIELDS = [
+    *("component", "event", "level", "ts", "request_id", "method", "path", "dialect", "operation", "app"),
+    *("route", "requested_model", "served_model", "provider", "status", "outcome", "latency_ms", "stream"),
+    *("bytes_in", "bytes_out", "attempts", "policy_version"),
+]
+
+
+async def test_a_plain_success_writes_its_fields_in_the_documented_order(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """openai-python, a priced model answering with cached tokens on the first try: the line's fields, in
+    docs/logs.md's order (the fixed ones, then the tokens and the cost), nothing more."""
+
+    running = await sidecar(policy(await completion_server(aiohttp_server)))
+    async with openai_client(running) as client:
+        await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    [line] = [line for line in running.log_lines() if line.get("event") == "access"]
+    tokens = ["input_tokens", "output_tokens", "cached_input_tokens", "cost_usd"]
+    assert list(line)[: len(BASE_FIELDS) + len(tokens)] == BASE_FIELDS + tokens
+    assert list(line)[len(BASE_FIELDS) + len(tokens) :] in ([], ["trace_id", "span_id"])
+
+
+async def test_a_fallback_writes_its_fields_in_the_documented_order(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """openai-python, a matched header, the first target answering 503 and the second answering: the
+    line's fields in docs/logs.md's order (the fixed ones, the headers, the walk's, the tokens)."""
+    first, second = await fake("one"), await fake("two")
+    running = await sidecar(
+        "version: 1\nproviders:\n"
+        + provider_block("one", first, "openai")
+        + provider_block("two", second, "openai")
+        + "models:\n  a: {provider: one, model: up-a}\n  b: {provider: two, model: up-b}\n"
+        + "routes:\n  - {name: teams, match: {headers: {x-team: [ops]}}, target: [a, b]}\n"
+    )
+    async with openai_client(running, **{"x-team": "ops", "x-fake-fault": "one:status=503"}) as client:
+        await client.chat.completions.create(model="a", messages=[{"role": "user", "content": "hi"}])
+    [line] = [line for line in running.log_lines() if line.get("event") == "access"]
+    walk = ["headers", "fallback_reason", "attempt_log", "attempt_errors"]
+    tokens = ["input_tokens", "output_tokens", "cached_input_tokens"]
+    assert list(line)[: len(BASE_FIELDS) + len(walk) + len(tokens)] == BASE_FIELDS + walk + tokens
+    assert list(line)[len(BASE_FIELDS) + len(walk) + len(tokens) :] in ([], ["trace_id", "span_id"])
+    assert (line["outcome"], line["headers"]) == ("fallback", {"x-team": "ops"})

@@ -169,14 +169,17 @@ def test_default_limits_hold_two_thousand_streams_per_target() -> None:
 
 
 def test_the_loop_of_a_client_not_opened_is_refused() -> None:
-    """``UpstreamClient.loop`` (read by the attempt instead of ``asyncio.get_running_loop()``) before
-    ``open``: a clear error, not None."""
+    """``UpstreamClient.loop`` (read by the attempt instead of ``asyncio.get_running_loop()``) used before
+    ``open``, by a loop method or by ``asyncio.current_task`` (the calls' look-up): a clear error, not a
+    call run in no loop."""
     from sidecar.settings import Settings
     from sidecar.upstream import EnvProxies
 
     unopened = UpstreamClient(Settings(), EnvProxies({}))
-    with pytest.raises(RuntimeError, match="not open"):
-        assert unopened.loop is None
+    with pytest.raises(RuntimeError, match="the upstream client is not open"):
+        unopened.loop.time()
+    with pytest.raises(RuntimeError, match="the upstream client is not open"):
+        asyncio.current_task(unopened.loop)
 
 
 async def test_the_loop_of_an_open_client_is_the_one_it_was_opened_in(client: UpstreamClient) -> None:
