@@ -55,7 +55,7 @@ from .replay import asks_padding, asks_usage
 from .stream_answer import send_stream
 
 if TYPE_CHECKING:
-    from ..cache.spec import RouteCacheSpec
+    from ..cache.rules import CacheRules
     from ..policy.compiled import Target
     from ..translate.deltas import Delta
     from .exchange import Exchange
@@ -79,7 +79,7 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
         # A caching route: a hit is answered here, with no further coroutine (a memory store's lookup and
         # a whole answer are plain calls); anything else goes on in ``_missed``.
         facts = exchange.facts
-        settings = plan.settings
+        settings = plan.rules
         control = client_control(facts.headers, allowed=settings.client_control)
         directive = control.directive
         if directive is Directive.BYPASS:
@@ -125,7 +125,7 @@ async def _missed(
     caches: ResponseCaches,
     store: ResponseCache,
     key: str,
-    settings: RouteCacheSpec,
+    settings: CacheRules,
     directive: Directive,
     lookup: Lookup,
 ) -> web.StreamResponse:
@@ -162,7 +162,7 @@ async def _call_and_store(
     caches: ResponseCaches,
     store: ResponseCache,
     key: str,
-    settings: RouteCacheSpec,
+    settings: CacheRules,
     leader: Leader | None,
 ) -> web.StreamResponse:
     """The chain's answer to the caller; once it is on its way, a good one is stored and handed to the
@@ -192,7 +192,7 @@ def _keep(
     caches: ResponseCaches,
     store: ResponseCache,
     key: str,
-    settings: RouteCacheSpec,
+    settings: CacheRules,
     leader: Leader | None,
 ) -> None:
     """The answer's entry, if it may be stored: written, and to the followers at once (and to the requests
@@ -325,7 +325,7 @@ _JSON = "application/json"
 
 
 async def _stale(
-    store: ResponseCache, key: str, settings: RouteCacheSpec, lookup: Lookup, exchange: Exchange
+    store: ResponseCache, key: str, settings: CacheRules, lookup: Lookup, exchange: Exchange
 ) -> web.StreamResponse | None:
     """The last resort ``kind: cache``: the entry within ``ttl_s + stale_s``, served marked stale."""
     found = await store.stale(key, settings, lookup)
