@@ -13,15 +13,9 @@ from sidecar.policy import load_policy_bytes
 def test_the_rules_hold_every_field_of_the_spec_with_its_value() -> None:
     """``CacheRules.of`` copies each field of ``RouteCacheSpec`` (a field added to the spec and not to the
     rules would be read from nowhere on the request path)."""
-    spec = RouteCacheSpec(
-        enabled=True,
-        ttl_s=12.5,
-        cacheable="always",
-        stale_s=7.0,
-        store_truncated=True,
-        share_across_apps=True,
-        single_flight_wait_s=0.0,
-        client_control=False,
+    spec = RouteCacheSpec.model_validate(
+        {"enabled": True, "ttl_s": 12.5, "cacheable": "always", "stale_s": 7.0, "store_truncated": True}
+        | {"share_across_apps": True, "single_flight_wait_s": 0.0, "client_control": False}
     )
     assert [f.name for f in fields(CacheRules)] == list(RouteCacheSpec.model_fields)
     assert asdict(CacheRules.of(spec)) == spec.model_dump()
