@@ -67,6 +67,7 @@ async def hits(n: int) -> None:
     raw = CACHED_REQUEST.encode()
     settings = RouteCacheSpec(enabled=True, cacheable="always")
     plan = RouteCache(settings, route_identity("cached", [("bench-model", None)], "drop"), False)
+    settings = getattr(plan, "rules", settings)  # what the stage reads: the slotted copy where there is one
     cache = ResponseCache.from_spec(CacheStoreSpec())
     headers = {"content-type": "application/json", "host": "127.0.0.1"}
     text = "Hello, benchmark! Nice to meet you."

@@ -45,6 +45,7 @@ async def misses(part: str, n: int) -> None:
 
     settings = RouteCacheSpec(enabled=True, cacheable="always")
     plan = RouteCache(settings, route_identity("cached", [("bench-model", None)], "drop"), False)
+    settings = getattr(plan, "rules", settings)  # what the stage reads: the slotted copy where there is one
     cache = ResponseCache.from_spec(CacheStoreSpec.model_validate({"memory": {"max_entries": 100_000}}))
     headers = {"content-type": "application/json", "host": "127.0.0.1"}
     raws = [

@@ -41,6 +41,12 @@ from sidecar.dialects import Dialect
 from sidecar.translate.common import FinishReason, Usage
 
 SETTINGS = RouteCacheSpec(enabled=True, ttl_s=3600)
+try:  # what the cache stage reads: the slotted copy, where the package has one
+    from sidecar.cache.rules import CacheRules
+
+    SETTINGS = CacheRules.of(SETTINGS)  # type: ignore[assignment]
+except ImportError:  # a baseline before it
+    pass
 LAYERS = ("redis-py", "store", "lookup, no dialect", "lookup")
 
 

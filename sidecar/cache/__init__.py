@@ -9,6 +9,7 @@ Map of the package::
     key             the key: route identity + dialect + model + caller scope + canonical body (BLAKE2b);
                     which requests are cacheable
     plan            RouteCache, compiled per route at policy load: key(...) -> KeyDecision
+    rules           CacheRules: a route's RouteCacheSpec in slots, held by its RouteCache (what requests read)
     entry           Entry (pieces, finish, usage, model, stored_at, cost, citations), its byte encoding,
                     unstorable()
     storable        unstorable_by: which answers may be stored (their finish, whether they answer)

@@ -2,10 +2,10 @@
 
 ``route_cache(name, chain, unsupported_params, settings, route_spec)`` (what ``policy.compile`` calls while
 it builds a route; ``compile_route_cache(route, settings)`` for a built one) gives a ``RouteCache`` (or None when
-the route does not cache):
-the merged ``RouteCacheSpec``, the route's identity bytes (name, chain, translation mode: see ``key``)
-and a BLAKE2b that has read them (copied per key), and whether any target passes the caller's own API
-key through (then the key's hash scopes entries).
+the route does not cache): the merged ``RouteCacheSpec`` and its slotted copy the request path reads
+(``rules.CacheRules``), the route's identity bytes (name, chain, translation mode: see ``key``) and a BLAKE2b
+that has read them (copied per key), and whether any target passes the caller's own API key through (then
+the key's hash scopes entries).
 
 ``RouteCache.key(...)`` decides per request: a ``KeyDecision`` with the store key, or with the reason
 the request is not cacheable (for the span and the access line). Only chat operations cache.
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..dialects import Dialect, Operation
 from .key import cache_key, caller_scope, canonical_body, header_part, route_identity, started_key, uncacheable
+from .rules import CacheRules
 from .spec import RouteCacheSpec
 
 if TYPE_CHECKING:
@@ -45,18 +46,20 @@ class RouteCache:
     identity: bytes
     passthrough: bool  # a target forwards the caller's API key: scope entries by it
     chosen_chain: bool = False  # a split or a selection: the chain each request walks is in its key
+    # ``settings`` in slots (``rules``): what the request path reads; ``settings`` stays for diff and explain
+    rules: CacheRules = field(init=False, repr=False, compare=False)
     # the key's BLAKE2b with the identity read (``key.started_key``), copied per request
     started: hashlib.blake2b = field(init=False, repr=False, compare=False)
     # the scopes of the apps seen, without a passthrough key (``key.caller_scope``), at most ``SCOPES_KEPT``
     scopes: dict[tuple[str, str], str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", CacheRules.of(self.settings))
         object.__setattr__(self, "started", started_key(self.identity))
         object.__setattr__(self, "scopes", {})
 
     def key(
         self,
-        *,
         dialect: Dialect,
         operation: Operation,
         model: str,
@@ -68,7 +71,8 @@ class RouteCache:
         headers: Mapping[str, str] = _NO_HEADERS,
         chain: Sequence[Target] = (),
     ) -> KeyDecision:
-        """The store key of this request, or why it has none.
+        """The store key of this request, or why it has none (the cache stage passes its arguments by position:
+        ten keywords cost some 700 instructions a call more).
 
         ``model`` is the model the caller asked for; ``raw`` the body's bytes as received;
         ``deployment_app`` the sidecar's ``SIDECAR_APP``, ``app`` the one routing saw (``x-sidecar-app``
@@ -80,7 +84,7 @@ class RouteCache:
         """
         if operation not in _CHAT:
             return _NOT_CHAT
-        reason = uncacheable(dialect, body, raw, self.settings.cacheable)
+        reason = uncacheable(dialect, body, raw, self.rules.cacheable)
         if reason is not None:
             return KeyDecision(None, reason)
         if self.passthrough:
@@ -90,7 +94,7 @@ class RouteCache:
                 deployment_app=deployment_app,
                 app=app,
                 caller_key=caller_key,
-                share_across_apps=self.settings.share_across_apps,
+                share_across_apps=self.rules.share_across_apps,
             )
         else:
             scope = self._scope(deployment_app, app)
@@ -106,7 +110,7 @@ class RouteCache:
         scopes = self.scopes
         scope = scopes.get((deployment_app, app))
         if scope is None:
-            share = self.settings.share_across_apps
+            share = self.rules.share_across_apps
             scope = caller_scope(deployment_app=deployment_app, app=app, caller_key=None, share_across_apps=share)
             if len(scopes) < SCOPES_KEPT:
                 scopes[deployment_app, app] = scope

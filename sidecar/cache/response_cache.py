@@ -47,7 +47,8 @@ from .flight import SingleFlight
 from .pending import Pending
 from .redis_store import KeptReads, build_redis_backend, close_redis_backend, describe
 from .replay import Form, body_template, fill_body, template
-from .spec import CacheStoreSpec, RouteCacheSpec
+from .rules import Settings
+from .spec import CacheStoreSpec
 from .stats import CacheStats
 from .store import GuardedStore, Kept, MemoryStore, Store
 
@@ -139,7 +140,7 @@ class ResponseCache:
         return cls(store, max_entry_bytes=spec.max_entry_bytes, close=close)
 
     async def lookup(
-        self, key: str, settings: RouteCacheSpec, dialect: Dialect | None = None, oldest_s: float | None = None
+        self, key: str, settings: Settings, dialect: Dialect | None = None, oldest_s: float | None = None
     ) -> Lookup:
         """A fresh entry (hit), or a miss that may carry a stale entry for the last resort; ``dialect``:
         the caller's, whose answer a stored body must be (``entry.unframe``); ``oldest_s``: the oldest
@@ -149,7 +150,7 @@ class ResponseCache:
         return self._judged(entry, body, settings, oldest_s, stored)
 
     def lookup_in_memory(
-        self, key: str, settings: RouteCacheSpec, dialect: Dialect | None = None, oldest_s: float | None = None
+        self, key: str, settings: Settings, dialect: Dialect | None = None, oldest_s: float | None = None
     ) -> Lookup:
         """``lookup`` without a coroutine, for the memory store (``in_memory``): a hit's path awaits
         nothing."""
@@ -173,7 +174,7 @@ class ResponseCache:
         self,
         entry: Entry | None,
         body: bytes | None,
-        settings: RouteCacheSpec,
+        settings: Settings,
         oldest_s: float | None = None,
         stored: float = 0.0,
     ) -> Lookup:
@@ -213,9 +214,7 @@ class ResponseCache:
             return fill_body(body, dialect)
         return fill_body(template(entry, dialect, form), dialect)
 
-    async def stale(
-        self, key: str, settings: RouteCacheSpec, lookup: Lookup | None = None
-    ) -> tuple[Entry, float] | None:
+    async def stale(self, key: str, settings: Settings, lookup: Lookup | None = None) -> tuple[Entry, float] | None:
         """For the last resort: an entry no older than ``ttl_s + stale_s`` (a fresh one too, should one
         have been stored meanwhile), with its age now. ``lookup``'s stale entry is used when given, else
         the store is read."""
@@ -234,7 +233,7 @@ class ResponseCache:
         return entry, age
 
     async def store(
-        self, key: str, entry: Entry | Pending, settings: RouteCacheSpec, dialect: Dialect | None = None
+        self, key: str, entry: Entry | Pending, settings: Settings, dialect: Dialect | None = None
     ) -> str | None:
         """Store a complete answer (to a ``dialect`` caller); None when stored, else why not
         (``unstorable``, ``too_large``, ``store_failed``). Redis keeps the whole body template of
@@ -251,7 +250,7 @@ class ResponseCache:
             reason = "store_failed"
         return self._count(reason)
 
-    def store_in_memory(self, key: str, entry: Entry | Pending, settings: RouteCacheSpec) -> str | None:
+    def store_in_memory(self, key: str, entry: Entry | Pending, settings: Settings) -> str | None:
         """``store`` without a coroutine or a task, for the memory store (``in_memory``): the entry is kept
         as an object (no encoding), counted at its ``footprint``; a ``Pending`` (found storable by
         ``pending.whole_verdict``) as it is, its entry made on its key's first read, counted at its ``size``."""
@@ -275,7 +274,7 @@ class ResponseCache:
                 reason = "store_failed"
         return self._count(reason)
 
-    def _encoded(self, entry: Entry, settings: RouteCacheSpec, dialect: Dialect | None) -> tuple[bytes, str | None]:
+    def _encoded(self, entry: Entry, settings: Settings, dialect: Dialect | None) -> tuple[bytes, str | None]:
         reason = unstorable(entry, store_truncated=settings.store_truncated)
         data = b""
         if reason is None:

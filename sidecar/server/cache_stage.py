@@ -55,7 +55,7 @@ from .replay import asks_padding, asks_usage
 from .stream_answer import send_stream
 
 if TYPE_CHECKING:
-    from ..cache.spec import RouteCacheSpec
+    from ..cache.rules import CacheRules
     from ..policy.compiled import Target
     from ..translate.deltas import Delta
     from .exchange import Exchange
@@ -79,23 +79,23 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
         # A caching route: a hit is answered here, with no further coroutine (a memory store's lookup and
         # a whole answer are plain calls); anything else goes on in ``_missed``.
         facts = exchange.facts
-        settings = plan.settings
+        settings = plan.rules
         control = client_control(facts.headers, allowed=settings.client_control)
         directive = control.directive
         if directive is Directive.BYPASS:
             return await _uncached(exchange, call_next, "client_bypass")
         caller_key = app_key(facts.headers, exchange.request.query) if plan.passthrough else None
-        decision = plan.key(
-            dialect=facts.dialect,
-            operation=facts.operation,
-            model=facts.model,
-            body=facts.body,
-            raw=exchange.raw,
-            deployment_app=deployment_app,
-            app=facts.app,
-            caller_key=caller_key,
-            headers=facts.headers,
-            chain=request_chain(route, facts) if plan.chosen_chain else (),
+        decision = plan.key(  # by position (``RouteCache.key``'s order): keywords cost a call some 700 instructions
+            facts.dialect,
+            facts.operation,
+            facts.model,
+            facts.body,
+            exchange.raw,
+            deployment_app,
+            facts.app,
+            caller_key,
+            facts.headers,
+            request_chain(route, facts) if plan.chosen_chain else (),
         )
         key = decision.key
         if key is None:
@@ -125,7 +125,7 @@ async def _missed(
     caches: ResponseCaches,
     store: ResponseCache,
     key: str,
-    settings: RouteCacheSpec,
+    settings: CacheRules,
     directive: Directive,
     lookup: Lookup,
 ) -> web.StreamResponse:
@@ -162,7 +162,7 @@ async def _call_and_store(
     caches: ResponseCaches,
     store: ResponseCache,
     key: str,
-    settings: RouteCacheSpec,
+    settings: CacheRules,
     leader: Leader | None,
 ) -> web.StreamResponse:
     """The chain's answer to the caller; once it is on its way, a good one is stored and handed to the
@@ -192,7 +192,7 @@ def _keep(
     caches: ResponseCaches,
     store: ResponseCache,
     key: str,
-    settings: RouteCacheSpec,
+    settings: CacheRules,
     leader: Leader | None,
 ) -> None:
     """The answer's entry, if it may be stored: written, and to the followers at once (and to the requests
@@ -245,14 +245,8 @@ def _answer_entry(
         body, wire, same = _delivered(exchange, response, raw)
         verdict = whole_verdict(body, wire, store_truncated=store_truncated) if lazy and same else FULL
         if verdict is None:
-            return Pending(
-                raw,
-                model=target.upstream_model,
-                target=target.name,
-                provider=target.provider.name,
-                stored_at=time.time(),
-                cost_usd=cost,
-                dialect=wire,
+            return Pending(  # by position (``Pending``'s order): no dict of keywords
+                raw, target.upstream_model, target.name, target.provider.name, time.time(), cost, wire
             )
         if verdict != FULL:
             return verdict
@@ -325,7 +319,7 @@ _JSON = "application/json"
 
 
 async def _stale(
-    store: ResponseCache, key: str, settings: RouteCacheSpec, lookup: Lookup, exchange: Exchange
+    store: ResponseCache, key: str, settings: CacheRules, lookup: Lookup, exchange: Exchange
 ) -> web.StreamResponse | None:
     """The last resort ``kind: cache``: the entry within ``ttl_s + stale_s``, served marked stale."""
     found = await store.stale(key, settings, lookup)

@@ -30,7 +30,8 @@ from ..telemetry.logging import get_logger
 if TYPE_CHECKING:
     from ..cache import Entry, ResponseCache
     from ..cache.pending import Pending
-    from ..cache.spec import CacheStoreSpec, RouteCacheSpec
+    from ..cache.rules import Settings
+    from ..cache.spec import CacheStoreSpec
     from ..dialects import Dialect
     from ..telemetry import Telemetry
 
@@ -114,7 +115,7 @@ class ResponseCaches:
             self._track(asyncio.ensure_future(cache.warm()))
 
     def write(
-        self, cache: ResponseCache, key: str, entry: Entry | Pending, settings: RouteCacheSpec, dialect: Dialect
+        self, cache: ResponseCache, key: str, entry: Entry | Pending, settings: Settings, dialect: Dialect
     ) -> asyncio.Future[Any] | None:
         """Store ``entry`` (an answer to a ``dialect`` caller): in memory at once; in Redis in a task (kept
         until done, awaited at close, and returned: the write still on its way), so nothing waits for the
