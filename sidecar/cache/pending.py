@@ -191,13 +191,14 @@ class Pending:
     def __init__(
         self,
         raw: bytes,
+        *,
         model: str,
         target: str,
         provider: str,
         stored_at: float,
         cost_usd: float | None,
         dialect: Dialect = Dialect.OPENAI,
-    ) -> None:  # positional too: a miss makes one (a class called with keywords builds a dict of them)
+    ) -> None:
         self.raw = raw  # the answer's body as the caller got it
         self.dialect = dialect  # the caller's and the upstream's
         self.model = model  # the upstream model, when the body names none

@@ -60,6 +60,7 @@ class RouteCache:
 
     def key(
         self,
+        *,
         dialect: Dialect,
         operation: Operation,
         model: str,
@@ -71,8 +72,7 @@ class RouteCache:
         headers: Mapping[str, str] = _NO_HEADERS,
         chain: Sequence[Target] = (),
     ) -> KeyDecision:
-        """The store key of this request, or why it has none (the cache stage passes its arguments by position:
-        ten keywords cost some 700 instructions a call more).
+        """The store key of this request, or why it has none.
 
         ``model`` is the model the caller asked for; ``raw`` the body's bytes as received;
         ``deployment_app`` the sidecar's ``SIDECAR_APP``, ``app`` the one routing saw (``x-sidecar-app``

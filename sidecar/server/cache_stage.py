@@ -85,17 +85,17 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
         if directive is Directive.BYPASS:
             return await _uncached(exchange, call_next, "client_bypass")
         caller_key = app_key(facts.headers, exchange.request.query) if plan.passthrough else None
-        decision = plan.key(  # by position (``RouteCache.key``'s order): keywords cost a call some 700 instructions
-            facts.dialect,
-            facts.operation,
-            facts.model,
-            facts.body,
-            exchange.raw,
-            deployment_app,
-            facts.app,
-            caller_key,
-            facts.headers,
-            request_chain(route, facts) if plan.chosen_chain else (),
+        decision = plan.key(
+            dialect=facts.dialect,
+            operation=facts.operation,
+            model=facts.model,
+            body=facts.body,
+            raw=exchange.raw,
+            deployment_app=deployment_app,
+            app=facts.app,
+            caller_key=caller_key,
+            headers=facts.headers,
+            chain=request_chain(route, facts) if plan.chosen_chain else (),
         )
         key = decision.key
         if key is None:
@@ -245,8 +245,14 @@ def _answer_entry(
         body, wire, same = _delivered(exchange, response, raw)
         verdict = whole_verdict(body, wire, store_truncated=store_truncated) if lazy and same else FULL
         if verdict is None:
-            return Pending(  # by position (``Pending``'s order): no dict of keywords
-                raw, target.upstream_model, target.name, target.provider.name, time.time(), cost, wire
+            return Pending(
+                raw,
+                model=target.upstream_model,
+                target=target.name,
+                provider=target.provider.name,
+                stored_at=time.time(),
+                cost_usd=cost,
+                dialect=wire,
             )
         if verdict != FULL:
             return verdict
