@@ -19,7 +19,11 @@ from .chain import chain_policy, fakes
 
 async def wait_under(deadline_s: float, wait_s: float, clock: DeadlineClock | None = None) -> str:
     loop = asyncio.get_running_loop()
-    deadline = Deadline(loop, loop.time() + deadline_s, clock or DeadlineClock())
+    return await wait_with(Deadline(loop, loop.time() + deadline_s, clock or DeadlineClock()), wait_s)
+
+
+async def wait_with(deadline: Deadline, wait_s: float) -> str:
+    """Sleep ``wait_s`` under ``deadline`` made before, as a call waits: its own cut a TimeoutError."""
     try:
         await asyncio.sleep(wait_s)
     except asyncio.CancelledError:
@@ -72,9 +76,9 @@ async def test_a_deadline_needs_a_task() -> None:
     assert failed
 
 
-async def test_the_deadlines_time_is_fixed_when_it_is_made_not_when_it_is_armed() -> None:
-    """The task works past the deadline's time without waiting (the timer is set only once it waits):
-    its first wait is cut at once, a timeout."""
+async def test_a_deadline_already_past_when_the_task_first_waits_cuts_that_wait() -> None:
+    """The task works past the deadline's time without waiting (the loop runs nothing meanwhile, the
+    clock's timer among it): its first wait is cut at the loop's next turns, a timeout."""
     loop = asyncio.get_running_loop()
     deadline = Deadline(loop, loop.time() + 0.3, DeadlineClock())
     busy_until = time.monotonic() + 0.4
@@ -82,18 +86,13 @@ async def test_the_deadlines_time_is_fixed_when_it_is_made_not_when_it_is_armed(
         pass
     started = loop.time()
     with pytest.raises(TimeoutError):
-        try:
-            await asyncio.sleep(5)
-        except asyncio.CancelledError:
-            if deadline.lift():
-                raise TimeoutError from None
-            raise
+        await wait_with(deadline, 5)
     assert loop.time() - started < 0.25  # at the loop's next turns, not 0.3 s after the timer was set
 
 
 @pytest.mark.parametrize("turns", [0, 1, 2])
-async def test_a_deadline_lifted_before_its_timer_is_set_never_fires(turns: int) -> None:
-    """Lifted before the task waited (``turns`` 0), or between the turns of the loop that set its timer:
+async def test_a_deadline_lifted_before_its_time_never_fires(turns: int) -> None:
+    """Lifted before the task waited (``turns`` 0), or after one or two turns of the loop, before its time:
     the task is never cancelled afterwards, however long past the deadline it waits."""
     loop = asyncio.get_running_loop()
     deadline = Deadline(loop, loop.time() + 0.01, DeadlineClock())
@@ -115,12 +114,7 @@ async def test_a_deadline_fires_after_its_time_and_within_its_10_ms_bucket() -> 
     armed_for = clock.armed_for
     assert armed_for is not None and when < armed_for <= when + 1 / TICKS_PER_S
     with pytest.raises(TimeoutError):
-        try:
-            await asyncio.sleep(5)
-        except asyncio.CancelledError:
-            if deadline.lift():
-                raise TimeoutError from None
-            raise
+        await wait_with(deadline, 5)
     assert loop.time() >= when - 0.001
 
 
