@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .policy.price_plan import CallPrices
 from .policy.prices import TokenPrices
 from .policy.spec import PriceSpec
 from .translate import Usage
@@ -47,18 +48,19 @@ HOUR_WRITE_FACTOR = 2.0
 """A 1-hour cache write's price over the input price when the policy names none (Anthropic's pricing)."""
 
 
-def hour_write_price(price: TokenPrices) -> float:
+def hour_write_price(price: TokenPrices | CallPrices) -> float:
     """The price of a token written to the prompt cache for an hour (``cache_write_1h_per_mtok``)."""
     hour = price.cache_write_1h_per_mtok
     return hour if hour is not None else price.input_per_mtok * HOUR_WRITE_FACTOR
 
 
-def cost_usd(price: PriceSpec | None, usage: Usage | None) -> float | None:
-    """None when the model has no price or the upstream reported no usage."""
+def cost_usd(price: PriceSpec | CallPrices | None, usage: Usage | None) -> float | None:
+    """None when the model has no price or the upstream reported no usage. ``price``: the spec, or its copy in
+    slots that an answer's bill reads (``Target.prices``, ``policy.price_plan``): the same figure."""
     if price is None or usage is None:
         return None
     inputs = usage.input_tokens
-    prices: TokenPrices = price
+    prices: TokenPrices | CallPrices = price
     if price.long_context is not None or price.service_tiers:
         prices = price.for_call(inputs, usage.service_tier)
     if not (
@@ -73,7 +75,7 @@ def cost_usd(price: PriceSpec | None, usage: Usage | None) -> float | None:
     return _in_parts(prices, usage) / 1_000_000 + tool_fees_usd(price, usage)
 
 
-def tool_fees_usd(price: PriceSpec, usage: Usage) -> float:
+def tool_fees_usd(price: PriceSpec | CallPrices, usage: Usage) -> float:
     """What the provider bills per call of its server tools, not per token: the web searches it ran at
     ``web_search_per_1k_calls`` (none priced: nothing), as ``PriceSpec.searches_billed`` counts them."""
     per_1k = price.web_search_per_1k_calls
@@ -155,7 +157,7 @@ def requested_tier(body: dict[str, Any]) -> str | None:
     return OPENAI_TIER_ANSWERED.get(tier, tier)
 
 
-def _in_parts(prices: TokenPrices, usage: Usage) -> float:
+def _in_parts(prices: TokenPrices | CallPrices, usage: Usage) -> float:
     """Dollars times a million: each part at its price (the module docstring)."""
     inputs = usage.input_tokens
     cached = min(usage.cached_input_tokens, inputs)  # subsets: a provider claiming more lies

@@ -185,6 +185,15 @@ class BodyRules(Protocol):
 class WireDialect(ABC):
     """One API family (see the module docstring). Subclasses are stateless singletons."""
 
+    def __init__(self) -> None:
+        # Read by every answer (``Attempt._judge``, ``answer_headers.add_sidecar_headers``): copied onto the
+        # instance, whose attribute Python 3.11 specializes, where it leaves a class attribute read through
+        # an instance generic (``answer_keys`` and ``answer_lists``: 791 -> 395 instructions, docs/benchmarks.md,
+        # "Wave 50 `plain51`").
+        self.answer_keys = self.answer_keys
+        self.answer_lists = self.answer_lists
+        self.request_id_header = self.request_id_header
+
     dialect: Dialect
     name: str
     """How people write it (in messages)."""

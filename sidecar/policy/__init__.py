@@ -4,7 +4,8 @@
 - ``spec``        pydantic models of the file; the JSON Schema comes from them (``schema``);
                   ``resilience_spec``: its resilience blocks and a provider's timeouts; ``prices``: a
                   model's ``price``, its long-context tier; ``resilience_plan``: the resilience and
-                  timeout specs copied into slotted records at load, as the request path reads them
+                  timeout specs copied into slotted records at load, as the request path reads them;
+                  ``price_plan``: a model's price copied so (``Target.prices``), as an answer's bill reads it
 - ``names``       the names of dialects and provider kinds as pydantic types, read from the registry
 - ``plans``       a route's plan: which chain(s) of targets a request walks, chosen at load
 - ``conditions``  pre-compiled route predicates (model glob, header, app, dialect, operation)

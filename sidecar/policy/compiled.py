@@ -25,6 +25,7 @@ from .access_log import AccessSampling
 from .conditions import Condition
 from .files import DependentFile
 from .plans import Plan
+from .price_plan import CallPrices
 from .resilience_plan import AttemptTimeouts, Tries
 from .resilience_spec import BreakerSpec, BulkheadSpec, ResilienceSpec, RetryBudgetSpec, TimeoutsSpec
 from .spec import ApiKeySpec, Capability, DefaultsSpec, DenySpec, PriceSpec, TLSSpec
@@ -107,6 +108,8 @@ class Target:
     """Its price has a long-context tier, an audio input price (``PriceSpec.tiered``) or service tiers:
     routing's expected cost on it reads them, and the tier the request asks for
     (``routing.record.expected_cost``); a target without them costs a request no read of its body."""
+    prices: CallPrices | None = field(init=False, compare=False, repr=False)
+    """``price`` in slots, as an answer's bill reads it (``policy.price_plan``); None: no price."""
     searches_priced: bool = field(init=False, compare=False, repr=False)
     """Its price has a fee per web search (``PriceSpec.web_search_per_1k_calls``): a stream of it counts
     the searches its events show (``Translation.stream_searches``: those a cut leaves unreported, or an
@@ -121,6 +124,7 @@ class Target:
             ("x-sidecar-provider", header_text(self.provider.name)),
         )
         object.__setattr__(self, "answer_headers", served)
+        object.__setattr__(self, "prices", None if self.price is None else CallPrices.of(self.price))
         tiered = self.price is not None and (self.price.tiered() or bool(self.price.service_tiers))
         object.__setattr__(self, "tiered", tiered)
         object.__setattr__(

@@ -69,15 +69,15 @@ def bill(exchange: Exchange, status: int) -> Bill:
         return billed
     served = exchange.answered_by if status < 400 else None  # an upstream's own error served nothing
     usage = exchange.usage
-    cost = served_cost = cost_usd(served.price, usage) if served is not None else None
+    cost = served_cost = cost_usd(served.prices, usage) if served is not None else None  # slots
     estimated = exchange.stream_error is not None  # a stream that stopped early: its output at least its text
     if exchange.cancelled_use is not None:  # the app went away: what the budgets charged for the call
         usage, priced_as = exchange.cancelled_use
-        cost = cost_usd(priced_as.price, usage)
+        cost = cost_usd(priced_as.prices, usage)
         estimated = True
     elif (status == 499 or exchange.drain_cut) and usage is None and (cut := _used_when_cut(exchange)) is not None:
         usage, priced_as = cut  # no budget charged the call: what it used so far, estimated
-        cost = cost_usd(priced_as.price, usage)
+        cost = cost_usd(priced_as.prices, usage)
         estimated = True
     elif usage is None and served is not None and unreported(exchange):
         usage = reserved_use(exchange, served)  # what the budgets charge an answer without usage

@@ -153,7 +153,7 @@ def _charge(exchange: Exchange, target: Target, usage: Usage | None, output_toke
 def add_unserved(exchange: Exchange, target: Target, usage: Usage, *, estimated: bool) -> None:
     """Add a call's ``usage`` at ``target``'s price to the request's unserved cost and tokens (every part:
     the access line's token fields sum them as its totals do); ``estimated``: in part the sidecar's."""
-    exchange.unserved_cost_usd += cost_usd(target.price, usage) or 0.0
+    exchange.unserved_cost_usd += cost_usd(target.prices, usage) or 0.0
     exchange.unserved_usage = exchange.unserved_usage.plus(usage)
     exchange.unserved_estimated = exchange.unserved_estimated or estimated
 

@@ -1,8 +1,8 @@
 """The common form every dialect is read into and written from.
 
 Requests and responses travel as ``TypedDict``s (plain dicts at run time: building one costs what a dict
-costs, no validation); ``Usage`` is a frozen dataclass (its ``__init__`` written out with its slots'
-setters: one is made for every answer), ``RequestParams`` a named tuple (built for every traced request).
+costs, no validation); ``Usage`` is a frozen dataclass (its ``__init__`` written out to store its fields
+as plain slots: one is made for every answer), ``RequestParams`` a named tuple (built for every traced request).
 
 Request side::
 
@@ -40,8 +40,7 @@ in ``media``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, NotRequired, TypedDict
 
 from .thinking import Thinking
@@ -95,20 +94,25 @@ class Usage:
         service_tier: str | None = None,
         web_search_calls: int = 0,
     ) -> None:
-        # The frozen dataclass's own ``__init__`` stores each field through ``object.__setattr__``: 15,300
-        # instructions for the ten (2,700 unfrozen); the slots' own setters (``_USAGE_SETTERS``), 8,900.
-        # One is made for every answer (docs/benchmarks.md, "Wave 46 `plain47`").
-        s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = _USAGE_SETTERS
-        s0(self, input_tokens)
-        s1(self, output_tokens)
-        s2(self, cached_input_tokens)
-        s3(self, cache_write_tokens)
-        s4(self, reasoning_tokens)
-        s5(self, cache_write_1h_tokens)
-        s6(self, audio_input_tokens)
-        s7(self, audio_output_tokens)
-        s8(self, service_tier)
-        s9(self, web_search_calls)
+        # Each field stored as a plain slot: Python 3.11 specializes a store to a slot only in a class
+        # without a ``__setattr__`` of its own, which a frozen dataclass has, so the instance is a
+        # ``_UsageFields`` (the same slots, none of the frozen refusal) while its fields are stored, and a
+        # ``Usage`` again after. About 5,400 instructions a ``Usage``, against 9,200 for its slots' setters
+        # called one by one and 15,300 for the dataclass's own ``__init__`` (``object.__setattr__`` a field).
+        # One is made for every answer (docs/benchmarks.md, "Wave 50 `plain51`").
+        _set_class(self, "__class__", _UsageFields)
+        built: _UsageFields = self  # type: ignore[assignment]
+        built.input_tokens = input_tokens
+        built.output_tokens = output_tokens
+        built.cached_input_tokens = cached_input_tokens
+        built.cache_write_tokens = cache_write_tokens
+        built.reasoning_tokens = reasoning_tokens
+        built.cache_write_1h_tokens = cache_write_1h_tokens
+        built.audio_input_tokens = audio_input_tokens
+        built.audio_output_tokens = audio_output_tokens
+        built.service_tier = service_tier
+        built.web_search_calls = web_search_calls
+        built.__class__ = Usage  # type: ignore[assignment]
 
     @property
     def total_tokens(self) -> int:
@@ -161,11 +165,24 @@ class Usage:
         )
 
 
-# The setters of ``Usage``'s slots in its fields' order (its ``__init__``): each stores one field of a frozen
-# ``Usage`` without the frozen ``__setattr__`` that refuses it afterwards.
-_USAGE_SETTERS: tuple[Callable[[Usage, Any], None], ...] = tuple(
-    Usage.__dict__[field.name].__set__ for field in fields(Usage)
-)
+class _UsageFields:
+    """A ``Usage`` while its ``__init__`` stores its fields: its very slots (so an instance may change
+    between the two classes), without the frozen ``__setattr__`` that refuses a store afterwards."""
+
+    __slots__ = Usage.__slots__
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cache_write_1h_tokens: int
+    audio_input_tokens: int
+    audio_output_tokens: int
+    service_tier: str | None
+    web_search_calls: int
+
+
+_set_class = object.__setattr__  # a ``Usage`` made a ``_UsageFields``: past its frozen ``__setattr__``
 
 
 class RequestParams(NamedTuple):

@@ -25,7 +25,7 @@ import pytest
 from ..conftest import RunningSidecar, SidecarFactory
 from ..sdk_clients import openai_chat_text, openai_client
 from ..upstream.raw import UpstreamFactory, whole_or_streamed
-from .anthropic_usage import IN, OUT, anthropic_asked, anthropic_upstream
+from .anthropic_usage import CACHED, IN, OUT, anthropic_asked, anthropic_upstream
 from .usage_priced import PRICE, access, charged, policy
 
 TIERED = PRICE[:-1] + f", service_tiers: {{priority: {{input_per_mtok: {2 * IN}, output_per_mtok: {2 * OUT}}}}}}}"
@@ -79,6 +79,24 @@ async def openai_asked(running: RunningSidecar, stream: bool) -> str | None:
                 pass
             return None
         return (await client.chat.completions.create(**ask)).service_tier
+
+
+async def test_an_openai_answer_with_cached_tokens_bills_its_header_and_line_at_the_three_prices(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """Through openai-python, a model with input, output and cached prices whose answer counts 40 of its 100
+    prompt tokens as cached: ``x-sidecar-cost`` and the access line's ``cost_usd`` are the same figure, the
+    fresh, cached and output tokens each at their price (the bill prices from ``Target.prices``, the spec's
+    copy in slots)."""
+    usage = {**USAGE, "prompt_tokens_details": {"cached_tokens": 40}}
+    running = await started(raw_upstream, sidecar, openai_upstream("default", usage), "openai", PRICE)
+    async with openai_client(running) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="m", messages=[{"role": "user", "content": "hi"}]
+        )
+    expected = (60 * IN + 40 * CACHED + 50 * OUT) / 1e6
+    assert float(raw.headers["x-sidecar-cost"]) == access(running)["cost_usd"] == pytest.approx(expected)
+    assert raw.headers["x-sidecar-cost"] == f"{expected:.8f}"
 
 
 @pytest.mark.parametrize(("tier", "factor"), [("priority", 2), ("default", 1)])

@@ -402,13 +402,15 @@ def test_request_params_take_only_values_of_the_right_type(dialect: Dialect, bod
 
 
 def test_usage_keeps_every_field_it_is_given_and_stays_frozen() -> None:
-    """``Usage``'s written-out ``__init__`` (the slots' setters) keeps each field given, by position and by
-    name, in the fields' order; defaults fill the rest; the instance refuses assignment and hashes by value."""
+    """``Usage``'s written-out ``__init__`` (its fields stored as plain slots) keeps each field given, by
+    position and by name, in the fields' order; defaults fill the rest; the instance is a ``Usage`` after it,
+    refuses assignment and hashes by value."""
     names = [field.name for field in fields(Usage)]
     values = [f"tier-{i}" if name == "service_tier" else i + 1 for i, name in enumerate(names)]
     by_name, by_position = Usage(**dict(zip(names, values, strict=True))), Usage(*values)
     assert [getattr(by_name, name) for name in names] == values == [getattr(by_position, name) for name in names]
     assert Usage() == Usage(0, 0) and Usage().service_tier is None
     assert hash(by_name) == hash(by_position) and by_name == by_position
+    assert type(by_name) is Usage and type(by_position) is Usage
     with pytest.raises(FrozenInstanceError):
         by_name.input_tokens = 3  # type: ignore[misc]
