@@ -39,27 +39,14 @@ class CallPrices:
 
     @classmethod
     def of(cls, spec: PriceSpec) -> CallPrices:
-        return cls(
-            spec.input_per_mtok,
-            spec.output_per_mtok,
-            spec.cached_input_per_mtok,
-            spec.cache_write_per_mtok,
-            spec.cache_write_1h_per_mtok,
-            spec.audio_input_per_mtok,
-            spec.audio_output_per_mtok,
-            spec.long_context,
-            spec.service_tiers,
-            spec.web_search_per_1k_calls,
-            spec.web_search_billed_per,
-            spec,
-        )
+        fields = {name: getattr(spec, name) for name in PriceSpec.model_fields}  # by name: none can be swapped
+        return cls(**fields, spec=spec)
 
     def for_call(self, input_tokens: int, service_tier: str | None) -> TokenPrices | CallPrices:
-        """``PriceSpec.for_call``: the tier's prices a call is billed at, these when it is the standard one."""
-        if service_tier is not None and (named := self.service_tiers.get(service_tier)) is not None:
-            return named
-        tier = self.long_context
-        return tier if tier is not None and input_tokens > tier.above_input_tokens else self
+        """``PriceSpec.for_call`` (the spec decides): the tier's prices a call is billed at, these when it is
+        the standard one."""
+        chosen = self.spec.for_call(input_tokens, service_tier)
+        return self if chosen is self.spec else chosen
 
     def searches_billed(self, searches: int) -> int:
         """``PriceSpec.searches_billed``."""
