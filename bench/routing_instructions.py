@@ -60,8 +60,16 @@ PIECES = (
     "wire_none",  # the same with no header: ``wire`` less this is what the four headers cost on the wire
     "metric",  # the routing stage's call of RequestTrace.routed: the decision metric (no span)
     "savings",  # RequestTrace.routing_cost: the two savings counters (no span)
-    "access",  # report.line_fields (the access line's routing fields, the estimate read back) and their orjson
+    "access",  # report.add_line_fields (the access line's routing fields, the estimate read back) and their orjson
+    "in_line",  # the same written into a line of the 26 fields before them, and the whole line's orjson
 )
+ACCESS_LINE_FIRST_FIELDS = (
+    *("component", "event", "level", "ts", "request_id", "method", "path", "dialect", "operation", "app"),
+    *("route", "requested_model", "served_model", "provider", "status", "outcome", "latency_ms", "stream"),
+    *("bytes_in", "bytes_out", "attempts", "policy_version", "input_tokens", "output_tokens", "cached_input_tokens"),
+    "cost_usd",
+)
+"""The access line's fields before routing's on proxy_bench's routed request (docs/logs.md's order)."""
 
 
 MORE_CLASSES = HERE / "data" / "routing_more_classes.yaml"  # 20 classes after routing-20's (``--classes`` above 20)
@@ -225,8 +233,25 @@ def pieces(prompt_scale: int = 1, classes: int = 20) -> dict[str, Callable[[], o
     metric, savings = metric_calls(route, record)
     exchange = SimpleNamespace(facts=request)  # all ``line_fields`` reads of the exchange
 
+    add_line_fields = getattr(report, "add_line_fields", None)
+    if add_line_fields is None:  # a checkout before wave 50 (``--code``): ``line_fields`` made a dict of them
+
+        def add_line_fields(fields, exchange, record, served, requested_cost):  # type: ignore[no-untyped-def]
+            routing = report.line_fields(exchange, record, served, requested_cost)
+            if routing:
+                fields.update(routing)
+
     def access() -> None:
-        orjson.dumps(report.line_fields(exchange, record, target, 0.00023456))  # type: ignore[arg-type]
+        fields: dict[str, Any] = {}
+        add_line_fields(fields, exchange, record, target, 0.00023456)
+        orjson.dumps(fields)
+
+    first_fields = dict.fromkeys(ACCESS_LINE_FIRST_FIELDS, "x")  # a line's fields before routing's
+
+    def in_line() -> None:
+        fields = first_fields.copy()
+        add_line_fields(fields, exchange, record, target, 0.00023456)
+        orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
 
     return {
         "empty": empty,
@@ -246,6 +271,7 @@ def pieces(prompt_scale: int = 1, classes: int = 20) -> dict[str, Callable[[], o
         "metric": metric,
         "savings": savings,
         "access": access,
+        "in_line": in_line,
     }
 
 

@@ -36,6 +36,7 @@ from .tokens import estimate_bytes, estimate_joined
 
 USER_HEAD, USER_TAIL = 1024, 256
 SYSTEM_HEAD, SYSTEM_TAIL = 512, 128
+_USER_WINDOW, _SYSTEM_WINDOW = USER_HEAD + USER_TAIL, SYSTEM_HEAD + SYSTEM_TAIL  # a longer text is windowed
 
 MESSAGE_TOKENS = 4  # role and separators around each message (OpenAI documents 3-4)
 IMAGE_TOKENS = 800  # OpenAI high detail 1024x1024: 765; Anthropic up to ~1,600; Gemini 258
@@ -202,24 +203,28 @@ def plain_chat(body: dict[str, Any], stream: bool | None) -> RequestFeatures | N
     system = ""  # the system texts joined by line breaks, as ``system_window`` joins them
     last_user = ""
     turns = 0
-    for message in messages:
-        if type(message) is not dict or "tool_calls" in message:
-            return None
-        content = message.get("content")
-        if type(content) is not str:
-            return None
-        role = message.get("role")
-        if role == "system" or role == "developer":
+    try:  # a message without ``content`` is not one (a KeyError: a subscript, not a ``get`` call a message)
+        for message in messages:
+            if type(message) is not dict or "tool_calls" in message:
+                return None
+            content = message["content"]
+            if type(content) is not str:
+                return None
+            role = message.get("role")
+            if role == "system" or role == "developer":
+                if content:
+                    texts.append(content)
+                    system = system + "\n" + content if system else content
+                continue
+            turns += 1
             if content:
                 texts.append(content)
-                system = system + "\n" + content if system else content
-            continue
-        turns += 1
-        if content:
-            texts.append(content)
-            if role == "user":
-                last_user = content
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+                if role == "user":
+                    last_user = content
+    except KeyError:  # no ``content``: left to the walker, as a content that is not a string
+        return None
+    # ``body.get("max_completion_tokens", body.get("max_tokens"))`` with one method call, not two
+    limit = body["max_completion_tokens"] if "max_completion_tokens" in body else body.get("max_tokens")
     return _new_features(
         RequestFeatures,
         (
@@ -237,8 +242,8 @@ def plain_chat(body: dict[str, Any], stream: bool | None) -> RequestFeatures | N
             False,
             body.get("stream") is True if stream is None else stream,
             len(last_user),
-            window(system, SYSTEM_HEAD, SYSTEM_TAIL) if len(system) > SYSTEM_HEAD + SYSTEM_TAIL else system,
-            window(last_user, USER_HEAD, USER_TAIL) if len(last_user) > USER_HEAD + USER_TAIL else last_user,
+            window(system, SYSTEM_HEAD, SYSTEM_TAIL) if len(system) > _SYSTEM_WINDOW else system,
+            window(last_user, USER_HEAD, USER_TAIL) if len(last_user) > _USER_WINDOW else last_user,
             False,
         ),
     )
@@ -251,11 +256,14 @@ def window(text: str, head: int, tail: int) -> str:
     return text[:head] + "\n" + text[-tail:]
 
 
+_OPENAI, _CHAT = Dialect.OPENAI, Operation.CHAT  # globals: an Enum member read off its class costs a look-up
+
+
 def extract_features(
     body: Any, dialect: Dialect, operation: Operation, *, stream: bool | None = None
 ) -> RequestFeatures:
     """The features of a request body in ``dialect``; ``stream`` for Gemini, whose body does not say it."""
-    if dialect is Dialect.OPENAI and operation is Operation.CHAT and type(body) is dict:
+    if dialect is _OPENAI and operation is _CHAT and type(body) is dict:
         features = plain_chat(body, stream)
         if features is not None:
             return features

@@ -1,7 +1,7 @@
 """What routing decided, on the answer: the ``x-sidecar-*`` headers, the savings metric, the access
 line's fields (``server.answer_headers`` and ``server.access`` call these, for a request whose facts
 carry a routing record). The savings are counted for every request (``count_savings``); the line's
-fields are built only for a line the policy's ``access_log`` block keeps (``line_fields``).
+fields are written only into a line the policy's ``access_log`` block keeps (``add_line_fields``).
 
 Headers: ``x-sidecar-task``, ``x-sidecar-complexity``, ``x-sidecar-tier``, ``x-sidecar-split-arm``,
 ``x-sidecar-estimated-cost`` (the estimate for the model that answered, in US dollars, from the
@@ -74,7 +74,7 @@ def count_savings(
     requested model are priced; what the requested model would have cost (None: counted in neither).
     ``served_cost``: what the served model cost (``cost.cost_usd`` of its price and ``usage``, which the
     access line computed). Made for every request, before its span ends; the line's fields
-    (``line_fields``) only for a line written."""
+    (``add_line_fields``) only for a line written."""
     if served_cost is None:
         return None
     facts = exchange.facts
@@ -99,12 +99,14 @@ def count_savings(
     return requested_cost
 
 
-def line_fields(
-    exchange: Exchange, record: Routed, served: Target | None, requested_cost: float | None
-) -> dict[str, Any]:
-    """The access line's routing fields; ``requested_cost``: what ``count_savings`` returned."""
+def add_line_fields(
+    fields: dict[str, Any], exchange: Exchange, record: Routed, served: Target | None, requested_cost: float | None
+) -> None:
+    """Write the access line's routing fields into the line's ``fields``, in docs/logs.md's order (no dict
+    of their own merged into it); ``requested_cost``: what ``count_savings`` returned."""
     decision = record.decision
-    fields = {**decision.fields} if decision is not None else {}  # the decision's fields, made with it
+    if decision is not None:
+        fields.update(decision.fields)  # the decision's fields, made with it
     if record.arm is not None:
         fields["split_arm"] = record.arm
     if record.capped_to is not None:
@@ -119,7 +121,6 @@ def line_fields(
         fields["estimated_cost_usd"] = (estimated * 1e8).__round__() / 1e8
     if requested_cost is not None:
         fields["requested_model_cost_usd"] = (requested_cost * 1e8).__round__() / 1e8
-    return fields
 
 
 def logged_features(features: RequestFeatures) -> dict[str, Any]:

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..request_facts import MODEL_SHOWN_CHARS, readable_text, shown_model
-from ..routing.report import count_savings, line_fields
+from ..routing.report import add_line_fields, count_savings
 from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
 from ..translate import Usage
 from .bill import bill
 from .exchange import Exchange
+
+if TYPE_CHECKING:
+    from ..policy.compiled import Target
+    from ..routing.record import Routed
 
 
 class AccessLog:
@@ -139,8 +143,9 @@ class AccessLog:
         fields["bytes_out"] = exchange.bytes_out
         fields["attempts"] = exchange.calls
         fields["policy_version"] = exchange.policy.version
-        routing = line_fields(exchange, routed, served, requested_cost) if routed is not None else None
-        _add_optional_fields(fields, exchange, outcome, counted, billed.shown, routing, estimated)
+        _add_optional_fields(
+            fields, exchange, outcome, counted, billed.shown, estimated, routed, served, requested_cost
+        )
         if weight < 1.0:  # drawn at this rate: the line stands for 1 / sample_rate requests
             fields["sample_rate"] = weight
         try:
@@ -176,12 +181,16 @@ def _add_optional_fields(
     outcome: str,
     usage: Usage | None,
     shown: float | None,
-    routing: dict[str, Any] | None,
     estimated: bool,
+    routed: Routed | None,
+    served: Target | None,
+    requested_cost: float | None,
 ) -> None:
     """The access line's fields that only some requests have (docs/logs.md), in their order on the line;
     ``estimated``: the tokens are in part the sidecar's estimates (``tokens_estimated``); ``shown``: the
-    bill's cost to 8 decimals (``Bill.shown``, as ``x-sidecar-cost`` and ``latency_ms`` to 3)."""
+    bill's cost to 8 decimals (``Bill.shown``, as ``x-sidecar-cost`` and ``latency_ms`` to 3); ``routed``,
+    ``served``, ``requested_cost``: routing's record, the model that served, what ``count_savings`` returned
+    (routing's fields are written into ``fields`` in their place: ``report.add_line_fields``)."""
     if exchange.policy.logged_headers:
         _add_logged_headers(fields, exchange)
     _add_walk_fields(fields, exchange, outcome)
@@ -191,7 +200,7 @@ def _add_optional_fields(
             fields["tokens_estimated"] = True
     if shown is not None:
         fields["cost_usd"] = shown
-    _add_stage_fields(fields, exchange, routing)
+    _add_stage_fields(fields, exchange, routed, served, requested_cost)
     trace = exchange.trace
     if trace.trace_id:
         fields["trace_id"] = trace.trace_id
@@ -236,7 +245,13 @@ def _add_usage_fields(fields: dict[str, Any], usage: Usage) -> None:
         fields["web_search_calls"] = usage.web_search_calls
 
 
-def _add_stage_fields(fields: dict[str, Any], exchange: Exchange, routing: dict[str, Any] | None) -> None:
+def _add_stage_fields(
+    fields: dict[str, Any],
+    exchange: Exchange,
+    routed: Routed | None,
+    served: Target | None,
+    requested_cost: float | None,
+) -> None:
     """What the request path's stages recorded on the exchange: a stream's error, the upstream's own error
     code (when the app got the error in its provider's words), the parameters the translation dropped, the
     ensemble, the gates, the shadow, the budget, the routing, the cache."""
@@ -256,8 +271,8 @@ def _add_stage_fields(fields: dict[str, Any], exchange: Exchange, routing: dict[
         fields["shadow"] = exchange.shadow
     if exchange.budget:
         fields["budget"] = exchange.budget
-    if routing:
-        fields.update(routing)
+    if routed is not None:
+        add_line_fields(fields, exchange, routed, served, requested_cost)
     if exchange.cache is not None:
         fields["cache"] = exchange.cache
 

@@ -453,3 +453,34 @@ async def test_a_long_pdf_is_not_routed_as_a_short_prompt_in_every_dialect(
     line = running.log_lines()[-1]
     assert (line["features"]["files"], line["features"]["prompt_tokens"] >= 20 * PAGE_TOKENS) == (1, True)
     assert (line["complexity"], line["served_model"]) == ("simple", "big")
+
+
+async def test_a_routed_line_writes_routings_fields_in_the_documented_order(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """openai-python, a capped split route of a priced requested model: after the tokens and the cost, the
+    line's routing fields in docs/logs.md's order (the decision's, the arm, the cap, the features, the
+    estimate, the requested model's cost), with their values (the features' output maximum the cap), and nothing
+    after them but the trace's ids."""
+    routes = (
+        "  - name: canary\n    match: {model: big}\n    caps: {max_output_tokens: 100}\n    split:\n"
+        "      sticky_by: header:x-user\n      arms:\n        - {target: mini, weight: 100}\n"
+    )
+    running = await start(fake, sidecar, routes)
+    await ask(running, "Extract the city: Paris.", model="big", max_tokens=4000, extra_headers={"x-user": "u1"})
+    line = running.log_lines()[-1]
+    after = list(line)[list(line).index("cost_usd") + 1 :]
+    routing = ["task", "task_source", "complexity", "complexity_source", "tier", "split_arm"]
+    routing += ["capped_max_output_tokens", "features", "estimated_cost_usd", "requested_model_cost_usd"]
+    assert after in (routing, [*routing, "trace_id", "span_id"])
+    assert [line[name] for name in routing[:8]] == [
+        *("extraction", "rule", "simple", "rule", "economy", "mini", 100),
+        {
+            "prompt_tokens": line["features"]["prompt_tokens"],
+            "max_output_tokens": 100,
+            "turns": 1,
+            "last_user_chars": 24,
+        },
+    ]
+    assert line["features"]["prompt_tokens"] > 0
+    assert line["requested_model_cost_usd"] > line["cost_usd"] > 0 < line["estimated_cost_usd"]
