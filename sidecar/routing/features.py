@@ -203,26 +203,23 @@ def plain_chat(body: dict[str, Any], stream: bool | None) -> RequestFeatures | N
     system = ""  # the system texts joined by line breaks, as ``system_window`` joins them
     last_user = ""
     turns = 0
-    try:  # a message without ``content`` is not one (a KeyError: a subscript, not a ``get`` call a message)
-        for message in messages:
-            if type(message) is not dict or "tool_calls" in message:
-                return None
-            content = message["content"]
-            if type(content) is not str:
-                return None
-            role = message.get("role")
-            if role == "system" or role == "developer":
-                if content:
-                    texts.append(content)
-                    system = system + "\n" + content if system else content
-                continue
-            turns += 1
+    for message in messages:
+        if type(message) is not dict or "tool_calls" in message:
+            return None
+        content = message.get("content")
+        if type(content) is not str:
+            return None
+        role = message.get("role")
+        if role == "system" or role == "developer":
             if content:
                 texts.append(content)
-                if role == "user":
-                    last_user = content
-    except KeyError:  # no ``content``: left to the walker, as a content that is not a string
-        return None
+                system = system + "\n" + content if system else content
+            continue
+        turns += 1
+        if content:
+            texts.append(content)
+            if role == "user":
+                last_user = content
     # ``body.get("max_completion_tokens", body.get("max_tokens"))`` with one method call, not two
     limit = body["max_completion_tokens"] if "max_completion_tokens" in body else body.get("max_tokens")
     return _new_features(
