@@ -5,10 +5,13 @@
 
 Reference counts come from ``quicktok`` (PyPI ``quicktok-v1``, a test-only dependency), which ships
 OpenAI's ``o200k_base`` and ``cl100k_base`` vocabularies in its wheel, so nothing is downloaded. The
-sample texts are built from files in this repository (English prose: docs/*.md; code: sidecar/**/*.py;
-JSON: policies/policy.schema.json and generated records), ``bench/data/cjk_samples.txt`` (Chinese,
-Japanese, Korean, written for this purpose) and generated numbers, cut into pieces of 120 to 6,000
-characters. Even-numbered pieces fit the coefficients, odd-numbered ones are held out and reported.
+sample texts are fixed files under ``bench/data/`` (so the table in docs/routing.md stays what this
+prints as the repository grows: ``tests/test_docs.py`` compares them): ``estimator/prose.txt`` (the
+prose of docs/*.md but the benchmark logs, 2026-12-07), ``estimator/code.txt`` (sidecar/**/*.py, the
+same day), ``estimator/schema.json`` (the policy schema, the same day) followed by generated records,
+``cjk_samples.txt`` (Chinese, Japanese, Korean, written for this purpose),
+``multilingual_samples.txt``, and generated numbers, cut into pieces of 120 to 6,000 characters.
+Even-numbered pieces fit the coefficients (``--fit``), odd-numbered ones are held out and reported.
 """
 
 from __future__ import annotations
@@ -73,17 +76,10 @@ def _records(rng: random.Random) -> str:
 def samples() -> list[tuple[str, str]]:
     rng = random.Random(7)
     out: list[tuple[str, str]] = []
-    prose = "\n\n".join(
-        p
-        for doc in sorted((ROOT / "docs").glob("*.md"))
-        for p in doc.read_text().split("\n\n")
-        if p and not p.startswith(("|", "```", "    ", "#"))
-    )
-    _cut(prose, "English prose", out)
-    code = "\n".join(f.read_text() for f in sorted((ROOT / "sidecar").rglob("*.py")))
-    _cut(code, "Python code", out)
-    schema = (ROOT / "policies" / "policy.schema.json").read_text()
-    _cut(schema + "\n" + _records(rng), "JSON", out)
+    fixed = ROOT / "bench" / "data" / "estimator"
+    _cut((fixed / "prose.txt").read_text(), "English prose", out)
+    _cut((fixed / "code.txt").read_text(), "Python code", out)
+    _cut((fixed / "schema.json").read_text() + "\n" + _records(rng), "JSON", out)
     for name, kind in (
         ("cjk_samples.txt", "CJK (zh, ja, ko)"),
         ("multilingual_samples.txt", "ru, de, fr, es, el, emoji"),

@@ -712,6 +712,21 @@ def test_every_validate_transcript_prints_what_validate_prints_for_the_repositor
     assert checked >= 1 and wrong == []
 
 
+def test_the_token_estimators_error_table_in_routing_md_is_what_its_bench_prints() -> None:
+    """docs/routing.md's table of the estimator's error is what ``bench/token_estimate.py`` prints now, on
+    its fixed samples: the figures the docs give are today's estimator's, not an older one's."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "bench/token_estimate.py"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    printed = result.stdout.splitlines()
+    text = (ROOT / "docs" / "routing.md").read_text().splitlines()
+    start = text.index(printed[0])
+    assert result.returncode == 0 and text[start : start + len(printed)] == printed
+
+
 def test_the_learned_router_session_routing_md_shows_is_what_the_commands_print(tmp_path: Path) -> None:
     """docs/routing.md's session (the labeled examples of bench/routing_data.py written out, ``router
     train`` on them, ``router eval`` on bench/data/routing_heldout.jsonl), run as shown (from the
