@@ -77,10 +77,13 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
             self._cache.move_to_end(key)
         return value
 
-    def write(self, key: str, value: Any, ttl: float | None = None, size: int | None = None) -> bool:
+    def write(
+        self, key: str, value: Any, ttl: float | None = None, size: int | None = None, *, now: float | None = None
+    ) -> bool:
         """Store ``value``, evicting from the least recently used end until both bounds hold; False when
-        the value alone is larger than ``max_bytes``. ``size``: what an object (not bytes) holds. The
-        synchronous core of ``set``."""
+        the value alone is larger than ``max_bytes``. ``size``: what an object (not bytes) holds; ``now``: the
+        ``clock``'s reading the caller stamped the value with (its deadline is ``now + ttl``: one reading for
+        the value's age and its expiry), else the clock is read. The synchronous core of ``set``."""
         if size is None:
             if not isinstance(value, bytes):
                 raise TypeError("BoundedMemoryBackend stores bytes, or objects with their size")
@@ -95,7 +98,7 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         self._sizes[key] = cost
         self.bytes += cost
         if ttl:
-            self._deadlines[key] = self.clock() + ttl
+            self._deadlines[key] = (self.clock() if now is None else now) + ttl
         while len(cache) > self.max_entries or self.bytes > self.max_bytes:
             self._remove(next(iter(cache)))
             self.evictions += 1
