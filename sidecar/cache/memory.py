@@ -71,10 +71,18 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
 
     def read(self, key: str) -> Any:
         """The live value under ``key`` (now the most recently used), or None: the synchronous core of
-        ``get``, which ``MemoryStore`` calls directly (aiocache's per-call wrappers cost more than this)."""
-        value = self._live(key)
-        if value is not None:
-            self._cache.move_to_end(key)
+        ``get``, which ``MemoryStore`` calls directly (aiocache's per-call wrappers cost more than this):
+        ``_live`` written out (one call fewer on every lookup)."""
+        cache = self._cache
+        value = cache.get(key)
+        if value is None:
+            return None
+        deadline = self._deadlines.get(key)
+        if deadline is not None and deadline <= self.clock():
+            self._remove(key)
+            self.expirations += 1
+            return None
+        cache.move_to_end(key)
         return value
 
     def write(
