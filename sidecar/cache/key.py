@@ -49,19 +49,18 @@ KEY_VERSION = "v3"  # v3: BLAKE2b (v2: SHA-256; v2 made the app scope a JSON arr
 def canonical_body(dialect: Dialect, body: Mapping[str, Any]) -> bytes:
     """The body's bytes with transport fields removed and keys sorted: equal meaning, equal bytes."""
     of = wire(dialect)
-    kept = dict(body)
-    # the fields dropped, and whether any value is a float, found by C loops (a Python step per field cost
-    # some 20 bytecodes: docs/benchmarks.md, wave 50 ``cache51``)
-    for name in of.transport_fields.intersection(body):
-        del kept[name]
-    if float in map(type, kept.values()):
-        for name, value in kept.items():  # (values replaced, none added: the walk holds)
-            if type(value) is float and value.is_integer() and _whole(value):  # a fraction (0.2) without a call
-                kept[name] = int(value)
-    for name in of.sampling_fields:
-        value = kept.get(name)
-        if type(value) is dict:
-            kept[name] = {k: int(v) if type(v) is float and _whole(v) else v for k, v in value.items()}
+    dropped, nested = of.transport_fields, of.sampling_fields
+    kept: dict[str, Any] = {}
+    for name, value in body.items():
+        if name in dropped:
+            continue
+        kind = type(value)
+        if kind is float:
+            if value.is_integer() and _whole(value):  # a fraction (a temperature of 0.2) without a call
+                value = int(value)
+        elif kind is dict and name in nested:
+            value = {k: int(v) if type(v) is float and _whole(v) else v for k, v in value.items()}
+        kept[name] = value
     return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
 
 
