@@ -71,8 +71,8 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
 
     def read(self, key: str) -> Any:
         """The live value under ``key`` (now the most recently used), or None: the synchronous core of
-        ``get``, which ``MemoryStore`` calls directly (aiocache's per-call wrappers cost more than this):
-        ``_live`` written out (one call fewer on every lookup)."""
+        ``get``, which ``MemoryStore`` calls directly (aiocache's per-call wrappers cost more than this), and of
+        ``exists`` and ``expire``: an expired key is removed here (counted in ``expirations``)."""
         cache = self._cache
         value = cache.get(key)
         if value is None:
@@ -141,17 +141,6 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         if not self.grow(key, n):  # alone over the whole bound: not kept
             self.remove(key)
 
-    def _live(self, key: str) -> Any:
-        value = self._cache.get(key)
-        if value is None:
-            return None
-        deadline = self._deadlines.get(key)
-        if deadline is not None and deadline <= self.clock():
-            self._remove(key)
-            self.expirations += 1
-            return None
-        return value
-
     async def _get(self, key: str, encoding: str | None = None, _conn: Any = None) -> Any:
         return self.read(key)
 
@@ -169,10 +158,10 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         return self.write(key, value, ttl)
 
     async def _exists(self, key: str, _conn: Any = None) -> bool:
-        return self._live(key) is not None
+        return self.read(key) is not None  # (a key found is now the most recently used, as a read makes it)
 
     async def _expire(self, key: str, ttl: float | None, _conn: Any = None) -> bool:
-        if self._live(key) is None:
+        if self.read(key) is None:
             return False
         if ttl:
             self._deadlines[key] = self.clock() + ttl
