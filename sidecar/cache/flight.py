@@ -49,18 +49,22 @@ class Leader:
     The future its followers wait on is made when the first of them comes (``shared``): most misses
     have none, and then single flight costs a dict entry, not a future."""
 
-    __slots__ = ("_done", "_flights", "_future", "key")
+    __slots__ = ("_done", "_flights", "_future", "followed", "key")
 
     def __init__(self, flights: SingleFlight, key: str) -> None:
         self._flights = flights
         self._future: asyncio.Future[Entry | _Abandoned | None] | None = None
         self._done = False
         self.key = key
+        # a follower waits for its answer (``shared`` was called): a slot, not a property (a miss reads it, and
+        # Python 3.11 specializes no property read: a frame a read)
+        self.followed = False
 
     def shared(self) -> asyncio.Future[Entry | _Abandoned | None]:
         """The future the followers wait on (made on the first call)."""
         if self._future is None:
             self._future = asyncio.get_running_loop().create_future()
+            self.followed = True
         return self._future
 
     def publish(self, entry: Entry | None, held_until: asyncio.Future[Any] | None = None) -> None:
@@ -76,11 +80,6 @@ class Leader:
         if not future.done():
             future.set_result(entry)
         held_until.add_done_callback(lambda _: self._flights._end(self))
-
-    @property
-    def followed(self) -> bool:
-        """A follower waits for its answer (``shared`` was called)."""
-        return self._future is not None
 
     @property
     def published(self) -> bool:
