@@ -123,7 +123,8 @@ SCOPES_KEPT = 256
 _NOT_CHAT = KeyDecision(None, "operation")
 _decided = tuple.__new__
 """``KeyDecision``'s fields given as a tuple, in order: what its ``__new__`` does, without its Python frame (a
-named tuple's ``__new__`` is Python: some 500 instructions more a request, docs/benchmarks.md, wave 50 ``cache51``)."""
+named tuple's ``__new__`` is Python code: a frame on every cacheable request; docs/benchmarks.md, wave 50
+``cache51``)."""
 
 
 def route_cache(
