@@ -1,6 +1,6 @@
 """Instructions of a miss's key, piece by piece, and of the hash forms the key could take.
 
-    python bench/cache_key_parts.py [--few 1000] [--many 6000] [--baseline REF]
+    python bench/cache_key_parts.py [--pieces loop,canonical,...] [--few 1000] [--many 6000] [--baseline REF]
 
 Runs this file under ``valgrind --tool=cachegrind`` twice per piece, doing ``--few`` and then ``--many``
 operations in process on bench/cache_path.py's cacheable request (an OpenAI chat body of about 250
@@ -108,6 +108,11 @@ def piece(name: str) -> Callable[[], object]:
 
 
 def main() -> int:
+    pieces = PIECES
+    if "--pieces" in sys.argv:  # some of the pieces only: ``--pieces loop,canonical`` (before the other options)
+        at = sys.argv.index("--pieces")
+        pieces = tuple(sys.argv[at + 1].split(","))
+        del sys.argv[at : at + 2]
     args = parts_arguments(1000, 6000, run_values=2)
     if args.run is not None:
         call = piece(args.run[0])
@@ -116,7 +121,7 @@ def main() -> int:
         return 0
     codes = measured_code(__file__, args)
     print("\n| piece | " + " | ".join(label for label, _ in codes) + " |\n|---|" + "---|" * len(codes))
-    for name in PIECES:
+    for name in pieces:
         cells = []
         for _, code in codes:
             few = valgrind_script(__file__, ["--run", name, str(args.few)], code)

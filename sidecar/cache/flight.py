@@ -49,18 +49,22 @@ class Leader:
     The future its followers wait on is made when the first of them comes (``shared``): most misses
     have none, and then single flight costs a dict entry, not a future."""
 
-    __slots__ = ("_done", "_flights", "_future", "key")
+    __slots__ = ("_done", "_flights", "_future", "followed", "key")
 
     def __init__(self, flights: SingleFlight, key: str) -> None:
         self._flights = flights
         self._future: asyncio.Future[Entry | _Abandoned | None] | None = None
         self._done = False
         self.key = key
+        # a follower waits for its answer (``shared`` was called): a slot, not a property (a miss reads it, and
+        # Python 3.11 specializes no property read: a frame a read)
+        self.followed = False
 
     def shared(self) -> asyncio.Future[Entry | _Abandoned | None]:
         """The future the followers wait on (made on the first call)."""
         if self._future is None:
             self._future = asyncio.get_running_loop().create_future()
+            self.followed = True
         return self._future
 
     def publish(self, entry: Entry | None, held_until: asyncio.Future[Any] | None = None) -> None:
@@ -78,11 +82,6 @@ class Leader:
         held_until.add_done_callback(lambda _: self._flights._end(self))
 
     @property
-    def followed(self) -> bool:
-        """A follower waits for its answer (``shared`` was called)."""
-        return self._future is not None
-
-    @property
     def published(self) -> bool:
         """Its answer (or None) is out; a flight still joinable is held until its write is done."""
         return self._done
@@ -95,7 +94,9 @@ class Leader:
         if self._done:
             return
         self._done = True
-        self._flights._end(self)
+        flights = self._flights._flights  # (``SingleFlight._end`` written out: one call fewer a miss)
+        if flights.get(self.key) is self:
+            del flights[self.key]
         if self._future is not None and not self._future.done():
             self._future.set_result(entry)
 

@@ -71,16 +71,27 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
 
     def read(self, key: str) -> Any:
         """The live value under ``key`` (now the most recently used), or None: the synchronous core of
-        ``get``, which ``MemoryStore`` calls directly (aiocache's per-call wrappers cost more than this)."""
-        value = self._live(key)
-        if value is not None:
-            self._cache.move_to_end(key)
+        ``get``, which ``MemoryStore`` calls directly (aiocache's per-call wrappers cost more than this), and of
+        ``exists`` and ``expire``: an expired key is removed here (counted in ``expirations``)."""
+        cache = self._cache
+        value = cache.get(key)
+        if value is None:
+            return None
+        deadline = self._deadlines.get(key)
+        if deadline is not None and deadline <= self.clock():
+            self._remove(key)
+            self.expirations += 1
+            return None
+        cache.move_to_end(key)
         return value
 
-    def write(self, key: str, value: Any, ttl: float | None = None, size: int | None = None) -> bool:
+    def write(
+        self, key: str, value: Any, ttl: float | None = None, size: int | None = None, *, now: float | None = None
+    ) -> bool:
         """Store ``value``, evicting from the least recently used end until both bounds hold; False when
-        the value alone is larger than ``max_bytes``. ``size``: what an object (not bytes) holds. The
-        synchronous core of ``set``."""
+        the value alone is larger than ``max_bytes``. ``size``: what an object (not bytes) holds; ``now``: the
+        ``clock``'s reading the caller stamped the value with (its deadline is ``now + ttl``: one reading for
+        the value's age and its expiry), else the clock is read. The synchronous core of ``set``."""
         if size is None:
             if not isinstance(value, bytes):
                 raise TypeError("BoundedMemoryBackend stores bytes, or objects with their size")
@@ -95,7 +106,7 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         self._sizes[key] = cost
         self.bytes += cost
         if ttl:
-            self._deadlines[key] = self.clock() + ttl
+            self._deadlines[key] = (self.clock() if now is None else now) + ttl
         while len(cache) > self.max_entries or self.bytes > self.max_bytes:
             self._remove(next(iter(cache)))
             self.evictions += 1
@@ -130,17 +141,6 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         if not self.grow(key, n):  # alone over the whole bound: not kept
             self.remove(key)
 
-    def _live(self, key: str) -> Any:
-        value = self._cache.get(key)
-        if value is None:
-            return None
-        deadline = self._deadlines.get(key)
-        if deadline is not None and deadline <= self.clock():
-            self._remove(key)
-            self.expirations += 1
-            return None
-        return value
-
     async def _get(self, key: str, encoding: str | None = None, _conn: Any = None) -> Any:
         return self.read(key)
 
@@ -158,10 +158,10 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         return self.write(key, value, ttl)
 
     async def _exists(self, key: str, _conn: Any = None) -> bool:
-        return self._live(key) is not None
+        return self.read(key) is not None  # (a key found is now the most recently used, as a read makes it)
 
     async def _expire(self, key: str, ttl: float | None, _conn: Any = None) -> bool:
-        if self._live(key) is None:
+        if self.read(key) is None:
             return False
         if ttl:
             self._deadlines[key] = self.clock() + ttl

@@ -14,7 +14,8 @@ every hit, so its padding is not in it but marked:
 - ``Padded.fill()``: one hit's stream: every event's characters drawn at once (one draw of the process's
   PRNG, URL-safe base64, one ``struct.unpack``) and joined between the segments (one ``bytes.join``: no
   Python step per event, no scan of the stream's bytes), so no two hits write the same padding.
-- ``size_of(rendered)``: the bytes a rendered template holds (the memory store counts its templates).
+- ``size_of(rendered)``: the bytes a rendered template holds (the memory store counts its templates; a whole
+  body's ``Cut`` too).
 """
 
 from __future__ import annotations
@@ -54,8 +55,12 @@ class Padded:
         return b"".join(chain.from_iterable(zip_longest(self.segments, fillers, fillvalue=b"")))
 
 
-Rendered = bytes | Padded
-"""A template: the answer's bytes, or a stream whose padding each hit draws (``Padded``)."""
+Cut = tuple[bytes, ...]
+"""A whole body's template cut at its marks (``replay.cut_body``): the pieces a hit joins with its id (and time)."""
+
+Rendered = bytes | Padded | Cut
+"""A template: the answer's bytes, a stream whose padding each hit draws (``Padded``), or a whole body cut at
+its marks (``Cut``)."""
 
 
 def padded(stream: bytes, name: str, growth: int = 0, marks: tuple[bytes, bytes] | None = None) -> Padded:
@@ -105,6 +110,8 @@ def size_of(rendered: Rendered) -> int:
     """The bytes ``rendered`` holds (a ``Padded``: its object, segments and layout)."""
     if isinstance(rendered, bytes):
         return sys.getsizeof(rendered)
+    if isinstance(rendered, tuple):  # a ``Cut``: the tuple and its pieces
+        return sys.getsizeof(rendered) + sum(map(sys.getsizeof, rendered))
     segments = rendered.segments
     return (
         sys.getsizeof(rendered)

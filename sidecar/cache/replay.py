@@ -19,9 +19,10 @@
   (``form`` "body", ``body_template``) or the whole stream ("stream", "stream_usage": with OpenAI's
   usage chunk; each also "_unpadded": without the random padding, OpenAI's ``obfuscation``, that an
   OpenAI answer's stream has, ``padding.padded``) encoded once, with marks where the response id (and
-  OpenAI's ``created``, and the padding's characters) go, filled per hit by two byte replacements (a padded
-  stream: one join of its segments with the id, the time and fresh characters, ``padding.Padded.fill``, so no
-  two hits share their padding): the memory
+  OpenAI's ``created``, and the padding's characters) go, filled per hit: a whole body's template is cut at
+  its marks (``Cut``: one join of its pieces with the id and the time, no scan of its bytes), a padded stream
+  one join of its segments with the id, the time and fresh characters (``padding.Padded.fill``, so no two
+  hits share their padding), any other by two byte replacements (Redis's stored body): the memory
   store keeps the templates of its hits next to the entry (``store.Kept``) and Redis keeps the whole
   body's with the entry (``entry.frame``), so a repeated hit neither builds nor encodes its answer again.
 
@@ -209,9 +210,10 @@ def form_of(stream: bool, include_usage: bool, padded: bool = True) -> Form:
 
 def template(entry: Entry, dialect: Dialect, form: Form) -> Rendered:
     """``entry`` rendered once as ``form`` for a ``dialect`` caller, the entry's model reported, with the
-    marks ``fill_body`` replaces (a padded stream: a ``padding.Padded``, whose characters each hit draws)."""
+    marks ``fill_body`` replaces (a whole body: cut at them, ``cut_body``; a padded stream: a
+    ``padding.Padded``, whose characters each hit draws)."""
     if form == "body":
-        return body_template(entry, dialect)
+        return cut_body(body_template(entry, dialect))
     include_usage = form.startswith("stream_usage")
     events = replay_stream(
         entry, dialect, model=entry.model, include_usage=include_usage, response_id=_ID_MARK, top_level=False
@@ -240,6 +242,21 @@ def body_template(entry: Entry, dialect: Dialect) -> bytes:
     return orjson.dumps(body)
 
 
+def cut_body(body: bytes) -> Rendered:
+    """A whole body's template (``body_template``) cut at its marks, as a ``Cut``: the pieces before and after
+    its id, or, with OpenAI's ``created`` after the id, the three around both; the bytes as they are when the
+    marks are not so (each once, in that order: then ``fill_body`` replaces them)."""
+    before, mark, after = body.partition(_ID_MARK_BYTES)
+    if not mark or _ID_MARK_BYTES in after or _CREATED_MARK_BYTES in before:
+        return body
+    between, created, rest = after.partition(_CREATED_MARK_BYTES)
+    if not created:
+        return (before, after)
+    if _CREATED_MARK_BYTES in rest:
+        return body
+    return (before, between, rest)
+
+
 def fill_body(template: Rendered, dialect: Dialect) -> bytes:
     """A template (whole body or stream) with a fresh response id (and the current ``created``, and a
     padded stream's characters drawn afresh: ``padding.Padded.fill``): one hit's answer. The id is the
@@ -247,6 +264,11 @@ def fill_body(template: Rendered, dialect: Dialect) -> bytes:
     makes; Gemini: 22 URL-safe base64 characters), drawn from the process's PRNG: an id, not a secret, so
     no ``getrandom`` system call per hit."""
     fresh = b':"' + _FRESH_IDS[dialect]() + b'"'
+    if isinstance(template, tuple):  # a whole body cut at its marks (``cut_body``): one join, no scan of its bytes
+        if len(template) == 2:
+            return fresh.join(template)
+        before, between, rest = template
+        return b"".join((before, fresh, between, b'"created":' + str(int(time.time())).encode(), rest))
     created = b'"created":' + str(int(time.time())).encode()
     if not isinstance(template, bytes):
         if template.marked:  # cut at the marks too: filled in the same join

@@ -69,6 +69,9 @@ class Lookup(NamedTuple):
 
 
 MISS = Lookup("miss")
+_found = tuple.__new__
+"""A ``Lookup`` of its six fields as a tuple, in order: its ``__new__`` without the Python frame (a named tuple's
+``__new__`` is Python; a hit makes one)."""
 
 
 class ResponseCache:
@@ -160,8 +163,9 @@ class ResponseCache:
         data = storage.read_kept(key)
         if isinstance(data, Kept):
             return self._judged(data.entry, None, settings, oldest_s, data.stored_s)
-        if data is None:
-            return self._judged(None, None, settings)
+        if data is None:  # (``_judged``'s miss, without its call)
+            self.stats.misses += 1
+            return MISS
         try:  # bytes written through ``set``
             entry, body = unframe(data, dialect)
         except EntryFormatError:
@@ -190,7 +194,7 @@ class ResponseCache:
                 self.stats.stale += 1
                 return Lookup("stale", entry, age, None, body)
             self.stats.hits += 1
-            return Lookup("hit", entry, age, None, body)
+            return _found(Lookup, ("hit", entry, age, None, body, 0.0))  # a hit's, without ``__new__``'s frame
         self.stats.misses += 1
         if age > settings.ttl_s + settings.stale_s:
             return MISS
@@ -260,11 +264,10 @@ class ResponseCache:
         reason = None
         if isinstance(entry, Pending):
             size = entry.size
-            if size > self.max_entry_bytes:
-                reason = "too_large"
-            elif not storage.write_pending(key, entry, ttl_s, size):
-                reason = "store_failed"
-            return self._count(reason)
+            if size <= self.max_entry_bytes and storage.write_pending(key, entry, ttl_s, size):
+                self.stats.stores += 1  # (``_count``'s, without its call: most misses' path)
+                return None
+            return self._count("too_large" if size > self.max_entry_bytes else "store_failed")
         reason = unstorable(entry, store_truncated=settings.store_truncated)
         if reason is None:
             size = footprint(entry)

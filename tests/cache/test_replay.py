@@ -271,6 +271,22 @@ def test_a_filled_body_template_is_the_whole_response_with_fresh_id_and_time(dia
         assert abs(first["created"] - time.time()) < 5
 
 
+@pytest.mark.parametrize("dialect", DIALECTS, ids=[d.value for d in DIALECTS])
+def test_a_whole_body_kept_cut_at_its_marks_fills_as_its_bytes_do(dialect: Dialect) -> None:
+    """The whole body a memory store keeps for its hits (``template``'s "body": cut at its id and time) fills
+    to the body its bytes fill to (``body_template`` by replacement), but for the fresh id and time."""
+    entry = _stored(Dialect.ANTHROPIC, "tools")
+    kept = template(entry, dialect, "body")
+    assert isinstance(kept, tuple)
+    cut = orjson.loads(fill_body(kept, dialect))
+    replaced = orjson.loads(fill_body(body_template(entry, dialect), dialect))
+    id_field = "responseId" if dialect is Dialect.GEMINI else "id"
+    assert cut[id_field] != replaced[id_field] and cut[id_field].startswith(id_prefix(dialect))
+    assert _without_fresh_fields(cut) == _without_fresh_fields(replaced)
+    if dialect is Dialect.OPENAI:
+        assert abs(cut["created"] - time.time()) < 5
+
+
 @pytest.mark.parametrize("dialect", DIALECTS, ids=[str(d) for d in DIALECTS])
 def test_a_filled_stream_template_reads_as_the_replayed_stream_with_fresh_ids(dialect: Dialect) -> None:
     """A stream template filled for a hit is what the SDK reads from ``replay_stream``'s events (text,
@@ -289,7 +305,7 @@ def test_a_filled_stream_template_reads_as_the_replayed_stream_with_fresh_ids(di
 
 def test_an_answer_quoting_the_marks_is_served_unchanged() -> None:
     """Text that holds a template's marks (the id mark, ``"created":`` and its number) is not touched by
-    filling: only the response's own id and time are."""
+    filling, by replacement or by the cut of a kept whole body: only the response's own id and time are."""
     mark = "sidecar-cached-answer-7f3c9a41e2d8b605"
     marks = f'{mark} "created":4242424242424242 :"{mark}"'
     entry = entry_from_response(
@@ -307,9 +323,10 @@ def test_an_answer_quoting_the_marks_is_served_unchanged() -> None:
         cost_usd=None,
     )
     assert entry is not None
-    body = orjson.loads(fill_body(body_template(entry, Dialect.OPENAI), Dialect.OPENAI))
-    assert body["choices"][0]["message"]["content"] == marks
-    assert body["id"].startswith("chatcmpl-") and abs(body["created"] - time.time()) < 5
+    for kept in (body_template(entry, Dialect.OPENAI), template(entry, Dialect.OPENAI, "body")):  # bytes, cut
+        body = orjson.loads(fill_body(kept, Dialect.OPENAI))
+        assert body["choices"][0]["message"]["content"] == marks
+        assert body["id"].startswith("chatcmpl-") and abs(body["created"] - time.time()) < 5
 
 
 CITED_TEXT = "Crème brûlée — 東京 🍮 is cited here."

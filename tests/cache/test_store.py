@@ -11,11 +11,13 @@ import time
 from collections.abc import Callable
 
 import orjson
+import pytest
 import redis.asyncio as redis_client
 
 from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec
 from sidecar.cache.entry import Entry, TextPiece, footprint
 from sidecar.cache.memory import ENTRY_OVERHEAD, BoundedMemoryBackend
+from sidecar.cache.pending import Pending
 from sidecar.cache.stats import CacheStats
 from sidecar.cache.store import KEPT_OVERHEAD, KEPT_SLACK, Kept, MemoryStore
 from sidecar.dialects import Dialect
@@ -171,6 +173,38 @@ def test_memory_store_keeps_the_entry_as_the_object_written() -> None:
     assert store.write_entry("k", entry, footprint(entry), 60)
     assert store.read_entry("k") is entry
     assert store.backend.bytes == footprint(entry) + KEPT_OVERHEAD + KEPT_SLACK + len("k") + ENTRY_OVERHEAD
+
+
+class _TickingClock:
+    """A monotonic clock one second later at each reading: tells one reading from two."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+@pytest.mark.parametrize("pending", [False, True], ids=["entry", "pending"])
+def test_a_kept_answer_expires_its_ttl_after_the_reading_its_age_is_told_from(pending: bool) -> None:
+    """An answer kept in memory, as an entry or pending (its entry made on its first read), is stamped and
+    given its deadline from one reading of the store's clock: its deadline is its stamp plus the TTL, so no
+    answer outlives its ``ttl_s + stale_s`` by the time between two readings (before: a second reading for
+    the deadline, later than the stamp its age is told from)."""
+    clock = _TickingClock()
+    store = MemoryStore(BoundedMemoryBackend(100, 1 << 20, clock=clock), CacheStats())
+    if pending:
+        answer = Pending(b"{}", model="m", target="t", provider="p", stored_at=time.time(), cost_usd=None)
+        assert store.write_pending("k", answer, 660.0, answer.size)
+        stamp = answer.kept_s
+    else:
+        entry = _entry()
+        assert store.write_entry("k", entry, footprint(entry), 660.0)
+        kept = store.backend.peek("k")
+        assert isinstance(kept, Kept)
+        stamp = kept.stored_s
+    assert store.backend._deadlines["k"] == stamp + 660.0
 
 
 def test_kept_overhead_is_what_a_kept_entry_adds_to_its_entry() -> None:
