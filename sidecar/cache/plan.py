@@ -103,7 +103,7 @@ class RouteCache:
         if chain:
             extra += b"\0chain=" + ",".join(t.key for t in chain).encode()
         key = cache_key(self.identity, dialect, model, scope, canonical, extra, started=self.started)
-        return _decided(KeyDecision, (key, None))
+        return KeyDecision(key)
 
     def _scope(self, deployment_app: str, app: str) -> str:
         """``caller_scope`` of the two apps (no passthrough key), made once per pair: the apps a caller names
@@ -121,10 +121,6 @@ class RouteCache:
 SCOPES_KEPT = 256
 """The app pairs whose scope a route's plan keeps (``RouteCache._scope``); others are made per request."""
 _NOT_CHAT = KeyDecision(None, "operation")
-_decided = tuple.__new__
-"""``KeyDecision``'s fields given as a tuple, in order: what its ``__new__`` does, without its Python frame (a
-named tuple's ``__new__`` is Python code: a frame on every cacheable request; docs/benchmarks.md, wave 50
-``cache51``)."""
 
 
 def route_cache(

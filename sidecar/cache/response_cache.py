@@ -69,9 +69,6 @@ class Lookup(NamedTuple):
 
 
 MISS = Lookup("miss")
-_found = tuple.__new__
-"""A ``Lookup`` of its six fields as a tuple, in order: its ``__new__`` without the Python frame (a named tuple's
-``__new__`` is Python; a hit makes one)."""
 
 
 class ResponseCache:
@@ -194,7 +191,7 @@ class ResponseCache:
                 self.stats.stale += 1
                 return Lookup("stale", entry, age, None, body)
             self.stats.hits += 1
-            return _found(Lookup, ("hit", entry, age, None, body, 0.0))  # a hit's, without ``__new__``'s frame
+            return Lookup("hit", entry, age, None, body)
         self.stats.misses += 1
         if age > settings.ttl_s + settings.stale_s:
             return MISS
