@@ -4,23 +4,24 @@ A Redis hit reads the whole value (``entry.frame``: the entry's JSON and the bod
 ``entry.unframe`` decodes the entry, checks it, reads the stored body as JSON and, for the caller's
 dialect, by that dialect's own parser: about 100,000 CPU instructions for a 2 KB answer, the same work
 again at every hit of a hot key (docs/benchmarks.md, wave 33). This remembers what that work gave for the
-values it passed, keyed by a 128-bit BLAKE2b digest of the value's bytes and the dialect they were
-checked for: a value is taken from here only when Redis answered those bytes, so nothing is served that
-Redis did not give, and a damaged, foreign or rewritten value (other bytes) goes through ``unframe``'s
-checks as before. A lookup here costs the digest of the value's bytes and a dict lookup. The stored
-body is kept cut at its marks (``replay.cut_body``, as the memory store keeps its whole bodies): each hit
-joins its pieces with its fresh id and time, with no scan of the body's bytes.
+values it passed, keyed by the value's bytes themselves, with the dialect they were checked for: a value is
+taken from here only when Redis answered those bytes, so nothing is served that Redis did not give, and a
+damaged, foreign or rewritten value (other bytes) goes through ``unframe``'s checks as before; bytes checked
+for another dialect are checked again (and remembered for this one). A lookup here costs the hash of the
+value's bytes (SipHash, some 3 instructions a byte) and a comparison of them (``memcmp``): a 128-bit BLAKE2b
+digest of them, the key until wave 51, cost some 14 a byte (docs/benchmarks.md, wave 51 ``cache52``). The
+stored body is kept cut at its marks (``replay.cut_body``, as the memory store keeps its whole bodies): each
+hit joins its pieces with its fresh id and time, with no scan of the body's bytes.
 
 Kept in a ``memory.BoundedMemoryBackend`` (the memory store's bounded LRU, without deadlines): each value
-counted at twice its length (the entry's text and the body it decodes to, about the value's size again)
-plus the key and the backend's per-entry overhead, within ``max_bytes``, the least recently used
-forgotten first; a value larger than the bound is not kept. One per ``ResponseCache`` with a Redis store
-(a reload that replaces the store starts empty). Only the event loop's thread uses it.
+counted at twice its length (the value's bytes, the key, and the entry and the cut body they decode to,
+about the value's size again) plus their objects (``OBJECTS``) and the backend's per-entry overhead,
+within ``max_bytes``, the least recently used forgotten first; a value larger than the bound is not kept.
+One per ``ResponseCache`` with a Redis store (a reload that replaces the store starts empty). Only the
+event loop's thread uses it.
 """
 
 from __future__ import annotations
-
-from hashlib import blake2b
 
 from ..dialects import Dialect
 from .entry import Entry, unframe
@@ -30,6 +31,11 @@ from .replay import cut_body
 
 MAX_BYTES = 2 * 1024 * 1024
 """The values remembered, counted at twice their length and their bookkeeping: about 200 hot answers of 2 KB."""
+
+
+OBJECTS = 640
+"""The bytes of a decoded value's objects beyond its length (the entry's, the cut body's; tracemalloc, 150 values
+of 4,555 bytes: 9,962 held each, 9,350 counted without this)."""
 
 
 class DecodedValues:
@@ -42,13 +48,12 @@ class DecodedValues:
         """``entry.unframe(data, dialect)``, its body cut at its marks (``replay.cut_body``): remembered when
         these bytes passed it before for ``dialect`` (``EntryFormatError`` as ``unframe`` raises it, never
         remembered)."""
-        key = f"{dialect or ''}:{blake2b(data, digest_size=16).hexdigest()}"
-        found: tuple[Entry, bytes | Cut | None] | None = self._kept.read(key)
-        if found is None:
+        found: tuple[Dialect | None, Entry, bytes | Cut | None] | None = self._kept.read(data)
+        if found is None or found[0] is not dialect:
             entry, body = unframe(data, dialect)
-            found = (entry, None if body is None else cut_body(body))
-            self._kept.write(key, found, size=2 * len(data))
-        return found
+            found = (dialect, entry, None if body is None else cut_body(body))
+            self._kept.write(data, found, size=len(data) + OBJECTS)  # the backend counts the key (these bytes) too
+        return found[1], found[2]
 
     @property
     def max_bytes(self) -> int:
