@@ -19,6 +19,13 @@ about the value's size again) plus their objects (``OBJECTS``) and the backend's
 within ``max_bytes``, the least recently used forgotten first; a value larger than the bound is not kept.
 One per ``ResponseCache`` with a Redis store (a reload that replaces the store starts empty). Only the
 event loop's thread uses it.
+
+It also keeps the answers a hit renders from an entry (``template``: a stream, or a whole body Redis holds
+none of), as the memory store keeps them next to its entries (``store.Kept``): by the store's key, for the
+entry object a lookup under it gave (an entry decoded again, other bytes or a value forgotten, is another
+object: rendered again), bounded apart (``RENDERED_BYTES``, each counted at ``padding.size_of``); without
+them, every streamed Redis hit rendered its whole stream again (some 6,000,000 instructions for a 2 KB
+answer as an OpenAI stream, docs/benchmarks.md, wave 51 ``cache52``).
 """
 
 from __future__ import annotations
@@ -26,8 +33,8 @@ from __future__ import annotations
 from ..dialects import Dialect
 from .entry import Entry, unframe
 from .memory import BoundedMemoryBackend
-from .padding import Cut
-from .replay import cut_body
+from .padding import Cut, Rendered, size_of
+from .replay import Form, cut_body, template
 
 MAX_BYTES = 2 * 1024 * 1024
 """The values remembered, counted at twice their length and their bookkeeping: about 200 hot answers of 2 KB."""
@@ -38,11 +45,16 @@ OBJECTS = 640
 of 4,555 bytes: 9,962 held each, 9,350 counted without this)."""
 
 
-class DecodedValues:
-    __slots__ = ("_kept",)
+RENDERED_BYTES = 4 * 1024 * 1024
+"""The answers rendered from entries (``template``), counted at their size: about 40 OpenAI streams of a 2 KB answer."""
 
-    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+
+class DecodedValues:
+    __slots__ = ("_kept", "_rendered")
+
+    def __init__(self, max_bytes: int = MAX_BYTES, rendered_bytes: int = RENDERED_BYTES) -> None:
         self._kept = BoundedMemoryBackend(max_entries=max_bytes, max_bytes=max_bytes)  # bounded by bytes alone
+        self._rendered = BoundedMemoryBackend(max_entries=rendered_bytes, max_bytes=rendered_bytes)
 
     def unframe(self, data: bytes, dialect: Dialect | None) -> tuple[Entry, bytes | Cut | None]:
         """``entry.unframe(data, dialect)``, its body cut at its marks (``replay.cut_body``): remembered when
@@ -54,6 +66,21 @@ class DecodedValues:
             found = (dialect, entry, None if body is None else cut_body(body))
             self._kept.write(data, found, size=len(data) + OBJECTS)  # the backend counts the key (these bytes) too
         return found[1], found[2]
+
+    def template(self, key: str, entry: Entry, dialect: Dialect, form: Form) -> Rendered:
+        """``replay.template(entry, dialect, form)``, kept for ``entry`` as read under ``key`` (made the first
+        time; made again for another entry under ``key``)."""
+        kept: tuple[Entry, Dialect, dict[Form, Rendered]] | None = self._rendered.read(key)
+        if kept is not None and kept[0] is entry and kept[1] is dialect:
+            rendered = kept[2].get(form)
+            if rendered is not None:
+                return rendered
+            forms = {**kept[2]}
+        else:
+            forms = {}
+        rendered = forms[form] = template(entry, dialect, form)
+        self._rendered.write(key, (entry, dialect, forms), size=sum(map(size_of, forms.values())))
+        return rendered
 
     @property
     def max_bytes(self) -> int:
