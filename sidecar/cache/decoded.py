@@ -46,7 +46,8 @@ of 4,555 bytes: 9,962 held each, 9,350 counted without this)."""
 
 
 RENDERED_BYTES = 4 * 1024 * 1024
-"""The answers rendered from entries (``template``), counted at their size: about 40 OpenAI streams of a 2 KB answer."""
+"""The answers rendered from entries (``template``), counted at their size: about 60 OpenAI streams of a 2 KB answer
+(69 KB each with its usage chunk; an Anthropic one 37 KB, a Gemini one 49 KB)."""
 
 
 class DecodedValues:
