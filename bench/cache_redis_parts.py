@@ -15,11 +15,18 @@ operation's instructions. Layers, each containing the one before:
 - ``lookup, no dialect``: ``ResponseCache.lookup`` without the caller's dialect (the entry decoded and
   checked, the stored body read as a JSON object, freshness);
 - ``lookup``: ``ResponseCache.lookup`` as the cache stage calls it, the stored body also read by the
-  OpenAI dialect's parser (``entry.unframe``).
+  OpenAI dialect's parser (``entry.unframe``);
+- ``hit, whole body``: that lookup and the hit's answer, ``ResponseCache.answer`` of the stored body with
+  a fresh id and time (``replay.fill_body``): what a Redis hit's whole OpenAI answer costs in the cache;
+- ``hit, stream``: that lookup and the answer as an OpenAI stream with its usage chunk (rendered from the
+  entry at each hit: Redis keeps only the whole body's template).
+
+``--layers "A;B"``: only those layers (their names as above). Results: docs/benchmarks.md, wave 33 ``redis33``,
+wave 44 ``cache45``, wave 51 ``cache52``.
 
 ``--baseline REF``: the same with the ``sidecar`` package of git revision REF. Needs valgrind and
 redis-server. Each operation is bounded at 5 s (under valgrind on a loaded machine, 1 s was once exceeded:
-a miss, and the run stopped). Results: docs/benchmarks.md, wave 33 ``redis33``, wave 44 ``cache45``.
+a miss, and the run stopped).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from parts_command import measured_code, parts_arguments, valgrind_script
 
 from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec
 from sidecar.cache.entry import Entry, TextPiece
+from sidecar.cache.replay import Form
 from sidecar.dialects import Dialect
 from sidecar.translate.common import FinishReason, Usage
 
@@ -47,7 +55,7 @@ try:  # what the cache stage reads: the slotted copy, where the package has one
     SETTINGS = CacheRules.of(SETTINGS)  # type: ignore[assignment]
 except ImportError:  # a baseline before it
     pass
-LAYERS = ("redis-py", "store", "lookup, no dialect", "lookup")
+LAYERS = ("redis-py", "store", "lookup, no dialect", "lookup", "hit, whole body", "hit, stream")
 
 
 async def operations(n: int, layer: str, port: int) -> None:
@@ -65,6 +73,8 @@ async def operations(n: int, layer: str, port: int) -> None:
         "store": lambda: storage.get("k"),
         "lookup, no dialect": lambda: cache.lookup("k", SETTINGS),
         "lookup": lambda: cache.lookup("k", SETTINGS, Dialect.OPENAI),
+        "hit, whole body": lambda: answered(cache, "body"),
+        "hit, stream": lambda: answered(cache, "stream_usage"),
     }
     call = calls[layer]
     for _ in range(n):
@@ -73,13 +83,20 @@ async def operations(n: int, layer: str, port: int) -> None:
     await cache.close()
 
 
-def table(args: argparse.Namespace, port: int) -> None:
+async def answered(cache: ResponseCache, form: Form) -> bytes:
+    """A Redis hit as the cache stage serves it: the lookup, then its answer in ``form``."""
+    lookup = await cache.lookup("k", SETTINGS, Dialect.OPENAI)
+    assert lookup.entry is not None
+    return cache.answer("k", lookup.entry, Dialect.OPENAI, form, lookup.body)
+
+
+def table(args: argparse.Namespace, port: int, layers: tuple[str, ...]) -> None:
     """Each package's row: one operation's instructions at each layer."""
     codes = measured_code(__file__, args)
-    print(f"\n| code | {' | '.join(LAYERS)} |\n|---|{'---|' * len(LAYERS)}")
+    print(f"\n| code | {' | '.join(layers)} |\n|---|{'---|' * len(layers)}")
     for label, code in codes:
         per = []
-        for layer in LAYERS:
+        for layer in layers:
             totals = [
                 valgrind_script(__file__, ["--run", str(n), layer, str(port)], code) for n in (args.few, args.many)
             ]
@@ -87,7 +104,20 @@ def table(args: argparse.Namespace, port: int) -> None:
         print(f"| {label} | {' | '.join(f'{value:,.0f}' for value in per)} |", flush=True)
 
 
+def _layers() -> tuple[str, ...]:
+    """``--layers "A;B"`` taken off the command line (the shared parser does not know it); all by default."""
+    if "--layers" not in sys.argv:
+        return LAYERS
+    at = sys.argv.index("--layers")
+    chosen = tuple(sys.argv[at + 1].split(";"))
+    del sys.argv[at : at + 2]
+    if unknown := set(chosen) - set(LAYERS):
+        raise SystemExit(f"unknown layers: {sorted(unknown)}; known: {', '.join(LAYERS)}")
+    return chosen
+
+
 def main() -> int:
+    layers = _layers()
     args = parts_arguments(300, 2300, run_values=3)
     if args.run is not None:
         count, layer, port = args.run
@@ -95,7 +125,7 @@ def main() -> int:
         return 0
     server, port = start_redis(Path(tempfile.mkdtemp(prefix="cache-redis-parts-")))
     try:
-        table(args, port)
+        table(args, port, layers)
         return 0
     finally:  # the server stopped by its process, as the other benches do
         server.terminate()

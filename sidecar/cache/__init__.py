@@ -20,7 +20,8 @@ Map of the package::
     assemble        StreamAssembler: common stream deltas -> Entry, only for a clean end
     replay          Entry -> deltas -> a dialect's stream events, or a dialect's whole body
     padding         a replayed OpenAI stream's obfuscation padding, marked in its template, drawn per hit
-    decoded         DecodedValues: Redis values already decoded and checked, by their bytes (bounded, LRU)
+    decoded         DecodedValues: Redis values already decoded and checked, by their bytes, and the answers
+                    rendered from their entries (bounded, LRU)
     memory          BoundedMemoryBackend: aiocache's memory backend with entry/byte bounds and LRU
     redis_store     aiocache's RedisCache from RedisStoreSpec (URL, password from env/file, TLS, timeouts)
     store           MemoryStore (the bounded backend, direct; entries kept as objects with a whole-body

@@ -33,6 +33,9 @@ from typing import Any
 from aiocache.backends.memory import SimpleMemoryBackend
 from aiocache.serializers import NullSerializer
 
+Key = str | bytes
+"""A key: the store's ``str``; ``bytes`` for ``decoded.DecodedValues`` (a value's own bytes, synchronous core only)."""
+
 ENTRY_OVERHEAD = 240
 """Bytes of bookkeeping per entry beyond the value's and the key's lengths (measured: bench/cache_bench.py)."""
 
@@ -48,9 +51,9 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.clock = clock  # the monotonic clock of every deadline (and of a kept entry's age: ``store``)
-        self._cache: OrderedDict[str, Any] = OrderedDict()
-        self._sizes: dict[str, int] = {}  # what each entry counts against max_bytes
-        self._deadlines: dict[str, float] = {}
+        self._cache: OrderedDict[Key, Any] = OrderedDict()
+        self._sizes: dict[Key, int] = {}  # what each entry counts against max_bytes
+        self._deadlines: dict[Key, float] = {}
         self.bytes = 0
         self.evictions = 0
         self.expirations = 0
@@ -64,12 +67,12 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         """What one entry counts against ``max_bytes``."""
         return len(value) + len(key) + ENTRY_OVERHEAD
 
-    def _remove(self, key: str) -> None:
+    def _remove(self, key: Key) -> None:
         if self._cache.pop(key, None) is not None:
             self.bytes -= self._sizes.pop(key)
         self._deadlines.pop(key, None)
 
-    def read(self, key: str) -> Any:
+    def read(self, key: Key) -> Any:
         """The live value under ``key`` (now the most recently used), or None: the synchronous core of
         ``get``, which ``MemoryStore`` calls directly (aiocache's per-call wrappers cost more than this), and of
         ``exists`` and ``expire``: an expired key is removed here (counted in ``expirations``)."""
@@ -86,7 +89,7 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         return value
 
     def write(
-        self, key: str, value: Any, ttl: float | None = None, size: int | None = None, *, now: float | None = None
+        self, key: Key, value: Any, ttl: float | None = None, size: int | None = None, *, now: float | None = None
     ) -> bool:
         """Store ``value``, evicting from the least recently used end until both bounds hold; False when
         the value alone is larger than ``max_bytes``. ``size``: what an object (not bytes) holds; ``now``: the
@@ -112,11 +115,11 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
             self.evictions += 1
         return True
 
-    def peek(self, key: str) -> Any:
+    def peek(self, key: Key) -> Any:
         """The value under ``key`` as it is, or None: no expiry check, no change of order."""
         return self._cache.get(key)
 
-    def grow(self, key: str, n: int) -> bool:
+    def grow(self, key: Key, n: int) -> bool:
         """Count ``n`` more bytes for ``key`` (something added to its value), evicting from the least
         recently used end until both bounds hold; False (nothing counted) when ``key`` is absent or would
         alone exceed ``max_bytes``. ``key`` should be the most recently used (just read)."""
@@ -134,7 +137,7 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
             self.evictions += 1
         return True
 
-    def swap(self, key: str, value: Any, n: int) -> None:
+    def swap(self, key: Key, value: Any, n: int) -> None:
         """Put ``value`` in the place of ``key``'s (its deadline and order kept), counted ``n`` bytes more
         (``grow``'s eviction when that is over the bound; ``n`` may be negative). ``key`` must be present."""
         self._cache[key] = value
@@ -169,7 +172,7 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
             self._deadlines.pop(key, None)
         return True
 
-    def remove(self, key: str) -> bool:
+    def remove(self, key: Key) -> bool:
         """Drop ``key``; True when it was there."""
         present = key in self._cache
         self._remove(key)
@@ -180,7 +183,7 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
 
     async def _clear(self, namespace: str | None = None, _conn: Any = None) -> bool:
         if namespace:
-            for key in [k for k in self._cache if k.startswith(namespace)]:
+            for key in [k for k in self._cache if isinstance(k, str) and k.startswith(namespace)]:
                 self._remove(key)
         else:
             self._cache.clear()

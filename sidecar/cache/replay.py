@@ -22,9 +22,10 @@
   OpenAI's ``created``, and the padding's characters) go, filled per hit: a whole body's template is cut at
   its marks (``Cut``: one join of its pieces with the id and the time, no scan of its bytes), a padded stream
   one join of its segments with the id, the time and fresh characters (``padding.Padded.fill``, so no two
-  hits share their padding), any other by two byte replacements (Redis's stored body): the memory
-  store keeps the templates of its hits next to the entry (``store.Kept``) and Redis keeps the whole
-  body's with the entry (``entry.frame``), so a repeated hit neither builds nor encodes its answer again.
+  hits share their padding), any other by two byte replacements: the memory store keeps the templates
+  of its hits next to the entry (``store.Kept``) and Redis keeps the whole body's with the entry
+  (``entry.frame``; cut at its marks once per pod, ``decoded.DecodedValues``), so a repeated hit neither
+  builds nor encodes its answer again.
 
 Each replay has a fresh response id (and ``created`` time): a cached answer is a new answer to a new
 request.
@@ -61,7 +62,7 @@ from ..translate.deltas import (
 from ..translate.stream import Replayer
 from .entry import Entry, ReasoningPiece, TextPiece, ToolPiece
 from .extras import padding_of, with_extras, with_stream_extras, with_top_extras
-from .padding import Rendered, padded
+from .padding import Cut, Rendered, padded
 
 LONG_WORD = 12
 """A run of non-space characters longer than this is cut into pieces of this length."""
@@ -242,7 +243,7 @@ def body_template(entry: Entry, dialect: Dialect) -> bytes:
     return orjson.dumps(body)
 
 
-def cut_body(body: bytes) -> Rendered:
+def cut_body(body: bytes) -> bytes | Cut:
     """A whole body's template (``body_template``) cut at its marks, as a ``Cut``: the pieces before and after
     its id, or, with OpenAI's ``created`` after the id, the three around both; the bytes as they are when the
     marks are not so (each once, in that order: then ``fill_body`` replaces them)."""

@@ -20,7 +20,8 @@ miss. Nothing here raises on a store failure.
 
 A Redis value is decoded and checked (``entry.unframe``) once per distinct value's bytes: the result is
 remembered, bounded (``decoded.DecodedValues``), and a hot key's later hits, given the same bytes by
-Redis, reuse it.
+Redis, reuse it, the stored body already cut at its marks (``replay.cut_body``: a hit joins it with its
+fresh id, no scan of its bytes).
 
 An entry's age is told by the clock of the store that keeps it. The memory store's: the monotonic
 clock its deadlines are on (``store.Kept.stored_s``), so a step of the wall clock (a VM resumed, NTP
@@ -44,6 +45,7 @@ from ..resilience.breaker import BreakerConfig, CircuitBreaker
 from .decoded import DecodedValues
 from .entry import Entry, EntryFormatError, encode, footprint, frame, unframe, unstorable
 from .flight import SingleFlight
+from .padding import Cut
 from .pending import Pending
 from .redis_store import KeptReads, build_redis_backend, close_redis_backend, describe
 from .replay import Form, body_template, fill_body, template
@@ -55,16 +57,17 @@ from .store import GuardedStore, Kept, MemoryStore, Store
 
 class Lookup(NamedTuple):
     """What a lookup found. ``state`` hit: ``entry`` answers, ``age_s`` old, and ``body`` is the whole
-    body template stored with it in Redis (``entry.frame``; None in memory, where ``MemoryStore`` keeps
-    its own); stale: the same, for an entry past ``ttl_s`` the app takes (``Cache-Control: max-stale``);
-    miss: nothing the app takes, and ``stale`` is an entry inside the stale window when there is one (for
-    the last resort only)."""
+    body template stored with it in Redis (``entry.frame``; cut at its marks, ``replay.cut_body``, when
+    read through ``DecodedValues``; None in memory, where ``MemoryStore`` keeps its own); stale: the
+    same, for an entry past ``ttl_s`` the app takes (``Cache-Control: max-stale``); miss: nothing the app
+    takes, and ``stale`` is an entry inside the stale window when there is one (for the last resort
+    only)."""
 
     state: Literal["hit", "stale", "miss"]
     entry: Entry | None = None
     age_s: float = 0.0
     stale: Entry | None = None
-    body: bytes | None = None
+    body: bytes | Cut | None = None
     stale_at: float = 0.0  # when ``stale`` was stored, on its store's age clock (``ResponseCache.stale``)
 
 
@@ -174,7 +177,7 @@ class ResponseCache:
     def _judged(
         self,
         entry: Entry | None,
-        body: bytes | None,
+        body: bytes | Cut | None,
         settings: Settings,
         oldest_s: float | None = None,
         stored: float = 0.0,
@@ -205,15 +208,19 @@ class ResponseCache:
             return entry.stored_at
         return self._age_clock() - entry.age(self._clock())
 
-    def answer(self, key: str, entry: Entry, dialect: Dialect, form: Form, body: bytes | None = None) -> bytes:
+    def answer(self, key: str, entry: Entry, dialect: Dialect, form: Form, body: bytes | Cut | None = None) -> bytes:
         """``entry`` (read under ``key``) as one hit's ``dialect`` answer in ``form`` (``replay.form_of``):
         in memory from the template kept with it (``MemoryStore.answer``); from Redis the whole body
-        from ``body``, the template stored with the entry (``Lookup.body``), else rendered."""
+        from ``body``, the template stored with the entry (``Lookup.body``), else rendered once for the entry
+        (``DecodedValues.template``: a stream, or an older sidecar's entry stored without its body)."""
         if isinstance(self.storage, MemoryStore):
             return self.storage.answer(key, entry, dialect, form)
         if form == "body" and body is not None:
             return fill_body(body, dialect)
-        return fill_body(template(entry, dialect, form), dialect)
+        decoded = self._decoded
+        return fill_body(
+            template(entry, dialect, form) if decoded is None else decoded.template(key, entry, dialect, form), dialect
+        )
 
     async def stale(self, key: str, settings: Settings, lookup: Lookup | None = None) -> tuple[Entry, float] | None:
         """For the last resort: an entry no older than ``ttl_s + stale_s`` (a fresh one too, should one
@@ -292,7 +299,7 @@ class ResponseCache:
             self.stats.store_skips += 1
         return reason
 
-    async def _read(self, key: str, dialect: Dialect | None = None) -> tuple[Entry | None, bytes | None, float]:
+    async def _read(self, key: str, dialect: Dialect | None = None) -> tuple[Entry | None, bytes | Cut | None, float]:
         """The entry under ``key``, from Redis the body template stored with it (checked as ``dialect``'s
         answer when given), and when it was stored on the age clock."""
         storage = self.storage

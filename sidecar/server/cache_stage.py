@@ -41,6 +41,7 @@ from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_con
 from ..cache.control import USE
 from ..cache.entry import unstorable
 from ..cache.flight import Follower, Leader
+from ..cache.padding import Cut
 from ..cache.pending import FULL, Pending, entry_of, whole_verdict
 from ..cache.plan import target_of
 from ..cache.replay import form_of
@@ -290,7 +291,7 @@ async def _serve(
     age_s: float,
     store: ResponseCache,
     key: str,
-    body: bytes | None = None,
+    body: bytes | Cut | None = None,
 ) -> web.StreamResponse:
     """``entry`` (found under ``key``; ``body``: the template stored with it in Redis) as the caller's
     answer, in its dialect, streamed when it asked for a stream: the store's rendered bytes
@@ -305,7 +306,7 @@ async def _serve(
 
 
 def _whole(
-    exchange: Exchange, entry: Entry, state: str, age_s: float, store: ResponseCache, key: str, body: bytes | None
+    exchange: Exchange, entry: Entry, state: str, age_s: float, store: ResponseCache, key: str, body: bytes | Cut | None
 ) -> web.Response:
     """``_serve`` for a caller that asked for a whole answer: no coroutine."""
     _served_from_cache(exchange, entry, state, age_s)

@@ -7,7 +7,7 @@ import pytest
 
 from sidecar.cache.decoded import DecodedValues
 from sidecar.cache.entry import Entry, EntryFormatError, TextPiece, encode, frame
-from sidecar.cache.replay import body_template
+from sidecar.cache.replay import Form, body_template, template
 from sidecar.dialects import Dialect
 from sidecar.translate.common import FinishReason, Usage
 
@@ -69,3 +69,16 @@ def test_the_least_recently_used_value_is_forgotten_past_the_bound() -> None:
     small = DecodedValues(max_bytes=len(a))
     small.unframe(a, Dialect.OPENAI)
     assert small.held_bytes == 0
+
+
+@pytest.mark.parametrize("form", ["stream_usage", "body"])
+def test_an_entrys_rendered_answer_is_kept_for_it_and_made_again_for_another(form: Form) -> None:
+    """The answer rendered from an entry read under a key (a stream; a whole body Redis holds none of) is
+    made once and given again for that entry object; another entry under the key is rendered afresh."""
+    decoded = DecodedValues()
+    first, _ = decoded.unframe(_value(), Dialect.OPENAI)
+    kept = decoded.template("k", first, Dialect.OPENAI, form)
+    assert decoded.template("k", first, Dialect.OPENAI, form) is kept
+    other, _ = decoded.unframe(_value("another answer"), Dialect.OPENAI)
+    again = decoded.template("k", other, Dialect.OPENAI, form)
+    assert again is not kept and again == template(other, Dialect.OPENAI, form)

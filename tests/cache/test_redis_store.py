@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,8 +18,10 @@ import redis.asyncio as redis_client
 from sidecar.cache import CacheConfigError, CacheStoreSpec, ResponseCache, RouteCacheSpec
 from sidecar.cache.entry import Entry, TextPiece
 from sidecar.cache.redis_store import describe
+from sidecar.cache.replay import Form, body_template, fill_body, template
 from sidecar.cache.spec import RedisStoreSpec
 from sidecar.dialects import Dialect
+from sidecar.dialects.registry import DIALECTS
 from sidecar.telemetry.logging import configure_logging
 from sidecar.translate.common import FinishReason, Usage
 
@@ -78,6 +81,50 @@ async def test_a_hit_from_redis_brings_the_body_stored_with_the_entry(redis_serv
             body = orjson.loads(cache.answer("k", lookup.entry, Dialect.OPENAI, "body", lookup.body))
             assert body["choices"][0]["message"]["content"] == "cached answer"
             assert body["id"].startswith("chatcmpl-")
+    finally:
+        await cache.close()
+
+
+def _filled_alike(fill: Callable[[], bytes], before: Callable[[], bytes]) -> tuple[bytes, bytes]:
+    """``fill()`` and ``before()`` each from the same state of the PRNG (the id, a stream's padding) within one
+    second of the wall clock (OpenAI's ``created``): equal when they fill alike."""
+    state = random.getstate()
+    try:
+        for _ in range(3):
+            second = int(time.time())
+            random.seed(21)
+            filled = fill()
+            random.seed(21)
+            expected = before()
+            if int(time.time()) == second:
+                break
+        return filled, expected
+    finally:
+        random.setstate(state)
+
+
+@pytest.mark.parametrize("form", ["body", "stream_usage"])
+@pytest.mark.parametrize("dialect", DIALECTS, ids=[d.value for d in DIALECTS])
+async def test_a_redis_hit_fills_as_its_stored_bytes_do(
+    redis_server: RedisServer, dialect: Dialect, form: Form
+) -> None:
+    """A hit read from Redis answers, whole or as a stream, the very bytes its entry's template filled by
+    replacement gives (the stored body as it is, ``replay.fill_body`` of ``body_template``; a stream
+    rendered from the entry), the first hit and a repeated one (its body kept cut at its marks)."""
+    cache = ResponseCache.from_spec(_spec(redis_server.url))
+    try:
+        entry = _entry("a cached answer, with its id and time filled for each hit")
+        await cache.store("k", entry, SETTINGS, dialect)
+        for _ in range(2):
+            lookup = await cache.lookup("k", SETTINGS, dialect)
+            assert lookup.entry is not None
+            found = lookup.entry
+            rendered = body_template(entry, dialect) if form == "body" else template(entry, dialect, form)
+            filled, expected = _filled_alike(
+                lambda: cache.answer("k", found, dialect, form, lookup.body),  # noqa: B023 (called at once)
+                lambda: fill_body(rendered, dialect),  # noqa: B023
+            )
+            assert filled == expected
     finally:
         await cache.close()
 
