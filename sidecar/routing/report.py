@@ -103,7 +103,9 @@ def add_line_fields(
     fields: dict[str, Any], exchange: Exchange, record: Routed, served: Target | None, requested_cost: float | None
 ) -> None:
     """Write the access line's routing fields into the line's ``fields``, in docs/logs.md's order (no dict
-    of their own merged into it); ``requested_cost``: what ``count_savings`` returned."""
+    of their own merged into it); ``requested_cost``: what ``count_savings`` returned (the served cost
+    itself when the request was served as asked: then the bill's rounding of it, ``Bill.shown``, is the
+    figure, not rounded again)."""
     decision = record.decision
     if decision is not None:
         fields.update(decision.fields)  # the decision's fields, made with it
@@ -120,21 +122,43 @@ def add_line_fields(
         # 8 decimals as access.py writes cost_usd (``round``, without the builtin's look-up of ``__round__``)
         fields["estimated_cost_usd"] = (estimated * 1e8).__round__() / 1e8
     if requested_cost is not None:
-        fields["requested_model_cost_usd"] = (requested_cost * 1e8).__round__() / 1e8
+        billed = exchange.billed
+        if billed is not None and requested_cost is billed.cost:  # served as asked: the bill's own figure
+            fields["requested_model_cost_usd"] = billed.shown  # its rounding, made for ``x-sidecar-cost``
+        else:
+            fields["requested_model_cost_usd"] = (requested_cost * 1e8).__round__() / 1e8
 
 
 def logged_features(features: RequestFeatures) -> dict[str, Any]:
     """The access line's ``features``: those of ``FEATURE_FIELDS`` not zero, false or absent, in that
-    order. A request with tools, media, JSON output or thinking has them picked in C; the usual one (none:
-    a slice of the tuple equal to ``_NOTHING_RARE``) with its four set is one dict display, else its four
-    are written out one by one."""
-    if features[3:11] != _NOTHING_RARE or features[15]:  # tools ... json_schema, thinking: none on most requests
+    order. A request with tools, media, JSON output or thinking has them picked in C; the usual one (none
+    of those) with its four set is one dict display, else its four are written out one by one."""
+    # every field read once: a slice of the named tuple is an exact tuple, unpacked by the specialized
+    # instruction (the named tuple itself is unpacked through its iterator, and each subscript of it is
+    # a generic one: docs/benchmarks.md, "Wave 51 `route52`")
+    (
+        prompt,
+        output,
+        turns,
+        tools,
+        forced,
+        images,
+        audio,
+        video,
+        files,
+        json_mode,
+        json_schema,
+        _,
+        last,
+        _,
+        _,
+        thinking,
+    ) = features[:]
+    if tools or forced or images or audio or video or files or json_mode or json_schema or thinking:
         values = _FEATURE_VALUES(features)
         # ``values`` are ``FEATURE_FIELDS``' own (the same length): no ``strict=True``, whose keyword
         # zip parses per call
         return dict(compress(zip(FEATURE_FIELDS, values), values))  # noqa: B905
-    prompt, output, turns = features[0], features[1], features[2]
-    last = features[12]
     if prompt and output and turns and last:  # the usual request: one dict display
         return {"prompt_tokens": prompt, "max_output_tokens": output, "turns": turns, "last_user_chars": last}
     logged: dict[str, Any] = {}
@@ -147,10 +171,6 @@ def logged_features(features: RequestFeatures) -> dict[str, Any]:
     if last:
         logged["last_user_chars"] = last
     return logged
-
-
-_NOTHING_RARE = (0, False, 0, 0, 0, 0, False, False)
-"""RequestFeatures' tools ... json_schema when none is set (equal to any zeros and falses: ``0 == False``)."""
 
 
 def from_access_line(facts: RequestFacts, line: Mapping[str, Any]) -> None:

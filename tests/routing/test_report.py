@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import orjson
 import pytest
 
@@ -95,3 +99,24 @@ def test_logged_features_are_the_set_ones_in_field_order(changes: dict[str, obje
     features = PLAIN._replace(**changes)
     expected = [(name, getattr(features, name)) for name in FEATURE_FIELDS if getattr(features, name)]
     assert list(logged_features(features).items()) == expected
+
+
+def test_diff_replay_on_the_command_line_reroutes_a_line_by_the_features_it_logged(tmp_path: Path) -> None:
+    """``llm-sidecar diff OLD NEW --replay -`` moves a line whose ``features`` (as ``logged_features`` writes
+    them) say tools to the new route that matches on tools, and leaves the usual request's line where it was."""
+    (tmp_path / "old.yaml").write_text(OLD)
+    (tmp_path / "new.yaml").write_text(NEW)
+    usual = {**LINE, "task": "chat", "features": logged_features(PLAIN)}
+    with_tools = {**usual, "features": logged_features(PLAIN._replace(tools=2))}
+    command = [sys.executable, "-m", "sidecar", "diff", str(tmp_path / "old.yaml"), str(tmp_path / "new.yaml")]
+    log = b"".join(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE) for line in (with_tools, usual))
+    result = subprocess.run([*command, "--replay", "-", "--json"], input=log, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    replayed = orjson.loads(result.stdout)["replay"]
+    (move,) = replayed["moves"]
+    assert (replayed["replayed"], move["requests"], move["old"]["route"], move["new"]["route"]) == (
+        2,
+        1,
+        "all",
+        "tools",
+    )
