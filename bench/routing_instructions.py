@@ -231,15 +231,7 @@ def pieces(prompt_scale: int = 1, classes: int = 20) -> dict[str, Callable[[], o
     }
 
     metric, savings = metric_calls(route, record)
-    # all ``add_line_fields`` reads of the exchange: the request, and the bill the answer's head said, whose
-    # cost is the requested model's (proxy_bench's routed request is served as asked)
-    from sidecar.server.bill import Bill
-
-    requested_cost = 0.00023456
-    billed = Bill(
-        status=200, usage=None, cost=requested_cost, served_cost=requested_cost, estimated=False, shown=0.00023456
-    )
-    exchange = SimpleNamespace(facts=request, billed=billed)
+    exchange = SimpleNamespace(facts=request)  # all ``line_fields`` reads of the exchange
 
     add_line_fields = getattr(report, "add_line_fields", None)
     if add_line_fields is None:  # a checkout before wave 50 (``--code``): ``line_fields`` made a dict of them
@@ -251,14 +243,14 @@ def pieces(prompt_scale: int = 1, classes: int = 20) -> dict[str, Callable[[], o
 
     def access() -> None:
         fields: dict[str, Any] = {}
-        add_line_fields(fields, exchange, record, target, requested_cost)
+        add_line_fields(fields, exchange, record, target, 0.00023456)
         orjson.dumps(fields)
 
     first_fields = dict.fromkeys(ACCESS_LINE_FIRST_FIELDS, "x")  # a line's fields before routing's
 
     def in_line() -> None:
         fields = first_fields.copy()
-        add_line_fields(fields, exchange, record, target, requested_cost)
+        add_line_fields(fields, exchange, record, target, 0.00023456)
         orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
 
     return {

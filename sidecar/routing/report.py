@@ -103,9 +103,7 @@ def add_line_fields(
     fields: dict[str, Any], exchange: Exchange, record: Routed, served: Target | None, requested_cost: float | None
 ) -> None:
     """Write the access line's routing fields into the line's ``fields``, in docs/logs.md's order (no dict
-    of their own merged into it); ``requested_cost``: what ``count_savings`` returned (the served cost
-    itself when the request was served as asked: then the bill's rounding of it, ``Bill.shown``, is the
-    figure, not rounded again)."""
+    of their own merged into it); ``requested_cost``: what ``count_savings`` returned."""
     decision = record.decision
     if decision is not None:
         fields.update(decision.fields)  # the decision's fields, made with it
@@ -122,11 +120,7 @@ def add_line_fields(
         # 8 decimals as access.py writes cost_usd (``round``, without the builtin's look-up of ``__round__``)
         fields["estimated_cost_usd"] = (estimated * 1e8).__round__() / 1e8
     if requested_cost is not None:
-        billed = exchange.billed
-        if billed is not None and requested_cost is billed.cost:  # served as asked: the bill's own figure
-            fields["requested_model_cost_usd"] = billed.shown  # its rounding, made for ``x-sidecar-cost``
-        else:
-            fields["requested_model_cost_usd"] = (requested_cost * 1e8).__round__() / 1e8
+        fields["requested_model_cost_usd"] = (requested_cost * 1e8).__round__() / 1e8
 
 
 def logged_features(features: RequestFeatures) -> dict[str, Any]:
