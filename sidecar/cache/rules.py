@@ -33,14 +33,14 @@ class CacheRules:
     @classmethod
     def of(cls, spec: RouteCacheSpec) -> CacheRules:
         return cls(
-            spec.enabled,
-            spec.ttl_s,
-            spec.cacheable,
-            spec.stale_s,
-            spec.store_truncated,
-            spec.share_across_apps,
-            spec.single_flight_wait_s,
-            spec.client_control,
+            enabled=spec.enabled,
+            ttl_s=spec.ttl_s,
+            cacheable=spec.cacheable,
+            stale_s=spec.stale_s,
+            store_truncated=spec.store_truncated,
+            share_across_apps=spec.share_across_apps,
+            single_flight_wait_s=spec.single_flight_wait_s,
+            client_control=spec.client_control,
         )
 
 

@@ -27,7 +27,7 @@ class AttemptTimeouts:
 
     @classmethod
     def of(cls, spec: TimeoutsSpec) -> AttemptTimeouts:
-        return cls(spec.connect_s, spec.first_byte_s, spec.idle_s, spec.total_s)
+        return cls(connect_s=spec.connect_s, first_byte_s=spec.first_byte_s, idle_s=spec.idle_s, total_s=spec.total_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,4 +52,11 @@ class Tries:
         )
         assert attempts is not None and deadline_s is not None and backoff is not None and wait_s is not None
         timeouts = None if spec.timeouts is None else AttemptTimeouts.of(spec.timeouts)
-        return cls(attempts, deadline_s, backoff, wait_s, timeouts, spec.hedge)
+        return cls(
+            max_attempts_per_target=attempts,
+            deadline_s=deadline_s,
+            backoff=backoff,
+            rate_limit_max_wait_s=wait_s,
+            timeouts=timeouts,
+            hedge=spec.hedge,
+        )
