@@ -26,7 +26,6 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status,
 
 from . import attributes as attr
 from . import genai
-from .core import later
 from .held_series import CallSeries
 from .propagation import inject
 
@@ -204,7 +203,7 @@ class AttemptTrace:
         elif end is None:
             self._record(call)  # metric updates only: cheaper now than a loop callback (``core``)
         else:
-            later(self._record, call)
+            self._core.held.hold(self._record, call)
 
     def kept_usage(self, usage: Tokens | None) -> None:
         """The usage of a call whose telemetry is kept (``finish(keep=True)``), read after it finished (the

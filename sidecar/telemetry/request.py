@@ -53,7 +53,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_contex
 from . import attributes as attr
 from . import genai
 from .attempt import AttemptTrace, ClientSpan
-from .core import Core, later
+from .core import Core
 from .propagation import child_headers, inject
 from .request_end import record_end
 from .routing_calls import RoutingCalls
@@ -184,6 +184,7 @@ class RequestTrace(RoutingCalls):
         ``traceparent`` made (``propagation.child_headers``), and the attributes known now are kept by the
         ``AttemptTrace``, which makes the span when the call ends, with those of its ``finish`` and the
         call's start time (request parameters turned into attributes there too)."""
+        self._core.held.upstream_call()  # what finished traces left runs once this call is sent
         parent = self._context  # unsampled: the request's context, propagated with flag 00
         ids = self._core.ids
         if self.span is None or parent is None or ids is None:
@@ -353,7 +354,10 @@ class RequestTrace(RoutingCalls):
             if not attempt.done:  # a call cut by the request's end (those that ended are not called again)
                 attempt.finish(status=None, error_type="unfinished")
             elif attempt.kept is not None:  # an answered call's telemetry, kept until the answer was out
-                attempt.release()
+                if end is None:
+                    attempt.release()
+                else:  # its CLIENT span, held with the SERVER span (``core.HeldWork``), before it
+                    self._core.held.hold(attempt.release)
         record = (
             self._core,
             self.span,
@@ -374,4 +378,4 @@ class RequestTrace(RoutingCalls):
         if end is None:
             record_end(*record)  # metric updates only: cheaper now than a loop callback (``core``)
         else:
-            later(record_end, *record)
+            self._core.held.hold(record_end, *record)
