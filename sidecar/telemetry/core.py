@@ -8,11 +8,12 @@ once when no loop is running (tests, scripts). When is later depends on where th
 - spans exported in batches (``Tracing.batched``: every processor the SDK's ``BatchSpanProcessor``, as
   configured, whose exports wait up to ``OTEL_BSP_SCHEDULE_DELAY`` anyway): **when the event loop would
   otherwise wait**: once the next upstream call has been sent (``upstream_call``, which ``RequestTrace.attempt``
-  calls; two loop steps later, after aiohttp's task that writes the request body), or after ``FALLBACK_S``
-  (10 ms) when no call comes first. At one connection the work of a traced request (its two spans made by
-  the SDK: some 455,000 CPU instructions) otherwise ran between its answer and the next request, and
-  delayed that request by the part of it longer than the client's turnaround; run while the next request
-  waits for its provider, it mostly overlaps that wait (docs/benchmarks.md, "Wave 52 `trace53`").
+  calls; two loop steps later, after aiohttp's task that writes the request body), or within ``FALLBACK_S``
+  (10 ms) when no call comes first (one timer at a time, armed by a hold when none is, left to fire). At
+  one connection the work of a traced request (its two spans made by the SDK: some 455,000 CPU instructions)
+  otherwise ran between its answer and the next request, and delayed that request by the part of it longer
+  than the client's turnaround; run while the next request waits for its provider, it mostly overlaps that
+  wait (docs/benchmarks.md, "Wave 52 `trace53`").
 - spans handed to an exporter at once (the SDK's ``SimpleSpanProcessor``: tests' in-memory exporter):
   when the event loop's current step is over (``loop.call_soon``), i.e. just after the answer is written.
 
@@ -66,8 +67,8 @@ class HeldWork:
             loop.call_soon(work, *args)
             return
         self.work.append((contextvars.copy_context(), work, args))
-        if self._timer is None:
-            self._timer = loop.call_later(FALLBACK_S, self.run)
+        if self._timer is None:  # one at a time, left to fire (not cancelled and made again each request)
+            self._timer = loop.call_later(FALLBACK_S, self._fallen_back)
 
     def upstream_call(self) -> None:
         """An upstream call starts: run what is held once its request is sent (two loop steps on: the step
@@ -77,13 +78,13 @@ class HeldWork:
             loop = asyncio.get_running_loop()
             loop.call_soon(loop.call_soon, self.run)
 
+    def _fallen_back(self) -> None:
+        self._timer = None
+        self.run()
+
     def run(self) -> None:
         """Run all that is held, in order."""
         self._asked = False
-        timer = self._timer
-        if timer is not None:
-            self._timer = None
-            timer.cancel()
         held = self.work
         if not held:
             return
