@@ -71,9 +71,10 @@ class HeldWork:
             self._timer = loop.call_later(FALLBACK_S, self._fallen_back)
 
     def upstream_call(self) -> None:
-        """An upstream call starts: run what is held once its request is sent (two loop steps on: the step
-        that sends it, and the step of aiohttp's task that writes its body)."""
-        if self.work and not self._asked:
+        """An upstream call starts, with work held (the caller checks ``work``): run it once the call's request
+        is sent (two loop steps on: the step that sends it, and the step of aiohttp's task that writes its
+        body)."""
+        if not self._asked:
             self._asked = True
             loop = asyncio.get_running_loop()
             loop.call_soon(loop.call_soon, self.run)

@@ -186,7 +186,9 @@ class RequestTrace(RoutingCalls):
         ``traceparent`` made (``propagation.child_headers``), and the attributes known now are kept by the
         ``AttemptTrace``, which makes the span when the call ends, with those of its ``finish`` and the
         call's start time (request parameters turned into attributes there too)."""
-        self._core.held.upstream_call()  # what finished traces left runs once this call is sent
+        held = self._core.held
+        if held.work:  # what finished traces left runs once this call is sent (``core.HeldWork``)
+            held.upstream_call()
         parent = self._context  # unsampled: the request's context, propagated with flag 00
         ids = self._core.ids
         if self.span is None or parent is None or ids is None:
