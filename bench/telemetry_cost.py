@@ -109,7 +109,7 @@ def _best_us(function: Callable[[], object], number: int = 20_000) -> float:
 
 async def _steps(function: Callable[[], object], number: int) -> float:
     """Seconds for ``number`` calls, each in an event-loop step of its own as the server makes them, so
-    that the work ``finish`` leaves until the step is over (``core.later``) is done and counted."""
+    that the work ``finish`` leaves until the step is over (``core.HeldWork``, not batched) is done and counted."""
     started = perf_counter()
     for _ in range(number):
         function()

@@ -14,8 +14,9 @@ bench's own code (this script, ``telemetry_cost.py``) is this checkout's for bot
 
 Cases (``request-*``: one request with one upstream attempt driven through the facade as the pipeline
 drives it, ``bench/telemetry_cost.py``'s ``one_request``, each in an event-loop step of its own on uvloop so
-that what ``finish`` leaves to ``core.later`` is counted; spans go to the SDK's batch processor with an
-exporter that does nothing, so the export thread's OTLP encoding is not in these):
+that what ``finish`` leaves to ``core.HeldWork`` is counted (where held, it runs at the next request's
+attempt); spans go to the SDK's batch processor with an exporter that does nothing, so the export thread's
+OTLP encoding is not in these):
 
 - ``request-off``: no exporter (metrics only); ``request-unsampled``: ``parentbased_traceidratio`` at
   0, every request left out by the sampler; ``request-app-unsampled``: the app's ``traceparent`` marked
@@ -25,7 +26,10 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
   ``request-10%``: ratio 0.1; ``request-all``: the default sampler, every request recorded;
   ``request-all-on-loop``: the same, its spans ended into a span processor that does nothing (no batch
   processor: its worker thread, counted with ``request-all``, moves that count by thousands of instructions
-  from one run to the next; this one is the event loop's work alone). ``request-off-until-answer``,
+  from one run to the next; this one is the event loop's work alone: not batched, so what a request leaves
+  runs once its loop step is over); ``request-all-held``: the same into a ``CountedBatchSpanProcessor`` whose
+  ``on_end`` does nothing (batched: what a request leaves is held until the next request's attempt is sent,
+  ``core.HeldWork``; its worker thread finds nothing to export). ``request-off-until-answer``,
   ``request-all-until-answer``: the same requests without their two ``finish`` calls, i.e. the facade's work
   before the answer is written
   (``finish`` adds a few timings and one loop callback before it; the rest, ending the spans and the
@@ -93,6 +97,7 @@ CASES = (
     "request-10%",
     "request-all",
     "request-all-on-loop",
+    "request-all-held",
     "request-off-until-answer",
     "request-all-until-answer",
     "sdk-start-unsampled",
@@ -144,6 +149,7 @@ def _request_case(case: str) -> Callable[[int], None]:
         "request-10%": lambda: null_traced("parentbased_traceidratio", 0.1),
         "request-all": lambda: null_traced("parentbased_always_on"),
         "request-all-on-loop": _on_loop_traced,
+        "request-all-held": _held_traced,
     }[case]()
 
     async def steps(n: int) -> None:
@@ -171,6 +177,26 @@ def _on_loop_traced() -> Telemetry:
         return Tracing.new("parentbased_always_on", 1.0, resource, [SpanProcessor()])
 
     return Telemetry(TelemetryConfig(), service_version="b", tracing=tracing)
+
+
+def _held_traced() -> Telemetry:
+    """``request-all-held``: the default sampler, spans ended into a batch processor that keeps none."""
+    from telemetry_cost import Null
+
+    from sidecar.telemetry import Telemetry
+    from sidecar.telemetry.config import TelemetryConfig
+    from sidecar.telemetry.tracing import CountedBatchSpanProcessor, Tracing
+
+    class Keeping(CountedBatchSpanProcessor):
+        def on_end(self, span: object) -> None:
+            pass
+
+    config = TelemetryConfig()
+
+    def tracing(resource: Resource, on_drop: Callable[[int], None]) -> Tracing:
+        return Tracing.new("parentbased_always_on", 1.0, resource, [Keeping(Null(), config.batch, on_drop)])
+
+    return Telemetry(config, service_version="b", tracing=tracing)
 
 
 def _sdk_case(case: str) -> Callable[[int], None]:

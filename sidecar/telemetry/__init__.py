@@ -14,7 +14,8 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
       |    +- server_span.ServerSpan  its SERVER span until it ends, made then by the SDK in one start_span
       |    +- request_end.record_end  its end: request metrics, the SERVER span's last attributes, its end
       |    +- routing_calls.RoutingCalls  its routing calls (decision and savings metrics: cells kept on the core)
-      |    +- core.later            what their ``finish`` leaves until the answer is written
+      |    +- core.HeldWork         what their ``finish`` leaves until after the answer: the next upstream
+      |    |                      call's wait where spans are batched, else the loop's next step
       +- instruments.Instruments    the metric catalog: names, labels, units, buckets (the request
       |    |                      pipeline's; the features' in feature_instruments.FeatureInstruments)
       |    +- label_bound.BoundedLabel  a label whose values come from upstream (gen_ai_response_model),

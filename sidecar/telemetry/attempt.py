@@ -1,7 +1,7 @@
 """``AttemptTrace``: the telemetry of one upstream call, started by ``RequestTrace.attempt``: a CLIENT span
 (child of the request's SERVER span, when recorded), the ``traceparent`` sent upstream, and the GenAI
 client metrics (duration, token usage, time to first chunk and per chunk of a stream). ``finish`` ends
-it as ``RequestTrace.finish`` does its request: timings now, the rest through ``core.later``; or, for
+it as ``RequestTrace.finish`` does its request: timings now, the rest through ``core.HeldWork``; or, for
 a successful call it is told to ``keep``, when its request finishes (``release``: after the answer).
 
 A recorded call's CLIENT span is made by that rest, at once with every attribute, its start time
@@ -26,7 +26,6 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status,
 
 from . import attributes as attr
 from . import genai
-from .core import later
 from .held_series import CallSeries
 from .propagation import inject
 
@@ -52,7 +51,7 @@ class ClientSpan(NamedTuple):
 @dataclass(slots=True)
 class FinishedCall:
     """What ``AttemptTrace.finish`` was told of a call, and its duration and end: what its metrics and
-    CLIENT span are made of, now, a loop step later (``core.later``), or when its request finishes
+    CLIENT span are made of, now, later (``core.HeldWork``), or when its request finishes
     (``keep``). A slotted dataclass, not a tuple: made for about the same instructions, and ``usage``,
     when the server reads it after the answer is out, is set in place (``AttemptTrace.kept_usage``)."""
 
@@ -182,7 +181,7 @@ class AttemptTrace:
         keep: bool = False,
     ) -> None:
         """End the call: its duration and end time now; its GenAI metrics and the end of its CLIENT span, if
-        recorded, once the current loop step is over (``core.later``). Later calls do nothing.
+        recorded, later (``core.HeldWork``: after the answer). Later calls do nothing.
 
         ``keep``: a successful call (no ``error_type``) of a request whose answer goes out before its
         telemetry (the server's own requests): its metrics and span are left to ``release``, which the
@@ -204,7 +203,7 @@ class AttemptTrace:
         elif end is None:
             self._record(call)  # metric updates only: cheaper now than a loop callback (``core``)
         else:
-            later(self._record, call)
+            self._core.held.hold(self._record, call)
 
     def kept_usage(self, usage: Tokens | None) -> None:
         """The usage of a call whose telemetry is kept (``finish(keep=True)``), read after it finished (the

@@ -6,8 +6,7 @@ its providers and registry, never the process-wide ones (tests build several per
 ``TracerProvider`` (None when no trace exporter is configured: then no span is ever created), and the
 SDK's ``MeterProvider`` with a ``PeriodicExportingMetricReader`` per configured metrics exporter.
 Process-wide events (policy reloads, breaker transitions) and what is read when metrics are collected
-(the targets' bulkheads, the cache store) are methods here; per-request ones live on
-``RequestTrace``.
+(the targets' bulkheads, the cache store) are methods here; per-request ones live on ``RequestTrace``.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from opentelemetry.trace import SpanKind
 from . import attributes as attr
 from . import genai
 from .config import TelemetryConfig
-from .core import Core
+from .core import Core, HeldWork
 from .export import metric_exporter
 from .genai import ContentCapture
 from .instruments import BREAKER_STATES, Instruments
@@ -53,8 +52,7 @@ class Telemetry:
         tracing: Callable[[Resource, Callable[[int], None]], Tracing] | None = None,
         console: TextIO | None = None,
     ) -> None:
-        """``tracing`` builds the tracing from the resource and the callback that counts dropped spans
-        (None: no tracing)."""
+        """``tracing``: the tracing from the resource and the callback counting dropped spans (None: none)."""
         self.config = config
         self.registry = new_registry()
         self._meter_provider = None
@@ -76,6 +74,7 @@ class Telemetry:
             ContentCapture(config.capture_content, config.capture_max_bytes),
             config.trace_context,
             self._tracing.ids if self._tracing is not None else None,
+            held=HeldWork(batched=self._tracing is not None and self._tracing.batched),
         )
         self._closed = False
         self._cache_seen: dict[str, float] = {}  # the cache store's counters at the last reading
@@ -325,6 +324,7 @@ class Telemetry:
 
     def metrics_text(self) -> bytes:
         """Every metric in the Prometheus text exposition format 0.0.4 (for ``GET /metrics``)."""
+        self._core.held.run()  # what finished traces left is counted first (``core.HeldWork``)
         return render(self.registry)
 
     async def shutdown(self, timeout_s: float = 5.0) -> None:
@@ -332,7 +332,8 @@ class Telemetry:
         if self._closed:
             return
         self._closed = True
-        await asyncio.sleep(0)  # the work traces left to ``core.later`` runs first (callbacks run in order)
+        self._core.held.run()  # what finished traces left runs first, held or (next line) a loop callback
+        await asyncio.sleep(0)
         tracing, meters = self._tracing, self._meter_provider
         if tracing is None and meters is None:
             return

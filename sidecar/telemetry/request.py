@@ -35,10 +35,12 @@ upstream in ``traceparent``). The rest is kept off the answer's way:
   (``request_end``). A CLIENT span is made when its call ends, in one ``start_span`` with all its
   attributes and its start time (``attempt`` module).
 - Both ``finish`` methods of a recorded trace take their timings at once (durations, the span's end
-  time) and leave the rest, metric updates and ending the span (the request's: ``request_end``), to
-  ``core.later``: with an event loop running, until the loop's current step is over, i.e. after the
-  answer is written (``core`` says why nothing can tell, and why a trace without a span does its few
-  metric updates at once). Without a running loop (tests, scripts) it is done at once.
+  time) and leave the rest, metric updates and making and ending the spans (the request's: ``request_end``;
+  a CLIENT span kept until the answer, ``AttemptTrace.release``, before it), to ``core.HeldWork``: with an
+  event loop running, until the next upstream call has been sent where spans are exported in batches (as
+  configured), else until the loop's current step is over; either way after the answer is written
+  (``core`` says why, and why a trace without a span does its few metric updates at once). Without a
+  running loop (tests, scripts) it is done at once. ``attempt`` tells ``core.HeldWork`` a call starts.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_contex
 from . import attributes as attr
 from . import genai
 from .attempt import AttemptTrace, ClientSpan
-from .core import Core, later
+from .core import Core
 from .propagation import child_headers, inject
 from .request_end import record_end
 from .routing_calls import RoutingCalls
@@ -184,6 +186,9 @@ class RequestTrace(RoutingCalls):
         ``traceparent`` made (``propagation.child_headers``), and the attributes known now are kept by the
         ``AttemptTrace``, which makes the span when the call ends, with those of its ``finish`` and the
         call's start time (request parameters turned into attributes there too)."""
+        held = self._core.held
+        if held.work:  # what finished traces left runs once this call is sent (``core.HeldWork``)
+            held.upstream_call()
         parent = self._context  # unsampled: the request's context, propagated with flag 00
         ids = self._core.ids
         if self.span is None or parent is None or ids is None:
@@ -341,7 +346,7 @@ class RequestTrace(RoutingCalls):
         streamed: bool,
     ) -> None:
         """End the request: its duration and end time now; its metrics and the end of its SERVER span, if
-        recorded, once the answer is written (``core.later``). Later calls do nothing; attempts left open
+        recorded, once the answer is written (``core.HeldWork``). Later calls do nothing; attempts left open
         end first, and the telemetry of those that kept it (``AttemptTrace.finish(keep=True)``) is
         recorded first."""
         if self._done:
@@ -353,7 +358,10 @@ class RequestTrace(RoutingCalls):
             if not attempt.done:  # a call cut by the request's end (those that ended are not called again)
                 attempt.finish(status=None, error_type="unfinished")
             elif attempt.kept is not None:  # an answered call's telemetry, kept until the answer was out
-                attempt.release()
+                if end is not None and self._core.held.batched:  # held with the SERVER span, before it
+                    self._core.held.hold(attempt.release)
+                else:
+                    attempt.release()
         record = (
             self._core,
             self.span,
@@ -374,4 +382,4 @@ class RequestTrace(RoutingCalls):
         if end is None:
             record_end(*record)  # metric updates only: cheaper now than a loop callback (``core``)
         else:
-            later(record_end, *record)
+            self._core.held.hold(record_end, *record)

@@ -4,8 +4,8 @@ learnt during the request, kept by the trace, with those known at the end, in on
 call), its status and its end.
 
 ``finish`` takes the timings at once; it calls ``record_end`` itself for a request without a span (a
-few metric updates: cheaper now than a loop callback, ``core``) and through ``core.later`` for a
-recorded one (once the answer is written).
+few metric updates: cheaper now than a loop callback, ``core``) and through ``core.HeldWork`` for a
+recorded one (after the answer is written).
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ without tracing does not load the SDK's tracing (about 2 MB of resident memory, 
 "Start-up memory"). What every request uses, traced or not (the W3C context in and out, the current
 ids for logs), is in ``propagation``, on the OpenTelemetry API alone.
 
-
 - ``Tracing.build(config, resource, on_drop)``: a ``TracerProvider`` of this ``Telemetry`` alone (never
   the global one) with the configured sampler (``OTEL_TRACES_SAMPLER[_ARG]``, the SDK's samplers) and,
   per exporter (``export.span_exporter``), a ``CountedBatchSpanProcessor``.
@@ -46,7 +45,6 @@ processor keeps the queue's length from what it hands in and what its exporter i
 a span dropped when it hands one to a full queue (the SDK then drops the oldest), when an export fails
 or raises, and when spans are still queued once shutdown is over. The count can be off by a span
 at the instant the worker takes a batch from a full queue.
-
 """
 
 from __future__ import annotations
@@ -257,6 +255,7 @@ class Tracing:
         new_traces: Sampler | None = None,
         follows_app: bool = False,
         made_at_end: bool = False,
+        batched: bool = False,
     ) -> None:
         """``provider``: its id generator a ``DecidedIdGenerator``, its sampler one that records every
         child of a recorded span (the SDK's do; ``child_headers``). ``new_traces``: given when that
@@ -279,6 +278,7 @@ class Tracing:
         self._root_bound = root_bound(new_traces)
         self.follows_app = follows_app
         self.made_at_end = made_at_end  # a sampled span of ``start_root``/``start_child_of_app``: a ServerSpan
+        self.batched = batched  # every processor a batch processor: finished traces wait (``core.HeldWork``)
         self._random_ids = ids.is_trace_id_random()
         # The flags of a new trace the sampler drops, as ``Tracer.start_span`` would set them, in the
         # ``traceparent`` text.
@@ -359,6 +359,7 @@ class Tracing:
             new_traces=new_traces if drops_roots(sampler_name, ratio) else None,
             follows_app=chosen is not new_traces,
             made_at_end=True,
+            batched=len(counted) == len(processors) > 0,
         )
 
     @classmethod
