@@ -20,6 +20,9 @@ every hit, so its padding is not in it but marked:
   ``bytes.join``: no Python step, tuple or iterator per event, no scan of the stream's bytes (some 305,000
   instructions a fill of that stream, 1,117,000 by ``zip_longest`` and ``chain`` before 2026-12-07:
   docs/benchmarks.md, wave 52 ``cache53``), so no two hits write the same padding.
+- ``cut_stream(stream, marks)``: a stream without padding (``include_obfuscation: false``, or an entry whose
+  stream had none) cut at its marks alike, a ``Padded`` drawing no characters: its hits joined, not scanned
+  by two ``bytes.replace`` (since 2026-12-07).
 - ``size_of(rendered)``: the bytes a rendered template holds (the memory store counts its templates; a whole
   body's ``Cut`` too).
 """
@@ -58,18 +61,22 @@ class Padded:
         """The stream with fresh random characters in every event's padding (and, when ``marked``, ``first``
         and ``second`` in place of each event's two marks): the segments and what goes between them laid
         in one list by slice assignments (C loops: no iterator, tuple or Python step per event), joined."""
-        whole = -(-self.chars // 4) * 3  # base64 writes 4 characters for every 3 bytes
-        noise = b2a_base64(getrandbits(8 * whole).to_bytes(whole, "big"), newline=False).translate(_URL_SAFE)
+        noise = b""
+        if self.chars:  # (none: a stream cut at its marks only, ``cut_stream``)
+            whole = -(-self.chars // 4) * 3  # base64 writes 4 characters for every 3 bytes
+            noise = b2a_base64(getrandbits(8 * whole).to_bytes(whole, "big"), newline=False).translate(_URL_SAFE)
         pads = self.layout.unpack_from(noise)
         segments = self.segments
         frame = self.frame
         if frame is not None:  # head, then per event its own, its padding and the next one's start and marks
             first_start, between, start, end = frame
             marks = first + between + second
-            parts = [start + marks] * (3 * len(pads) + 1)
+            step = 3 if self.chars else 2
+            parts = [start + marks] * (step * len(pads) + 1)
             parts[0] = first_start + marks
-            parts[1::3] = segments
-            parts[2::3] = pads
+            parts[1::step] = segments
+            if self.chars:
+                parts[2::3] = pads
             parts[-1] = end
             return b"".join(parts)
         parts = [first] * (2 * len(segments) - 1)  # segment, filler, segment, ...: the fillers' places odd
@@ -99,13 +106,15 @@ Rendered = bytes | Padded | Cut
 its marks (``Cut``)."""
 
 
-def padded(stream: bytes, name: str, growth: int = 0, marks: tuple[bytes, bytes] | None = None) -> Padded:
+def padded(stream: bytes, name: str | None, growth: int = 0, marks: tuple[bytes, bytes] | None = None) -> Padded:
     """``stream`` with the member ``name`` marked for padding in each unnamed JSON event (see the module
     docstring), each event's JSON taken to grow by ``growth`` bytes when filled (its marks replaced by a
     hit's id and time); any other event (``data: [DONE]``, a named event) as it was. ``marks``: when each
     padded event holds each of the two once, in that order, and no other event holds either, the stream
-    is cut at them too (``Padded.marked``: a hit fills them in the same join, with no scan of its bytes)."""
-    marker = b"," + orjson.dumps(name) + b':"'
+    is cut at them too (``Padded.marked``: a hit fills them in the same join, with no scan of its bytes).
+    ``name`` None: no padding (``cut_stream``)."""
+    marker = b"" if name is None else b"," + orjson.dumps(name) + b':"'
+    close = b"}\n\n" if name is None else b'"}\n\n'
     *events, rest = stream.split(b"}\n\n")
     if marks is not None and not _marked_once(events, rest, marks):
         marks = None
@@ -115,18 +124,27 @@ def padded(stream: bytes, name: str, growth: int = 0, marks: tuple[bytes, bytes]
     for event in events:
         if event[:7] == b"data: {":
             size = len(event) - 4 + len(marker) + growth  # the JSON's length once filled, with no padding
-            counts.append(-size % STEP or STEP)
+            counts.append(0 if name is None else -size % STEP or STEP)
             if marks is not None:
                 before, after = event.split(marks[0])
                 between, after = after.split(marks[1])
                 segments += (out + before, between)
                 event = after
             segments.append(out + event + marker if marks is None else event + marker)
-            out = b'"}\n\n'
+            out = close
         else:
             out += event + b"}\n\n"
     segments.append(out + rest)
     return Padded(tuple(segments), counts, marks is not None)
+
+
+def cut_stream(stream: bytes, marks: tuple[bytes, bytes]) -> Padded | bytes:
+    """``stream`` (no padding: OpenAI's ``include_obfuscation: false``, or an entry whose stream had none) cut
+    at its ``marks`` as a ``Padded`` that draws no characters, so a hit writes its id and time in one join (its
+    events' shared bytes kept once) and no scan of its bytes; the bytes as they are when the marks are not once
+    in each event (then ``fill_body`` replaces them)."""
+    cut = padded(stream, None, 0, marks)
+    return cut if cut.marked else stream
 
 
 def _marked_once(events: list[bytes], rest: bytes, marks: tuple[bytes, bytes]) -> bool:
