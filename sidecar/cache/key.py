@@ -48,20 +48,17 @@ KEY_VERSION = "v3"  # v3: BLAKE2b (v2: SHA-256; v2 made the app scope a JSON arr
 
 def canonical_body(dialect: Dialect, body: Mapping[str, Any]) -> bytes:
     """The body's bytes with transport fields removed and keys sorted: equal meaning, equal bytes."""
-    of = wire(dialect)
-    dropped, nested = of.transport_fields, of.sampling_fields
+    dropped, nested = _BODY_FIELDS[dialect]
     kept: dict[str, Any] = {}
     for name, value in body.items():
-        if name in dropped:
-            continue
-        kind = type(value)
-        if kind is float:
-            if value.is_integer() and _whole(value):  # a fraction (a temperature of 0.2) without a call
-                value = int(value)
-        elif kind is dict and name in nested:
-            value = {k: int(v) if type(v) is float and _whole(v) else v for k, v in value.items()}
-        kept[name] = value
-    return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
+        if name not in dropped:
+            if type(value) is float:
+                if value.is_integer() and _whole(value):  # a fraction (a temperature of 0.2) without a call
+                    value = int(value)
+            elif nested and name in nested and type(value) is dict:  # (only Gemini's dialect nests them)
+                value = {k: int(v) if type(v) is float and _whole(v) else v for k, v in value.items()}
+            kept[name] = value
+    return orjson.dumps(kept, option=_SORT_KEYS)
 
 
 def _whole(value: float) -> bool:
@@ -141,6 +138,11 @@ def header_part(dialect: Dialect, headers: Mapping[str, str]) -> bytes:
 
 _ANTHROPIC = Dialect.ANTHROPIC  # a module global: an Enum member through its class is not specialized (3.11)
 _DIALECT_BYTES: Mapping[Dialect, bytes] = {dialect: dialect.value.encode() for dialect in DIALECTS}
+# each dialect's fields a canonical body drops and those whose whole floats it writes as integers one level down
+_BODY_FIELDS: Mapping[Dialect, tuple[frozenset[str], tuple[str, ...]]] = {
+    dialect: (wire(dialect).transport_fields, wire(dialect).sampling_fields) for dialect in DIALECTS
+}
+_SORT_KEYS = orjson.OPT_SORT_KEYS
 
 
 def started_key(identity: bytes) -> hashlib.blake2b:

@@ -11,7 +11,8 @@ dict work itself, docs/benchmarks.md):
   write past either bound (``max_entries``, ``max_bytes``) evicts from the front until both hold;
 - expiry is lazy, a deadline per key checked on read (no timer per entry: 10,000 entries are 10,000
   fewer handles on the event loop's heap); expired entries also leave first under pressure; deadlines
-  are on ``clock`` (``time.monotonic``: a step of the wall clock moves none of them);
+  are on ``clock`` (``time.monotonic``: a step of the wall clock moves none of them), a key found read
+  against one reading of it (``read_s``, which the memory store's lookup ages the entry by);
 - values are ``bytes`` through aiocache's API, or any object given with its size to ``write`` (the
   sidecar keeps entries as objects: ``entry.footprint``); each counts its size (``len(value)`` for
   bytes) ``+ len(key) + ENTRY_OVERHEAD``, the bookkeeping Python spends per entry (the dict slots, the
@@ -54,6 +55,7 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         self._cache: OrderedDict[Key, Any] = OrderedDict()
         self._sizes: dict[Key, int] = {}  # what each entry counts against max_bytes
         self._deadlines: dict[Key, float] = {}
+        self.read_s = 0.0  # the clock's reading by which the last ``read`` that found its key judged it
         self.bytes = 0
         self.evictions = 0
         self.expirations = 0
@@ -75,13 +77,16 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
     def read(self, key: Key) -> Any:
         """The live value under ``key`` (now the most recently used), or None: the synchronous core of
         ``get``, which ``MemoryStore`` calls directly (aiocache's per-call wrappers cost more than this), and of
-        ``exists`` and ``expire``: an expired key is removed here (counted in ``expirations``)."""
+        ``exists`` and ``expire``: an expired key is removed here (counted in ``expirations``). A key found
+        is judged by one reading of ``clock``, kept as ``read_s``: a lookup tells the value's age from it, so
+        an entry alive at its deadline's check is aged as of that instant (one reading, not two)."""
         cache = self._cache
         value = cache.get(key)
         if value is None:
             return None
         deadline = self._deadlines.get(key)
-        if deadline is not None and deadline <= self.clock():
+        self.read_s = now = self.clock()  # (kept: the caller tells the value's age from the same reading)
+        if deadline is not None and deadline <= now:
             self._remove(key)
             self.expirations += 1
             return None

@@ -22,7 +22,9 @@
   OpenAI's ``created``, and the padding's characters) go, filled per hit: a whole body's template is cut at
   its marks (``Cut``: one join of its pieces with the id and the time, no scan of its bytes), a padded stream
   one join of its segments with the id, the time and fresh characters (``padding.Padded.fill``, so no two
-  hits share their padding), any other by two byte replacements: the memory store keeps the templates
+  hits share their padding), an OpenAI stream without padding one join too (``padding.cut_stream``), a
+  stream naming its id once (Anthropic's) cut at it as a whole body is, any other (Gemini's, whose every
+  fragment names it) by two byte replacements: the memory store keeps the templates
   of its hits next to the entry (``store.Kept``) and Redis keeps the whole body's with the entry
   (``entry.frame``; cut at its marks once per pod, ``decoded.DecodedValues``), so a repeated hit neither
   builds nor encodes its answer again.
@@ -62,7 +64,7 @@ from ..translate.deltas import (
 from ..translate.stream import Replayer
 from .entry import Entry, ReasoningPiece, TextPiece, ToolPiece
 from .extras import padding_of, with_extras, with_stream_extras, with_top_extras
-from .padding import Cut, Rendered, padded
+from .padding import Cut, Rendered, cut_stream, padded
 
 LONG_WORD = 12
 """A run of non-space characters longer than this is cut into pieces of this length."""
@@ -211,8 +213,8 @@ def form_of(stream: bool, include_usage: bool, padded: bool = True) -> Form:
 
 def template(entry: Entry, dialect: Dialect, form: Form) -> Rendered:
     """``entry`` rendered once as ``form`` for a ``dialect`` caller, the entry's model reported, with the
-    marks ``fill_body`` replaces (a whole body: cut at them, ``cut_body``; a padded stream: a
-    ``padding.Padded``, whose characters each hit draws)."""
+    marks ``fill_body`` replaces (a whole body, or a stream naming its id once: cut at them, ``cut_body``; an
+    OpenAI stream: a ``padding.Padded``, whose characters each hit draws, or none: ``padding.cut_stream``)."""
     if form == "body":
         return cut_body(body_template(entry, dialect))
     include_usage = form.startswith("stream_usage")
@@ -221,11 +223,11 @@ def template(entry: Entry, dialect: Dialect, form: Form) -> Rendered:
     )
     stream = with_top_extras(b"".join(event.encode() for event in events), entry.extras, dialect)
     if dialect is not Dialect.OPENAI:  # only OpenAI's chunks carry a time: no scan of the others' bytes
-        return stream
+        return cut_body(stream)  # an Anthropic stream names its id once (``message_start``): one join a hit
     stream = _CREATED.sub(_CREATED_MARK_BYTES, stream)
     padding = padding_of(entry.extras, dialect) if not form.endswith("_unpadded") else None
     marks = (_ID_MARK_BYTES, _CREATED_MARK_BYTES)
-    return stream if padding is None else padded(stream, padding, _filled_growth(dialect), marks)
+    return cut_stream(stream, marks) if padding is None else padded(stream, padding, _filled_growth(dialect), marks)
 
 
 def _filled_growth(dialect: Dialect) -> int:

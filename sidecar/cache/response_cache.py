@@ -161,8 +161,8 @@ class ResponseCache:
         assert isinstance(storage, MemoryStore)
         self.stats.lookups += 1
         data = storage.read_kept(key)
-        if isinstance(data, Kept):
-            return self._judged(data.entry, None, settings, oldest_s, data.stored_s)
+        if isinstance(data, Kept):  # aged as of the reading its deadline was judged by (``read_s``)
+            return self._judged(data.entry, None, settings, oldest_s, data.stored_s, storage.backend.read_s)
         if data is None:  # (``_judged``'s miss, without its call)
             self.stats.misses += 1
             return MISS
@@ -181,13 +181,15 @@ class ResponseCache:
         settings: Settings,
         oldest_s: float | None = None,
         stored: float = 0.0,
+        now: float | None = None,
     ) -> Lookup:
         """What a read found, stored at ``stored`` on the age clock, judged by the route's ``ttl_s`` and
-        ``stale_s`` and the app's ``oldest_s`` (counted)."""
+        ``stale_s`` and the app's ``oldest_s`` (counted); ``now``: the age clock's reading the read made
+        (None: read it here)."""
         if entry is None:
             self.stats.misses += 1
             return MISS
-        age = max(0.0, self._age_clock() - stored)
+        age = max(0.0, (self._age_clock() if now is None else now) - stored)
         if age <= (settings.ttl_s if oldest_s is None else oldest_s):
             self._saved(entry)
             if oldest_s is not None and age > settings.ttl_s:  # the app's max-stale takes it (within stale_s)

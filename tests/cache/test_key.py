@@ -19,6 +19,48 @@ def test_key_is_the_same_in_every_process() -> None:
     assert cache_key(BODY) == "v3:f0756f244270092af99f6e8ec7e08cdd4eaea509d5539e21cfb32fa308ec68ed"
 
 
+KNOWN_KEYS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
+    "floats": (
+        {**BODY, "temperature": 0.2, "top_p": 1.0, "presence_penalty": -2.0, "seed": 7, "big": 1e300},
+        {},
+        "v3:0ed424382cd406c5e12ed913aa8fb09bcb752255a7ea3ceb1027435cc9541b2d",
+    ),
+    "transport and tools": (
+        {**BODY, "stream": True, "user": "u", "max_tokens": 64,
+         "tools": [{"type": "function", "function": {"name": "f", "parameters": {"b": 1.0, "a": [2.0]}}}]},
+        {},
+        "v3:f4e369a4a5d9e78232171a2164609efe2bcff34b406c4953cd06dd4131f6283f",
+    ),
+    "anthropic with betas": (
+        {"messages": BODY["messages"], "temperature": 0.0, "max_tokens": 10, "system": "s", "stream": True},
+        {"dialect": Dialect.ANTHROPIC, "headers": {"anthropic-beta": "b2, b1"}},
+        "v3:116eeceda535ffe05a8414c41209acf7108640df514c29f35155e2175900e750",
+    ),
+    "gemini sampling": (
+        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+         "generationConfig": {"temperature": 0.0, "topP": 0.5, "maxOutputTokens": 9.0}},
+        {"dialect": Dialect.GEMINI},
+        "v3:1fa0471884d3f4b9d299513cf10982f4b3c5f2d363737d0ac6cf6f66fd11900f",
+    ),
+    "passthrough key": (
+        {**BODY},
+        {"plan": "keyed", "model": "keyed", "caller_key": "sk-x"},
+        "v3:f2b0fc2d98b9194340c93df46f9d072d021183a212c4e47efe20373a8b93515a",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(KNOWN_KEYS))
+def test_known_requests_keep_their_keys(case: str) -> None:
+    """Requests of each dialect, with fractional, whole and huge floats, transport fields, tools, answer
+    headers, nested sampling fields and a passthrough key, have the keys they had at 2026-12-07's
+    ``cb81a739``: a change of how a key is made that changes none of its bytes keeps a running fleet's entries."""
+    body, options, key = KNOWN_KEYS[case]
+    if "plan" in options:
+        options = {**options, "plan": route_plan(options["plan"], share_across_apps=True)}
+    assert cache_key(body, **options) == key
+
+
 def test_json_key_order_does_not_change_the_key() -> None:
     """Two bodies with the same fields in another order, at every depth, have one key."""
     reordered = {"temperature": 0, "messages": [{"content": "Classify: invoice", "role": "user"}], "model": "gpt"}

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 import orjson
+import pytest
 
 from sidecar.cache.entry import Entry, TextPiece
 from sidecar.cache.extras import extras_of
-from sidecar.cache.padding import padded, size_of
+from sidecar.cache.padding import Padded, cut_stream, padded, size_of
 from sidecar.cache.replay import fill_body, template
 from sidecar.dialects import Dialect
 from sidecar.translate.common import FinishReason
@@ -88,3 +89,43 @@ def test_a_replayed_openai_streams_filled_chunks_are_padded_to_sixteen_bytes_wit
     parsed = [orjson.loads(chunk[6:]) for chunk in chunks]
     assert len({chunk["id"] for chunk in parsed}) == 1 and parsed[0]["id"].startswith("chatcmpl-")
     assert all(chunk["obfuscation"] and abs(chunk["created"] - time.time()) < 60 for chunk in parsed)
+
+
+def test_a_marked_stream_whose_events_differ_around_their_marks_is_filled_as_one_whose_events_do_not() -> None:
+    """Events alike but for what follows their second mark (an OpenAI stream) keep what they share once
+    (``frame``); a marked stream whose events differ before or between their marks is kept whole and
+    filled the same: each event with the hit's id and time, padded to a multiple of 16 bytes."""
+    chunks = [{"id": "ID", "created": 42, "choices": [{"delta": {"content": "x" * n}}]} for n in range(4)]
+    chunks[2] = {"id": "ID", "object": "chunk", "created": 42, "choices": []}  # another field between the marks
+    chunks[3] = {"pre": 1, "id": "ID", "created": 42}  # another start
+    marks = (b':"ID"', b'"created":42')
+    for alike in (False, True):
+        shown = chunks[:2] if alike else chunks
+        stream = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in shown) + b"data: [DONE]\n\n"
+        template = padded(stream, "obfuscation", growth=2, marks=marks)  # ':"fresh"', '"created":7': 2 bytes more
+        assert template.marked and (template.frame is not None) is alike
+        events = template.fill(b':"fresh"', b'"created":7').split(b"\n\n")
+        assert events[-2:] == [b"data: [DONE]", b""]
+        for event, chunk in zip(events[:-2], shown, strict=True):
+            obj = orjson.loads(event[6:])
+            assert len(event[6:]) % 16 == 0 and obj.pop("obfuscation")
+            assert obj == {**chunk, "id": "fresh", "created": 7}
+
+
+@pytest.mark.parametrize("alike", [True, False], ids=["framed", "whole"])
+def test_a_stream_without_padding_is_cut_at_its_marks_and_filled_with_none(alike: bool) -> None:
+    """``cut_stream``: a stream whose events hold the id and time marks once is a ``Padded`` drawing no
+    characters (its events' shared bytes kept once when they are alike), its fill the hit's id and time in
+    each event and nothing added (the bytes two replacements give); one whose event holds a mark twice
+    stays the bytes, for ``fill_body`` to replace."""
+    chunks = [{"id": "ID", "created": 42, "choices": [{"delta": {"content": "x" * n}}]} for n in range(5)]
+    if not alike:
+        chunks[3] = {"id": "ID", "object": "chunk", "created": 42}
+    stream = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    marks = (b':"ID"', b'"created":42')
+    cut = cut_stream(stream, marks)
+    assert isinstance(cut, Padded) and cut.marked and cut.chars == 0 and (cut.frame is not None) is alike
+    filled = stream.replace(marks[0], b':"fresh"').replace(marks[1], b'"created":7')
+    assert cut.fill(b':"fresh"', b'"created":7') == filled
+    twice = stream.replace(b'"choices"', b'"again":"ID","choices"', 1)
+    assert cut_stream(twice, marks) == twice

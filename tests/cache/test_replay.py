@@ -371,3 +371,14 @@ def test_a_cited_entry_streams_to_each_sdk_where_its_provider_puts_citations() -
     assert whole.candidates[0].citation_metadata.citations[0].start_index == citation.start_index
     message = openai.types.chat.ChatCompletion.model_validate(replay_body(entry, Dialect.OPENAI, model="m"))
     assert (message.choices[0].message.annotations or [])[0].url_citation.start_index == span["start_index"]
+
+
+def test_an_anthropic_stream_template_is_cut_at_its_one_id() -> None:
+    """An Anthropic stream names its id once (``message_start``): its template is cut there (a ``Cut`` of two
+    pieces: one join a hit, no scan of its bytes); a Gemini stream, naming it in every fragment, stays the
+    bytes ``fill_body`` replaces it in."""
+    entry = _stored(Dialect.ANTHROPIC, "tools")
+    kept = template(entry, Dialect.ANTHROPIC, "stream_usage")
+    assert isinstance(kept, tuple) and len(kept) == 2
+    assert b"message_start" in kept[0] and b"message_start" not in kept[1]
+    assert isinstance(template(entry, Dialect.GEMINI, "stream_usage"), bytes)

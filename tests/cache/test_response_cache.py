@@ -105,6 +105,40 @@ async def test_entry_past_the_stale_window_is_gone_for_everyone() -> None:
     assert await cache.stale("k", SETTINGS) is None
 
 
+class Readings:
+    """A clock giving ``readings`` in turn, then the last one again."""
+
+    def __init__(self, *readings: float) -> None:
+        self.readings = list(readings)
+
+    def __call__(self) -> float:
+        return self.readings.pop(0) if len(self.readings) > 1 else self.readings[0]
+
+
+def test_a_memory_hits_age_is_told_from_the_reading_its_deadline_was_judged_by() -> None:
+    """A memory lookup reads the store's clock once: an entry found alive half a second before its ttl_s
+    ends is a hit aged as of that reading, whatever the clock says later (before: a second, later reading
+    told its age, and an entry the store had just found alive was a miss)."""
+    clock = Readings(1000.0, 1059.5, 1061.0)  # the store, the lookup, and any later reading
+    store = MemoryStore(BoundedMemoryBackend(100, 1 << 20, clock=clock), CacheStats())
+    cache = ResponseCache(store, max_entry_bytes=1 << 20)
+    assert cache.store_in_memory("k", _entry(1000.0), SETTINGS) is None
+    lookup = cache.lookup_in_memory("k", SETTINGS)
+    assert (lookup.state, lookup.age_s) == ("hit", 59.5)
+
+
+def test_a_memory_entry_read_at_its_deadline_is_gone() -> None:
+    """An entry read at the very reading its ``ttl_s + stale_s`` ends (its deadline) is expired: a miss
+    with no stale entry, removed and counted as expired (docs/caching.md: no entry answers past ttl_s +
+    stale_s)."""
+    clock = Clock(1000.0)
+    cache = _cache(clock)
+    assert cache.store_in_memory("k", _entry(1000.0), SETTINGS) is None
+    clock.now = 1000.0 + 60 + 600
+    assert cache.lookup_in_memory("k", SETTINGS) == MISS
+    assert cache.snapshot()["expirations"] == 1 and cache.snapshot()["entries"] == 0
+
+
 async def test_freshness_follows_the_route_current_ttl() -> None:
     """A shorter TTL in a reloaded policy makes an old entry stale at once (judged when reading)."""
     clock = Clock(1000.0)
