@@ -47,11 +47,12 @@ VIDEO_TOKENS = 8000  # about 30 s at Gemini's 263 tokens per second
 class RequestFeatures:
     """The facts routing reads about one request; ``texts`` are the windows rules and the model read.
 
-    Immutable by convention, made once per request, with every field by name (``__init__`` takes
-    keywords only: mypy checks each, none can be swapped). A slotted class, not a named tuple: Python
-    3.11 specializes a slot's read (``LOAD_ATTR_SLOT``) and leaves a tuple subclass's subscript or field
-    read generic (docs/benchmarks.md, "Wave 52 `route53`"). ``replace`` gives a changed copy,
-    ``as_dict`` the fields by name in ``FIELDS``' order; equal when every field is."""
+    Immutable by convention, made once per request, with every field by name: ``__init__`` takes
+    keywords only (mypy checks each, none can be swapped); the two builders of every request store each
+    field by name on a blank instead (``_blank``: a call of sixteen keywords is slow). A slotted class,
+    not a named tuple: Python 3.11 specializes a slot's read (``LOAD_ATTR_SLOT``) and leaves a tuple
+    subclass's subscript or field read generic (docs/benchmarks.md, "Wave 52 `route53`"). ``replace``
+    gives a changed copy, ``as_dict`` the fields by name in ``FIELDS``' order; equal when every field is."""
 
     __slots__ = (
         "audio",

@@ -142,6 +142,7 @@ def test_features_are_a_record_of_every_field_by_name(body: dict[str, Any]) -> N
     built = extract_features(body, Dialect.OPENAI, Operation.CHAT)
     assert type(built) is RequestFeatures
     assert list(built.as_dict()) == list(RequestFeatures.FIELDS)
+    assert sorted(RequestFeatures.FIELDS) == sorted(RequestFeatures.__slots__)
     assert built == RequestFeatures(**built.as_dict())
     changed = built.replace(max_output_tokens=3)
     assert (changed.max_output_tokens, built.max_output_tokens) == (3, body.get("max_tokens"))
