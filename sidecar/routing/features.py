@@ -146,13 +146,36 @@ class RequestFeatures:
         "thinking",
     )
     """The fields in their order (``__init__``'s, ``as_dict``'s, ``repr``'s)."""
+    FIELDS_SET: ClassVar[frozenset[str]] = frozenset(FIELDS)
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.FIELDS}
 
     def replace(self, **changes: Any) -> RequestFeatures:
-        """A copy with ``changes`` (fields by name; an unknown name raises ``TypeError``)."""
-        return RequestFeatures(**{**self.as_dict(), **changes})
+        """A copy with ``changes`` (fields by name; an unknown name raises ``AttributeError``): every field
+        stored by name on a blank (``_blank``), then the changed ones (a capped request's, per request)."""
+        copy = _blank(RequestFeatures)
+        copy.prompt_tokens = self.prompt_tokens
+        copy.max_output_tokens = self.max_output_tokens
+        copy.turns = self.turns
+        copy.tools = self.tools
+        copy.tool_choice_forced = self.tool_choice_forced
+        copy.images = self.images
+        copy.audio = self.audio
+        copy.video = self.video
+        copy.files = self.files
+        copy.json_mode = self.json_mode
+        copy.json_schema = self.json_schema
+        copy.stream = self.stream
+        copy.last_user_chars = self.last_user_chars
+        copy.system_text = self.system_text
+        copy.last_user_text = self.last_user_text
+        copy.thinking = self.thinking
+        for name, value in changes.items():
+            if name not in self.FIELDS_SET:
+                raise AttributeError(f"RequestFeatures has no field {name!r}")
+            setattr(copy, name, value)
+        return copy
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not RequestFeatures:
