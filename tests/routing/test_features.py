@@ -138,7 +138,8 @@ def test_any_json_body_gets_features_in_every_dialect(body: dict[str, Any]) -> N
 )
 def test_features_are_a_record_of_every_field_by_name(body: dict[str, Any]) -> None:
     """Both builders' features are a ``RequestFeatures`` with every field set, equal to one built by keyword
-    from them (``as_dict``); ``replace`` changes one field of a copy, and ``repr`` names each field."""
+    from them (``as_dict``); ``replace`` changes one field of a copy (refusing a name not a field), and ``repr``
+    names each field."""
     built = extract_features(body, Dialect.OPENAI, Operation.CHAT)
     assert type(built) is RequestFeatures
     assert list(built.as_dict()) == list(RequestFeatures.FIELDS)
@@ -147,6 +148,8 @@ def test_features_are_a_record_of_every_field_by_name(body: dict[str, Any]) -> N
     changed = built.replace(max_output_tokens=3)
     assert (changed.max_output_tokens, built.max_output_tokens) == (3, body.get("max_tokens"))
     assert changed != built
+    with pytest.raises(AttributeError, match="max_tokens"):
+        built.replace(max_tokens=3)
     assert repr(built).startswith(f"RequestFeatures(prompt_tokens={built.prompt_tokens!r}, max_output_tokens=")
 
 
