@@ -44,6 +44,27 @@ AUDIO_TOKENS = 1000  # about 30 s (Gemini counts 32 tokens per second)
 VIDEO_TOKENS = 8000  # about 30 s at Gemini's 263 tokens per second
 
 
+_FIELDS = (
+    "prompt_tokens",
+    "max_output_tokens",
+    "turns",
+    "tools",
+    "tool_choice_forced",
+    "images",
+    "audio",
+    "video",
+    "files",
+    "json_mode",
+    "json_schema",
+    "stream",
+    "last_user_chars",
+    "system_text",
+    "last_user_text",
+    "thinking",
+)
+"""``RequestFeatures``' fields in their order (its slots, ``FIELDS``)."""
+
+
 class RequestFeatures:
     """The facts routing reads about one request; ``texts`` are the windows rules and the model read.
 
@@ -54,24 +75,7 @@ class RequestFeatures:
     subclass's subscript or field read generic (docs/benchmarks.md, "Wave 52 `route53`"). ``replace``
     gives a changed copy, ``as_dict`` the fields by name in ``FIELDS``' order; equal when every field is."""
 
-    __slots__ = (
-        "audio",
-        "files",
-        "images",
-        "json_mode",
-        "json_schema",
-        "last_user_chars",
-        "last_user_text",
-        "max_output_tokens",
-        "prompt_tokens",
-        "stream",
-        "system_text",
-        "thinking",
-        "tool_choice_forced",
-        "tools",
-        "turns",
-        "video",
-    )
+    __slots__ = _FIELDS
 
     prompt_tokens: int
     max_output_tokens: int | None
@@ -127,24 +131,7 @@ class RequestFeatures:
         self.last_user_text = last_user_text
         self.thinking = thinking
 
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "prompt_tokens",
-        "max_output_tokens",
-        "turns",
-        "tools",
-        "tool_choice_forced",
-        "images",
-        "audio",
-        "video",
-        "files",
-        "json_mode",
-        "json_schema",
-        "stream",
-        "last_user_chars",
-        "system_text",
-        "last_user_text",
-        "thinking",
-    )
+    FIELDS: ClassVar[tuple[str, ...]] = _FIELDS
     """The fields in their order (``__init__``'s, ``as_dict``'s, ``repr``'s)."""
     FIELDS_SET: ClassVar[frozenset[str]] = frozenset(FIELDS)
 
