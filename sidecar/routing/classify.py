@@ -15,7 +15,7 @@ and the indexes' ``first_index`` do, rule by rule, with less work:
   an ASCII window holds a digit (for the patterns whose matches start with one), each pattern's search
   (shared by the class and the level rules that read it);
 - when no keyword and no regex of an index can match (the usual request), only its rules of feature
-  checks (compared inline: ``features[12] < B0``) and its rules the generated code cannot inline
+  checks (compared inline: ``features.last_user_chars < B0``) and its rules the generated code cannot inline
   (``Rule.matches`` on a ``TextView``) are tried, in their order; else every rule, in its order;
 - the ``Decision`` of each (task verdict, complexity verdict) cell is built on its first use and kept
   (a policy's cells are finite: rules x levels); a label no rule decided, when the policy has a

@@ -26,7 +26,7 @@ literals of regexes, written with ``repr``). The function, in order:
 5. the cell's ``Decision`` (``CELLS``, made on first use), or the learned model's (``complete``) when a
    label is undecided and the policy has one.
 
-A rule's test: feature checks inline (``features[12] < B0``); a regex-only rule, its (pattern, window)
+A rule's test: feature checks inline (``features.last_user_chars < B0``); a regex-only rule, its (pattern, window)
 searches each after its literal test (``'#travel-' in last_user and P3(last_user) is not None``), a
 search shared by several rules made once (``M<n>``); a keyword rule, its trigger words against the
 window's word set, then ``Rule.matches``; any other rule (features and a regex, non-ASCII keywords)
@@ -64,7 +64,6 @@ if TYPE_CHECKING:
     from .rule_index import RuleIndex
 
 TASK_HEADER = "x-sidecar-task"
-_POSITION = {name: i for i, name in enumerate(RequestFeatures._fields)}
 _NULLABLE = frozenset(name for name, kind in RequestFeatures.__annotations__.items() if "None" in str(kind))
 _WINDOWS = ("system", "last_user")  # ``spec.TextField``: each a local of the function
 _SYMBOL: dict[Callable[[Any, Any], bool], str] = {
@@ -131,7 +130,7 @@ def write_decider(router: Router, columns: int) -> tuple[str, dict[str, Any]]:
                 key = (pattern.pattern, pattern.flags, window)
                 searched[key] = searched.get(key, 0) + 1
     lines = ["def decide(features, headers):"]
-    lines += [f"    {window} = features[{_POSITION[window + '_text']}]" for window in _WINDOWS]
+    lines += [f"    {window} = features.{window}_text" for window in _WINDOWS]
     lines.append("    view = None")
     for window in _WINDOWS:
         keywords = keyword_windows.get(window)
@@ -366,7 +365,7 @@ def _test(writer: _Writer, rule: Rule) -> str:
 
 
 def _check(writer: _Writer, check: FeatureCheck) -> str:
-    value = f"features[{_POSITION[check.name]}]"
+    value = f"features.{check.name}"
     nullable = check.name in _NULLABLE
     if check.flag:
         if check.value:

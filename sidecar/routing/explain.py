@@ -32,7 +32,7 @@ def routing_report(policy: Policy, route: Route | None, request: RequestFacts) -
     caps = route.caps if route is not None else None
     if policy.router is None and caps is None and not isinstance(plan, SelectPlan | SplitPlan):
         return None
-    features = request.features._asdict()
+    features = request.features.as_dict()
     features.pop("system_text")
     features.pop("last_user_text")
     report: dict[str, Any] = {"features": features}
@@ -54,7 +54,7 @@ def routing_report(policy: Policy, route: Route | None, request: RequestFacts) -
         limit = caps.output_tokens(request.features.max_output_tokens)
         report["caps"] = {"max_output_tokens": limit, "refused": caps.input_problem(request.features)}
         if limit is not None:  # as the routing stage does: the selection counts the capped output
-            request.features = request.features._replace(max_output_tokens=limit)
+            request.features = request.features.replace(max_output_tokens=limit)
     if isinstance(plan, SelectPlan):
         selection = plan.selection(request)
         report["selection"] = {

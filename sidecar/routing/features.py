@@ -25,7 +25,7 @@ file by its text (``documents.document_tokens``); every message adds ``MESSAGE_T
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, ClassVar
 
 import orjson
 
@@ -44,11 +44,38 @@ AUDIO_TOKENS = 1000  # about 30 s (Gemini counts 32 tokens per second)
 VIDEO_TOKENS = 8000  # about 30 s at Gemini's 263 tokens per second
 
 
-class RequestFeatures(NamedTuple):
+_FIELDS = (
+    "prompt_tokens",
+    "max_output_tokens",
+    "turns",
+    "tools",
+    "tool_choice_forced",
+    "images",
+    "audio",
+    "video",
+    "files",
+    "json_mode",
+    "json_schema",
+    "stream",
+    "last_user_chars",
+    "system_text",
+    "last_user_text",
+    "thinking",
+)
+"""``RequestFeatures``' fields in their order (its slots, ``FIELDS``)."""
+
+
+class RequestFeatures:
     """The facts routing reads about one request; ``texts`` are the windows rules and the model read.
 
-    Immutable, made once per request: a named tuple, built in a third of a frozen dataclass's time
-    (``_replace`` gives a changed copy, ``_asdict`` the fields by name)."""
+    Immutable by convention, made once per request, with every field by name: ``__init__`` takes
+    keywords only (mypy checks each, none can be swapped); the two builders of every request store each
+    field by name on a blank instead (``_blank``: a call of sixteen keywords is slow). A slotted class,
+    not a named tuple: Python 3.11 specializes a slot's read (``LOAD_ATTR_SLOT``) and leaves a tuple
+    subclass's subscript or field read generic (docs/benchmarks.md, "Wave 52 `route53`"). ``replace``
+    gives a changed copy, ``as_dict`` the fields by name in ``FIELDS``' order; equal when every field is."""
+
+    __slots__ = _FIELDS
 
     prompt_tokens: int
     max_output_tokens: int | None
@@ -65,7 +92,88 @@ class RequestFeatures(NamedTuple):
     last_user_chars: int
     system_text: str
     last_user_text: str
-    thinking: bool = False  # last: the positions before it are read by index (report, generated rules, Menu.fits)
+    thinking: bool
+
+    def __init__(
+        self,
+        *,
+        prompt_tokens: int,
+        max_output_tokens: int | None,
+        turns: int,
+        tools: int,
+        tool_choice_forced: bool,
+        images: int,
+        audio: int,
+        video: int,
+        files: int,
+        json_mode: bool,
+        json_schema: bool,
+        stream: bool,
+        last_user_chars: int,
+        system_text: str,
+        last_user_text: str,
+        thinking: bool = False,
+    ) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.max_output_tokens = max_output_tokens
+        self.turns = turns
+        self.tools = tools
+        self.tool_choice_forced = tool_choice_forced
+        self.images = images
+        self.audio = audio
+        self.video = video
+        self.files = files
+        self.json_mode = json_mode
+        self.json_schema = json_schema
+        self.stream = stream
+        self.last_user_chars = last_user_chars
+        self.system_text = system_text
+        self.last_user_text = last_user_text
+        self.thinking = thinking
+
+    FIELDS: ClassVar[tuple[str, ...]] = _FIELDS
+    """The fields in their order (``__init__``'s, ``as_dict``'s, ``repr``'s)."""
+    FIELDS_SET: ClassVar[frozenset[str]] = frozenset(FIELDS)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def replace(self, **changes: Any) -> RequestFeatures:
+        """A copy with ``changes`` (fields by name; an unknown name raises ``AttributeError``): every field
+        stored by name on a blank (``_blank``), then the changed ones (a capped request's, per request)."""
+        copy = _blank(RequestFeatures)
+        copy.prompt_tokens = self.prompt_tokens
+        copy.max_output_tokens = self.max_output_tokens
+        copy.turns = self.turns
+        copy.tools = self.tools
+        copy.tool_choice_forced = self.tool_choice_forced
+        copy.images = self.images
+        copy.audio = self.audio
+        copy.video = self.video
+        copy.files = self.files
+        copy.json_mode = self.json_mode
+        copy.json_schema = self.json_schema
+        copy.stream = self.stream
+        copy.last_user_chars = self.last_user_chars
+        copy.system_text = self.system_text
+        copy.last_user_text = self.last_user_text
+        copy.thinking = self.thinking
+        for name, value in changes.items():
+            if name not in self.FIELDS_SET:
+                raise AttributeError(f"RequestFeatures has no field {name!r}")
+            setattr(copy, name, value)
+        return copy
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not RequestFeatures:
+            return NotImplemented
+        return self.as_dict() == other.as_dict()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.as_dict().values()))
+
+    def __repr__(self) -> str:
+        return f"RequestFeatures({', '.join(f'{name}={value!r}' for name, value in self.as_dict().items())})"
 
 
 class Tally:
@@ -149,32 +257,32 @@ class Tally:
         last_user, system = self.last_user, self.system
         user = last_user[0] if len(last_user) == 1 else "\n".join(last_user)
         system_text = system_window(system)
-        # The fields in their order, made as the named tuple's own ``__new__`` makes it, without that
-        # Python call of 15 arguments (a third of the cost of building it)
-        return _new_features(
-            RequestFeatures,
-            (
-                tokens,
-                self.max_output_tokens,
-                self.messages,
-                self.tools,
-                self.tool_choice_forced,
-                self.images,
-                self.audio,
-                self.video,
-                self.files,
-                self.json_mode or self.json_schema,
-                self.json_schema,
-                self.stream,
-                len(user),
-                system_text,
-                window(user, USER_HEAD, USER_TAIL) if len(user) > USER_HEAD + USER_TAIL else user,
-                self.thinking,
-            ),
-        )
+        features = _blank(RequestFeatures)  # every field stored by name (``_blank``)
+        features.prompt_tokens = tokens
+        features.max_output_tokens = self.max_output_tokens
+        features.turns = self.messages
+        features.tools = self.tools
+        features.tool_choice_forced = self.tool_choice_forced
+        features.images = self.images
+        features.audio = self.audio
+        features.video = self.video
+        features.files = self.files
+        features.json_mode = self.json_mode or self.json_schema
+        features.json_schema = self.json_schema
+        features.stream = self.stream
+        features.last_user_chars = len(user)
+        features.system_text = system_text
+        features.last_user_text = window(user, USER_HEAD, USER_TAIL) if len(user) > USER_HEAD + USER_TAIL else user
+        features.thinking = self.thinking
+        return features
 
 
-_new_features = tuple.__new__
+_blank = object.__new__
+"""A ``RequestFeatures`` without its fields, for the two builders of every request (``Tally.features``,
+``plain_chat``) to store each by name: mypy checks each store's type, and a field left out fails every
+test reading the features (``tests/routing/test_features.py`` compares all of them). Python 3.11 makes a
+call with sixteen keywords slow (``__init__``'s: some 11,000 instructions against some 2,200 for the
+blank and the sixteen slot stores; docs/benchmarks.md, "Wave 52 `route53`")."""
 
 
 def system_window(system: list[str]) -> str:
@@ -222,28 +330,20 @@ def plain_chat(body: dict[str, Any], stream: bool | None) -> RequestFeatures | N
                 last_user = content
     # ``body.get("max_completion_tokens", body.get("max_tokens"))`` with one method call, not two
     limit = body["max_completion_tokens"] if "max_completion_tokens" in body else body.get("max_tokens")
-    return _new_features(
-        RequestFeatures,
-        (
-            # ``estimate_joined(texts)``, without its frame
-            estimate_bytes(" ".join(texts).encode("utf-8", "surrogatepass"), len(texts) - 1) + MESSAGE_TOKENS * turns,
-            limit if type(limit) is int and limit > 0 else None,  # a bool is not one (its type is bool)
-            turns,
-            0,
-            False,
-            0,
-            0,
-            0,
-            0,
-            False,
-            False,
-            body.get("stream") is True if stream is None else stream,
-            len(last_user),
-            window(system, SYSTEM_HEAD, SYSTEM_TAIL) if len(system) > _SYSTEM_WINDOW else system,
-            window(last_user, USER_HEAD, USER_TAIL) if len(last_user) > _USER_WINDOW else last_user,
-            False,
-        ),
+    features = _blank(RequestFeatures)  # every field stored by name (``_blank``)
+    # ``estimate_joined(texts)``, without its frame
+    features.prompt_tokens = (
+        estimate_bytes(" ".join(texts).encode("utf-8", "surrogatepass"), len(texts) - 1) + MESSAGE_TOKENS * turns
     )
+    features.max_output_tokens = limit if type(limit) is int and limit > 0 else None  # a bool is not one
+    features.turns = turns
+    features.tools = features.images = features.audio = features.video = features.files = 0
+    features.tool_choice_forced = features.json_mode = features.json_schema = features.thinking = False
+    features.stream = body.get("stream") is True if stream is None else stream
+    features.last_user_chars = len(last_user)
+    features.system_text = window(system, SYSTEM_HEAD, SYSTEM_TAIL) if len(system) > _SYSTEM_WINDOW else system
+    features.last_user_text = window(last_user, USER_HEAD, USER_TAIL) if len(last_user) > _USER_WINDOW else last_user
+    return features
 
 
 def window(text: str, head: int, tail: int) -> str:

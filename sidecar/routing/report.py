@@ -127,28 +127,22 @@ def logged_features(features: RequestFeatures) -> dict[str, Any]:
     """The access line's ``features``: those of ``FEATURE_FIELDS`` not zero, false or absent, in that
     order. A request with tools, media, JSON output or thinking has them picked in C; the usual one (none
     of those) with its four set is one dict display, else its four are written out one by one."""
-    # every field read once: a slice of the named tuple is an exact tuple, unpacked by the specialized
-    # instruction (the named tuple itself is unpacked through its iterator, and each subscript of it is
-    # a generic one: docs/benchmarks.md, "Wave 51 `route52`")
-    (
-        prompt,
-        output,
-        turns,
-        tools,
-        forced,
-        images,
-        audio,
-        video,
-        files,
-        json_mode,
-        json_schema,
-        _,
-        last,
-        _,
-        _,
-        thinking,
-    ) = features[:]
-    if tools or forced or images or audio or video or files or json_mode or json_schema or thinking:
+    # each a slot's read (``LOAD_ATTR_SLOT``), once
+    prompt = features.prompt_tokens
+    output = features.max_output_tokens
+    turns = features.turns
+    last = features.last_user_chars
+    if (
+        features.tools
+        or features.tool_choice_forced
+        or features.images
+        or features.audio
+        or features.video
+        or features.files
+        or features.json_mode
+        or features.json_schema
+        or features.thinking
+    ):
         values = _FEATURE_VALUES(features)
         # ``values`` are ``FEATURE_FIELDS``' own (the same length): no ``strict=True``, whose keyword
         # zip parses per call

@@ -285,9 +285,15 @@ class Menu:
     def fits(self, features: RequestFeatures, output_tokens: int, headroom: float) -> bool:
         """Whether the request is the usual one: it needs no capability and fits every candidate's
         context window (no candidate needs testing)."""
-        # tools, images, audio, video, json_schema, stream, thinking, by position (``RequestFeatures``'
-        # order): a named field's read costs a descriptor call more
-        if features[3] or features[5] or features[6] or features[7] or features[10] or features[11] or features[15]:
+        if (
+            features.tools
+            or features.images
+            or features.audio
+            or features.video
+            or features.json_schema
+            or features.stream
+            or features.thinking
+        ):
             return False
         smallest = self._smallest_window
         if smallest is not None:

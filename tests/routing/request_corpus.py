@@ -181,7 +181,7 @@ def observe() -> dict[str, Any]:
             chain = getattr(route.plan, "chain", None) if route is not None else None
             assert policy.router is not None
             observed[name + (" trusted" if headers else "")] = {
-                "features": features._asdict(),
+                "features": features.as_dict(),
                 "example": _decision(policy.router.decide(features, headers)),
                 "bench": _decision(bench.decide(features, headers)),
                 "route": None if route is None else route.name,

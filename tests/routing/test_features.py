@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -128,14 +129,28 @@ def test_any_json_body_gets_features_in_every_dialect(body: dict[str, Any]) -> N
         assert extract_features(body, dialect, operation).prompt_tokens >= 0
 
 
-def test_features_are_a_named_tuple_of_every_field() -> None:
-    """The walkers' features are a ``RequestFeatures`` (fields by name, ``_replace``), equal to one built by keyword."""
-    built = extract_features(
-        {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 9}, Dialect.OPENAI, Operation.CHAT
-    )
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 9},  # plain_chat's
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "tools": [{}]},  # the walker's
+    ],
+)
+def test_features_are_a_record_of_every_field_by_name(body: dict[str, Any]) -> None:
+    """Both builders' features are a ``RequestFeatures`` with every field set, equal to one built by keyword
+    from them (``as_dict``); ``replace`` changes one field of a copy (refusing a name not a field), and ``repr``
+    names each field."""
+    built = extract_features(body, Dialect.OPENAI, Operation.CHAT)
     assert type(built) is RequestFeatures
-    assert built == RequestFeatures(**built._asdict())
-    assert built._replace(max_output_tokens=3).max_output_tokens == 3
+    assert list(built.as_dict()) == list(RequestFeatures.FIELDS)
+    assert sorted(RequestFeatures.FIELDS) == sorted(RequestFeatures.__slots__)
+    assert built == RequestFeatures(**built.as_dict())
+    changed = built.replace(max_output_tokens=3)
+    assert (changed.max_output_tokens, built.max_output_tokens) == (3, body.get("max_tokens"))
+    assert changed != built
+    with pytest.raises(AttributeError, match="max_tokens"):
+        built.replace(max_tokens=3)
+    assert repr(built).startswith(f"RequestFeatures(prompt_tokens={built.prompt_tokens!r}, max_output_tokens=")
 
 
 # --- the plain OpenAI chat body, read without a Tally ---------------------------------------------------

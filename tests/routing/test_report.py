@@ -78,7 +78,23 @@ def test_replay_routes_by_the_logged_features() -> None:
     assert move.new.route == "tools"
 
 
-PLAIN = RequestFeatures(40, 64, 1, 0, False, 0, 0, 0, 0, False, False, False, 30, "", "")
+PLAIN = RequestFeatures(
+    prompt_tokens=40,
+    max_output_tokens=64,
+    turns=1,
+    tools=0,
+    tool_choice_forced=False,
+    images=0,
+    audio=0,
+    video=0,
+    files=0,
+    json_mode=False,
+    json_schema=False,
+    stream=False,
+    last_user_chars=30,
+    system_text="",
+    last_user_text="",
+)
 """A usual request's features: prompt, output maximum, turns and last message set, nothing rare."""
 
 
@@ -96,7 +112,7 @@ PLAIN = RequestFeatures(40, 64, 1, 0, False, 0, 0, 0, 0, False, False, False, 30
 def test_logged_features_are_the_set_ones_in_field_order(changes: dict[str, object]) -> None:
     """The access line's features are those of FEATURE_FIELDS not zero, false or absent, in that order,
     whether the request has rare features (tools, media, JSON) or only the usual ones."""
-    features = PLAIN._replace(**changes)
+    features = PLAIN.replace(**changes)
     expected = [(name, getattr(features, name)) for name in FEATURE_FIELDS if getattr(features, name)]
     assert list(logged_features(features).items()) == expected
 
@@ -107,7 +123,7 @@ def test_diff_replay_on_the_command_line_reroutes_a_line_by_the_features_it_logg
     (tmp_path / "old.yaml").write_text(OLD)
     (tmp_path / "new.yaml").write_text(NEW)
     usual = {**LINE, "task": "chat", "features": logged_features(PLAIN)}
-    with_tools = {**usual, "features": logged_features(PLAIN._replace(tools=2))}
+    with_tools = {**usual, "features": logged_features(PLAIN.replace(tools=2))}
     command = [sys.executable, "-m", "sidecar", "diff", str(tmp_path / "old.yaml"), str(tmp_path / "new.yaml")]
     log = b"".join(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE) for line in (with_tools, usual))
     result = subprocess.run([*command, "--replay", "-", "--json"], input=log, capture_output=True, timeout=60)
