@@ -35,10 +35,10 @@ import dataclasses
 import math
 import operator
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from ..cost import expected_usd
 from ..policy.prices import PriceSpec
@@ -46,8 +46,6 @@ from .features import AUDIO_TOKENS, RequestFeatures
 
 _NO_TIERS: Mapping[str, int] = MappingProxyType({})
 _CHOICE = operator.itemgetter(3)  # a kept entry's Choice
-# Per request the named tuples are made as their own ``__new__`` makes them, without its Python call
-_new = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +114,14 @@ class Selection(NamedTuple):
     excluded: tuple[Excluded, ...]
     input_tokens: int
     output_tokens: int
+
+
+# Per request the named tuples are made as their own ``__new__`` makes them, without its Python call; typed
+# by their fields' types, so mypy checks each tuple handed to them
+_new_choice = cast(Callable[[type[Choice], tuple[Candidate, float | None]], Choice], tuple.__new__)
+_new_selection = cast(
+    Callable[[type[Selection], tuple[tuple[Choice, ...], tuple[Excluded, ...], int, int]], Selection], tuple.__new__
+)
 
 
 def needs(features: RequestFeatures) -> tuple[tuple[str, str], ...]:
@@ -195,17 +201,17 @@ def select(
         else:  # the cost as ``Candidate.expected_cost`` computes it, without the call
             per_input, per_output = candidate.input_per_mtok, candidate.output_per_mtok
             if per_input is None or per_output is None:
-                kept.append((True, 0.0, position, _new(Choice, (candidate, None))))
+                kept.append((True, 0.0, position, _new_choice(Choice, (candidate, None))))
             else:
                 if candidate.tiered is None:
                     cost = (prompt * per_input + expected_output * per_output) / 1e6
                 else:  # a long-context tier, an audio price, a service tier, a search fee: the request's
                     audio, priced_at = features.audio * AUDIO_TOKENS, candidate.service_tier
                     cost = expected_usd(candidate.tiered, prompt, audio, expected_output, priced_at, searches)
-                kept.append((False, cost, position, _new(Choice, (candidate, cost))))
+                kept.append((False, cost, position, _new_choice(Choice, (candidate, cost))))
     if len(kept) > 1:
         kept.sort()  # cheapest first, unknown prices last; ties keep the candidates' order (position)
-    return _new(Selection, (tuple(map(_CHOICE, kept)), tuple(excluded), prompt, expected_output))
+    return _new_selection(Selection, (tuple(map(_CHOICE, kept)), tuple(excluded), prompt, expected_output))
 
 
 def _tier_name(tier_names: Sequence[str], rank: int) -> str:
@@ -333,7 +339,7 @@ class Menu:
         if len(priced) == 1:
             _, candidate, per_input, per_output = priced[0]
             cost = (prompt * per_input + expected_output * per_output) / 1e6
-            chain = (_new(Choice, (candidate, cost)), *shortlist.unpriced)
+            chain = (_new_choice(Choice, (candidate, cost)), *shortlist.unpriced)
         elif priced:
             kept = sorted(
                 [
@@ -341,7 +347,7 @@ class Menu:
                     for position, candidate, per_input, per_output in priced
                 ]
             )
-            chain = (*[_new(Choice, (candidate, cost)) for cost, _, candidate in kept], *shortlist.unpriced)
+            chain = (*[_new_choice(Choice, (candidate, cost)) for cost, _, candidate in kept], *shortlist.unpriced)
         else:
             chain = shortlist.unpriced
-        return _new(Selection, (chain, shortlist.excluded, prompt, expected_output))
+        return _new_selection(Selection, (chain, shortlist.excluded, prompt, expected_output))
