@@ -17,6 +17,7 @@ It calls the same functions the request path calls (``record.decide``, ``SelectP
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .plans import SelectPlan, SplitPlan
@@ -54,7 +55,7 @@ def routing_report(policy: Policy, route: Route | None, request: RequestFacts) -
         limit = caps.output_tokens(request.features.max_output_tokens)
         report["caps"] = {"max_output_tokens": limit, "refused": caps.input_problem(request.features)}
         if limit is not None:  # as the routing stage does: the selection counts the capped output
-            request.features = request.features.replace(max_output_tokens=limit)
+            request.features = replace(request.features, max_output_tokens=limit)
     if isinstance(plan, SelectPlan):
         selection = plan.selection(request)
         report["selection"] = {

@@ -25,7 +25,8 @@ file by its text (``documents.document_tokens``); every message adds ``MESSAGE_T
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import dataclass, fields
+from typing import Any
 
 import orjson
 
@@ -44,38 +45,16 @@ AUDIO_TOKENS = 1000  # about 30 s (Gemini counts 32 tokens per second)
 VIDEO_TOKENS = 8000  # about 30 s at Gemini's 263 tokens per second
 
 
-_FIELDS = (
-    "prompt_tokens",
-    "max_output_tokens",
-    "turns",
-    "tools",
-    "tool_choice_forced",
-    "images",
-    "audio",
-    "video",
-    "files",
-    "json_mode",
-    "json_schema",
-    "stream",
-    "last_user_chars",
-    "system_text",
-    "last_user_text",
-    "thinking",
-)
-"""``RequestFeatures``' fields in their order (its slots, ``FIELDS``)."""
-
-
+@dataclass(slots=True, kw_only=True)
 class RequestFeatures:
     """The facts routing reads about one request; ``texts`` are the windows rules and the model read.
 
-    Immutable by convention, made once per request, with every field by name: ``__init__`` takes
-    keywords only (mypy checks each, none can be swapped); the two builders of every request store each
-    field by name on a blank instead (``_blank``: a call of sixteen keywords is slow). A slotted class,
+    Immutable by convention, made once per request, every field by name: the dataclass's ``__init__``
+    takes keywords only (mypy checks each, none can be swapped); the two builders of every request store
+    each field by name on a blank instead (``_blank``: a call of sixteen keywords is slow). A slotted class,
     not a named tuple: Python 3.11 specializes a slot's read (``LOAD_ATTR_SLOT``) and leaves a tuple
-    subclass's subscript or field read generic (docs/benchmarks.md, "Wave 52 `route53`"). ``replace``
-    gives a changed copy, ``as_dict`` the fields by name in ``FIELDS``' order; equal when every field is."""
-
-    __slots__ = _FIELDS
+    subclass's subscript or field read generic (docs/benchmarks.md, "Wave 52 `route53`"). A changed copy
+    is ``dataclasses.replace`` (a capped request's); ``as_dict`` gives the fields by name in their order."""
 
     prompt_tokens: int
     max_output_tokens: int | None
@@ -92,88 +71,15 @@ class RequestFeatures:
     last_user_chars: int
     system_text: str
     last_user_text: str
-    thinking: bool
-
-    def __init__(
-        self,
-        *,
-        prompt_tokens: int,
-        max_output_tokens: int | None,
-        turns: int,
-        tools: int,
-        tool_choice_forced: bool,
-        images: int,
-        audio: int,
-        video: int,
-        files: int,
-        json_mode: bool,
-        json_schema: bool,
-        stream: bool,
-        last_user_chars: int,
-        system_text: str,
-        last_user_text: str,
-        thinking: bool = False,
-    ) -> None:
-        self.prompt_tokens = prompt_tokens
-        self.max_output_tokens = max_output_tokens
-        self.turns = turns
-        self.tools = tools
-        self.tool_choice_forced = tool_choice_forced
-        self.images = images
-        self.audio = audio
-        self.video = video
-        self.files = files
-        self.json_mode = json_mode
-        self.json_schema = json_schema
-        self.stream = stream
-        self.last_user_chars = last_user_chars
-        self.system_text = system_text
-        self.last_user_text = last_user_text
-        self.thinking = thinking
-
-    FIELDS: ClassVar[tuple[str, ...]] = _FIELDS
-    """The fields in their order (``__init__``'s, ``as_dict``'s, ``repr``'s)."""
-    FIELDS_SET: ClassVar[frozenset[str]] = frozenset(FIELDS)
+    thinking: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.FIELDS}
+        """The fields by name, in their order (``FIELDS``)."""
+        return {name: getattr(self, name) for name in FIELDS}
 
-    def replace(self, **changes: Any) -> RequestFeatures:
-        """A copy with ``changes`` (fields by name; an unknown name raises ``AttributeError``): every field
-        stored by name on a blank (``_blank``), then the changed ones (a capped request's, per request)."""
-        copy = _blank(RequestFeatures)
-        copy.prompt_tokens = self.prompt_tokens
-        copy.max_output_tokens = self.max_output_tokens
-        copy.turns = self.turns
-        copy.tools = self.tools
-        copy.tool_choice_forced = self.tool_choice_forced
-        copy.images = self.images
-        copy.audio = self.audio
-        copy.video = self.video
-        copy.files = self.files
-        copy.json_mode = self.json_mode
-        copy.json_schema = self.json_schema
-        copy.stream = self.stream
-        copy.last_user_chars = self.last_user_chars
-        copy.system_text = self.system_text
-        copy.last_user_text = self.last_user_text
-        copy.thinking = self.thinking
-        for name, value in changes.items():
-            if name not in self.FIELDS_SET:
-                raise AttributeError(f"RequestFeatures has no field {name!r}")
-            setattr(copy, name, value)
-        return copy
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not RequestFeatures:
-            return NotImplemented
-        return self.as_dict() == other.as_dict()
-
-    def __hash__(self) -> int:
-        return hash(tuple(self.as_dict().values()))
-
-    def __repr__(self) -> str:
-        return f"RequestFeatures({', '.join(f'{name}={value!r}' for name, value in self.as_dict().items())})"
+FIELDS: tuple[str, ...] = tuple(field.name for field in fields(RequestFeatures))
+"""``RequestFeatures``' fields in their order."""
 
 
 class Tally:

@@ -21,6 +21,7 @@ the prompt is estimated by its features or by its bytes depends on whether these
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import orjson
@@ -94,7 +95,7 @@ def _apply_caps(facts: RequestFacts, caps: TokenCaps) -> None:
     limit = caps.output_tokens(features.max_output_tokens)
     if limit is not None:
         facts.body = set_output_limit(facts.body, facts.dialect, facts.operation, limit)
-        facts.features = features.replace(max_output_tokens=limit)  # windows and cost count the cap
+        facts.features = replace(features, max_output_tokens=limit)  # windows and cost count the cap
         record = routed(facts)
         record.capped_to = limit
         decision = record.decision

@@ -3,6 +3,7 @@ and never an exception (the dialects' walkers are tested in ``tests/dialects/<di
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from sidecar.dialects import Dialect, Operation
 from sidecar.dialects.registry import FEATURE_WALKERS
-from sidecar.routing.features import RequestFeatures, Tally, extract_features, plain_chat
+from sidecar.routing.features import FIELDS, RequestFeatures, Tally, extract_features, plain_chat
 
 
 def openai(body: dict[str, Any]) -> RequestFeatures:
@@ -137,19 +138,16 @@ def test_any_json_body_gets_features_in_every_dialect(body: dict[str, Any]) -> N
     ],
 )
 def test_features_are_a_record_of_every_field_by_name(body: dict[str, Any]) -> None:
-    """Both builders' features are a ``RequestFeatures`` with every field set, equal to one built by keyword
-    from them (``as_dict``); ``replace`` changes one field of a copy (refusing a name not a field), and ``repr``
-    names each field."""
+    """Both builders' features are a ``RequestFeatures`` with every field set (each builder stores them on
+    a blank), equal to one built by keyword from them (``as_dict``, in the fields' order); a changed copy
+    changes one field."""
     built = extract_features(body, Dialect.OPENAI, Operation.CHAT)
     assert type(built) is RequestFeatures
-    assert list(built.as_dict()) == list(RequestFeatures.FIELDS)
-    assert sorted(RequestFeatures.FIELDS) == sorted(RequestFeatures.__slots__)
+    assert list(built.as_dict()) == list(FIELDS) == list(RequestFeatures.__slots__)
     assert built == RequestFeatures(**built.as_dict())
-    changed = built.replace(max_output_tokens=3)
+    changed = replace(built, max_output_tokens=3)
     assert (changed.max_output_tokens, built.max_output_tokens) == (3, body.get("max_tokens"))
     assert changed != built
-    with pytest.raises(AttributeError, match="max_tokens"):
-        built.replace(max_tokens=3)
     assert repr(built).startswith(f"RequestFeatures(prompt_tokens={built.prompt_tokens!r}, max_output_tokens=")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -112,7 +113,7 @@ PLAIN = RequestFeatures(
 def test_logged_features_are_the_set_ones_in_field_order(changes: dict[str, object]) -> None:
     """The access line's features are those of FEATURE_FIELDS not zero, false or absent, in that order,
     whether the request has rare features (tools, media, JSON) or only the usual ones."""
-    features = PLAIN.replace(**changes)
+    features = replace(PLAIN, **changes)
     expected = [(name, getattr(features, name)) for name in FEATURE_FIELDS if getattr(features, name)]
     assert list(logged_features(features).items()) == expected
 
@@ -123,7 +124,7 @@ def test_diff_replay_on_the_command_line_reroutes_a_line_by_the_features_it_logg
     (tmp_path / "old.yaml").write_text(OLD)
     (tmp_path / "new.yaml").write_text(NEW)
     usual = {**LINE, "task": "chat", "features": logged_features(PLAIN)}
-    with_tools = {**usual, "features": logged_features(PLAIN.replace(tools=2))}
+    with_tools = {**usual, "features": logged_features(replace(PLAIN, tools=2))}
     command = [sys.executable, "-m", "sidecar", "diff", str(tmp_path / "old.yaml"), str(tmp_path / "new.yaml")]
     log = b"".join(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE) for line in (with_tools, usual))
     result = subprocess.run([*command, "--replay", "-", "--json"], input=log, capture_output=True, timeout=60)
