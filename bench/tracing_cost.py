@@ -156,15 +156,19 @@ def measure(sidecar: Sidecar, seconds: int) -> None:
     sidecar.on_cpu_us.append(on_cpu / requests / 1e3)
     sidecar.sleeps.append(switches / requests)
 
-    def used_us(tid: int) -> float:
-        # user and system ticks only: thread_cpu's tuple goes on with the thread's context switches, which summed
-        # in counted each switch as a tick (10 ms) from 099afd22 to trace54 (docs/benchmarks.md, "Wave 53 `trace54`")
-        (user, system, *_), (user_before, system_before, *_) = after[tid], before.get(tid, (0, 0))
-        return (user + system - user_before - system_before) / TICKS_PER_S / requests * 1e6
-
     sidecar.rps.append(result["rps"])
-    sidecar.loop_us.append(used_us(sidecar.proc.pid))  # the main thread runs the event loop
-    sidecar.total_us.append(sum(used_us(tid) for tid in after))
+    sidecar.loop_us.append(cpu_us(before, after, sidecar.proc.pid, requests))  # the main thread runs the event loop
+    sidecar.total_us.append(sum(cpu_us(before, after, tid, requests) for tid in after))
+
+
+def cpu_us(
+    before: dict[int, tuple[int, int, int, int]], after: dict[int, tuple[int, int, int, int]], tid: int, requests: float
+) -> float:
+    """Thread ``tid``'s CPU per request (us) between two ``thread_cpu`` readings: its user and system ticks only
+    (the reading goes on with the thread's context switches, which summed in counted each switch as a 10 ms tick
+    from 099afd22 to trace54: docs/benchmarks.md, "Wave 53 `trace54`")."""
+    (user, system, *_), (user_before, system_before, *_) = after[tid], before.get(tid, (0, 0, 0, 0))
+    return (user + system - user_before - system_before) / TICKS_PER_S / requests * 1e6
 
 
 def ratios(values: list[float], reference: list[float]) -> float:
