@@ -25,7 +25,6 @@ Needs valgrind (callgrind_control) and nginx.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import signal
 import subprocess
@@ -39,9 +38,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from listening import wait_port  # noqa: E402
-from measuring import REQUEST, tools_present, wait_http  # noqa: E402
+from measuring import tools_present, wait_http  # noqa: E402
 from nginx_upstream import nginx_on_free_port  # noqa: E402
-from routing_callgrind import GROUPS, by_function, grouped, total  # noqa: E402
+from routing_callgrind import GROUPS, by_function, dumped, grouped, total  # noqa: E402
+from routing_callgrind import send as send_in_turn  # noqa: E402
 from sidecar_under_test import sidecar_command, sidecar_policy  # noqa: E402
 
 _TRACES = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "SINK", "OTEL_METRICS_EXPORTER": "prometheus"}
@@ -60,19 +60,15 @@ VARIANTS: dict[str, dict[str, str]] = {
 
 
 def send(port: int, requests: int, connections: int) -> None:
-    """``requests`` chat requests from ``connections`` kept-alive connections at once (an answer other than 200
-    raises)."""
+    """``requests`` chat requests from ``connections`` kept-alive connections at once, each
+    ``routing_callgrind.send``'s (an answer other than 200 raises)."""
     failures: list[str] = []
 
     def one(count: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-        for _ in range(count):
-            connection.request("POST", "/v1/chat/completions", REQUEST, {"Content-Type": "application/json"})
-            answer = connection.getresponse()
-            answer.read()
-            if answer.status != 200:
-                failures.append(f"HTTP {answer.status}")
-        connection.close()
+        try:
+            send_in_turn(port, count)
+        except (OSError, RuntimeError) as exc:
+            failures.append(repr(exc))
 
     share, rest = divmod(requests, connections)
     threads = [threading.Thread(target=one, args=(share + (i < rest),)) for i in range(connections)]
@@ -103,22 +99,16 @@ def measure(name: str, workdir: Path, upstream: int, args: argparse.Namespace) -
     out = workdir / f"callgrind-{name.replace('%', 'pc')}"
     env |= {"OTEL_METRIC_EXPORT_INTERVAL": "3600000", "SIDECAR_RELOAD_INTERVAL_S": "3600"}
     valgrind = ["valgrind", "--tool=callgrind", "--separate-threads=yes", "--dump-instr=no"]
+    valgrind.append(f"--callgrind-out-file={out}")
     with (workdir / f"{out.name}.txt").open("w") as log:
-        proc = subprocess.Popen(
-            [*valgrind, f"--callgrind-out-file={out}", *command],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            cwd=args.code,
-        )
+        proc = subprocess.Popen([*valgrind, *command], env=env, stdout=subprocess.DEVNULL, stderr=log, cwd=args.code)
         try:
             port = wait_port(ports, proc, timeout=args.ready_timeout)
             wait_http(f"http://127.0.0.1:{port}/readyz", timeout=args.ready_timeout)
-            send(port, args.warm, args.connections)
-            subprocess.run(["callgrind_control", "--dump", str(proc.pid)], check=True, capture_output=True)
-            send(port, args.requests, args.connections)
-            subprocess.run(["callgrind_control", "--dump", str(proc.pid)], check=True, capture_output=True)
-            time.sleep(1)
+            for number, requests in enumerate((args.warm, args.requests), start=1):  # dump 1 resets the counters
+                send(port, requests, args.connections)
+                dumped(proc.pid, out, number)
+            time.sleep(1)  # every thread's file written
             return thread_dumps(out, 2)
         finally:
             proc.send_signal(signal.SIGTERM)
