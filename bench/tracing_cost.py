@@ -86,6 +86,7 @@ class Sidecar:
     script: Path
     rps: list[float] = field(default_factory=list)
     loop_us: list[float] = field(default_factory=list)  # CPU per request of the event loop's thread
+    on_cpu_us: list[float] = field(default_factory=list)  # the same by schedstat (ns, not 10 ms ticks)
     total_us: list[float] = field(default_factory=list)  # of every thread
     asleep_us: list[float] = field(
         default_factory=list
@@ -152,15 +153,22 @@ def measure(sidecar: Sidecar, seconds: int) -> None:
     # At 32 connections the loop always has work: asleep, it waits for the GIL (or for the sockets, as off does).
     on_cpu, runnable, switches = (a - b for a, b in zip(sched_after, sched_before, strict=True))
     sidecar.asleep_us.append((ended - started - on_cpu - runnable) / requests / 1e3)
+    sidecar.on_cpu_us.append(on_cpu / requests / 1e3)
     sidecar.sleeps.append(switches / requests)
 
-    def used_us(tid: int) -> float:
-        ticks = sum(after[tid]) - sum(before.get(tid, (0, 0)))
-        return ticks / TICKS_PER_S / requests * 1e6
-
     sidecar.rps.append(result["rps"])
-    sidecar.loop_us.append(used_us(sidecar.proc.pid))  # the main thread runs the event loop
-    sidecar.total_us.append(sum(used_us(tid) for tid in after))
+    sidecar.loop_us.append(cpu_us(before, after, sidecar.proc.pid, requests))  # the main thread runs the event loop
+    sidecar.total_us.append(sum(cpu_us(before, after, tid, requests) for tid in after))
+
+
+def cpu_us(
+    before: dict[int, tuple[int, int, int, int]], after: dict[int, tuple[int, int, int, int]], tid: int, requests: float
+) -> float:
+    """Thread ``tid``'s CPU per request (us) between two ``thread_cpu`` readings: its user and system ticks only
+    (the reading goes on with the thread's context switches, which summed in counted each switch as a 10 ms tick
+    from 099afd22 to trace54: docs/benchmarks.md, "Wave 53 `trace54`")."""
+    (user, system, *_), (user_before, system_before, *_) = after[tid], before.get(tid, (0, 0, 0, 0))
+    return (user + system - user_before - system_before) / TICKS_PER_S / requests * 1e6
 
 
 def ratios(values: list[float], reference: list[float]) -> float:
@@ -224,17 +232,18 @@ def main() -> int:
         "ratios to `off` of the same checkout within each round)\n"
     )
     print(
-        "| sidecar | req/s @32 | req/s vs off | event-loop CPU per request (us) | vs off | all threads (us) "
-        "| loop asleep per request (us) | loop sleeps per request | p50 @1 (ms) | added p50 vs off (ms) "
-        "| peak RSS (MB) |"
+        "| sidecar | req/s @32 | req/s vs off | event-loop CPU per request (us) | vs off | the same by schedstat (us) "
+        "| all threads (us) | loop asleep per request (us) | loop sleeps per request | p50 @1 (ms) "
+        "| added p50 vs off (ms) | peak RSS (MB) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for sidecar in sidecars:
         off = next(s for s in sidecars if s.checkout == sidecar.checkout and s.variant == "off")
         added = statistics.median(a - b for a, b in zip(sidecar.p50, off.p50, strict=True))
         print(
             f"| {sidecar.name} | {statistics.median(sidecar.rps):,.0f} | {ratios(sidecar.rps, off.rps):.3f} "
             f"| {statistics.median(sidecar.loop_us):.1f} | {ratios(sidecar.loop_us, off.loop_us):.3f} "
+            f"| {statistics.median(sidecar.on_cpu_us):.1f} "
             f"| {statistics.median(sidecar.total_us):.1f} | {statistics.median(sidecar.asleep_us):.1f} "
             f"| {statistics.median(sidecar.sleeps):.2f} | {statistics.median(sidecar.p50):.3f} | {added:+.3f} "
             f"| {rss[sidecar.name]:.0f} |"

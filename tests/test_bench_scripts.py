@@ -99,3 +99,21 @@ print(len(classes), len(user.split(". ")))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=80, cwd=BENCH)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["40", "3"]
+
+
+@pytest.mark.timeout(90)
+def test_tracing_cost_counts_cpu_ticks_not_context_switches() -> None:
+    """tracing_cost's CPU per request is a thread's user and system ticks between two ``thread_cpu`` readings,
+    whose tuples go on with the thread's context switches: 12 ticks (at 100 a second) over 1,000 requests are
+    120 us a request whatever the switches (summed in, its 540 switches made it 5,520 us)."""
+    code = f"""
+import sys; sys.path.insert(0, {str(BENCH)!r})
+from tracing_cost import TICKS_PER_S, cpu_us
+before, after = {{7: (100, 10, 0, 0)}}, {{7: (110, 12, 500, 40)}}
+print(TICKS_PER_S, round(cpu_us(before, after, 7, 1000.0), 3), round(cpu_us({{}}, after, 7, 1000.0), 3))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=80, cwd=BENCH)
+    assert result.returncode == 0, result.stderr
+    ticks, per_request, from_start = result.stdout.split()
+    assert ticks == "100"  # the test's arithmetic assumes the usual clock tick
+    assert (per_request, from_start) == ("120.0", "1220.0")
