@@ -2,8 +2,9 @@
 
 ``tracing_instructions.py`` counts the telemetry facade alone, in one process (a sampled request's spans
 about 475,000 instructions more than an untraced request's, wave 52); ``tracing_cost.py`` times the live
-sidecar at 32 connections (a sampled request about 1,400 us more of the event loop's CPU than an untraced
-one). This counts the live sidecar: each variant's sidecar (``proxy_bench.py``'s policy, nginx as upstream
+sidecar at 32 connections (its CPU columns showed a sampled request some 1,400 us more of the event loop's
+CPU than an untraced one until wave 53 found them counting context switches as ticks: some 115 us). This
+counts the live sidecar: each variant's sidecar (``proxy_bench.py``'s policy, nginx as upstream
 and OTLP collector, started as the image starts it) runs under ``valgrind --tool=callgrind
 --separate-threads=yes``, serves ``--warm`` requests, has its counters dumped (which resets them), serves
 ``--requests`` more from ``--connections`` kept-alive connections at once (each a client thread sending in
