@@ -79,7 +79,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,6 +87,7 @@ from instructions import instruction_total
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan
 
     from sidecar.telemetry import Telemetry
     from sidecar.telemetry.tracing import Tracing
@@ -208,14 +209,11 @@ def _held_traced() -> Telemetry:
 
 def _sdk_case(case: str) -> Callable[[int], None]:
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from opentelemetry.trace import SpanKind, set_span_in_context
-    from telemetry_cost import null_traced, one_request
+    from telemetry_cost import null_traced
 
-    from sidecar.telemetry import Telemetry
     from sidecar.telemetry.config import TelemetryConfig
     from sidecar.telemetry.propagation import ROOT, inject
-    from sidecar.telemetry.tracing import Tracing, lean_for_export
 
     if case in ("server-span", "sdk-server-span"):
         return _server_span(sdk=case.startswith("sdk-"))
@@ -224,16 +222,7 @@ def _sdk_case(case: str) -> Callable[[int], None]:
     if case in ("sdk-request-spans", "sdk-request-spans-at-end"):
         return _sdk_request_spans(at_end=case.endswith("-at-end"))
     if case in ("sdk-encode-span", "export-encode-span", "export-gzip-span", "export-message-span"):
-        spans = InMemorySpanExporter()
-        traced = Telemetry(
-            TelemetryConfig(), service_version="b", tracing=lambda resource, _: Tracing.for_tests(spans, resource)
-        )
-        for _ in range(_SPANS_PER_ENCODE // 2):
-            one_request(traced)
-        batch = spans.get_finished_spans()
-        if case != "sdk-encode-span":
-            for span in batch:
-                lean_for_export(span)
+        batch = _request_spans(lean=case != "sdk-encode-span")
         if case == "export-gzip-span":
             return _gzip(encode_spans(batch).SerializeToString())
         if case == "export-message-span":
@@ -280,6 +269,29 @@ def _sdk_case(case: str) -> Callable[[int], None]:
     return {**cases, "sdk-inject": propagate, "sdk-context": in_context}[case]
 
 
+def _request_spans(*, lean: bool) -> Sequence[ReadableSpan]:
+    """``_SPANS_PER_ENCODE`` spans of the facade's traced requests (``one_request``), as the batch processor
+    hands them to its exporter (``lean_for_export``) if ``lean``, else as the SDK ends them."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from telemetry_cost import one_request
+
+    from sidecar.telemetry import Telemetry
+    from sidecar.telemetry.config import TelemetryConfig
+    from sidecar.telemetry.tracing import Tracing, lean_for_export
+
+    spans = InMemorySpanExporter()
+    traced = Telemetry(
+        TelemetryConfig(), service_version="b", tracing=lambda resource, _: Tracing.for_tests(spans, resource)
+    )
+    for _ in range(_SPANS_PER_ENCODE // 2):
+        one_request(traced)
+    batch = spans.get_finished_spans()
+    if lean:
+        for span in batch:
+            lean_for_export(span)
+    return batch
+
+
 def _posted(batch_size: int) -> Callable[[int], None]:
     """``export-post-span``/``export-post512-span``: the export thread's whole work on a batch of the
     requests' spans, as ``CountedBatchSpanProcessor`` hands them (``lean_for_export``), in batches of the
@@ -288,27 +300,14 @@ def _posted(batch_size: int) -> Callable[[int], None]:
     stdlib HTTP server answering 200, not counted: valgrind does not follow it)."""
     import atexit
 
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from telemetry_cost import one_request
-
-    from sidecar.telemetry import Telemetry
-    from sidecar.telemetry.config import OtlpTarget, TelemetryConfig
+    from sidecar.telemetry.config import OtlpTarget
     from sidecar.telemetry.export import span_exporter
-    from sidecar.telemetry.tracing import Tracing, lean_for_export
 
     sink = subprocess.Popen([sys.executable, str(BENCH / "tracing_memory.py"), "--sink"], stdout=subprocess.PIPE)
     atexit.register(sink.terminate)
     assert sink.stdout is not None
     port = int(sink.stdout.readline())
-    spans = InMemorySpanExporter()
-    traced = Telemetry(
-        TelemetryConfig(), service_version="b", tracing=lambda resource, _: Tracing.for_tests(spans, resource)
-    )
-    for _ in range(_SPANS_PER_ENCODE // 2):
-        one_request(traced)
-    batch = spans.get_finished_spans()
-    for span in batch:
-        lean_for_export(span)
+    batch = _request_spans(lean=True)
     target = OtlpTarget(
         protocol="http/protobuf", endpoint=f"http://127.0.0.1:{port}/v1/traces", headers={}, timeout_s=10
     )
