@@ -15,10 +15,15 @@ self costs by group (``routing_callgrind.GROUPS``) and its largest functions aga
 Variants (``VARIANTS``): ``off``; ``default`` (every request sampled, the default sampler: wrk-like
 clients send no ``traceparent``); ``default-held-export``: the same, with the batch processor's schedule
 delay and batch size so large that its export thread never exports during the count (the spans stay in its
-queue: what the loop pays without the export thread's encoding beside it); ``10%``.
+queue: what the loop pays without the export thread's encoding beside it); ``10%``; ``unsampled``;
+``default-batch512``: every request sampled, batches of 512 spans (the standard's default) instead of the
+sidecar's 128.
 
     python bench/tracing_callgrind.py [--warm 200] [--requests 600] [--connections 32]
-        [--variants off,default,default-held-export] [--top 25] [--code DIR]
+        [--variants off,default,default-held-export] [--top 25] [--code DIR] [--thread-top 0]
+
+``--thread-top N``: also each other thread's (the export thread's) ``N`` largest C functions, inclusive and
+self, per request.
 
 Needs valgrind (callgrind_control) and nginx.
 """
@@ -57,6 +62,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "default-held-export": {**_TRACES, **_HELD},
     "10%": {**_TRACES, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
     "unsampled": {**_TRACES, "OTEL_TRACES_SAMPLER": "always_off"},
+    "default-batch512": {**_TRACES, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "512"},
 }
 
 
@@ -154,7 +160,25 @@ def report(dumps: dict[str, list[Path]], args: argparse.Namespace, when: str) ->
             print(f"| `{fn}` | {base_self.get(fn, 0) / n:,.0f} | {more_self.get(fn, 0) / n:,.0f} | {delta:+,.0f} |")
         print()
     for name, files in dumps.items():
+        for other_thread in files[1:]:
+            if total(other_thread) >= n * 1000 and args.thread_top:
+                thread_functions(name, other_thread, n, args.thread_top)
+    for name, files in dumps.items():
         print(f"dumps {name}: {' '.join(map(str, files))}")
+
+
+def thread_functions(name: str, dump: Path, n: int, top: int) -> None:
+    """A thread other than the loop (the export thread, where it works): its ``top`` largest C functions, by
+    inclusive and by self cost, per request."""
+    own, inclusive = by_function(dump)
+    print(f"| {name}, thread {thread_name(dump)}, C function | inclusive | self |\n|---|---|---|")
+    for fn, cost in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"| `{fn}` | {cost / n:,.0f} | {own.get(fn, 0) / n:,.0f} |")
+    print()
+    print(f"| {name}, thread {thread_name(dump)}, C function by self | self |\n|---|---|")
+    for fn, cost in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"| `{fn}` | {cost / n:,.0f} |")
+    print()
 
 
 def main() -> int:
@@ -165,6 +189,7 @@ def main() -> int:
     parser.add_argument("--variants", default="off,default,default-held-export")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--code", type=Path, default=None)
+    parser.add_argument("--thread-top", type=int, default=0)
     parser.add_argument("--ready-timeout", type=float, default=900)
     args = parser.parse_args()
     if not tools_present("nginx", "valgrind", "callgrind_control"):

@@ -46,7 +46,11 @@ OTLP encoding is not in these):
   ``export-gzip-span``: that batch's serialised request gzipped, per span, as the SDK's OTLP/HTTP
   client does with ``OTEL_EXPORTER_OTLP_COMPRESSION=gzip`` (``gzip.GzipFile``, its default level 9:
   ``_OTLPHTTPClient._compress`` in ``opentelemetry.exporter.otlp.common.http``, 0.66b2): what turning
-  compression on adds to the export thread. The protobuf runtime is the one the environment selects
+  compression on adds to the export thread; ``export-message-span``: ``encode_spans`` alone (the
+  protobuf messages built, not serialised); ``export-post-span``: the export thread's whole work, the
+  OTLP/HTTP exporter the sidecar builds (``export.span_exporter``) encoding, serialising and posting
+  the batch in the sidecar's default batches of 128 to a sink in another process; ``export-post512-span``:
+  the same in one batch of 512. The protobuf runtime is the one the environment selects
   (``PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION``, passed on to the counted runs: ``upb`` by default,
   ``python`` for protobuf's pure-Python one).
 - ``sdk-request-spans``: the two spans of a ``request-all`` request (names, kinds, parent, attributes
@@ -75,7 +79,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,6 +87,7 @@ from instructions import instruction_total
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan
 
     from sidecar.telemetry import Telemetry
     from sidecar.telemetry.tracing import Tracing
@@ -108,6 +113,9 @@ CASES = (
     "sdk-encode-span",
     "export-encode-span",
     "export-gzip-span",
+    "export-message-span",
+    "export-post-span",
+    "export-post512-span",
     "sdk-request-spans",
     "sdk-request-spans-at-end",
     "server-span",
@@ -201,32 +209,29 @@ def _held_traced() -> Telemetry:
 
 def _sdk_case(case: str) -> Callable[[int], None]:
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from opentelemetry.trace import SpanKind, set_span_in_context
-    from telemetry_cost import null_traced, one_request
+    from telemetry_cost import null_traced
 
-    from sidecar.telemetry import Telemetry
     from sidecar.telemetry.config import TelemetryConfig
     from sidecar.telemetry.propagation import ROOT, inject
-    from sidecar.telemetry.tracing import Tracing, lean_for_export
 
     if case in ("server-span", "sdk-server-span"):
         return _server_span(sdk=case.startswith("sdk-"))
+    if case in ("export-post-span", "export-post512-span"):
+        return _posted(512 if case == "export-post512-span" else TelemetryConfig().batch.max_export_batch_size)
     if case in ("sdk-request-spans", "sdk-request-spans-at-end"):
         return _sdk_request_spans(at_end=case.endswith("-at-end"))
-    if case in ("sdk-encode-span", "export-encode-span", "export-gzip-span"):
-        spans = InMemorySpanExporter()
-        traced = Telemetry(
-            TelemetryConfig(), service_version="b", tracing=lambda resource, _: Tracing.for_tests(spans, resource)
-        )
-        for _ in range(_SPANS_PER_ENCODE // 2):
-            one_request(traced)
-        batch = spans.get_finished_spans()
-        if case != "sdk-encode-span":
-            for span in batch:
-                lean_for_export(span)
+    if case in ("sdk-encode-span", "export-encode-span", "export-gzip-span", "export-message-span"):
+        batch = _request_spans(lean=case != "sdk-encode-span")
         if case == "export-gzip-span":
             return _gzip(encode_spans(batch).SerializeToString())
+        if case == "export-message-span":
+
+            def messages(n: int) -> None:
+                for _ in range(n // _SPANS_PER_ENCODE):
+                    encode_spans(batch)
+
+            return messages
 
         def encode(n: int) -> None:
             for _ in range(n // _SPANS_PER_ENCODE):
@@ -262,6 +267,59 @@ def _sdk_case(case: str) -> Callable[[int], None]:
 
     cases = {"sdk-start-unsampled": start, "start-root-unsampled": start_root, "dropped-root": dropped_root}
     return {**cases, "sdk-inject": propagate, "sdk-context": in_context}[case]
+
+
+def _request_spans(*, lean: bool) -> Sequence[ReadableSpan]:
+    """``_SPANS_PER_ENCODE`` spans of the facade's traced requests (``one_request``), as the batch processor
+    hands them to its exporter (``lean_for_export``) if ``lean``, else as the SDK ends them."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from telemetry_cost import one_request
+
+    from sidecar.telemetry import Telemetry
+    from sidecar.telemetry.config import TelemetryConfig
+    from sidecar.telemetry.tracing import Tracing, lean_for_export
+
+    spans = InMemorySpanExporter()
+    traced = Telemetry(
+        TelemetryConfig(), service_version="b", tracing=lambda resource, _: Tracing.for_tests(spans, resource)
+    )
+    for _ in range(_SPANS_PER_ENCODE // 2):
+        one_request(traced)
+    batch = spans.get_finished_spans()
+    if lean:
+        for span in batch:
+            lean_for_export(span)
+    return batch
+
+
+def _posted(batch_size: int) -> Callable[[int], None]:
+    """``export-post-span``/``export-post512-span``: the export thread's whole work on a batch of the
+    requests' spans, as ``CountedBatchSpanProcessor`` hands them (``lean_for_export``), in batches of the
+    sidecar's default size (128) or of 512: the OTLP/HTTP exporter ``export.span_exporter`` builds (the
+    SDK's, on the lean transport) encodes, serialises and posts each to a sink in another process (a
+    stdlib HTTP server answering 200, not counted: valgrind does not follow it)."""
+    import atexit
+
+    from sidecar.telemetry.config import OtlpTarget
+    from sidecar.telemetry.export import span_exporter
+
+    sink = subprocess.Popen([sys.executable, str(BENCH / "tracing_memory.py"), "--sink"], stdout=subprocess.PIPE)
+    atexit.register(sink.terminate)
+    assert sink.stdout is not None
+    port = int(sink.stdout.readline())
+    batch = _request_spans(lean=True)
+    target = OtlpTarget(
+        protocol="http/protobuf", endpoint=f"http://127.0.0.1:{port}/v1/traces", headers={}, timeout_s=10
+    )
+    exporter = span_exporter("otlp", target, sys.stderr)
+    exporter.export(batch[:1])  # the connection opened
+
+    def post(n: int) -> None:
+        for _ in range(n // _SPANS_PER_ENCODE):
+            for start in range(0, len(batch), batch_size):
+                exporter.export(batch[start : start + batch_size])
+
+    return post
 
 
 def _gzip(body: bytes) -> Callable[[int], None]:
@@ -432,7 +490,7 @@ def main() -> int:
         print("\n| case | instructions per call |\n|---|---|")
     for case in args.cases.split(","):
         # The encoder: one batch against three (a batch is some 200 million instructions).
-        encode = case.endswith(("encode-span", "gzip-span"))
+        encode = case.startswith("export-") or case == "sdk-encode-span"
         few, many = (_SPANS_PER_ENCODE, 3 * _SPANS_PER_ENCODE) if encode else (args.few, args.many)
         counts = [(_instructions(case, many, code) - _instructions(case, few, code)) / (many - few) for code in codes]
         cells = " | ".join(f"{count:,.0f}" for count in counts)

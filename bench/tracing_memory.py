@@ -11,6 +11,9 @@ request is driven through the facade as ``bench/telemetry_cost.py``'s ``one_requ
 where tracing's share of a sidecar's memory is; ``proxy_bench.py`` measures a whole sidecar under load.
 
     python bench/tracing_memory.py [--requests 4000] [--delay-ms 5000] [--queue 2048] [--batch 512]
+
+``--sink``: only the sink, its port printed on the first line (``tracing_instructions.py``'s
+``export-post-span`` posts to it from another process).
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ def _status(stage: str) -> None:
 
 
 class OtlpSink(http.server.BaseHTTPRequestHandler):
-    """An OTLP/HTTP collector that takes every export and discards it (200, empty body)."""
+    """An OTLP/HTTP collector that takes every export and discards it (200, empty body; kept alive)."""
+
+    protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["content-length"]))
@@ -52,7 +57,12 @@ def main() -> int:
     parser.add_argument("--delay-ms", type=int, default=5000)
     parser.add_argument("--queue", type=int, default=2048)
     parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)  # the sink alone, its port printed
     args = parser.parse_args()
+    if args.sink:
+        alone = http.server.HTTPServer(("127.0.0.1", 0), OtlpSink)
+        print(alone.server_port, flush=True)
+        alone.serve_forever()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     options = f"--requests {args.requests} --delay-ms {args.delay_ms} --queue {args.queue} --batch {args.batch}"
     print(f"Command: `python bench/tracing_memory.py {options}`\n")
