@@ -12,7 +12,10 @@ port). Each sidecar's policy has a route that does not cache (``plain``) and one
   on kept-alive connections, so that the shared machine's noise falls on all alike): p50 and p90 of
   nginx direct, the featureless proxy, the sidecar's plain route, a memory hit, a Redis hit; and a
   miss (a body made unique by a counter, so every request is looked up, missed, called upstream and
-  stored) against the plain route given the same unique bodies.
+  stored) against the plain route given the same unique bodies. In the same turns, the Redis hit's own
+  ``GET`` sent by this client straight to the ``redis-server`` (asyncio streams, the entry's key, the
+  same value's bytes back): the round trip's floor in this pattern, where each process sleeps between
+  its turns (the Redis hit's wall time by phase: docs/benchmarks.md, "Wave 54 `cache55`").
 - **CPU per request** of the memory sidecar (/proc: user + system), ``--requests`` in a row per probe
   and run, probes in turn: the route without cache and a miss (unique bodies), and a hit.
 - **Throughput** (wrk, one thread, 32 connections, ``--seconds`` per run, ``--rounds`` rounds in turn):
@@ -76,17 +79,60 @@ def unique(request: str, counter: Callable[[], int]) -> Callable[[], str]:
     return lambda: request.replace("in one short sentence", f"in one short sentence {counter():08d}")
 
 
+class RedisGet:
+    """The Redis hit's ``GET``, sent by this client straight to ``redis-server`` on a kept connection: the
+    key is the one entry Redis holds (found once it is there: the Redis sidecar's first hit stored it)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self.command = b""
+        self.got = 0  # the bytes of the last reply
+
+    async def __call__(self) -> None:
+        if self.streams is None:
+            self.streams = await asyncio.open_connection("127.0.0.1", self.port)
+        reader, writer = self.streams
+        if not self.command:
+            writer.write(b"*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n")
+            count = int((await reader.readuntil(b"\r\n"))[1:-2])
+            keys = [
+                (await reader.readexactly(int((await reader.readuntil(b"\r\n"))[1:-2]) + 2))[:-2] for _ in range(count)
+            ]
+            if len(keys) != 1:
+                return
+            self.command = b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(keys[0]), keys[0])
+        writer.write(self.command)
+        size = int((await reader.readuntil(b"\r\n"))[1:-2])
+        self.got = len(await reader.readexactly(size + 2)) - 2 if size >= 0 else 0
+
+    async def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+
+
 async def alternate(
-    probes: dict[str, tuple[str, Callable[[], str]]], n: int, served: dict[str, Counter[str]] | None = None
+    probes: dict[str, tuple[str, Callable[[], str]]],
+    n: int,
+    served: dict[str, Counter[str]] | None = None,
+    direct: dict[str, RedisGet] | None = None,
 ) -> dict[str, list[float]]:
-    """Latency samples (ms) per probe; ``served`` counts each probe's ``x-sidecar-cache`` answers."""
-    samples: dict[str, list[float]] = {name: [] for name in probes}
+    """Latency samples (ms) per probe; ``served`` counts each probe's ``x-sidecar-cache`` answers; ``direct``:
+    calls timed in the same turns (a Redis ``GET`` straight to the server)."""
+    direct = direct or {}
+    samples: dict[str, list[float]] = {name: [] for name in [*probes, *direct]}
     headers = {"content-type": "application/json"}
-    names = list(probes)
-    sessions = {name: aiohttp.ClientSession() for name in names}  # a kept-alive connection each
+    names = [*probes, *direct]
+    sessions = {name: aiohttp.ClientSession() for name in probes}  # a kept-alive connection each
     try:
         for i in range(n + 100):
             for name in in_turn(names, i):
+                if name in direct:
+                    started = time.perf_counter()
+                    await direct[name]()
+                    if i >= 100:
+                        samples[name].append((time.perf_counter() - started) * 1000)
+                    continue
                 url, body = probes[name]
                 data = body()
                 started = time.perf_counter()
@@ -100,6 +146,8 @@ async def alternate(
     finally:
         for session in sessions.values():
             await session.close()
+        for call in direct.values():
+            await call.close()
     return samples
 
 
@@ -221,7 +269,10 @@ def main() -> int:
             "sidecar, memory miss (unique bodies)": (plain, unique(CACHED_REQUEST, count)),
         }
         served: dict[str, Counter[str]] = {}
-        samples = asyncio.run(alternate(probes, args.requests, served))
+        redis_get = RedisGet(redis_port)
+        samples = asyncio.run(
+            alternate(probes, args.requests, served, {"Redis GET, straight to redis-server": redis_get})
+        )
         memory_pid = procs[3].pid
         cpu_probes = {
             "route without cache, unique bodies": unique(REQUEST, count),
@@ -236,6 +287,7 @@ def main() -> int:
             p90 = statistics.quantiles(values, n=10)[-1]
             lines.append(f"| {name} | {p50[name]:.3f} | {p90:.3f} | {p50[name] - direct:+.3f} |")
         lines += ["", "x-sidecar-cache of the answers: " + "; ".join(f"{k}: {dict(v)}" for k, v in served.items())]
+        lines += [f"Redis GET straight to redis-server: a {redis_get.got:,}-byte value (the Redis hit's entry)"]
 
         lines += [
             "",
@@ -281,7 +333,8 @@ def main() -> int:
             f"(the proxy adds {minimal_added:.3f} ms over nginx; target: hit <= proxy + 0.05 ms)",
             f"- memory hit req/s / featureless proxy req/s: {rps_ratio:.2f}x (target >= 2x)",
             f"- miss - route without cache (same unique bodies): {miss:+.3f} ms (target <= +0.02 ms)",
-            f"- Redis hit - memory hit: {redis_vs_memory:+.3f} ms (target <= +0.3 ms)",
+            f"- Redis hit - memory hit: {redis_vs_memory:+.3f} ms (target <= +0.3 ms); its GET straight to "
+            f"redis-server from this client, in the same turns: {p50['Redis GET, straight to redis-server']:.3f} ms",
             f"- CPU of a miss over the route without cache: {miss_cpu:+.1f} us per request",
         ]
     finally:
