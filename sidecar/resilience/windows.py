@@ -20,7 +20,7 @@ from typing import Protocol
 
 
 class CallWindow(Protocol):
-    def record(self, failure: bool, slow: bool) -> None: ...
+    def record(self, failure: bool, slow: bool) -> tuple[int, int, int]: ...
     def totals(self) -> tuple[int, int, int]: ...
     def reset(self) -> None: ...
 
@@ -40,7 +40,8 @@ class CountWindow:
         self._ring[:] = bytes(len(self._ring))
         self._pos = self._calls = self._failures = self._slow = 0
 
-    def record(self, failure: bool, slow: bool) -> None:
+    def record(self, failure: bool, slow: bool) -> tuple[int, int, int]:
+        """Count one call's outcome; returns ``totals()`` after it (the breaker's check reads them at once)."""
         size = len(self._ring)
         if self._calls == size:
             old = self._ring[self._pos]
@@ -53,6 +54,7 @@ class CountWindow:
         self._failures += failure
         self._slow += slow
         self._pos = (self._pos + 1) % size
+        return self._calls, self._failures, self._slow
 
     def totals(self) -> tuple[int, int, int]:
         """(calls, failures, slow calls) in the window."""
@@ -121,12 +123,14 @@ class TimeWindow:
     def reset(self) -> None:
         self._counters.reset()
 
-    def record(self, failure: bool, slow: bool) -> None:
+    def record(self, failure: bool, slow: bool) -> tuple[int, int, int]:
+        """Count one call's outcome; returns ``totals()`` after it."""
         self._counters.add(0)
         if failure:
             self._counters.add(1)
         if slow:
             self._counters.add(2)
+        return self.totals()
 
     def totals(self) -> tuple[int, int, int]:
         calls, failures, slow = self._counters.totals()
