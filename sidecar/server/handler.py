@@ -112,13 +112,17 @@ async def proxy(
                 response = await pipeline(exchange)
             if not response.prepared:  # a stream got its headers when it was committed
                 exchange.read_usage_later()  # the bill is on the head (``x-sidecar-cost``)
-                add_sidecar_headers(response.headers, exchange)
-                add_cost_header(response.headers, exchange, response.status)
-                if isinstance(response, web.Response) and isinstance(response.body, bytes):
-                    exchange.bytes_out = size = len(response.body)
-                    if size > WRITTEN_FROM:  # counted until the app has read it (a slow reader's)
-                        writing = size * WRITTEN
-                        state.held.hold(writing)
+                # aiohttp's ``headers`` and ``body`` are properties (generic reads in 3.11): each read once
+                answer_headers = response.headers
+                add_sidecar_headers(answer_headers, exchange)
+                add_cost_header(answer_headers, exchange, response.status)
+                if isinstance(response, web.Response):
+                    body = response.body
+                    if isinstance(body, bytes):
+                        exchange.bytes_out = size = len(body)
+                        if size > WRITTEN_FROM:  # counted until the app has read it (a slow reader's)
+                            writing = size * WRITTEN
+                            state.held.hold(writing)
         except RequestFailed as failure:
             if not exchange.attempts:
                 trace.rejected(status=failure.status, reason=failure.code)
