@@ -116,24 +116,25 @@ class Permit:
         """True when the permit was granted in HALF_OPEN: this call decides whether the breaker closes."""
         return self._probe_id is not None
 
+    # ``record_success`` and ``record_failure`` report to the breaker themselves: a shared helper was one
+    # Python frame more a call (docs/benchmarks.md, "Wave 54 `plain55`")
     def record_success(self, duration_s: float | None = None) -> None:
         """The call succeeded; ``duration_s`` defaults to the time since the permit was granted."""
-        self._report(False, duration_s)
+        if not self._done:
+            self._done = True
+            self._breaker._on_result(self._epoch, self._probe_id, False, duration_s, self.started_at)
 
     def record_failure(self, duration_s: float | None = None) -> None:
         """The call failed in a way that says the target is unhealthy (5xx, timeout, connect error...)."""
-        self._report(True, duration_s)
+        if not self._done:
+            self._done = True
+            self._breaker._on_result(self._epoch, self._probe_id, True, duration_s, self.started_at)
 
     def release(self) -> None:
         """The call ended with an outcome that does not count (4xx, 429, cancel): free the slot only."""
         if not self._done:
             self._done = True
             self._breaker._on_release(self._epoch, self._probe_id)
-
-    def _report(self, failure: bool, duration_s: float | None) -> None:
-        if not self._done:
-            self._done = True
-            self._breaker._on_result(self._epoch, self._probe_id, failure, duration_s, self.started_at)
 
 
 class CircuitBreaker:
@@ -197,7 +198,8 @@ class CircuitBreaker:
 
     def try_acquire(self) -> Permit | None:
         """A permit for one call, or None when the breaker rejects it without a network call."""
-        now = self._clock()
+        clock = self._clock  # read, then called: ``self._clock()`` is a method call's generic look-up in 3.11
+        now = clock()
         if self._state is _OPEN:
             if now < self._open_until:
                 return None
@@ -261,13 +263,19 @@ class CircuitBreaker:
     ) -> None:
         if epoch != self._epoch:
             return
-        now = self._clock()
-        duration = now - started if duration_s is None else duration_s
-        slow = duration >= self.config.slow_call_duration_s
-        if probe_id is None:
-            self._window.record(failure, slow)
-            self._check_window(now)
+        clock = self._clock  # read only when needed: a closed breaker's call of known duration needs no clock
+        if duration_s is None:
+            duration_s = clock() - started
+        slow = duration_s >= self.config.slow_call_duration_s
+        if probe_id is None:  # closed: the window's rates, checked here (no frame of their own unless it opens)
+            calls, failures, slow_calls = self._window.record(failure, slow)
+            cfg = self.config
+            if calls >= self._minimum_calls and (
+                failures / calls >= cfg.failure_rate_threshold or slow_calls / calls >= cfg.slow_call_rate_threshold
+            ):
+                self._open_on_rates(calls, failures, slow_calls)
             return
+        now = clock()
         self._expire_probes(now)
         if epoch != self._epoch or self._probes.pop(probe_id, None) is None:
             return  # the round was decided meanwhile, or this probe already timed out
@@ -279,15 +287,15 @@ class CircuitBreaker:
 
     # -- transitions ------------------------------------------------------------------------------
 
-    def _check_window(self, now: float) -> None:
+    def _open_on_rates(self, calls: int, failures: int, slow: int) -> None:
+        """Open: the window (``calls`` of at least ``minimum_calls``) reached a rate's threshold, the failure
+        rate's said first."""
         cfg = self.config
-        calls, failures, slow = self._window.totals()
-        if calls < self._minimum_calls:
-            return
+        clock = self._clock
         if failures / calls >= cfg.failure_rate_threshold:
-            self._open(now, f"failure rate {failures}/{calls} >= {cfg.failure_rate_threshold:g}")
-        elif slow / calls >= cfg.slow_call_rate_threshold:
-            self._open(now, f"slow-call rate {slow}/{calls} >= {cfg.slow_call_rate_threshold:g}")
+            self._open(clock(), f"failure rate {failures}/{calls} >= {cfg.failure_rate_threshold:g}")
+        else:
+            self._open(clock(), f"slow-call rate {slow}/{calls} >= {cfg.slow_call_rate_threshold:g}")
 
     def _expire_probes(self, now: float) -> None:
         deadline = now - self.config.probe_timeout_s

@@ -132,7 +132,8 @@ class Bulkhead:
         calls are in flight than ``max_concurrent``: a ``resize`` lowered it)."""
         if self._in_flight <= 0:
             raise RuntimeError("Bulkhead.release() without a matching acquire()")
-        if self._in_flight <= self.max_concurrent and self._hand_over():
+        # ``_waiters`` tested here first: no waiter (the usual case) costs no ``_hand_over`` frame
+        if self._waiters and self._in_flight <= self.max_concurrent and self._hand_over():
             return  # the slot changes hands; in_flight stays the same
         self._in_flight -= 1
 

@@ -20,39 +20,53 @@ from typing import Protocol
 
 
 class CallWindow(Protocol):
-    def record(self, failure: bool, slow: bool) -> None: ...
+    def record(self, failure: bool, slow: bool) -> tuple[int, int, int]: ...
     def totals(self) -> tuple[int, int, int]: ...
     def reset(self) -> None: ...
 
 
 class CountWindow:
-    """Outcomes of the last ``size`` calls: bit 0 = failure, bit 1 = slow."""
+    """Outcomes of the last ``size`` calls: bit 0 = failure, bit 1 = slow.
+
+    The ring is a list of small ints and ``record`` tests its flags and counts by branches: a ``bytearray``'s
+    subscripts, ``%`` and arithmetic on bools are sites Python 3.11 leaves generic (docs/benchmarks.md,
+    "Wave 54 `plain55`")."""
 
     __slots__ = ("_calls", "_failures", "_pos", "_ring", "_slow")
 
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError(f"count window size must be >= 1, got {size}")
-        self._ring = bytearray(size)
+        self._ring = [0] * size
         self.reset()
 
     def reset(self) -> None:
-        self._ring[:] = bytes(len(self._ring))
+        self._ring[:] = [0] * len(self._ring)
         self._pos = self._calls = self._failures = self._slow = 0
 
-    def record(self, failure: bool, slow: bool) -> None:
-        size = len(self._ring)
+    def record(self, failure: bool, slow: bool) -> tuple[int, int, int]:
+        """Count one call's outcome; returns ``totals()`` after it (the breaker's check reads them at once)."""
+        ring, pos = self._ring, self._pos
+        size = len(ring)
         if self._calls == size:
-            old = self._ring[self._pos]
-            self._failures -= old & 1
-            self._slow -= (old >> 1) & 1
+            old = ring[pos]
+            if old == 1 or old == 3:
+                self._failures -= 1
+            if old >= 2:
+                self._slow -= 1
         else:
             self._calls += 1
-        # bools added as the ints they are: ``int(flag)`` is a type call (about 600 instructions each)
-        self._ring[self._pos] = failure + 2 * slow
-        self._failures += failure
-        self._slow += slow
-        self._pos = (self._pos + 1) % size
+        flags = 0
+        if failure:
+            flags = 1
+            self._failures += 1
+        if slow:
+            flags += 2
+            self._slow += 1
+        ring[pos] = flags
+        pos += 1
+        self._pos = 0 if pos == size else pos
+        return self._calls, self._failures, self._slow
 
     def totals(self) -> tuple[int, int, int]:
         """(calls, failures, slow calls) in the window."""
@@ -121,12 +135,14 @@ class TimeWindow:
     def reset(self) -> None:
         self._counters.reset()
 
-    def record(self, failure: bool, slow: bool) -> None:
+    def record(self, failure: bool, slow: bool) -> tuple[int, int, int]:
+        """Count one call's outcome; returns ``totals()`` after it."""
         self._counters.add(0)
         if failure:
             self._counters.add(1)
         if slow:
             self._counters.add(2)
+        return self.totals()
 
     def totals(self) -> tuple[int, int, int]:
         calls, failures, slow = self._counters.totals()

@@ -56,6 +56,9 @@ class Executor:
         self._tries = TargetTries(self._calls)
         self._telemetry = telemetry
         self._ensembles: EnsembleRunner | None = None  # built for the first ensemble request
+        # ``walk`` bound once: ``self.walk`` read per request makes a bound method by a generic look-up in
+        # Python 3.11 (docs/benchmarks.md, "Wave 54 `plain55`")
+        self._walk = self.walk
 
     async def __call__(self, exchange: Exchange) -> StreamResponse:
         route = exchange.route
@@ -63,7 +66,7 @@ class Executor:
         plan = route.plan
         if isinstance(plan, EnsemblePlan):  # every member's answer is held before one is sent: not one walk
             return await self._ensemble_runner().run(exchange, plan)
-        return await plan.run(exchange.facts, partial(self.walk, exchange))
+        return await plan.run(exchange.facts, partial(self._walk, exchange))
 
     def _ensemble_runner(self) -> EnsembleRunner:
         """The ensembles' runner, its modules loaded on first use: a policy without ensembles does not."""

@@ -106,34 +106,43 @@ async def proxy(
     response: web.StreamResponse | None = None
     status = 500  # an exception no handler below takes (none should)
     writing = 0  # what the answer being written holds in the process's account (``held_bytes.WRITTEN``)
+    begun = False  # the answer's head written (``prepared``, aiohttp's property: read once an answer)
     try:
         try:
             with trace:  # log lines written during the request carry its trace ids
                 response = await pipeline(exchange)
-            if not response.prepared:  # a stream got its headers when it was committed
+            begun = response.prepared
+            if not begun:  # a stream got its headers when it was committed
                 exchange.read_usage_later()  # the bill is on the head (``x-sidecar-cost``)
-                add_sidecar_headers(response.headers, exchange)
-                add_cost_header(response.headers, exchange, response.status)
-                if isinstance(response, web.Response) and isinstance(response.body, bytes):
-                    exchange.bytes_out = size = len(response.body)
-                    if size > WRITTEN_FROM:  # counted until the app has read it (a slow reader's)
-                        writing = size * WRITTEN
-                        state.held.hold(writing)
+                # aiohttp's ``headers`` and ``body`` are properties (generic reads in 3.11): each read once
+                answer_headers = response.headers
+                add_sidecar_headers(answer_headers, exchange)
+                add_cost_header(answer_headers, exchange, response.status)
+                if isinstance(response, web.Response):
+                    body = response.body
+                    if isinstance(body, bytes):
+                        exchange.bytes_out = size = len(body)
+                        if size > WRITTEN_FROM:  # counted until the app has read it (a slow reader's)
+                            writing = size * WRITTEN
+                            state.held.hold(writing)
         except RequestFailed as failure:
             if not exchange.attempts:
                 trace.rejected(status=failure.status, reason=failure.code)
             response = _error(exchange, failure)
+            begun = False
         except asyncio.CancelledError:
             if not cut_by_drain(request):
                 status = 499  # the client went away; the upstream call was cancelled with this task
                 raise
             response = await drain_answer(exchange)  # the drain timeout cut it: the sidecar's error, said so
+            begun = response.prepared  # a stream's error event ends what was begun
         except Exception as exc:
             response = _internal_error(exchange, exc)
+            begun = False
         # Handed to the socket, then the bookkeeping. The app going away (or the drain's cut) while its
         # answer is being written: it was answered and its calls made, so it is logged with the answer's
         # status; aiohttp closes the connection.
-        if not response.prepared:  # a stream was begun when it was committed
+        if not begun:  # a stream was begun when it was committed
             response = await begin(request, response)  # a header the head cannot carry: a 500 instead
         await response.write_eof()
     except ConnectionError:  # only the write's: the pipeline's are answered above

@@ -145,9 +145,10 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
     exchange.raw = raw
     request = exchange.request
     known = exchange.facts
-    param = exchange.endpoint.match(request.path) or ""  # the model (or Gemini's model:method) in the path
+    path = request.path  # aiohttp's property: read once
+    param = exchange.endpoint.match(path) or ""  # the model (or Gemini's model:method) in the path
     try:
-        facts = read_request(exchange.endpoint, request.path, param, known.headers, request.query, body, app=known.app)
+        facts = read_request(exchange.endpoint, path, param, known.headers, request.query, body, app=known.app)
     except RequestProblem as problem:
         raise RequestFailed(problem.status, problem.message, code=problem.code, param=problem.param) from None
     exchange.facts = facts

@@ -63,6 +63,15 @@ def test_time_window_records_flags(clock: FakeClock) -> None:
     assert window.totals() == (0, 0, 0)
 
 
+def test_record_returns_the_totals_after_it(clock: FakeClock) -> None:
+    """Each window's ``record`` returns its ``totals()`` as they are after the call it counts (the breaker reads
+    its rates from it)."""
+    for window in (CountWindow(2), TimeWindow(5, clock)):
+        assert window.record(True, False) == (1, 1, 0) == window.totals()
+        assert window.record(False, True) == (2, 1, 1) == window.totals()
+    assert CountWindow(1).record(False, True) == (1, 0, 1)
+
+
 @pytest.mark.parametrize("size", [0, -1])
 def test_invalid_sizes(size: int, clock: FakeClock) -> None:
     """Windows of size < 1 are rejected."""
@@ -86,3 +95,17 @@ def test_bucketed_totals_match_a_naive_recount(events: list[tuple[float, int]]) 
         head = int(clock.now // 2.0)
         expected = sum(a for bucket, a in history if bucket > head - 5)
         assert counters.totals() == (expected,)
+
+
+@settings(deadline=None)
+@given(size=st.integers(1, 6), outcomes=st.lists(st.tuples(st.booleans(), st.booleans()), max_size=60))
+def test_count_window_totals_match_a_recount_of_the_last_calls(size: int, outcomes: list[tuple[bool, bool]]) -> None:
+    """After any run of outcomes (and a reset midway), the count window's totals are a recount of its last
+    ``size`` calls."""
+    window = CountWindow(size)
+    for index, (failure, slow) in enumerate(outcomes):
+        window.record(failure, slow)
+        kept = outcomes[max(0, index + 1 - size) : index + 1]
+        assert window.totals() == (len(kept), sum(f for f, _ in kept), sum(s for _, s in kept))
+    window.reset()
+    assert window.record(True, True) == (1, 1, 1)
