@@ -100,8 +100,8 @@ def test_bucketed_totals_match_a_naive_recount(events: list[tuple[float, int]]) 
 @settings(deadline=None)
 @given(size=st.integers(1, 6), outcomes=st.lists(st.tuples(st.booleans(), st.booleans()), max_size=60))
 def test_count_window_totals_match_a_recount_of_the_last_calls(size: int, outcomes: list[tuple[bool, bool]]) -> None:
-    """After any run of outcomes (and a reset midway), the count window's totals are a recount of its last
-    ``size`` calls."""
+    """After any run of outcomes, the count window's totals are a recount of its last ``size`` calls; after a
+    reset, of the calls since."""
     window = CountWindow(size)
     for index, (failure, slow) in enumerate(outcomes):
         window.record(failure, slow)
