@@ -46,7 +46,7 @@ sys.path.insert(0, str(HERE))
 from cache_path import CACHED_REQUEST, policy, unique  # noqa: E402
 from listening import wait_port  # noqa: E402
 from measuring import REQUEST, tools_present, wait_http  # noqa: E402
-from nginx_upstream import nginx_on_free_port  # noqa: E402
+from nginx_upstream import nginx_running  # noqa: E402
 from routing_callgrind import GROUPS, by_function, dumped, grouped, total  # noqa: E402
 from sidecar_under_test import sidecar_command  # noqa: E402
 
@@ -154,13 +154,9 @@ def main() -> int:
     if not tools_present("nginx", "valgrind", "callgrind_control"):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="cache-callgrind-"))
-    nginx, upstream = nginx_on_free_port(workdir)
     started = time.strftime("%Y-%m-%d %H:%M")
-    try:
+    with nginx_running(workdir) as upstream:
         plain, missed = measure(workdir, upstream, args)
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
     report(plain, missed, args, f" ({started} to {time.strftime('%H:%M')})")
     return 0
 

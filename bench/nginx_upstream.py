@@ -4,12 +4,15 @@ upstream's own CPU is not the sidecar's on this shared machine.
 ``start_nginx`` serves a 400-byte OpenAI chat.completion (``RESPONSE``) on any path, a 20-event OpenAI
 stream (``sse_body``) under ``/stream/``, Anthropic's message and stream (``ANTHROPIC_RESPONSE``,
 ``anthropic_sse_body``) under ``/anthropic/`` and ``/anthropic-stream/``, and discards OTLP exports;
-``nginx_on_free_port`` starts it on a free port. Needs `apt-get install nginx-light`.
+``nginx_on_free_port`` starts it on a free port; ``nginx_running`` does so for a ``with`` block and stops it
+after. Needs `apt-get install nginx-light`.
 """
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from listening import start_on_free_port
@@ -65,6 +68,17 @@ def sse_body() -> str:
 def nginx_on_free_port(workdir: Path, *, stream_rate: int | None = None) -> tuple[subprocess.Popen[bytes], int]:
     """``start_nginx`` on a free port (``listening.start_on_free_port``); nginx and its port."""
     return start_on_free_port(lambda port: start_nginx(workdir, port, stream_rate=stream_rate))
+
+
+@contextmanager
+def nginx_running(workdir: Path, *, stream_rate: int | None = None) -> Iterator[int]:
+    """``nginx_on_free_port`` for the block: its port, nginx stopped when the block ends, however it ends."""
+    nginx, port = nginx_on_free_port(workdir, stream_rate=stream_rate)
+    try:
+        yield port
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
 
 
 def start_nginx(workdir: Path, port: int, *, stream_rate: int | None = None) -> subprocess.Popen[bytes]:

@@ -42,7 +42,7 @@ sys.path.insert(0, str(HERE))
 
 from listening import wait_port  # noqa: E402
 from measuring import REQUEST, tools_present, wait_http  # noqa: E402
-from nginx_upstream import nginx_on_free_port  # noqa: E402
+from nginx_upstream import nginx_running  # noqa: E402
 from sidecar_under_test import sidecar_command, sidecar_policy, variant_env  # noqa: E402
 
 
@@ -206,13 +206,9 @@ def main() -> int:
         return 2
     plain_name, routed_name = args.variants.split(",")
     workdir = Path(tempfile.mkdtemp(prefix="routing-callgrind-"))
-    nginx, upstream = nginx_on_free_port(workdir)
     started = time.strftime("%Y-%m-%d %H:%M")
-    try:
+    with nginx_running(workdir) as upstream:
         plain, routed = (measure(name, workdir, upstream, args) for name in (plain_name, routed_name))
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
     report(plain, routed, args, f" ({started} to {time.strftime('%H:%M')})")
     return 0
 

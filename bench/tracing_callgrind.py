@@ -45,7 +45,7 @@ sys.path.insert(0, str(HERE))
 
 from listening import wait_port  # noqa: E402
 from measuring import tools_present, wait_http  # noqa: E402
-from nginx_upstream import nginx_on_free_port  # noqa: E402
+from nginx_upstream import nginx_running  # noqa: E402
 from routing_callgrind import GROUPS, by_function, dumped, grouped, total  # noqa: E402
 from routing_callgrind import send as send_in_turn  # noqa: E402
 from sidecar_under_test import sidecar_command, sidecar_policy  # noqa: E402
@@ -195,13 +195,9 @@ def main() -> int:
     if not tools_present("nginx", "valgrind", "callgrind_control"):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="tracing-callgrind-"))
-    nginx, upstream = nginx_on_free_port(workdir)
     started = time.strftime("%Y-%m-%d %H:%M")
-    try:
+    with nginx_running(workdir) as upstream:
         dumps = {name: measure(name, workdir, upstream, args) for name in args.variants.split(",")}
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
     report(dumps, args, f" ({started} to {time.strftime('%H:%M')} UTC)")
     return 0
 
