@@ -134,7 +134,12 @@ class KeptReads:
             return value
         try:
             used = connection.is_connected  # False: connected now, so a failure is not a stale socket's
-            await pool.ensure_connection(connection)  # a connect that fails here is raised, not retried
+            try:  # the pool's check without its ``connect`` (a retry wrapper, two coroutines) when connected
+                ready = used and not await connection.can_read()
+            except self._retry_on:  # Redis's close (or a reset) already seen: the pool's check connects afresh
+                ready = False
+            if not ready:
+                await pool.ensure_connection(connection)  # a connect that fails here is raised, not retried
             command = connection.pack_command("GET", key)  # redis-py's RESP encoder, not one of ours
             try:
                 await connection.send_packed_command(command, check_health=False)
