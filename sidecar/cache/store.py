@@ -60,7 +60,7 @@ class Store(Protocol):
 
     @property
     def breaker(self) -> CircuitBreaker | None: ...
-    async def get(self, key: str) -> bytes | None: ...
+    async def get(self, key: str, ahead: Callable[[], object] | None = None) -> bytes | None: ...
     async def set(self, key: str, value: bytes, ttl_s: float) -> bool: ...
     async def delete(self, key: str) -> None: ...
     async def warm(self) -> None: ...
@@ -101,7 +101,8 @@ class MemoryStore:
         self.stats = stats
         self.name = "memory"
 
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str, ahead: Callable[[], object] | None = None) -> bytes | None:
+        """The bytes under ``key``, or None (``ahead`` is not called: nothing to wait for)."""
         value = self.read_kept(key)
         if isinstance(value, Kept):  # kept as objects: encoded on demand (never on the request path)
             value = encode(value.entry)
@@ -256,9 +257,10 @@ class GuardedStore:
     def breaker(self) -> CircuitBreaker:
         return self._breaker
 
-    async def get(self, key: str) -> bytes | None:
-        """The bytes stored under ``key``, or None (absent, or the backend failed, timed out, is off)."""
-        value: bytes | None = await self._guarded("get", self._client_get, self._build_key(key))
+    async def get(self, key: str, ahead: Callable[[], object] | None = None) -> bytes | None:
+        """The bytes stored under ``key``, or None (absent, or the backend failed, timed out, is off); ``ahead``:
+        work the caller wants done while the ``GET`` is on its way (see ``_guarded``)."""
+        value: bytes | None = await self._guarded("get", self._client_get, self._build_key(key), ahead=ahead)
         if value is not None:
             self.stats.bytes_read += len(value)
         return value
@@ -291,7 +293,18 @@ class GuardedStore:
             self._stopped.set()
         await self._stopped.wait()
 
-    async def _guarded(self, operation: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _guarded(
+        self,
+        operation: str,
+        call: Callable[..., Any],
+        *args: Any,
+        ahead: Callable[[], object] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """``call`` under the breaker and the timeout (see the module docstring). ``ahead``: a loop callback
+        scheduled as the operation starts, so that it runs when the operation first waits (a ``GET`` written,
+        its reply not yet read), overlapping Redis's own work instead of following the reply; not called when
+        the breaker or ``stop`` refuses the operation."""
         if self._stopped is not None:  # replaced by a reload, or shut down: a miss, nothing written
             return None
         permit = self._breaker.try_acquire()
@@ -306,6 +319,8 @@ class GuardedStore:
             assert task is not None
         deadline = Deadline(task)
         timer = loop.call_at(loop.time() + self._timeout_s, deadline.expire)
+        if ahead is not None:
+            loop.call_soon(ahead)
         self._running += 1
         try:
             result = await call(*args, **kwargs)
