@@ -16,7 +16,7 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
 - ``GuardedStore``: any aiocache backend that goes over the network (Redis), through aiocache's API::
 
       get/set --breaker open?--> no operation: a miss (``breaker_skips``)
-              --run under asyncio.timeout(timeout_s)--> ok: breaker success
+              --run under a Deadline(timeout_s)--> ok: breaker success
                                                     --> timeout or error: breaker failure, ``errors``
                                                         (+ ``timeouts``), a miss; one log line per
                                                         ``log_interval_s`` with the count since the last
@@ -27,9 +27,12 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
   (``build_key``), without aiocache's per-call wrappers (its own timeout, plugin hooks and debug log:
   this store has its own timeout, and values are bytes, so nothing is lost), on a connection kept out
   of the pool when given one (``read``: ``redis_store.KeptReads``); writes and deletes go
-  through aiocache's API. ``stop`` (a reload replaced the store, or shutdown) refuses every later
-  operation (a miss, nothing written: requests still in flight on the old store must not reopen the
-  connections its close is about to shut) and waits for those running, each bounded by its timeout.
+  through aiocache's API. A ``get`` given ``ahead`` (work its caller can do without the value) schedules
+  it as a loop callback as the ``GET`` starts: it runs once the command is written and the task waits
+  for the reply, overlapping Redis's work instead of following its reply. ``stop`` (a reload replaced
+  the store, or shutdown) refuses every later operation (a miss, nothing written: requests still in flight
+  on the old store must not reopen the connections its close is about to shut) and waits for those
+  running, each bounded by its timeout.
 """
 
 from __future__ import annotations
