@@ -117,8 +117,9 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
             entry = lookup.entry
             if entry is not None:  # a hit, or stale: the app's max-stale took an entry past ttl_s
                 if not facts.stream:  # a whole answer: nothing to await
-                    made = None if ahead is None else ahead.response
-                    return _whole(exchange, entry, lookup.state, lookup.age_s, store, key, lookup.body, made)
+                    if ahead is None or ahead.response is None:
+                        return _whole(exchange, entry, lookup.state, lookup.age_s, store, key, lookup.body)
+                    return _filled(ahead.response, exchange, entry, lookup, store, key)
                 return await _serve(exchange, entry, lookup.state, lookup.age_s, store, key, lookup.body)
         return await _missed(exchange, call_next, caches, store, key, settings, directive, lookup)
 
@@ -308,21 +309,19 @@ async def _serve(
 
 
 def _whole(
-    exchange: Exchange,
-    entry: Entry,
-    state: str,
-    age_s: float,
-    store: ResponseCache,
-    key: str,
-    body: bytes | Cut | None,
-    made: web.Response | None = None,
+    exchange: Exchange, entry: Entry, state: str, age_s: float, store: ResponseCache, key: str, body: bytes | Cut | None
 ) -> web.Response:
-    """``_serve`` for a caller that asked for a whole answer: no coroutine (``made``: its response, no body yet)."""
+    """``_serve`` for a caller that asked for a whole answer: no coroutine."""
     _served_from_cache(exchange, entry, state, age_s)
-    answer = store.answer(key, entry, exchange.facts.dialect, "body", body)
-    if made is None:
-        return web.Response(body=answer, content_type=_JSON)
-    made.body = answer
+    return web.Response(body=store.answer(key, entry, exchange.facts.dialect, "body", body), content_type=_JSON)
+
+
+def _filled(
+    made: web.Response, exchange: Exchange, entry: Entry, lookup: Lookup, store: ResponseCache, key: str
+) -> web.Response:
+    """``_whole`` of a Redis hit whose response was made while its ``GET`` was on its way (``_Ahead``)."""
+    _served_from_cache(exchange, entry, lookup.state, lookup.age_s)
+    made.body = store.answer(key, entry, exchange.facts.dialect, "body", lookup.body)
     return made
 
 
