@@ -7,8 +7,9 @@
   (``sidecar.redis_credentials``, as the budgets' store does), so a rotated Secret needs no restart; it
   is handed to the Redis client and nowhere else (never logged: errors name its source).
 - ``connect_timeout_s`` bounds a connect (redis-py's ``socket_connect_timeout``); ``timeout_s`` bounds
-  each operation: the store runs every call under ``asyncio.timeout(timeout_s)`` and redis-py drops a
-  connection whose command was cancelled, so a half-open connection cannot hold a request. The client
+  each operation: the store runs every call under one timer of ``timeout_s`` (``store.Deadline``: it
+  cancels the call, as ``asyncio.timeout`` would, without its three running-loop look-ups) and redis-py
+  drops a connection whose command was cancelled, so a half-open connection cannot hold a request. The client
   gets no ``socket_timeout`` of its own (``None``, not redis-py's default of 5 s): with one, redis-py
   wraps every command's send in ``asyncio.wait_for`` (a task and a loop turn per command) and its read
   in a second timeout, for a bound the store already enforces (about 15 us of CPU per hit, and a hit's
@@ -84,7 +85,7 @@ def build_redis_backend(spec: RedisStoreSpec, env: Mapping[str, str] = os.enviro
     return RedisCache(
         serializer=NullSerializer(encoding=None),
         namespace=spec.key_prefix,
-        timeout=None,  # the store bounds each operation itself (asyncio.timeout, no task per call)
+        timeout=None,  # the store bounds each operation itself (one timer, no task per call)
         endpoint=parts.hostname,
         port=parts.port or 6379,
         db=int(parts.path.strip("/") or 0),
@@ -101,8 +102,10 @@ class KeptReads:
     without the health check's coroutine: the pool's connections have no health-check interval; and
     ``read_response``: no client's command path around them). Before each command its connection is
     checked as the pool checks one it hands out (``ensure_connection``: connected again when Redis's close
-    of it was already seen, a restart or a failover); a command that fails or is cancelled (the store's
-    timeout) leaves its connection disconnected (redis-py's connection does so itself). A connection error
+    of it was already seen, a restart or a failover; a connected one by that check's ``can_read`` first,
+    without its ``connect``: a retry wrapper and two coroutines around ``is_connected``); a command that
+    fails or is cancelled (the store's timeout) leaves its connection disconnected (redis-py's connection
+    does so itself). A connection error
     on a connection used before (its death not yet seen: a reset by a middlebox that dropped it idle,
     Redis's close arriving with the command) is told to ``retried`` (the store counts it as an error) and
     the ``GET`` sent once more on that connection connected afresh, as redis-py's client retried it; any
@@ -134,7 +137,12 @@ class KeptReads:
             return value
         try:
             used = connection.is_connected  # False: connected now, so a failure is not a stale socket's
-            await pool.ensure_connection(connection)  # a connect that fails here is raised, not retried
+            try:  # the pool's check without its ``connect`` (a retry wrapper, two coroutines) when connected
+                ready = used and not await connection.can_read()
+            except self._retry_on:  # Redis's close (or a reset) already seen: the pool's check connects afresh
+                ready = False
+            if not ready:
+                await pool.ensure_connection(connection)  # a connect that fails here is raised, not retried
             command = connection.pack_command("GET", key)  # redis-py's RESP encoder, not one of ours
             try:
                 await connection.send_packed_command(command, check_health=False)

@@ -143,13 +143,20 @@ class ResponseCache:
         return cls(store, max_entry_bytes=spec.max_entry_bytes, close=close)
 
     async def lookup(
-        self, key: str, settings: Settings, dialect: Dialect | None = None, oldest_s: float | None = None
+        self,
+        key: str,
+        settings: Settings,
+        dialect: Dialect | None = None,
+        oldest_s: float | None = None,
+        ahead: Callable[[], object] | None = None,
     ) -> Lookup:
         """A fresh entry (hit), or a miss that may carry a stale entry for the last resort; ``dialect``:
         the caller's, whose answer a stored body must be (``entry.unframe``); ``oldest_s``: the oldest
-        entry the app takes (``control.Control.oldest_s``; None: ``ttl_s``; past ``ttl_s``: stale)."""
+        entry the app takes (``control.Control.oldest_s``; None: ``ttl_s``; past ``ttl_s``: stale);
+        ``ahead``: work to do while Redis's reply is on its way (a loop callback run when the lookup first
+        waits; not called when the lookup does not wait: the memory store, Redis's breaker open)."""
         self.stats.lookups += 1
-        entry, body, stored = await self._read(key, dialect)
+        entry, body, stored = await self._read(key, dialect, ahead)
         return self._judged(entry, body, settings, oldest_s, stored)
 
     def lookup_in_memory(
@@ -301,16 +308,19 @@ class ResponseCache:
             self.stats.store_skips += 1
         return reason
 
-    async def _read(self, key: str, dialect: Dialect | None = None) -> tuple[Entry | None, bytes | Cut | None, float]:
+    async def _read(
+        self, key: str, dialect: Dialect | None = None, ahead: Callable[[], object] | None = None
+    ) -> tuple[Entry | None, bytes | Cut | None, float]:
         """The entry under ``key``, from Redis the body template stored with it (checked as ``dialect``'s
-        answer when given), and when it was stored on the age clock."""
+        answer when given; ``ahead`` called while its ``GET`` is on its way), and when it was stored on the
+        age clock."""
         storage = self.storage
         if isinstance(storage, MemoryStore):
             data = storage.read_kept(key)
             if isinstance(data, Kept):
                 return data.entry, None, data.stored_s  # kept as an object: nothing to decode
         else:
-            data = await storage.get(key)
+            data = await storage.get(key, ahead)
         if data is None:
             return None, None, 0.0
         try:

@@ -16,7 +16,7 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
 - ``GuardedStore``: any aiocache backend that goes over the network (Redis), through aiocache's API::
 
       get/set --breaker open?--> no operation: a miss (``breaker_skips``)
-              --run under asyncio.timeout(timeout_s)--> ok: breaker success
+              --run under a Deadline(timeout_s)--> ok: breaker success
                                                     --> timeout or error: breaker failure, ``errors``
                                                         (+ ``timeouts``), a miss; one log line per
                                                         ``log_interval_s`` with the count since the last
@@ -27,9 +27,12 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
   (``build_key``), without aiocache's per-call wrappers (its own timeout, plugin hooks and debug log:
   this store has its own timeout, and values are bytes, so nothing is lost), on a connection kept out
   of the pool when given one (``read``: ``redis_store.KeptReads``); writes and deletes go
-  through aiocache's API. ``stop`` (a reload replaced the store, or shutdown) refuses every later
-  operation (a miss, nothing written: requests still in flight on the old store must not reopen the
-  connections its close is about to shut) and waits for those running, each bounded by its timeout.
+  through aiocache's API. A ``get`` given ``ahead`` (work its caller can do without the value) schedules
+  it as a loop callback as the ``GET`` starts: it runs once the command is written and the task waits
+  for the reply, overlapping Redis's work instead of following its reply. ``stop`` (a reload replaced
+  the store, or shutdown) refuses every later operation (a miss, nothing written: requests still in flight
+  on the old store must not reopen the connections its close is about to shut) and waits for those
+  running, each bounded by its timeout.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from asyncio import current_task
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -59,7 +63,7 @@ class Store(Protocol):
 
     @property
     def breaker(self) -> CircuitBreaker | None: ...
-    async def get(self, key: str) -> bytes | None: ...
+    async def get(self, key: str, ahead: Callable[[], object] | None = None) -> bytes | None: ...
     async def set(self, key: str, value: bytes, ttl_s: float) -> bool: ...
     async def delete(self, key: str) -> None: ...
     async def warm(self) -> None: ...
@@ -100,7 +104,8 @@ class MemoryStore:
         self.stats = stats
         self.name = "memory"
 
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str, ahead: Callable[[], object] | None = None) -> bytes | None:
+        """The bytes under ``key``, or None (``ahead`` is not called: nothing to wait for)."""
         value = self.read_kept(key)
         if isinstance(value, Kept):  # kept as objects: encoded on demand (never on the request path)
             value = encode(value.entry)
@@ -198,6 +203,31 @@ class MemoryStore:
         return {"entries": b.entries, "bytes": b.bytes, "evictions": b.evictions, "expirations": b.expirations}
 
 
+class Deadline:
+    """One operation's timeout, armed as one timer (``loop.call_at``) whose callback cancels the operation's
+    task: ``asyncio.timeout``'s bound without its Python context manager (two coroutines, three running-loop
+    look-ups, each a ``getpid`` system call on CPython 3.11: about 7.45 us a use, docs/benchmarks.md, wave 54
+    ``cache55``). As ``asyncio.timeout`` does, it tells its own cancellation from the caller's by the task's
+    count of cancellations asked (``Task.cancelling``)."""
+
+    __slots__ = ("_cancelling", "_expired", "_task")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._expired = False
+
+    def expire(self) -> None:
+        """The timer's callback: the operation ran out of time."""
+        self._expired = True
+        self._task.cancel()
+
+    def ran_out(self) -> bool:
+        """Called once as the operation ends: True when its cancellation was this deadline's alone (the
+        cancellation this deadline asked for taken back, as ``asyncio.timeout`` does)."""
+        return self._expired and self._task.uncancel() <= self._cancelling
+
+
 class GuardedStore:
     """An aiocache backend behind a timeout, a breaker, counters and a throttled log line."""
 
@@ -222,6 +252,7 @@ class GuardedStore:
         self._build_key: Callable[[str], str] = backend.build_key  # the key under aiocache's namespace
         # a lookup's GET: ``read`` (``redis_store.KeptReads``: a kept connection), else the backend's client
         self._client_get: Callable[[str], Any] = read or backend.client.get
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop operations run on (read on the first)
         self._running = 0  # operations under way
         self._stopped: asyncio.Event | None = None  # set by ``stop``: no new operation; set once none runs
 
@@ -229,9 +260,10 @@ class GuardedStore:
     def breaker(self) -> CircuitBreaker:
         return self._breaker
 
-    async def get(self, key: str) -> bytes | None:
-        """The bytes stored under ``key``, or None (absent, or the backend failed, timed out, is off)."""
-        value: bytes | None = await self._guarded("get", self._client_get, self._build_key(key))
+    async def get(self, key: str, ahead: Callable[[], object] | None = None) -> bytes | None:
+        """The bytes stored under ``key``, or None (absent, or the backend failed, timed out, is off); ``ahead``:
+        work the caller wants done while the ``GET`` is on its way (see ``_guarded``)."""
+        value: bytes | None = await self._guarded("get", self._client_get, self._build_key(key), ahead=ahead)
         if value is not None:
             self.stats.bytes_read += len(value)
         return value
@@ -264,33 +296,56 @@ class GuardedStore:
             self._stopped.set()
         await self._stopped.wait()
 
-    async def _guarded(self, operation: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _guarded(
+        self,
+        operation: str,
+        call: Callable[..., Any],
+        *args: Any,
+        ahead: Callable[[], object] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """``call`` under the breaker and the timeout (see the module docstring). ``ahead``: a loop callback
+        scheduled as the operation starts, so that it runs when the operation first waits (a ``GET`` written,
+        its reply not yet read), overlapping Redis's own work instead of following the reply; not called when
+        the breaker or ``stop`` refuses the operation."""
         if self._stopped is not None:  # replaced by a reload, or shut down: a miss, nothing written
             return None
         permit = self._breaker.try_acquire()
         if permit is None:
             self.stats.breaker_skips += 1
             return None
+        loop = self._loop
+        task = current_task(loop) if loop is not None else None  # (given the loop: no running-loop look-up)
+        if loop is None or task is None:  # the first operation (or one on another loop: tests)
+            loop = self._loop = asyncio.get_running_loop()
+            task = current_task(loop)
+            assert task is not None
+        deadline = Deadline(task)
+        timer = loop.call_at(loop.time() + self._timeout_s, deadline.expire)
+        if ahead is not None:
+            loop.call_soon(ahead)
         self._running += 1
         try:
-            async with asyncio.timeout(self._timeout_s):
-                result = await call(*args, **kwargs)
-        except TimeoutError as exc:
+            result = await call(*args, **kwargs)
+        except asyncio.CancelledError:
+            if not deadline.ran_out():  # the caller's cancellation, not the timeout
+                permit.release()
+                raise
             permit.record_failure()
             self.stats.timeouts += 1
-            self.failed(operation, exc)
+            self.failed(operation, TimeoutError())
             return None
-        except asyncio.CancelledError:
-            permit.release()
-            raise
         except Exception as exc:
+            deadline.ran_out()
             permit.record_failure()
             self.failed(operation, exc)
             return None
         finally:
+            timer.cancel()  # nothing left scheduled
             self._running -= 1
             if self._running == 0 and self._stopped is not None:
                 self._stopped.set()
+        deadline.ran_out()
         permit.record_success()
         return result
 

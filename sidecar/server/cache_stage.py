@@ -108,15 +108,18 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
         if directive is _USE:
             dialect = facts.dialect
             oldest = None if control is USE else control.oldest_s(settings.ttl_s, settings.stale_s)  # USE: no bound
-            lookup = (
-                store.lookup_in_memory(key, settings, dialect, oldest)
-                if store.in_memory
-                else await store.lookup(key, settings, dialect, oldest)
-            )
+            ahead = None
+            if store.in_memory:
+                lookup = store.lookup_in_memory(key, settings, dialect, oldest)
+            else:  # Redis: a whole answer's response made while the GET is on its way, not after its reply
+                ahead = None if facts.stream else _Ahead()
+                lookup = await store.lookup(key, settings, dialect, oldest, ahead)
             entry = lookup.entry
             if entry is not None:  # a hit, or stale: the app's max-stale took an entry past ttl_s
                 if not facts.stream:  # a whole answer: nothing to await
-                    return _whole(exchange, entry, lookup.state, lookup.age_s, store, key, lookup.body)
+                    if ahead is None or ahead.response is None:
+                        return _whole(exchange, entry, lookup.state, lookup.age_s, store, key, lookup.body)
+                    return _filled(ahead.response, exchange, entry, lookup, store, key)
                 return await _serve(exchange, entry, lookup.state, lookup.age_s, store, key, lookup.body)
         return await _missed(exchange, call_next, caches, store, key, settings, directive, lookup)
 
@@ -313,6 +316,15 @@ def _whole(
     return web.Response(body=store.answer(key, entry, exchange.facts.dialect, "body", body), content_type=_JSON)
 
 
+def _filled(
+    made: web.Response, exchange: Exchange, entry: Entry, lookup: Lookup, store: ResponseCache, key: str
+) -> web.Response:
+    """``_whole`` of a Redis hit whose response was made while its ``GET`` was on its way (``_Ahead``)."""
+    _served_from_cache(exchange, entry, lookup.state, lookup.age_s)
+    made.body = store.answer(key, entry, exchange.facts.dialect, "body", lookup.body)
+    return made
+
+
 def _served_from_cache(exchange: Exchange, entry: Entry, state: str, age_s: float) -> None:
     """Record on the exchange (headers, access line) and the trace that ``entry`` answers (``state``)."""
     route = exchange.route
@@ -335,6 +347,19 @@ async def _stale(
         return None
     exchange.degraded = "cache"
     return await _serve(exchange, found[0], "stale", found[1], store, key)
+
+
+class _Ahead:
+    """A Redis lookup's ``ahead`` (``ResponseCache.lookup``): a whole answer's response (no body yet), made while the
+    ``GET`` is on its way, not after its reply (docs/benchmarks.md, wave 55 ``cache56``); a miss drops it."""
+
+    __slots__ = ("response",)
+
+    def __init__(self) -> None:
+        self.response: web.Response | None = None
+
+    def __call__(self) -> None:
+        self.response = web.Response(content_type=_JSON)
 
 
 class StoreTap:

@@ -30,6 +30,16 @@ def test_the_same_bytes_are_decoded_once() -> None:
     assert decoded.held_bytes > 2 * len(value)  # the value, what it decodes to, the bookkeeping
 
 
+def test_values_alike_at_both_ends_are_each_their_own() -> None:
+    """Two values of the same length, head and entry's end (answers differing only in their middle, stored
+    the same instant) each give their own entry: a value is taken only when all its bytes are those kept."""
+    decoded = DecodedValues()
+    first, second = _value("A" * 200 + "x" + "B" * 200), _value("A" * 200 + "y" + "B" * 200)
+    for value, middle in ((first, "x"), (second, "y"), (first, "x"), (second, "y")):
+        entry = decoded.unframe(bytes(bytearray(value)), Dialect.OPENAI)[0]
+        assert entry.pieces == (TextPiece("A" * 200 + middle + "B" * 200),)
+
+
 def test_damaged_bytes_raise_every_time_and_are_not_kept() -> None:
     """A value that fails ``unframe``'s checks (a body that is not the caller's answer) raises at each
     read and is not remembered."""

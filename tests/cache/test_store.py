@@ -113,6 +113,39 @@ async def test_a_reply_that_came_too_late_is_never_read_as_the_next_ones(redis_s
         await cache.close()
 
 
+async def test_a_lookup_whose_caller_is_cancelled_is_cancelled_not_a_miss(redis_server: RedisServer) -> None:
+    """A caller cancelled while its ``GET`` waits for a paused Redis gets the cancellation, not a miss: the
+    store's timeout tells its own cancellation from the caller's (no timeout, no error counted)."""
+    cache = _cache(redis_server)
+    admin = redis_client.Redis(port=redis_server.port)
+    try:
+        await cache.store("k", _entry(), SETTINGS)
+        await admin.execute_command("CLIENT", "PAUSE", "800", "ALL")  # ends by itself
+        lookup = asyncio.ensure_future(cache.lookup("k", SETTINGS))
+        await asyncio.sleep(TIMEOUT_S / 5)
+        lookup.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await lookup
+        assert (cache.stats.timeouts, cache.stats.errors) == (0, 0)
+    finally:
+        await admin.aclose()
+        await cache.close()
+
+
+async def test_a_lookups_ahead_work_runs_while_its_get_is_on_its_way(redis_server: RedisServer) -> None:
+    """``lookup``'s ``ahead`` runs once the ``GET`` is written and before its reply is read (no byte of it
+    counted yet), once, and the lookup is the hit it would have been."""
+    cache = _cache(redis_server)
+    read_then: list[int] = []
+    try:
+        await cache.store("k", _entry(), SETTINGS)
+        lookup = await cache.lookup("k", SETTINGS, ahead=lambda: read_then.append(cache.stats.bytes_read))
+        assert (lookup.state, read_then) == ("hit", [0])
+        assert cache.stats.bytes_read > 0
+    finally:
+        await cache.close()
+
+
 async def test_full_redis_refuses_the_store_without_an_error(start_redis: Callable[..., RedisServer]) -> None:
     """Redis out of memory (maxmemory, noeviction) refuses writes: not stored, counted, no exception."""
     server = start_redis("--maxmemory", "1mb", "--maxmemory-policy", "noeviction")
