@@ -51,11 +51,11 @@ PARTS = ("minimal", "session", "headers", "timeout", "arguments", "client", "dea
 async def calls(part: str, port: int, n: int) -> None:
     import aiohttp
 
+    from sidecar.deadline import Deadline, DeadlineClock
     from sidecar.dialects import Dialect
     from sidecar.policy.compiled import Provider
     from sidecar.policy.resilience_spec import TimeoutsSpec
     from sidecar.policy.spec import ProviderKind
-    from sidecar.server.deadline import Deadline, DeadlineClock
     from sidecar.settings import Settings
     from sidecar.upstream import EnvProxies, UpstreamClient
 

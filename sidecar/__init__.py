@@ -33,6 +33,8 @@ Map of the package (each module holds one concept):
 - ``sse``            server-sent events: the incremental parser and the encoder
 - ``lazy``           package exports loaded on first use (feature packages)
 - ``fd_limit``       the open-files limit raised to its hard limit, the connection limits fitted to it
+- ``deadline``       a deadline on one wait of the running task, every pending one on one timer (the
+                     upstream call's first byte, a cache store's operation)
 - ``held_bytes``     one account of the bytes bodies hold, all requests together, under a ceiling sized
                      from the container's memory limit
 - ``ports_file``     the ports a process bound (port 0: the kernel's choice), written for whoever started it

@@ -7,8 +7,9 @@
   (``sidecar.redis_credentials``, as the budgets' store does), so a rotated Secret needs no restart; it
   is handed to the Redis client and nowhere else (never logged: errors name its source).
 - ``connect_timeout_s`` bounds a connect (redis-py's ``socket_connect_timeout``); ``timeout_s`` bounds
-  each operation: the store runs every call under one timer of ``timeout_s`` (``store.Deadline``: it
-  cancels the call, as ``asyncio.timeout`` would, without its three running-loop look-ups) and redis-py
+  each operation: the store runs every call under a deadline of ``timeout_s`` (``sidecar.deadline``, as the
+  upstream call's first byte: it cancels the call, as ``asyncio.timeout`` would, at most 10 ms late, with
+  one timer for every pending operation and without ``asyncio.timeout``'s three running-loop look-ups) and redis-py
   drops a connection whose command was cancelled, so a half-open connection cannot hold a request. The client
   gets no ``socket_timeout`` of its own (``None``, not redis-py's default of 5 s): with one, redis-py
   wraps every command's send in ``asyncio.wait_for`` (a task and a loop turn per command) and its read

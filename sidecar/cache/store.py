@@ -16,7 +16,7 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
 - ``GuardedStore``: any aiocache backend that goes over the network (Redis), through aiocache's API::
 
       get/set --breaker open?--> no operation: a miss (``breaker_skips``)
-              --run under a Deadline(timeout_s)--> ok: breaker success
+              --run under a deadline of timeout_s--> ok: breaker success
                                                     --> timeout or error: breaker failure, ``errors``
                                                         (+ ``timeouts``), a miss; one log line per
                                                         ``log_interval_s`` with the count since the last
@@ -44,6 +44,7 @@ from asyncio import current_task
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..deadline import Deadline, DeadlineClock
 from ..dialects import Dialect
 from ..resilience.breaker import CircuitBreaker
 from ..telemetry.failure_log import FailureLog
@@ -203,31 +204,6 @@ class MemoryStore:
         return {"entries": b.entries, "bytes": b.bytes, "evictions": b.evictions, "expirations": b.expirations}
 
 
-class Deadline:
-    """One operation's timeout, armed as one timer (``loop.call_at``) whose callback cancels the operation's
-    task: ``asyncio.timeout``'s bound without its Python context manager (two coroutines, three running-loop
-    look-ups, each a ``getpid`` system call on CPython 3.11: about 7.45 us a use, docs/benchmarks.md, wave 54
-    ``cache55``). As ``asyncio.timeout`` does, it tells its own cancellation from the caller's by the task's
-    count of cancellations asked (``Task.cancelling``)."""
-
-    __slots__ = ("_cancelling", "_expired", "_task")
-
-    def __init__(self, task: asyncio.Task[Any]) -> None:
-        self._task = task
-        self._cancelling = task.cancelling()
-        self._expired = False
-
-    def expire(self) -> None:
-        """The timer's callback: the operation ran out of time."""
-        self._expired = True
-        self._task.cancel()
-
-    def ran_out(self) -> bool:
-        """Called once as the operation ends: True when its cancellation was this deadline's alone (the
-        cancellation this deadline asked for taken back, as ``asyncio.timeout`` does)."""
-        return self._expired and self._task.uncancel() <= self._cancelling
-
-
 class GuardedStore:
     """An aiocache backend behind a timeout, a breaker, counters and a throttled log line."""
 
@@ -253,6 +229,7 @@ class GuardedStore:
         # a lookup's GET: ``read`` (``redis_store.KeptReads``: a kept connection), else the backend's client
         self._client_get: Callable[[str], Any] = read or backend.client.get
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop operations run on (read on the first)
+        self._deadlines = DeadlineClock()  # each operation's timeout: one timer for all (``sidecar.deadline``)
         self._running = 0  # operations under way
         self._stopped: asyncio.Event | None = None  # set by ``stop``: no new operation; set once none runs
 
@@ -315,20 +292,16 @@ class GuardedStore:
             self.stats.breaker_skips += 1
             return None
         loop = self._loop
-        task = current_task(loop) if loop is not None else None  # (given the loop: no running-loop look-up)
-        if loop is None or task is None:  # the first operation (or one on another loop: tests)
-            loop = self._loop = asyncio.get_running_loop()
-            task = current_task(loop)
-            assert task is not None
-        deadline = Deadline(task)
-        timer = loop.call_at(loop.time() + self._timeout_s, deadline.expire)
+        if loop is None or current_task(loop) is None:  # the first operation (or one on another loop: tests)
+            loop = self._loop = asyncio.get_running_loop()  # (given the loop: no running-loop look-up after)
+        deadline = Deadline(loop, loop.time() + self._timeout_s, self._deadlines)
         if ahead is not None:
             loop.call_soon(ahead)
         self._running += 1
         try:
             result = await call(*args, **kwargs)
         except asyncio.CancelledError:
-            if not deadline.ran_out():  # the caller's cancellation, not the timeout
+            if not deadline.lift():  # the caller's cancellation, not the timeout
                 permit.release()
                 raise
             permit.record_failure()
@@ -336,16 +309,14 @@ class GuardedStore:
             self.failed(operation, TimeoutError())
             return None
         except Exception as exc:
-            deadline.ran_out()
             permit.record_failure()
             self.failed(operation, exc)
             return None
         finally:
-            timer.cancel()  # nothing left scheduled
+            deadline.lift()  # nothing left pending (a second lift does nothing)
             self._running -= 1
             if self._running == 0 and self._stopped is not None:
                 self._stopped.set()
-        deadline.ran_out()
         permit.record_success()
         return result
 

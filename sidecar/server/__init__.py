@@ -37,8 +37,8 @@ handlers of a proxied request and of an unknown path), ``forward`` (a request no
 policy's ``passthrough`` forwards as sent: the call, the answer streamed back, its access line;
 ``forward_call``: its record, for its headers, line and CLIENT span),
 ``drain`` (the answer of a request the drain timeout cut), ``app`` (the route table, wiring, lifecycle,
-graceful shutdown), ``state`` (everything one running sidecar holds), ``deadline`` (a deadline on one
-wait of the upstream call).
+graceful shutdown), ``state`` (everything one running sidecar holds). The first byte's deadline is the package's
+``deadline``.
 
 The feature stages, folded in only for a policy that uses them (``assembly``): ``cache_stage`` (the
 response cache; ``response_caches`` keeps its store across reloads, ``replay`` sends a cached answer as

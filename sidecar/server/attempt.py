@@ -29,6 +29,7 @@ import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..credentials import Credentials, app_key
+from ..deadline import Deadline, DeadlineClock
 from ..dialects import Dialect, registry
 from ..ensemble.confidence import with_logprobs
 from ..held_bytes import HeldBytesFull
@@ -69,7 +70,6 @@ from ..upstream import (
     waited_for_a_connection,
 )
 from .billed import answer_tokens, charge_failed, charge_unanswered
-from .deadline import Deadline, DeadlineClock
 from .exchange import Exchange
 from .key_redaction import headers_without_key, without_key
 from .pipeline import MAX_BODY_DEPTH, too_deep

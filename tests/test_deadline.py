@@ -1,5 +1,5 @@
-"""The first byte's deadline: the running task cancelled at a loop time, its own cancel told apart; one
-timer a loop for all the pending deadlines, at 10 ms precision, holding none once lifted."""
+"""A deadline (the first byte's, a cache store's operation's): the running task cancelled at a loop time, its own
+cancel told apart; one timer a loop for all the pending deadlines, at 10 ms precision, holding none once lifted."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import weakref
 
 import pytest
 
-from sidecar.server.deadline import TICKS_PER_S, Deadline, DeadlineClock
+from sidecar.deadline import TICKS_PER_S, Deadline, DeadlineClock
 
-from ..conftest import FakeFactory, SidecarFactory
-from ..sdk_clients import openai_client
-from .chain import chain_policy, fakes
+from .conftest import FakeFactory, SidecarFactory
+from .sdk_clients import openai_client
+from .server.chain import chain_policy, fakes
 
 
 async def wait_under(deadline_s: float, wait_s: float, clock: DeadlineClock | None = None) -> str:

@@ -1,7 +1,8 @@
 """A deadline on one wait of the running task: what ``asyncio.timeout_at`` does, for the upstream call's
-first byte, at a fraction of its cost, and without a timer of its own.
+first byte and a cache store's operation (``cache.store.GuardedStore``), at a fraction of its cost, and
+without a timer of its own.
 
-    clock = DeadlineClock()                  # one per upstream client (so one per loop), made once
+    clock = DeadlineClock()                  # one per user (the upstream client, a cache store), made once
     deadline = Deadline(loop, when, clock)   # the running task is cancelled at loop time ``when``
     try:
         response = await call()
