@@ -44,7 +44,7 @@ CACHED_ROUTE = "  - name: bench\n    cache: {enabled: true, cacheable: always, t
 
 # (module under sidecar/, a piece of the line's text, the stamp's name, "before" or "after" that line)
 POINTS = [
-    ("server/routes.py", 'if "Expect" in request.headers:', "A0 routes.__call__", "before"),
+    ("server/routes.py", 'expects = "Expect" in request.headers', "A0 routes.__call__", "before"),
     ("server/handler.py", "policy = state.holder.policy", "A1 proxy start", "before"),
     ("server/handler.py", "exchange.answer_first = True", "A2 exchange built", "after"),
     (
@@ -53,7 +53,7 @@ POINTS = [
         "A3 body read",
         "before",
     ),
-    ("server/pipeline.py", "exchange.trace.request_parsed(requested_model", "A4 facts read", "after"),
+    ("server/pipeline.py", "    exchange.trace.request_parsed(\n", "A4 facts read", "after"),
     ("server/pipeline.py", "    choose_route(exchange)\n", "A5 route chosen", "after"),
     ("server/fallback.py", "run = ChainRun(exchange, settings", "A6 walk start", "after"),
     ("server/target_tries.py", "hedged = False\n", "A7 candidate ready", "before"),
@@ -63,16 +63,21 @@ POINTS = [
         "A8 call: permit slot attempt-trace",
         "before",
     ),
-    ("server/attempt.py", "loop = asyncio.get_running_loop()", "A9 upstream headers", "before"),
-    ("server/attempt.py", "response = await self._client.post(", "A10 deadline made", "before"),
-    ("upstream/client.py", "_SENT.set(False)", "A11 client.post route", "after"),
+    ("server/attempt.py", "loop = self.client.loop", "A9 upstream headers", "before"),
+    ("server/attempt.py", "response = await self.client.post(", "A10 deadline made", "before"),
+    ("upstream/client.py", "bound_lookup_by(timeouts.connect_s)", "A11 client.post route", "after"),
     (
         "server/deadline.py",
-        "        self._handle = self._loop.call_at(self._when, self._fire)",
+        "        self._handle = loop.call_at(tick / TICKS_PER_S, self._tick)",
         "X deadline timer set",
         "before",
     ),
-    ("upstream/client.py", "connection = response.connection", "B0 head received", "before"),
+    (
+        "upstream/client.py",
+        "        if timeout.sock_read is not None:\n            connection = response.connection",
+        "B0 head received",
+        "before",
+    ),
     ("server/attempt.py", '            phase = "total"', "B1 post returned", "before"),
     ("server/attempt.py", "body = await response.read()", "B2 body read", "after"),
     (
@@ -94,8 +99,8 @@ POINTS = [
         "B6 delivered",
         "before",
     ),
-    ("server/handler.py", "            if not response.prepared:  # a stream got", "B7 pipeline returned", "before"),
-    ("server/handler.py", "        if not response.prepared:  # a stream was begun", "B8 sidecar headers", "before"),
+    ("server/handler.py", "            begun = response.prepared\n", "B7 pipeline returned", "before"),
+    ("server/handler.py", "        if not begun:  # a stream was begun", "B8 sidecar headers", "before"),
     ("server/handler.py", "        await response.write_eof()", "B9 begun (head written)", "before"),
     ("server/handler.py", "        await response.write_eof()", "B10 eof written", "after"),
     ("server/handler.py", "    assert response is not None  # None only", "C0 booked", "before"),
@@ -127,12 +132,12 @@ POINTS = [
         "D4 content length",
         "before",
     ),
-    ("server/attempt.py", "        billed = partial(_billed, exchange, prepared)", "J1b partial", "before"),
+    ("server/attempt.py", "        relay = self._relayed  # an instance", "J1b judge entered", "before"),
     ("server/attempt.py", "        relayed = headers_without_key(", "J1 relayed headers", "after"),
     ("server/attempt.py", "            parsed = orjson.loads(body)", "J2 loaded", "after"),
     (
         "server/attempt.py",
-        "        keys = registry.wire(wire).answer_keys or _ANY_ANSWER",
+        "        upstream = registry.wire(wire)\n        keys = upstream.answer_keys or _ANY_ANSWER",
         "J3 too_deep checked",
         "before",
     ),
@@ -158,7 +163,7 @@ POINTS = [
     ),
     (
         "server/handler.py",
-        "                add_sidecar_headers(response.headers, exchange)",
+        "                add_sidecar_headers(answer_headers, exchange)",
         "H1 headers added",
         "after",
     ),
@@ -179,7 +184,7 @@ POINTS = [
     ("server/calls.py", "        recorded = exchange.trace.span is not None  # the span", "K1 permit+slot", "before"),
     (
         "server/attempt.py",
-        "upstream_headers(request.headers, provider,",  # a function before wave 24, then a method
+        "headers = sent(request.headers, provider,",  # a function before wave 24, then a method, now ``sent``
         "U1 upstream_headers",
         "after",
     ),

@@ -20,7 +20,8 @@ are handed to ``stream.relay_stream`` which owns the commit point.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -109,10 +110,11 @@ class AttemptResult:
     usage: Usage | None = None
     response_model: str | None = None
     response_id: str | None = None
-    finish_reasons: list[str] = field(default_factory=list)
+    # never changed in place, only replaced: immutable defaults, no list or dict made per result
+    finish_reasons: Sequence[str] = ()
     upstream_status: int | None = None
     upstream_body: bytes = b""
-    upstream_headers: dict[str, str] = field(default_factory=dict)
+    upstream_headers: Mapping[str, str] | None = None  # a failed call's (``_judge``), relayed with its error
     held: HeldStream | None = None  # a whole stream held back (exchange.hold_stream), not sent yet
     parsed: dict[str, Any] | None = None  # a whole answer's body as the upstream sent it, parsed (wire dialect)
     # ``usage`` left unread (``Exchange.usage_after_answer``): the call's telemetry, which keeps a place for it

@@ -16,6 +16,10 @@ too (``untranslatable``), and that failure, not a 400 for a request its first ta
            health -> span ended (a success of the request's own exchange: its timings taken, its metrics
            and span kept until the request's end, after the answer is written), recorded
 
+On a policy whose stages read no answer before it is out (``Exchange.usage_after_answer``), the answering
+call's report (a success) and its record are left, as they were taken, for the handler to make after the
+answer's hand-off (``Exchange.record_answered_call``); a half-open breaker's probe reports at once.
+
 Every call is counted on the exchange when it starts, with its slot (``exchange.calls``); a call cancelled (the app
 went away, or a hedge lost its race) is recorded as ``cancelled`` and releases its permit: not the
 target's fault. A request cancelled while it waits for a bulkhead slot made no call: it is recorded
@@ -189,21 +193,36 @@ class Calls:
             raise
         elapsed = time.monotonic() - started
         outcome = result.outcome
-        self._report(state, permit, result, elapsed)
+        succeeded = outcome.kind is _SUCCEEDED
+        # The answer's bytes need neither this call's report to its breaker nor its ``attempts`` record: on a
+        # policy whose stages read neither before the answer is out (``usage_after_answer``: no stage but the
+        # route's, no hedge, so its success ends the walk), both are left to the handler, after the answer's
+        # hand-off (``Exchange.record_answered_call``), with the duration and status taken now. A closed
+        # breaker's success only keeps it closed: at many connections, a failure counted meanwhile is judged
+        # against the calls recorded by then, as it would be had this call lasted the write longer. A
+        # half-open breaker's probe reports at once: it decides whether the breaker closes.
+        later = (
+            succeeded and exchange.usage_after_answer and not outcome.detail and (permit is None or not permit.is_probe)
+        )
+        if not later:
+            self._report(state, permit, result, elapsed)
         trace.finish(
             status=result.upstream_status,
-            error_type=None if outcome.kind is _SUCCEEDED else outcome.error_type,
+            error_type=None if succeeded else outcome.error_type,
             response_model=result.response_model,
             response_id=result.response_id,
             finish_reasons=result.finish_reasons,
             usage=result.usage,  # the telemetry reads its counts (``genai.Tokens``)
             keep=exchange.answer_first,  # the request's own calls: their telemetry after its answer
         )
+        if later:
+            exchange.answered_call = (permit, elapsed, target, result.upstream_status)
+            return result
         exchange.record(
             AttemptRecord(
                 target.name,
                 target.provider.name,
-                "ok" if outcome.kind is _SUCCEEDED else outcome.error_type,
+                "ok" if succeeded else outcome.error_type,
                 result.upstream_status,
                 elapsed * 1000,
                 detail=outcome.detail,

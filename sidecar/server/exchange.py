@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from ..budgets import Admission
     from ..budgets.call_holds import CallCost
     from ..gates.checks import GateFailure
+    from ..resilience.breaker import Permit
     from ..telemetry import AttemptTrace, RequestTrace
     from .bill import Bill
     from .hooks import ChainHook, StreamTap
@@ -133,6 +134,10 @@ class Exchange:
     # handler writes the head (its ``x-sidecar-cost``), before the access line and the request's telemetry
     usage_after_answer: bool = False
     usage_later: AttemptTrace | None = None
+    # On such a request, its answering call's report to its breaker and its ``attempts`` record, left by
+    # ``Calls.call`` for after the answer is handed to the socket (``record_answered_call``): (the permit,
+    # the call's duration, its target, its upstream status), all taken when the call ended
+    answered_call: tuple[Permit | None, float, Target, int | None] | None = None
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
     racing: bool = False  # a hedge asks the hooks about its second call while the first is in flight
     # Set by a hook that holds something per call of a hedged race (the budgets: a reservation each), and
@@ -211,3 +216,17 @@ class Exchange:
     def record(self, attempt: AttemptRecord) -> None:
         """Add one attempt (a call, or a target skipped without one) to the request's record."""
         self.attempts.append(attempt)
+
+    def record_answered_call(self) -> None:
+        """The answering call ``Calls.call`` left for after the answer (``answered_call``): its success to its
+        breaker (none for a panic call), its record (``ok``) to ``attempts``, with the duration and status taken
+        when the call ended. The handler calls it after the answer's hand-off, before the access line, and
+        before anything that reads ``attempts`` on a failure's way (it is the request's last call: a
+        success ends the walk of a policy whose calls leave it, ``Calls.call``)."""
+        answered = self.answered_call
+        if answered is not None:
+            self.answered_call = None
+            permit, elapsed, target, status = answered
+            if permit is not None:
+                permit.record_success(elapsed)
+            self.attempts.append(AttemptRecord(target.name, target.provider.name, "ok", status, elapsed * 1000))

@@ -14,9 +14,11 @@ handed to the socket (``routes.begin`` and its end written; a whole answer over
 ``held_bytes.WRITTEN_FROM`` bytes counted in the process's account until the app has read it), and only
 then, in the same task, comes the bookkeeping: the access line (the bill the head said, reused), the
 request's metrics and the end of its span (``access``), and the telemetry its answered calls kept
-(``AttemptTrace.release``). An app that went away while its answer was being written is
-logged with the answer's status. The drain waits for the handler, so for this bookkeeping too; a
-failure in it is logged (``bookkeeping_error``) and reaches neither the app nor its connection.
+(``AttemptTrace.release``), and, first, what the answering call left for after the answer
+(``Exchange.record_answered_call``: its breaker's success, its ``attempts`` record). An app that went
+away while its answer was being written is logged with the answer's status. The drain waits for the
+handler, so for this bookkeeping too; a failure in it is logged (``bookkeeping_error``) and reaches
+neither the app nor its connection.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ async def proxy(
                             writing = size * WRITTEN
                             state.held.hold(writing)
         except RequestFailed as failure:
+            exchange.record_answered_call()  # a call left for after the answer (``Calls.call``): before its reads
             if not exchange.attempts:
                 trace.rejected(status=failure.status, reason=failure.code)
             response = _error(exchange, failure)
@@ -134,9 +137,11 @@ async def proxy(
             if not cut_by_drain(request):
                 status = 499  # the client went away; the upstream call was cancelled with this task
                 raise
+            exchange.record_answered_call()
             response = await drain_answer(exchange)  # the drain timeout cut it: the sidecar's error, said so
             begun = response.prepared  # a stream's error event ends what was begun
         except Exception as exc:
+            exchange.record_answered_call()
             response = _internal_error(exchange, exc)
             begun = False
         # Handed to the socket, then the bookkeeping. The app going away (or the drain's cut) while its
@@ -190,6 +195,7 @@ def _book(access: AccessLog, exchange: Exchange, status: int, telemetry: Telemet
     (``access``). A failure there is logged once and goes no further: the answer stands, the connection
     stays open."""
     try:
+        exchange.record_answered_call()  # its breaker's success and its record (``Calls.call`` left them)
         exchange.read_usage_later()  # an answer's usage no stage needed before (an error's head: read here)
         access.record(exchange, status, telemetry)
     except Exception as exc:

@@ -15,7 +15,8 @@ per policy, only when it uses them (``assembly``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import MappingProxyType
 
 import orjson
 from aiohttp import web
@@ -27,6 +28,7 @@ from .exchange import Exchange
 from .request_kinds import read_arriving
 
 Handler = Callable[[Exchange], Awaitable[web.StreamResponse]]
+NO_QUERY: Mapping[str, str] = MappingProxyType({})  # a target without a query string: nothing to read
 Stage = Callable[[Exchange, Handler], Awaitable[web.StreamResponse]]
 
 
@@ -147,8 +149,10 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
     known = exchange.facts
     path = request.path  # aiohttp's property: read once
     param = exchange.endpoint.match(path) or ""  # the model (or Gemini's model:method) in the path
+    # aiohttp's ``query`` parses the target (about 1.3 us): only when it has a query string to read
+    query = request.query if "?" in request.raw_path else NO_QUERY
     try:
-        facts = read_request(exchange.endpoint, path, param, known.headers, request.query, body, app=known.app)
+        facts = read_request(exchange.endpoint, path, param, known.headers, query, body, app=known.app)
     except RequestProblem as problem:
         raise RequestFailed(problem.status, problem.message, code=problem.code, param=problem.param) from None
     exchange.facts = facts

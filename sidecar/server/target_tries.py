@@ -274,6 +274,7 @@ def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) 
         exchange.upstream_error_code = error_code(body)
         status, translated = translate_error(status, body, source=wire, target=caller)
         body = orjson.dumps(translated)
-    headers = {k: v for k, v in result.upstream_headers.items() if k.lower() != "content-type"}
+    relayed = result.upstream_headers or {}
+    headers = {k: v for k, v in relayed.items() if k.lower() != "content-type"}
     headers["content-type"] = "application/json"
     return Response(status=status, body=body, headers=headers)

@@ -302,3 +302,44 @@ async def test_an_app_that_hangs_up_while_its_answer_is_written_still_has_its_us
     [line] = access_lines(running)
     assert line["status"] == 200 and line["input_tokens"] > 0 and line["output_tokens"] > 0
     assert line["cost_usd"] == round((line["input_tokens"] * 1 + line["output_tokens"] * 2) / 1e6, 8)
+
+
+async def test_the_answering_calls_breaker_success_follows_the_answer_with_the_calls_own_duration(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """While a large answer is being written (the app pauses), its target's breaker has not counted the
+    call yet; once the app took it, one call, no failure, and not slow: its duration is the call's own,
+    not the pause (``slow_call_s`` between the two).
+
+    The pause is made longer than the call could have been, however slow a loaded machine makes it."""
+    breaker = "defaults:\n  breaker: {window_size: 10, minimum_calls: 100, slow_call_s: 0.4}\n"
+    running = await sidecar(policy(await fake("f", reply=BIG_REPLY)) + breaker)
+    reader, writer = await open_slow_reader(port_of(running))
+    sent = time.monotonic()
+    writer.write(post())
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    call_bound_s = time.monotonic() - sent
+    [connection] = running.listener.connections
+    await until(lambda: connection.writing_paused)  # the buffers are full: the sidecar's write waits for the app
+    await asyncio.sleep(0.5)  # the pause the call's duration must not count (the quantity measured)
+    during = running.state.targets.snapshot()["p/up"]["breaker"]
+    await read_body(reader, head)
+    writer.close()
+    await until(lambda: access_lines(running))  # the bookkeeping is done
+    after = running.state.targets.snapshot()["p/up"]["breaker"]
+    assert during["calls_in_window"] == 0
+    assert (after["calls_in_window"], after["failures_in_window"]) == (1, 0)
+    if call_bound_s < 0.4:  # a call slower than slow_call_s on a loaded machine is slow of itself
+        assert after["slow_calls_in_window"] == 0
+
+
+async def test_an_app_that_hangs_up_while_its_answer_is_written_still_has_its_call_counted(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The app reads the head of a large answer and closes the connection: its call still reaches its
+    target's breaker as a success (counted after the answer, which the app left)."""
+    running = await sidecar(policy(await fake("f", reply=BIG_REPLY)))
+    await hang_up_after_the_head(running)
+    await until(lambda: access_lines(running))
+    breaker = running.state.targets.snapshot()["p/up"]["breaker"]
+    assert (breaker["calls_in_window"], breaker["failures_in_window"], breaker["state"]) == (1, 0, "closed")
