@@ -38,7 +38,8 @@ release notified and that is cancelled before it runs (its call's timeout, its a
 ``asyncio.Condition``'s notification with it (CPython gh-112202), and the other waiters sleep beside the
 free connection until their timeout, each a ``StoreError`` (a test cancelling calls under load saw 124).
 redis-py does not pass it on itself (8.2.0, the newest release, neither); the condition is the pool's
-private ``_condition``, checked when the store is built (``freed_condition``: redis-py 5.0.1 to 8.2.0).
+private ``_condition``, checked when the store is built (``freed_condition``: redis-py 5.0.1 to 8.2.0; 8.2 is the lowest
+``pyproject.toml`` takes).
 A Redis error or timeout leaves no socket open: redis-py closes the connection of a command cut short.
 """
 
@@ -163,13 +164,13 @@ def freed_condition(pool: aioredis.ConnectionPool) -> asyncio.Condition:
     ``_condition`` (no public method wakes a waiter, but ``release`` of a connection, which would count a
     connection used and released that was not). Read when the store is built: a redis-py release without
     it stops the sidecar at start (a ``RuntimeError``), not at the first cancelled waiter. Checked:
-    redis-py 5.0.1 (the lowest ``pyproject.toml`` takes) and 8.2.0 (the lock's, the newest released)."""
+    redis-py 5.0.1 and 8.2.0 (the lock's, the newest released, the lowest ``pyproject.toml`` takes)."""
     condition = getattr(pool, "_condition", None)
     if not isinstance(condition, asyncio.Condition):
         raise RuntimeError(
             f"redis-py {redis_version}: {type(pool).__name__} has no asyncio.Condition `_condition`, on which "
             "llm-sidecar's WakingPool (sidecar/budgets/redis_store.py) passes on a wake-up a cancelled waiter "
-            "took (CPython gh-112202); install a redis-py it was checked with (5.0.1 to 8.2.0)"
+            "took (CPython gh-112202); install the redis-py pyproject.toml takes (8.2 or later, below 9)"
         )
     return condition
 
