@@ -3,7 +3,8 @@
 ``main`` imports the command (``cli``, and with it pydantic and the policy's modules: 0.25 s on an idle
 machine, 2-3 s on a busy one) and runs it inside one handler, so that Ctrl-C at any point, while the
 modules load as while the command runs, ends the same way: ``llm-sidecar: interrupted`` on stderr and
-exit 130, without a traceback (docs/cli.md); the first Ctrl-C is the only one raised (``_Interrupts``:
+exit 130, without a traceback (docs/cli.md), whatever exception the unwinding of the first Ctrl-C ends in;
+the first Ctrl-C is the only one raised (``_Interrupts``:
 later ones are ignored for a second, then end the process at once). Only modules the interpreter's
 start-up has already loaded are imported before the handler. Not covered: the interpreter's own first
 milliseconds (before it runs any of the package: its ``site`` module, ``runpy``), whose interrupt is
@@ -25,12 +26,20 @@ SWALLOWED_AFTER_S = 1.0  # a Ctrl-C this long after the first one, which has not
 
 def main() -> int:
     """The command's exit code (``cli.main``); interrupted, the process ends here (``interrupted``)."""
-    signal.signal(signal.SIGINT, _Interrupts().handle)
+    interrupts = _Interrupts()
+    signal.signal(signal.SIGINT, interrupts.handle)
     try:
         from .cli import main as command
 
         return command()
     except KeyboardInterrupt:
+        return interrupted()
+    except BaseException:
+        if interrupts.first is None:
+            raise
+        # After a Ctrl-C, what fails is its doing: an import it cut short can leave a module half made, and a
+        # later import of it fail with another exception (a loaded clean-clone CI saw one end in a traceback
+        # naming a class of ``routing.rules``, and death by SIGINT): the same one line and 130
         return interrupted()
 
 
