@@ -22,7 +22,10 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
                                                         ``log_interval_s`` with the count since the last
 
   The breaker is the resilience package's ``CircuitBreaker`` (the state machine of the upstream
-  targets), so while Redis is down a lookup costs a few hundred nanoseconds, not a timeout. A read
+  targets), so while Redis is down a lookup costs a few hundred nanoseconds, not a timeout. A closed
+  breaker's success is counted by a loop callback (after the caller's answer is written, off its latency:
+  its duration then includes the rest of that loop step, microseconds against a slow call's ``timeout_s``);
+  a half-open breaker's probe at once, so that the operation right after it finds the breaker closed. A read
   (``get``, on the request path) is one ``GET`` on the backend's Redis client under aiocache's key
   (``build_key``), without aiocache's per-call wrappers (its own timeout, plugin hooks and debug log:
   this store has its own timeout, and values are bytes, so nothing is lost), on a connection kept out
@@ -316,7 +319,10 @@ class GuardedStore:
             self._running -= 1
             if self._running == 0 and self._stopped is not None:
                 self._stopped.set()
-        permit.record_success()
+        if permit.is_probe:  # the half-open breaker's one probe: closed now, before the next operation asks
+            permit.record_success()
+        else:  # closed: the window's count made after the caller's answer, off its latency (one loop turn later)
+            loop.call_soon(permit.record_success)
         if operation == "get" and result is not None:  # a read's value: its bytes counted
             self.stats.bytes_read += len(result)
         return result
