@@ -226,18 +226,29 @@ class ResponseCache:
             return entry.stored_at
         return self._age_clock() - entry.age(self._clock())
 
-    def answer(self, key: str, entry: Entry, dialect: Dialect, form: Form, body: bytes | Cut | None = None) -> bytes:
+    def answer(
+        self,
+        key: str,
+        entry: Entry,
+        dialect: Dialect,
+        form: Form,
+        body: bytes | Cut | None = None,
+        marks: tuple[bytes, bytes] | None = None,
+    ) -> bytes:
         """``entry`` (read under ``key``) as one hit's ``dialect`` answer in ``form`` (``replay.form_of``):
         in memory from the template kept with it (``MemoryStore.answer``); from Redis the whole body
         from ``body``, the template stored with the entry (``Lookup.body``), else rendered once for the entry
-        (``DecodedValues.template``: a stream, or an older sidecar's entry stored without its body)."""
+        (``DecodedValues.template``: a stream, or an older sidecar's entry stored without its body), its id and
+        time ``marks`` when made ahead (``replay.fresh_marks``: while the ``GET`` was on its way)."""
         if isinstance(self.storage, MemoryStore):
             return self.storage.answer(key, entry, dialect, form)
         if form == "body" and body is not None:
-            return fill_body(body, dialect)
+            return fill_body(body, dialect, marks)
         decoded = self._decoded
         return fill_body(
-            template(entry, dialect, form) if decoded is None else decoded.template(key, entry, dialect, form), dialect
+            template(entry, dialect, form) if decoded is None else decoded.template(key, entry, dialect, form),
+            dialect,
+            marks,
         )
 
     async def stale(self, key: str, settings: Settings, lookup: Lookup | None = None) -> tuple[Entry, float] | None:
