@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..deadline import Deadline, DeadlineClock
 from ..dialects import Dialect
-from ..resilience.breaker import CircuitBreaker
+from ..resilience.breaker import CircuitBreaker, Permit
 from ..telemetry.failure_log import FailureLog
 from .entry import Entry, encode, footprint
 from .padding import Rendered, size_of
@@ -319,10 +319,7 @@ class GuardedStore:
             self._running -= 1
             if self._running == 0 and self._stopped is not None:
                 self._stopped.set()
-        if permit.is_probe:  # the half-open breaker's one probe: closed now, before the next operation asks
-            permit.record_success()
-        else:  # closed: the window's count made after the caller's answer, off its latency (one loop turn later)
-            loop.call_soon(permit.record_success)
+        _succeeded(permit, loop)
         if operation == "get" and result is not None:  # a read's value: its bytes counted
             self.stats.bytes_read += len(result)
         return result
@@ -337,3 +334,13 @@ class GuardedStore:
             detail=str(exc)[:200] or "timed out",
             breaker=str(self._breaker.state),
         )
+
+
+def _succeeded(permit: Permit, loop: asyncio.AbstractEventLoop) -> None:
+    """Tell the breaker an operation succeeded: a half-open breaker's probe at once (closed now, before the next
+    operation asks); a closed breaker's by a loop callback, run after the caller's answer is written (its window's
+    count off the answer's latency, one loop turn later)."""
+    if permit.is_probe:
+        permit.record_success()
+    else:
+        loop.call_soon(permit.record_success)
