@@ -15,9 +15,9 @@ them before wave 51, some 14 a byte (docs/benchmarks.md, wave 51 ``cache52``, wa
 stored body is kept cut at its marks (``replay.cut_body``, as the memory store keeps its whole bodies): each
 hit joins its pieces with its fresh id and time, with no scan of the body's bytes.
 
-Kept in a ``memory.BoundedMemoryBackend`` (the memory store's bounded LRU, without deadlines): each value
-counted at twice its length (the value's bytes, and the entry and the cut body they decode to, about the
-value's size again) plus their objects (``OBJECTS``), its probe and the backend's per-entry overhead,
+Kept in a ``memory.BoundedMemoryBackend`` (the memory store's bounded LRU, without deadlines: read by ``recent``,
+no clock): each value counted at twice its length (the value's bytes, and the entry and the cut body they decode
+to, about the value's size again) plus their objects (``OBJECTS``), its probe and the backend's per-entry overhead,
 within ``max_bytes``, the least recently used forgotten first; a value larger than the bound is not kept.
 One per ``ResponseCache`` with a Redis store (a reload that replaces the store starts empty). Only the
 event loop's thread uses it.
@@ -72,7 +72,7 @@ class DecodedValues:
         remembered)."""
         end = data.find(b"\n")  # the entry's end (its JSON never holds a raw newline): memchr, no hash of it all
         probe = data[:PROBE] + data[max(0, end - PROBE) : end] if end > 0 else data[:PROBE] + data[-PROBE:]
-        found: tuple[Dialect | None, bytes, Entry, bytes | Cut | None] | None = self._kept.read(probe)
+        found: tuple[Dialect | None, bytes, Entry, bytes | Cut | None] | None = self._kept.recent(probe)
         if found is None or found[0] is not dialect or found[1] != data:  # the whole bytes compared (memcmp)
             entry, body = unframe(data, dialect)
             found = (dialect, data, entry, None if body is None else cut_body(body))
@@ -82,7 +82,7 @@ class DecodedValues:
     def template(self, key: str, entry: Entry, dialect: Dialect, form: Form) -> Rendered:
         """``replay.template(entry, dialect, form)``, kept for ``entry`` as read under ``key`` (made the first
         time; made again for another entry under ``key``)."""
-        kept: tuple[Entry, Dialect, dict[Form, Rendered]] | None = self._rendered.read(key)
+        kept: tuple[Entry, Dialect, dict[Form, Rendered]] | None = self._rendered.recent(key)
         if kept is not None and kept[0] is entry and kept[1] is dialect:
             rendered = kept[2].get(form)
             if rendered is not None:

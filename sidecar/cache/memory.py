@@ -120,6 +120,16 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
             self.evictions += 1
         return True
 
+    def recent(self, key: Key) -> Any:
+        """The value under ``key`` (now the most recently used), or None: ``read`` without its expiry check and
+        clock reading, for a backend whose values are written without ``ttl`` and never expire
+        (``decoded.DecodedValues``: on a Redis hit's path after its reply)."""
+        cache = self._cache
+        value = cache.get(key)
+        if value is not None:
+            cache.move_to_end(key)
+        return value
+
     def peek(self, key: Key) -> Any:
         """The value under ``key`` as it is, or None: no expiry check, no change of order."""
         return self._cache.get(key)

@@ -26,7 +26,8 @@
   and its reply read on the connection itself (``send_packed_command`` of the ``GET`` as redis-py's
   ``pack_command`` encodes it, ``read_response``), without a client's command path (its lock, retry
   wrapper, response callback lookup and operation-duration record: docs/benchmarks.md, "Wave 45", branch
-  cache46). Without that
+  cache46; the command's name and key handed to ``pack_command`` as bytes: its encoder's checks and split of a
+  string name skipped, wave 56 ``cache57``). Without that
   path's retry, ``KeptReads`` retries a ``GET`` that failed on a connection whose death it had not seen
   yet, once, on that connection connected afresh (docs/caching.md, "The cache never fails a request").
 
@@ -144,7 +145,9 @@ class KeptReads:
                 ready = False
             if not ready:
                 await pool.ensure_connection(connection)  # a connect that fails here is raised, not retried
-            command = connection.pack_command("GET", key)  # redis-py's RESP encoder, not one of ours
+            # redis-py's RESP encoder, not one of ours, handed bytes: the command's name not split and encoded,
+            # the key not through the encoder's type checks (its UTF-8, as the encoder would write it)
+            command = connection.pack_command(b"GET", key.encode())
             try:
                 await connection.send_packed_command(command, check_health=False)
                 got: bytes | None = await connection.read_response()  # raises Redis's error reply

@@ -260,21 +260,31 @@ def cut_body(body: bytes) -> bytes | Cut:
     return (before, between, rest)
 
 
-def fill_body(template: Rendered, dialect: Dialect) -> bytes:
+def fill_body(template: Rendered, dialect: Dialect, marks: tuple[bytes, bytes] | None = None) -> bytes:
     """A template (whole body or stream) with a fresh response id (and the current ``created``, and a
     padded stream's characters drawn afresh: ``padding.Padded.fill``): one hit's answer. The id is the
     shape the provider's own has (the dialect's prefix and 24 hex digits, as ``translate.parts.new_id``
     makes; Gemini: 22 URL-safe base64 characters), drawn from the process's PRNG: an id, not a secret, so
-    no ``getrandom`` system call per hit."""
-    fresh = b':"' + _FRESH_IDS[dialect]() + b'"'
+    no ``getrandom`` system call per hit. ``marks``: the hit's id and time made before (``fresh_marks``)."""
+    if marks is None:
+        fresh = b':"' + _FRESH_IDS[dialect]() + b'"'
+        created = b""  # read when the template has a mark for it
+    else:
+        fresh, created = marks
     if isinstance(template, tuple):  # a whole body cut at its marks (``cut_body``): one join, no scan of its bytes
         if len(template) == 2:
             return fresh.join(template)
         before, between, rest = template
-        return b"".join((before, fresh, between, b'"created":' + str(int(time.time())).encode(), rest))
-    created = b'"created":' + str(int(time.time())).encode()
+        return b"".join((before, fresh, between, created or b'"created":' + str(int(time.time())).encode(), rest))
+    created = created or b'"created":' + str(int(time.time())).encode()
     if not isinstance(template, bytes):
         if template.marked:  # cut at the marks too: filled in the same join
             return template.fill(fresh, created)
         template = template.fill(fresh, created)
     return template.replace(_ID_MARK_BYTES, fresh).replace(_CREATED_MARK_BYTES, created)
+
+
+def fresh_marks(dialect: Dialect) -> tuple[bytes, bytes]:
+    """One hit's own values for a template's marks, made ahead of its template (``fill_body``'s ``marks``): a
+    fresh response id of ``dialect`` as the JSON value it replaces, and the ``"created"`` member of now."""
+    return b':"' + _FRESH_IDS[dialect]() + b'"', b'"created":' + str(int(time.time())).encode()

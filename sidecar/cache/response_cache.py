@@ -155,9 +155,18 @@ class ResponseCache:
         entry the app takes (``control.Control.oldest_s``; None: ``ttl_s``; past ``ttl_s``: stale);
         ``ahead``: work to do while Redis's reply is on its way (a loop callback run when the lookup first
         waits; not called when the lookup does not wait: the memory store, Redis's breaker open)."""
+        storage = self.storage
+        if isinstance(storage, MemoryStore):
+            return self.lookup_in_memory(key, settings, dialect, oldest_s)
         self.stats.lookups += 1
-        entry, body, stored = await self._read(key, dialect, ahead)
-        return self._judged(entry, body, settings, oldest_s, stored)
+        data = await storage.get(key, ahead)  # the store's own coroutine: no ``_read`` frame around it
+        read = None if data is None else self._unframed(data, dialect)
+        if read is None:  # (``_judged``'s miss, without its call)
+            if data is not None:  # damaged (counted): removed
+                await storage.delete(key)
+            self.stats.misses += 1
+            return MISS
+        return self._judged(read[0], read[1], settings, oldest_s, read[2])
 
     def lookup_in_memory(
         self, key: str, settings: Settings, dialect: Dialect | None = None, oldest_s: float | None = None
@@ -217,18 +226,29 @@ class ResponseCache:
             return entry.stored_at
         return self._age_clock() - entry.age(self._clock())
 
-    def answer(self, key: str, entry: Entry, dialect: Dialect, form: Form, body: bytes | Cut | None = None) -> bytes:
+    def answer(
+        self,
+        key: str,
+        entry: Entry,
+        dialect: Dialect,
+        form: Form,
+        body: bytes | Cut | None = None,
+        marks: tuple[bytes, bytes] | None = None,
+    ) -> bytes:
         """``entry`` (read under ``key``) as one hit's ``dialect`` answer in ``form`` (``replay.form_of``):
         in memory from the template kept with it (``MemoryStore.answer``); from Redis the whole body
         from ``body``, the template stored with the entry (``Lookup.body``), else rendered once for the entry
-        (``DecodedValues.template``: a stream, or an older sidecar's entry stored without its body)."""
+        (``DecodedValues.template``: a stream, or an older sidecar's entry stored without its body), its id and
+        time ``marks`` when made ahead (``replay.fresh_marks``: while the ``GET`` was on its way)."""
         if isinstance(self.storage, MemoryStore):
             return self.storage.answer(key, entry, dialect, form)
         if form == "body" and body is not None:
-            return fill_body(body, dialect)
+            return fill_body(body, dialect, marks)
         decoded = self._decoded
         return fill_body(
-            template(entry, dialect, form) if decoded is None else decoded.template(key, entry, dialect, form), dialect
+            template(entry, dialect, form) if decoded is None else decoded.template(key, entry, dialect, form),
+            dialect,
+            marks,
         )
 
     async def stale(self, key: str, settings: Settings, lookup: Lookup | None = None) -> tuple[Entry, float] | None:
@@ -239,7 +259,7 @@ class ResponseCache:
             entry: Entry | None = lookup.stale
             stored = lookup.stale_at
         else:
-            entry, _, stored = await self._read(key)
+            entry, stored = await self._read(key)
         if entry is None:
             return None
         age = max(0.0, self._age_clock() - stored)
@@ -308,27 +328,32 @@ class ResponseCache:
             self.stats.store_skips += 1
         return reason
 
-    async def _read(
-        self, key: str, dialect: Dialect | None = None, ahead: Callable[[], object] | None = None
-    ) -> tuple[Entry | None, bytes | Cut | None, float]:
-        """The entry under ``key``, from Redis the body template stored with it (checked as ``dialect``'s
-        answer when given; ``ahead`` called while its ``GET`` is on its way), and when it was stored on the
-        age clock."""
+    async def _read(self, key: str) -> tuple[Entry | None, float]:
+        """The entry under ``key`` (the last resort's: no dialect to check its body for) and when it was stored
+        on the age clock."""
         storage = self.storage
         if isinstance(storage, MemoryStore):
             data = storage.read_kept(key)
             if isinstance(data, Kept):
-                return data.entry, None, data.stored_s  # kept as an object: nothing to decode
+                return data.entry, data.stored_s  # kept as an object: nothing to decode
         else:
-            data = await storage.get(key, ahead)
+            data = await storage.get(key)
         if data is None:
-            return None, None, 0.0
+            return None, 0.0
+        read = self._unframed(data, None)
+        if read is None:  # damaged (counted): removed
+            await storage.delete(key)
+            return None, 0.0
+        return read[0], read[2]
+
+    def _unframed(self, data: bytes, dialect: Dialect | None) -> tuple[Entry, bytes | Cut | None, float] | None:
+        """The entry in a stored value, the body template stored with it (checked as ``dialect``'s answer when
+        given), and when it was stored on the age clock; None when the value is damaged (counted)."""
         try:
             entry, body = unframe(data, dialect) if self._decoded is None else self._decoded.unframe(data, dialect)
         except EntryFormatError:
             self.stats.damaged += 1
-            await self.storage.delete(key)
-            return None, None, 0.0
+            return None
         return entry, body, self._stored(entry)
 
     def _saved(self, entry: Entry) -> None:

@@ -22,7 +22,10 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
                                                         ``log_interval_s`` with the count since the last
 
   The breaker is the resilience package's ``CircuitBreaker`` (the state machine of the upstream
-  targets), so while Redis is down a lookup costs a few hundred nanoseconds, not a timeout. A read
+  targets), so while Redis is down a lookup costs a few hundred nanoseconds, not a timeout. A closed
+  breaker's success is counted by a loop callback (after the caller's answer is written, off its latency:
+  its duration then includes the rest of that loop step, microseconds against a slow call's ``timeout_s``);
+  a half-open breaker's probe at once, so that the operation right after it finds the breaker closed. A read
   (``get``, on the request path) is one ``GET`` on the backend's Redis client under aiocache's key
   (``build_key``), without aiocache's per-call wrappers (its own timeout, plugin hooks and debug log:
   this store has its own timeout, and values are bytes, so nothing is lost), on a connection kept out
@@ -46,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..deadline import Deadline, DeadlineClock
 from ..dialects import Dialect
-from ..resilience.breaker import CircuitBreaker
+from ..resilience.breaker import CircuitBreaker, Permit
 from ..telemetry.failure_log import FailureLog
 from .entry import Entry, encode, footprint
 from .padding import Rendered, size_of
@@ -64,7 +67,7 @@ class Store(Protocol):
 
     @property
     def breaker(self) -> CircuitBreaker | None: ...
-    async def get(self, key: str, ahead: Callable[[], object] | None = None) -> bytes | None: ...
+    def get(self, key: str, ahead: Callable[[], object] | None = None) -> Awaitable[bytes | None]: ...
     async def set(self, key: str, value: bytes, ttl_s: float) -> bool: ...
     async def delete(self, key: str) -> None: ...
     async def warm(self) -> None: ...
@@ -237,13 +240,12 @@ class GuardedStore:
     def breaker(self) -> CircuitBreaker:
         return self._breaker
 
-    async def get(self, key: str, ahead: Callable[[], object] | None = None) -> bytes | None:
+    def get(self, key: str, ahead: Callable[[], object] | None = None) -> Awaitable[bytes | None]:
         """The bytes stored under ``key``, or None (absent, or the backend failed, timed out, is off); ``ahead``:
-        work the caller wants done while the ``GET`` is on its way (see ``_guarded``)."""
-        value: bytes | None = await self._guarded("get", self._client_get, self._build_key(key), ahead=ahead)
-        if value is not None:
-            self.stats.bytes_read += len(value)
-        return value
+        work the caller wants done while the ``GET`` is on its way (see ``_guarded``). ``_guarded``'s own
+        coroutine, counted there: no coroutine of its own around it (one frame fewer a lookup to create, resume
+        after the reply and return through: docs/benchmarks.md, wave 56 ``cache57``)."""
+        return self._guarded("get", self._client_get, self._build_key(key), ahead=ahead)
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> bool:
         """Store ``value`` for ``ttl_s`` seconds; False when it was not stored."""
@@ -317,7 +319,9 @@ class GuardedStore:
             self._running -= 1
             if self._running == 0 and self._stopped is not None:
                 self._stopped.set()
-        permit.record_success()
+        _succeeded(permit, loop)
+        if operation == "get" and result is not None:  # a read's value: its bytes counted
+            self.stats.bytes_read += len(result)
         return result
 
     def failed(self, operation: str, exc: BaseException) -> None:
@@ -330,3 +334,13 @@ class GuardedStore:
             detail=str(exc)[:200] or "timed out",
             breaker=str(self._breaker.state),
         )
+
+
+def _succeeded(permit: Permit, loop: asyncio.AbstractEventLoop) -> None:
+    """Tell the breaker an operation succeeded: a half-open breaker's probe at once (closed now, before the next
+    operation asks); a closed breaker's by a loop callback, run after the caller's answer is written (its window's
+    count off the answer's latency, one loop turn later)."""
+    if permit.is_probe:
+        permit.record_success()
+    else:
+        loop.call_soon(permit.record_success)

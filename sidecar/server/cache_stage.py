@@ -44,7 +44,7 @@ from ..cache.flight import Follower, Leader
 from ..cache.padding import Cut
 from ..cache.pending import FULL, Pending, entry_of, whole_verdict
 from ..cache.plan import target_of
-from ..cache.replay import form_of
+from ..cache.replay import form_of, fresh_marks
 from ..cache.response_cache import MISS, Lookup
 from ..cost import cost_usd
 from ..credentials import app_key
@@ -112,14 +112,14 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
             if store.in_memory:
                 lookup = store.lookup_in_memory(key, settings, dialect, oldest)
             else:  # Redis: a whole answer's response made while the GET is on its way, not after its reply
-                ahead = None if facts.stream else _Ahead()
+                ahead = None if facts.stream else _Ahead(dialect)
                 lookup = await store.lookup(key, settings, dialect, oldest, ahead)
             entry = lookup.entry
             if entry is not None:  # a hit, or stale: the app's max-stale took an entry past ttl_s
                 if not facts.stream:  # a whole answer: nothing to await
                     if ahead is None or ahead.response is None:
                         return _whole(exchange, entry, lookup.state, lookup.age_s, store, key, lookup.body)
-                    return _filled(ahead.response, exchange, entry, lookup, store, key)
+                    return _filled(ahead, exchange, entry, lookup, store, key)
                 return await _serve(exchange, entry, lookup.state, lookup.age_s, store, key, lookup.body)
         return await _missed(exchange, call_next, caches, store, key, settings, directive, lookup)
 
@@ -317,11 +317,13 @@ def _whole(
 
 
 def _filled(
-    made: web.Response, exchange: Exchange, entry: Entry, lookup: Lookup, store: ResponseCache, key: str
+    ahead: _Ahead, exchange: Exchange, entry: Entry, lookup: Lookup, store: ResponseCache, key: str
 ) -> web.Response:
-    """``_whole`` of a Redis hit whose response was made while its ``GET`` was on its way (``_Ahead``)."""
+    """``_whole`` of a Redis hit whose response, id and time were made while its ``GET`` was on its way (``_Ahead``)."""
+    made = ahead.response
+    assert made is not None
     _served_from_cache(exchange, entry, lookup.state, lookup.age_s)
-    made.body = store.answer(key, entry, exchange.facts.dialect, "body", lookup.body)
+    made.body = store.answer(key, entry, exchange.facts.dialect, "body", lookup.body, ahead.marks)
     return made
 
 
@@ -350,16 +352,20 @@ async def _stale(
 
 
 class _Ahead:
-    """A Redis lookup's ``ahead`` (``ResponseCache.lookup``): a whole answer's response (no body yet), made while the
-    ``GET`` is on its way, not after its reply (docs/benchmarks.md, wave 55 ``cache56``); a miss drops it."""
+    """A Redis lookup's ``ahead`` (``ResponseCache.lookup``): a whole answer's response (no body yet) and the hit's
+    fresh id and time for its body (``replay.fresh_marks``), made while the ``GET`` is on its way, not after its
+    reply (docs/benchmarks.md, wave 55 ``cache56``, wave 56 ``cache57``); a miss drops them."""
 
-    __slots__ = ("response",)
+    __slots__ = ("dialect", "marks", "response")
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
         self.response: web.Response | None = None
+        self.marks: tuple[bytes, bytes] | None = None
 
     def __call__(self) -> None:
         self.response = web.Response(content_type=_JSON)
+        self.marks = fresh_marks(self.dialect)
 
 
 class StoreTap:

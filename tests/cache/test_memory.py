@@ -28,6 +28,25 @@ async def test_entry_bound_evicts_the_least_recently_used() -> None:
     assert (cache.entries, cache.evictions) == (3, 1)
 
 
+def test_a_recent_read_keeps_its_entry_without_reading_the_clock() -> None:
+    """``recent`` gives the value and makes it the most recently used (the least recently used goes first past
+    the bound), without reading the clock: nothing written without a ttl expires."""
+    readings: list[float] = []
+
+    def clock() -> float:
+        readings.append(1.0)
+        return 1.0
+
+    cache = BoundedMemoryBackend(max_entries=2, max_bytes=1 << 20, clock=clock)
+    cache.write("a", b"v-a")
+    cache.write("b", b"v-b")
+    assert cache.recent("a") == b"v-a"  # a is now the most recently used
+    assert cache.recent("z") is None
+    cache.write("c", b"v-c")
+    assert [cache.peek(k) for k in ("a", "b", "c")] == [b"v-a", None, b"v-c"]
+    assert readings == []
+
+
 async def test_byte_bound_evicts_until_it_holds() -> None:
     """Past max_bytes entries leave from the least recently used end until the total fits."""
     value = b"x" * 1000

@@ -204,6 +204,20 @@ async def test_keys_live_under_the_prefix_for_ttl_plus_stale(redis_server: Redis
         await client.aclose()
 
 
+async def test_a_key_prefix_outside_ascii_is_read_under_the_key_it_was_written_to(redis_server: RedisServer) -> None:
+    """A lookup's ``GET`` (packed from the key's UTF-8 bytes) reads the key aiocache's ``set`` wrote (the client's
+    encoder): a prefix outside ASCII included."""
+    cache = ResponseCache.from_spec(_spec(redis_server.url, key_prefix="équipe-ü"))
+    client = redis_client.Redis(port=redis_server.port)
+    try:
+        await cache.store("v3:abc", _entry(), SETTINGS)
+        assert await client.keys("*") == ["équipe-ü:v3:abc".encode()]
+        assert (await cache.lookup("v3:abc", SETTINGS)).state == "hit"
+    finally:
+        await cache.close()
+        await client.aclose()
+
+
 async def test_password_from_environment(start_redis: Callable[..., RedisServer]) -> None:
     """With requirepass, the password named by password.env opens the store."""
     server = start_redis("--requirepass", "s3cret-env")

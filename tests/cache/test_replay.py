@@ -19,7 +19,7 @@ from google.genai import types as genai_types
 
 from sidecar.cache import Entry, entry_from_response, replay_body, replay_deltas, replay_stream
 from sidecar.cache.entry import ToolPiece, decode, encode
-from sidecar.cache.replay import LONG_WORD, body_template, fill_body, id_prefix, template, word_pieces
+from sidecar.cache.replay import LONG_WORD, body_template, fill_body, fresh_marks, id_prefix, template, word_pieces
 from sidecar.dialects import Dialect
 from sidecar.dialects.registry import DIALECTS
 from sidecar.translate import parse_chat_response
@@ -269,6 +269,21 @@ def test_a_filled_body_template_is_the_whole_response_with_fresh_id_and_time(dia
         assert len(first[id_field]) == len(built[id_field])
     if dialect is Dialect.OPENAI:
         assert abs(first["created"] - time.time()) < 5
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=[d.value for d in DIALECTS])
+def test_a_body_filled_with_marks_made_ahead_has_that_id_and_time(dialect: Dialect) -> None:
+    """``fill_body`` given a hit's id and time made before (``fresh_marks``) writes those, cut at its marks or
+    not, and the body is the one a fill without them gives but for them."""
+    entry = _stored(Dialect.ANTHROPIC, "tools")
+    marks = fresh_marks(dialect)
+    id_field = "responseId" if dialect is Dialect.GEMINI else "id"
+    for kept in (template(entry, dialect, "body"), body_template(entry, dialect)):
+        filled = orjson.loads(fill_body(kept, dialect, marks))
+        assert _without_fresh_fields(filled) == _without_fresh_fields(orjson.loads(fill_body(kept, dialect)))
+        assert b':"%s"' % filled[id_field].encode() == marks[0]
+        if dialect is Dialect.OPENAI:
+            assert b'"created":%d' % filled["created"] == marks[1]
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=[d.value for d in DIALECTS])

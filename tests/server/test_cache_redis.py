@@ -4,6 +4,7 @@ environment, and Redis going away mid-test never failing a request (misses, coun
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,25 @@ async def test_an_answer_stored_in_redis_serves_another_sidecar(
     _, raw = await ask(second)
     assert raw.headers["x-sidecar-cache"] == "hit"
     assert await upstream_calls(first, url) == 1
+
+
+async def test_each_redis_hit_has_its_own_id_and_the_time_it_was_asked(
+    fake: FakeFactory, sidecar: SidecarFactory, redis_server: RedisServer
+) -> None:
+    """A whole answer served from Redis (its id and ``created`` made while the ``GET`` was on its way) has an id
+    of its own at every hit, of the form the upstream's has, and the time it was asked, not the stored one's."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url], store=redis_store(redis_server.url)))
+    stored_answer, raw = await ask(running)
+    assert raw.headers["x-sidecar-cache"] == "miss"
+    await stored(redis_server.url)
+    before = int(time.time())
+    hits = [await ask(running) for _ in range(3)]
+    assert [raw.headers["x-sidecar-cache"] for _, raw in hits] == ["hit"] * 3
+    ids = {answer.id for answer, _ in hits}
+    assert len(ids) == 3 and stored_answer.id not in ids
+    assert all(answer.id.startswith("chatcmpl-") and len(answer.id) == 33 for answer, _ in hits)
+    assert all(before <= answer.created <= time.time() for answer, _ in hits)
 
 
 async def test_a_redis_password_comes_from_the_environment(
