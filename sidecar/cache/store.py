@@ -22,10 +22,7 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
                                                         ``log_interval_s`` with the count since the last
 
   The breaker is the resilience package's ``CircuitBreaker`` (the state machine of the upstream
-  targets), so while Redis is down a lookup costs a few hundred nanoseconds, not a timeout. A closed
-  breaker's success is counted by a loop callback (after the caller's answer is written, off its latency:
-  its duration then includes the rest of that loop step, microseconds against a slow call's ``timeout_s``);
-  a half-open breaker's probe at once, so that the operation right after it finds the breaker closed. A read
+  targets), so while Redis is down a lookup costs a few hundred nanoseconds, not a timeout. A read
   (``get``, on the request path) is one ``GET`` on the backend's Redis client under aiocache's key
   (``build_key``), without aiocache's per-call wrappers (its own timeout, plugin hooks and debug log:
   this store has its own timeout, and values are bytes, so nothing is lost), on a connection kept out
@@ -49,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..deadline import Deadline, DeadlineClock
 from ..dialects import Dialect
-from ..resilience.breaker import CircuitBreaker, Permit
+from ..resilience.breaker import CircuitBreaker
 from ..telemetry.failure_log import FailureLog
 from .entry import Entry, encode, footprint
 from .padding import Rendered, size_of
@@ -319,7 +316,7 @@ class GuardedStore:
             self._running -= 1
             if self._running == 0 and self._stopped is not None:
                 self._stopped.set()
-        _succeeded(permit, loop)
+        permit.record_success()
         if operation == "get" and result is not None:  # a read's value: its bytes counted
             self.stats.bytes_read += len(result)
         return result
@@ -334,13 +331,3 @@ class GuardedStore:
             detail=str(exc)[:200] or "timed out",
             breaker=str(self._breaker.state),
         )
-
-
-def _succeeded(permit: Permit, loop: asyncio.AbstractEventLoop) -> None:
-    """Tell the breaker an operation succeeded: a half-open breaker's probe at once (closed now, before the next
-    operation asks); a closed breaker's by a loop callback, run after the caller's answer is written (its window's
-    count off the answer's latency, one loop turn later)."""
-    if permit.is_probe:
-        permit.record_success()
-    else:
-        loop.call_soon(permit.record_success)
