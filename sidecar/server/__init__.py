@@ -40,14 +40,13 @@ policy's ``passthrough`` forwards as sent: the call, the answer streamed back, i
 graceful shutdown), ``state`` (everything one running sidecar holds). The first byte's deadline is the package's
 ``deadline``.
 
-The feature stages, folded in only for a policy that uses them (``assembly``): ``cache_stage`` (the
-response cache; ``response_caches`` keeps its store across reloads, ``replay`` sends a cached answer as
-a stream), ``budget`` (admission and settlement; ``budget_hook``: the budget's hook on the walk, a target reserved
-before its call; ``budget_verdict``: what a decision does to the request, its headers, the deny's 429, the
-downgraded chain; ``budget_use``: what a request used when it did not end with
-the provider's usage), ``gating`` (quality gates), ``shadowing`` (shadow
+The feature stages, folded in only for a policy that uses them (``assembly``): ``cache_stage`` (the response
+cache; ``response_caches`` keeps its store across reloads, ``replay`` sends a cached answer as a stream,
+``store_tap`` assembles a streamed miss into its entry), ``budget`` (admission and settlement;
+``budget_hook``: the budget's hook on the walk, a target reserved before its call; ``budget_verdict``: what a
+decision does to the request, its headers, the deny's 429, the downgraded chain; ``budget_use``: what a
+request used when it did not end with the provider's usage), ``gating`` (quality gates), ``shadowing`` (shadow
 calls), ``ensemble`` (an ensemble route's plan; ``ensemble_members``: its members' walks and what the vote
-reads of them); ``children`` runs the calls a request makes besides
-its chain (ensemble members, judges, shadows); ``one_answer`` refuses several choices where one answer
-is judged (ensembles, gates).
+reads of them); ``children`` runs the calls a request makes besides its chain (ensemble members, judges,
+shadows); ``one_answer`` refuses several choices where one answer is judged (ensembles, gates).
 """

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_control
+from ..cache import Directive, Entry, ResponseCache, client_control
 from ..cache.control import USE
 from ..cache.entry import unstorable
 from ..cache.flight import Follower, Leader
@@ -53,12 +53,11 @@ from ..routing.plans import request_chain
 from ..telemetry.logging import get_logger
 from ..translate import TranslationError
 from .replay import asks_padding, asks_usage
+from .store_tap import StoreTap
 from .stream_answer import send_stream
 
 if TYPE_CHECKING:
     from ..cache.rules import CacheRules
-    from ..policy.compiled import Target
-    from ..translate.deltas import Delta
     from .exchange import Exchange
     from .pipeline import Handler, Stage
     from .response_caches import ResponseCaches
@@ -366,40 +365,3 @@ class _Ahead:
     def __call__(self) -> None:
         self.response = web.Response(content_type=_JSON)
         self.marks = fresh_marks(self.dialect)
-
-
-class StoreTap:
-    """A ``hooks.StreamTap`` that assembles the caller's streamed answer into an entry as it passes."""
-
-    __slots__ = ("_assembler", "_caller", "_clean", "_max_bytes")
-
-    def __init__(self, caller: Dialect, max_bytes: int) -> None:
-        self._caller = caller
-        self._max_bytes = max_bytes
-        self._assembler: StreamAssembler | None = None
-        self._clean = False
-
-    def open(self, target: Target) -> None:
-        # The deltas are the upstream's, decoded in its wire dialect: its reasoning keeps its origin; in the
-        # caller's own dialect, its fields outside the common form are kept too.
-        upstream = target.provider.wire_dialect(self._caller)
-        self._assembler = StreamAssembler(upstream, self._max_bytes, extras=upstream is self._caller)
-
-    def feed(self, delta: Delta) -> None:
-        if self._assembler is not None:
-            self._assembler.feed(delta)
-
-    def close(self, clean: bool) -> None:
-        self._clean = clean
-
-    def entry(self, target: Target, cost: float | None) -> Entry | None:
-        if self._assembler is None:
-            return None
-        return self._assembler.entry(
-            ended_cleanly=self._clean,
-            model=target.upstream_model,
-            target=target.name,
-            provider=target.provider.name,
-            stored_at=time.time(),
-            cost_usd=cost,
-        )
