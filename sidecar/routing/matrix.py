@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -53,11 +53,15 @@ class Verdict:
     confidence: float = 1.0  # the model's probability; 1 for a header, rule or default
 
 
-class Decision(NamedTuple):
-    """Made once per request (a named tuple: immutable, and cheaper to build than a frozen dataclass);
-    a decision of rules alone once per policy and (class rule, level rule) pair (``classify``). Made by
-    ``make_decision``, which writes what the answer reports of it once: never change ``headers`` or
-    ``fields`` (shared by every request of the decision)."""
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A decision of rules alone is made once per policy and (class rule, level rule) pair (``classify``),
+    one the learned model took part in once per request. Made by ``make_decision``, which writes what the
+    answer reports of it once: never change ``headers`` or ``fields`` (shared by every request of the
+    decision). Frozen and slotted, not a named tuple: a routed request reads its fields some seven times
+    (the chain's key, the expected output, the metric's labels, the headers, the line's fields, the
+    savings' task), each a slot's read (``LOAD_ATTR_SLOT``) where a named tuple's field is a generic
+    descriptor's (docs/benchmarks.md, "Wave 56 `route57`")."""
 
     task: Verdict
     complexity: Verdict

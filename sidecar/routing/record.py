@@ -41,7 +41,7 @@ from .features import AUDIO_TOKENS
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target
-    from ..policy.spec import PriceSpec
+    from ..policy.price_plan import CallPrices
     from ..request_facts import RequestFacts
     from .features import RequestFeatures
     from .matrix import Decision, Router
@@ -77,7 +77,7 @@ class Routed:
         self.output_tokens = 0  # expected output tokens for cost (set with the decision or the selection)
         self.router: Router | None = None  # whose decision it is (None: given, e.g. from a logged request)
         # the price of the last ``expected_cost`` (the headers', read again by the access line) and its result
-        self.estimated_for: PriceSpec | None = None
+        self.estimated_for: CallPrices | None = None
         self.estimated = 0.0
 
     def __repr__(self) -> str:
@@ -114,10 +114,10 @@ DEFAULT_OUTPUT_TOKENS = 512
 
 def expected_cost(facts: RequestFacts, record: Routed, target: Target) -> float | None:
     """US dollars the request is expected to cost on ``target`` (None: no price, no estimate)."""
-    price = target.price
-    if price is None:
+    prices = target.prices  # ``target.price`` in slots (read as the bill reads it: no model's field look-ups)
+    if prices is None:
         return None
-    if price is record.estimated_for:  # the answer's header computed it; the access line reads it again
+    if prices is record.estimated_for:  # the answer's header computed it; the access line reads it again
         return record.estimated
     features = record.asked or facts.known_features or facts.features  # known by now: no property call
     output = record.output_tokens
@@ -125,12 +125,13 @@ def expected_cost(facts: RequestFacts, record: Routed, target: Target) -> float 
         requested = features.max_output_tokens
         output = min(requested, DEFAULT_OUTPUT_TOKENS) if requested else DEFAULT_OUTPUT_TOKENS
     if not target.tiered:  # the usual price, two numbers (decided at load: reading the price's fields costs)
-        cost = (features.prompt_tokens * price.input_per_mtok + output * price.output_per_mtok) / 1e6
+        cost = (features.prompt_tokens * prices.input_per_mtok + output * prices.output_per_mtok) / 1e6
     else:  # the service tier asked for, the long-context tier above its threshold, the audio at its price
+        price = prices.spec
         tier = requested_tier(facts.body) if price.service_tiers and facts.dialect is Dialect.OPENAI else None
         searches = expected_searches(facts) if price.web_search_per_1k_calls else 0
         cost = expected_usd(price, features.prompt_tokens, features.audio * AUDIO_TOKENS, output, tier, searches)
-    record.estimated_for, record.estimated = price, cost
+    record.estimated_for, record.estimated = prices, cost
     return cost
 
 
