@@ -114,15 +114,8 @@ def add_line_fields(
     facts = exchange.facts
     features = record.asked or facts.known_features or facts.features  # the app's request's (a re-ask's: asked)
     fields["features"] = logged_features(features)
-    # the estimate ``count_savings`` or the answer's header made is kept on the record (``expected_cost``'s
-    # own test, without its call): not made again
-    estimated = None
-    if served is not None:
-        prices = served.prices
-        if prices is not None and prices is record.estimated_for:
-            estimated = record.estimated
-        else:
-            estimated = expected_cost(facts, record, served)
+    # the estimate ``count_savings`` or the answer's header made is kept on the record: not made again
+    estimated = expected_cost(facts, record, served) if served is not None else None
     if estimated is not None:
         # 8 decimals as access.py writes cost_usd (``round``, without the builtin's look-up of ``__round__``)
         fields["estimated_cost_usd"] = (estimated * 1e8).__round__() / 1e8
