@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 import redis
-from listening import read_port, start_redis
+from listening import read_port, start_redis, stop_all
 from measuring import REQUEST, chat_script, in_turn, wrk
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import compile_bytecode, sidecar_policy, start_sidecar, started_as
@@ -135,9 +135,7 @@ def main() -> int:
                     rps[name].append(result["rps"])
             p50_rounds = [asyncio.run(sequential_p50(urls, args.requests)) for _ in range(args.rounds)]
         finally:
-            for proc in reversed(running):
-                proc.terminate()
-                proc.wait(timeout=10)
+            stop_all(running, timeout=10)
     median_rps = {name: statistics.median(values) for name, values in rps.items()}
     median_cpu = {name: statistics.median(values) for name, values in cpu_us.items()}
     p50 = {name: statistics.median(p[name] for p in p50_rounds) for name in urls}

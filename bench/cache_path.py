@@ -36,7 +36,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -47,7 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
-from listening import read_port, start_redis
+from listening import read_port, start_redis, stop_all
 from measuring import REQUEST, in_turn, tools_present, wait_http, wrk
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import sidecar_on_port_zero, start_minimal
@@ -338,9 +337,7 @@ def main() -> int:
             f"- CPU of a miss over the route without cache: {miss_cpu:+.1f} us per request",
         ]
     finally:
-        for proc in reversed(procs):
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+        stop_all(procs)
     lines += ["", *memory_case(workdir, args.entries)]
     print("\n".join(lines))
     return 0
@@ -372,9 +369,7 @@ def memory_case(workdir: Path, entries: int) -> list[str]:
         held = metric(cached_port, "llm_sidecar_cache_bytes") / 2**20
         count = metric(cached_port, "llm_sidecar_cache_entries")
     finally:
-        for proc in reversed(procs):
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+        stop_all(procs)
     grown = {name: after[name] - before[name] for name in after}
     extra = grown["cached"] - grown["plain"]
     bound = MAX_BYTES / 2**20

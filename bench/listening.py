@@ -14,7 +14,9 @@ machine): the server exits "address already in use", or the bench measures someo
   a free pick and, when it exits at once (the port was taken meanwhile), again on a new pick
   (``start_redis`` for redis-server);
 - a port where nothing listens (connection refused, on purpose): ``refused_port()`` holds one bound
-  without listening, so no other process can take it while the bench uses it.
+  without listening, so no other process can take it while the bench uses it;
+- ``stop_all(procs)`` stops the servers a bench started, the last started first (a sidecar before the
+  nginx it flushes its last export to), each waited for.
 """
 
 from __future__ import annotations
@@ -74,6 +76,14 @@ def start_on_free_port(
         except subprocess.TimeoutExpired:
             return proc, port
     raise RuntimeError(f"{attempts} picks of a free port were all taken")
+
+
+def stop_all(procs: Sequence[subprocess.Popen[bytes]], *, timeout: float = 30) -> None:
+    """SIGTERM each of ``procs`` (one that has exited already is left alone), the last started first, and
+    wait up to ``timeout`` seconds for each."""
+    for proc in reversed(procs):
+        proc.terminate()
+        proc.wait(timeout=timeout)
 
 
 def write_ports_file(path: Path, port: int) -> None:

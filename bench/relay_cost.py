@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from listening import serve_on_port_zero, start_with_ports_file
+from listening import serve_on_port_zero, start_with_ports_file, stop_all
 from measuring import in_turn
 from sidecar_under_test import checkout, sidecar_on_port_zero
 
@@ -329,9 +329,7 @@ def main() -> int:
                 f"translated {translated:.1f} us per event ({translated_user:.1f} user)"
             )
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            proc.wait(timeout=30)
+        stop_all(procs)
     return 0
 
 
