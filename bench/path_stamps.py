@@ -67,7 +67,7 @@ POINTS = [
     ("server/attempt.py", "response = await self.client.post(", "A10 deadline made", "before"),
     ("upstream/client.py", "bound_lookup_by(timeouts.connect_s)", "A11 client.post route", "after"),
     (
-        "server/deadline.py",
+        "deadline.py",
         "        self._handle = loop.call_at(tick / TICKS_PER_S, self._tick)",
         "X deadline timer set",
         "before",
@@ -217,7 +217,7 @@ def stamped_copy(package: Path, dest: Path) -> list[str]:
     missing = []
     for module, text, name, where in POINTS:
         path = dest / "sidecar" / module
-        source = path.read_text()
+        source = path.read_text() if path.is_file() else ""  # a module moved since: its points left out
         if source.count(text) != 1:
             missing.append(name)
             continue
