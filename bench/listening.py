@@ -8,7 +8,8 @@ machine): the server exits "address already in use", or the bench measures someo
   ports file: start them with ``port_zero(path)`` among their arguments, then ``wait_port(path, proc)``
   gives the port they bound;
 - a bench's own aiohttp server (an upstream, a sink, a relay run with ``--serve``) does the same:
-  ``await serve_on_port_zero(runner, path)`` listens on port 0 and writes the ports file;
+  ``await serve_on_port_zero(runner, path)`` listens on port 0 and writes the ports file
+  (``await serve_until_stopped(runner, path)``: sets the runner up, serves, and waits to be stopped);
   ``start_with_ports_file(command, path)`` starts such a process and gives its port;
 - nginx and redis-server cannot say which port they got: ``start_on_free_port(start)`` starts one on
   a free pick and, when it exits at once (the port was taken meanwhile), again on a new pick
@@ -21,6 +22,7 @@ machine): the server exits "address already in use", or the bench measures someo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -115,6 +117,13 @@ async def serve_on_port_zero(runner: web.AppRunner, ports_file: Path | None) -> 
     if ports_file is not None:
         write_ports_file(ports_file, bound)
     return bound
+
+
+async def serve_until_stopped(runner: web.AppRunner, ports_file: Path) -> None:
+    """Set ``runner`` up and ``serve_on_port_zero`` (its port in ``ports_file``) until the process is stopped."""
+    await runner.setup()
+    await serve_on_port_zero(runner, ports_file)
+    await asyncio.Event().wait()
 
 
 def start_redis(workdir: Path, *args: str, timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], int]:
