@@ -33,10 +33,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from budgets_proxy_bench import LIMITS, cpu_s
+from budgets_proxy_bench import LIMITS
 from instructions import count
 from listening import start_with_ports_file
-from measuring import REQUEST, tools_present, wait_http
+from measuring import REQUEST, cpu_s, tools_present, wait_http
 from nginx_upstream import nginx_running
 from sidecar_under_test import checkout, sidecar_command, sidecar_policy
 

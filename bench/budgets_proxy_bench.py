@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from pathlib import Path
 
 import redis
 from listening import read_port, start_redis, stop_all
-from measuring import REQUEST, chat_script, in_turn, wrk
+from measuring import REQUEST, chat_script, cpu_s, in_turn, wrk
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import compile_bytecode, sidecar_policy, start_sidecar, started_as
 
@@ -51,12 +50,6 @@ budgets:
     - {name: key-month, measure: usd, amount: 1000000, window: month, scope: {by: key}}
     - {name: nginx-tpm, measure: tokens, amount: 1000000000, window: minute, scope: {by: provider, values: [nginx]}}
 """
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def script_calls(port: int) -> int:
