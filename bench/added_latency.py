@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from listening import read_port
+from listening import read_port, stop_all
 from measuring import REQUEST, tools_present
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import checkout, sidecar_policy, start_minimal, start_sidecar
@@ -109,9 +108,7 @@ def main() -> int:
             urls |= start_sidecars(workdir, upstream, f"sidecar@{args.baseline}", code, args.cache_hit, procs)
         samples = asyncio.run(alternate(urls, args.requests))
     finally:
-        for proc in reversed(procs):
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+        stop_all(procs)
     options = f"{f' --baseline {args.baseline}' if args.baseline else ''}{' --cache-hit' if args.cache_hit else ''}"
     print(
         f"Command: `python bench/added_latency.py --requests {args.requests}{options}` "

@@ -33,11 +33,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from budgets_proxy_bench import LIMITS, cpu_s
+from budgets_proxy_bench import LIMITS
 from instructions import count
 from listening import start_with_ports_file
-from measuring import REQUEST, tools_present, wait_http
-from nginx_upstream import nginx_on_free_port
+from measuring import REQUEST, cpu_s, tools_present, wait_http
+from nginx_upstream import nginx_running
 from sidecar_under_test import checkout, sidecar_command, sidecar_policy
 
 ONE = "\nbudgets:\n  limits:\n    - {name: rpm, measure: requests, amount: 1000000000, window: minute}\n"
@@ -94,10 +94,9 @@ def main() -> int:
         codes: dict[str, Path | None] = {"this tree": None}
         if args.baseline:
             codes[args.baseline] = checkout(args.baseline, workdir)
-        nginx, upstream = nginx_on_free_port(workdir)
         results: dict[tuple[str, str], float] = {}
         rate = 0.0
-        try:
+        with nginx_running(workdir) as upstream:
             base = sidecar_policy(workdir, upstream, "single").read_text()
             for variant in args.variants.split(","):
                 policy = workdir / f"policy-{variant}.yaml"
@@ -113,9 +112,6 @@ def main() -> int:
                         port = workdir / "calibrate.ports"
                         command, env = sidecar_command(policy, port, {"SIDECAR_LOG_LEVEL": "info"})
                         rate = results[(variant, label)] / calibrate(command, env, port, args.calibrate)
-        finally:
-            nginx.terminate()
-            nginx.wait(timeout=10)
     stamp = time.strftime("%Y-%m-%d %H:%M")
     extra = f" --baseline {args.baseline}" if args.baseline else ""
     print(

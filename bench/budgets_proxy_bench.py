@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
@@ -36,8 +35,8 @@ import time
 from pathlib import Path
 
 import redis
-from listening import read_port, start_redis
-from measuring import REQUEST, chat_script, in_turn, wrk
+from listening import read_port, start_redis, stop_all
+from measuring import REQUEST, chat_script, cpu_s, in_turn, wrk
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import compile_bytecode, sidecar_policy, start_sidecar, started_as
 
@@ -51,12 +50,6 @@ budgets:
     - {name: key-month, measure: usd, amount: 1000000, window: month, scope: {by: key}}
     - {name: nginx-tpm, measure: tokens, amount: 1000000000, window: minute, scope: {by: provider, values: [nginx]}}
 """
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def script_calls(port: int) -> int:
@@ -135,9 +128,7 @@ def main() -> int:
                     rps[name].append(result["rps"])
             p50_rounds = [asyncio.run(sequential_p50(urls, args.requests)) for _ in range(args.rounds)]
         finally:
-            for proc in reversed(running):
-                proc.terminate()
-                proc.wait(timeout=10)
+            stop_all(running, timeout=10)
     median_rps = {name: statistics.median(values) for name, values in rps.items()}
     median_cpu = {name: statistics.median(values) for name, values in cpu_us.items()}
     p50 = {name: statistics.median(p[name] for p in p50_rounds) for name in urls}

@@ -40,7 +40,7 @@ sys.path.insert(0, str(HERE))
 from cache_path import CACHED_REQUEST, policy, unique  # noqa: E402
 from listening import start_with_ports_file  # noqa: E402
 from measuring import REQUEST, wait_http  # noqa: E402
-from nginx_upstream import nginx_on_free_port  # noqa: E402
+from nginx_upstream import nginx_running  # noqa: E402
 from sidecar_under_test import ROOT, sidecar_command  # noqa: E402
 
 
@@ -92,10 +92,9 @@ def traced_main(out: str, argv: list[str]) -> int:
 
 def counted(args: argparse.Namespace, work: Path) -> list[dict[str, dict[str, int]]]:
     """The counts of the phases: the route without a cache, then the misses."""
-    nginx, upstream = nginx_on_free_port(work)
     out = work / "frames"
     counter = iter(range(10**9)).__next__
-    try:
+    with nginx_running(work) as upstream:
         ports = work / "sidecar.ports"
         cli, env = sidecar_command(policy(work, "memory", upstream, "{memory: {max_entries: 100000}}"), ports, {})
         if args.code is not None:
@@ -130,9 +129,6 @@ def counted(args: argparse.Namespace, work: Path) -> list[dict[str, dict[str, in
         finally:
             proc.terminate()  # SIGTERM: the sidecar drains and exits
             proc.wait(timeout=60)
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
     return [json.loads(Path(f"{out}.{phase}").read_text()) for phase in (0, 1)]
 
 

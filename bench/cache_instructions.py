@@ -34,7 +34,7 @@ from pathlib import Path
 
 from cache_path import CACHED_REQUEST, policy, unique
 from instructions import count
-from listening import start_redis
+from listening import start_redis, stop_all
 from measuring import REQUEST, tools_present
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import ROOT, checkout, sidecar_command
@@ -125,9 +125,7 @@ def main() -> int:
             results.append((name, (many - few) / (args.many - args.few)))
             print(f"{name}: {results[-1][1]:,.0f}", file=sys.stderr, flush=True)
     finally:
-        for server in (nginx, *(redis or ())[:1]):
-            server.terminate()
-            server.wait(timeout=10)
+        stop_all([nginx, *(redis or ())[:1]], timeout=10)
     floor = results[0][1] if "proxy" in args.cases.split(",") else float("nan")
     lines = [
         f"Command: `python bench/cache_instructions.py --few {args.few} --many {args.many}"

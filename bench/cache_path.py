@@ -34,9 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -47,8 +45,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
-from listening import read_port, start_redis
-from measuring import REQUEST, in_turn, tools_present, wait_http, wrk
+from listening import read_port, start_redis, stop_all
+from measuring import REQUEST, cpu_s, in_turn, rss_mb, tools_present, wait_http, wrk
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import sidecar_on_port_zero, start_minimal
 
@@ -151,12 +149,6 @@ async def alternate(
     return samples
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def cpu_per_request(
     pid: int, url: str, probes: dict[str, Callable[[], str]], n: int, rounds: int
 ) -> dict[str, list[float]]:
@@ -190,13 +182,6 @@ async def fill(url: str, n: int, body: Callable[[], str], concurrency: int = 16)
                     assert response.status == 200, response.status
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def metric(port: int, name: str) -> float:
@@ -338,9 +323,7 @@ def main() -> int:
             f"- CPU of a miss over the route without cache: {miss_cpu:+.1f} us per request",
         ]
     finally:
-        for proc in reversed(procs):
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+        stop_all(procs)
     lines += ["", *memory_case(workdir, args.entries)]
     print("\n".join(lines))
     return 0
@@ -372,9 +355,7 @@ def memory_case(workdir: Path, entries: int) -> list[str]:
         held = metric(cached_port, "llm_sidecar_cache_bytes") / 2**20
         count = metric(cached_port, "llm_sidecar_cache_entries")
     finally:
-        for proc in reversed(procs):
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+        stop_all(procs)
     grown = {name: after[name] - before[name] for name in after}
     extra = grown["cached"] - grown["plain"]
     bound = MAX_BYTES / 2**20

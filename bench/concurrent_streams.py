@@ -28,7 +28,7 @@ from pathlib import Path
 
 import aiohttp
 from measuring import peak_rss_mb, tools_present
-from nginx_upstream import nginx_on_free_port, sse_body
+from nginx_upstream import nginx_running, sse_body
 from sidecar_under_test import sidecar_on_port_zero
 
 
@@ -95,7 +95,6 @@ def main() -> int:
     if not tools_present("nginx"):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-streams-"))
-    nginx, upstream_port = nginx_on_free_port(workdir, stream_rate=max(1, int(len(sse_body()) / args.stream_seconds)))
     lines = [
         f"Command: `python bench/concurrent_streams.py --streams {args.streams} --stream-seconds "
         f"{args.stream_seconds}{''.join(f' --settings {s}' for s in args.settings)}` "
@@ -105,13 +104,10 @@ def main() -> int:
         "| peak RSS |",
         "|---|---|---|---|---|---|",
     ]
-    try:
+    with nginx_running(workdir, stream_rate=max(1, int(len(sse_body()) / args.stream_seconds))) as upstream_port:
         for env in [{}, *(dict([s.split("=", 1)]) for s in args.settings)]:
             lines.append(run(workdir, upstream_port, args.streams, env))
             print(lines[-1], flush=True)
-    finally:
-        nginx.send_signal(signal.SIGTERM)
-        nginx.wait(timeout=30)
     print("\n".join(lines))
     return 0
 

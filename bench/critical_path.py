@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -31,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from listening import read_port, write_ports_file
+from listening import read_port, stop_all, write_ports_file
 from measuring import REQUEST
 from nginx_upstream import RESPONSE
 from sidecar_under_test import checkout, sidecar_policy, start_minimal, start_sidecar
@@ -175,9 +174,7 @@ def main() -> int:
             ports[f"sidecar@{args.baseline}"] = read_port(workdir / "baseline.ports")
         samples = alternate(ports, upstream, args.requests)
     finally:
-        for proc in reversed(procs):
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+        stop_all(procs)
     baseline = f" --baseline {args.baseline}" if args.baseline else ""
     print(
         f"Command: `python bench/critical_path.py --requests {args.requests}{baseline}` "

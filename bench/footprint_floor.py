@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from listening import read_port, wait_port, write_ports_file
+from listening import read_port, stop_all, wait_port, write_ports_file
 from measuring import chat_script, in_turn, peak_rss_mb, tools_present, wait_http, wrk
 from minimal_proxy import proxy_app
 from nginx_upstream import nginx_on_free_port
@@ -146,9 +146,7 @@ def measure(args: argparse.Namespace) -> int:
                 print(f"| {round_number} | {name} | {result['rps']:,.0f} | {user:.1f} + {system:.1f} | {rss:.0f} |")
         print(f"\nload at the end {os.getloadavg()[0]:.2f}")
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            proc.wait(timeout=30)
+        stop_all(procs)
     return 0
 
 

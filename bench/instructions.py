@@ -31,7 +31,7 @@ from pathlib import Path
 
 from listening import wait_port
 from measuring import REQUEST, tools_present, wait_http
-from nginx_upstream import nginx_on_free_port
+from nginx_upstream import nginx_running
 from sidecar_under_test import ROOT, sidecar_command, sidecar_policy, variant_env
 
 
@@ -129,9 +129,8 @@ def main() -> int:
     if not tools_present("nginx", "valgrind"):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-instructions-"))
-    nginx, upstream = nginx_on_free_port(workdir)
     results: list[tuple[str, float]] = []
-    try:
+    with nginx_running(workdir) as upstream:
         ports = workdir / "minimal.ports"
         minimal = [sys.executable, str(ROOT / "bench/minimal_proxy.py"), "0", f"http://127.0.0.1:{upstream}"]
         targets: list[tuple[str, list[str], Path, str, dict[str, str]]] = [
@@ -152,9 +151,6 @@ def main() -> int:
             few = count(command, port, ready, args.few, env, workdir, ready_timeout_s=args.ready_timeout)
             many = count(command, port, ready, args.many, env, workdir, ready_timeout_s=args.ready_timeout)
             results.append((name, (many - few) / (args.many - args.few)))
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
     floor = results[0][1]
     lines = [
         f"Command: `python bench/instructions.py --few {args.few} --many {args.many} --variants {args.variants}` "

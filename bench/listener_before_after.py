@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import statistics
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import time
 from pathlib import Path
 
 from added_latency import alternate
-from listening import read_port
+from listening import read_port, stop_all
 from measuring import alternating_medians
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import ROOT, sidecar_on_port_zero, sidecar_policy, start_minimal
@@ -59,9 +58,7 @@ def main() -> int:
         }
         first_bytes = asyncio.run(alternating_medians(probes, 300))
     finally:
-        for proc in reversed(procs):
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+        stop_all(procs)
     direct = statistics.median(samples["direct"])
     print(f"Command: `python bench/listener_before_after.py --old {args.old} --requests {args.requests}` "
           f"({time.strftime('%Y-%m-%d %H:%M')})\n\n| target | chat p50 (ms) | added | stream first byte (ms) | added |"

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from listening import start_with_ports_file
+from listening import start_with_ports_file, stop_all
 from measuring import chat_script, in_turn, peak_rss_mb, tools_present, wait_http, wrk
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import ROOT
@@ -64,9 +63,7 @@ def main() -> int:
                 results[name]["p50"].append(wrk(url, 1, args.seconds, chat)["p50"])
         rss = {name: peak_rss_mb(proc.pid) for name, proc in zip(PROXIES, procs[1:], strict=True)}
     finally:
-        for proc in reversed(procs):
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=10)
+        stop_all(procs, timeout=10)
     base = names[0]
     lines = [
         f"Command: `python bench/listener_choice.py --seconds {args.seconds} --rounds {args.rounds}` "

@@ -26,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 from listening import free_pick, port_zero, start_with_ports_file
+from measuring import rss_mb
 from sidecar_under_test import ROOT
 
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
@@ -34,10 +35,6 @@ FLOODS = {
     "flood-many-fields": HEAD + b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 7400) for i in range(8)),
     "flood-30k": HEAD + b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 7400) for i in range(4)),
 }
-
-
-def rss_mb(pid: int) -> float:
-    return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
 
 
 def start(source: Path, policy: Path) -> tuple[subprocess.Popen[bytes], dict[str, int]]:

@@ -8,17 +8,21 @@ machine): the server exits "address already in use", or the bench measures someo
   ports file: start them with ``port_zero(path)`` among their arguments, then ``wait_port(path, proc)``
   gives the port they bound;
 - a bench's own aiohttp server (an upstream, a sink, a relay run with ``--serve``) does the same:
-  ``await serve_on_port_zero(runner, path)`` listens on port 0 and writes the ports file;
+  ``await serve_on_port_zero(runner, path)`` listens on port 0 and writes the ports file
+  (``await serve_until_stopped(runner, path)``: sets the runner up, serves, and waits to be stopped);
   ``start_with_ports_file(command, path)`` starts such a process and gives its port;
 - nginx and redis-server cannot say which port they got: ``start_on_free_port(start)`` starts one on
   a free pick and, when it exits at once (the port was taken meanwhile), again on a new pick
   (``start_redis`` for redis-server);
 - a port where nothing listens (connection refused, on purpose): ``refused_port()`` holds one bound
-  without listening, so no other process can take it while the bench uses it.
+  without listening, so no other process can take it while the bench uses it;
+- ``stop_all(procs)`` stops the servers a bench started, the last started first (a sidecar before the
+  nginx it flushes its last export to), each waited for.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -76,6 +80,14 @@ def start_on_free_port(
     raise RuntimeError(f"{attempts} picks of a free port were all taken")
 
 
+def stop_all(procs: Sequence[subprocess.Popen[bytes]], *, timeout: float = 30) -> None:
+    """SIGTERM each of ``procs`` (one that has exited already is left alone), the last started first, and
+    wait up to ``timeout`` seconds for each."""
+    for proc in reversed(procs):
+        proc.terminate()
+        proc.wait(timeout=timeout)
+
+
 def write_ports_file(path: Path, port: int) -> None:
     """For a bench server of our own (minimal_proxy.py): ``{"port": N}``, renamed into place whole."""
     partial = path.with_name(path.name + ".partial")
@@ -105,6 +117,13 @@ async def serve_on_port_zero(runner: web.AppRunner, ports_file: Path | None) -> 
     if ports_file is not None:
         write_ports_file(ports_file, bound)
     return bound
+
+
+async def serve_until_stopped(runner: web.AppRunner, ports_file: Path) -> None:
+    """Set ``runner`` up and ``serve_on_port_zero`` (its port in ``ports_file``) until the process is stopped."""
+    await runner.setup()
+    await serve_on_port_zero(runner, ports_file)
+    await asyncio.Event().wait()
 
 
 def start_redis(workdir: Path, *args: str, timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], int]:

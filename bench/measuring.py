@@ -3,12 +3,14 @@
 ``REQUEST`` is the 330-byte OpenAI chat request every benchmark sends (``request_2k`` a ~2 KB one);
 ``chat_script`` the wrk script that POSTs it and ``wrk`` one wrk run read into req/s, p50, p99 and errors;
 ``in_turn`` the order of the targets in each of the interleaved rounds; ``alternating_medians`` the median
-of streamed probes taken in turn; ``peak_rss_mb`` a process's peak RSS; ``wait_http`` a readiness wait;
-``tools_present`` says which tools to apt-get install.
+of streamed probes taken in turn; ``rss_mb`` and ``peak_rss_mb`` a process's RSS now and at its peak,
+``cpu_s`` its CPU seconds so far; ``wait_http`` a readiness wait; ``tools_present`` says which tools to
+apt-get install.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import statistics
@@ -140,8 +142,24 @@ def in_turn(items: list[T], round_number: int) -> list[T]:
     return turned if round_number % 2 == 0 else turned[::-1]
 
 
-def peak_rss_mb(pid: int) -> float:
+def _status_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident set size now (``VmRSS``), in MB."""
+    return _status_mb(pid, "VmRSS:")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set size (``VmHWM``), in MB."""
+    return _status_mb(pid, "VmHWM:")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 import uvloop
 from aiohttp import web
-from listening import serve_on_port_zero, write_ports_file
+from listening import serve_until_stopped, write_ports_file
 
 ANSWER = orjson.dumps(
     {
@@ -65,10 +65,7 @@ async def main(ports_file: Path, low_level: bool) -> None:
     app = web.Application()
     app.router.add_post("/{tail:.*}", answer)
     app.router.add_get("/healthz", healthz)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await serve_on_port_zero(runner, ports_file)
-    await asyncio.Event().wait()
+    await serve_until_stopped(web.AppRunner(app, access_log=None), ports_file)
 
 
 if __name__ == "__main__":

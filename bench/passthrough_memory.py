@@ -25,17 +25,10 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 from listening import port_zero, start_with_ports_file
+from measuring import peak_rss_mb
 from sidecar_under_test import ROOT
 
 CHUNK = 64 * 1024
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set size (``VmHWM``), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
 
 
 def provider_app(size: int, received: list[int]) -> web.Application:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from listening import read_port
+from listening import read_port, stop_all
 from measuring import alternating_medians, chat_script, in_turn, peak_rss_mb, request_2k, tools_present, wrk
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import (
@@ -160,10 +159,7 @@ def main() -> int:
                 f"(+{stream_side - stream_direct:.3f} ms)."
             )
     finally:
-        for proc in reversed(procs):  # sidecars before nginx, the sink they flush their last export to
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=30)
+        stop_all(procs)  # sidecars before nginx, the sink they flush their last export to
     direct, floor = targets[0], targets[1]
     base32, base1 = direct.median("at32", "rps"), direct.median("at1", "p50")
     floor32 = floor.median("at32", "rps")

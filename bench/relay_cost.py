@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from listening import serve_on_port_zero, start_with_ports_file
+from listening import serve_until_stopped, start_with_ports_file, stop_all
 from measuring import in_turn
 from sidecar_under_test import checkout, sidecar_on_port_zero
 
@@ -141,10 +141,7 @@ def serve_upstream(ports_file: Path, gap_s: float) -> None:
     app.router.add_get("/healthz", healthz)
 
     async def main() -> None:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await serve_on_port_zero(runner, ports_file)
-        await asyncio.Event().wait()
+        await serve_until_stopped(web.AppRunner(app, access_log=None), ports_file)
 
     try:
         import uvloop
@@ -183,10 +180,7 @@ def serve_minimal(ports_file: Path, upstream: int, short: int, long: int) -> Non
         app = web.Application()
         app.router.add_post("/v1/chat/completions", relay)
         app.router.add_get("/readyz", readyz)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await serve_on_port_zero(runner, ports_file)
-        await asyncio.Event().wait()
+        await serve_until_stopped(web.AppRunner(app, access_log=None), ports_file)
 
     uvloop.run(main())
 
@@ -329,9 +323,7 @@ def main() -> int:
                 f"translated {translated:.1f} us per event ({translated_user:.1f} user)"
             )
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            proc.wait(timeout=30)
+        stop_all(procs)
     return 0
 
 

@@ -51,7 +51,7 @@ from pathlib import Path
 from types import FrameType
 
 from instructions import sender
-from listening import start_redis, wait_port
+from listening import start_redis, stop_all, wait_port
 from measuring import REQUEST, tools_present, wait_http
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import OPTIMISED, ROOT, sidecar_command, sidecar_policy
@@ -386,9 +386,7 @@ def main() -> int:
             runs = [profile_run(command, target, n, workdir) for n in (args.few, args.many)]
             rows, measure = per_request(runs[0], runs[1], args.many - args.few), "own us under cProfile"
     finally:
-        for server in (nginx, *(redis or ())[:1]):
-            server.terminate()
-            server.wait(timeout=10)
+        stop_all([nginx, *(redis or ())[:1]], timeout=10)
     code = args.code or str(ROOT)
     print(
         f"Command: `python bench/request_profile.py --case {args.case} --few {args.few} --many {args.many}"

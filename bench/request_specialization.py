@@ -39,7 +39,7 @@ from pathlib import Path
 
 from measuring import REQUEST, tools_present
 from minimal_proxy import proxy_app
-from nginx_upstream import nginx_on_free_port
+from nginx_upstream import nginx_running
 from sidecar_under_test import sidecar_policy
 
 SPECIALIZED = frozenset(dis._specialized_instructions)  # type: ignore[attr-defined]  # 3.11: the quickened names
@@ -118,8 +118,7 @@ def adaptive_sites(code: types.CodeType) -> tuple[int, int, list[tuple[str, str]
 
 async def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-specialization-"))
-    nginx, upstream = nginx_on_free_port(workdir)
-    try:
+    with nginx_running(workdir) as upstream:
         port = await start(args.target, upstream, workdir)
         await requests(port, args.warm)
         calls: Counter[types.CodeType] = Counter()
@@ -169,9 +168,6 @@ async def run(args: argparse.Namespace) -> int:
         for weight, per_request, name, where, left in sorted(rows, key=lambda row: -row[0])[: args.top]:
             sites = ", ".join(f"{op.removesuffix('_ADAPTIVE')}@{line}" for op, line in left)
             print(f"| {weight:.1f} | {per_request:.2f} | {name} | {where} | {sites} |")
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=30)
     return 0
 
 

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from instructions import sender
-from listening import start_redis, wait_port
+from listening import start_redis, stop_all, wait_port
 from measuring import chat_script, tools_present, wait_http
 from nginx_upstream import nginx_on_free_port
 from request_profile import target_of
@@ -138,9 +138,7 @@ def main() -> int:
         idle, _ = traced(proc.pid, workdir / "idle.txt", lambda: time.sleep(took))
         connection.close()
     finally:
-        for server in reversed(servers):
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
+        stop_all(servers, timeout=60)
     per = {name: (busy.get(name, 0) - idle.get(name, 0)) / args.requests for name in busy.keys() | idle.keys()}
     load = f"--connections {args.connections} --seconds {args.seconds}" if args.connections else "--requests"
     print(

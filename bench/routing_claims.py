@@ -41,7 +41,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ import aiohttp
 import orjson
 import yaml
 from listening import port_zero, start_with_ports_file
+from measuring import wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "bench/data/routing_heldout.jsonl"
@@ -96,20 +96,6 @@ def policy_text(fake_port: int, kind: str) -> str:
     document["routing"] = routing
     document["routes"] = [{"name": "routed", "target": {"select": "cheapest", "from": list(MODELS)}}]
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
-
-
-def wait_http(url: str, timeout: float = 120.0) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer")
 
 
 @dataclass(frozen=True)
@@ -216,7 +202,7 @@ def main() -> int:
         fake_command = [sys.executable, "-m", "sidecar", "fake-provider", "--seed", str(args.seed)]
         fake, fake_port = start(fake_command, Path(workdir) / "fake.ports", env)
         try:
-            wait_http(f"http://127.0.0.1:{fake_port}/_fake/stats")
+            wait_http(f"http://127.0.0.1:{fake_port}/_fake/stats", timeout=120)
             for kind in POLICIES:
                 for mix in mixes:
                     policy = Path(workdir) / f"{kind}.yaml"
@@ -225,7 +211,7 @@ def main() -> int:
                     sidecar, port = start(command, Path(workdir) / "sidecar.ports", env)
                     try:
                         url = f"http://127.0.0.1:{port}"
-                        wait_http(f"{url}/readyz")
+                        wait_http(f"{url}/readyz", timeout=120)
                         draws = workload(mix, args.requests, args.seed)  # type: ignore[arg-type]
                         results[(kind, mix)] = asyncio.run(run_workload(url, draws, args.concurrency))
                         metrics[(kind, mix)] = asyncio.run(savings_metric(url))

@@ -100,15 +100,15 @@ def bench_inputs(prompt_scale: int, classes: int) -> tuple[Path, bytes]:
     return path, orjson.dumps(body)
 
 
-def steps(prompt_scale: int = 1, classes: int = 20) -> dict[str, Callable[[], object]]:
-    """The cumulative steps, on the routing-20 policy (imports the ``sidecar`` found on ``sys.path``)."""
+def bench_route(prompt_scale: int, classes: int) -> tuple[Any, Any, Any, dict[str, str], Callable[[], Any]]:
+    """The routing-20 policy (``bench_inputs``) loaded: the policy, its router, the bench request's route (a
+    ``SelectPlan``), the request's headers and ``facts``, which describes the request anew at each call
+    (imports the ``sidecar`` found on ``sys.path``)."""
     import orjson
 
     from sidecar.policy.load import load_policy
     from sidecar.request_facts import describe_request
-    from sidecar.routing import report
     from sidecar.routing.plans import SelectPlan
-    from sidecar.routing.record import decide
 
     path, sent = bench_inputs(prompt_scale, classes)
     policy = load_policy(path)
@@ -121,6 +121,15 @@ def steps(prompt_scale: int = 1, classes: int = 20) -> dict[str, Callable[[], ob
 
     route = policy.route(facts())
     assert route is not None and isinstance(route.plan, SelectPlan)
+    return policy, router, route, headers, facts
+
+
+def steps(prompt_scale: int = 1, classes: int = 20) -> dict[str, Callable[[], object]]:
+    """The cumulative steps, on the routing-20 policy (imports the ``sidecar`` found on ``sys.path``)."""
+    from sidecar.routing import report
+    from sidecar.routing.record import decide
+
+    policy, router, route, _, facts = bench_route(prompt_scale, classes)
     plan = route.plan
     target = policy.models["bench-model"]
     add_answer_headers = getattr(report, "add_answer_headers", None)
@@ -163,22 +172,13 @@ def pieces(prompt_scale: int = 1, classes: int = 20) -> dict[str, Callable[[], o
     """Each of ``PIECES`` alone, on the request's features and decision computed once beforehand."""
     import orjson
 
-    from sidecar.policy.load import load_policy
-    from sidecar.request_facts import describe_request
     from sidecar.routing import report
     from sidecar.routing.features import plain_chat
-    from sidecar.routing.plans import SelectPlan
     from sidecar.routing.record import Routed, decide
     from sidecar.routing.tokens import estimate_joined
 
-    path, sent = bench_inputs(prompt_scale, classes)
-    policy = load_policy(path)
-    router = policy.router
-    assert router is not None
-    headers = {"content-type": "application/json", "authorization": "Bearer x"}
-    request = describe_request("/v1/chat/completions", headers, {}, orjson.loads(sent), app="bench")
-    route = policy.route(request)
-    assert route is not None and isinstance(route.plan, SelectPlan)
+    policy, router, route, headers, facts = bench_route(prompt_scale, classes)
+    request = facts()
     plan, target = route.plan, policy.models["bench-model"]
     body, features = request.body, request.features
     texts = [message["content"] for message in body["messages"] if message.get("content")]

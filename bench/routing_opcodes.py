@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 
 from listening import start_with_ports_file  # noqa: E402
 from measuring import REQUEST, wait_http  # noqa: E402
-from nginx_upstream import nginx_on_free_port  # noqa: E402
+from nginx_upstream import nginx_running  # noqa: E402
 from sidecar_under_test import ROOT, sidecar_command, sidecar_policy  # noqa: E402
 
 
@@ -80,9 +80,8 @@ def traced_main(out: str, argv: list[str]) -> int:
 
 
 def count(variant: str, warm: int, requests: int, work: Path, everywhere: bool = False) -> dict[str, dict[str, int]]:
-    nginx, upstream = nginx_on_free_port(work)
     out = work / f"opcodes-{variant}.json"
-    try:
+    with nginx_running(work) as upstream:
         ports = work / f"{variant}.ports"
         command, env = sidecar_command(sidecar_policy(work, upstream, variant), ports, {})
         if everywhere:
@@ -120,8 +119,6 @@ def count(variant: str, warm: int, requests: int, work: Path, everywhere: bool =
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
-    finally:
-        nginx.terminate()
     result: dict[str, dict[str, int]] = json.loads(out.read_text())
     return result
 

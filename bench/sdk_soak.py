@@ -73,6 +73,7 @@ from sdk_soak_calls import LEAVE_MID, ROUTES, Clients, Plan, Seen, plan_call, se
 from sdk_soak_checks import Sample, check_end, check_requests, error_lines, get_text, round_budgets, sample
 from sdk_soak_ledger import Uses, budget_uses, pool_waits
 from sdk_soak_policy import BROKEN, PROVIDER_OF, REMOVING, RESAMPLED, VALID, policy_text
+from sidecar_under_test import write_policy
 from soak_samples import HOOK
 
 PYTHON = sys.executable
@@ -87,12 +88,6 @@ FAKE_FAULTS = ("overloaded", "status=500", "reset", "stall=2", "cut=1", "status=
 FOUND: tuple[tuple[str, str, bool, bool, str | None, str | None], ...] = (
     ("gemini", "chain", True, True, "f1:cut=2", None),
 )
-
-
-def write_policy(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 class Stack:

@@ -307,12 +307,10 @@ def build_app() -> web.Application:
 
 
 async def serve(ports_file: Path) -> None:
-    from listening import serve_on_port_zero
+    from listening import serve_until_stopped
 
     runner = web.AppRunner(build_app(), handler_cancellation=True)  # a caller gone ends its call (``ended``)
-    await runner.setup()
-    await serve_on_port_zero(runner, ports_file)
-    await asyncio.Event().wait()
+    await serve_until_stopped(runner, ports_file)
 
 
 def main() -> None:

@@ -5,7 +5,8 @@ classes, ``routing_block``), the variants of ``proxy_bench.py`` (``VARIANTS``: a
 environment, ``variant_env``), its command line and environment as the image starts it
 (``sidecar_command``: ``OPTIMISED``, the Dockerfile's ``ENV``, ``image_env``; ``started_as`` says how),
 its bytecode compiled first (``compile_bytecode``), another git revision of it (``checkout``), started on
-a port or on port 0 (``start_sidecar``, ``sidecar_on_port_zero``). ``start_minimal`` starts
+a port or on port 0 (``start_sidecar``, ``sidecar_on_port_zero``), its policy replaced while it runs
+(``write_policy``: whole, never half-written to its watcher). ``start_minimal`` starts
 bench/minimal_proxy.py. ``ROOT`` is this checkout.
 """
 
@@ -62,6 +63,14 @@ def routing_block() -> str:
             }
         )
     return yaml.safe_dump({"routing": routing}, allow_unicode=True)
+
+
+def write_policy(path: Path, text: str) -> None:
+    """``text`` written to ``path`` whole: to a temporary name beside it, then renamed over it, so a running
+    sidecar's watcher reads the old policy or the new one, never half of it."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def sidecar_policy(workdir: Path, upstream: int, variant: str) -> Path:

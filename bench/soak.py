@@ -21,14 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from measuring import REQUEST, chat_script, tools_present, wrk
-from nginx_upstream import nginx_on_free_port
+from measuring import REQUEST, chat_script, rss_mb, tools_present, wrk
+from nginx_upstream import nginx_running
 from sidecar_under_test import sidecar_on_port_zero, sidecar_policy, variant_env
-
-
-def rss_mb(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(status.split("VmRSS:")[1].split()[0]) // 1024
 
 
 def churn(port: int, seconds: float) -> int:
@@ -60,25 +55,23 @@ def main() -> int:
     if not tools_present("nginx", "wrk"):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-soak-"))
-    nginx, upstream = nginx_on_free_port(workdir)
-    sidecar = None
-    try:
-        policy_variant, env_extra = variant_env("sidecar", upstream)
-        policy = sidecar_policy(workdir, upstream, policy_variant)
-        sidecar, port = sidecar_on_port_zero(policy, workdir / "sidecar.ports", env_extra)
-        print(f"start: RSS {rss_mb(sidecar.pid)} MB")
-        print("| round | req/s @32 (kept alive) | connections churned | RSS after |")
-        print("|---|---|---|---|")
-        for number in range(1, args.rounds + 1):
-            result = wrk(f"http://127.0.0.1:{port}/v1/chat/completions", 32, args.seconds, chat_script(workdir))
-            made = churn(port, args.churn_seconds)
-            print(f"| {number} | {result['rps']:,.0f} | {made:,} | {rss_mb(sidecar.pid)} MB |", flush=True)
-    finally:
-        if sidecar is not None:
-            sidecar.send_signal(signal.SIGTERM)
-            sidecar.wait(timeout=30)
-        nginx.terminate()
-        nginx.wait(timeout=10)
+    with nginx_running(workdir) as upstream:
+        sidecar = None
+        try:
+            policy_variant, env_extra = variant_env("sidecar", upstream)
+            policy = sidecar_policy(workdir, upstream, policy_variant)
+            sidecar, port = sidecar_on_port_zero(policy, workdir / "sidecar.ports", env_extra)
+            print(f"start: RSS {int(rss_mb(sidecar.pid))} MB")
+            print("| round | req/s @32 (kept alive) | connections churned | RSS after |")
+            print("|---|---|---|---|")
+            for number in range(1, args.rounds + 1):
+                result = wrk(f"http://127.0.0.1:{port}/v1/chat/completions", 32, args.seconds, chat_script(workdir))
+                made = churn(port, args.churn_seconds)
+                print(f"| {number} | {result['rps']:,.0f} | {made:,} | {int(rss_mb(sidecar.pid))} MB |", flush=True)
+        finally:
+            if sidecar is not None:
+                sidecar.send_signal(signal.SIGTERM)
+                sidecar.wait(timeout=30)
     return 0
 
 

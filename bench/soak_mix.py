@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from listening import port_zero, start_redis, wait_port
+from sidecar_under_test import write_policy
 from soak_samples import HOOK, error_events, sample, summary
 from soak_traffic import Tally, worker
 from tracing_memory import OtlpSink
@@ -131,12 +132,6 @@ class CountingSink(OtlpSink):
     def do_POST(self) -> None:
         super().do_POST()
         self.server.posts += 1  # type: ignore[attr-defined]
-
-
-def write_policy(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 async def step(args: argparse.Namespace, number: int, ctx: dict[str, Any], tally: Tally) -> list[dict[str, Any]]:

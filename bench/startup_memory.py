@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from measuring import chat_script, wrk
-from nginx_upstream import nginx_on_free_port
+from nginx_upstream import nginx_running
 from sidecar_under_test import (
     ROOT,
     checkout,
@@ -113,9 +113,8 @@ def main() -> int:
         print("and, in the rows marked 'no -OO', as: python -m sidecar run", flush=True)
     compile_bytecode()
     forms = [True, False] if args.unoptimised else [True]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, nginx_running(Path(tmp)) as upstream:
         workdir = Path(tmp)
-        nginx, upstream = nginx_on_free_port(workdir)
         script = chat_script(workdir)
         codes: list[tuple[str, Path | None, str | None, dict[str, str]]] = [("this tree", None, None, {})]
         if args.baseline:  # its code, and its image's ENV
@@ -134,19 +133,13 @@ def main() -> int:
             settings += [(f"policies/{p.name}", p, DUMMY_KEYS, None) for p in sorted(ROOT.glob("policies/*.yaml"))]
         print("| round | code | setting | RSS ready (MB) | anon / file (MB) | threads | peak RSS under load (MB) |")
         print("|---|---|---|---|---|---|---|")
-        try:
-            for round_number in range(args.rounds):
-                for name, policy, env, url in settings:
-                    for label, code, image, extra in codes:
-                        for optimised in forms:
-                            row = measure(
-                                name, policy, {**env, **extra}, code, optimised, url, args.seconds, script, image
-                            )
-                            form = "-OO" if optimised else "no -OO"
-                            print(f"| {round_number} | {label}, {form} {row}", flush=True)
-        finally:
-            nginx.terminate()
-            nginx.wait()
+        for round_number in range(args.rounds):
+            for name, policy, env, url in settings:
+                for label, code, image, extra in codes:
+                    for optimised in forms:
+                        row = measure(name, policy, {**env, **extra}, code, optimised, url, args.seconds, script, image)
+                        form = "-OO" if optimised else "no -OO"
+                        print(f"| {round_number} | {label}, {form} {row}", flush=True)
     return 0
 
 

@@ -24,13 +24,9 @@ from pathlib import Path
 
 import aiohttp
 from listening import port_zero, start_with_ports_file
-from measuring import peak_rss_mb, wait_http
+from measuring import peak_rss_mb, rss_mb, wait_http
 
 WORDS = 10  # the fake provider streams one word per token
-
-
-def rss_mb(pid: int) -> float:
-    return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
 
 
 async def one_stream(session: aiohttp.ClientSession, url: str) -> tuple[int, bool, float]:

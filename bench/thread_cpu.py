@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from listening import read_port
+from listening import read_port, stop_all
 from measuring import chat_script, in_turn, tools_present, wrk
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import checkout, sidecar_on_port_zero, sidecar_policy, start_minimal, variant_env
@@ -126,9 +126,7 @@ def main() -> int:
                         )
                 print(f"| {round_number} | {name} | {result['rps']:,.0f} | {'; '.join(used)} |")
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            proc.wait(timeout=30)
+        stop_all(procs)
     return 0
 
 

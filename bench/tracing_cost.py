@@ -53,7 +53,7 @@ from pathlib import Path
 from listening import port_zero, start_with_ports_file
 from measuring import chat_script, in_turn, peak_rss_mb, tools_present, wrk
 from measuring import wait_http as wait_ready
-from nginx_upstream import nginx_on_free_port
+from nginx_upstream import nginx_running
 from sidecar_under_test import sidecar_policy
 from thread_cpu import TICKS_PER_S, thread_cpu
 
@@ -195,35 +195,35 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-tracing-cost-"))
     if args.pin:
         os.sched_setaffinity(0, {1})  # this script, and so nginx and wrk, which inherit it
-    nginx, upstream = nginx_on_free_port(workdir)
-    sink = f"http://127.0.0.1:{upstream}"
-    checkouts = [("", sys.executable, Path(__file__).resolve().parents[1])]
-    if args.baseline:
-        checkouts.append(("base", str(args.baseline / ".venv/bin/python"), args.baseline))
-    sidecars: list[Sidecar] = []
-    try:
-        policy = sidecar_policy(workdir, upstream, "chain")
-        # Variant-major: a variant's two checkouts sit side by side in every round's order, so that where
-        # a sidecar runs within a round (which matters here) weighs alike on both.
-        for variant in variants:
-            for checkout, python, cwd in checkouts:
-                name = f"{checkout}:{variant}" if checkout else variant
-                ports = workdir / f"{name.replace(':', '-').replace('%', 'pc')}.ports"
-                proc, port = start(python, cwd, policy, ports, variant_env(variant), sink, cpu=0 if args.pin else None)
-                sidecars.append(Sidecar(name, checkout, variant, proc, port, variant_script(workdir, variant)))
-        for round_number in range(args.rounds):
-            for sidecar in in_turn(sidecars, round_number):
-                measure(sidecar, args.seconds)
-        for round_number in range(args.rounds):
-            for sidecar in in_turn(sidecars, round_number):
-                sidecar.p50.append(wrk(sidecar.url, 1, args.seconds, sidecar.script)["p50"])
-        rss = {sidecar.name: peak_rss_mb(sidecar.proc.pid) for sidecar in sidecars}
-    finally:
-        for sidecar in sidecars:
-            sidecar.proc.terminate()
-            sidecar.proc.wait(timeout=30)
-        nginx.terminate()
-        nginx.wait(timeout=30)
+    with nginx_running(workdir) as upstream:
+        sink = f"http://127.0.0.1:{upstream}"
+        checkouts = [("", sys.executable, Path(__file__).resolve().parents[1])]
+        if args.baseline:
+            checkouts.append(("base", str(args.baseline / ".venv/bin/python"), args.baseline))
+        sidecars: list[Sidecar] = []
+        try:
+            policy = sidecar_policy(workdir, upstream, "chain")
+            # Variant-major: a variant's two checkouts sit side by side in every round's order, so that where
+            # a sidecar runs within a round (which matters here) weighs alike on both.
+            for variant in variants:
+                for checkout, python, cwd in checkouts:
+                    name = f"{checkout}:{variant}" if checkout else variant
+                    ports = workdir / f"{name.replace(':', '-').replace('%', 'pc')}.ports"
+                    proc, port = start(
+                        python, cwd, policy, ports, variant_env(variant), sink, cpu=0 if args.pin else None
+                    )
+                    sidecars.append(Sidecar(name, checkout, variant, proc, port, variant_script(workdir, variant)))
+            for round_number in range(args.rounds):
+                for sidecar in in_turn(sidecars, round_number):
+                    measure(sidecar, args.seconds)
+            for round_number in range(args.rounds):
+                for sidecar in in_turn(sidecars, round_number):
+                    sidecar.p50.append(wrk(sidecar.url, 1, args.seconds, sidecar.script)["p50"])
+            rss = {sidecar.name: peak_rss_mb(sidecar.proc.pid) for sidecar in sidecars}
+        finally:
+            for sidecar in sidecars:
+                sidecar.proc.terminate()
+                sidecar.proc.wait(timeout=30)
     print(
         f"Command: `python bench/tracing_cost.py --seconds {args.seconds} --rounds {args.rounds} "
         f"--variants {args.variants}{' --baseline ' + str(args.baseline) if args.baseline else ''}"

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from measuring import chat_script, peak_rss_mb, wrk
-from nginx_upstream import nginx_on_free_port
+from nginx_upstream import nginx_running
 from sidecar_under_test import sidecar_on_port_zero, sidecar_policy, variant_env
 
 
@@ -38,11 +38,10 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        nginx, upstream = nginx_on_free_port(workdir)
         script = chat_script(workdir)
         print("| round | setting | RSS ready (MB) | peak RSS after load (MB) | req/s @32 |")
         print("|---|---|---|---|---|")
-        try:
+        with nginx_running(workdir) as upstream:
             for round_number in range(args.rounds):
                 for n, text in enumerate(args.settings):
                     variant, extra = _setting(text)
@@ -61,9 +60,6 @@ def main() -> int:
                         sidecar.terminate()
                         sidecar.wait()
                     print(f"| {round_number} | {text} | {ready:.1f} | {peak:.1f} | {load['rps']:,.0f} |", flush=True)
-        finally:
-            nginx.terminate()
-            nginx.wait()
     return 0
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from instructions import serve
 from measuring import tools_present
-from nginx_upstream import nginx_on_free_port
+from nginx_upstream import nginx_running
 from sidecar_under_test import ROOT, sidecar_command, sidecar_policy, variant_env
 
 # What names a thread, first match wins: a function callgrind saw it run.
@@ -95,24 +95,20 @@ def main() -> int:
     if not tools_present("nginx", "valgrind"):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-tracing-threads-"))
-    nginx, upstream = nginx_on_free_port(workdir)
-    codes = [(str(code), code) for code in args.code] or [("this tree", ROOT)]
-    jobs = []
-    for variant in args.variants.split(","):
-        policy_variant, env_extra = variant_env(variant, upstream)
-        policy = sidecar_policy(workdir, upstream, policy_variant)
-        for c, (label, code) in enumerate(codes):
-            for n in (args.few, args.many):
-                ports = workdir / f"{variant}-{c}-{n}.ports"
-                command, env = sidecar_command(policy, ports, env_extra)
-                env = {**env, "PYTHONPATH": str(code), "PYTHONHASHSEED": "0"}
-                jobs.append((variant, label, n, command, ports, env, workdir / f"cg-{variant}-{c}-{n}", code))
-    try:
+    with nginx_running(workdir) as upstream:
+        codes = [(str(code), code) for code in args.code] or [("this tree", ROOT)]
+        jobs = []
+        for variant in args.variants.split(","):
+            policy_variant, env_extra = variant_env(variant, upstream)
+            policy = sidecar_policy(workdir, upstream, policy_variant)
+            for c, (label, code) in enumerate(codes):
+                for n in (args.few, args.many):
+                    ports = workdir / f"{variant}-{c}-{n}.ports"
+                    command, env = sidecar_command(policy, ports, env_extra)
+                    env = {**env, "PYTHONPATH": str(code), "PYTHONHASHSEED": "0"}
+                    jobs.append((variant, label, n, command, ports, env, workdir / f"cg-{variant}-{c}-{n}", code))
         with ThreadPoolExecutor(max_workers=len(codes) * 2) as pool:
             counts = list(pool.map(lambda j: count(j[3], j[4], j[5], j[2], j[6], j[7], args.ready_timeout), jobs))
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
     results = {(j[0], j[1], j[2]): c for j, c in zip(jobs, counts, strict=True)}
     print(
         f"Command: `python bench/tracing_threads.py --few {args.few} --many {args.many} --variants {args.variants}"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -23,7 +22,7 @@ from pathlib import Path
 import aiohttp
 import uvloop
 from measuring import REQUEST, tools_present
-from nginx_upstream import nginx_on_free_port
+from nginx_upstream import nginx_running
 
 from sidecar.policy.compiled import Provider
 from sidecar.policy.resilience_spec import TimeoutsSpec
@@ -95,9 +94,5 @@ if __name__ == "__main__":
     if not tools_present("nginx"):
         raise SystemExit(2)
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-call-"))
-    nginx, upstream = nginx_on_free_port(workdir)
-    try:
+    with nginx_running(workdir) as upstream:
         uvloop.run(main(upstream, args.calls, args.rounds))
-    finally:
-        nginx.send_signal(signal.SIGTERM)
-        nginx.wait(timeout=30)

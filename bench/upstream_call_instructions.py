@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import signal
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ from pathlib import Path
 
 from header_instructions import BENCH_REQUEST, filters, parsed
 from measuring import REQUEST, tools_present
-from nginx_upstream import nginx_on_free_port
+from nginx_upstream import nginx_running
 from parts_command import valgrind_script
 from sidecar_under_test import checkout
 from upstream_call import HEADERS
@@ -174,8 +173,7 @@ def main() -> int:
     codes: list[tuple[str, Path | None]] = [("this checkout", None)]
     if args.baseline:
         codes.append((args.baseline, checkout(args.baseline, workdir)))
-    nginx, port = nginx_on_free_port(workdir)
-    try:
+    with nginx_running(workdir) as port:
         command = f"python bench/upstream_call_instructions.py --few {args.few} --many {args.many}"
         baseline = f" --baseline {args.baseline}" if args.baseline else ""
         print(f"Command: `{command}{baseline}` ({time.strftime('%H:%M')})\n")
@@ -191,9 +189,6 @@ def main() -> int:
             ]
             cells = [f"{per[0]:,.0f}"] + [f"{b - a:+,.0f}" for a, b in itertools.pairwise(per)]
             print(f"| {label} | " + " | ".join(cells) + f" | {per[-1] - per[0]:+,.0f} |", flush=True)
-    finally:
-        nginx.send_signal(signal.SIGTERM)
-        nginx.wait(timeout=30)
     return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..policy.base import slotted_copy
 from .spec import RouteCacheSpec
 
 
@@ -32,16 +33,7 @@ class CacheRules:
 
     @classmethod
     def of(cls, spec: RouteCacheSpec) -> CacheRules:
-        return cls(
-            enabled=spec.enabled,
-            ttl_s=spec.ttl_s,
-            cacheable=spec.cacheable,
-            stale_s=spec.stale_s,
-            store_truncated=spec.store_truncated,
-            share_across_apps=spec.share_across_apps,
-            single_flight_wait_s=spec.single_flight_wait_s,
-            client_control=spec.client_control,
-        )
+        return slotted_copy(cls, spec)
 
 
 Settings = CacheRules | RouteCacheSpec

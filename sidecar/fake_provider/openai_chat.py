@@ -34,7 +34,8 @@ from sidecar.fake_provider.replies import (
 
 QUALITY_HEADER = "x-fake-quality"
 
-_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+OPENAI_ID_CHARACTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+"""The characters the random part of an OpenAI id is drawn from (``chatcmpl-``, ``cmpl-``, ``call_``)."""
 FINGERPRINT = "fp_fake0000"
 DONE = Frame(b"[DONE]")
 STREAM_ERROR = frame(
@@ -161,8 +162,8 @@ def chat(call: Call) -> Reply:
     model = str(body.get("model") or call.path_params.get("deployment", ""))
     asked_logprobs = prompt.logprobs is not None
     headers = quality_headers(answer)
-    ident = call.ids.make_id("chatcmpl-", 29, _ALNUM)
-    call_ids = [call.ids.make_id("call_", 24, _ALNUM) for _ in answer.calls]
+    ident = call.ids.make_id("chatcmpl-", 29, OPENAI_ID_CHARACTERS)
+    call_ids = [call.ids.make_id("call_", 24, OPENAI_ID_CHARACTERS) for _ in answer.calls]
     finish = "tool_calls" if answer.calls else "length" if answer.truncated else "stop"
     head = {"id": ident, "created": int(call.now), "model": model, "system_fingerprint": FINGERPRINT}
     if not body.get("stream"):
@@ -243,7 +244,7 @@ def completion(call: Call) -> Reply:
     answer = conv.answer(neutral, call.reply, call.grading(model, text))
     headers = quality_headers(answer)
     finish = "length" if answer.truncated else "stop"
-    head: dict[str, Any] = {"id": call.ids.make_id("cmpl-", 29, _ALNUM), "object": "text_completion"}
+    head: dict[str, Any] = {"id": call.ids.make_id("cmpl-", 29, OPENAI_ID_CHARACTERS), "object": "text_completion"}
     head |= {"created": int(call.now), "model": model, "system_fingerprint": FINGERPRINT}
 
     def choice(text: str, finish_reason: str | None) -> dict[str, Any]:

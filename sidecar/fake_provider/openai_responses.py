@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sidecar.fake_provider import conversation as conv
-from sidecar.fake_provider.openai_chat import json_format, logprob_entry, quality_headers
+from sidecar.fake_provider.openai_chat import OPENAI_ID_CHARACTERS, json_format, logprob_entry, quality_headers
 from sidecar.fake_provider.replies import (
     Call,
     Frame,
@@ -37,7 +37,6 @@ from sidecar.fake_provider.replies import (
 
 _HEX = "0123456789abcdef"
 LOGPROBS_INCLUDE = "message.output_text.logprobs"
-_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 def responses(call: Call) -> Reply:
@@ -103,7 +102,7 @@ def _output_items(call: Call, answer: conv.Answer, logprobs: list[dict[str, Any]
             {
                 "type": "function_call",
                 "id": call.ids.make_id("fc_", 48, _HEX),
-                "call_id": call.ids.make_id("call_", 24, _ALNUM),
+                "call_id": call.ids.make_id("call_", 24, OPENAI_ID_CHARACTERS),
                 "name": tool_call.name,
                 "arguments": tool_call.arguments_json,
                 "status": "completed",

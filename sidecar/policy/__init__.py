@@ -1,6 +1,7 @@
 """The policy: what an SRE writes (``spec``), what requests read (``compiled``), and how it arrives.
 
-- ``base``        ``Spec``, the base of every policy block (feature packages define theirs on it)
+- ``base``        ``Spec``, the base of every policy block (feature packages define theirs on it);
+                  ``slotted_copy``: a spec's fields copied into the slotted record the request path reads
 - ``spec``        pydantic models of the file; the JSON Schema comes from them (``schema``);
                   ``resilience_spec``: its resilience blocks and a provider's timeouts; ``prices``: a
                   model's ``price``, its long-context tier; ``resilience_plan``: the resilience and

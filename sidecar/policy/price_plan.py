@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from .base import slotted_copy
 from .prices import LongContextPrices, PriceSpec, TokenPrices
 
 
@@ -39,20 +40,7 @@ class CallPrices:
 
     @classmethod
     def of(cls, spec: PriceSpec) -> CallPrices:
-        return cls(
-            input_per_mtok=spec.input_per_mtok,
-            output_per_mtok=spec.output_per_mtok,
-            cached_input_per_mtok=spec.cached_input_per_mtok,
-            cache_write_per_mtok=spec.cache_write_per_mtok,
-            cache_write_1h_per_mtok=spec.cache_write_1h_per_mtok,
-            audio_input_per_mtok=spec.audio_input_per_mtok,
-            audio_output_per_mtok=spec.audio_output_per_mtok,
-            long_context=spec.long_context,
-            service_tiers=spec.service_tiers,
-            web_search_per_1k_calls=spec.web_search_per_1k_calls,
-            web_search_billed_per=spec.web_search_billed_per,
-            spec=spec,
-        )
+        return slotted_copy(cls, spec, spec=spec)
 
     def for_call(self, input_tokens: int, service_tier: str | None) -> TokenPrices | CallPrices:
         """``PriceSpec.for_call`` (the spec decides): the tier's prices a call is billed at, these when it is

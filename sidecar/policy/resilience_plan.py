@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .base import slotted_copy
 from .resilience_spec import BackoffSpec, HedgeSpec, ResilienceSpec, TimeoutsSpec
 
 
@@ -27,7 +28,7 @@ class AttemptTimeouts:
 
     @classmethod
     def of(cls, spec: TimeoutsSpec) -> AttemptTimeouts:
-        return cls(connect_s=spec.connect_s, first_byte_s=spec.first_byte_s, idle_s=spec.idle_s, total_s=spec.total_s)
+        return slotted_copy(cls, spec)
 
 
 @dataclass(frozen=True, slots=True)
