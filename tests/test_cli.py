@@ -593,6 +593,14 @@ def test_explain_exit_codes_for_an_invalid_policy_and_an_unreadable_request(tmp_
         assert result.returncode == 2 and result.stderr.startswith("llm-sidecar explain: "), result.stderr
 
 
+def test_explain_says_a_request_file_it_cannot_read_in_words_not_pythons(tmp_path: Path) -> None:
+    """A request file that is missing or a directory: exit 2 and ``cannot read PATH: <reason>``, as validate
+    says a policy file it cannot read, not Python's ``[Errno 2] No such file or directory: 'PATH'``."""
+    for path, reason in ((tmp_path / "missing.json", "No such file or directory"), (tmp_path, "Is a directory")):
+        result = cli("explain", "--policy", str(GOOD), "--request", str(path))
+        assert (result.returncode, result.stderr) == (2, f"llm-sidecar explain: cannot read {path}: {reason}\n")
+
+
 def shown_sessions() -> list[tuple[str, str]]:
     """docs/cli.md's code blocks that show a command (``$ llm-sidecar ...``) on files of the repository
     (policies/, and the ``req.json`` the page gives) and its output: (command line, output shown)."""
