@@ -244,6 +244,15 @@ def test_run_on_a_port_in_use_exits_1_in_one_line() -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_run_on_a_host_that_does_not_resolve_names_it_in_one_line() -> None:
+    """run with ``--host`` a name that does not resolve (a typo in SIDECAR_HOST) exits 1 with one line that
+    names the host; it said only ``[Errno -2] Name or service not known``."""
+    result = cli("run", "--policy", str(GOOD), "--host", "no-such-host.invalid", "--port", "0")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("llm-sidecar: ")]
+    assert "cannot listen on 'no-such-host.invalid', a name that does not resolve: " in line
+
+
 def test_run_with_a_ports_file_it_cannot_write_is_a_usage_error(tmp_path: Path) -> None:
     """--ports-file in a directory that does not exist stops the start at once (exit 2), not once listening."""
     result = cli("run", "--policy", str(GOOD), "--port", "0", "--ports-file", str(tmp_path / "no" / "ports.json"))
