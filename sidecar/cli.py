@@ -268,8 +268,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
             if not sep:
                 raise ValueError(f"header {header!r} is not 'name: value'")
             headers[name.strip().lower()] = value.strip()
-    except (OSError, ValueError) as exc:
-        print(f"llm-sidecar explain: {exc}", file=sys.stderr)
+    except (OSError, ValueError) as exc:  # a file unread in validate's words, not Python's ``[Errno 2] ...``
+        why = f"cannot read {args.request}: {exc.strerror or exc}" if isinstance(exc, OSError) else exc
+        print(f"llm-sidecar explain: {why}", file=sys.stderr)
         return EXIT_USAGE
     query = dict(parse_qsl(urlsplit(args.path).query))
     try:

@@ -24,13 +24,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from .dialects import Dialect, Operation, registry
-from .dialects.base import Endpoint, RequestProblem
+from .dialects.base import UNSERVED_HINT, Endpoint, RequestProblem
 from .policy.base import CREDENTIAL_HEADERS
 from .routing.features import RequestFeatures, extract_features
 from .routing.record import Routed
 
 __all__ = [
     "CREDENTIAL_HEADERS",
+    "UNSERVED_HINT",
     "RequestFacts",
     "RequestProblem",
     "describe_request",
@@ -43,12 +44,6 @@ APP_HEADER = "x-sidecar-app"
 
 
 _NO_BODY: dict[str, Any] = {}
-
-UNSERVED_HINT = (
-    " (the sidecar interprets the endpoints of docs/api.md; to forward others to a provider as they are,"
-    " list them in the policy's passthrough)"
-)
-"""What the 404 of a path the sidecar does not serve adds: the setting that would forward it."""
 
 
 class RequestFacts:

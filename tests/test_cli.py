@@ -244,6 +244,15 @@ def test_run_on_a_port_in_use_exits_1_in_one_line() -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_run_on_a_host_that_does_not_resolve_names_it_in_one_line() -> None:
+    """run with ``--host`` a name that does not resolve (a typo in SIDECAR_HOST) exits 1 with one line that
+    names the host; it said only ``[Errno -2] Name or service not known``."""
+    result = cli("run", "--policy", str(GOOD), "--host", "no-such-host.invalid", "--port", "0")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("llm-sidecar: ")]
+    assert "cannot listen on 'no-such-host.invalid', a name that does not resolve: " in line
+
+
 def test_run_with_a_ports_file_it_cannot_write_is_a_usage_error(tmp_path: Path) -> None:
     """--ports-file in a directory that does not exist stops the start at once (exit 2), not once listening."""
     result = cli("run", "--policy", str(GOOD), "--port", "0", "--ports-file", str(tmp_path / "no" / "ports.json"))
@@ -591,6 +600,14 @@ def test_explain_exit_codes_for_an_invalid_policy_and_an_unreadable_request(tmp_
     for name in ("missing.json", "bad.json"):
         result = cli("explain", "--policy", str(GOOD), "--request", str(tmp_path / name))
         assert result.returncode == 2 and result.stderr.startswith("llm-sidecar explain: "), result.stderr
+
+
+def test_explain_says_a_request_file_it_cannot_read_in_words_not_pythons(tmp_path: Path) -> None:
+    """A request file that is missing or a directory: exit 2 and ``cannot read PATH: <reason>``, as validate
+    says a policy file it cannot read, not Python's ``[Errno 2] No such file or directory: 'PATH'``."""
+    for path, reason in ((tmp_path / "missing.json", "No such file or directory"), (tmp_path, "Is a directory")):
+        result = cli("explain", "--policy", str(GOOD), "--request", str(path))
+        assert (result.returncode, result.stderr) == (2, f"llm-sidecar explain: cannot read {path}: {reason}\n")
 
 
 def shown_sessions() -> list[tuple[str, str]]:

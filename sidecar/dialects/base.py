@@ -64,6 +64,13 @@ class RequestProblem(Exception):
         self.param = param
 
 
+UNSERVED_HINT = (
+    " (the sidecar interprets the endpoints of docs/api.md; to forward others to a provider as they are,"
+    " list them in the policy's passthrough)"
+)
+"""What the 404 of a path the sidecar does not serve adds: the setting that would forward it."""
+
+
 _PART = re.compile(r"\{(\w+)(\+?)\}")
 _ONE_SEGMENT = "[^/]+"
 _SEGMENTS = "[^/]+(?:/[^/]+)*"  # one or more, none empty: a name holding '/' (``meta-llama/Llama-3-8B``)

@@ -94,6 +94,8 @@ def _quality(value: str | None) -> dict[str, Any]:
 def run_from_args(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; return the process exit code."""
     try:
+        if not 0 <= args.port <= 65535:  # else bind() raises OverflowError: a traceback, exit 1
+            raise ValueError(f"--port {args.port} is out of range (0 to 65535)")
         config = config_from_args(args)
         if args.ports_file:
             ports_file.clear(args.ports_file)

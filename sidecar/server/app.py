@@ -44,7 +44,7 @@ from .assembly import Deferred, FeatureStage, Pipelines, always, feature_stage, 
 from .attempt import Attempt
 from .fallback import Executor
 from .forward import Passthrough
-from .handler import not_found, proxy_handler
+from .handler import not_found, not_on_health_port, proxy_handler
 from .listener import Listener
 from .pipeline import Stage, read_stage, route_request
 from .response_caches import ResponseCaches
@@ -305,7 +305,7 @@ def health_listener(state: SidecarState) -> Listener:
     if settings.health_metrics:
         routes.append(("GET", "/metrics", admin.ThrottledMetrics(state)))
     return Listener(
-        Routes(routes, fallback=not_found, max_body=settings.max_body_bytes),
+        Routes(routes, fallback=not_on_health_port, max_body=settings.max_body_bytes),
         max_connections=settings.health_max_connections,
         keepalive_s=settings.keepalive_s,
         receive_timeout_s=settings.receive_timeout_s,

@@ -99,7 +99,7 @@ class Calls:
                 return None
             raise RequestFailed(
                 400,
-                f"parameter {exc.name!r} has no equivalent on {target.provider.kind} "
+                f"parameter {exc.name!r} has no equivalent on {target.provider.speaks or target.provider.kind} "
                 f"(model {target.name}){': ' + exc.detail if exc.detail else ''}; "
                 "the policy refuses it (unsupported_params: error)",
                 code="unsupported_parameter",

@@ -1,6 +1,6 @@
 """The handlers ``app`` puts in the path table: ``proxy``, one proxied request at an endpoint (bound to
 the endpoint and the app's parts by ``proxy_handler``), and ``not_found``, the 404 in the caller's
-dialect for a path the table does not know.
+dialect for a path the table does not know (``not_on_health_port`` on the health port's table).
 
 ``proxy`` opens the request's record (``exchange.Exchange``: a request id, the trace, the request's
 facts), runs it through the pipeline of the policy that serves when it arrives (kept to its end), puts
@@ -66,6 +66,20 @@ async def not_found(request: web.BaseRequest) -> web.Response:
     dialect = dialect_of_path(request.path, request.headers)
     message = f"unknown path {request.method} {request.path}{UNSERVED_HINT}"
     return error_response(dialect, RequestFailed(404, message, code="unknown_path"))
+
+
+async def not_on_health_port(request: web.BaseRequest) -> web.Response:
+    """The health port's 404 (``app.health_listener``): it serves the probes only, so the message says what
+    it serves and that the API is on the proxy port, not the proxy port's ``passthrough`` hint."""
+    if request.method == "CONNECT":
+        return await not_found(request)
+    message = (
+        f"unknown path {request.method} {request.path}: this is the health port, which serves GET /healthz and"
+        " /readyz (and /metrics with SIDECAR_HEALTH_METRICS); the API is served on the proxy port (SIDECAR_PORT)"
+    )
+    return error_response(
+        dialect_of_path(request.path, request.headers), RequestFailed(404, message, code="unknown_path")
+    )
 
 
 def proxy_handler(

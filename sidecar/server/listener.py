@@ -55,6 +55,7 @@ server, so an aiohttp upgrade that moves them fails there.
 from __future__ import annotations
 
 import asyncio
+import socket
 import traceback
 import weakref
 from collections.abc import Callable
@@ -308,7 +309,12 @@ class Listener:
                 self.on_refused()
             return _Refused()
 
-        self._server = await self.loop.create_server(accept, host, port, backlog=BACKLOG, reuse_address=True)
+        try:
+            self._server = await self.loop.create_server(accept, host, port, backlog=BACKLOG, reuse_address=True)
+        except socket.gaierror as exc:  # its text names no host: say which one (``llm-sidecar run`` prints it)
+            raise OSError(
+                exc.errno, f"cannot listen on {host!r}, a name that does not resolve: {exc.strerror}"
+            ) from None
         try:
             _ = self.port  # port 0 on a name with several addresses got several ports: refused
         except OSError:

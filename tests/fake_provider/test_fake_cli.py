@@ -43,6 +43,21 @@ def test_bad_option_exits_2(capsys):
     assert "unknown fault kind" in capsys.readouterr().err
 
 
+def test_a_port_out_of_range_exits_2_in_one_line():
+    """``llm-sidecar fake-provider --port 99999`` (or -1): a bad option, exit 2 with one line naming it, as
+    docs/fake-provider.md says; it was bind()'s OverflowError, a traceback and exit 1."""
+    import subprocess
+
+    for port in ("99999", "-1"):
+        result = subprocess.run(
+            [sys.executable, "-m", "sidecar", "fake-provider", "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert (result.returncode, result.stderr) == (2, f"fake-provider: --port {port} is out of range (0 to 65535)\n")
+
+
 def test_a_ports_file_it_cannot_write_exits_2(capsys, tmp_path):
     """``--ports-file`` in a directory that does not exist is refused before listening, exit 2."""
     assert run_from_args(parse("--port", "0", "--ports-file", str(tmp_path / "no" / "p.json"))) == 2

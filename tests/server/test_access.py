@@ -7,7 +7,9 @@ import time
 from typing import Any
 
 import aiohttp
+import openai
 import orjson
+import pytest
 from aiohttp import web
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
@@ -173,13 +175,19 @@ def access_fields_written() -> set[str]:
     return names
 
 
-def access_fields_documented() -> tuple[set[str], set[str]]:
-    """docs/logs.md's access line: the fields of its example, and those its table describes."""
-    import re
+def access_line_section() -> str:
+    """docs/logs.md's section on the access line."""
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "logs.md").read_text()
-    section = text.split("## The access line", 1)[1].split("\n## ", 1)[0]
+    return text.split("## The access line", 1)[1].split("\n## ", 1)[0]
+
+
+def access_fields_documented() -> tuple[set[str], set[str]]:
+    """docs/logs.md's access line: the fields of its example, and those its table describes."""
+    import re
+
+    section = access_line_section()
     example = orjson.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))  # type: ignore[union-attr]
     rows = re.findall(r"^\| (`[^|]+`) \|", section, re.M)
     return set(example), {name for row in rows for name in re.findall(r"`([a-z][a-z0-9_]*)`", row)}
@@ -223,6 +231,34 @@ BASE_FIELDS = [
     *("route", "requested_model", "served_model", "provider", "status", "outcome", "latency_ms", "stream"),
     *("bytes_in", "bytes_out", "attempts", "policy_version"),
 ]
+
+
+def test_the_table_says_no_field_every_line_has_is_ever_absent() -> None:
+    """docs/logs.md's table describes none of the fields every line has (``BASE_FIELDS``) as absent: they
+    are ``null`` when not known (until 2026-12-08 it said ``served_model`` was absent on an error)."""
+    import re
+
+    rows = re.findall(r"^\| (`[^|]+`) \|([^\n]*)", access_line_section(), re.M)
+    said_absent = [
+        names
+        for names, meaning in rows
+        if set(re.findall(r"`([a-z_]+)`", names)) & set(BASE_FIELDS) and "absent" in meaning
+    ]
+    assert said_absent == []
+
+
+async def test_an_errors_line_has_every_field_with_no_model_served_as_null(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """openai-python, the one target answering 503: the line has every field every line has, in order,
+    ``served_model`` and ``provider`` ``null`` (no model served the answer), as docs/logs.md says."""
+    running = await sidecar(policy(await fake("f")))
+    async with openai_client(running, **{"x-fake-fault": "f:status=503"}) as client:
+        with pytest.raises(openai.InternalServerError):
+            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    [line] = [line for line in running.log_lines() if line.get("event") == "access"]
+    assert list(line)[: len(BASE_FIELDS)] == BASE_FIELDS
+    assert (line["route"], line["served_model"], line["provider"], line["status"]) == ("rest", None, None, 503)
 
 
 async def test_a_plain_success_writes_its_fields_in_the_documented_order(

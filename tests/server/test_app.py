@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import openai
 import pytest
 
 from sidecar.server.app import health_listener
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
-from ..sdk_clients import SIDECAR_TIMEOUT_S
+from ..sdk_clients import SIDECAR_TIMEOUT_S, sdk_client
 
 MODELS = "models:\n  m: {provider: up, model: m}\n"
 
@@ -166,6 +167,24 @@ async def test_the_health_port_serves_metrics_only_when_asked(sidecar: SidecarFa
         assert status == 200 and "llm_sidecar_build_info{" in text
     else:
         assert status == 404
+
+
+async def test_an_sdk_pointed_at_the_health_port_is_told_it_is_the_health_port(sidecar: SidecarFactory) -> None:
+    """openai-python with its base URL on the health port (a Service or an app given the wrong port): a 404
+    ``unknown_path`` that says this is the health port and that the API is on the proxy port, not the
+    proxy port's hint to list the path in the policy's ``passthrough``, which would not help."""
+    running = await sidecar("version: 1\nproviders:\n" + provider_block("up", "http://127.0.0.1:9", "openai") + MODELS)
+    health = health_listener(running.state)
+    await health.start("127.0.0.1", 0)
+    try:
+        async with sdk_client(openai.AsyncOpenAI, base_url=f"http://127.0.0.1:{health.port}/v1", api_key="x") as client:
+            with pytest.raises(openai.NotFoundError) as info:
+                await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    finally:
+        await health.shutdown(0)
+    message = info.value.message
+    assert "this is the health port" in message and "proxy port (SIDECAR_PORT)" in message
+    assert "passthrough" not in message and info.value.code == "unknown_path"
 
 
 async def test_a_flood_of_scrapes_on_the_health_port_renders_once_a_second(

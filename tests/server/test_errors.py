@@ -138,6 +138,23 @@ async def test_unknown_path_is_404_in_the_guessed_dialect(fake: FakeFactory, sid
     assert status == 404 and body["error"]["status"] == "NOT_FOUND"
 
 
+async def test_a_gemini_method_not_served_is_a_404_naming_it_the_path_and_passthrough(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """``models/m:predict`` (a Gemini method the sidecar does not interpret), over HTTP: Gemini's 404
+    ``unknown_path`` whose message names the method, the path and the policy's ``passthrough``, as the
+    404 of any path not served says (docs/api.md, "Errors"); it named the path alone."""
+    running = await sidecar(one_target(await fake()))
+    status, body = await post(running.url, "/v1beta/models/m:predict", b'{"instances": []}')
+    assert (status, body["error"]["status"], body["error"]["details"][0]["reason"]) == (
+        404,
+        "NOT_FOUND",
+        "unknown_path",
+    )
+    message = body["error"]["message"]
+    assert "'predict'" in message and "POST /v1beta/models/m:predict" in message and "passthrough" in message
+
+
 @pytest.mark.parametrize(
     ("path", "shape"),
     [

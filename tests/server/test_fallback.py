@@ -39,6 +39,46 @@ async def test_fault_on_primary_falls_back_to_secondary(
     assert await calls(urls[0]) == 1  # fell back at once, no retry on the failed target
 
 
+async def test_after_two_failed_targets_the_fallback_reason_is_the_second_ones(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """openai-python, a chain of three: the first answers 500, the second 503, the third answers. The header
+    and the access line's ``fallback_reason`` say the last failed call's error type (``overloaded``), as
+    docs/headers.md says; ``attempt_log`` lists both failures in order."""
+    urls = await fakes(fake, 3)
+    running = await sidecar(chain_policy(urls))
+    async with openai_client(running, **{"x-fake-fault": "f0:status=500,f1:status=503"}) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="chain", messages=[{"role": "user", "content": "hello"}]
+        )
+    assert (raw.headers["x-sidecar-model"], raw.headers["x-sidecar-fallback-reason"]) == ("m2", "overloaded")
+    [line] = [line for line in running.log_lines() if line.get("event") == "access"]
+    assert (line["outcome"], line["fallback_reason"]) == ("fallback", "overloaded")
+    assert line["attempt_log"] == ["m0:http_500", "m1:overloaded", "m2:ok"]
+
+
+async def test_a_retry_that_the_first_target_answers_is_logged_as_a_fallback(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """openai-python, a 429 the first target asks to wait 50 ms for, then its answer: the answer is the first
+    target's, and the header and the line still say why its first call failed (``rate_limited``, outcome
+    ``fallback``), as docs/headers.md and docs/logs.md say."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(chain_policy(urls))
+    fault = "f0:status=429;hint=retry-after-ms;after=0.05;times=1"
+    async with openai_client(running, **{"x-fake-fault": fault}) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="chain", messages=[{"role": "user", "content": "hello"}]
+        )
+    assert (raw.headers["x-sidecar-model"], raw.headers["x-sidecar-fallback-reason"]) == ("m0", "rate_limited")
+    [line] = [line for line in running.log_lines() if line.get("event") == "access"]
+    assert (line["outcome"], line["fallback_reason"], line["attempt_log"]) == (
+        "fallback",
+        "rate_limited",
+        ["m0:rate_limited", "m0:ok"],
+    )
+
+
 async def test_stall_before_first_byte_costs_one_timeout(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A stalled target costs one first-byte timeout, then the next target answers."""
     urls = await fakes(fake, 2)

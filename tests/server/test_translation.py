@@ -245,6 +245,20 @@ async def test_unsupported_parameter_is_a_400_naming_it(fake: FakeFactory, sidec
     await client.close()
 
 
+async def test_unsupported_parameters_400_names_the_dialect_a_fake_provider_speaks(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """openai-python's ``logprobs`` to a fake provider speaking Anthropic (the demo's set-up): the 400 says
+    the parameter has no equivalent on ``anthropic``, the API it lacks it in, not on ``fake``, its kind."""
+    running, _ = await start(fake, sidecar)
+    async with openai_client(running) as client:
+        with pytest.raises(openai.BadRequestError) as info:
+            await client.chat.completions.create(
+                model="to-anthropic", messages=[{"role": "user", "content": "x"}], logprobs=True
+            )
+    assert "parameter 'logprobs' has no equivalent on anthropic (model to-anthropic)" in info.value.message
+
+
 async def test_unsupported_parameter_dropped_when_the_policy_says_so(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:

@@ -159,7 +159,7 @@ async def test_a_raised_budget_anthropic_cannot_take_says_what_was_asked_and_wha
     assert info.value.code == 400
     assert info.value.message is not None
     assert (
-        "thinkingConfig.thinkingBudget' has no equivalent on fake (model to-anthropic): the budget asked (512) is"
+        "thinkingConfig.thinkingBudget' has no equivalent on anthropic (model to-anthropic): the budget asked (512) is"
         " below Anthropic's minimum thinking budget (1024), and Anthropic needs max_tokens (1024) above the"
         " budget: ask for more than 1024 output tokens, or for no thinking;"
     ) in info.value.message

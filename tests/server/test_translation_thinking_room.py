@@ -98,7 +98,7 @@ async def test_an_effort_with_a_maximum_not_above_anthropics_minimum_budget_is_a
         await openai_answer(running, model="open", reasoning_effort="low", max_completion_tokens=1024)
     assert info.value.status_code == 400
     assert (
-        "'reasoning_effort' has no equivalent on fake (model open): Anthropic needs max_tokens (1024) above its"
+        "'reasoning_effort' has no equivalent on anthropic (model open): Anthropic needs max_tokens (1024) above its"
         " minimum thinking budget (1024), which low would be shrunk to: ask for more than 1024 output tokens,"
         " or for no thinking"
     ) in info.value.message

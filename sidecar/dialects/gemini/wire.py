@@ -18,6 +18,7 @@ import orjson
 from ...sse import SSEEvent
 from .. import Dialect, Operation, ProviderKind
 from ..base import (
+    UNSERVED_HINT,
     Endpoint,
     NoEquivalentOperation,
     ProviderAPI,
@@ -96,7 +97,10 @@ class GeminiWire(WireDialect):
         model, _, method = path_param.rpartition(":")
         known = METHODS.get(method)
         if not model or known is None:
-            raise RequestProblem(404, f"unknown Gemini method in {path!r}", code="unknown_path")
+            unknown = f"unknown Gemini method {method!r}" if known is None else "no model in the path"
+            raise RequestProblem(
+                404, f"{unknown}: POST {path} is not a path the sidecar serves{UNSERVED_HINT}", code="unknown_path"
+            )
         operation, stream = known
         if stream and query.get("alt") != "sse":
             raise RequestProblem(
