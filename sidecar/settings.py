@@ -64,7 +64,7 @@ class Settings:
             raise SettingsError(f"SIDECAR_HEALTH_PORT (--health-port) {self.health_port} is out of range")
         if self.health_port == self.port != 0:
             raise SettingsError("the health port must differ from the proxy port")
-        for name, least in _AT_LEAST:
+        for name, least in LEAST_VALUES:
             value = getattr(self, name)
             if not value >= least:  # NaN fails too
                 raise SettingsError(f"{env_name(name)}={value!r}: must be at least {least}")
@@ -80,7 +80,7 @@ class Settings:
 
 _ENV_NAMES = {"policy_path": "SIDECAR_POLICY", "app_name": "SIDECAR_APP"}
 # The least value of each numeric setting (docs/configuration.md says them), and the times above 0.
-_AT_LEAST = (
+LEAST_VALUES = (
     ("drain_timeout_s", 0),
     ("max_body_bytes", 1024),
     ("upstream_max_body_bytes", 1024),

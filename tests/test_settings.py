@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.settings import _ABOVE_ZERO, _AT_LEAST, Settings, SettingsError, env_name, unknown_variables
+from sidecar.settings import _ABOVE_ZERO, LEAST_VALUES, Settings, SettingsError, env_name, unknown_variables
 
 DOCS = Path(__file__).parents[1] / "docs" / "configuration.md"
 
@@ -56,21 +56,21 @@ def test_bad_values_are_refused_with_the_reason(env: dict[str, str], message: st
         Settings.from_env(env)
 
 
-@pytest.mark.parametrize("name", [name for name, _ in _AT_LEAST] + list(_ABOVE_ZERO))
+@pytest.mark.parametrize("name", [name for name, _ in LEAST_VALUES] + list(_ABOVE_ZERO))
 def test_a_number_below_its_least_is_refused_naming_the_variable(name: str) -> None:
     """A numeric setting below the least it can take stops the start with a message that names its
     variable and that least, so the SRE knows which line of the pod spec to fix."""
     variable = env_name(name)
-    least = dict(_AT_LEAST).get(name, 0)
+    least = dict(LEAST_VALUES).get(name, 0)
     with pytest.raises(SettingsError, match=rf"^{variable}=.*: must be (at least {least}|positive)$"):
         Settings.from_env({variable: str(least - 1)})
 
 
 def test_the_configuration_page_gives_each_least_value() -> None:
-    """docs/configuration.md's row of a setting with a least value says it (``at least 1024``), so a
-    value the start refuses is not a surprise."""
+    """docs/configuration.md's row of a setting with a least value says it (``at least 1024``; the drain
+    timeout's ``at least 0``), so a value the start refuses is not a surprise."""
     rows = dict(re.findall(r"^\| `(SIDECAR_[A-Z_]+)` \|(.*)$", DOCS.read_text(), re.M))
-    missing = [env_name(name) for name, least in _AT_LEAST if least and f"at least {least}" not in rows[env_name(name)]]
+    missing = [env_name(name) for name, least in LEAST_VALUES if f"at least {least}" not in rows[env_name(name)]]
     assert missing == []
 
 
