@@ -65,7 +65,7 @@ from .billed import SENT_SAMPLE_BYTES
 from .key_redaction import headers_without_key
 from .stream_answer import HeldStream, StreamHold, open_stream
 from .stream_ends import StreamEnds
-from .stream_error import StreamFailed
+from .stream_error import StreamFailed, unfinished
 from .stream_read import events_are_json, show_deltas
 
 if TYPE_CHECKING:
@@ -76,7 +76,6 @@ if TYPE_CHECKING:
 _MAX_HELD_EVENTS = 32
 _EVENT_ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk ending so, read from an event's start, holds whole events
 _JSON_EVENT_ENDS = (b"}\n\n", b"}\r\n\r\n")  # ... the last one's data ending as a JSON object's
-_TRUNCATED = Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
 
 
 class _Lost(Exception):
@@ -307,7 +306,7 @@ async def relay_stream(
             if relay.client is not None:
                 ended = await _relay_committed(relay, relay.client, parser, out, ended, sent)
             if not ended:  # EOF without the dialect's terminator: the upstream stopped mid-answer
-                raise StreamFailed(_TRUNCATED)
+                raise unfinished(response)
         read_whole = True
     except _Lost:
         return _hedge_lost()

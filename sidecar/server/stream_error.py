@@ -9,7 +9,8 @@ provider's message kept (the translator's, or ``Translation.error_event``); for 
 A translated error event's own code is kept for the access line (``Exchange.upstream_error_code``). A
 translated stream the caller's encoder could not carry on (``translate.StreamBroken``: an Anthropic tool
 block's arguments broke after their start) is such a failure too (``broken``): ``malformed_response``,
-the encoder's words as its detail.
+the encoder's words as its detail. ``unfinished``: the failure of a stream that reached its end without
+the dialect's terminator (cut mid-answer, or an answer that was never an event stream).
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ from ..translate import StreamBroken, StreamTranslator, stream_error_event
 from ..translate.errors import error_code, event_message
 
 if TYPE_CHECKING:
+    from ..upstream import UpstreamResponse
     from .attempt import AttemptResult
     from .exchange import Exchange
+
+_TRUNCATED = Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
+_SHOWN_TYPE_CHARS = 80  # of an upstream's content type quoted in a failure's reason
 
 
 class StreamFailed(Exception):
@@ -43,6 +48,19 @@ def broken(exc: StreamBroken, before: list[bytes]) -> StreamFailed:
     event are added to ``before`` (the bytes still to send ahead of the error event)."""
     before.extend(event.encode() for event in exc.events)
     return StreamFailed(Outcome.failure("malformed_response", exc.message))
+
+
+def unfinished(response: UpstreamResponse) -> StreamFailed:
+    """The failure of a stream whose upstream reached its end without the dialect's terminator: a
+    ``malformed_response`` naming the type when the answer says it is not an event stream at all (a 200 of
+    ``text/html`` from a wrong base URL or an egress proxy's login page), else ``stream_truncated`` (it
+    stopped mid-answer). Both fall back at once (docs/resilience.md); the words are what the line tells."""
+    media = response.headers.get("content-type", "")
+    if media and not media.lower().startswith("text/event-stream"):
+        shown = media[:_SHOWN_TYPE_CHARS]
+        reason = f"the upstream answered a stream request with {shown!r}, not an event stream"
+        return StreamFailed(Outcome.failure("malformed_response", reason))
+    return StreamFailed(_TRUNCATED)
 
 
 async def end_with_error(
