@@ -267,6 +267,26 @@ async def test_headers_show_the_tightest_limit_when_enabled(
     assert raw.headers["ratelimit-policy"] == '"req-min";q=10;w=60'
 
 
+async def test_a_deny_carries_the_rate_limit_pair_of_the_limit_that_denied_it(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+) -> None:
+    """With budgets.headers, the 429 of a denied request carries the denying limit's remaining budget and
+    reset, and the RateLimit pair (nothing left, its reset), as the answers before it did."""
+    limits = "    - {name: req-min, measure: requests, amount: 1, window: minute}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits, headers=True))
+    client = sdk(running)
+    await client.chat.completions.create(**chat())
+    with pytest.raises(openai.RateLimitError) as raised:
+        await client.chat.completions.create(**chat())
+    headers = raised.value.response.headers
+    assert headers["x-sidecar-budget-limit"] == "req-min"
+    assert headers["x-sidecar-budget-remaining"] == "0"
+    reset = int(headers["x-sidecar-budget-reset"])
+    assert abs(reset - int(headers["retry-after"])) <= 1  # each read the clock once, maybe a second apart
+    assert headers["ratelimit"] == f'"req-min";r=0;t={reset}'
+    assert headers["ratelimit-policy"] == '"req-min";q=1;w=60'
+
+
 async def test_headers_are_off_by_default(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
     """Without budgets.headers, an answer no limit acted on carries no budget header."""
     limits = "    - {name: req-min, measure: requests, amount: 10, window: minute}\n"
