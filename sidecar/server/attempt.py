@@ -302,22 +302,23 @@ class Attempt:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:
             invalid = Outcome.failure("malformed_response", "upstream sent invalid JSON")
-            return _billed(exchange, prepared, invalid, output_tokens=answer_tokens(body))
+            return _billed(exchange, prepared, status, invalid, output_tokens=answer_tokens(body))
         if not isinstance(parsed, dict):
             not_object = Outcome.failure("malformed_response", "upstream sent a non-object body")
-            return _billed(exchange, prepared, not_object, output_tokens=answer_tokens(body))
+            return _billed(exchange, prepared, status, not_object, output_tokens=answer_tokens(body))
         if too_deep(body, parsed):  # translated or relayed, the answer is written again: orjson cannot
             reason = f"upstream sent a body nested more than {MAX_BODY_DEPTH} levels deep"
             too_deep_answer = Outcome.failure("malformed_response", reason)
-            return _billed(exchange, prepared, too_deep_answer, output_tokens=answer_tokens(body))
+            return _billed(exchange, prepared, status, too_deep_answer, output_tokens=answer_tokens(body))
         upstream = registry.wire(wire)
         keys = upstream.answer_keys or _ANY_ANSWER
         if not _holds_answer(parsed, keys, upstream.answer_lists):  # no answer in it, relayed or translated alike
             if isinstance(parsed.get("error"), dict):  # an error object: the upstream lies about its status
-                return AttemptResult(Outcome.failure("error_in_success", "upstream sent an error with status 200"))
+                lied = Outcome.failure("error_in_success", "upstream sent an error with status 200")
+                return AttemptResult(lied, upstream_status=status)
             if keys is not _ANY_ANSWER:
                 no_answer = Outcome.failure("malformed_response", "upstream sent a 200 that holds no answer")
-                return _billed(exchange, prepared, no_answer)
+                return _billed(exchange, prepared, status, no_answer)
         result = _answered(exchange, wire, status, parsed, trace)
         relayed["content-type"] = response.headers.get("content-type", "application/json")
         if wire is not caller:
@@ -335,7 +336,7 @@ class Attempt:
             except TranslationError:  # a body of the wrong shape (a string for a message...): the upstream's fault
                 reason = f"upstream sent a {wire.value} body of the wrong shape"
                 wrong = Outcome.failure("malformed_response", reason)
-                return _billed(exchange, prepared, wrong, result.usage, output_tokens=answer_tokens(body))
+                return _billed(exchange, prepared, status, wrong, result.usage, output_tokens=answer_tokens(body))
             body = orjson.dumps(out)
             if prepared.names is not None:  # the upstream's answer has the target's tool names: not the app's
                 result.parsed = None
@@ -365,7 +366,7 @@ def _body_failed(
     """A call that failed with ``outcome`` (raised); charged (``_billed``) when a whole answer's 2xx head
     had come (its body broke off or timed out; a stream's failures are the relay's)."""
     if response is not None and 200 <= response.status < 300 and not exchange.facts.stream:
-        return _billed(exchange, prepared, outcome, output_tokens=answer_tokens(*_body_came(response)))
+        return _billed(exchange, prepared, response.status, outcome, output_tokens=answer_tokens(*_body_came(response)))
     return AttemptResult(outcome)
 
 
@@ -378,13 +379,18 @@ def _body_came(response: UpstreamResponse) -> tuple[bytes, int | None]:
 
 
 def _billed(
-    exchange: Exchange, prepared: Prepared, outcome: Outcome, usage: Usage | None = None, output_tokens: int = 0
+    exchange: Exchange,
+    prepared: Prepared,
+    status: int,
+    outcome: Outcome,
+    usage: Usage | None = None,
+    output_tokens: int = 0,
 ) -> AttemptResult:
-    """A 2xx answer that failed with ``outcome``: the provider accepted the call, so its cost is the
-    request's (``billed.charge_failed``: ``usage``, what it reported, else the prompt estimate; its
+    """A 2xx answer (``status``) that failed with ``outcome``: the provider accepted the call, so its cost
+    is the request's (``billed.charge_failed``: ``usage``, what it reported, else the prompt estimate; its
     output at least ``output_tokens``, its text estimated)."""
     charge_failed(exchange, prepared.target, outcome.error_type, usage, output_tokens)
-    return AttemptResult(outcome)
+    return AttemptResult(outcome, upstream_status=status)
 
 
 def _str(value: Any) -> str | None:

@@ -70,6 +70,18 @@ async def test_an_answer_that_holds_nothing_falls_back(
     assert access["attempt_log"] == [f"lie-{dialect}:malformed_response", "good:ok"]
 
 
+async def test_an_answer_that_holds_nothing_is_a_failure_with_its_status(
+    stack: tuple[RunningSidecar, Liar], gemini_client: Any
+) -> None:
+    """The target's last failure in /status keeps the status the provider answered with (200: an answer
+    came, only it held nothing), not null, which /status keeps for a call that got no answer."""
+    running, liar = stack
+    _, liar.lie = empty("openai choices []")
+    assert await ask(running, "openai", "chain-openai", gemini_client) == "hello there"
+    failure = running.state.targets.snapshot()["l-openai/up"]["last_failure"]
+    assert failure["error_type"] == "malformed_response" and failure["status"] == 200
+
+
 @pytest.mark.parametrize("caller", ["openai", "anthropic", "gemini"])
 @pytest.mark.parametrize("case", EMPTY)
 async def test_an_answer_that_holds_nothing_is_a_502_alone(
