@@ -11,8 +11,8 @@ The table is a dict of the exact paths and a list of the templated ones (``{name
 once; aiohttp's router, ``web.Application``, its signals and middlewares are not used (about 31,000
 instructions a request less: docs/benchmarks.md, "The listener"). For every request, in order:
 
-1. ``Expect: 100-continue`` (``expect_continue``): 413 without ``100 Continue`` when the announced body
-   does not fit ``max_body``; else the ``100`` waits for the handler to read the body
+1. ``Expect: 100-continue`` (``announced_too_large``): 413 without ``100 Continue`` when the announced
+   body does not fit ``max_body`` (answered by ``refuse``); else the ``100`` waits for the handler to read the body
    (``request_kinds.Request.read``), and an answer that goes out before it (a path not served, a method
    refused) closes the connection, its client never having been asked for the body (RFC 9110 10.1.1);
 2. what llhttp accepts but the sidecar must not: a target that does not percent-decode to UTF-8 without
@@ -23,8 +23,11 @@ instructions a request less: docs/benchmarks.md, "The listener"). For every requ
 3. the handler of the method and path, the connection marked busy (``Connection.in_request``: its
    receive deadline does not run while the handler has the request); a path served for other methods
    only is answered 405 with ``Allow`` (``method_not_allowed``, in the dialect the path suggests: RFC
-   9110 15.5.6), any other path by ``fallback``. Only a request that matches no route looks for the
-   path's methods: a served method's lookup is the dict get or the template match it always was.
+   9110 15.5.6; answered by ``refuse``), any other path by ``fallback``. ``refuse`` is ``unrecorded`` on
+   the health port, ``refusals.Refusals`` on the proxy port (the sidecar's headers, the access line and
+   the metrics of each refusal, with ``fallback``'s 404: ``Refusals.not_found``). Only a request that
+   matches no route looks for the path's methods: a served method's lookup is the dict get or the
+   template match it always was.
    ``Allow`` lists the methods that serve that very path (RFC 9110 10.2.1): a template whose handler
    answers only some of the paths it matches names them in ``serves`` (``/v1/models/{tail}`` takes
    POST for Gemini's ``x:generateContent`` only, ``/v1/models/{model+}`` GET for a model name only).
