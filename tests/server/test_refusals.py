@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sidecar.server.answer_headers import OWN_REQUEST_ID_PREFIX
+from sidecar.server.app import health_listener
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import sdk_client
@@ -181,3 +182,43 @@ async def test_a_refusals_line_is_sampled_by_the_access_log_block(fake: FakeFact
     async with aiohttp.ClientSession() as session, session.get(f"{kept.url}/nothing") as response:
         assert response.status == 404
     assert [line["error_type"] for line in kept.access_lines()] == ["unknown_path"]
+
+
+async def test_connect_gets_its_405_with_the_headers_and_a_line_and_the_connection_closes(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """``CONNECT`` (an app whose ``HTTPS_PROXY`` names the sidecar): the 405 ``not_a_proxy`` with the
+    sidecar's request id, its access line, and the connection closed after it."""
+    running = await sidecar(policy(await fake("f")))
+    port = int(running.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n\r\n")
+        status, headers, body = await read_response(reader)
+    finally:
+        await close(writer)
+    assert (status, headers["connection"]) == (405, "close") and b"not_a_proxy" in body
+    [line] = running.access_lines()
+    assert (line["request_id"], line["method"], line["error_type"]) == (
+        headers["x-sidecar-request-id"],
+        "CONNECT",
+        "not_a_proxy",
+    )
+    assert (await counted(running))["rejected:not_a_proxy"] == 1
+
+
+async def test_the_health_ports_404_stays_unrecorded(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """The health port is not the proxy port: its 404 carries no request id, writes no access line and
+    counts in no request metric."""
+    running = await sidecar(policy(await fake("f")))
+    health = health_listener(running.state)
+    await health.start("127.0.0.1", 0)
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"http://127.0.0.1:{health.port}/v1/chat/completions", json={}) as response,
+        ):
+            assert response.status == 404 and "x-sidecar-request-id" not in response.headers
+    finally:
+        await health.shutdown(0)
+    assert running.access_lines() == [] and "requests" not in await counted(running)
