@@ -130,20 +130,20 @@ class SidecarApp:
         self.pipelines = Pipelines([read_stage(settings.max_body_bytes, state.held)], features, executor)
         self.pipelines.for_policy(state.holder.policy)
         access = state.access
+        refusals = Refusals(state)  # the table's own 404s, 405s and 413s, each with its line and metrics
         routes: list[tuple[str, str, Handler]] = [
             ("POST", endpoint.path, proxy_handler(endpoint, self.pipelines, state, access)) for endpoint in ENDPOINTS
         ]
         routes += [
             ("GET", "/v1/models", partial(admin.list_models, state=state)),
             ("GET", "/v1beta/models", partial(admin.list_models, state=state)),
-            ("GET", "/v1/models/{model+}", partial(admin.get_model, state=state)),
-            ("GET", "/v1beta/models/{model+}", partial(admin.get_model, state=state)),
+            ("GET", "/v1/models/{model+}", partial(admin.get_model, state=state, refuse=refusals)),
+            ("GET", "/v1beta/models/{model+}", partial(admin.get_model, state=state, refuse=refusals)),
             ("GET", "/healthz", admin.healthz),
             ("GET", "/readyz", partial(admin.readyz, state=state)),
             ("GET", "/status", partial(admin.status, state=state)),
             ("GET", "/metrics", partial(admin.metrics, state=state)),
         ]
-        refusals = Refusals(state)  # the table's own 404s, 405s and 413s, each with its line and metrics
         self.routes = Routes(
             routes,
             fallback=refusals.not_found,

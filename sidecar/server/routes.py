@@ -266,14 +266,9 @@ async def begin(request: web.BaseRequest, response: web.StreamResponse) -> web.S
     return response
 
 
-def method_not_allowed(request: web.BaseRequest, allowed: Sequence[str]) -> web.Response:
-    """405 for ``request``, whose path is served for the ``allowed`` methods only (``Allow`` lists them),
-    in the dialect the path suggests (``method_not_allowed``)."""
-    return error_response(dialect_of_path(request.path, request.headers), not_allowed(request, allowed))
-
-
 def not_allowed(request: web.BaseRequest, allowed: Sequence[str]) -> RequestFailed:
-    """The 405 refusal of ``request``, whose path is served for the ``allowed`` methods only."""
+    """The 405 of ``request``, whose path is served for the ``allowed`` methods only (``Allow`` lists them;
+    ``method_not_allowed``; answered by a ``Refuse`` in the dialect the path suggests)."""
     methods = ", ".join(allowed)
     message = f"method {request.method} is not allowed on {request.path}: it is served for {methods}"
     return RequestFailed(405, message, code="method_not_allowed", headers={"Allow": methods})

@@ -130,6 +130,28 @@ async def test_a_get_where_a_post_belongs_gets_a_405_with_the_headers_a_line_and
     assert (counts["requests"], counts["rejected:method_not_allowed"]) == (1, 1)
 
 
+async def test_a_get_on_a_gemini_method_path_gets_its_405_with_the_headers_and_a_line(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """``GET /v1beta/models/m:generateContent`` (a Gemini method path, not a model lookup): the model
+    lookup's 405 ``Allow: POST`` has the sidecar's request id, its access line (Gemini's dialect) and its
+    count, as the table's own 405s."""
+    running = await sidecar(policy(await fake("f")))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{running.url}/v1beta/models/m:generateContent") as response,
+    ):
+        assert (response.status, response.headers["Allow"]) == (405, "POST")
+    [line] = running.access_lines()
+    assert (line["request_id"], line["dialect"], line["error_type"], line["path"]) == (
+        response.headers["x-sidecar-request-id"],
+        "gemini",
+        "method_not_allowed",
+        "/v1beta/models/m:generateContent",
+    )
+    assert (await counted(running))["rejected:method_not_allowed"] == 1
+
+
 async def test_an_expect_continue_body_over_the_limit_gets_a_413_with_the_headers_a_line_and_a_count(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
