@@ -124,9 +124,10 @@ class AccessSampling:
     def passthrough_weight(
         self, status: int, stream_error: bool, latency_ms: float, headers: Mapping[str, str], ids: tuple[str, str]
     ) -> float | None:
-        """``weight`` for a passthrough's line (``server.forward``: no route, no exchange): drawn at the
-        top-level rate, kept by the ``always`` kinds a forwarded call can be (``error``, ``client_closed``,
-        ``stream_error``, ``app_sampled``) and by ``slower_than_s``. ``ids``: its trace id ("" when not
+        """``weight`` for a line without a route or an exchange (a passthrough's, ``server.forward``; a
+        refusal made before any handler, ``server.refusals``): drawn at the top-level rate, kept by the
+        ``always`` kinds such a request can be (``error``, ``client_closed``, ``stream_error``,
+        ``app_sampled``) and by ``slower_than_s``. ``ids``: its trace id ("" when not
         recorded) and request id."""
         rate = self.rate
         if rate >= 1.0 or (self.slower_than_ms is not None and latency_ms > self.slower_than_ms):

@@ -33,8 +33,10 @@ access line's ``cost_usd`` and a whole answer's ``x-sidecar-cost``), ``access`` 
 its socket still open and accepting; ``request_kinds``: the requests it makes, ``100 Continue`` sent as a
 handler reads the body), ``routes`` (the path
 table: ``Expect: 100-continue``, target and version checks, the path's handler), ``handler`` (the
-handlers of a proxied request and of an unknown path), ``forward`` (a request no route serves that the
-policy's ``passthrough`` forwards as sent: the call, the answer streamed back, its access line;
+handlers of a proxied request and of an unknown path), ``refusals`` (the proxy port's own 404, 405 and
+``Expect`` 413, made before any handler: the sidecar's headers, the access line, the metrics),
+``forward`` (a request no route serves that the policy's ``passthrough`` forwards as sent: the call, the
+answer streamed back, its access line;
 ``forward_call``: its record, for its headers, line and CLIENT span),
 ``drain`` (the answer of a request the drain timeout cut), ``app`` (the route table, wiring, lifecycle,
 graceful shutdown), ``state`` (everything one running sidecar holds). The first byte's deadline is the package's

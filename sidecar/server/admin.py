@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import orjson
-from aiohttp.web import BaseRequest, Response
+from aiohttp.web import BaseRequest, Response, StreamResponse
 
 from .. import __version__
 from ..dialects import Dialect, registry
@@ -24,7 +24,7 @@ from ..fd_limit import open_fds
 from ..request_facts import shown_model
 from ..telemetry.metrics import CONTENT_TYPE
 from .errors import RequestFailed, error_response
-from .routes import method_not_allowed
+from .routes import Refuse, not_allowed
 from .state import SidecarState
 
 
@@ -177,15 +177,16 @@ def names_a_model(path: str) -> bool:
     return not names_a_method(path)
 
 
-async def get_model(request: BaseRequest, *, state: SidecarState) -> Response:
+async def get_model(request: BaseRequest, *, state: SidecarState, refuse: Refuse) -> StreamResponse:
     """``GET /v1/models/{model+}`` (and ``/v1beta/...``; the name may hold '/', as OpenAI-compatible
-    servers' do): one exposed model as the caller's SDK reads it, or its dialect's 404."""
+    servers' do): one exposed model as the caller's SDK reads it, or its dialect's 404; a Gemini method
+    path's 405, answered by ``refuse`` (the proxy port's ``refusals.Refusals``: headers, line, metrics)."""
     policy = state.holder.policy
     dialect = _caller_dialect(request)
     name = request.path.split("/models/", 1)[1]
     if name not in policy.exposed_models:
         if registry.wire(dialect).names_a_method(name):  # a POST endpoint's path (Gemini's x:generateContent)
-            return method_not_allowed(request, ["POST"])
+            return await refuse(request, not_allowed(request, ["POST"]))
         message = f"model {shown_model(name)!r} is not served here"
         failure = RequestFailed(404, message, code="model_not_found", param="model")
         return error_response(dialect, failure)

@@ -2,9 +2,9 @@
 
 ``SidecarApp`` puts the endpoint table (each endpoint's handler ``handler.proxy``) and the admin routes
 in the listener's ``Routes`` (anything unrouted is offered to ``passthrough.Passthrough``, which forwards
-what the policy's ``passthrough`` lists, else gets ``handler.not_found``, a 404 in the dialect the path
-suggests), folds the pipeline once
-per compiled policy (``assembly``: only the feature stages the policy uses), and holds the upstream
+what the policy's ``passthrough`` lists, else gets ``refusals.Refusals.not_found``: a 404 in the dialect
+the path suggests, recorded as the table's 405s and 413s are), folds the pipeline once per compiled
+policy (``assembly``: only the feature stages the policy uses), and holds the upstream
 client (``upstream.UpstreamClient``: opened and closed with the app) and the policy watcher;
 ``start_app`` opens it and its HTTP listener (``listener``). ``serve`` listens (and on the health port,
 when set, a second listener with only ``/healthz`` and ``/readyz``), freezes the start-up heap
@@ -44,9 +44,10 @@ from .assembly import Deferred, FeatureStage, Pipelines, always, feature_stage, 
 from .attempt import Attempt
 from .fallback import Executor
 from .forward import Passthrough
-from .handler import not_found, not_on_health_port, proxy_handler
+from .handler import not_on_health_port, proxy_handler
 from .listener import Listener
 from .pipeline import Stage, read_stage, route_request
+from .refusals import Refusals
 from .response_caches import ResponseCaches
 from .routes import Handler, Routes
 from .state import SidecarState
@@ -60,12 +61,8 @@ if TYPE_CHECKING:
 log = get_logger("sidecar.server")
 
 _SERVES = MappingProxyType(
-    {
-        "/v1/models/{model+}": admin.names_a_model,
-        "/v1beta/models/{model+}": admin.names_a_model,
-        "/v1/models/{tail}": admin.names_a_method,  # Gemini's POST endpoints (``GeminiWire.endpoints``)
-        "/v1beta/models/{tail}": admin.names_a_method,
-    }
+    {"/v1/models/{model+}": admin.names_a_model, "/v1beta/models/{model+}": admin.names_a_model}
+    | {"/v1/models/{tail}": admin.names_a_method, "/v1beta/models/{tail}": admin.names_a_method}  # Gemini's POSTs
 )
 """Which paths the templates that overlap serve, for a 405's ``Allow`` (``Routes``)."""
 
@@ -133,14 +130,15 @@ class SidecarApp:
         self.pipelines = Pipelines([read_stage(settings.max_body_bytes, state.held)], features, executor)
         self.pipelines.for_policy(state.holder.policy)
         access = state.access
+        refusals = Refusals(state)  # the table's own 404s, 405s and 413s, each with its line and metrics
         routes: list[tuple[str, str, Handler]] = [
             ("POST", endpoint.path, proxy_handler(endpoint, self.pipelines, state, access)) for endpoint in ENDPOINTS
         ]
         routes += [
             ("GET", "/v1/models", partial(admin.list_models, state=state)),
             ("GET", "/v1beta/models", partial(admin.list_models, state=state)),
-            ("GET", "/v1/models/{model+}", partial(admin.get_model, state=state)),
-            ("GET", "/v1beta/models/{model+}", partial(admin.get_model, state=state)),
+            ("GET", "/v1/models/{model+}", partial(admin.get_model, state=state, refuse=refusals)),
+            ("GET", "/v1beta/models/{model+}", partial(admin.get_model, state=state, refuse=refusals)),
             ("GET", "/healthz", admin.healthz),
             ("GET", "/readyz", partial(admin.readyz, state=state)),
             ("GET", "/status", partial(admin.status, state=state)),
@@ -148,7 +146,8 @@ class SidecarApp:
         ]
         self.routes = Routes(
             routes,
-            fallback=not_found,
+            fallback=refusals.not_found,
+            refuse=refusals,  # the health port's are not recorded (``health_listener``)
             max_body=settings.max_body_bytes,
             serves=_SERVES,
             passthrough=Passthrough(self.client, state),

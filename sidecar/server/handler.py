@@ -1,6 +1,7 @@
 """The handlers ``app`` puts in the path table: ``proxy``, one proxied request at an endpoint (bound to
-the endpoint and the app's parts by ``proxy_handler``), and ``not_found``, the 404 in the caller's
-dialect for a path the table does not know (``not_on_health_port`` on the health port's table).
+the endpoint and the app's parts by ``proxy_handler``), ``unknown_path``, the 404 of a path the table does
+not know (answered, recorded, by ``refusals.Refusals.not_found``), and ``not_on_health_port``, the health
+port's 404.
 
 ``proxy`` opens the request's record (``exchange.Exchange``: a request id, the trace, the request's
 facts), runs it through the pipeline of the policy that serves when it arrives (kept to its end), puts
@@ -44,7 +45,7 @@ from .bill import add_cost_header
 from .drain import DRAIN_STATUS, cut_by_drain, drain_answer
 from .errors import RequestFailed, error_response
 from .exchange import Exchange
-from .routes import begin
+from .routes import begin, unrecorded
 from .state import SidecarState
 
 log = get_logger("sidecar.server")
@@ -54,25 +55,21 @@ NOT_A_PROXY = (
 )
 
 
-async def not_found(request: web.BaseRequest) -> web.Response:
-    """The 404 of a path the table does not know (nor the policy's ``passthrough``); for ``CONNECT`` (an
-    app whose ``HTTPS_PROXY`` names the sidecar), a 405 that says so, and the connection closes (aiohttp
-    would keep it open, ``Connection: close`` or not)."""
+def unknown_path(request: web.BaseRequest) -> RequestFailed:
+    """The refusal of a path the table does not know (nor the policy's ``passthrough``): 404
+    ``unknown_path``; for ``CONNECT`` (an app whose ``HTTPS_PROXY`` names the sidecar), a 405 that says so,
+    whose connection closes (aiohttp would keep it open, ``Connection: close`` or not). The proxy port's
+    ``refusals.Refusals.not_found`` answers it, recorded."""
     if request.method == "CONNECT":
-        failure = RequestFailed(405, NOT_A_PROXY, code="not_a_proxy", headers={"Allow": "GET, HEAD, POST"})
-        response = error_response(dialect_of_path(""), failure)
-        response.force_close()
-        return response
-    dialect = dialect_of_path(request.path, request.headers)
-    message = f"unknown path {request.method} {request.path}{UNSERVED_HINT}"
-    return error_response(dialect, RequestFailed(404, message, code="unknown_path"))
+        return RequestFailed(405, NOT_A_PROXY, code="not_a_proxy", headers={"Allow": "GET, HEAD, POST"})
+    return RequestFailed(404, f"unknown path {request.method} {request.path}{UNSERVED_HINT}", code="unknown_path")
 
 
-async def not_on_health_port(request: web.BaseRequest) -> web.Response:
+async def not_on_health_port(request: web.BaseRequest) -> web.StreamResponse:
     """The health port's 404 (``app.health_listener``): it serves the probes only, so the message says what
     it serves and that the API is on the proxy port, not the proxy port's ``passthrough`` hint."""
     if request.method == "CONNECT":
-        return await not_found(request)
+        return await unrecorded(request, unknown_path(request), close=True)
     message = (
         f"unknown path {request.method} {request.path}: this is the health port, which serves GET /healthz and"
         " /readyz (and /metrics with SIDECAR_HEALTH_METRICS); the API is served on the proxy port (SIDECAR_PORT)"

@@ -11,8 +11,8 @@ The table is a dict of the exact paths and a list of the templated ones (``{name
 once; aiohttp's router, ``web.Application``, its signals and middlewares are not used (about 31,000
 instructions a request less: docs/benchmarks.md, "The listener"). For every request, in order:
 
-1. ``Expect: 100-continue`` (``expect_continue``): 413 without ``100 Continue`` when the announced body
-   does not fit ``max_body``; else the ``100`` waits for the handler to read the body
+1. ``Expect: 100-continue`` (``announced_too_large``): 413 without ``100 Continue`` when the announced
+   body does not fit ``max_body`` (answered by ``refuse``); else the ``100`` waits for the handler to read the body
    (``request_kinds.Request.read``), and an answer that goes out before it (a path not served, a method
    refused) closes the connection, its client never having been asked for the body (RFC 9110 10.1.1);
 2. what llhttp accepts but the sidecar must not: a target that does not percent-decode to UTF-8 without
@@ -23,8 +23,11 @@ instructions a request less: docs/benchmarks.md, "The listener"). For every requ
 3. the handler of the method and path, the connection marked busy (``Connection.in_request``: its
    receive deadline does not run while the handler has the request); a path served for other methods
    only is answered 405 with ``Allow`` (``method_not_allowed``, in the dialect the path suggests: RFC
-   9110 15.5.6), any other path by ``fallback``. Only a request that matches no route looks for the
-   path's methods: a served method's lookup is the dict get or the template match it always was.
+   9110 15.5.6; answered by ``refuse``), any other path by ``fallback``. ``refuse`` is ``unrecorded`` on
+   the health port, ``refusals.Refusals`` on the proxy port (the sidecar's headers, the access line and
+   the metrics of each refusal, with ``fallback``'s 404: ``Refusals.not_found``). Only a request that
+   matches no route looks for the path's methods: a served method's lookup is the dict get or the
+   template match it always was.
    ``Allow`` lists the methods that serve that very path (RFC 9110 10.2.1): a template whose handler
    answers only some of the paths it matches names them in ``serves`` (``/v1/models/{tail}`` takes
    POST for Gemini's ``x:generateContent`` only, ``/v1/models/{model+}`` GET for a model name only).
@@ -46,6 +49,7 @@ from __future__ import annotations
 import re
 from asyncio import current_task
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Protocol
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
@@ -63,6 +67,24 @@ log = get_logger("sidecar.listener")  # the listener's log, as its refusals are
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 Passthrough = Callable[[web.BaseRequest], Awaitable[web.StreamResponse | None]]
 """The answer to a request no route serves, or None (``server.forward.Passthrough``)."""
+
+
+class Refuse(Protocol):
+    """How the table answers its own refusals (a 405, an ``Expect`` body too large): ``unrecorded`` (the
+    health port's), or ``refusals.Refusals`` (the proxy port's: headers, access line, metrics)."""
+
+    async def __call__(
+        self, request: web.BaseRequest, failure: RequestFailed, *, close: bool = False
+    ) -> web.StreamResponse: ...
+
+
+async def unrecorded(request: web.BaseRequest, failure: RequestFailed, *, close: bool = False) -> web.StreamResponse:
+    """``failure`` in the dialect the path suggests, recorded nowhere: the health port's ``Refuse``
+    (the proxy port's records each refusal: ``refusals.Refusals``); ``close``: the connection closes."""
+    response = error_response(dialect_of_path(request.path, request.headers), failure)
+    if close:
+        response.force_close()
+    return response
 
 
 def target_problem(raw_path: str) -> str | None:
@@ -101,6 +123,7 @@ class Routes:
         "fallback",
         "max_body",
         "passthrough",
+        "refuse",
     )
 
     def __init__(
@@ -111,10 +134,12 @@ class Routes:
         max_body: int,
         serves: Mapping[str, Callable[[str], bool]] | None = None,
         passthrough: Passthrough | None = None,
+        refuse: Refuse = unrecorded,
     ) -> None:
         """``serves``: by path template, which of the paths it matches its handler answers (the others
         it refuses as a 404 or 405 of its own), for the 405's ``Allow``; every one when not given.
-        ``passthrough``: asked first for a request no route serves (its answer, or None)."""
+        ``passthrough``: asked first for a request no route serves (its answer, or None). ``refuse``: how
+        the table's own refusals are answered (a 405, the 413 of an ``Expect`` body too large)."""
         self._serves = dict(serves or {})
         self._exact: dict[tuple[str, str], Handler] = {}
         self._exact_methods: dict[str, list[str]] = {}  # path -> its methods, for the 405's Allow
@@ -134,6 +159,7 @@ class Routes:
         self.fallback = fallback
         self.max_body = max_body
         self.passthrough = passthrough
+        self.refuse = refuse
         self._unrouted: Handler = self.unrouted  # one bound method, told apart by identity (``__call__``)
 
     def handler(self, method: str, path: str) -> Handler:
@@ -161,10 +187,9 @@ class Routes:
             return answer
         refusing = self._refusing(request.method, request.path)
         if refusing is not None:  # not forwarded: the route's own answer, as without a passthrough
-            refusal = expect_continue(request) if "Expect" in request.headers else None
-            return refusal if refusal is not None else await refusing(request)
-        allowed = self.allowed(request.path)
-        return method_not_allowed(request, allowed) if allowed else await self.fallback(request)
+            too_large = announced_too_large(request) if "Expect" in request.headers else None
+            return await self.refuse(request, too_large, close=True) if too_large else await refusing(request)
+        return await self.method_not_allowed(request) if self.allowed(request.path) else await self.fallback(request)
 
     def _refusing(self, method: str, path: str) -> Handler | None:
         """The handler of the template that matches ``method`` and ``path`` but does not serve the path
@@ -186,16 +211,16 @@ class Routes:
 
     async def method_not_allowed(self, request: web.BaseRequest) -> web.StreamResponse:
         """The 405 of a method the path is not routed for, with ``Allow`` (RFC 9110 15.5.6), in the dialect
-        the path suggests: the SDKs raise their status error with the message naming what to send."""
-        return method_not_allowed(request, self.allowed(request.path))
+        the path suggests (``refuse``): the SDKs raise their status error with the message naming what to send."""
+        return await self.refuse(request, not_allowed(request, self.allowed(request.path)))
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         expects = "Expect" in request.headers
         handler = self.handler(request.method, request.path)
         if expects and handler is not self._unrouted:  # a passthrough has a limit of its own
-            refusal = expect_continue(request)
-            if refusal is not None:
-                return refusal
+            too_large = announced_too_large(request)
+            if too_large is not None:
+                return await self.refuse(request, too_large, close=True)
         problem = target_problem(request.raw_path)
         if problem is not None or isinstance(request, (UnservedVersionRequest, UnframedRequest)):
             return _refused(request, problem)
@@ -241,13 +266,12 @@ async def begin(request: web.BaseRequest, response: web.StreamResponse) -> web.S
     return response
 
 
-def method_not_allowed(request: web.BaseRequest, allowed: Sequence[str]) -> web.Response:
-    """405 for ``request``, whose path is served for the ``allowed`` methods only (``Allow`` lists them),
-    in the dialect the path suggests (``method_not_allowed``)."""
+def not_allowed(request: web.BaseRequest, allowed: Sequence[str]) -> RequestFailed:
+    """The 405 of ``request``, whose path is served for the ``allowed`` methods only (``Allow`` lists them;
+    ``method_not_allowed``; answered by a ``Refuse`` in the dialect the path suggests)."""
     methods = ", ".join(allowed)
     message = f"method {request.method} is not allowed on {request.path}: it is served for {methods}"
-    failure = RequestFailed(405, message, code="method_not_allowed", headers={"Allow": methods})
-    return error_response(dialect_of_path(request.path, request.headers), failure)
+    return RequestFailed(405, message, code="method_not_allowed", headers={"Allow": methods})
 
 
 def _refused(request: web.BaseRequest, problem: str | None) -> web.Response:
@@ -270,18 +294,14 @@ def _refused(request: web.BaseRequest, problem: str | None) -> web.Response:
     return refusal
 
 
-def expect_continue(request: web.BaseRequest) -> web.StreamResponse | None:
-    """``Expect: 100-continue`` with an announced body over the limit: 413 at once (the body never sent),
-    and the connection closes; else None. ``100 Continue`` itself waits for the handler to read the body
-    (``request_kinds.Request.read``)."""
+def announced_too_large(request: web.BaseRequest) -> RequestFailed | None:
+    """``Expect: 100-continue`` with an announced body over the limit: the 413 to send at once (the body
+    never sent; its connection closes), else None. ``100 Continue`` itself waits for the handler to read
+    the body (``request_kinds.Request.read``)."""
     if not awaits_continue(request):
         return None
     length = request.content_length
     if length is not None and length > request.client_max_size:
-        failure = RequestFailed(
-            413, f"request body exceeds the sidecar's limit of {request.client_max_size} bytes", code="body_too_large"
-        )
-        response = error_response(dialect_of_path(request.path, request.headers), failure)
-        response.force_close()
-        return response
+        message = f"request body exceeds the sidecar's limit of {request.client_max_size} bytes"
+        return RequestFailed(413, message, code="body_too_large")
     return None

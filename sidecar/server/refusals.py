@@ -1,0 +1,156 @@
+"""``Refusals``: the proxy port's own refusals of a request it read, each seen as a proxied request's
+error is. ``routes.Routes`` hands them here (its ``refuse``, and ``not_found`` its ``fallback``): the 404
+of a path the sidecar does not serve (``handler.unknown_path``; ``CONNECT``'s 405 ``not_a_proxy``), the
+405 of a method the path is not served for, the 413 of a body announced over ``SIDECAR_MAX_BODY_BYTES``
+with ``Expect: 100-continue`` (answered before the handler runs).
+
+Each is answered in the dialect the path suggests with ``x-sidecar-request-id`` and
+``x-sidecar-policy-version`` (and the dialect's request id header, ``llm-sidecar-`` and the id, as every
+error of the sidecar's), its head and body written to the socket, and only then booked, as
+``handler.proxy`` books: the request's metrics and SERVER span as a request refused before routing is
+(a body that is not JSON: ``rejected()`` with the error's code, then ``outcome`` ``rejected``, no route,
+no served model), then one access line (docs/logs.md) unless the policy's ``access_log`` samples it out,
+by the rule of a line without a route (``AccessSampling.passthrough_weight``, as a passthrough's).
+
+Built once at startup with the app's state (``app.SidecarApp``); the health port's refusals are not
+recorded (``routes.unrecorded``). The listener's refusals of bytes it cannot parse, and the checks'
+400/505 (``routes``), stay as they are: their framing may be lost.
+"""
+
+from __future__ import annotations
+
+import time
+from random import getrandbits
+from typing import Any
+
+from aiohttp import web
+
+from ..dialects import Dialect
+from ..dialects.registry import dialect_of_path, wire
+from ..policy.compiled import Policy
+from ..request_facts import app_of
+from ..telemetry.request import RequestTrace
+from .answer_headers import OWN_REQUEST_ID_PREFIX
+from .errors import RequestFailed, error_response
+from .handler import unknown_path
+from .request_kinds import awaits_continue
+from .routes import begin
+from .state import SidecarState
+
+
+class Refusals:
+    """The proxy port's ``routes.Refuse`` (see the module docstring), the app's state bound."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: SidecarState) -> None:
+        self._state = state
+
+    async def not_found(self, request: web.BaseRequest) -> web.StreamResponse:
+        """The table's ``fallback``: a path it does not serve (``handler.unknown_path``), recorded."""
+        return await self(request, unknown_path(request), close=request.method == "CONNECT")
+
+    async def __call__(
+        self, request: web.BaseRequest, failure: RequestFailed, *, close: bool = False
+    ) -> web.StreamResponse:
+        """``failure`` answered and recorded; ``close``: its connection closes (as it does for an answer
+        sent before a ``100 Continue`` its client awaits: it may never send the body)."""
+        started = time.perf_counter()
+        state = self._state
+        policy = state.holder.policy
+        headers = request.headers
+        dialect = dialect_of_path(request.path, headers)
+        request_id = getrandbits(64).to_bytes(8).hex()
+        trace = state.telemetry.start_request(
+            method=request.method,
+            path=request.path,
+            headers=headers,
+            dialect=dialect,
+            operation="",
+            requested_model=None,
+            stream=False,
+        )
+        trace.rejected(status=failure.status, reason=failure.code)
+        response: web.StreamResponse = error_response(dialect, failure)
+        _add_headers(response.headers, request_id, policy, dialect)
+        line: dict[str, Any] = {  # every line's fields in their order (docs/logs.md), null where none applies
+            "component": "sidecar.access",
+            "event": "access",
+            "level": "info",
+            "ts": None,  # when written
+            "request_id": request_id,
+            "method": request.method,
+            "path": request.path,
+            "dialect": dialect,
+            "operation": None,
+            "app": app_of(headers, state.settings.app_name),
+            "route": None,
+            "requested_model": None,
+            "served_model": None,
+            "provider": None,
+            "status": failure.status,
+            "outcome": "rejected",
+            "latency_ms": None,  # when written
+            "stream": False,
+            "bytes_in": 0,  # the body is not read
+            "bytes_out": response.content_length or 0,
+            "attempts": 0,
+            "policy_version": policy.version,
+            "error_type": failure.code,
+        }
+        if close or awaits_continue(request):
+            response.force_close()
+        try:
+            response = await begin(request, response)  # a draining listener's ``Connection: close``
+            await response.write_eof()
+        except ConnectionError:  # the app went away: booked with the answer's status, as a proxied one
+            pass
+        finally:
+            trace.finish(
+                status=failure.status,
+                outcome="rejected",
+                route=None,
+                served_model=None,
+                provider=None,
+                attempts=0,
+                fallback_reason=None,
+                usage=None,
+                cost_usd=None,
+                error_type=str(failure.status),  # as ``access`` gives a proxied request's error
+                streamed=False,
+            )
+            self._log(request, trace, line, policy=policy, started=started)
+        return response
+
+    def _log(
+        self, request: web.BaseRequest, trace: RequestTrace, line: dict[str, Any], *, policy: Policy, started: float
+    ) -> None:
+        """The access ``line`` with its time and its latency since ``started``, unless ``policy``'s
+        ``access_log`` samples it out (then counted so)."""
+        state = self._state
+        latency_ms = (time.perf_counter() - started) * 1000
+        sampling = policy.access_sampling
+        if sampling is not None:
+            ids = (trace.trace_id, line["request_id"])
+            drawn = sampling.passthrough_weight(line["status"], False, latency_ms, request.headers, ids)
+            if drawn is None:
+                state.telemetry.instruments.access_lines_sampled_out.inc(("",), 1)
+                return
+            if drawn < 1.0:  # drawn at this rate: the line stands for 1 / sample_rate requests
+                line["sample_rate"] = drawn
+        line["ts"] = time.time_ns() // 1000 / 1e6
+        line["latency_ms"] = round(latency_ms, 3)
+        if trace.trace_id:
+            line["trace_id"] = trace.trace_id
+            line["span_id"] = trace.span_id
+        state.access.write(line)
+
+
+def _add_headers(headers: Any, request_id: str, policy: Policy, dialect: Dialect) -> None:
+    """The sidecar's headers on a refusal (docs/headers.md): its request id, the policy's version, and the
+    request id in the caller's dialect (``answer_headers.add_sidecar_headers``, without an exchange)."""
+    headers["x-sidecar-request-id"] = request_id
+    headers["x-sidecar-policy-version"] = policy.version
+    name = wire(dialect).request_id_header
+    if name is not None:
+        headers[name] = OWN_REQUEST_ID_PREFIX + request_id
