@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from ..dialects import Dialect
-from ..dialects.registry import dialect_of_path, wire
+from ..dialects.registry import dialect_of_path, find_endpoint, wire
 from ..policy.compiled import Policy
 from ..request_facts import app_of
 from ..telemetry.request import RequestTrace
@@ -61,9 +61,11 @@ class Refusals:
         headers = request.headers
         dialect = dialect_of_path(request.path, headers)
         request_id = getrandbits(64).to_bytes(8).hex()
+        served = find_endpoint(request.path)  # its template names the span; a path none serves: the method
         trace = state.telemetry.start_request(
             method=request.method,
             path=request.path,
+            http_route=served[0].path if served is not None else "",
             headers=headers,
             dialect=dialect,
             operation="",

@@ -113,11 +113,7 @@ class Telemetry:
 
         config = TelemetryConfig(capture_content=capture_content, capture_max_bytes=capture_max_bytes)
         exporter = span_exporter if span_exporter is not None else InMemorySpanExporter()
-        return cls(
-            config,
-            service_version="test",
-            tracing=lambda resource, _: Tracing.for_tests(exporter, resource),
-        )
+        return cls(config, service_version="test", tracing=lambda resource, _: Tracing.for_tests(exporter, resource))
 
     @property
     def tracing_enabled(self) -> bool:
@@ -138,11 +134,12 @@ class Telemetry:
         """Begin a request: SERVER span continuing the app's W3C trace context; in-flight + 1.
 
         ``http_route`` is the low-cardinality path template for the span name (default ``path``; pass
-        it for paths that carry a model name, as Gemini's do). A request the sampler drops gets no span:
-        if its app trace is not sampled either, it passes the app's context on as it came
-        (``propagation.dropped_with_app``; for a ``parentbased_`` sampler, ``app_trace`` alone); if
-        it starts a new trace, the ``traceparent`` of that trace (``Tracing.start_root``). A request whose
-        ``traceparent`` is not valid starts a new trace, decided as one without it (``dropped_root`` first).
+        it for paths that carry a model name, as Gemini's do; ``""``: none, the span named by the method
+        as OTel's HTTP conventions say). A request the sampler drops gets no span: if its app trace is not
+        sampled either, it passes the app's context on as it came (``propagation.dropped_with_app``; for a
+        ``parentbased_`` sampler, ``app_trace`` alone); if it starts a new trace, the ``traceparent`` of
+        that trace (``Tracing.start_root``). A request whose ``traceparent`` is not valid starts a new
+        trace, decided as one without it (``dropped_root`` first).
         """
         core = self._core
         self.instruments.in_flight.inc()
@@ -162,15 +159,17 @@ class Telemetry:
             dropped = tracing.dropped_root() if parent is ROOT else None
         if dropped is not None:
             return RequestTrace(core, None, operation, stream, dropped)
-        route = http_route or path
+        route = path if http_route is None else http_route
         attributes: dict[str, Any] = {genai.HTTP_METHOD: method, genai.HTTP_ROUTE: route, attr.DIALECT: dialect}
+        if not route:  # no template: no ``http.route`` (the path in ``url.path``)
+            del attributes[genai.HTTP_ROUTE]
         if path != route:
             attributes[genai.URL_PATH] = path
         if requested_model:
             attributes[attr.REQUESTED_MODEL] = requested_model
         if stream:
             attributes[attr.REQUESTED_STREAM] = True
-        name = f"{method} {route}"
+        name = f"{method} {route}" if route else method
         if parent is ROOT:
             root = tracing.start_root(name, SpanKind.SERVER, attributes)  # start_span if decided above
             if isinstance(root, dict):  # dropped by the sampler: only its trace context goes upstream

@@ -244,3 +244,19 @@ async def test_the_health_ports_404_stays_unrecorded(fake: FakeFactory, sidecar:
     finally:
         await health.shutdown(0)
     assert running.access_lines() == [] and "requests" not in await counted(running)
+
+
+async def test_a_refusals_span_is_named_by_a_template_or_the_method_alone(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The SERVER span of a 405 on a served path is named by its template (``GET /v1/messages``); that of a
+    path nothing serves by the method alone, without ``http.route`` and with the path in ``url.path``
+    (OpenTelemetry's HTTP conventions: a scan of made-up paths would else make a span name per path)."""
+    running = await sidecar(policy(await fake("f")))
+    async with aiohttp.ClientSession() as session:
+        for path in ("/v1/messages", "/wp-admin/setup-7f3a.php"):
+            async with session.get(f"{running.url}{path}") as response:
+                await response.read()
+    spans = {span.name: span.attributes or {} for span in running.spans.get_finished_spans()}
+    assert spans["GET /v1/messages"]["http.route"] == "/v1/messages"
+    assert "http.route" not in spans["GET"] and spans["GET"]["url.path"] == "/wp-admin/setup-7f3a.php"
