@@ -37,6 +37,7 @@ from sidecar.telemetry.config import TelemetryConfig
 from sidecar.telemetry.logging import configure_logging
 from sidecar.telemetry.tracing import Tracing
 
+from .sdk_clients import gemini_http_options, suite_tls
 from .time_limits import (
     pytest_configure,
     pytest_configure_node,
@@ -228,14 +229,13 @@ async def gemini_client() -> AsyncIterator[Callable[[str | None], Any]]:
     warns about subclassing ClientSession)."""
     import httpx2
     from google import genai
-    from google.genai import types
 
     transports: list[Any] = []
 
     def make(url: str | None) -> Any:
-        transport = httpx2.AsyncClient()
+        transport = httpx2.AsyncClient(verify=suite_tls())
         transports.append(transport)
-        options = types.HttpOptions(base_url=url, httpx_async_client=transport)
+        options = gemini_http_options(base_url=url, httpx_async_client=transport)
         return genai.Client(api_key="app-dummy", http_options=options)
 
     yield make

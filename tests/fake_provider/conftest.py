@@ -19,7 +19,7 @@ from google.genai import types
 
 from sidecar.fake_provider import FakeConfig, build_app
 
-from ..sdk_clients import sdk_client
+from ..sdk_clients import gemini_http_options, sdk_client, suite_tls
 
 Start = Callable[..., Awaitable[TestServer]]
 
@@ -71,9 +71,9 @@ async def gemini_for() -> AsyncIterator[Callable[[TestServer], genai.Client]]:
     transports: list[httpx2.AsyncClient] = []
 
     def make(server: TestServer) -> genai.Client:
-        transport = httpx2.AsyncClient()
+        transport = httpx2.AsyncClient(verify=suite_tls())
         transports.append(transport)
-        options = types.HttpOptions(base_url=base_url(server), httpx_async_client=transport)
+        options = gemini_http_options(base_url=base_url(server), httpx_async_client=transport)
         return genai.Client(api_key="g-test", http_options=options)
 
     yield make

@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import FakeFactory, RunningSidecar, SidecarFactory
 from tests.redis_server import RedisServer
-from tests.sdk_clients import sdk_client
+from tests.sdk_clients import gemini_http_options, sdk_client, suite_tls
 from tests.server.cache_helpers import written
 from tests.waiting import until
 
@@ -426,14 +426,13 @@ async def genai_at() -> AsyncIterator[Any]:
     """google-genai clients at a URL with default headers, over httpx (closed after the test)."""
     import httpx2
     from google import genai
-    from google.genai import types
 
     transports: list[Any] = []
 
     def make(url: str, headers: dict[str, str]) -> Any:
-        transport = httpx2.AsyncClient()
+        transport = httpx2.AsyncClient(verify=suite_tls())
         transports.append(transport)
-        options = types.HttpOptions(base_url=url, headers=headers, httpx_async_client=transport)
+        options = gemini_http_options(base_url=url, headers=headers, httpx_async_client=transport)
         return genai.Client(api_key=APP_KEY, http_options=options)
 
     yield make

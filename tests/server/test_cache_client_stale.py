@@ -16,6 +16,7 @@ from ..sdk_clients import openai_client
 from .cache_helpers import PROMPT, age_within, ask, cache_policy, redis_store, upstream_calls, written
 
 WINDOW = "{enabled: true, ttl_s: 0.05, stale_s: 60}"  # fresh 50 ms, then kept a minute for stale answers
+EXPIRED_S = 0.2  # past the 50 ms ttl_s (a loaded machine's sleep only lasts longer), where no age bound is read
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -27,15 +28,16 @@ def store(request: pytest.FixtureRequest) -> str:
 
 
 async def expired_entry(
-    fake: FakeFactory, sidecar: SidecarFactory, store: str, cache: str = WINDOW
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, cache: str = WINDOW, *, past_s: float = 1.1
 ) -> tuple[RunningSidecar, str, str]:
-    """A sidecar whose cache holds an answer stored a little over a second ago, past its ``ttl_s``: the
-    sidecar, the provider's URL and the answer's text."""
+    """A sidecar whose cache holds an answer stored at least ``past_s`` ago (by default a little over a
+    second: an ``Age`` of 1, past a ``max-stale=1`` or ``max-age=1``; ``EXPIRED_S`` where being past its
+    ``ttl_s`` is enough), past its ``ttl_s``: the sidecar, the provider's URL and the answer's text."""
     url = await fake("f0")
     running = await sidecar(cache_policy([url], cache=cache, store=store))
     live, _ = await ask(running)
     await written(running)
-    await asyncio.sleep(1.1)
+    await asyncio.sleep(past_s)
     return running, url, live.choices[0].message.content
 
 
@@ -78,7 +80,7 @@ async def test_max_stale_reaches_no_further_than_the_routes_stale_window(
 ) -> None:
     """A route without a stale window (``stale_s`` 0, the default) keeps no expired entry: bare max-stale
     past ttl_s is a miss."""
-    running, url, _ = await expired_entry(fake, sidecar, "", "{enabled: true, ttl_s: 0.05}")
+    running, url, _ = await expired_entry(fake, sidecar, "", "{enabled: true, ttl_s: 0.05}", past_s=EXPIRED_S)
     _, raw = await ask(running, headers={"cache-control": "max-stale"})
     assert raw.headers["x-sidecar-cache"] == "miss"
     assert await upstream_calls(running, url) == 2
@@ -89,7 +91,7 @@ async def test_max_stale_is_ignored_when_the_route_forbids_client_control(
 ) -> None:
     """With ``client_control: false`` an expired entry is a miss whatever the app's max-stale."""
     cache = "{enabled: true, ttl_s: 0.05, stale_s: 60, client_control: false}"
-    running, url, _ = await expired_entry(fake, sidecar, "", cache)
+    running, url, _ = await expired_entry(fake, sidecar, "", cache, past_s=EXPIRED_S)
     _, raw = await ask(running, headers={"cache-control": "max-stale"})
     assert raw.headers["x-sidecar-cache"] == "miss"
     assert await upstream_calls(running, url) == 2
@@ -112,7 +114,7 @@ async def test_odd_max_stale_values_are_read_or_ignored(
 ) -> None:
     """Repeated (the strictest), zero, negative, not a number, huge, with a max-age the entry is past, with
     no-cache: a stale answer or a miss as RFC 9111 reads them, never a 500."""
-    running, _, _ = await expired_entry(fake, sidecar, "")
+    running, _, _ = await expired_entry(fake, sidecar, "", past_s=1.1 if "max-age=1" in value else EXPIRED_S)
     _, raw = await ask(running, headers={"cache-control": value})
     assert raw.status_code == 200 and raw.headers["x-sidecar-cache"] == state
 
@@ -122,7 +124,7 @@ async def test_a_streaming_caller_gets_the_entry_max_stale_takes_as_a_stream(
 ) -> None:
     """A streamed request with max-stale: the expired entry replayed as a stream that ends cleanly, marked
     stale."""
-    running, url, text = await expired_entry(fake, sidecar, store)
+    running, url, text = await expired_entry(fake, sidecar, store, past_s=EXPIRED_S)
     async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(
             model="cached", temperature=0, stream=True, messages=PROMPT, extra_headers={"cache-control": "max-stale"}

@@ -9,9 +9,9 @@ import aiohttp
 import httpx2
 import pytest
 from google import genai
-from google.genai import types
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..sdk_clients import gemini_http_options, suite_tls
 from .three_dialects import start
 
 
@@ -26,8 +26,8 @@ async def test_google_genai_with_api_version_v1_is_served_every_call(
     """google-genai with ``api_version="v1"`` (``/v1/models/...``) generates, streams, counts, embeds, gets
     and lists through the sidecar as with ``v1beta``, and an unknown model is its ``ClientError`` 404."""
     running, _ = await start(fake, sidecar)
-    async with httpx2.AsyncClient() as transport:
-        options = types.HttpOptions(base_url=running.url, api_version="v1", httpx_async_client=transport)
+    async with httpx2.AsyncClient(verify=suite_tls()) as transport:
+        options = gemini_http_options(base_url=running.url, api_version="v1", httpx_async_client=transport)
         models = genai.Client(api_key="app-dummy", http_options=options).aio.models
         assert (await models.generate_content(model="to-openai", contents="hi")).text == "hi"
         stream = await models.generate_content_stream(model="to-openai", contents="hi")

@@ -129,6 +129,7 @@ async def test_a_stale_answer_as_the_last_resort_tells_one_story(
     ask = asker("gemini", gemini_client)
     await ask(running, "stale story", False, {})
     await written(running)
+    await asyncio.sleep(0.1)  # past ttl_s (until 2026-12-08 the next client's CA bundle load stood for it)
     before = await snapshot(running)
     _, headers = await ask(running, "stale story", False, {"x-fake-fault": "status=503"})
     story = await told(running, before, headers)

@@ -15,10 +15,10 @@ import anthropic
 import openai
 import pytest
 from google import genai
-from google.genai import errors, types
+from google.genai import errors
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from ..sdk_clients import sdk_client
+from ..sdk_clients import gemini_http_options, sdk_client, suite_tls
 from .sdk_stack import STATIC, start
 
 WORDS = "a long enough answer to fail in, with words to spare after the sixth event of the stream"
@@ -94,7 +94,7 @@ def gemini_text(running: RunningSidecar, model: str, headers: dict[str, str], sy
     if sync:
 
         def run() -> str:
-            options = types.HttpOptions(base_url=running.url, headers=headers)
+            options = gemini_http_options(base_url=running.url, headers=headers)
             with genai.Client(api_key="x", http_options=options) as client:
                 chat = client.chats.create(model=model)
                 return "".join(chunk.text or "" for chunk in chat.send_message_stream(WORDS))
@@ -104,8 +104,8 @@ def gemini_text(running: RunningSidecar, model: str, headers: dict[str, str], sy
     async def run_async() -> str:
         import httpx2
 
-        async with httpx2.AsyncClient() as transport:
-            options = types.HttpOptions(base_url=running.url, headers=headers, httpx_async_client=transport)
+        async with httpx2.AsyncClient(verify=suite_tls()) as transport:
+            options = gemini_http_options(base_url=running.url, headers=headers, httpx_async_client=transport)
             client = genai.Client(api_key="x", http_options=options)
             chat = client.aio.chats.create(model=model)
             return "".join([chunk.text or "" async for chunk in await chat.send_message_stream(WORDS)])

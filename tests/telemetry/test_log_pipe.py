@@ -155,7 +155,7 @@ async def test_a_sidecar_whose_stderr_nobody_reads_keeps_serving(tmp_path: Path)
     fake, policy = await start_fake_and_policy(tmp_path, 100000, 3)
     ports = tmp_path / "sidecar.ports"
     env = {**os.environ, "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "console"}
-    env |= {"OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_METRIC_EXPORT_INTERVAL": "500", "SIDECAR_DRAIN_TIMEOUT_S": "5"}
+    env |= {"OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_METRIC_EXPORT_INTERVAL": "500", "SIDECAR_DRAIN_TIMEOUT_S": "1"}
     out_read, out_write = os.pipe()  # never read: full after 64 KiB
     err_read, err_write = os.pipe()
     proc = await asyncio.create_subprocess_exec(

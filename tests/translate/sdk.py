@@ -9,9 +9,10 @@ import anthropic
 import httpx2
 import openai
 from google import genai
-from google.genai import types as genai_types
 
 from sidecar.sse import SSEEvent, SSEParser
+
+from ..sdk_clients import gemini_http_options
 
 SSE = {"content-type": "text/event-stream"}
 JSON = {"content-type": "application/json"}
@@ -43,7 +44,7 @@ def anthropic_client(body: bytes, headers: dict[str, str] = SSE, status: int = 2
 
 
 def gemini_client(body: bytes, headers: dict[str, str] = SSE, status: int = 200) -> genai.Client:
-    options = genai_types.HttpOptions(base_url="http://sidecar.test", httpx_client=_transport(body, headers, status))
+    options = gemini_http_options(base_url="http://sidecar.test", httpx_client=_transport(body, headers, status))
     return genai.Client(api_key="test", http_options=options)
 
 
