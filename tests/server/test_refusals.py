@@ -14,13 +14,13 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from sidecar.server.answer_headers import OWN_REQUEST_ID_PREFIX
 from sidecar.server.app import health_listener
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import sdk_client
+from .metric_samples import scraped
 from .raw import close, read_response
 
 REFUSED = {"route": "", "served_model": "", "outcome": "rejected", "status_class": "4xx"}
@@ -38,21 +38,18 @@ def policy(url: str, access_log: str = "") -> str:
 async def counted(running: RunningSidecar) -> dict[str, float]:
     """From ``/metrics``: the requests counted with ``REFUSED``'s labels, the request durations observed
     for them, and the rejections by reason (``rejected:<reason>``)."""
-    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
-        text = await response.text()
     counts: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = sample.labels
-            if sample.name == "llm_sidecar_requests_total" and labels == REFUSED:
-                counts["requests"] = sample.value
-            elif sample.name == "llm_sidecar_request_duration_seconds_count" and labels == {
-                "route": "",
-                "outcome": "rejected",
-            }:
-                counts["durations"] = sample.value
-            elif sample.name == "llm_sidecar_rejections_total":
-                counts[f"rejected:{labels['reason']}"] = sample.value
+    for sample in await scraped(running):
+        labels = sample.labels
+        if sample.name == "llm_sidecar_requests_total" and labels == REFUSED:
+            counts["requests"] = sample.value
+        elif sample.name == "llm_sidecar_request_duration_seconds_count" and labels == {
+            "route": "",
+            "outcome": "rejected",
+        }:
+            counts["durations"] = sample.value
+        elif sample.name == "llm_sidecar_rejections_total":
+            counts[f"rejected:{labels['reason']}"] = sample.value
     return counts
 
 
