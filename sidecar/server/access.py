@@ -7,7 +7,8 @@ written, start as a copy of ``AccessLog``'s own dict of them and are written in 
 block (``policy.access_log``) may sample it: the decision comes after the request's telemetry (routing's
 savings counters among it) and before the line is built (routing's fields among it), and a line written
 at a rate below 1 carries ``sample_rate``. ``write`` writes a line built elsewhere (a passthrough's,
-sampled by ``server.forward`` with the same block) through the same buffer.
+``server.forward``; a refusal's, ``server.refusals``, started as ``new_line``) through the same buffer;
+``unrouted_weight`` samples such a line, which has no route, by the same block.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from .bill import bill
 from .exchange import Exchange
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..policy.access_log import AccessSampling
     from ..policy.compiled import Target
     from ..routing.record import Routed
 
@@ -67,9 +71,13 @@ class AccessLog:
     def flush(self) -> None:
         self._buffer.flush()
 
+    def new_line(self) -> dict[str, Any]:
+        """A line's first fields in their order (docs/logs.md), the constant ones set, the others None."""
+        return self._first_fields.copy()
+
     def write(self, fields: dict[str, Any]) -> None:
-        """One access line of ``fields`` as they are (a passthrough's, ``server.forward``), if info is
-        enabled; sampled by its writer (``server.forward``: ``AccessSampling.passthrough_weight``)."""
+        """One access line of ``fields`` as they are (a passthrough's, a refusal's), if info is enabled;
+        sampled by its writer (``unrouted_weight``)."""
         if not self._enabled:
             return
         try:
@@ -286,3 +294,25 @@ def _readable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_readable(item) for item in value]
     return value
+
+
+def unrouted_weight(
+    sampling: AccessSampling | None,
+    telemetry: Telemetry,
+    *,
+    status: int,
+    stream_error: bool,
+    latency_ms: float,
+    headers: Mapping[str, str],
+    ids: tuple[str, str],
+) -> float | None:
+    """The weight of a line without a route (a passthrough's, a refusal's) under the policy's ``access_log``
+    block (``AccessSampling.passthrough_weight``: the top-level rate): 1.0 without one; None when sampled
+    out, counted in ``llm_sidecar_access_lines_sampled_out_total`` under ``route=""``. ``ids``: the trace id
+    ("" when none) and the request id."""
+    if sampling is None:
+        return 1.0
+    drawn = sampling.passthrough_weight(status, stream_error, latency_ms, headers, ids)
+    if drawn is None:
+        telemetry.instruments.access_lines_sampled_out.inc(("",), 1)
+    return drawn

@@ -59,6 +59,7 @@ from ..request_facts import app_of
 from ..resilience.classify import TimeoutPhase, classify_exception
 from ..telemetry.request import RequestTrace
 from ..upstream import TLSConfigError, UpstreamClient, request_sent
+from .access import unrouted_weight
 from .errors import RequestFailed, error_response
 from .forward_call import OPERATION, Call
 from .last_resort import no_key
@@ -136,16 +137,17 @@ class Passthrough:
         every line, at the top-level rate: a passthrough has no route); then it is counted as sampled out."""
         state = self._state
         latency_ms = (time.perf_counter() - call.started) * 1000
-        weight = 1.0
-        sampling = call.policy.access_sampling
-        if sampling is not None:
-            ids = (trace.trace_id, call.request_id)
-            stream_error = call.outcome == "stream_error"
-            drawn = sampling.passthrough_weight(call.status, stream_error, latency_ms, call.request.headers, ids)
-            if drawn is None:
-                state.telemetry.instruments.access_lines_sampled_out.inc(("",), 1)
-                return
-            weight = drawn
+        weight = unrouted_weight(
+            call.policy.access_sampling,
+            state.telemetry,
+            status=call.status,
+            stream_error=call.outcome == "stream_error",
+            latency_ms=latency_ms,
+            headers=call.request.headers,
+            ids=(trace.trace_id, call.request_id),
+        )
+        if weight is None:
+            return
         fields = call.access_fields(trace, app_of(call.request.headers, state.settings.app_name), latency_ms)
         if weight < 1.0:  # drawn at this rate: the line stands for 1 / sample_rate requests
             fields["sample_rate"] = weight

@@ -30,6 +30,7 @@ from ..dialects.registry import dialect_of_path, find_endpoint, wire
 from ..policy.compiled import Policy
 from ..request_facts import app_of
 from ..telemetry.request import RequestTrace
+from .access import unrouted_weight
 from .answer_headers import OWN_REQUEST_ID_PREFIX
 from .errors import RequestFailed, error_response
 from .handler import unknown_path
@@ -75,31 +76,20 @@ class Refusals:
         trace.rejected(status=failure.status, reason=failure.code)
         response: web.StreamResponse = error_response(dialect, failure)
         _add_headers(response.headers, request_id, policy, dialect)
-        line: dict[str, Any] = {  # every line's fields in their order (docs/logs.md), null where none applies
-            "component": "sidecar.access",
-            "event": "access",
-            "level": "info",
-            "ts": None,  # when written
-            "request_id": request_id,
-            "method": request.method,
-            "path": request.path,
-            "dialect": dialect,
-            "operation": None,
-            "app": app_of(headers, state.settings.app_name),
-            "route": None,
-            "requested_model": None,
-            "served_model": None,
-            "provider": None,
-            "status": failure.status,
-            "outcome": "rejected",
-            "latency_ms": None,  # when written
-            "stream": False,
-            "bytes_in": 0,  # the body is not read
-            "bytes_out": response.content_length or 0,
-            "attempts": 0,
-            "policy_version": policy.version,
-            "error_type": failure.code,
-        }
+        line = state.access.new_line()  # every line's fields in their order (docs/logs.md), null where none applies
+        line["request_id"] = request_id
+        line["method"] = request.method
+        line["path"] = request.path
+        line["dialect"] = dialect
+        line["app"] = app_of(headers, state.settings.app_name)
+        line["status"] = failure.status
+        line["outcome"] = "rejected"
+        line["stream"] = False
+        line["bytes_in"] = 0  # the body is not read
+        line["bytes_out"] = response.content_length or 0
+        line["attempts"] = 0
+        line["policy_version"] = policy.version
+        line["error_type"] = failure.code
         if close or awaits_continue(request):
             response.force_close()
         try:
@@ -131,15 +121,20 @@ class Refusals:
         ``access_log`` samples it out (then counted so)."""
         state = self._state
         latency_ms = (time.perf_counter() - started) * 1000
-        sampling = policy.access_sampling
-        if sampling is not None:
-            ids = (trace.trace_id, line["request_id"])
-            drawn = sampling.passthrough_weight(line["status"], False, latency_ms, request.headers, ids)
-            if drawn is None:
-                state.telemetry.instruments.access_lines_sampled_out.inc(("",), 1)
-                return
-            if drawn < 1.0:  # drawn at this rate: the line stands for 1 / sample_rate requests
-                line["sample_rate"] = drawn
+        ids = (trace.trace_id, line["request_id"])
+        weight = unrouted_weight(
+            policy.access_sampling,
+            state.telemetry,
+            status=line["status"],
+            stream_error=False,
+            latency_ms=latency_ms,
+            headers=request.headers,
+            ids=ids,
+        )
+        if weight is None:
+            return
+        if weight < 1.0:  # drawn at this rate: the line stands for 1 / sample_rate requests
+            line["sample_rate"] = weight
         line["ts"] = time.time_ns() // 1000 / 1e6
         line["latency_ms"] = round(latency_ms, 3)
         if trace.trace_id:
