@@ -32,7 +32,6 @@ from random import getrandbits
 from aiohttp import web
 
 from ..dialects.base import Endpoint
-from ..dialects.registry import dialect_of_path
 from ..held_bytes import WRITTEN, WRITTEN_FROM
 from ..request_facts import UNSERVED_HINT, RequestFacts, app_of
 from ..resilience.classify import describe_exception
@@ -74,9 +73,7 @@ async def not_on_health_port(request: web.BaseRequest) -> web.StreamResponse:
         f"unknown path {request.method} {request.path}: this is the health port, which serves GET /healthz and"
         " /readyz (and /metrics with SIDECAR_HEALTH_METRICS); the API is served on the proxy port (SIDECAR_PORT)"
     )
-    return error_response(
-        dialect_of_path(request.path, request.headers), RequestFailed(404, message, code="unknown_path")
-    )
+    return await unrecorded(request, RequestFailed(404, message, code="unknown_path"))
 
 
 def proxy_handler(
