@@ -8,6 +8,7 @@ long to drain. Every variable is listed in docs/configuration.md. ``unknown_vari
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -132,7 +133,11 @@ def _convert(name: str, raw: str, kind: Any) -> Any:
         if "int" in target:
             return int(raw)
         if "float" in target:
-            return float(raw)
+            value = float(raw)
+        else:
+            return raw
     except ValueError:
         raise SettingsError(f"{env_name(name)}={raw!r} is not a number") from None
-    return raw
+    if math.isinf(value):  # an endless reload interval or drain is never reached (NaN: ``check``)
+        raise SettingsError(f"{env_name(name)}={raw!r} is not a finite number")
+    return value

@@ -44,6 +44,8 @@ def test_flags_win_over_variables() -> None:
         ({"SIDECAR_RELOAD_INTERVAL_S": "nan"}, "SIDECAR_RELOAD_INTERVAL_S=nan: must be positive"),
         ({"SIDECAR_MAX_BODY_BYTES": "10"}, "SIDECAR_MAX_BODY_BYTES=10: must be at least 1024"),
         ({"SIDECAR_DRAIN_TIMEOUT_S": "nan"}, "SIDECAR_DRAIN_TIMEOUT_S=nan: must be at least 0"),
+        ({"SIDECAR_DRAIN_TIMEOUT_S": "1e999"}, "SIDECAR_DRAIN_TIMEOUT_S='1e999' is not a finite number"),
+        ({"SIDECAR_KEEPALIVE_S": "-inf"}, "SIDECAR_KEEPALIVE_S='-inf' is not a finite number"),
         ({"SIDECAR_MAX_HELD_BYTES": "1000"}, "SIDECAR_MAX_HELD_BYTES=1000: must be at least 1048576"),
         ({"SIDECAR_HEALTH_PORT": "8080"}, "must differ"),
         ({"SIDECAR_LOG_LEVEL": "loud"}, "is not debug"),

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 Protocol = Literal["http/protobuf", "grpc"]
 Compression = Literal["none", "gzip"]
@@ -180,10 +180,15 @@ def _signal(env: Mapping[str, str], signal: str, allowed: tuple[str, ...]) -> Si
         endpoint = base_endpoint or _DEFAULT_ENDPOINT["grpc"]
     else:
         endpoint = f"{(base_endpoint or _DEFAULT_ENDPOINT[protocol]).rstrip('/')}/v1/{signal.lower()}"
-    if protocol == "grpc" and "@" in endpoint.split("://", 1)[-1].split("/", 1)[0]:  # never quoted: a password
-        variable = f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT" if own_endpoint else "OTEL_EXPORTER_OTLP_ENDPOINT"
+    endpoint_variable = f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT" if own_endpoint else "OTEL_EXPORTER_OTLP_ENDPOINT"
+    if protocol == "http/protobuf" and not _is_http_url(endpoint):  # never quoted: it may hold a password
         raise TelemetryConfigError(
-            f"{variable}: gRPC sends no user or password from the URL: put the credentials in "
+            f"{endpoint_variable}: not an http:// or https:// URL with a host (OTLP/HTTP cannot send to it; "
+            "a collector's 'host:port' is written http://host:port)"
+        )
+    if protocol == "grpc" and "@" in endpoint.split("://", 1)[-1].split("/", 1)[0]:  # never quoted: a password
+        raise TelemetryConfigError(
+            f"{endpoint_variable}: gRPC sends no user or password from the URL: put the credentials in "
             "OTEL_EXPORTER_OTLP_HEADERS (the gRPC exporter writes the address into its error lines)"
         )
     headers = _pairs(env, f"OTEL_EXPORTER_OTLP_{signal}_HEADERS") or _pairs(env, "OTEL_EXPORTER_OTLP_HEADERS")
@@ -206,6 +211,15 @@ def _signal(env: Mapping[str, str], signal: str, allowed: tuple[str, ...]) -> Si
             _signal_value(env, signal, "CLIENT_KEY") or None,
         ),
     )
+
+
+def _is_http_url(url: str) -> bool:
+    """``url`` is an ``http://`` or ``https://`` URL naming a host (``collector:4318`` is not: no scheme)."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number
+        return False
 
 
 def _names(env: Mapping[str, str], variable: str, default: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
