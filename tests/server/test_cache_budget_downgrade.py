@@ -10,9 +10,9 @@ from typing import Any
 import openai
 import pytest
 
-from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import sdk_client
-from .budget_policies import CHEAP, PRICES, two_fakes
+from .budget_policies import policy, two_fakes
 
 # x-team: search is past its limit at once (any request needs more than $0.000001); other teams are exempt.
 DOWNGRADE = (
@@ -21,30 +21,17 @@ DOWNGRADE = (
 )
 
 
-def cached_policy(primary: str, secondary: str) -> str:
-    return (
-        "version: 1\nproviders:\n"
-        + provider_block("one", primary)
-        + provider_block("two", secondary)
-        + "models:\n"
-        + f"  big: {{provider: one, model: big-1, price: {PRICES}}}\n"
-        + f"  small: {{provider: two, model: small-1, price: {CHEAP}}}\n"
-        + "routes:\n  - {name: chat, target: big, cache: {enabled: true, cacheable: always}}\n"
-        + "budgets:\n  limits:\n"
-        + DOWNGRADE
-    )
-
-
-async def ask(client: openai.AsyncOpenAI, team: str, stream: bool) -> tuple[str, Any]:
-    """The answer's text and headers for a request of ``team``, streamed or whole."""
+async def ask(client: openai.AsyncOpenAI, team: str, stream: bool) -> Any:
+    """The answer's headers for a request of ``team``, streamed (read to its end) or whole."""
     body: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 20}
-    headers = {"x-team": team}
-    if not stream:
-        raw = await client.chat.completions.with_raw_response.create(**body, extra_headers=headers)
-        return raw.parse().choices[0].message.content or "", raw.headers
-    raw = await client.chat.completions.with_raw_response.create(**body, stream=True, extra_headers=headers)
-    text = "".join([chunk.choices[0].delta.content or "" async for chunk in raw.parse() if chunk.choices])
-    return text, raw.headers
+    raw: Any = await client.chat.completions.with_raw_response.create(
+        **body, stream=stream, extra_headers={"x-team": team}
+    )
+    if stream:
+        assert [chunk async for chunk in raw.parse()]
+    else:
+        assert raw.parse().choices[0].message.content
+    return raw.headers
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -54,15 +41,17 @@ async def test_a_downgraded_answer_is_not_served_to_a_request_the_limit_does_not
     """Team search's request is downgraded to ``small`` (a miss); team ads' identical request then is a miss
     served by ``big``, the route's own model, and the next one a hit of big's answer. Before, the downgraded
     answer was stored under the route's key: team ads got small's answer as a hit, without x-sidecar-model."""
-    running = await sidecar(cached_policy(*await two_fakes(fake)))
+    running = await sidecar(
+        policy(*await two_fakes(fake), DOWNGRADE, route="big", cache="{enabled: true, cacheable: always}")
+    )
     async with sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="app-key") as client:
-        _, downgraded = await ask(client, "search", stream)
+        downgraded = await ask(client, "search", stream)
         assert downgraded["x-sidecar-budget-action"] == "downgrade:team-day"
         assert downgraded["x-sidecar-model"] == "small" and downgraded["x-sidecar-cache"] == "miss"
-        _, own = await ask(client, "ads", stream)
+        own = await ask(client, "ads", stream)
         assert own["x-sidecar-cache"] == "miss" and own["x-sidecar-model"] == "big"
         for _ in range(50):  # the miss's entry is written after its answer went out
-            _, again = await ask(client, "ads", stream)
+            again = await ask(client, "ads", stream)
             if again["x-sidecar-cache"] == "hit":
                 break
         assert again["x-sidecar-cache"] == "hit" and again["x-sidecar-model"] == "big"
