@@ -19,6 +19,7 @@ from .routing.explain import routing_report, routing_text
 from .routing.plans import request_chain
 
 if TYPE_CHECKING:
+    from .gates.spec import GatesSpec
     from .routing.record import Routed
 
 
@@ -118,7 +119,7 @@ def route_features(route: Route) -> list[str]:
     if route.gates is not None:
         spec = route.gates.spec
         escalation = f"reask x{spec.max_reasks} then next target" if spec.on_fail == "reask" else "next target"
-        notes.append(f"gates: every answer checked (json_schema {spec.json_schema.source}); on failure: {escalation}")
+        notes.append(f"gates: every answer checked ({', '.join(_gates_on(spec))}); on failure: {escalation}")
     if route.shadow is not None:
         shadow = route.shadow
         notes.append(
@@ -126,6 +127,20 @@ def route_features(route: Route) -> list[str]:
             f"(in the background; at most {shadow.max_concurrent} at once)"
         )
     return notes
+
+
+def _gates_on(spec: GatesSpec) -> list[str]:
+    """The gates ``spec`` turns on, in the order they check an answer: ``non_empty``, ``refusal``,
+    ``json_schema request`` (or ``policy``), ``regex '<pattern>'`` (with its flags)."""
+    gates = ["non_empty"] if spec.non_empty else []
+    if spec.refusal.enabled:
+        gates.append("refusal")
+    if spec.json_schema.source != "off":
+        gates.append(f"json_schema {spec.json_schema.source}")
+    if spec.regex is not None:
+        flags = f" ({', '.join(spec.regex.flags)})" if spec.regex.flags else ""
+        gates.append(f"regex '{spec.regex.pattern}'{flags}")  # as the policy writes it (a repr doubles each \\)
+    return gates
 
 
 def _cache_report(route: Route, request: RequestFacts, key: str | None) -> dict[str, Any]:

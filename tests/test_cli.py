@@ -386,14 +386,16 @@ def test_explain_says_what_the_server_answers_for_a_path_it_does_not_serve(tmp_p
 
 
 def test_explain_shows_an_ensemble_its_gates_and_a_shadow(tmp_path: Path) -> None:
-    """explain lists what a route does besides its chain: the vote, the gates, the shadow."""
+    """explain lists what a route does besides its chain: the vote, the gates (each one the route turns on:
+    refund-decision's regex, which the line left out, naming json_schema alone), the shadow."""
     request = tmp_path / "req.json"
     request.write_text(json.dumps({"model": "x", "messages": []}))
     policy = str(ROOT / "policies/ensemble.yaml")
     result = cli("explain", "--policy", policy, "--request", str(request), "--app", "refunds")
     assert result.returncode == 0, result.stderr
     assert "   ensemble: majority of gpt-4o-mini=[gpt-4o-mini], haiku=[claude-haiku, claude-sonnet]" in result.stdout
-    assert "   gates: every answer checked (json_schema request); on failure: next target" in result.stdout
+    gates = "non_empty, refusal, json_schema request, regex '(?i)\\b(approve|deny|escalate)\\b'"
+    assert f"   gates: every answer checked ({gates}); on failure: next target" in result.stdout
     other = cli("explain", "--policy", policy, "--request", str(request))
     assert "   shadow: 5.0% of requests also sent to gpt-4o-mini, gemini-flash" in other.stdout
 

@@ -126,11 +126,10 @@ def budget_headers(decision: Decision, now: float) -> list[tuple[str, str]]:
     """The opt-in answer headers (``budgets.headers: true``): ``x-sidecar-budget-*`` for the tightest
     counter and the acting limit, and the IETF ``RateLimit`` / ``RateLimit-Policy`` pair for token and
     request limits (their quotas are whole numbers; a USD limit has only the x- headers). A denied request
-    used no counter: its tightest is the limit that denied it, so its 429 says how much is left and when."""
+    used no counter: its tightest is the limit that denied it (``verdicts.denial``), so its 429 says how much
+    is left and when. Without the opt-in, a decision has no tightest: only the action and store headers."""
     headers: list[tuple[str, str]] = []
     state = decision.tightest
-    if state is None and decision.verdict == "deny":
-        state = decision.acted
     if state is not None:
         limit = state.limit
         remaining = from_units(limit.measure, state.remaining)

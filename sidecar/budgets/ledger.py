@@ -237,7 +237,14 @@ class Ledger:
         flags = tuple(entry[0] for entry in skipped)
         message = f"{reason}; {decision.message}"
         return Decision(
-            "deny", state, flags=flags, status=429, retry_after_s=decision.retry_after_s, message=message, skipped=names
+            "deny",
+            state,
+            flags=flags,
+            tightest=decision.tightest,
+            status=429,
+            retry_after_s=decision.retry_after_s,
+            message=message,
+            skipped=names,
         )
 
     def _units(self, request: BudgetRequest, target: TargetInfo) -> tuple[int, int, int]:
@@ -281,7 +288,7 @@ class Ledger:
 
     def _deny(self, state: LimitState, requested: int, now: float, store: StoreUse) -> Decision:
         self.stats.denied += 1
-        return denial(state, requested, now, store)
+        return denial(state, requested, now, store, headers=self.budgets.headers)
 
     def _unavailable(self, plan: Plan) -> Decision:
         self.stats.denied += 1

@@ -7,7 +7,7 @@ functions of a plan and the uses the store answered (counter units):
         flags: every warn/downgrade limit past its amount, every soft threshold passed
         verdict: a downgrade flag first, else a warn flag, else allow (a request already downgraded
                  stays "downgrade", naming the limit that moved it); ``tightest`` for the headers
-    denial(state, requested, now, store)   a deny limit refused: 429, the message, Retry-After
+    denial(state, requested, now, store, headers)   a deny limit refused: 429, the message, Retry-After
     unavailable(plan, wait_s)              the store is down and a limit fails closed
     downgrade_targets(state)               where a downgrade (or soft downgrade) limit sends the request
 """
@@ -70,11 +70,16 @@ def downgrade_targets(state: LimitState) -> tuple[str, ...]:
     return state.limit.soft_downgrade_to if state.soft else state.limit.downgrade_to
 
 
-def denial(state: LimitState, requested: int, now: float, store: StoreUse) -> Decision:
-    """A deny limit refused ``requested`` units: 429 until its window resets, the limit named."""
+def denial(state: LimitState, requested: int, now: float, store: StoreUse, *, headers: bool) -> Decision:
+    """A deny limit refused ``requested`` units: 429 until its window resets, the limit named; with the
+    opt-in ``headers``, its ``tightest`` is that limit (the request used no counter), so that its 429 says
+    how much is left and when."""
     message = deny_message(state, requested)
     wait = retry_after(state.resets_at, now)
-    return Decision("deny", state, flags=(state,), store=store, status=429, retry_after_s=wait, message=message)
+    tight = state if headers else None
+    return Decision(
+        "deny", state, flags=(state,), tightest=tight, store=store, status=429, retry_after_s=wait, message=message
+    )
 
 
 def unavailable(plan: Plan, wait_s: int) -> Decision:

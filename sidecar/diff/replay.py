@@ -13,10 +13,11 @@ match on) and routed by both policies. The result says:
   not record (it records routing's ``features``, ``task`` and ``complexity`` when the serving policy
   routes by task: a replayed request keeps the class and level it had, whatever the new policy's rules
   say); lines written before the line carried ``app`` take it from ``--app``;
-- the requests the new policy routes differently (another route, chain or deny), grouped by old and
-  new decision; a ``select: cheapest`` route's chain is the one it selects for the request (its
-  logged features, task and complexity: ``_selected``), cheapest first, or none when no candidate can
-  serve it (the caller gets 400); a split's is every model of its arms;
+- the requests the new policy routes differently (another route, chain or deny, a 413 of a route's
+  ``caps.max_input_tokens`` by the logged prompt estimate included), grouped by old and new decision;
+  a ``select: cheapest`` route's chain is the one it selects for the request (its logged features, task
+  and complexity: ``_selected``), cheapest first, or none when no candidate can serve it (the caller
+  gets 400); a split's is every model of its arms;
 - the estimated cost under each policy, from the tokens logged and each policy's prices. A request
   whose decision does not change is priced at the model that served it (the old and the new price);
   one that moves is priced at the first target of its new chain (the target that answers when
@@ -45,6 +46,7 @@ import orjson
 from ..cost import cost_usd
 from ..policy.compiled import Policy, Route, Target
 from ..request_facts import RequestFacts, RequestProblem, describe_request
+from ..routing.caps import GENERATING
 from ..routing.plans import SelectPlan
 from ..routing.report import from_access_line
 from ..translate import Usage
@@ -77,12 +79,18 @@ class Decision:
 
 
 def _selected(policy: Policy, request: RequestFacts) -> Decision:
-    """What ``policy`` does with ``request``; on a ``select: cheapest`` route, the chain it selects (the
+    """What ``policy`` does with ``request``: a 413 deny when its logged prompt estimate is over the route's
+    ``caps.max_input_tokens``; on a ``select: cheapest`` route, the chain it selects (the
     other policy's selection, kept on the request's record, is dropped first). A logged tier the
     policy does not declare cannot be selected on: the route's candidates stand for it."""
     route = policy.route(request)
-    plan = route.plan if route is not None else None
-    if route is None or route.deny is not None or not isinstance(plan, SelectPlan):
+    if route is None or route.deny is not None:
+        return Decision.of(route)
+    caps = route.caps
+    if caps is not None and request.operation in GENERATING and caps.input_problem(request.features) is not None:
+        return Decision(route.name, deny=413)  # over caps.max_input_tokens: the routing stage's 413
+    plan = route.plan
+    if not isinstance(plan, SelectPlan):
         return Decision.of(route)
     record = request.routing
     if record is not None:

@@ -4,8 +4,9 @@
 to the cap, the cap itself when the request sets none (``set_when_absent``), or None to leave the
 request as it is. ``TokenCaps.input_problem(features)`` is the message for a 413 answer when the
 estimated prompt is over the ceiling, else None (the answer itself, in the caller's dialect, is the
-request path's). ``set_output_limit(body, dialect, operation, value)`` writes the value into a copy
-of the body under the field that dialect and operation read.
+request path's). Caps apply to the ``GENERATING`` operations. ``set_output_limit(body, dialect,
+operation, value)`` writes the value into a copy of the body under the field that dialect and operation
+read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from ..dialects import Dialect, Operation
 from ..dialects.registry import wire
 from .features import RequestFeatures
 from .spec import CapsSpec
+
+GENERATING = frozenset({Operation.CHAT, Operation.TEXT_COMPLETION, Operation.RESPONSES, Operation.GENERATE_CONTENT})
+"""The operations caps apply to (those that generate: not embeddings, token counts)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,10 +26,9 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from ..dialects import Operation
 from ..server.errors import RequestFailed
 from ..server.pipeline import choose_route
-from .caps import set_output_limit
+from .caps import GENERATING, set_output_limit
 from .plans import SelectPlan, SplitPlan
 from .record import Routed, decide, routed
 
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
     from .matrix import Router
     from .select import Selection
 
-GENERATING = frozenset({Operation.CHAT, Operation.TEXT_COMPLETION, Operation.RESPONSES, Operation.GENERATE_CONTENT})
 _ROUTING_PLANS = (SelectPlan, SplitPlan)  # a tuple: ``A | B`` in isinstance builds a union per call
 
 

@@ -170,11 +170,14 @@ async def _call_and_store(
     leader: Leader | None,
 ) -> web.StreamResponse:
     """The chain's answer to the caller; once it is on its way, a good one is stored and handed to the
-    followers (``_keep``, run by the loop after this request's step: off the answer's latency)."""
+    followers (``_keep``, run by the loop after this request's step: off the answer's latency). An answer
+    of another route than the one keyed (a budget's downgrade list: ``server.budget``) is neither: the key
+    names the route's chain, and its requests outside the limit must not get the cheaper model's answer."""
     tap: StoreTap | None = None
     if exchange.facts.stream:
         tap = StoreTap(exchange.facts.dialect, store.max_entry_bytes)
         exchange.taps = (*exchange.taps, tap)
+    keyed = exchange.route
     try:
         response = await call_next(exchange)
     except asyncio.CancelledError:
@@ -185,6 +188,10 @@ async def _call_and_store(
         if leader is not None:
             leader.publish(None)  # the followers go their own way
         raise
+    if exchange.route is not keyed:  # downgraded by a budget: not the keyed chain's answer
+        if leader is not None:
+            leader.publish(None)
+        return response
     asyncio.get_running_loop().call_soon(_keep, exchange, response, tap, caches, store, key, settings, leader)
     return response
 

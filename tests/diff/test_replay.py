@@ -189,3 +189,32 @@ def test_a_select_route_is_replayed_with_the_chain_it_selects_for_the_logged_dec
     (move,) = refused.moves.values()
     assert move.new.text() == "auto: no model can serve it (400 no_capable_model)"
     assert refused.new_cost_usd == 0.0
+
+
+def test_a_prompt_over_the_new_caps_max_input_tokens_is_replayed_as_its_413() -> None:
+    """A new ``caps.max_input_tokens`` below a logged request's prompt estimate (its ``features``) refuses it
+    with the routing stage's 413 (docs/routing.md, "On the request path"): the replay moves it to a deny 413,
+    priced at nothing; a request under the cap stays. Before, the cap was not read and nothing moved."""
+    old = policy(SELECTING.replace("TARGET", "big"))
+    new = policy(SELECTING.replace("TARGET", "big, caps: {max_input_tokens: 500}"))
+
+    def line(prompt_tokens: int) -> bytes:
+        return access(
+            requested_model="auto",
+            route="auto",
+            served_model="big",
+            input_tokens=prompt_tokens,
+            output_tokens=100,
+            task="extraction",
+            features={"prompt_tokens": prompt_tokens, "turns": 1},
+            complexity="simple",
+            tier="economy",
+        )
+
+    result = replay(old, new, [line(1000), line(200)])
+    (move,) = result.moves.values()
+    assert (move.old, move.new, move.requests) == (Decision("auto", ("big",)), Decision("auto", deny=413), 1)
+    assert move.new.text() == "auto: deny 413"
+    big_200 = 200 * 2.5e-6 + 100 * 10e-6  # big: $2.5 / $10 per Mtok
+    assert round(result.new_cost_usd, 8) == round(big_200, 8)
+    assert round(result.old_cost_usd, 8) == round(1000 * 2.5e-6 + 100 * 10e-6 + big_200, 8)

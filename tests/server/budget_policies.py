@@ -26,7 +26,11 @@ LIMITS = (
 )
 
 
-def policy(primary: str, secondary: str, limits: str, *, headers: bool = False, route: str = "[big, alt]") -> str:
+def policy(
+    primary: str, secondary: str, limits: str, *, headers: bool = False, route: str = "[big, alt]", cache: str = ""
+) -> str:
+    """The policy above; ``cache``: the route's ``cache:`` block (flow YAML), if any."""
+    cached = f", cache: {cache}" if cache else ""
     return (
         "version: 1\nproviders:\n"
         + provider_block("one", primary)
@@ -35,7 +39,7 @@ def policy(primary: str, secondary: str, limits: str, *, headers: bool = False, 
         + f"  big: {{provider: one, model: big-1, price: {PRICES}}}\n"
         + f"  alt: {{provider: two, model: alt-1, price: {PRICES}}}\n"
         + f"  small: {{provider: two, model: small-1, price: {CHEAP}}}\n"
-        + f"routes:\n  - {{name: chat, target: {route}}}\n"
+        + f"routes:\n  - {{name: chat, target: {route}{cached}}}\n"
         + f"budgets:\n  headers: {'true' if headers else 'false'}\n  limits:\n"
         + limits
     )

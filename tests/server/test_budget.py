@@ -296,6 +296,27 @@ async def test_headers_are_off_by_default(fake: FakeFactory, sidecar: SidecarFac
     assert not [name for name in raw.headers if "budget" in name or name.startswith("ratelimit")]
 
 
+async def test_a_deny_without_the_opt_in_carries_only_the_action_header(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+) -> None:
+    """Without budgets.headers, the 429 of a denied request names the limit in x-sidecar-budget-action (and
+    its message) but carries no x-sidecar-budget-limit, -remaining, -reset nor RateLimit pair, as
+    docs/headers.md says (only with headers: true). Before, a deny sent them whatever the policy said."""
+    limits = "    - {name: req-min, measure: requests, amount: 1, window: minute}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    client = sdk(running)
+    await client.chat.completions.create(**chat())
+    with pytest.raises(openai.RateLimitError) as raised:
+        await client.chat.completions.create(**chat())
+    headers = raised.value.response.headers
+    assert headers["x-sidecar-budget-action"] == "deny:req-min" and int(headers["retry-after"]) > 0
+    assert not [
+        name
+        for name in headers
+        if name.startswith(("x-sidecar-budget-", "ratelimit")) and name != "x-sidecar-budget-action"
+    ]
+
+
 async def test_metrics_export_use_per_limit_and_scope(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
     """/metrics has the used and remaining gauges per limit and named scope value (others as other)."""
     limits = (
