@@ -151,6 +151,7 @@ class SidecarApp:
             max_body=settings.max_body_bytes,
             serves=_SERVES,
             passthrough=Passthrough(self.client, state),
+            unserved=dict.fromkeys(_SERVES.keys() & {e.path for e in ENDPOINTS}, refusals.unserved),
         )
         self.watcher = PolicyWatcher(
             state.holder.policy.source,

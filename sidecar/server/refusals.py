@@ -51,6 +51,16 @@ class Refusals:
         """The table's ``fallback``: a path it does not serve (``handler.unknown_path``), recorded."""
         return await self(request, unknown_path(request), close=request.method == "CONNECT")
 
+    async def unserved(self, request: web.BaseRequest) -> web.StreamResponse:
+        """A path a served template matches but its handler does not serve, not forwarded (``Routes``'s
+        ``unserved``): the dialect's reason (``WireDialect.path_problem``: Gemini's unknown method), else
+        ``not_found``'s 404, answered before the body is read (an empty or broken body is no 400 first)."""
+        served = find_endpoint(request.path)
+        problem = None if served is None else wire(served[0].dialect).path_problem(request.path, served[1])
+        if problem is None:
+            return await self.not_found(request)
+        return await self(request, RequestFailed(problem.status, problem.message, code=problem.code))
+
     async def __call__(
         self, request: web.BaseRequest, failure: RequestFailed, *, close: bool = False
     ) -> web.StreamResponse:

@@ -257,3 +257,49 @@ async def test_a_refusals_span_is_named_by_a_template_or_the_method_alone(
     spans = {span.name: span.attributes or {} for span in running.spans.get_finished_spans()}
     assert spans["GET /v1/messages"]["http.route"] == "/v1/messages"
     assert "http.route" not in spans["GET"] and spans["GET"]["url.path"] == "/wp-admin/setup-7f3a.php"
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b'{"contents": []}'])
+async def test_a_gemini_method_the_sidecar_does_not_serve_is_a_404_whatever_the_body(
+    fake: FakeFactory, sidecar: SidecarFactory, body: bytes
+) -> None:
+    """``POST /v1beta/models/x:unknownMethod`` (google-genai at a method the sidecar does not serve): the 404
+    ``unknown_path`` in Gemini's shape naming the method, whether the body is empty, not JSON or a valid one:
+    the path decides before the body is read; recorded as the table's refusals are."""
+    running = await sidecar(policy(await fake("f")))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1beta/models/x:unknownMethod", data=body) as response,
+    ):
+        answer = await response.json()
+    assert (response.status, answer["error"]["status"]) == (404, "NOT_FOUND")
+    assert "unknown Gemini method 'unknownMethod'" in answer["error"]["message"]
+    [line] = running.access_lines()
+    assert (line["request_id"], line["dialect"], line["error_type"]) == (
+        response.headers["x-sidecar-request-id"],
+        "gemini",
+        "unknown_path",
+    )
+
+
+async def test_every_dialects_unknown_operation_is_a_404_before_its_body(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An empty body to an operation no dialect serves (OpenAI's, Azure OpenAI's, Anthropic's, Gemini's under
+    ``/v1`` with google-genai's key header) is the 404 ``unknown_path`` in the path's dialect, never the 400
+    ``invalid_json`` of its body."""
+    running = await sidecar(policy(await fake("f")))
+    paths = {  # path: (headers, dialect)
+        "/v1/chat/unknown": ({}, "openai"),
+        "/openai/deployments/m/unknown": ({}, "openai"),
+        "/v1/messages/unknown": ({}, "anthropic"),
+        "/v1/models/m:unknownMethod": ({"x-goog-api-key": "k"}, "gemini"),
+    }
+    async with aiohttp.ClientSession() as session:
+        for path, (headers, _) in paths.items():
+            async with session.post(f"{running.url}{path}", data=b"", headers=headers) as response:
+                assert response.status == 404, path
+    lines = running.access_lines()
+    assert {line["path"]: (line["dialect"], line["error_type"]) for line in lines} == {
+        path: (dialect, "unknown_path") for path, (_, dialect) in paths.items()
+    }
