@@ -15,7 +15,7 @@ import pytest
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..waiting import until
 from .metric_samples import scraped
-from .test_refusals import policy
+from .one_route import one_route_policy
 
 REQUESTS = {
     "404": b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -41,7 +41,7 @@ async def test_an_app_that_left_before_its_refusal_is_booked_499(
 ) -> None:
     """The line says 499 ``client_closed`` and ``bytes_out`` 0, still naming the refusal's code in
     ``error_type`` (a proxied request's line has none); the request metrics count it as a request whose app left."""
-    running = await sidecar(policy(await fake("f")))
+    running = await sidecar(one_route_policy(await fake("f")))
     line = await sent_and_left(running, REQUESTS[refused])
     assert (line["status"], line["outcome"], line["bytes_out"]) == (499, "client_closed", 0)
     assert line.get("error_type") == {"404": "unknown_path", "405": "method_not_allowed", "400": None}[refused]
