@@ -138,7 +138,7 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    # SIGHUP re-reads the policy once the server runs (server.app.serve installs that); until then its
+    # SIGHUP re-reads the policy once the server runs (server.lifecycle.serve installs that); until then its
     # default action would end a sidecar that is still starting (an SRE's SIGHUP to every pod).
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
@@ -167,7 +167,8 @@ def _serve(settings: Settings, started: float) -> int:
 
 def _serve_logging(settings: Settings, started: float, log_output: LogOutput) -> int:
     from .fd_limit import fit_to_file_descriptors
-    from .server.app import build_state, serve
+    from .server.app import build_state
+    from .server.lifecycle import serve
     from .telemetry import Telemetry, TelemetryConfigError
     from .telemetry.logging import get_logger
 

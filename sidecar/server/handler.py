@@ -68,7 +68,7 @@ def unknown_path(request: web.BaseRequest) -> RequestFailed:
 
 
 async def not_on_health_port(request: web.BaseRequest) -> web.StreamResponse:
-    """The health port's 404 (``app.health_listener``): it serves the probes only, so the message says what
+    """The health port's 404 (``lifecycle.health_listener``): it serves the probes only, so the message says what
     it serves and that the API is on the proxy port, not the proxy port's ``passthrough`` hint."""
     if request.method == "CONNECT":
         return await unrecorded(request, unknown_path(request), close=True)

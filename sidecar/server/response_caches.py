@@ -9,7 +9,7 @@ tried again on each reload poll (``retry``), so writing the file alone opens the
 
 A Redis store connects (a PING, bounded by ``cache.redis.timeout_s``) as soon as it is built, but for
 the one built at start, which waits for ``connect``: ``serve`` calls it once the start-up's blocking
-work (the heap settled: ``app.settle_heap``) is done. Started before, a PING in flight had that work's
+work (the heap settled: ``lifecycle.settle_heap``) is done. Started before, a PING in flight had that work's
 tens to hundreds of milliseconds counted against its timeout, and a healthy Redis was logged as failing
 (``cache_store_failing``, a timeout in ``llm_sidecar_cache_store_errors_total``, a failure against the
 store's breaker) on most starts of a busy node (before 2026-12-05).

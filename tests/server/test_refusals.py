@@ -16,7 +16,7 @@ import openai
 import pytest
 
 from sidecar.server.answer_headers import OWN_REQUEST_ID_PREFIX
-from sidecar.server.app import health_listener
+from sidecar.server.lifecycle import health_listener
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import sdk_client
