@@ -214,8 +214,8 @@ class SidecarApp:
             replaced = state.caches.update(policy.cache)  # the same store block: the same store, kept
             if replaced is not None:
                 retired = replaced.snapshot()
-                state.telemetry.cache_store_retired(retired)  # its counts since the last tick
-                state.caches.retire(replaced, partial(state.telemetry.cache_store_closed, retired))  # and later
+                state.telemetry.cache.store_retired(retired)  # its counts since the last tick
+                state.caches.retire(replaced, partial(state.telemetry.cache.store_closed, retired))  # and later
         else:
             log.error("policy_rejected", errors=errors, serving_version=state.holder.policy.version)
 

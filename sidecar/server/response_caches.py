@@ -144,9 +144,9 @@ class ResponseCaches:
         """The cache's counts and gauges to the metrics (a scrape, each policy poll): the serving store's,
         whether the policy's store could not be opened, and the writes a reload left without a store."""
         if self.cache is not None:
-            telemetry.cache_store(self.cache.snapshot())
-        telemetry.cache_unavailable(self.unavailable)
-        telemetry.cache_writes_unkept(self.unkept)
+            telemetry.cache.store(self.cache.snapshot())
+        telemetry.cache.unavailable(self.unavailable)
+        telemetry.cache.writes_unkept(self.unkept)
 
     def _track(self, task: asyncio.Future[Any]) -> None:
         """Keep ``task`` until it is done (awaited at close)."""
