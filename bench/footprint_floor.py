@@ -50,7 +50,8 @@ async def serve(ports_file: Path, upstream: str, frozen: bool, policy: str | Non
     if policy is not None:  # a whole sidecar built and listening in this process, as ``llm-sidecar run`` does
         from sidecar import __version__
         from sidecar.policy.load import load_policy
-        from sidecar.server.app import build_state, settle_heap, start_app
+        from sidecar.server.app import build_state, start_app
+        from sidecar.server.lifecycle import settle_heap
         from sidecar.settings import Settings
         from sidecar.telemetry import Telemetry
         from sidecar.telemetry.logging import configure_logging

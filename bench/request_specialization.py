@@ -50,7 +50,8 @@ async def start(target: str, upstream: int, workdir: Path) -> int:
     if target == "sidecar":
         from sidecar import __version__
         from sidecar.policy.load import load_policy
-        from sidecar.server.app import build_state, settle_heap, start_app
+        from sidecar.server.app import build_state, start_app
+        from sidecar.server.lifecycle import settle_heap
         from sidecar.settings import Settings
         from sidecar.telemetry import Telemetry
         from sidecar.telemetry.logging import configure_logging

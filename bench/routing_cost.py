@@ -178,7 +178,7 @@ def main() -> int:
             ),
         }
 
-    # As the sidecar does once started (``server.app.settle_heap``): what lives as long as the process
+    # As the sidecar does once started (``server.lifecycle.settle_heap``): what lives as long as the process
     # (imports, the routers, the bodies) out of the collector's reach, so that a timed call's collections
     # walk the requests' own objects, not the bench's imports (which the sidecar's heap does not hold).
     gc.collect()

@@ -2,8 +2,11 @@
 
 Map of the package (each module holds one concept):
 
-- ``cli``            the ``llm-sidecar`` command: run, validate, explain, diff, schema, router, fake-provider,
-                     demo (whose policy is ``demo/policy.yaml``)
+- ``cli``            the ``llm-sidecar`` command: its parser and run; validate, explain, diff, schema, router,
+                     fake-provider, demo
+- ``policy_commands`` the commands that read policy files: validate, schema, explain, diff
+- ``demo_command``   ``llm-sidecar demo``: fake providers and the sidecar on ``demo/policy.yaml``
+- ``exit_codes``     the command's exit codes
 - ``entry``          its entry point: the command imported and run inside the handler of Ctrl-C
 - ``settings``       process settings from flags and ``SIDECAR_*`` env vars
 - ``credentials``    provider keys: from the environment, a rotated file, or the app's request

@@ -9,6 +9,10 @@ llm-sidecar router train LABELED.jsonl -o router.json fit a learned router (docs
 llm-sidecar router eval --model router.json LABELED   its accuracy and confusion matrix
 llm-sidecar fake-provider [--port P] ...              a fake OpenAI/Anthropic/Gemini server
 llm-sidecar demo                                      fake providers + the sidecar on a demo policy
+
+Here: the parser and ``run`` (the settings, the policy, the telemetry, then ``server.lifecycle.serve`` on
+uvloop). The policy file commands are ``policy_commands``'s, ``demo`` is ``demo_command``'s, ``router``'s
+and ``fake-provider``'s are their packages' (loaded only when named); the exit codes are ``exit_codes``'.
 """
 
 from __future__ import annotations
@@ -21,26 +25,19 @@ import sys
 import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import fields
-from importlib import resources
-from pathlib import Path
+from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
-
-import orjson
 
 from . import __version__, ports_file
-from .credentials import app_key
+from .demo_command import cmd_demo
+from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .policy.compiled import PolicyError
 from .policy.load import load_policy
-from .request_facts import RequestProblem, describe_request
+from .policy_commands import cmd_diff, cmd_explain, cmd_schema, cmd_validate
 from .settings import Settings, SettingsError, unknown_variables
 
 if TYPE_CHECKING:
-    import subprocess
-
     from .telemetry.logging import LogOutput
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,13 +129,13 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     demo.add_argument(
         "--port", type=int, default=8080, help="the sidecar's port (default 8080; the fake providers: 9101-9103)"
     )
-    demo.set_defaults(func=cmd_demo)
+    demo.set_defaults(func=partial(cmd_demo, serve=_serve))
     return parser
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    # SIGHUP re-reads the policy once the server runs (server.app.serve installs that); until then its
+    # SIGHUP re-reads the policy once the server runs (server.lifecycle.serve installs that); until then its
     # default action would end a sidecar that is still starting (an SRE's SIGHUP to every pod).
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
@@ -167,7 +164,8 @@ def _serve(settings: Settings, started: float) -> int:
 
 def _serve_logging(settings: Settings, started: float, log_output: LogOutput) -> int:
     from .fd_limit import fit_to_file_descriptors
-    from .server.app import build_state, serve
+    from .server.app import build_state
+    from .server.lifecycle import serve
     from .telemetry import Telemetry, TelemetryConfigError
     from .telemetry.logging import get_logger
 
@@ -214,186 +212,6 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
         asyncio.run(main)
     else:
         uvloop.run(main)
-
-
-def cmd_schema(args: argparse.Namespace) -> int:
-    from .policy.schema import policy_json_schema
-
-    sys.stdout.write(policy_json_schema())
-    return EXIT_OK
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    failed = 0
-    for path in args.files:
-        try:
-            policy = load_policy(path)
-        except PolicyError as exc:
-            failed += 1
-            for error in exc.errors:
-                print(f"{path}: {error}")
-            continue
-        for warning in policy.warnings:
-            print(f"{path}: warning: {warning}")
-        sizes = ((len(policy.providers), "provider"), (len(policy.models), "model"), (len(policy.routes), "route"))
-        print(f"{path}: ok (version {policy.version}, {', '.join(_counted(n, noun) for n, noun in sizes)})")
-    if failed:
-        print(f"{failed} of {len(args.files)} policies invalid", file=sys.stderr)
-    return EXIT_INVALID if failed else EXIT_OK
-
-
-def _counted(count: int, noun: str) -> str:
-    """``1 route``, ``5 routes``, ``0 routes``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def cmd_explain(args: argparse.Namespace) -> int:
-    try:
-        policy = load_policy(args.policy)
-    except PolicyError as exc:
-        for error in exc.errors:
-            print(f"{args.policy}: {error}", file=sys.stderr)
-        return EXIT_INVALID
-    try:
-        raw = sys.stdin.buffer.read() if args.request == "-" else Path(args.request).read_bytes()
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise ValueError(f"the request is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise ValueError("the request must be a JSON object")
-        headers = {}
-        for header in args.header:
-            name, sep, value = header.partition(":")
-            if not sep:
-                raise ValueError(f"header {header!r} is not 'name: value'")
-            headers[name.strip().lower()] = value.strip()
-    except (OSError, ValueError) as exc:  # a file unread in validate's words, not Python's ``[Errno 2] ...``
-        why = f"cannot read {args.request}: {exc.strerror or exc}" if isinstance(exc, OSError) else exc
-        print(f"llm-sidecar explain: {why}", file=sys.stderr)
-        return EXIT_USAGE
-    query = dict(parse_qsl(urlsplit(args.path).query))
-    try:
-        request = describe_request(args.path, headers, query, body, app=args.app)
-    except RequestProblem as problem:
-        said = policy.passthrough.explain("POST", args.path, headers) if policy.passthrough else None
-        if said:
-            print(said)
-            return EXIT_OK
-        print(f"llm-sidecar explain: the sidecar answers {problem.status}: {problem.message}", file=sys.stderr)
-        return EXIT_USAGE
-    from .explain import explain_report, explain_text  # here: ``run`` does not load it (start time)
-
-    report = explain_report(policy, request, app_key(headers, query))
-    if args.json:
-        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
-    else:
-        print(explain_text(report))
-    return EXIT_OK if report["route"] else EXIT_INVALID
-
-
-def cmd_diff(args: argparse.Namespace) -> int:
-    from .diff import diff_policies, json_report, replay, text_report
-
-    policies = []
-    for path in (args.old, args.new):
-        try:
-            policies.append(load_policy(path))
-        except PolicyError as exc:
-            for error in exc.errors:
-                print(f"{path}: {error}", file=sys.stderr)
-    if len(policies) != 2:
-        return EXIT_INVALID
-    old, new = policies
-    replayed = None
-    if args.replay:
-        try:
-            if args.replay == "-":
-                replayed = replay(old, new, sys.stdin.buffer, app=args.app)
-            else:
-                with open(args.replay, "rb") as log:
-                    replayed = replay(old, new, log, app=args.app)
-        except OSError as exc:
-            print(f"llm-sidecar diff: cannot read {args.replay}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_USAGE
-    changes = diff_policies(old, new)
-    if args.json:
-        report = json_report(old, new, changes, replayed, args.replay or "")
-        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
-    else:
-        print(text_report(old, new, changes, replayed, args.replay or ""))
-    return EXIT_OK
-
-
-DEMO_PROVIDERS = ((9101, "fake-openai"), (9102, "fake-anthropic"), (9103, "fake-gemini"))
-"""The embedded demo policy's fake providers: (port, name); ``sidecar/demo/policy.yaml`` names these ports."""
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Three fake providers in the background and the sidecar on the embedded demo policy, started once
-    every provider listens (so the first request a newcomer sends is answered, not a connect error)."""
-    import subprocess
-
-    demo_policy = str(resources.files("sidecar").joinpath("demo/policy.yaml"))
-    taken = [port for port, _ in DEMO_PROVIDERS if answers(port)]
-    if taken:  # checked before the providers start: once they run, an answer could be theirs or not
-        ports = ", ".join(map(str, taken))
-        print(f"llm-sidecar demo: port {ports} already in use (another demo running?)", file=sys.stderr)
-        return 1
-    command = [sys.executable, "-m", "sidecar", "fake-provider", "--ttft-ms", "150", "--tokens-per-s", "40"]
-    children = [
-        (subprocess.Popen([*command, "--port", str(port), "--name", name]), port, name) for port, name in DEMO_PROVIDERS
-    ]
-    try:
-        problem = wait_listening(children)
-        if problem is not None:
-            print(f"llm-sidecar demo: {problem}", file=sys.stderr)
-            return 1
-        print(
-            f"llm-sidecar demo: fake providers on 9101-9103, sidecar on http://127.0.0.1:{args.port}",
-            file=sys.stderr,
-        )
-        print(
-            f"  try: curl -s http://127.0.0.1:{args.port}/v1/chat/completions "
-            "-H 'content-type: application/json' "
-            '-d \'{"model": "smart", "messages": [{"role": "user", "content": "hello"}]}\'',
-            file=sys.stderr,
-        )
-        settings = Settings.from_env(os.environ, policy_path=demo_policy, port=args.port)
-        return _serve(settings, time.monotonic())
-    finally:
-        for child, _, _ in children:
-            child.terminate()
-        for child, _, _ in children:
-            child.wait(timeout=5)
-
-
-def answers(port: int) -> bool:
-    """Whether something accepts connections on 127.0.0.1:``port``."""
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
-
-
-def wait_listening(children: Sequence[tuple[subprocess.Popen[bytes], int, str]], timeout_s: float = 20.0) -> str | None:
-    """Wait until each ``(process, port, name)`` accepts connections on 127.0.0.1:``port`` (a port
-    nothing answered on before the process started). None when all do; else what went wrong: a
-    process that exited (its port taken, most likely) or one that did not listen within ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    for process, port, name in children:
-        while True:
-            if answers(port) and process.poll() is None:
-                break
-            if process.poll() is not None:
-                return f"fake provider {name!r} exited (code {process.returncode}); is port {port} in use?"
-            if time.monotonic() >= deadline:
-                return f"fake provider {name!r} did not listen on port {port} within {timeout_s:g} s"
-            time.sleep(0.05)
-    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

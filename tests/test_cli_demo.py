@@ -14,7 +14,7 @@ def test_demo_provider_ports_are_the_ones_the_demo_policy_names() -> None:
     """The demo waits on the ports its embedded policy sends to: the two lists are the same."""
     import yaml
 
-    from sidecar.cli import DEMO_PROVIDERS
+    from sidecar.demo_command import DEMO_PROVIDERS
 
     policy = yaml.safe_load((Path(__file__).parents[1] / "sidecar" / "demo" / "policy.yaml").read_text())
     named = {provider["base_url"] for provider in policy["providers"].values()}
@@ -29,7 +29,7 @@ def test_demo_waits_until_a_provider_listens() -> None:
     """wait_listening returns None once the provider's port accepts connections (here after 0.3 s)."""
     import socket
 
-    from sidecar.cli import wait_listening
+    from sidecar.demo_command import wait_listening
 
     # The port stays bound here (no other process can take it) and the child listens on that socket.
     with socket.socket() as held:
@@ -47,7 +47,7 @@ def test_demo_waits_until_a_provider_listens() -> None:
 def test_demo_reports_a_provider_that_exited() -> None:
     """A provider process that exits before it listens (its port taken) is named, with the port."""
 
-    from sidecar.cli import wait_listening
+    from sidecar.demo_command import wait_listening
 
     with closed_port() as port:  # held: no other process can start listening on it meanwhile
         child = _child("raise SystemExit(2)")
@@ -59,7 +59,7 @@ def test_demo_reports_a_provider_that_exited() -> None:
 def test_demo_gives_up_on_a_provider_that_never_listens() -> None:
     """A provider that runs but never listens is reported after the timeout, not waited on forever."""
 
-    from sidecar.cli import wait_listening
+    from sidecar.demo_command import wait_listening
 
     with closed_port() as port:  # held: no other process can start listening on it meanwhile
         child = _child("import time; time.sleep(30)")
@@ -76,7 +76,7 @@ def test_demo_sees_whether_a_port_answers() -> None:
     True for a listening port and False once it is closed."""
     import socket
 
-    from sidecar.cli import answers
+    from sidecar.demo_command import answers
 
     with socket.socket() as other:
         other.bind(("127.0.0.1", 0))

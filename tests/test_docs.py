@@ -900,12 +900,14 @@ def test_the_api_docs_endpoint_table_is_the_paths_the_sidecar_serves() -> None:
 
 def served_get_paths() -> set[str]:
     """The ``GET`` paths the sidecar's listeners route (the proxy port's and the health port's), as
-    ``sidecar/server/app.py`` lists them (``("GET", "/status", handler)``), a ``{model+}`` written ``{model}``."""
+    ``sidecar/server/app.py`` and ``lifecycle.py`` list them (``("GET", "/status", handler)``), a ``{model+}``
+    written ``{model}``."""
     import ast
 
-    tree = ast.parse((ROOT / "sidecar" / "server" / "app.py").read_text())
+    trees = [ast.parse((ROOT / "sidecar" / "server" / name).read_text()) for name in ("app.py", "lifecycle.py")]
     return {
         node.elts[1].value.replace("+}", "}")
+        for tree in trees
         for node in ast.walk(tree)
         if isinstance(node, ast.Tuple)
         and len(node.elts) == 3

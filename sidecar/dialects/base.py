@@ -225,6 +225,11 @@ class WireDialect(ABC):
         body's ``model``, ``stream`` in the body."""
         return read_model_and_stream(endpoint, path_param, body)
 
+    def path_problem(self, path: str, path_param: str) -> RequestProblem | None:
+        """Why ``path`` (``path_param`` its parameter) is not served, whatever its body (Gemini's unknown
+        method: its 404, answered before the body is read), or None. None by default."""
+        return None
+
     @abstractmethod
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
         """True when an unknown path (or its headers) looks like this dialect's (to shape its 404, and

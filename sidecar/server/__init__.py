@@ -38,9 +38,10 @@ handlers of a proxied request and of an unknown path), ``refusals`` (the proxy p
 ``forward`` (a request no route serves that the policy's ``passthrough`` forwards as sent: the call, the
 answer streamed back, its access line;
 ``forward_call``: its record, for its headers, line and CLIENT span),
-``drain`` (the answer of a request the drain timeout cut), ``app`` (the route table, wiring, lifecycle,
-graceful shutdown), ``state`` (everything one running sidecar holds). The first byte's deadline is the package's
-``deadline``.
+``drain`` (the answer of a request the drain timeout cut), ``app`` (the route table and wiring: the app
+built, opened, reloaded, closed), ``lifecycle`` (the process served: its listeners, the health port's,
+until SIGTERM, then the graceful shutdown), ``state`` (everything one running sidecar holds). The first
+byte's deadline is the package's ``deadline``.
 
 The feature stages, folded in only for a policy that uses them (``assembly``): ``cache_stage`` (the response
 cache; ``response_caches`` keeps its store across reloads, ``replay`` sends a cached answer as a stream,

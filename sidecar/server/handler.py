@@ -17,7 +17,10 @@ then, in the same task, comes the bookkeeping: the access line (the bill the hea
 request's metrics and the end of its span (``access``), and the telemetry its answered calls kept
 (``AttemptTrace.release``), and, first, what the answering call left for after the answer
 (``Exchange.record_answered_call``: its breaker's success, its ``attempts`` record). An app that went
-away while its answer was being written is logged with the answer's status. The drain waits for the
+away while its answer was being written is logged with the answer's status, save one refused before any
+call (a body that is not JSON, a route's deny, a budget's 429), whose app had left before anything was
+written (aiohttp writes nothing to a closing transport: the write raised): 499 ``client_closed``, as a
+request whose app left before its answer was ready and the table's refusals (``refusals``). The drain waits for the
 handler, so for this bookkeeping too; a failure in it is logged (``bookkeeping_error``) and reaches
 neither the app nor its connection.
 """
@@ -65,7 +68,7 @@ def unknown_path(request: web.BaseRequest) -> RequestFailed:
 
 
 async def not_on_health_port(request: web.BaseRequest) -> web.StreamResponse:
-    """The health port's 404 (``app.health_listener``): it serves the probes only, so the message says what
+    """The health port's 404 (``lifecycle.health_listener``): it serves the probes only, so the message says what
     it serves and that the API is on the proxy port, not the proxy port's ``passthrough`` hint."""
     if request.method == "CONNECT":
         return await unrecorded(request, unknown_path(request), close=True)
@@ -117,6 +120,8 @@ async def proxy(
     status = 500  # an exception no handler below takes (none should)
     writing = 0  # what the answer being written holds in the process's account (``held_bytes.WRITTEN``)
     begun = False  # the answer's head written (``prepared``, aiohttp's property: read once an answer)
+    refused = False  # refused before any call: an app that left before its answer is a 499 (``_book``)
+    left = False  # and it did
     try:
         try:
             with trace:  # log lines written during the request carry its trace ids
@@ -139,6 +144,7 @@ async def proxy(
             exchange.record_answered_call()  # a call left for after the answer (``Calls.call``): before its reads
             if not exchange.attempts:
                 trace.rejected(status=failure.status, reason=failure.code)
+                refused = True
             response = _error(exchange, failure)
             begun = False
         except asyncio.CancelledError:
@@ -154,16 +160,19 @@ async def proxy(
             begun = False
         # Handed to the socket, then the bookkeeping. The app going away (or the drain's cut) while its
         # answer is being written: it was answered and its calls made, so it is logged with the answer's
-        # status; aiohttp closes the connection.
+        # status; aiohttp closes the connection. A refusal before any call whose app had left (aiohttp
+        # wrote nothing to the closing transport) is the app's 499, as the table's refusals are.
         if not begun:  # a stream was begun when it was committed
             response = await begin(request, response)  # a header the head cannot carry: a 500 instead
         await response.write_eof()
     except ConnectionError:  # only the write's: the pipeline's are answered above
-        pass  # aiohttp's own write of the end meets the closed connection too, and says nothing
+        # aiohttp's own write of the end meets the closed connection too, and says nothing
+        if refused:
+            status, left, exchange.bytes_out = 499, True, 0
     finally:
         if writing:
             state.held.give(writing)
-        _book(access, exchange, status if response is None else _status(exchange, response), state.telemetry)
+        _book(access, exchange, status if response is None or left else _status(exchange, response), state.telemetry)
         exchange.upstream_answer = None  # read: a shadow call, which keeps the exchange, keeps not this answer
     assert response is not None  # None only when raised
     return response

@@ -36,7 +36,7 @@ a parsed request), not on ``web.Application`` and its router. What this module a
   reads what follows it as the other protocol's bytes, so the sidecar reads no request there either;
 - a **listening socket that stops accepting** under the process (``listening_socket``: uvloop closes one
   on a libuv error without a word) is found by the sweep within a second: one ``listener_stopped``
-  error line, and ``on_stopped`` is called (``app.serve`` then drains and the process exits 1).
+  error line, and ``on_stopped`` is called (``lifecycle.serve`` then drains and the process exits 1).
 
     listener = Listener(routes, max_connections=..., keepalive_s=..., receive_timeout_s=...)
     await listener.start(host, port)     listening (port 0: any free port; ``listener.port`` says which)

@@ -10,7 +10,10 @@ error of the sidecar's), its head and body written to the socket, and only then 
 ``handler.proxy`` books: the request's metrics and SERVER span as a request refused before routing is
 (a body that is not JSON: ``rejected()`` with the error's code, then ``outcome`` ``rejected``, no route,
 no served model), then one access line (docs/logs.md) unless the policy's ``access_log`` samples it out,
-by the rule of a line without a route (``AccessSampling.passthrough_weight``, as a passthrough's).
+by the rule of a line without a route (``AccessSampling.passthrough_weight``, as a passthrough's). An app
+that left before its answer (it closed the connection, and aiohttp, seeing the transport closing, wrote
+nothing: the write raised) is booked as a proxied request's app that left is, 499 ``client_closed``,
+``bytes_out`` 0, its ``error_type`` still the refusal's code.
 
 Built once at startup with the app's state (``app.SidecarApp``); the health port's refusals are not
 recorded (``routes.unrecorded``). The listener's refusals of bytes it cannot parse, and the checks'
@@ -50,6 +53,16 @@ class Refusals:
     async def not_found(self, request: web.BaseRequest) -> web.StreamResponse:
         """The table's ``fallback``: a path it does not serve (``handler.unknown_path``), recorded."""
         return await self(request, unknown_path(request), close=request.method == "CONNECT")
+
+    async def unserved(self, request: web.BaseRequest) -> web.StreamResponse:
+        """A path a served template matches but its handler does not serve, not forwarded (``Routes``'s
+        ``unserved``): the dialect's reason (``WireDialect.path_problem``: Gemini's unknown method), else
+        ``not_found``'s 404, answered before the body is read (an empty or broken body is no 400 first)."""
+        served = find_endpoint(request.path)
+        problem = None if served is None else wire(served[0].dialect).path_problem(request.path, served[1])
+        if problem is None:
+            return await self.not_found(request)
+        return await self(request, RequestFailed(problem.status, problem.message, code=problem.code))
 
     async def __call__(
         self, request: web.BaseRequest, failure: RequestFailed, *, close: bool = False
@@ -92,15 +105,17 @@ class Refusals:
         line["error_type"] = failure.code
         if close or awaits_continue(request):
             response.force_close()
+        status, outcome = failure.status, "rejected"
         try:
             response = await begin(request, response)  # a draining listener's ``Connection: close``
             await response.write_eof()
-        except ConnectionError:  # the app went away: booked with the answer's status, as a proxied one
-            pass
+        except ConnectionError:  # the app left first: aiohttp writes nothing to a closing transport
+            status, outcome = 499, "client_closed"  # as a proxied request's app that left
+            line["status"], line["outcome"], line["bytes_out"] = status, outcome, 0
         finally:
             trace.finish(
-                status=failure.status,
-                outcome="rejected",
+                status=status,
+                outcome=outcome,
                 route=None,
                 served_model=None,
                 provider=None,
@@ -108,7 +123,7 @@ class Refusals:
                 fallback_reason=None,
                 usage=None,
                 cost_usd=None,
-                error_type=str(failure.status),  # as ``access`` gives a proxied request's error
+                error_type=str(status),  # as ``access`` gives a proxied request's error
                 streamed=False,
             )
             self._log(request, trace, line, policy=policy, started=started)

@@ -9,7 +9,7 @@ tried again on each reload poll (``retry``), so writing the file alone opens the
 
 A Redis store connects (a PING, bounded by ``cache.redis.timeout_s``) as soon as it is built, but for
 the one built at start, which waits for ``connect``: ``serve`` calls it once the start-up's blocking
-work (the heap settled: ``app.settle_heap``) is done. Started before, a PING in flight had that work's
+work (the heap settled: ``lifecycle.settle_heap``) is done. Started before, a PING in flight had that work's
 tens to hundreds of milliseconds counted against its timeout, and a healthy Redis was logged as failing
 (``cache_store_failing``, a timeout in ``llm_sidecar_cache_store_errors_total``, a failure against the
 store's breaker) on most starts of a busy node (before 2026-12-05).
@@ -144,9 +144,9 @@ class ResponseCaches:
         """The cache's counts and gauges to the metrics (a scrape, each policy poll): the serving store's,
         whether the policy's store could not be opened, and the writes a reload left without a store."""
         if self.cache is not None:
-            telemetry.cache_store(self.cache.snapshot())
-        telemetry.cache_unavailable(self.unavailable)
-        telemetry.cache_writes_unkept(self.unkept)
+            telemetry.cache.store(self.cache.snapshot())
+        telemetry.cache.unavailable(self.unavailable)
+        telemetry.cache.writes_unkept(self.unkept)
 
     def _track(self, task: asyncio.Future[Any]) -> None:
         """Keep ``task`` until it is done (awaited at close)."""

@@ -35,7 +35,9 @@ instructions a request less: docs/benchmarks.md, "The listener"). For every requ
    the policy may forward it to a provider as it is (then its own body limit applies, not ``max_body``'s
    ``Expect`` check of step 1); a routed method and path is never offered, save a path its template's
    handler does not serve (``serves``: Gemini's ``x:batchGenerateContent``, a method the sidecar does not
-   interpret), which, when not forwarded, goes on to that handler (its own 404, as without a passthrough);
+   interpret), which, when not forwarded, gets the template's ``unserved`` answer (the proxy port's Gemini
+   404, before the body is read: ``refusals.Refusals.unserved``), else goes on to that handler (its own
+   405: ``GET`` on a Gemini method path);
 4. an answer written while the listener drains says ``Connection: close``; an answer the handler has
    not begun is begun here (``begin``), so that a header value with a line break is answered with a 500.
 
@@ -120,6 +122,7 @@ class Routes:
         "_serves",
         "_templated",
         "_unrouted",
+        "_unserved",
         "fallback",
         "max_body",
         "passthrough",
@@ -135,12 +138,17 @@ class Routes:
         serves: Mapping[str, Callable[[str], bool]] | None = None,
         passthrough: Passthrough | None = None,
         refuse: Refuse = unrecorded,
+        unserved: Mapping[str, Handler] | None = None,
     ) -> None:
         """``serves``: by path template, which of the paths it matches its handler answers (the others
         it refuses as a 404 or 405 of its own), for the 405's ``Allow``; every one when not given.
         ``passthrough``: asked first for a request no route serves (its answer, or None). ``refuse``: how
-        the table's own refusals are answered (a 405, the 413 of an ``Expect`` body too large)."""
+        the table's own refusals are answered (a 405, the 413 of an ``Expect`` body too large). ``unserved``:
+        by path template, what answers a path it matches but does not serve, not forwarded (the template's
+        own handler when not given: ``get_model``'s 405; a body-reading one's refusal is named here, so that
+        the path is refused before the body is read)."""
         self._serves = dict(serves or {})
+        self._unserved = dict(unserved or {})
         self._exact: dict[tuple[str, str], Handler] = {}
         self._exact_methods: dict[str, list[str]] = {}  # path -> its methods, for the 405's Allow
         # (method, pattern, handler, template, offered): ``offered``, with a passthrough, is the template's
@@ -192,11 +200,11 @@ class Routes:
         return await self.method_not_allowed(request) if self.allowed(request.path) else await self.fallback(request)
 
     def _refusing(self, method: str, path: str) -> Handler | None:
-        """The handler of the template that matches ``method`` and ``path`` but does not serve the path
-        (``serves``), or None."""
-        for each, pattern, handler, _, offered in self._templated:
+        """What answers ``method`` and ``path`` for the template that matches them but does not serve the
+        path (``serves``): its ``unserved`` handler, else its own; None when there is no such template."""
+        for each, pattern, handler, template, offered in self._templated:
             if each == method and offered is not None and pattern.fullmatch(path) is not None:
-                return handler
+                return self._unserved.get(template, handler)
         return None
 
     def allowed(self, path: str) -> list[str]:

@@ -37,4 +37,4 @@ class SidecarState:
     listening: bool = False
     max_fds: int | None = None  # the open-files limit the process runs with (``fd_limit``), when known
     draining: bool = False
-    listener_stopped: bool = False  # a listening socket stopped accepting: the process exits 1 (``app.serve``)
+    listener_stopped: bool = False  # a listening socket stopped accepting: the process exits 1 (``lifecycle.serve``)

@@ -9,6 +9,7 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
 
     facade.Telemetry          from_env / for_tests; start_request, policy_loaded, policy_reload, breaker_transition,
       |                       metrics_text, shutdown. Owns its providers and registry (no global ones)
+      +- cache_readings.CacheReadings  its ``cache``: the cache store's counts moved into the metrics
       +- request.RequestTrace   one per request: SERVER span + request metrics
       |    +- attempt.AttemptTrace  one per upstream call: CLIENT span + GenAI client metrics
       |    +- server_span.ServerSpan  its SERVER span until it ends, made then by the SDK in one start_span
@@ -31,7 +32,8 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
     propagation               W3C trace context in and out, current ids for logs (OTel API only)
     resource                  the SDK's Resource of the process, built only for an exported signal
     export                    the SDK's OTLP (http/protobuf; gRPC with the otlp-grpc extra) and console
-                              exporters from the configuration; TLS files checked at startup
+                              exporters from the configuration; TLS files checked at startup; the
+                              MeterProvider with a periodic reader per metrics exporter
     config.TelemetryConfig    OTEL_* and SIDECAR_CAPTURE_CONTENT* parsed and validated once
     genai                     pinned GenAI semantic conventions (v1.41.0), Usage (Tokens: what is read of
                               one), content capture

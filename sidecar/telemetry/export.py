@@ -26,6 +26,8 @@
   minor version, and a test fails if the keyword or the transport goes.
 - ``console``: one JSON object per line (the SDK's default is indented JSON over many lines), written
   to the given stream (stderr by default: stdout carries the access log).
+- ``meter_provider(config, resource, console)``: the SDK's ``MeterProvider`` with a periodic reader per
+  metrics exporter.
 """
 
 from __future__ import annotations
@@ -34,17 +36,20 @@ import importlib
 import inspect
 import os
 import ssl
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 from urllib.request import getproxies_environment
 
-from .config import OtlpTarget, TelemetryConfigError
+from .config import OtlpTarget, TelemetryConfig, TelemetryConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from opentelemetry.exporter.http.transport._base import BaseHTTPTransport
+    from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import MetricExporter, MetricsData
+    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -65,6 +70,23 @@ def span_exporter(name: str, otlp: OtlpTarget | None, console: TextIO) -> SpanEx
         return ConsoleSpanExporter(out=console, formatter=_span_line)
     exporter: SpanExporter = _otlp("trace_exporter", "OTLPSpanExporter", _target(otlp, "TRACES"))
     return exporter
+
+
+def meter_provider(config: TelemetryConfig, resource: Resource, console: TextIO | None) -> MeterProvider:
+    """A ``Telemetry``'s SDK ``MeterProvider``: one periodic reader per configured metrics exporter
+    (``metric_exporter``), pushing every ``metric_interval_s``."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    readers = [
+        PeriodicExportingMetricReader(
+            metric_exporter(name, config.metrics.otlp, console or sys.stderr),
+            export_interval_millis=config.metric_interval_s * 1000,
+            export_timeout_millis=config.metric_timeout_s * 1000,
+        )
+        for name in config.metrics.exporters
+    ]
+    return MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False)
 
 
 def metric_exporter(name: str, otlp: OtlpTarget | None, console: TextIO) -> MetricExporter:

@@ -5,8 +5,10 @@ its providers and registry, never the process-wide ones (tests build several per
 ``prometheus_client`` registry behind ``/metrics`` and the instruments (``instruments``), the SDK's
 ``TracerProvider`` (None when no trace exporter is configured: then no span is ever created), and the
 SDK's ``MeterProvider`` with a ``PeriodicExportingMetricReader`` per configured metrics exporter.
-Process-wide events (policy reloads, breaker transitions) and what is read when metrics are collected
-(the targets' bulkheads, the cache store) are methods here; per-request ones live on ``RequestTrace``.
+Process-wide events (policy reloads, breaker transitions, the features' events) and what is read when
+metrics are collected (the targets' bulkheads) are methods here, the cache store's readings its ``cache``
+(``cache_readings.CacheReadings``); per-request ones live on ``RequestTrace``. The ``MeterProvider`` is
+``export.meter_provider``'s.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
@@ -24,9 +25,10 @@ from opentelemetry.trace import SpanKind
 
 from . import attributes as attr
 from . import genai
+from .cache_readings import CacheReadings
 from .config import TelemetryConfig
 from .core import Core, HeldWork
-from .export import metric_exporter
+from .export import meter_provider
 from .genai import ContentCapture
 from .instruments import BREAKER_STATES, Instruments
 from .metrics import new_registry, render
@@ -34,7 +36,6 @@ from .propagation import HEADER_TEXT, INSTRUMENTATION, PROPAGATOR, ROOT, app_tra
 from .request import RequestTrace
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -60,7 +61,7 @@ class Telemetry:
         # The SDK's resource (and its modules) only for a signal that is exported.
         resource = build_resource(config, service_version) if exported else None
         if resource is not None and config.metrics.exporters:
-            self._meter_provider = _meter_provider(config, resource, console)
+            self._meter_provider = meter_provider(config, resource, console)
         meter = None
         if self._meter_provider is not None:
             from .. import __version__
@@ -77,8 +78,7 @@ class Telemetry:
             held=HeldWork(batched=self._tracing is not None and self._tracing.batched),
         )
         self._closed = False
-        self._cache_seen: dict[str, float] = {}  # the cache store's counters at the last reading
-        self._unkept_seen = 0  # the cache's writes left without a store, at the last reading
+        self.cache = CacheReadings(self.instruments)  # the response cache's store, read for the metrics
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, service_version: str, console: TextIO | None = None) -> Telemetry:
@@ -259,68 +259,6 @@ class Telemetry:
         if duration_s is not None:
             instruments.shadow_duration.observe(labels, duration_s)
 
-    def cache_store(self, snapshot: Mapping[str, float]) -> None:
-        """The response cache's store counters and gauges (``cache.ResponseCache.snapshot()``), read when
-        metrics are collected: counters move by what changed since the last reading (a new store after
-        a reload starts from zero)."""
-        self._cache_seen = self._cache_counts(snapshot, self._cache_seen)
-        ins = self.instruments
-        ins.cache_entries.set((), snapshot.get("entries", 0.0))
-        ins.cache_bytes.set((), snapshot.get("bytes", 0.0))
-        ins.cache_breaker_state.set((), snapshot.get("breaker_state", 0.0))
-
-    def _cache_counts(self, snapshot: Mapping[str, float], before: Mapping[str, float]) -> dict[str, float]:
-        """The cache counters moved by what ``snapshot`` counted since ``before`` (a store's earlier reading;
-        a count lower than then: a new store, read from zero); the counts read, the next ``before``."""
-        ins = self.instruments
-        counters = (
-            (ins.cache_evictions, (), "evictions"),
-            (ins.cache_stores, ("stored",), "stores"),
-            (ins.cache_stores, ("skipped",), "store_skips"),
-            (ins.cache_store_errors, ("timeout",), "timeouts"),
-            (ins.cache_store_errors, ("breaker_open",), "breaker_skips"),
-            (ins.cache_store_errors, ("damaged",), "damaged"),
-            (ins.cache_coalesced, (), "coalesced"),
-            (ins.cache_saved_cost, (), "saved_cost_usd"),
-            (ins.cache_saved_tokens, (), "saved_output_tokens"),
-            (ins.cache_store_errors, ("error",), "errors_only"),
-        )
-        counts = {**snapshot, "errors_only": snapshot.get("errors", 0.0) - snapshot.get("timeouts", 0.0)}
-        for counter, labels, name in counters:
-            value, was = counts.get(name, 0.0), before.get(name, 0.0)
-            amount = value - was if value >= was else value
-            if amount > 0:
-                counter.inc(labels, amount)
-        return counts
-
-    def cache_writes_unkept(self, unkept: int) -> None:
-        """Answers not written because a reload retired their store while they were on their way (a count
-        kept across stores, ``ResponseCaches.unkept``): ``llm_sidecar_cache_stores_total{result="skipped"}``
-        moves by what it gained since the last reading."""
-        moved, self._unkept_seen = unkept - self._unkept_seen, unkept
-        if moved > 0:
-            self.instruments.cache_stores.inc(("skipped",), moved)
-
-    def cache_unavailable(self, unavailable: bool) -> None:
-        """Whether the policy caches but its store cannot be opened (``ResponseCaches.unavailable``), read
-        when metrics are collected: the caching routes run uncached meanwhile."""
-        self.instruments.cache_unavailable.set((), 1.0 if unavailable else 0.0)
-
-    def cache_store_retired(self, snapshot: Mapping[str, float]) -> None:
-        """A reload replaced the cache store: its last counts (``snapshot``) are read, so what it counted
-        since the last reading is not lost, and the next store's counters are read from zero; its entries
-        and bytes are gone (a policy without a cache leaves the gauges at zero, not at the old store's)."""
-        self.cache_store(snapshot)
-        self._cache_seen = {}
-        ins = self.instruments
-        ins.cache_entries.set((), 0.0)
-        ins.cache_bytes.set((), 0.0)
-
-    def cache_store_closed(self, retired: Mapping[str, float], closed: Mapping[str, float]) -> None:
-        """The store a reload replaced is closed: what it counted after its last counts were read at the
-        reload (``retired``; ``closed``: its counts now), its writes then in flight, moves the counters."""
-        self._cache_counts(closed, retired)
-
     def metrics_text(self) -> bytes:
         """Every metric in the Prometheus text exposition format 0.0.4 (for ``GET /metrics``)."""
         self._core.held.run()  # what finished traces left is counted first (``core.HeldWork``)
@@ -356,22 +294,6 @@ def build_resource(config: TelemetryConfig, service_version: str) -> Resource:
     from .resource import process_resource
 
     return process_resource(config, service_version)
-
-
-def _meter_provider(config: TelemetryConfig, resource: Resource, console: TextIO | None) -> MeterProvider:
-    """This instance's SDK ``MeterProvider``: one periodic reader per configured metrics exporter."""
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-
-    readers = [
-        PeriodicExportingMetricReader(
-            metric_exporter(name, config.metrics.otlp, console or sys.stderr),
-            export_interval_millis=config.metric_interval_s * 1000,
-            export_timeout_millis=config.metric_timeout_s * 1000,
-        )
-        for name in config.metrics.exporters
-    ]
-    return MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False)
 
 
 async def _off_loop(work: Callable[[], None], timeout_s: float) -> None:

@@ -146,7 +146,7 @@ class FeatureInstruments:
                 "{USD}",
             )
         )
-        # The response cache's store: read from ``ResponseCache.snapshot()`` at scrape time (``cache_store``).
+        # The response cache's store: read from ``ResponseCache.snapshot()`` at scrape time (``CacheReadings.store``).
         self.cache_entries = make.gauge(own("cache_entries", "Entries held by the memory store.", (), "{entry}"))
         self.cache_bytes = make.gauge(
             own("cache_bytes", "Bytes held by the memory store (entries, keys, bookkeeping).", (), "By")

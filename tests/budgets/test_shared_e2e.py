@@ -158,7 +158,10 @@ async def test_redis_killed_with_a_closed_limit_denies_with_429(
 
 
 async def test_a_password_file_written_late_is_used_without_a_reload(
-    fake: FakeFactory, sidecar: SidecarFactory, redis_factory: object, tmp_path: Path
+    redis_factory: object,  # first: its Redis is stopped after the sidecar closes, not before (0.5 s of retries)
+    fake: FakeFactory,
+    sidecar: SidecarFactory,
+    tmp_path: Path,
 ) -> None:
     """The budget store's password file is missing at start (a Secret key not written yet): requests are
     counted in the pod (``store: fallback``), each failed call is a ``store_errors`` event in /metrics

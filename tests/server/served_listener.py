@@ -18,7 +18,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from sidecar.server.app import health_listener
+from sidecar.server.lifecycle import health_listener
 from sidecar.server.listener import Listener
 from sidecar.server.routes import Handler, Routes
 

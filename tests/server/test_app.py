@@ -16,7 +16,7 @@ import aiohttp
 import openai
 import pytest
 
-from sidecar.server.app import health_listener
+from sidecar.server.lifecycle import health_listener
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
 from ..sdk_clients import SIDECAR_TIMEOUT_S, sdk_client

@@ -1,5 +1,6 @@
-"""The shutdown after the drain stays within the drain timeout (server/app.py, ``closing_s``): a sidecar
-whose collector does not answer exits within about a second of ``SIDECAR_DRAIN_TIMEOUT_S``."""
+"""The shutdown after the drain stays within the drain timeout (server/app.py, ``closing_s``, as
+``lifecycle.serve`` uses it): a sidecar whose collector does not answer exits within about a second of
+``SIDECAR_DRAIN_TIMEOUT_S``."""
 
 from __future__ import annotations
 

@@ -16,23 +16,15 @@ import openai
 import pytest
 
 from sidecar.server.answer_headers import OWN_REQUEST_ID_PREFIX
-from sidecar.server.app import health_listener
+from sidecar.server.lifecycle import health_listener
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import sdk_client
 from .metric_samples import scraped
+from .one_route import one_route_policy
 from .raw import close, read_response
 
 REFUSED = {"route": "", "served_model": "", "outcome": "rejected", "status_class": "4xx"}
-
-
-def policy(url: str, access_log: str = "") -> str:
-    return (
-        "version: 1\nproviders:\n"
-        + provider_block("p", url, "openai")
-        + "models:\n  m: {provider: p, model: up}\nroutes:\n  - {name: rest, target: m}\n"
-        + access_log
-    )
 
 
 async def counted(running: RunningSidecar) -> dict[str, float]:
@@ -75,7 +67,7 @@ async def test_an_sdk_at_a_wrong_base_url_gets_a_404_with_the_headers_a_line_and
     """openai-python with ``/v1/v1`` as its base URL: its ``NotFoundError`` carries the sidecar's request
     id and policy version, the access line says the path and ``unknown_path``, and the request is
     counted (``requests_total`` as a refused request, its duration, ``rejections_total``)."""
-    running = await sidecar(policy(await fake("f")), app_name="checkout")
+    running = await sidecar(one_route_policy(await fake("f")), app_name="checkout")
     client = sdk_client(openai.AsyncOpenAI, base_url=f"{running.url}/v1/v1", api_key="x")
     async with client:
         with pytest.raises(openai.NotFoundError) as raised:
@@ -103,7 +95,7 @@ async def test_a_get_where_a_post_belongs_gets_a_405_with_the_headers_a_line_and
 ) -> None:
     """``GET /v1/messages``: the 405 with ``Allow`` in Anthropic's error shape, the sidecar's headers, an
     access line with ``method_not_allowed`` and the Anthropic dialect, one refused request counted."""
-    running = await sidecar(policy(await fake("f")))
+    running = await sidecar(one_route_policy(await fake("f")))
     async with (
         aiohttp.ClientSession() as session,
         session.get(f"{running.url}/v1/messages", headers={"x-sidecar-app": "billing"}) as response,
@@ -133,7 +125,7 @@ async def test_a_get_on_a_gemini_method_path_gets_its_405_with_the_headers_and_a
     """``GET /v1beta/models/m:generateContent`` (a Gemini method path, not a model lookup): the model
     lookup's 405 ``Allow: POST`` has the sidecar's request id, its access line (Gemini's dialect) and its
     count, as the table's own 405s."""
-    running = await sidecar(policy(await fake("f")))
+    running = await sidecar(one_route_policy(await fake("f")))
     async with (
         aiohttp.ClientSession() as session,
         session.get(f"{running.url}/v1beta/models/m:generateContent") as response,
@@ -156,7 +148,7 @@ async def test_an_expect_continue_body_over_the_limit_gets_a_413_with_the_header
     body over 1 KiB): the 413 comes at once, never the ``100``, the connection closes, and the answer has
     the sidecar's headers, its access line (``body_too_large``, ``bytes_in`` 0: the body never sent) and
     its count, as the same body sent without ``Expect`` has."""
-    running = await sidecar(policy(await fake("f")), max_body_bytes=1000)
+    running = await sidecar(one_route_policy(await fake("f")), max_body_bytes=1000)
     port = int(running.url.rsplit(":", 1)[1])
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -189,7 +181,7 @@ async def test_a_refusals_line_is_sampled_by_the_access_log_block(fake: FakeFact
     (``route=""``, as a passthrough's), while its metrics still count it; with the default ``always`` its
     line is kept (an error)."""
     url = await fake("f")
-    running = await sidecar(policy(url, "access_log: {sample: 0, always: []}\n"))
+    running = await sidecar(one_route_policy(url, "access_log: {sample: 0, always: []}\n"))
     async with aiohttp.ClientSession() as session, session.get(f"{running.url}/nothing") as response:
         assert response.status == 404 and "x-sidecar-request-id" in response.headers
     assert running.access_lines() == []
@@ -197,7 +189,7 @@ async def test_a_refusals_line_is_sampled_by_the_access_log_block(fake: FakeFact
         text = await metrics.text()
     assert 'llm_sidecar_access_lines_sampled_out_total{route=""} 1.0' in text
     assert (await counted(running))["requests"] == 1
-    kept = await sidecar(policy(url, "access_log: {sample: 0}\n"))
+    kept = await sidecar(one_route_policy(url, "access_log: {sample: 0}\n"))
     async with aiohttp.ClientSession() as session, session.get(f"{kept.url}/nothing") as response:
         assert response.status == 404
     assert [line["error_type"] for line in kept.access_lines()] == ["unknown_path"]
@@ -208,7 +200,7 @@ async def test_connect_gets_its_405_with_the_headers_and_a_line_and_the_connecti
 ) -> None:
     """``CONNECT`` (an app whose ``HTTPS_PROXY`` names the sidecar): the 405 ``not_a_proxy`` with the
     sidecar's request id, its access line, and the connection closed after it."""
-    running = await sidecar(policy(await fake("f")))
+    running = await sidecar(one_route_policy(await fake("f")))
     port = int(running.url.rsplit(":", 1)[1])
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -229,7 +221,7 @@ async def test_connect_gets_its_405_with_the_headers_and_a_line_and_the_connecti
 async def test_the_health_ports_404_stays_unrecorded(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """The health port is not the proxy port: its 404 carries no request id, writes no access line and
     counts in no request metric."""
-    running = await sidecar(policy(await fake("f")))
+    running = await sidecar(one_route_policy(await fake("f")))
     health = health_listener(running.state)
     await health.start("127.0.0.1", 0)
     try:
@@ -249,7 +241,7 @@ async def test_a_refusals_span_is_named_by_a_template_or_the_method_alone(
     """The SERVER span of a 405 on a served path is named by its template (``GET /v1/messages``); that of a
     path nothing serves by the method alone, without ``http.route`` and with the path in ``url.path``
     (OpenTelemetry's HTTP conventions: a scan of made-up paths would else make a span name per path)."""
-    running = await sidecar(policy(await fake("f")))
+    running = await sidecar(one_route_policy(await fake("f")))
     async with aiohttp.ClientSession() as session:
         for path in ("/v1/messages", "/wp-admin/setup-7f3a.php"):
             async with session.get(f"{running.url}{path}") as response:
@@ -257,3 +249,49 @@ async def test_a_refusals_span_is_named_by_a_template_or_the_method_alone(
     spans = {span.name: span.attributes or {} for span in running.spans.get_finished_spans()}
     assert spans["GET /v1/messages"]["http.route"] == "/v1/messages"
     assert "http.route" not in spans["GET"] and spans["GET"]["url.path"] == "/wp-admin/setup-7f3a.php"
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b'{"contents": []}'])
+async def test_a_gemini_method_the_sidecar_does_not_serve_is_a_404_whatever_the_body(
+    fake: FakeFactory, sidecar: SidecarFactory, body: bytes
+) -> None:
+    """``POST /v1beta/models/x:unknownMethod`` (google-genai at a method the sidecar does not serve): the 404
+    ``unknown_path`` in Gemini's shape naming the method, whether the body is empty, not JSON or a valid one:
+    the path decides before the body is read; recorded as the table's refusals are."""
+    running = await sidecar(one_route_policy(await fake("f")))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1beta/models/x:unknownMethod", data=body) as response,
+    ):
+        answer = await response.json()
+    assert (response.status, answer["error"]["status"]) == (404, "NOT_FOUND")
+    assert "unknown Gemini method 'unknownMethod'" in answer["error"]["message"]
+    [line] = running.access_lines()
+    assert (line["request_id"], line["dialect"], line["error_type"]) == (
+        response.headers["x-sidecar-request-id"],
+        "gemini",
+        "unknown_path",
+    )
+
+
+async def test_every_dialects_unknown_operation_is_a_404_before_its_body(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An empty body to an operation no dialect serves (OpenAI's, Azure OpenAI's, Anthropic's, Gemini's under
+    ``/v1`` with google-genai's key header) is the 404 ``unknown_path`` in the path's dialect, never the 400
+    ``invalid_json`` of its body."""
+    running = await sidecar(one_route_policy(await fake("f")))
+    paths = {  # path: (headers, dialect)
+        "/v1/chat/unknown": ({}, "openai"),
+        "/openai/deployments/m/unknown": ({}, "openai"),
+        "/v1/messages/unknown": ({}, "anthropic"),
+        "/v1/models/m:unknownMethod": ({"x-goog-api-key": "k"}, "gemini"),
+    }
+    async with aiohttp.ClientSession() as session:
+        for path, (headers, _) in paths.items():
+            async with session.post(f"{running.url}{path}", data=b"", headers=headers) as response:
+                assert response.status == 404, path
+    lines = running.access_lines()
+    assert {line["path"]: (line["dialect"], line["error_type"]) for line in lines} == {
+        path: (dialect, "unknown_path") for path, (_, dialect) in paths.items()
+    }

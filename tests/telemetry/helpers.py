@@ -103,7 +103,7 @@ def drive_every_metric(telemetry: Telemetry) -> None:
     telemetry.bulkheads({"openai/gpt-4o": (2, 1, 2)})
     trace = start(telemetry, stream=True)
     trace.cache_result(result="miss")
-    telemetry.cache_store(CACHE_SNAPSHOT)
+    telemetry.cache.store(CACHE_SNAPSHOT)
     trace.routed("r", make_decision(Verdict("extraction", "rule"), Verdict("simple", "rule"), "economy", None, 0), None)
     trace.routing_cost(route="r", task="extraction", served_usd=0.001, requested_usd=0.01, estimated=0.002)
     trace.skipped(target="anthropic/claude", reason="breaker_open")

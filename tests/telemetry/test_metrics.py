@@ -375,12 +375,12 @@ def own_metrics(text: bytes) -> bytes:
 
 def test_a_replaced_cache_store_counts_its_last_moves_and_the_new_store_from_zero() -> None:
     """A reload that replaces the cache store: what the old store counted since the last reading is
-    counted (``cache_store_retired``), its entries are gone from the gauge, and the new store's counters
+    counted (``CacheReadings.store_retired``), its entries are gone from the gauge, and the new store's counters
     start from zero, so a new store that reaches the old one's last reading before the next reading is not
     undercounted."""
     telemetry = Telemetry.from_env({}, service_version="t")
-    telemetry.cache_store({"stores": 5})
-    telemetry.cache_store_retired({"stores": 8, "entries": 4})  # three more stores after the last reading
+    telemetry.cache.store({"stores": 5})
+    telemetry.cache.store_retired({"stores": 8, "entries": 4})  # three more stores after the last reading
     assert value(telemetry, "llm_sidecar_cache_entries") == 0  # the old store's entries are gone
-    telemetry.cache_store({"stores": 9})  # the new store, first read past the old one's last count
+    telemetry.cache.store({"stores": 9})  # the new store, first read past the old one's last count
     assert value(telemetry, "llm_sidecar_cache_stores_total", result="stored") == 8 + 9

@@ -97,10 +97,7 @@ class GeminiWire(WireDialect):
         model, _, method = path_param.rpartition(":")
         known = METHODS.get(method)
         if not model or known is None:
-            unknown = f"unknown Gemini method {method!r}" if known is None else "no model in the path"
-            raise RequestProblem(
-                404, f"{unknown}: POST {path} is not a path the sidecar serves{UNSERVED_HINT}", code="unknown_path"
-            )
+            raise _unserved(path, method, known)
         operation, stream = known
         if stream and query.get("alt") != "sse":
             raise RequestProblem(
@@ -111,6 +108,11 @@ class GeminiWire(WireDialect):
             )
         require_objects(body, "generationConfig", "generation_config")  # caps and gates write into it
         return RequestShape(operation, model.removeprefix("models/"), stream, method)
+
+    def path_problem(self, path: str, path_param: str) -> RequestProblem | None:
+        model, _, method = path_param.rpartition(":")
+        known = METHODS.get(method)
+        return _unserved(path, method, known) if not model or known is None else None
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
         if headers is not None and (
@@ -185,6 +187,14 @@ class GeminiWire(WireDialect):
             return False
         code = error.get("code")
         return type(code) is int and 400 <= code <= 599
+
+
+def _unserved(path: str, method: str, known: tuple[Operation, bool] | None) -> RequestProblem:
+    """The 404 of a Gemini path naming a method the sidecar does not serve, or no model."""
+    unknown = f"unknown Gemini method {method!r}" if known is None else "no model in the path"
+    return RequestProblem(
+        404, f"{unknown}: POST {path} is not a path the sidecar serves{UNSERVED_HINT}", code="unknown_path"
+    )
 
 
 def _ends(fragment: dict[str, Any]) -> bool:
