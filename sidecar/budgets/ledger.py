@@ -53,6 +53,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from operator import gt
 
 from .admission import Admission, Held
@@ -235,17 +236,7 @@ class Ledger:
         state, requested, _ = min(skipped, key=lambda entry: entry[0].resets_at)
         decision = self._deny(state, requested, now, "ok")
         flags = tuple(entry[0] for entry in skipped)
-        message = f"{reason}; {decision.message}"
-        return Decision(
-            "deny",
-            state,
-            flags=flags,
-            tightest=decision.tightest,
-            status=429,
-            retry_after_s=decision.retry_after_s,
-            message=message,
-            skipped=names,
-        )
+        return replace(decision, flags=flags, message=f"{reason}; {decision.message}", skipped=names)
 
     def _units(self, request: BudgetRequest, target: TargetInfo) -> tuple[int, int, int]:
         """The reservation of ``request`` (one call) on ``target``: (nano-USD, tokens, requests)."""
