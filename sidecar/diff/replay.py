@@ -47,6 +47,8 @@ from ..cost import cost_usd
 from ..policy.compiled import Policy, Route, Target
 from ..request_facts import RequestFacts, RequestProblem, describe_request
 from ..routing.caps import GENERATING
+from ..routing.matrix import Decision as RoutingDecision
+from ..routing.matrix import Router, make_decision
 from ..routing.plans import SelectPlan
 from ..routing.report import from_access_line
 from ..translate import Usage
@@ -80,8 +82,9 @@ class Decision:
 
 def _selected(policy: Policy, request: RequestFacts) -> Decision:
     """What ``policy`` does with ``request``: a 413 deny when its logged prompt estimate is over the route's
-    ``caps.max_input_tokens``; on a ``select: cheapest`` route, the chain it selects (the
-    other policy's selection, kept on the request's record, is dropped first). A logged tier the
+    ``caps.max_input_tokens``; on a ``select: cheapest`` route, the chain it selects for the logged labels
+    and the output it expects of them (``_expecting``; the other policy's selection, kept on the request's
+    record, is dropped first). A logged tier the
     policy does not declare cannot be selected on: the route's candidates stand for it."""
     route = policy.route(request)
     if route is None or route.deny is not None:
@@ -96,9 +99,20 @@ def _selected(policy: Policy, request: RequestFacts) -> Decision:
     if record is not None:
         record.selection = record.targets = None
         logged = record.decision if record.router is None else None
-        if logged is not None and plan.router is not None and logged.tier not in plan.router.tier_ranks:
-            return Decision.of(route)
+        if logged is not None and plan.router is not None:
+            if logged.tier not in plan.router.tier_ranks:
+                return Decision.of(route)
+            record.decision = _expecting(plan.router, logged)
     return Decision(route.name, tuple(t.name for t in plan.chain(request)))
+
+
+def _expecting(router: Router, logged: RoutingDecision) -> RoutingDecision:
+    """The logged labels with the output ``router`` expects of them (its class's ``output_tokens``, else
+    its own), as the server's decision carries it: the line does not record it, and a ``select`` orders its
+    candidates by input and expected output."""
+    outcome = router.outcomes.get((logged.task.label, logged.complexity.label))
+    output = router.output_tokens if outcome is None else outcome[1]
+    return make_decision(logged.task, logged.complexity, logged.tier, logged.escalated_from, output)
 
 
 @dataclass

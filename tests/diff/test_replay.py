@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sidecar.diff import replay
 from sidecar.diff.replay import Decision
+from sidecar.request_facts import describe_request
+from sidecar.routing.plans import SelectPlan
 
 from ..routing.policies import TWO_MODELS
 from .access_lines import access, chat
@@ -218,3 +220,47 @@ def test_a_prompt_over_the_new_caps_max_input_tokens_is_replayed_as_its_413() ->
     big_200 = 200 * 2.5e-6 + 100 * 10e-6  # big: $2.5 / $10 per Mtok
     assert round(result.new_cost_usd, 8) == round(big_200, 8)
     assert round(result.old_cost_usd, 8) == round(1000 * 2.5e-6 + 100 * 10e-6 + big_200, 8)
+
+
+# two standard models whose order depends on the expected output: in-cheap is the cheaper by input alone,
+# even-priced with the class's 2,000 expected output tokens
+OUTPUT_ORDERED = """
+version: 1
+providers:
+  openai: {kind: openai, base_url: "https://api.openai.com/v1", api_key: {env: OPENAI_API_KEY}}
+models:
+  in-cheap: {provider: openai, model: a, quality: {tier: standard}, price: {input_per_mtok: 0.1, output_per_mtok: 10}}
+  even: {provider: openai, model: b, quality: {tier: standard}, price: {input_per_mtok: 1, output_per_mtok: 1}}
+routing: {classes: [{name: extraction, output_tokens: 2000, rules: [{keywords: [extract]}]}]}
+routes:
+  - {name: auto, match: {model: auto}, target: TARGET}
+"""
+
+
+def test_a_select_route_is_replayed_with_the_output_its_class_expects() -> None:
+    """The replayed selection orders the candidates with the expected output the policy gives the line's
+    task (its class's ``output_tokens``), as the server's does (checked against the server's own chain for
+    the request the line stands for): before, the replay ordered them with no output, by input price."""
+    old = policy(OUTPUT_ORDERED.replace("TARGET", "in-cheap"))
+    new = policy(OUTPUT_ORDERED.replace("TARGET", "{select: cheapest, from: [in-cheap, even]}"))
+    body = {"model": "auto", "messages": [{"role": "user", "content": "extract the dates from: 1 May, 2 June"}]}
+    live = describe_request("/v1/chat/completions", {}, {}, body, app="")
+    route = new.route(live)
+    assert route is not None and isinstance(route.plan, SelectPlan)
+    served = tuple(target.name for target in route.plan.chain(live))
+    assert served == ("even", "in-cheap")  # 2,000 output tokens: even's $1/Mtok beats in-cheap's $10
+    decided = live.routing.decision if live.routing is not None else None
+    assert decided is not None
+    line = access(
+        requested_model="auto",
+        route="auto",
+        served_model="even",
+        input_tokens=20,
+        output_tokens=100,
+        task=decided.task.label,
+        features={"prompt_tokens": live.features.prompt_tokens, "turns": 1},
+        complexity=decided.complexity.label,
+        tier=decided.tier,
+    )
+    (move,) = replay(old, new, [line]).moves.values()
+    assert move.new == Decision("auto", served)
