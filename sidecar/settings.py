@@ -25,7 +25,7 @@ class Settings:
     policy_path: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
-    health_host: str = "0.0.0.0"
+    health_host: str = "::"  # every address, IPv6 and IPv4 (``server.every_address``)
     health_port: int | None = None
     ports_file: str = ""  # written with the bound ports once listening (port 0: sidecar.ports_file)
     health_metrics: bool = False  # also serve /metrics on the health port (for a Prometheus pod scrape)

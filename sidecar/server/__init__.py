@@ -30,7 +30,8 @@ stream sent at once, a streamed answer held back), ``last_resort``,
 access line's ``cost_usd`` and a whole answer's ``x-sidecar-cost``), ``access`` (the access line),
 ``targets`` (per-target health state), ``admin`` (health, status, models, metrics), ``listener``
 (aiohttp's server with connection and head caps, the receive deadline, refusals; ``listening_socket``:
-its socket still open and accepting; ``request_kinds``: the requests it makes, ``100 Continue`` sent as a
+its socket still open and accepting; ``every_address``: host ``::`` as one socket for IPv6 and IPv4;
+``request_kinds``: the requests it makes, ``100 Continue`` sent as a
 handler reads the body), ``routes`` (the path
 table: ``Expect: 100-continue``, target and version checks, the path's handler), ``handler`` (the
 handlers of a proxied request and of an unknown path), ``refusals`` (the proxy port's own 404, 405 and

@@ -72,6 +72,7 @@ from ..ports_file import one_port
 from ..resilience.classify import describe_exception
 from ..telemetry.logging import get_logger
 from .errors import RequestFailed, error_response
+from .every_address import EVERY_ADDRESS, EVERY_IPV4_ADDRESS, listening_socket
 from .listening_socket import ListeningSocket
 from .request_kinds import Request, UnframedRequest, UnservedVersionRequest
 
@@ -310,7 +311,16 @@ class Listener:
             return _Refused()
 
         try:
-            self._server = await self.loop.create_server(accept, host, port, backlog=BACKLOG, reuse_address=True)
+            if host == EVERY_ADDRESS:  # IPv6 and IPv4 on one socket (``every_address``)
+                sock = listening_socket(port)
+                if sock is not None:
+                    self._server = await self.loop.create_server(accept, sock=sock, backlog=BACKLOG)
+                else:
+                    self._server = await self.loop.create_server(
+                        accept, EVERY_IPV4_ADDRESS, port, backlog=BACKLOG, reuse_address=True
+                    )
+            else:
+                self._server = await self.loop.create_server(accept, host, port, backlog=BACKLOG, reuse_address=True)
         except socket.gaierror as exc:  # its text names no host: say which one (``llm-sidecar run`` prints it)
             raise OSError(
                 exc.errno, f"cannot listen on {host!r}, a name that does not resolve: {exc.strerror}"

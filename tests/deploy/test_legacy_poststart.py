@@ -2,9 +2,10 @@
 environment) against a real sidecar: it returns as soon as ``/readyz`` answers, whichever address the
 health port listens on.
 
-docs/configuration.md has ``SIDECAR_HEALTH_HOST=::`` for clusters whose pods' first address is IPv6;
-before 2026-12-08 the hook asked ``127.0.0.1`` only, never reached such a sidecar and held the app back
-its whole 30 s, then let it start without knowing the sidecar was ready.
+``SIDECAR_HEALTH_HOST`` may name IPv4 addresses only (``0.0.0.0``), IPv6 ones only (an IPv6 address such as
+``::1``), or both (``::``, the default since 2026-12-08); before 2026-12-08 the hook asked ``127.0.0.1``
+only, never reached a health port on IPv6 alone and held the app back its whole 30 s, then let it start
+without knowing the sidecar was ready.
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ def ipv6_loopback() -> bool:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("health_host", ["0.0.0.0", "::"])
+@pytest.mark.parametrize("health_host", ["0.0.0.0", "::", "::1"])
 def test_the_post_start_hook_returns_once_the_sidecar_is_ready(tmp_path: Path, health_host: str) -> None:
-    """With the health port on IPv4 (the default) or IPv6 (``::``), the hook's command returns within a
-    few seconds of the sidecar's ``/readyz`` answering 200, not after its 30 s limit."""
+    """With the health port on IPv4 only, on both families (``::``) or on IPv6 only (``::1``), the hook's
+    command returns within a few seconds of the sidecar's ``/readyz`` answering 200, not after its 30 s
+    limit."""
     if ":" in health_host and not ipv6_loopback():
         pytest.skip("no IPv6 loopback here")
     ports_file = tmp_path / "ports.json"
