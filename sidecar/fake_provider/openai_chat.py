@@ -7,8 +7,9 @@ chunk with empty ``choices``. Tool calls stream as one chunk naming the call, th
 stream, on each content chunk). A ``fake:cite`` answer carries a ``url_citation`` in
 ``message.annotations``; streamed, as OpenAI's search models send it: once, in a chunk of its own
 (``delta.annotations``) after the last content chunk and before the finish chunk, its indices in
-characters of the whole answer. ``tool_choice`` without ``tools`` is a 400, as upstream, and so is a tool name outside
-``^[a-zA-Z0-9_-]{1,64}$``. ``n`` (not streamed) gives that many choices, the same answer each, each billed.
+characters of the whole answer. ``tool_choice`` without ``tools`` is a 400, as upstream, and so are a tool name
+outside ``^[a-zA-Z0-9_-]{1,64}$`` and a history's tool call id over 40 characters. ``n`` (not streamed) gives
+that many choices, the same answer each, each billed.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def chat_prompt(body: Mapping[str, Any]) -> conv.Prompt:
         for tool in body.get("tools") or []
         if isinstance(tool, Mapping) and isinstance(tool.get("function"), Mapping)
     )
+    _check_call_ids(messages)
     for index, tool in enumerate(tools):
         if not _TOOL_NAME.fullmatch(tool.name):
             raise RequestError(
@@ -118,6 +120,22 @@ def chat_prompt(body: Mapping[str, Any]) -> conv.Prompt:
 
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}", re.ASCII)
 """The function names OpenAI takes (a name over 64 characters is refused too)."""
+CALL_ID_MAX = 40
+"""The longest tool call id OpenAI takes in a history's assistant message (``tool_calls[].id``)."""
+
+
+def _check_call_ids(messages: list[Any]) -> None:
+    """OpenAI's 400 for an assistant message's tool call whose id is over ``CALL_ID_MAX`` characters."""
+    for index, message in enumerate(messages):
+        calls = message.get("tool_calls")
+        for number, call in enumerate(calls if isinstance(calls, list) else ()):
+            ident = call.get("id") if isinstance(call, Mapping) else None
+            if isinstance(ident, str) and len(ident) > CALL_ID_MAX:
+                raise RequestError(
+                    f"Invalid 'messages[{index}].tool_calls[{number}].id': string too long. Expected a string "
+                    f"with maximum length {CALL_ID_MAX}, but got a string with length {len(ident)} instead.",
+                    param=f"messages[{index}].tool_calls[{number}].id",
+                )
 
 
 def json_format(response_format: Any) -> tuple[bool, Mapping[str, Any] | None]:

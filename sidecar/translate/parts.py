@@ -4,12 +4,14 @@
 built conversation its target would refuse: no turn left, or, for Gemini, a tool call first),
 ``parse_arguments`` / ``result_text`` (tool calls' arguments and tool results across dialects),
 ``unanswered_call`` (the refusal of a tool result whose call id no earlier call has), ``text_of`` /
-``reasoning_of`` (an answer's text and reasoning), ``new_id`` / ``safe_id`` (ids made and cleaned),
+``reasoning_of`` (an answer's text and reasoning), ``new_id`` / ``safe_id`` / ``capped_id`` (ids made,
+cleaned and cut to a provider's length),
 ``dumps`` (compact JSON text), and the name of the tool that carries structured output to Anthropic (``RESPONSE_TOOL``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Any
 
@@ -113,6 +115,15 @@ def safe_id(value: str) -> str:
     if value.replace("_", "").replace("-", "").isalnum() and value.isascii():
         return value
     return "".join(c if (c.isascii() and c.isalnum()) or c in "_-" else "_" for c in value) or "call"
+
+
+def capped_id(value: str, limit: int) -> str:
+    """A tool-call id of at most ``limit`` characters (OpenAI takes 40 in a history): a longer one is cut
+    and ends with ``_`` and 8 hex digits of its SHA-256, the same for the call and its result, so that
+    distinct ids stay distinct."""
+    if len(value) <= limit:
+        return value
+    return value[: limit - 9] + "_" + hashlib.sha256(value.encode()).hexdigest()[:8]
 
 
 def text_of(parts: list[Part]) -> str:

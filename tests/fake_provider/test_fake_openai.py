@@ -267,3 +267,26 @@ async def test_invalid_request_is_400(fake, openai_for):
     client = openai_for(await fake())
     with pytest.raises(openai.BadRequestError):
         await client.chat.completions.create(model="m", messages=[])
+
+
+async def test_a_history_tool_call_id_over_40_characters_is_refused_as_openai_refuses_it(fake, openai_for):
+    """An assistant message's tool call id of 41 characters is OpenAI's 400 naming the field and both lengths;
+    one of 40 is answered."""
+    client = openai_for(await fake())
+
+    def history(ident: str) -> Any:
+        call = {"id": ident, "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+        return [
+            {"role": "user", "content": "time?"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": ident, "content": "noon"},
+        ]
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.chat.completions.create(model="m", messages=history("c" * 41), tools=TOOLS)
+    assert caught.value.body["message"] == (  # type: ignore[index]
+        "Invalid 'messages[1].tool_calls[0].id': string too long. Expected a string with maximum length 40, "
+        "but got a string with length 41 instead."
+    )
+    reply = await client.chat.completions.create(model="m", messages=history("c" * 40), tools=TOOLS)
+    assert reply.choices[0].message.content == "Tool result received: noon"

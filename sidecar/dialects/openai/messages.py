@@ -14,6 +14,8 @@ Reading (``parse_messages``), one step per role:
 Writing (``build_messages``): every system prompt in one leading system message, an assistant turn as
 ``assistant_message`` (shared with ``response``: arguments as JSON strings), a user turn's tool results
 as ``tool`` messages before its content (``_user_messages``), media as ``image_url`` or ``file`` parts.
+A history's tool call ids are cut to the 40 characters OpenAI takes (``CALL_ID_MAX``; another provider's
+or framework's ids may be longer), identically in the call and its result.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from typing import Any
 from ...translate.common import ChatRequest, MediaPart, Message, Part
 from ...translate.media import media_part
 from ...translate.options import Drops, TranslationError, name_of, shown
-from ...translate.parts import dumps, new_id, parse_arguments, result_text, text_of, unanswered_call
+from ...translate.parts import capped_id, dumps, new_id, parse_arguments, result_text, text_of, unanswered_call
 from .fields import check_message, check_part
 
 _ROLES = "must be 'system', 'developer', 'user', 'assistant', 'tool' or 'function'"
 _TEXT_PARTS = frozenset(("text", "refusal"))  # the parts a system, assistant or tool message may hold
 _USER_PARTS = frozenset(("text", "image_url", "file"))  # the parts a user message may hold that translate
+CALL_ID_MAX = 40  # OpenAI's 400 for a longer one: "Invalid 'messages[1].tool_calls[0].id': string too long"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -168,7 +171,11 @@ def build_messages(req: ChatRequest, drops: Drops) -> list[dict[str, Any]]:
         messages.append({"role": "system", "content": "\n\n".join(req["system"])})
     for m in req.get("messages", ()):
         if m["role"] == "assistant":
-            messages.append(assistant_message(m["parts"]))
+            message = assistant_message(m["parts"])
+            for call in message.get("tool_calls", ()):
+                if len(call["id"]) > CALL_ID_MAX:
+                    call["id"] = capped_id(call["id"], CALL_ID_MAX)
+            messages.append(message)
         else:
             _user_messages(m["parts"], messages, drops)
     return messages
@@ -196,7 +203,10 @@ def _user_messages(parts: list[Part], out: list[dict[str, Any]], drops: Drops) -
     content: list[dict[str, Any]] = []
     for p in parts:
         if p["type"] == "tool_result":
-            out.append({"role": "tool", "tool_call_id": p["call_id"], "content": result_text(p["output"])})
+            call_id = p["call_id"]
+            if len(call_id) > CALL_ID_MAX:
+                call_id = capped_id(call_id, CALL_ID_MAX)
+            out.append({"role": "tool", "tool_call_id": call_id, "content": result_text(p["output"])})
         elif p["type"] == "text":
             content.append({"type": "text", "text": p["text"]})
         elif p["type"] == "media":
