@@ -100,15 +100,12 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
         )
     if len(exchange.route.chain) == 1 and last is not None:
         candidate, result = last
-        # An error's body passes; a redirect (or another 1xx/3xx) never does: the app's SDK would follow
-        # its Location to wherever the provider points, with the request and the app's headers.
-        if (
-            result.upstream_body
-            and result.outcome.kind is not OutcomeKind.SUCCESS
-            and (result.upstream_status or 0) >= 400
-        ):
-            from .target_tries import error_passthrough
+        from .target_tries import error_passthrough, error_status
 
+        # An error's body passes (an error event of a stream as the status it stands for); a redirect (or
+        # another 1xx/3xx) never does: the app's SDK would follow its Location to wherever the provider
+        # points, with the request and the app's headers.
+        if result.outcome.kind is not OutcomeKind.SUCCESS and error_status(result) >= 400:
             response = error_passthrough(exchange, candidate.prepared.wire, result)
             if not sdk_retries:  # else as the provider sent it: the app's SDK retries as it would the provider
                 _say_when_to_retry(response, headers, retry_after)

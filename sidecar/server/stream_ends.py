@@ -60,7 +60,12 @@ class StreamEnds(EventReader):
             output = streamed_tokens(self.exchange, before)
             used = self.with_searches(result.usage)  # the searches its events showed: billed, as its tokens
             charge_failed(self.exchange, self.prepared.target, failed.outcome.error_type, used, output)
-            return AttemptResult(failed.outcome, upstream_status=self.response.status)
+            # an error event that stands for an HTTP error (``classify_stream_event``: an overload as 529)
+            # is kept as that error's body: a one-target route answers it as the provider's error
+            # (``last_resort``, ``target_tries.error_status``), as it would the same error sent as a status
+            event = failed.event
+            body = event.data if event is not None and (failed.outcome.status or 0) >= 400 else b""
+            return AttemptResult(failed.outcome, upstream_status=self.response.status, upstream_body=body)
         result = self.result
         output = relayed_tokens(self.exchange, *sent, before)
         await end_with_error(self.exchange, client, failed, self.translator, result, before)

@@ -263,11 +263,22 @@ def fail_fast(exchange: Exchange, used: Candidate, result: AttemptResult) -> Res
     return error_passthrough(exchange, used.prepared.wire, result)
 
 
+def error_status(result: AttemptResult) -> int:
+    """The status of the upstream's error ``result`` holds: its answer's 4xx/5xx, or, for an error event in a
+    200 stream (kept as ``upstream_body``: ``stream_ends``), the status the event stands for (an Anthropic
+    ``overloaded_error`` 529, a Gemini ``UNAVAILABLE`` 503); 0 for no error body."""
+    if not result.upstream_body:
+        return 0
+    status = result.upstream_status or 0
+    return status if status >= 400 else result.outcome.status or 0
+
+
 def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) -> Response:
     """The upstream's own error, for the caller: as is in the same dialect, translated otherwise (in the
     type and code the caller's provider sends for the error's condition; the upstream's own code is kept
-    for the access line: ``Exchange.upstream_error_code``)."""
-    status = result.upstream_status or 502
+    for the access line: ``Exchange.upstream_error_code``). An error event of a stream is answered with
+    the status it stands for (``error_status``)."""
+    status = error_status(result) or 502
     caller = exchange.facts.dialect
     body = result.upstream_body
     if wire is not caller:
