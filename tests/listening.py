@@ -10,7 +10,8 @@ exits "address already in use", or worse, the test talks to someone else's serve
 - servers that cannot say which port they got (redis-server, prometheus) get ``start_on_free_port``:
   a free pick, started again on a new pick when the server reports the port taken (``PortTaken``);
 - ``closed_port()`` is an address where nothing listens (a connection is refused) and nothing can
-  start listening while the test runs: a socket bound to it, held, never listening.
+  start listening while the test runs: a socket bound to it, held, never listening;
+- ``ipv6_loopback()``: whether this machine has ``::1`` (tests of IPv6 listening skip without it).
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ import pytest
 
 T = TypeVar("T")
 IN_USE = ("address already in use", "address in use")  # Go and redis's wording, Python's
+
+
+def ipv6_loopback() -> bool:
+    """Whether a socket can bind ``::1`` here."""
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
 
 
 def free_port() -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.listening import port_zero, wait_ports
+from tests.listening import ipv6_loopback, port_zero, wait_ports
 
 ROOT = Path(__file__).parent.parent.parent
 PATCH = ROOT / "deploy" / "k8s" / "overlays" / "legacy-sidecar" / "sidecar-as-container.yaml"
@@ -34,15 +33,6 @@ def post_start_command() -> list[str]:
     [lifecycle] = [op["value"] for op in yaml.safe_load(PATCH.read_text()) if op["path"].endswith("/lifecycle")]
     command: Any = lifecycle["postStart"]["exec"]["command"]
     return [str(part) for part in command]
-
-
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
 
 
 @pytest.mark.timeout(120)

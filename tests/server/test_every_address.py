@@ -15,18 +15,9 @@ from pathlib import Path
 import pytest
 
 from sidecar.server.every_address import listening_socket
-from tests.listening import port_zero, wait_ports
+from tests.listening import ipv6_loopback, port_zero, wait_ports
 
 POLICY = Path(__file__).parent.parent.parent / "policies" / "minimal.yaml"
-
-
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
 
 
 needs_ipv6 = pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
