@@ -9,13 +9,12 @@ the kubelet's SIGKILL ended (its ``draining`` line said ``"timeout_s": null``).
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from sidecar.settings import Settings, env_name
+from tests.start_refusal import refused_start
 
 GOOD = Path(__file__).parent.parent / "policies" / "minimal.yaml"
 TIMES = [env_name(name) for name, kind in Settings.__annotations__.items() if kind == "float"]
@@ -32,14 +31,7 @@ def test_the_time_settings_are_the_four_of_the_configuration_page() -> None:
 def test_an_infinite_time_stops_the_start_naming_the_variable(variable: str) -> None:
     """``llm-sidecar run`` with the setting ``inf`` exits 2 with one line, before it listens."""
     value = "inf"
-    env = {**os.environ, variable: value}
-    args = [sys.executable, "-m", "sidecar", "run", "--policy", str(GOOD), "--port", "0"]
-    try:
-        # 30 s: a refusal comes once the process has imported the sidecar, which took over 10 s at a load of 20
-        result = subprocess.run(args, capture_output=True, text=True, timeout=30, env=env)
-    except subprocess.TimeoutExpired as served:  # it started: what it wrote meanwhile is the point
-        output = (served.stdout or b"").decode() + (served.stderr or b"").decode()
-        raise AssertionError(f"started with {variable}={value}; it wrote:\n{output}") from None
+    result = refused_start({**os.environ, variable: value}, GOOD, f"{variable}={value}")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.splitlines() == [f"llm-sidecar: {variable}={value!r} is not a finite number"]
     assert '"listening"' not in result.stdout

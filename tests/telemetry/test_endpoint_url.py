@@ -7,11 +7,11 @@ the sidecar, which then failed every export with ``No host specified`` in the lo
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.start_refusal import refused_start
 
 POLICY = (
     "version: 1\nproviders:\n  p: {kind: fake, base_url: 'http://127.0.0.1:9'}\nmodels:\n  m: {provider: p, model: x}\n"
@@ -34,14 +34,7 @@ def test_an_endpoint_without_http_scheme_or_host_stops_the_start_naming_the_vari
     without a traceback and without quoting the value (an endpoint may carry a password)."""
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
-    env = {**os.environ, variable: endpoint}
-    args = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", "0"]
-    try:
-        # 30 s: a refusal comes once the process has imported the sidecar, which took over 10 s at a load of 20
-        result = subprocess.run(args, capture_output=True, text=True, timeout=30, env=env)
-    except subprocess.TimeoutExpired as served:  # it started: what it wrote meanwhile is the point
-        output = (served.stdout or b"").decode() + (served.stderr or b"").decode()
-        raise AssertionError(f"started with {variable}={endpoint}; it wrote:\n{output}") from None
+    result = refused_start({**os.environ, variable: endpoint}, policy, f"{variable}={endpoint}")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.splitlines() == [
         f"llm-sidecar: {variable}: not an http:// or https:// URL with a host (OTLP/HTTP cannot send to it; "

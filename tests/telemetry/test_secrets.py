@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from sidecar.telemetry import Telemetry, redact_headers
+from tests.start_refusal import refused_start
 
 from .helpers import APP_TRACEPARENT, attempt, finish, start
 
@@ -85,13 +84,7 @@ def test_a_password_in_a_grpc_endpoint_stops_the_start_without_quoting_it(tmp_pa
             variable: f"{scheme}collector:{SECRET}@127.0.0.1:9",
             "OTEL_BSP_SCHEDULE_DELAY": "50",
         }
-        args = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", "0"]
-        try:
-            # 30 s: a refusal comes once the process has imported the sidecar, which took over 10 s at a load of 20
-            result = subprocess.run(args, capture_output=True, text=True, timeout=30, env=env)
-        except subprocess.TimeoutExpired as served:  # it started: what it wrote meanwhile is the point
-            output = (served.stdout or b"").decode() + (served.stderr or b"").decode()
-            raise AssertionError(f"started with a password in {variable}; it wrote:\n{output}") from None
+        result = refused_start(env, policy, f"a password in {variable}")
         assert result.returncode == 2, result.stdout + result.stderr
         assert (
             f"{variable}: gRPC sends no user or password from the URL: put the credentials in "
